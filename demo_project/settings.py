@@ -1,0 +1,104 @@
+"""A Django project embedding schema_manager: the admin, the app's own database and three targets.
+
+Databases come from URLs (django-environ); each defaults to an SQLite file under ``var/`` so a
+fresh clone runs with no server. Put values in the environment or in a ``.env`` file.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="demo-only-not-secret")
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+
+def _sqlite(name: str) -> str:
+    return f"sqlite:///{VAR_DIR / name}"
+
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=_sqlite("app.sqlite3")),
+    "target_development": env.db(
+        "DEVELOPMENT_DATABASE_URL", default=_sqlite("development.sqlite3")
+    ),
+    "target_staging": env.db("STAGING_DATABASE_URL", default=_sqlite("staging.sqlite3")),
+    "target_production": env.db("PRODUCTION_DATABASE_URL", default=_sqlite("production.sqlite3")),
+}
+DATABASE_ROUTERS = ["schema_manager.routers.TargetDatabaseRouter"]
+
+SCHEMA_MANAGER = {
+    "ENVIRONMENTS": {
+        "development": "target_development",
+        "staging": "target_staging",
+        "production": "target_production",
+    },
+    "DEFAULT_ENVIRONMENT": "development",
+    "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
+}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "schema_manager",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_project.urls"
+WSGI_APPLICATION = "demo_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "schema_manager": {
+            "handlers": ["console"],
+            "level": env("SCHEMA_MANAGER_LOG_LEVEL", default="ERROR"),
+            "propagate": False,
+        },
+    },
+}

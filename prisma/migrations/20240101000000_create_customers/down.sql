@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS customers_email_key;
+DROP TABLE IF EXISTS customers;

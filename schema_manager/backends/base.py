@@ -1,0 +1,45 @@
+"""What differs between target engines: the ledger's DDL and how appliers exclude each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+LEDGER_TABLE = "_prisma_migrations"
+
+
+class TargetBackend:
+    """Per-vendor behaviour for one target connection. Subclasses set ``vendor`` and the DDL."""
+
+    vendor: str = ""
+    ledger_ddl: str = ""
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+
+    @property
+    def alias(self) -> str:
+        return self.connection.alias
+
+    @property
+    def can_rollback_ddl(self) -> bool:
+        return bool(self.connection.features.can_rollback_ddl)
+
+    def ledger_exists(self) -> bool:
+        with self.connection.cursor() as cursor:
+            return LEDGER_TABLE in self.connection.introspection.table_names(cursor)
+
+    @contextmanager
+    def migration_lock(self, wait: float) -> Iterator[None]:
+        """Hold the target's migration lock for the block (session level, outside transactions)."""
+        yield
+
+    def lock_in_transaction(self, cursor: Any) -> None:
+        """Take whatever lock must be taken inside the migration's transaction."""
+
+    def now_param(self, value: Any) -> Any:
+        """A datetime as this engine's driver wants it for a timestamp column."""
+        return self.connection.ops.adapt_datetimefield_value(value)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..exceptions import LockTimeoutError
+from .base import TargetBackend
+
+# Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
+PRISMA_ADVISORY_LOCK_KEY = 72707369
+
+
+class PostgreSQLBackend(TargetBackend):
+    vendor = "postgresql"
+    ledger_ddl = """
+CREATE TABLE IF NOT EXISTS _prisma_migrations (
+    id                      VARCHAR(36) PRIMARY KEY NOT NULL,
+    checksum                VARCHAR(64) NOT NULL,
+    finished_at             TIMESTAMPTZ,
+    migration_name          VARCHAR(255) NOT NULL,
+    logs                    TEXT,
+    rolled_back_at          TIMESTAMPTZ,
+    started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
+    applied_steps_count     INTEGER NOT NULL DEFAULT 0
+)"""
+
+    @contextmanager
+    def migration_lock(self, wait: float) -> Iterator[None]:
+        # Poll pg_try_advisory_lock rather than block in pg_advisory_lock: a blocked waiter
+        # would also stall behind (and deadlock with) CREATE INDEX CONCURRENTLY holders.
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        with self.connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+                if cursor.fetchone()[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise LockTimeoutError(self._holder_message(cursor, wait))
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+
+    def _holder_message(self, cursor, wait: float) -> str:
+        cursor.execute(
+            """
+            SELECT a.pid, a.xact_start, a.backend_start
+            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted
+              AND l.objid = %s AND l.database = (SELECT oid FROM pg_database
+                                                 WHERE datname = current_database())
+            """,
+            [PRISMA_ADVISORY_LOCK_KEY],
+        )
+        row = cursor.fetchone()
+        holder = (
+            f" (backend pid {row[0]}, connected since {row[2]:%Y-%m-%d %H:%M:%S %Z})" if row else ""
+        )
+        return (
+            f"Another apply is running on {self.alias!r}{holder}; waited {wait:g}s for its "
+            "migration lock. Retry when it has finished, or raise SCHEMA_MANAGER['LOCK_WAIT']."
+        )

@@ -1,0 +1,55 @@
+"""Settings for schema_manager, read from ``settings.SCHEMA_MANAGER`` at access time.
+
+Reading lazily (never at import) keeps ``override_settings`` working in tests and lets the
+app be imported before settings are configured.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # environment name -> DATABASES alias of the target database.
+    "ENVIRONMENTS": {"development": "default"},
+    "DEFAULT_ENVIRONMENT": "development",
+    # The migrations directory is ``migrations/`` beside this file, as with Prisma.
+    "PRISMA_SCHEMA_PATH": Path("prisma") / "schema.prisma",
+    # Environments where destructive warnings block unless explicitly allowed.
+    "PROTECTED_ENVIRONMENTS": ["production"],
+    # Seconds an applier waits for another one to finish on the same target.
+    "LOCK_WAIT": 60.0,
+}
+
+
+class SchemaManagerSettings:
+    """One property per setting, each falling back to its documented default."""
+
+    def _get(self, name: str) -> Any:
+        user = getattr(settings, "SCHEMA_MANAGER", None) or {}
+        return user.get(name, DEFAULTS[name])
+
+    @property
+    def ENVIRONMENTS(self) -> dict[str, str]:
+        return dict(self._get("ENVIRONMENTS"))
+
+    @property
+    def DEFAULT_ENVIRONMENT(self) -> str:
+        return str(self._get("DEFAULT_ENVIRONMENT"))
+
+    @property
+    def PRISMA_SCHEMA_PATH(self) -> Path:
+        return Path(self._get("PRISMA_SCHEMA_PATH"))
+
+    @property
+    def PROTECTED_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("PROTECTED_ENVIRONMENTS"))
+
+    @property
+    def LOCK_WAIT(self) -> float:
+        return float(self._get("LOCK_WAIT"))
+
+
+app_settings = SchemaManagerSettings()

@@ -1,0 +1,28 @@
+"""Errors raised by schema_manager. Each message is one sentence an operator can act on."""
+
+from __future__ import annotations
+
+
+class SchemaManagerError(Exception):
+    """Base class of every error this app raises on purpose."""
+
+
+class UnknownEnvironmentError(SchemaManagerError):
+    def __init__(self, environment: str, known: list[str]) -> None:
+        super().__init__(
+            f"Unknown environment {environment!r}; configured environments are "
+            f"{', '.join(repr(name) for name in known) or 'none'} (SCHEMA_MANAGER['ENVIRONMENTS'])."
+        )
+        self.environment = environment
+
+
+class UnsupportedDatabaseError(SchemaManagerError):
+    """The target's engine has no backend here."""
+
+
+class LockTimeoutError(SchemaManagerError):
+    """Another applier held the target's migration lock for longer than LOCK_WAIT."""
+
+
+class MigrationStateError(SchemaManagerError):
+    """The operation does not fit the migration's state on the target (e.g. not applied)."""

@@ -1,0 +1,92 @@
+"""The human history: one ``VersionRecord`` per attempt, and its reconciliation with the ledger.
+
+The ledger on the target commits with the migration; this history lives in the app's own
+database and is written just after. If a process dies in between, ``reconcile`` rebuilds the
+missing rows from the ledger, so history converges on the truth at the next operation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from .ledger import LedgerRow
+from .models import VersionRecord
+
+logger = logging.getLogger("schema_manager.history")
+
+Status = VersionRecord.Status
+Operation = VersionRecord.Operation
+
+
+def record_attempt(**fields: object) -> VersionRecord:
+    """Append one history row (fields as on ``VersionRecord``)."""
+    return VersionRecord.objects.create(**fields)
+
+
+def reconcile(
+    environment: str,
+    database: str,
+    ledger_rows: Iterable[LedgerRow],
+    names: dict[str, str],
+    rollback_scripts: dict[str, str],
+) -> list[VersionRecord]:
+    """Append the history rows that the ledger proves happened but history lacks.
+
+    ``names`` maps migration ids to display names, ``rollback_scripts`` to the rollback in
+    force; both come from the catalogue and may miss ids applied by other tools.
+    """
+    ledger_rows = list(ledger_rows)
+    seen = _recorded(environment) if ledger_rows else set()
+    missing: list[VersionRecord] = []
+    for row in ledger_rows:
+        for operation, status, when in _events(row):
+            if (row.id, operation) in seen:
+                continue
+            missing.append(
+                VersionRecord(
+                    migration_id=row.migration_name,
+                    name=names.get(row.migration_name, row.migration_name),
+                    environment=environment,
+                    database=database,
+                    operation=operation,
+                    status=status,
+                    recorded_at=when,
+                    applied_at=row.finished_at,
+                    rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
+                    checksum=row.checksum,
+                    rollback_script=rollback_scripts.get(row.migration_name, ""),
+                    error=row.logs or "",
+                    ledger_id=row.id,
+                    reconciled=True,
+                )
+            )
+    if missing:
+        VersionRecord.objects.bulk_create(missing)
+        logger.warning(
+            "Reconciled %d history record(s) in %s from the ledger of %r: %s",
+            len(missing),
+            environment,
+            database,
+            ", ".join(f"{r.migration_id} {r.status}" for r in missing),
+        )
+    return missing
+
+
+def _recorded(environment: str) -> set[tuple[str, str]]:
+    """(ledger id, operation) pairs that history already holds for the environment."""
+    rows = VersionRecord.objects.filter(environment=environment).exclude(ledger_id="")
+    return set(rows.values_list("ledger_id", "operation"))
+
+
+def _events(row: LedgerRow) -> list[tuple[str, str, object]]:
+    """The attempts a ledger row stands for, as (operation, status, when)."""
+    if row.finished_at is None:
+        if row.rolled_back_at is None:
+            # Still running, or a crashed run: nothing to record yet.
+            return []
+        return [(Operation.APPLY, Status.FAILED, row.rolled_back_at)]
+    events: list[tuple[str, str, object]] = [(Operation.APPLY, Status.APPLIED, row.finished_at)]
+    if row.rolled_back_at is not None:
+        events.append((Operation.ROLLBACK, Status.ROLLED_BACK, row.rolled_back_at))
+    return events

@@ -1,0 +1,48 @@
+"""What the schema_manager commands share: the --environment option and error handling."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...conf import app_settings
+from ...exceptions import SchemaManagerError
+from ...manager import SchemaManager
+from ...results import MigrationResult
+
+
+class SchemaCommand(BaseCommand):
+    requires_system_checks = "__all__"
+
+    def add_environment_argument(self, parser) -> None:
+        parser.add_argument(
+            "--environment",
+            "-e",
+            choices=sorted(app_settings.ENVIRONMENTS),
+            help="Environment to act on (default: SCHEMA_MANAGER['DEFAULT_ENVIRONMENT']).",
+        )
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except SchemaManagerError as exc:
+            raise CommandError(str(exc)) from exc
+
+    @property
+    def manager(self) -> SchemaManager:
+        return SchemaManager()
+
+    def report(self, result: MigrationResult, verbosity: int) -> None:
+        """One line per migration: its outcome, and its time at -v 2."""
+        if not result.success:
+            return
+        style = self.style.WARNING if result.skipped else self.style.SUCCESS
+        if verbosity >= 1:
+            timing = f" ({result.execution_time:.3f}s)" if verbosity >= 2 else ""
+            self.stdout.write(style(result.message) + timing)
+        if verbosity >= 2:
+            for warning in result.warnings:
+                self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
+
+    def fail(self, result: MigrationResult) -> CommandError:
+        detail = f" {result.error}" if result.error and result.error not in result.message else ""
+        return CommandError(f"{result.message}{detail}".replace("\n", " "))

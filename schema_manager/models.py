@@ -1,0 +1,124 @@
+"""The catalogue of migrations and the append-only history of every attempt.
+
+Models hold fields and small helpers only; SQL execution lives in ``executor.py``.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .checksums import migration_checksum
+from .sql.rules import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
+
+
+class Migration(models.Model):
+    """A raw-SQL migration: the SQL that goes into ``migration.sql`` and its rollback."""
+
+    id = models.CharField(
+        _("id"),
+        primary_key=True,
+        max_length=MIGRATION_ID_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                MIGRATION_ID_PATTERN, _("Use digits, an underscore, then a-z, 0-9 or _.")
+            )
+        ],
+        help_text=_("Sortable id, e.g. 001_add_users_table or 20240101120000_add_users."),
+    )
+    name = models.CharField(_("name"), max_length=255)
+    sql = models.TextField(_("SQL"))
+    rollback_sql = models.TextField(
+        _("rollback SQL"), blank=True, default="", help_text=_("Leave empty to generate one.")
+    )
+    checksum = models.CharField(_("checksum"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("migration")
+        verbose_name_plural = _("migrations")
+        permissions = [
+            ("apply_migration", _("Can apply migrations")),
+            ("rollback_migration", _("Can roll back migrations")),
+            ("operate_production", _("Can apply and roll back in production")),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    def save(self, *args, **kwargs) -> None:
+        self.checksum = migration_checksum(self.sql)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "sql" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "checksum"}
+        super().save(*args, **kwargs)
+
+    @property
+    def current_checksum(self) -> str:
+        """The checksum of the SQL as it is now (``checksum`` is as of the last save)."""
+        return migration_checksum(self.sql)
+
+
+class VersionRecordQuerySet(models.QuerySet):
+    def for_environment(self, environment: str) -> VersionRecordQuerySet:
+        return self.filter(environment=environment)
+
+
+class VersionRecord(models.Model):
+    """One row per apply or rollback attempt in one environment. Never updated or deleted."""
+
+    class Operation(models.TextChoices):
+        APPLY = "apply", _("apply")
+        ROLLBACK = "rollback", _("rollback")
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("applied")
+        FAILED = "failed", _("failed")
+        ROLLED_BACK = "rolled_back", _("rolled back")
+
+    migration_id = models.CharField(_("migration id"), max_length=MIGRATION_ID_MAX_LENGTH)
+    name = models.CharField(_("name"), max_length=255)
+    environment = models.CharField(_("environment"), max_length=64)
+    database = models.CharField(_("database alias"), max_length=64)
+    operation = models.CharField(_("operation"), max_length=16, choices=Operation.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, editable=False)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    rolled_back_at = models.DateTimeField(_("rolled back at"), null=True, blank=True)
+    execution_time = models.FloatField(_("execution time (s)"), default=0.0)
+    checksum = models.CharField(_("checksum"), max_length=64)
+    rollback_script = models.TextField(_("rollback script"), blank=True, default="")
+    rollback_generated = models.BooleanField(_("rollback generated"), default=False)
+    error = models.TextField(_("error"), blank=True, default="")
+    applied_by = models.CharField(_("applied by"), max_length=150, blank=True, default="")
+    ledger_id = models.CharField(
+        _("ledger row"),
+        max_length=36,
+        blank=True,
+        default="",
+        help_text=_("The id of the target's _prisma_migrations row this attempt wrote."),
+    )
+    reconciled = models.BooleanField(
+        _("reconciled"),
+        default=False,
+        help_text=_("Written from the target's ledger after the attempt itself went unrecorded."),
+    )
+
+    objects = VersionRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("version record")
+        verbose_name_plural = _("version history")
+        indexes = [
+            models.Index(fields=["environment", "-recorded_at"], name="sm_history_env_time"),
+            models.Index(fields=["migration_id", "environment"], name="sm_history_migration"),
+            models.Index(fields=["ledger_id"], name="sm_history_ledger"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.migration_id} {self.get_status_display()} in {self.environment}"

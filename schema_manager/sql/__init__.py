@@ -1,0 +1,15 @@
+"""Pure SQL analysis: splitting, rollback generation and safety rules. No database access."""
+
+from .rollback import RollbackScript, generate_rollback
+from .rules import Finding, check_migration_id, check_sql
+from .statements import Statement, parse_statements
+
+__all__ = [
+    "Finding",
+    "RollbackScript",
+    "Statement",
+    "check_migration_id",
+    "check_sql",
+    "generate_rollback",
+    "parse_statements",
+]

@@ -1,0 +1,97 @@
+"""Reading object names out of a statement's words: ``users``, ``"My Table"``, ``s.users``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .statements import Word, WordKind
+
+
+@dataclass(frozen=True)
+class QualifiedName:
+    """A possibly schema-qualified name, each part spelled as written (quotes kept)."""
+
+    parts: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)
+
+    @property
+    def schema(self) -> str | None:
+        return self.parts[-2] if len(self.parts) > 1 else None
+
+    @property
+    def object(self) -> str:
+        return self.parts[-1]
+
+
+class WordCursor:
+    """Walks a statement's words left to right; every ``take_*`` returns None on no match."""
+
+    def __init__(self, words: tuple[Word, ...] | list[Word]) -> None:
+        self.words = [word for word in words if word.text != ";"]
+        self.position = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.words)
+
+    def peek(self, offset: int = 0) -> Word | None:
+        index = self.position + offset
+        return self.words[index] if index < len(self.words) else None
+
+    def take_keywords(self, *keywords: str) -> bool:
+        """Consume ``keywords`` in order if they are next (sqlparse may merge them)."""
+        wanted = " ".join(keywords)
+        word = self.peek()
+        if word is not None and word.kind is WordKind.KEYWORD and _squash(word.upper) == wanted:
+            self.position += 1
+            return True
+        upcoming = [self.peek(i) for i in range(len(keywords))]
+        if all(w is not None and w.upper == k for w, k in zip(upcoming, keywords, strict=True)):
+            self.position += len(keywords)
+            return True
+        return False
+
+    def take_any(self, *keywords: str) -> str | None:
+        for keyword in keywords:
+            if self.take_keywords(*keyword.split()):
+                return keyword
+        return None
+
+    def take_name(self) -> QualifiedName | None:
+        """Consume ``part(.part)*`` where each part is an identifier."""
+        word = self.peek()
+        if word is None or not word.is_identifier:
+            return None
+        parts = [word.text]
+        self.position += 1
+        while self.peek() is not None and self.peek().text == "." and _is_ident(self.peek(1)):
+            parts.append(self.peek(1).text)
+            self.position += 2
+        return QualifiedName(tuple(parts))
+
+    def rest(self) -> list[Word]:
+        return self.words[self.position :]
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _is_ident(word: Word | None) -> bool:
+    return word is not None and word.is_identifier
+
+
+def split_top_level(words: list[Word], separator: str = ",") -> list[list[Word]]:
+    """Split words at ``separator`` outside parentheses (ALTER TABLE's action list)."""
+    groups: list[list[Word]] = [[]]
+    depth = 0
+    for word in words:
+        if word.kind is WordKind.PUNCTUATION and word.text in "()":
+            depth += 1 if word.text == "(" else -1
+        if depth == 0 and word.text == separator:
+            groups.append([])
+            continue
+        groups[-1].append(word)
+    return [group for group in groups if group]

@@ -1,0 +1,130 @@
+"""Splitting a migration script into statements, and reading each statement's words.
+
+Pure functions on text: no database, no Django. sqlparse does the lexing (quotes, dollar
+quotes, comments); this module turns its tokens into a flat list of significant words that
+the rollback generator and the rules can match against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from itertools import pairwise
+
+import sqlparse
+from sqlparse import tokens as T
+from sqlparse.sql import Statement as SqlparseStatement
+
+
+class WordKind(str, Enum):
+    KEYWORD = "keyword"
+    NAME = "name"
+    QUOTED_NAME = "quoted_name"
+    STRING = "string"
+    NUMBER = "number"
+    PUNCTUATION = "punctuation"
+    OPERATOR = "operator"
+    ERROR = "error"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One significant token. ``upper`` compares keywords; ``text`` keeps the spelling."""
+
+    text: str
+    kind: WordKind
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper()
+
+    @property
+    def is_identifier(self) -> bool:
+        # Unreserved keywords (``name``, ``comment``...) are valid identifiers too.
+        return self.kind in (WordKind.NAME, WordKind.QUOTED_NAME, WordKind.KEYWORD)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a script: its text (as written, comments kept) and its words."""
+
+    index: int
+    text: str
+    words: tuple[Word, ...] = field(repr=False)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def summary(self) -> str:
+        """The statement on one line, shortened, for messages."""
+        flat = " ".join(word.text for word in self.words if word.text != ";")
+        return flat if len(flat) <= 80 else flat[:77] + "..."
+
+    def starts_with(self, *keywords: str) -> bool:
+        return [w.upper for w in self.words[: len(keywords)]] == list(keywords)
+
+
+def _kind_of(ttype: object) -> WordKind:
+    if ttype in T.Keyword:
+        return WordKind.KEYWORD
+    if ttype in T.String.Symbol:
+        return WordKind.QUOTED_NAME
+    if ttype in T.String or ttype in T.Literal.String:
+        return WordKind.STRING
+    if ttype in T.Number:
+        return WordKind.NUMBER
+    if ttype in T.Name:
+        return WordKind.NAME
+    if ttype in T.Punctuation:
+        return WordKind.PUNCTUATION
+    if ttype in T.Operator or ttype in T.Wildcard:
+        return WordKind.OPERATOR
+    if ttype in T.Error:
+        return WordKind.ERROR
+    return WordKind.OTHER
+
+
+def _problems(parsed: SqlparseStatement, words: list[Word]) -> list[str]:
+    """Lexical problems that mean the statement cannot be what the author meant."""
+    problems: list[str] = []
+    if any(word.kind is WordKind.ERROR for word in words):
+        problems.append("unterminated quoted string or identifier")
+    for current, following in pairwise(parsed.flatten()):
+        if current.value == "/" and following.value == "*":
+            problems.append("unterminated /* comment")
+            break
+    depth = 0
+    for word in words:
+        if word.kind is WordKind.PUNCTUATION:
+            depth += {"(": 1, ")": -1}.get(word.text, 0)
+            if depth < 0:
+                break
+    if depth != 0:
+        problems.append("unbalanced parentheses")
+    if problems:
+        return problems
+    if words and words[0].kind is not WordKind.KEYWORD and words[0].text != "(":
+        problems.append(f"does not start with an SQL keyword (starts with {words[0].text!r})")
+    return problems
+
+
+def parse_statements(sql: str) -> list[Statement]:
+    """Split ``sql`` into statements, dropping those that are only whitespace or comments."""
+    statements: list[Statement] = []
+    for parsed in sqlparse.parse(sql):
+        words = [
+            Word(token.value, _kind_of(token.ttype))
+            for token in parsed.flatten()
+            if not token.is_whitespace and token.ttype not in T.Comment
+        ]
+        if not words or all(word.text == ";" for word in words):
+            continue
+        statements.append(
+            Statement(
+                index=len(statements),
+                text=str(parsed).strip(),
+                words=tuple(words),
+                problems=tuple(_problems(parsed, words)),
+            )
+        )
+    return statements

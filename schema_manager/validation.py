@@ -1,0 +1,83 @@
+"""Validation of a migration before it runs: pure SQL rules plus what the catalogue knows."""
+
+from __future__ import annotations
+
+from .checksums import migration_checksum
+from .ledger import LedgerRow
+from .models import Migration, VersionRecord
+from .results import ValidationResult
+from .sql import Finding, check_migration_id, check_sql, generate_rollback
+from .targets import Target
+
+
+def validate(
+    migration: Migration,
+    target: Target,
+    ledger_rows: list[LedgerRow],
+    *,
+    allow_destructive: bool = False,
+) -> ValidationResult:
+    findings = [*check_migration_id(migration.id), *check_sql(migration.sql)]
+    if not any(finding.code in {"empty-sql", "invalid-id"} for finding in findings):
+        findings.extend(_duplicates(migration, ledger_rows))
+        findings.extend(_rollback_gaps(migration, target))
+    if target.is_protected and not allow_destructive:
+        findings = [_blocked(finding, target) for finding in findings]
+    errors = [finding.message for finding in findings if finding.severity == "error"]
+    warnings = [finding.message for finding in findings if finding.severity == "warning"]
+    return ValidationResult(not errors, errors, warnings, findings)
+
+
+def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Finding]:
+    """Another migration with this id but different SQL, stored, recorded or applied."""
+    checksum = migration_checksum(migration.sql)
+    where = []
+    stored = Migration.objects.filter(pk=migration.id).values_list("checksum", flat=True).first()
+    if stored is not None and stored != checksum:
+        where.append(f"the catalogue (checksum {stored[:12]}…)")
+    recorded = (
+        VersionRecord.objects.filter(migration_id=migration.id, status="applied")
+        .exclude(checksum=checksum)
+        .values_list("environment", flat=True)
+        .distinct()
+    )
+    for environment in sorted(recorded):
+        where.append(f"the history of {environment}")
+    if any(row.checksum != checksum for row in ledger_rows if row.migration_name == migration.id):
+        where.append("the target's _prisma_migrations ledger")
+    if not where:
+        return []
+    return [
+        Finding(
+            "duplicate-id",
+            "error",
+            f"Migration id {migration.id!r} is already used with different SQL in "
+            f"{', '.join(where)}; choose a new id (checksum of this SQL: {checksum[:12]}…).",
+        )
+    ]
+
+
+def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
+    if migration.rollback_sql.strip():
+        return []
+    script = generate_rollback(migration.sql, target.vendor)
+    return [
+        Finding(
+            "no-rollback",
+            "warning",
+            f"No rollback_sql given, and the generated one is incomplete: {warning}",
+        )
+        for warning in script.warnings
+    ]
+
+
+def _blocked(finding: Finding, target: Target) -> Finding:
+    if not (finding.destructive and finding.severity == "warning"):
+        return finding
+    return Finding(
+        finding.code,
+        "error",
+        f"{finding.message} Blocked in {target.environment}; pass allow_destructive=True "
+        "(--allow-destructive) to apply it anyway.",
+        destructive=True,
+    )
