@@ -35,15 +35,9 @@ def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Find
     stored = Migration.objects.filter(pk=migration.id).values_list("checksum", flat=True).first()
     if stored is not None and stored != checksum:
         where.append(f"the catalogue (checksum {stored[:12]}…)")
-    recorded = (
-        VersionRecord.objects.filter(migration_id=migration.id, status="applied")
-        .exclude(checksum=checksum)
-        .values_list("environment", flat=True)
-        .distinct()
-    )
-    for environment in sorted(recorded):
+    for environment in sorted(_applied_elsewhere_with_other_sql(migration.id, checksum)):
         where.append(f"the history of {environment}")
-    if any(row.checksum != checksum for row in ledger_rows if row.migration_name == migration.id):
+    if any(row.is_applied and row.checksum != checksum for row in ledger_rows):
         where.append("the target's _prisma_migrations ledger")
     if not where:
         return []
@@ -55,6 +49,21 @@ def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Find
             f"{', '.join(where)}; choose a new id (checksum of this SQL: {checksum[:12]}…).",
         )
     ]
+
+
+def _applied_elsewhere_with_other_sql(migration_id: str, checksum: str) -> set[str]:
+    """Environments whose latest history says this id is applied with another checksum."""
+    latest: dict[str, VersionRecord] = {}
+    records = VersionRecord.objects.filter(
+        migration_id=migration_id, status__in=["applied", "rolled_back"]
+    ).order_by("-recorded_at", "-id")
+    for record in records.only("environment", "status", "checksum"):
+        latest.setdefault(record.environment, record)
+    return {
+        environment
+        for environment, record in latest.items()
+        if record.status == "applied" and record.checksum != checksum
+    }
 
 
 def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:

@@ -1,0 +1,270 @@
+"""Applying and rolling back on real SQLite and PostgreSQL targets."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager.ledger import Ledger
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+CREATE_USERS = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email VARCHAR(255) NOT NULL
+);
+CREATE INDEX idx_users_email ON users(email);
+"""
+
+
+def users_migration(**overrides) -> Migration:
+    fields = {"id": "001_add_users_table", "name": "add_users_table", "sql": CREATE_USERS}
+    return Migration(**{**fields, **overrides})
+
+
+def test_apply_creates_objects_ledger_row_and_history(targets, manager: SchemaManager):
+    result = manager.apply_migration_sync(users_migration(), "staging", applied_by="ops")
+
+    assert result.success, result.error
+    assert result.migration_id == "001_add_users_table"
+    assert result.environment == "staging"
+    assert result.statements_run == 2
+    assert result.execution_time > 0
+    assert "users" in targets.tables("staging")
+    assert "idx_users_email" in targets.indexes("users", "staging")
+    assert "users" not in targets.tables("production")
+
+    [row] = targets.ledger("staging")
+    assert row["migration_name"] == "001_add_users_table"
+    assert row["checksum"] == hashlib.sha256(CREATE_USERS.encode()).hexdigest()
+    assert row["finished_at"] is not None
+    assert row["rolled_back_at"] is None
+    assert row["logs"] is None
+    assert row["applied_steps_count"] == 1
+    assert len(row["id"]) == 36
+
+    [record] = manager.get_version_history("staging")
+    assert record.status == "applied"
+    assert record.operation == "apply"
+    assert record.ledger_id == row["id"]
+    assert record.applied_by == "ops"
+    assert record.checksum == row["checksum"]
+    assert record.rollback_generated is True
+    assert "DROP TABLE IF EXISTS users" in record.rollback_script
+    assert Migration.objects.get(pk="001_add_users_table").checksum == row["checksum"]
+
+
+def test_failing_migration_leaves_no_trace(targets, manager: SchemaManager):
+    before = targets.schema_snapshot()
+    migration = Migration(
+        id="002_half_good",
+        name="half_good",
+        sql="CREATE TABLE good (id INTEGER PRIMARY KEY);\nINSERT INTO missing_table VALUES (1);",
+    )
+
+    result = manager.apply_migration_sync(migration)
+
+    assert result.success is False
+    assert result.rollback_executed is True
+    assert "missing_table" in result.error
+    assert "Statement 2" in result.error
+    assert "rolled back" in result.message
+    assert result.statements_run == 1
+    after = [item for item in targets.schema_snapshot() if "_prisma_migrations" not in str(item)]
+    assert after == before
+    [record] = manager.get_version_history()
+    assert record.status == "failed"
+    assert "missing_table" in record.error
+    assert record.applied_at is None
+    # The ledger shows the attempt the way Prisma shows a resolved failure: not blocking.
+    [row] = targets.ledger()
+    assert row["finished_at"] is None
+    assert row["rolled_back_at"] is not None
+    assert "missing_table" in row["logs"]
+    assert row["applied_steps_count"] == 0
+
+
+def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManager):
+    broken = Migration(
+        id="003_fix_me", name="fix_me", sql="CREATE TABLE t (id INTEGER PRIMARY KE);"
+    )
+    assert not manager.apply_migration_sync(broken).success
+    # Still only in the catalogue; the SQL may be corrected since it never ran.
+    Migration.objects.filter(pk="003_fix_me").delete()
+    fixed = Migration(
+        id="003_fix_me", name="fix_me", sql="CREATE TABLE t (id INTEGER PRIMARY KEY);"
+    )
+    result = manager.apply_migration_sync(fixed)
+    assert result.success, result.error
+    assert "t" in targets.tables()
+
+
+def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
+    """If recording in the ledger fails, the migration's DDL is rolled back with it."""
+    real_insert = Ledger.insert
+
+    def failing_insert(self, *args, finished_at, **kwargs):
+        if finished_at is not None:
+            raise RuntimeError("ledger unavailable")
+        return real_insert(self, *args, finished_at=finished_at, **kwargs)
+
+    monkeypatch.setattr(Ledger, "insert", failing_insert)
+    result = manager.apply_migration_sync(users_migration())
+
+    assert not result.success
+    assert "ledger unavailable" in result.error
+    assert "users" not in targets.tables()
+    assert [row["finished_at"] for row in targets.ledger()] == [None]
+
+
+def test_apply_rollback_apply_round_trip(targets, manager: SchemaManager):
+    migration = users_migration(rollback_sql="DROP TABLE users;")
+
+    def prisma_pending() -> bool:
+        # Prisma: pending when no row of the name has rolled_back_at IS NULL.
+        rows = [r for r in targets.ledger() if r["migration_name"] == migration.id]
+        return not any(r["rolled_back_at"] is None for r in rows)
+
+    assert prisma_pending()
+    assert manager.apply_migration_sync(migration).success
+    assert not prisma_pending()
+    assert "users" in targets.tables()
+
+    result = manager.rollback_migration_sync(migration.id)
+    assert result.success, result.error
+    assert result.operation == "rollback"
+    assert "users" not in targets.tables()
+    assert prisma_pending()
+    [row] = targets.ledger()
+    assert row["finished_at"] is not None and row["rolled_back_at"] is not None
+
+    assert manager.apply_migration_sync(migration).success
+    assert not prisma_pending()
+    assert "users" in targets.tables()
+    assert len(targets.ledger()) == 2
+    statuses = [(r.operation, r.status) for r in manager.get_version_history()]
+    assert statuses == [("apply", "applied"), ("rollback", "rolled_back"), ("apply", "applied")]
+
+
+def test_rollback_uses_the_script_in_force_when_applied(targets, manager: SchemaManager):
+    migration = users_migration()
+    assert manager.apply_migration_sync(migration).success
+    # Editing the catalogue's rollback later does not change what this application recorded.
+    Migration.objects.filter(pk=migration.id).update(rollback_sql="SELECT 1;")
+    result = manager.rollback_migration_sync(migration.id)
+    assert result.success, result.error
+    assert "users" not in targets.tables()
+    assert result.rollback_script.startswith("DROP INDEX IF EXISTS idx_users_email;")
+
+
+def test_applying_twice_is_a_no_op(targets, manager: SchemaManager):
+    assert manager.apply_migration_sync(users_migration()).success
+    again = manager.apply_migration_sync(users_migration())
+    assert again.success and again.skipped
+    assert "already applied" in again.message
+    assert len(targets.ledger()) == 1
+    assert VersionRecord.objects.count() == 1
+
+
+def test_same_id_with_different_sql_is_refused(targets, manager: SchemaManager):
+    assert manager.apply_migration_sync(users_migration()).success
+    other = users_migration(sql="CREATE TABLE other (id INTEGER);")
+    result = manager.apply_migration_sync(other, "staging")
+    assert not result.success
+    assert "already used with different SQL" in result.error
+    assert "other" not in targets.tables("staging")
+    assert targets.ledger("staging") == []
+
+
+def test_rollback_of_migration_not_applied(targets, manager: SchemaManager):
+    result = manager.rollback_migration_sync("001_add_users_table")
+    assert not result.success
+    assert "not applied in development" in result.message
+    assert VersionRecord.objects.count() == 0
+
+
+def test_irreversible_generated_rollback_is_refused(targets, manager: SchemaManager):
+    targets.execute("development", "CREATE TABLE legacy (id INTEGER)")
+    drop = Migration(id="004_drop_legacy", name="drop_legacy", sql="DROP TABLE legacy;")
+    assert manager.apply_migration_sync(drop).success
+    result = manager.rollback_migration_sync(drop.id)
+    assert not result.success
+    assert "cannot be rolled back automatically" in result.message
+    assert "rollback_sql" in result.message
+    assert targets.ledger()[0]["rolled_back_at"] is None
+
+
+def test_failed_rollback_keeps_the_migration_applied(targets, manager: SchemaManager):
+    migration = users_migration(rollback_sql="DROP TABLE users; DROP TABLE no_such_table;")
+    assert manager.apply_migration_sync(migration).success
+    result = manager.rollback_migration_sync(migration.id)
+    assert not result.success
+    assert "no_such_table" in result.error
+    assert "still applied" in result.message
+    assert "users" in targets.tables()
+    assert targets.ledger()[0]["rolled_back_at"] is None
+    assert manager.get_version_history()[0].status == "failed"
+
+
+def test_protected_environment_blocks_destructive_sql_unless_allowed(targets, manager):
+    targets.execute("production", "CREATE TABLE legacy (id INTEGER)")
+    drop = Migration(
+        id="005_drop_legacy", name="drop_legacy", sql="DROP TABLE legacy;", rollback_sql="SELECT 1;"
+    )
+    blocked = manager.apply_migration_sync(drop, "production")
+    assert not blocked.success
+    assert "Blocked in production" in blocked.error
+    assert "legacy" in targets.tables("production")
+
+    allowed = manager.apply_migration_sync(drop, "production", allow_destructive=True)
+    assert allowed.success, allowed.error
+    assert "legacy" not in targets.tables("production")
+
+
+def test_history_is_reconciled_from_the_ledger_after_a_crash(targets, manager):
+    """A process that died after the target committed but before history was written."""
+    assert manager.apply_migration_sync(users_migration()).success
+    VersionRecord.objects.all().delete()
+
+    manager.status()  # any operation reconciles
+
+    [record] = manager.get_version_history()
+    assert record.status == "applied"
+    assert record.reconciled is True
+    assert record.ledger_id == targets.ledger()[0]["id"]
+    assert "DROP TABLE IF EXISTS users" in record.rollback_script
+    # And a rollback still works from the reconciled record.
+    assert manager.rollback_migration_sync("001_add_users_table").success
+    assert "users" not in targets.tables()
+
+
+def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):
+    """A migration that Prisma applied (row present) is not applied again."""
+    targets.execute("development", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    ledger = Ledger(
+        __import__("schema_manager.backends", fromlist=["get_backend"]).get_backend(
+            targets.connection()
+        )
+    )
+    ledger.ensure_table()
+    from schema_manager.checksums import migration_checksum
+    from schema_manager.ledger import utc_now
+
+    now = utc_now()
+    ledger.insert("001_add_users_table", migration_checksum(CREATE_USERS), now, finished_at=now,
+                  applied_steps_count=1)  # fmt: skip
+    result = manager.apply_migration_sync(users_migration())
+    assert result.success and result.skipped
+    assert [r.status for r in manager.get_version_history()] == ["applied"]
+    assert manager.get_version_history()[0].reconciled
+
+
+def test_unknown_environment_is_a_clear_error(targets, manager: SchemaManager):
+    from schema_manager.exceptions import UnknownEnvironmentError
+
+    with pytest.raises(UnknownEnvironmentError, match="Unknown environment 'qa'"):
+        manager.apply_migration_sync(users_migration(), "qa")
+    assert not Migration.objects.exists()
