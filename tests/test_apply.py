@@ -7,7 +7,9 @@ import hashlib
 import pytest
 
 from schema_manager import Migration, SchemaManager, VersionRecord
-from schema_manager.ledger import Ledger
+from schema_manager.backends import get_backend
+from schema_manager.checksums import migration_checksum
+from schema_manager.ledger import Ledger, utc_now
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -139,7 +141,8 @@ def test_apply_rollback_apply_round_trip(targets, manager: SchemaManager):
     assert "users" not in targets.tables()
     assert prisma_pending()
     [row] = targets.ledger()
-    assert row["finished_at"] is not None and row["rolled_back_at"] is not None
+    assert row["finished_at"] is not None
+    assert row["rolled_back_at"] is not None
 
     assert manager.apply_migration_sync(migration).success
     assert not prisma_pending()
@@ -163,7 +166,8 @@ def test_rollback_uses_the_script_in_force_when_applied(targets, manager: Schema
 def test_applying_twice_is_a_no_op(targets, manager: SchemaManager):
     assert manager.apply_migration_sync(users_migration()).success
     again = manager.apply_migration_sync(users_migration())
-    assert again.success and again.skipped
+    assert again.success
+    assert again.skipped
     assert "already applied" in again.message
     assert len(targets.ledger()) == 1
     assert VersionRecord.objects.count() == 1
@@ -244,20 +248,14 @@ def test_history_is_reconciled_from_the_ledger_after_a_crash(targets, manager):
 def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):
     """A migration that Prisma applied (row present) is not applied again."""
     targets.execute("development", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
-    ledger = Ledger(
-        __import__("schema_manager.backends", fromlist=["get_backend"]).get_backend(
-            targets.connection()
-        )
-    )
+    ledger = Ledger(get_backend(targets.connection()))
     ledger.ensure_table()
-    from schema_manager.checksums import migration_checksum
-    from schema_manager.ledger import utc_now
-
     now = utc_now()
-    ledger.insert("001_add_users_table", migration_checksum(CREATE_USERS), now, finished_at=now,
-                  applied_steps_count=1)  # fmt: skip
+    checksum = migration_checksum(CREATE_USERS)
+    ledger.insert("001_add_users_table", checksum, now, finished_at=now, applied_steps_count=1)
     result = manager.apply_migration_sync(users_migration())
-    assert result.success and result.skipped
+    assert result.success
+    assert result.skipped
     assert [r.status for r in manager.get_version_history()] == ["applied"]
     assert manager.get_version_history()[0].reconciled
 
