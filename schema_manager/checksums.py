@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import textwrap
 
 
 def migration_checksum(sql: str) -> str:
@@ -14,3 +15,13 @@ def same_script(checksum: str, sql: str) -> bool:
     """True if ``checksum`` is that of ``sql``, allowing for a CRLF/LF conversion (as Prisma)."""
     candidates = {sql, sql.replace("\r\n", "\n"), sql.replace("\r\n", "\n").replace("\n", "\r\n")}
     return any(migration_checksum(candidate) == checksum for candidate in candidates)
+
+
+def canonical_sql(sql: str) -> str:
+    """How a script written in Python code is stored and written to ``migration.sql``.
+
+    Scripts in code are usually indented triple-quoted strings; the same migration typed at
+    two indentations must not get two checksums. Files read from disk are never rewritten.
+    """
+    text = textwrap.dedent(sql.replace("\r\n", "\n")).strip("\n").rstrip()
+    return text + "\n" if text else ""

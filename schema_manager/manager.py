@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -17,6 +18,7 @@ from typing import TypeVar
 from asgiref.sync import sync_to_async
 from django.db import connections, transaction
 
+from .checksums import canonical_sql
 from .conf import app_settings
 from .exceptions import MigrationStateError
 from .executor import MigrationExecutor, Outcome
@@ -98,6 +100,7 @@ class SchemaManager:
         allow_destructive: bool = False,
     ) -> ValidationResult:
         target = resolve(environment)
+        _canonicalise(migration)
         executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
         rows = executor.ledger.rows(migration.id) if migration.id else []
         result = validate(migration, target, rows, allow_destructive=allow_destructive)
@@ -118,6 +121,7 @@ class SchemaManager:
         applied_by: str | None = None,
     ) -> MigrationResult:
         target = resolve(environment)
+        _canonicalise(migration)
         executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
         self._reconcile(target, executor)
         validation = validate(
@@ -249,7 +253,8 @@ class SchemaManager:
     def _rollback_for(self, migration: Migration, target: Target) -> tuple[str, bool]:
         """The rollback script in force: the given one, or one generated for the target."""
         if migration.rollback_sql.strip():
-            return migration.rollback_sql, False
+            # Dedented for reading: scripts often come from indented triple-quoted strings.
+            return textwrap.dedent(migration.rollback_sql).strip(), False
         return generate_rollback(migration.sql, target.vendor).text, True
 
     def _rollback_in_force(self, migration_id: str, target: Target, ledger_id: str) -> str:
@@ -401,6 +406,12 @@ class SchemaManager:
             error=str(exc),
             operation=operation,
         )
+
+
+def _canonicalise(migration: Migration) -> None:
+    """Give a migration built in code (not yet stored) its canonical SQL text."""
+    if migration._state.adding:
+        migration.sql = canonical_sql(migration.sql)
 
 
 def _unusable_rollback(migration_id: str, script: str) -> str | None:

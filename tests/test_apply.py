@@ -41,7 +41,10 @@ def test_apply_creates_objects_ledger_row_and_history(targets, manager: SchemaMa
 
     [row] = targets.ledger("staging")
     assert row["migration_name"] == "001_add_users_table"
-    assert row["checksum"] == hashlib.sha256(CREATE_USERS.encode()).hexdigest()
+    # The script is stored as migration.sql would hold it; the checksum is of those bytes.
+    stored = Migration.objects.get(pk="001_add_users_table")
+    assert stored.sql == CREATE_USERS.strip() + "\n"
+    assert row["checksum"] == hashlib.sha256(stored.sql.encode()).hexdigest()
     assert row["finished_at"] is not None
     assert row["rolled_back_at"] is None
     assert row["logs"] is None
@@ -56,7 +59,7 @@ def test_apply_creates_objects_ledger_row_and_history(targets, manager: SchemaMa
     assert record.checksum == row["checksum"]
     assert record.rollback_generated is True
     assert "DROP TABLE IF EXISTS users" in record.rollback_script
-    assert Migration.objects.get(pk="001_add_users_table").checksum == row["checksum"]
+    assert stored.checksum == row["checksum"]
 
 
 def test_failing_migration_leaves_no_trace(targets, manager: SchemaManager):
@@ -251,7 +254,7 @@ def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):
     ledger = Ledger(get_backend(targets.connection()))
     ledger.ensure_table()
     now = utc_now()
-    checksum = migration_checksum(CREATE_USERS)
+    checksum = migration_checksum(CREATE_USERS.strip() + "\n")
     ledger.insert("001_add_users_table", checksum, now, finished_at=now, applied_steps_count=1)
     result = manager.apply_migration_sync(users_migration())
     assert result.success
@@ -266,3 +269,12 @@ def test_unknown_environment_is_a_clear_error(targets, manager: SchemaManager):
     with pytest.raises(UnknownEnvironmentError, match="Unknown environment 'qa'"):
         manager.apply_migration_sync(users_migration(), "qa")
     assert not Migration.objects.exists()
+
+
+def test_indentation_does_not_make_a_different_migration(targets, manager: SchemaManager):
+    """The same script typed at two indentations in Python code is one migration."""
+    assert manager.apply_migration_sync(users_migration(sql="    " + CREATE_USERS)).success
+    nested = users_migration(sql=CREATE_USERS.replace("\n", "\n        "))
+    result = manager.apply_migration_sync(nested, "staging")
+    assert result.success, result.error
+    assert targets.ledger("staging")[0]["checksum"] == targets.ledger()[0]["checksum"]
