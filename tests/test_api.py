@@ -1,0 +1,113 @@
+"""The public API's shape: lazy imports, async twins, settings checks."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from django.test import override_settings
+
+from schema_manager import Migration, MigrationResult, SchemaManager, ValidationResult
+from schema_manager.checks import check_environments
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def test_importing_the_package_needs_no_django_setup():
+    code = (
+        "import schema_manager, sys\n"
+        "assert 'schema_manager.models' not in sys.modules\n"
+        "assert 'django.db.models' not in sys.modules\n"
+        "print(schema_manager.__version__, sorted(schema_manager.__all__))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={})
+    assert done.returncode == 0, done.stderr
+    assert "SchemaManager" in done.stdout
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import schema_manager
+
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        schema_manager.Nope  # noqa: B018
+
+
+def test_unsaved_migration_as_in_the_guide():
+    migration = Migration(id="001_x", name="x", sql="CREATE TABLE x (id INT);")
+    assert migration.rollback_sql == ""
+    assert migration._state.adding
+
+
+def test_coroutines_and_history_inside_a_running_loop(targets):
+    manager = SchemaManager()
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+
+    async def workflow():
+        validation = await manager.validate_migration(migration)
+        result = await manager.apply_migration(migration, environment="staging")
+        # The guide calls the synchronous history from inside a coroutine.
+        history = manager.get_version_history("staging")
+        history_async = await manager.get_version_history_async("staging")
+        rolled = await manager.rollback_migration("001_t", environment="staging")
+        return validation, result, history, history_async, rolled
+
+    validation, result, history, history_async, rolled = asyncio.run(workflow())
+
+    assert isinstance(validation, ValidationResult)
+    assert validation.is_valid
+    assert isinstance(result, MigrationResult)
+    assert result.success, result.error
+    assert [r.status for r in history] == ["applied"]
+    assert [r.pk for r in history_async] == [r.pk for r in history]
+    assert rolled.success, rolled.error
+    assert "t" not in targets.tables("staging")
+
+
+def test_generate_rollback_follows_the_environment_dialect(targets):
+    manager = SchemaManager()
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INT);")
+    expected = (
+        "DROP TABLE IF EXISTS t CASCADE;"
+        if targets.engine == "postgresql"
+        else ("DROP TABLE IF EXISTS t;")
+    )
+    assert manager.generate_rollback_script(migration) == expected
+    assert manager.generate_rollback_script(migration, "production") == expected
+
+
+def test_default_environment_is_used_when_none_is_given(targets):
+    manager = SchemaManager()
+    result = manager.apply_migration_sync(
+        Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+    )
+    assert result.environment == "development"
+    assert "t" in targets.tables("development")
+    assert manager.get_version_history() == manager.get_version_history("development")
+
+
+@pytest.mark.parametrize(
+    ("config", "expected_ids"),
+    [
+        ({"ENVIRONMENTS": {"development": "sqlite_development"}}, []),
+        ({"ENVIRONMENTS": {}}, ["schema_manager.E001"]),
+        ({"ENVIRONMENTS": {"development": "nowhere"}}, ["schema_manager.E001"]),
+        (
+            {"ENVIRONMENTS": {"production": "sqlite_production"}, "DEFAULT_ENVIRONMENT": "dev"},
+            ["schema_manager.E003"],
+        ),
+    ],
+)
+def test_system_checks(config, expected_ids):
+    with override_settings(SCHEMA_MANAGER=config):
+        assert [error.id for error in check_environments()] == expected_ids
+
+
+def test_settings_are_read_lazily():
+    from schema_manager.conf import app_settings
+
+    with override_settings(SCHEMA_MANAGER={"LOCK_WAIT": "2.5"}):
+        assert app_settings.LOCK_WAIT == 2.5
+        assert app_settings.DEFAULT_ENVIRONMENT == "development"
+    assert app_settings.LOCK_WAIT == 5

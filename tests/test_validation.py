@@ -1,0 +1,132 @@
+"""validate_migration: each error and warning of the contract, with the database's knowledge."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager import Migration, SchemaManager
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def migration(migration_id: str = "001_add_users", sql: str = "CREATE TABLE users (id INT);", **kw):
+    return Migration(id=migration_id, name="add_users", sql=sql, **kw)
+
+
+def validate(m: Migration, environment: str | None = None, **kw):
+    return SchemaManager().validate_migration_sync(m, environment, **kw)
+
+
+def test_a_sound_migration_is_valid(targets):
+    result = validate(migration())
+    assert result.is_valid
+    assert result.errors == []
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("", "SQL is empty"),
+        ("   \n\t ", "SQL is empty"),
+        ("-- nothing here\n/* or here */", "only comments"),
+        ("DROP DATABASE production;", "drops a whole database"),
+        ("CREATE TABLE t (name TEXT DEFAULT 'oops);", "unterminated quoted string"),
+        ("CREATE TABLE t (id INT;", "unbalanced parentheses"),
+        ("hello world;", "does not start with an SQL keyword"),
+    ],
+)
+def test_sql_errors(targets, sql, fragment):
+    result = validate(migration(sql=sql))
+    assert not result.is_valid
+    assert any(fragment in error for error in result.errors), result.errors
+
+
+@pytest.mark.parametrize(
+    "migration_id", ["migration1", "1-add", "001_Add_Users", "001_", "_001_x", "001_x" + "y" * 251]
+)
+def test_invalid_ids(targets, migration_id):
+    result = validate(migration(migration_id=migration_id))
+    assert not result.is_valid
+    assert any("Migration id" in error for error in result.errors)
+
+
+@pytest.mark.parametrize("migration_id", ["001_add_users_table", "20240101120000_add_users"])
+def test_valid_ids(targets, migration_id):
+    assert validate(migration(migration_id=migration_id)).is_valid
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("DROP TABLE legacy;", "drops a table"),
+        ("ALTER TABLE users DROP COLUMN legacy;", "drops a column"),
+        ("TRUNCATE users;", "deletes every row"),
+        ("DELETE FROM users;", "deletes every row (no WHERE)"),
+        ("UPDATE users SET active = 0;", "updates every row (no WHERE)"),
+    ],
+)
+def test_destructive_warnings_and_production_blocking(targets, sql, fragment):
+    m = migration(sql=sql, rollback_sql="SELECT 1;")
+    development = validate(m)
+    assert development.is_valid
+    assert any(fragment in warning for warning in development.warnings)
+
+    production = validate(m, "production")
+    assert not production.is_valid
+    assert any(fragment in e and "Blocked in production" in e for e in production.errors)
+
+    allowed = validate(m, "production", allow_destructive=True)
+    assert allowed.is_valid
+    assert any(fragment in warning for warning in allowed.warnings)
+
+
+@pytest.mark.parametrize(
+    "sql", ["DELETE FROM users WHERE id = 1;", "UPDATE users SET a = 1 WHERE id = 2;"]
+)
+def test_targeted_data_changes_are_not_warned(targets, sql):
+    result = validate(migration(sql=sql, rollback_sql="SELECT 1;"), "production")
+    assert result.is_valid
+    assert result.warnings == []
+
+
+def test_missing_rollback_for_irreversible_sql_is_a_warning(targets):
+    result = validate(migration(sql="DROP TABLE legacy;"))
+    assert any("No rollback_sql given" in w for w in result.warnings)
+    assert validate(migration(sql="DROP TABLE legacy;", rollback_sql="SELECT 1;")).warnings == [
+        next(w for w in result.warnings if "drops a table" in w and "No rollback" not in w)
+    ]
+
+
+def test_duplicate_id_in_the_catalogue(targets):
+    migration(sql="CREATE TABLE first (id INT);\n").save()
+    result = validate(migration(sql="CREATE TABLE second (id INT);"))
+    assert not result.is_valid
+    assert any("already used with different SQL in the catalogue" in e for e in result.errors)
+    # The same SQL again is not a duplicate.
+    assert validate(migration(sql="CREATE TABLE first (id INT);")).is_valid
+
+
+def test_duplicate_id_in_history_and_ledger(targets):
+    manager = SchemaManager()
+    assert manager.apply_migration_sync(migration(), "staging").success
+    Migration.objects.all().delete()  # the catalogue forgot; the target and history did not
+    other = migration(sql="CREATE TABLE other (id INT);")
+
+    in_staging = validate(other, "staging")
+    assert not in_staging.is_valid
+    [error] = in_staging.errors
+    assert "the history of staging" in error
+    assert "_prisma_migrations ledger" in error
+
+    elsewhere = validate(other, "development")
+    assert not elsewhere.is_valid
+    assert "the history of staging" in elsewhere.errors[0]
+
+
+def test_validation_changes_nothing(targets):
+    validate(migration(sql="DROP DATABASE x;"))
+    validate(migration())
+    assert not Migration.objects.exists()
+    assert targets.ledger() == []
+    assert "users" not in targets.tables()
