@@ -1,0 +1,32 @@
+# Two entry points for a fresh clone:
+#   make demo   install, then apply the bundled example migrations to the development target
+#               (SQLite under var/, no server) and print its version history
+#   make test   install, then run the test suite
+# Variables: PYTHON (interpreter for the venv), VENV (its directory), DJANGO (a version pin,
+# e.g. DJANGO='Django>=5.2,<6').
+
+PYTHON ?= python3
+VENV ?= .venv
+DJANGO ?=
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]" $(if $(DJANGO),"$(DJANGO)")
+
+demo: install
+	$(BIN)/python manage.py migrate --verbosity 0
+	$(BIN)/python manage.py apply_schema_migration --all
+	$(BIN)/python manage.py schema_migration_history
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
