@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .names import QualifiedName, WordCursor, split_top_level
-from .statements import Statement, Word
+from .statements import Statement, Word, WordKind
 
 _TABLE_PREFIXES = ("GLOBAL", "LOCAL", "TEMPORARY", "TEMP", "UNLOGGED")
 _NON_COLUMN_ADDS = (
@@ -198,5 +198,17 @@ def _data_change(statement: Statement, cursor: WordCursor) -> Operation | None:
         cursor.take_keywords("FROM")
     cursor.take_keywords("ONLY")
     table = cursor.take_name()
-    has_where = any(word.upper == "WHERE" for word in cursor.rest())
+    has_where = any(word.upper == "WHERE" for word in _outside_parentheses(cursor.rest()))
     return DataChange(statement, verb, table, has_where)
+
+
+def _outside_parentheses(words: list[Word]) -> list[Word]:
+    """The words at depth 0: a subquery's WHERE does not limit the outer statement's rows."""
+    outside: list[Word] = []
+    depth = 0
+    for word in words:
+        if word.kind is WordKind.PUNCTUATION and word.text in ("(", ")"):
+            depth += 1 if word.text == "(" else -1
+        elif depth == 0:
+            outside.append(word)
+    return outside

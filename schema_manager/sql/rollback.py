@@ -88,9 +88,19 @@ def _invert_alter(operation: AlterTable, vendor: str) -> tuple[list[str], str | 
     ], None
 
 
+_HOLDS_DATA = {"TABLE", "SCHEMA", "DATABASE", "MATERIALIZED VIEW", "SEQUENCE"}
+
+
 def _why_not(operation: Operation) -> str:
     if isinstance(operation, Drop):
-        return f"it drops a {operation.object_type.lower()}; {_DATA_LOSS}"
+        kind = operation.object_type.lower()
+        article = "an" if kind[0] in "aeiou" else "a"
+        if operation.object_type in _HOLDS_DATA:
+            return f"it drops {article} {kind}; {_DATA_LOSS}"
+        return (
+            f"it drops {article} {kind} whose definition is not in this script; "
+            "write the rollback by hand"
+        )
     if isinstance(operation, Truncate):
         return f"it truncates a table; {_DATA_LOSS}"
     return "no automatic inverse is known for this statement; write the rollback by hand"

@@ -9,7 +9,9 @@ from typing import Literal
 from .operations import AlterTable, DataChange, Drop, DropColumn, Truncate, describe
 from .statements import Statement, parse_statements
 
-MIGRATION_ID_PATTERN = re.compile(r"^\d+_[a-z0-9_]+$")
+# \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
+# id names a folder and a ledger row.
+MIGRATION_ID_PATTERN = re.compile(r"\A[0-9]+_[a-z0-9_]+\Z")
 MIGRATION_ID_MAX_LENGTH = 255
 
 Severity = Literal["error", "warning"]

@@ -41,8 +41,11 @@ class Word:
 
     @property
     def is_identifier(self) -> bool:
-        # Unreserved keywords (``name``, ``comment``...) are valid identifiers too.
-        return self.kind in (WordKind.NAME, WordKind.QUOTED_NAME, WordKind.KEYWORD)
+        # Unreserved keywords (``name``, ``comment``...) are valid identifiers too; the
+        # phrases sqlparse merges into one keyword (``PRIMARY KEY``) are not.
+        if self.kind is WordKind.KEYWORD:
+            return len(self.text.split()) == 1
+        return self.kind in (WordKind.NAME, WordKind.QUOTED_NAME)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,10 @@ class Statement:
     @property
     def summary(self) -> str:
         """The statement on one line, shortened, for messages."""
+        # Collapse whitespace inside words too (multi-line strings, $$ bodies): a summary
+        # spanning lines would split a ``-- WARNING:`` comment into lines that run as SQL.
         flat = " ".join(word.text for word in self.words if word.text != ";")
+        flat = " ".join(flat.split())
         return flat if len(flat) <= 80 else flat[:77] + "..."
 
     def starts_with(self, *keywords: str) -> bool:
@@ -84,6 +90,16 @@ def _kind_of(ttype: object) -> WordKind:
     return WordKind.OTHER
 
 
+# Statement verbs sqlparse lexes as plain names (Prisma's SQLite migrations use PRAGMA).
+_VERBS_LEXED_AS_NAMES = frozenset(
+    {"DISCARD", "IMPORT", "OPTIMIZE", "PRAGMA", "REASSIGN", "REFRESH", "RELEASE"}
+)
+
+
+def _starts_statement(word: Word) -> bool:
+    return word.kind is WordKind.KEYWORD or word.text == "(" or word.upper in _VERBS_LEXED_AS_NAMES
+
+
 def _problems(parsed: SqlparseStatement, words: list[Word]) -> list[str]:
     """Lexical problems that mean the statement cannot be what the author meant."""
     problems: list[str] = []
@@ -103,7 +119,7 @@ def _problems(parsed: SqlparseStatement, words: list[Word]) -> list[str]:
         problems.append("unbalanced parentheses")
     if problems:
         return problems
-    if words and words[0].kind is not WordKind.KEYWORD and words[0].text != "(":
+    if words and not _starts_statement(words[0]):
         problems.append(f"does not start with an SQL keyword (starts with {words[0].text!r})")
     return problems
 

@@ -1,0 +1,685 @@
+"""Rollback generation: SQL in, exact rollback text out, per vendor. Pure: no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager.sql import generate_rollback
+
+VENDORS = ("postgresql", "sqlite", "mysql")
+
+USERS_SCRIPT = """
+CREATE TABLE users (
+    id SERIAL PRIMARY KEY,
+    email VARCHAR(255) UNIQUE NOT NULL,
+    name VARCHAR(100),
+    created_at TIMESTAMP DEFAULT NOW()
+);
+CREATE INDEX idx_users_email ON users(email);
+"""
+
+DATA_LOSS = "the data it removes cannot be restored; write the rollback by hand."
+NO_INVERSE = "no automatic inverse is known for this statement; write the rollback by hand."
+NO_ALTER_INVERSE = (
+    "this ALTER TABLE action has no automatic inverse yet; write the rollback by hand."
+)
+UNNAMED_INDEX = "the index has no name (the database chose one), so it cannot be dropped by name."
+
+
+def _all(text: str) -> dict[str, str]:
+    return dict.fromkeys(VENDORS, text)
+
+
+# (id, sql, expected rollback text per vendor). Every statement here is invertible.
+INVERTIBLE = [
+    # The outputs the integration guide promises (PostgreSQL), and their SQLite/MySQL forms.
+    (
+        "create-table",
+        "CREATE TABLE users (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS users;",
+            "mysql": "DROP TABLE IF EXISTS users;",
+        },
+    ),
+    (
+        "add-column",
+        "ALTER TABLE users ADD COLUMN email VARCHAR(255);",
+        {
+            "postgresql": "ALTER TABLE users DROP COLUMN IF EXISTS email;",
+            "sqlite": "ALTER TABLE users DROP COLUMN email;",
+            "mysql": "ALTER TABLE users DROP COLUMN email;",
+        },
+    ),
+    (
+        "create-index",
+        "CREATE INDEX idx_users_email ON users(email);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_users_email;",
+            "sqlite": "DROP INDEX IF EXISTS idx_users_email;",
+            "mysql": "DROP INDEX idx_users_email ON users;",
+        },
+    ),
+    (
+        "table-then-index-reversed",
+        USERS_SCRIPT,
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_users_email;\n"
+            "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP INDEX IF EXISTS idx_users_email;\nDROP TABLE IF EXISTS users;",
+            "mysql": "DROP INDEX idx_users_email ON users;\nDROP TABLE IF EXISTS users;",
+        },
+    ),
+    # Names are kept exactly as written: quotes, case, schema.
+    (
+        "quoted-table",
+        'CREATE TABLE "My Table" (id INT);',
+        {
+            "postgresql": 'DROP TABLE IF EXISTS "My Table" CASCADE;',
+            "sqlite": 'DROP TABLE IF EXISTS "My Table";',
+            "mysql": 'DROP TABLE IF EXISTS "My Table";',
+        },
+    ),
+    (
+        "schema-table",
+        "CREATE TABLE s.users (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS s.users CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS s.users;",
+            "mysql": "DROP TABLE IF EXISTS s.users;",
+        },
+    ),
+    (
+        "quoted-schema-table",
+        'CREATE TABLE "S"."My Table" (id INT);',
+        {
+            "postgresql": 'DROP TABLE IF EXISTS "S"."My Table" CASCADE;',
+            "sqlite": 'DROP TABLE IF EXISTS "S"."My Table";',
+            "mysql": 'DROP TABLE IF EXISTS "S"."My Table";',
+        },
+    ),
+    (
+        "mixed-case-name",
+        "CREATE TABLE UserProfiles (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS UserProfiles CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS UserProfiles;",
+            "mysql": "DROP TABLE IF EXISTS UserProfiles;",
+        },
+    ),
+    (
+        "backquoted-table",
+        "CREATE TABLE `orders` (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS `orders` CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS `orders`;",
+            "mysql": "DROP TABLE IF EXISTS `orders`;",
+        },
+    ),
+    (
+        "index-on-schema-table-lives-in-that-schema",
+        "CREATE INDEX idx ON s.t (x);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS s.idx;",
+            "sqlite": "DROP INDEX IF EXISTS s.idx;",
+            "mysql": "DROP INDEX idx ON s.t;",
+        },
+    ),
+    (
+        "quoted-index-on-quoted-schema-table",
+        'CREATE INDEX "Idx" ON "S"."T" ("Col");',
+        {
+            "postgresql": 'DROP INDEX IF EXISTS "S"."Idx";',
+            "sqlite": 'DROP INDEX IF EXISTS "S"."Idx";',
+            "mysql": 'DROP INDEX "Idx" ON "S"."T";',
+        },
+    ),
+    (
+        "add-column-schema-table",
+        'ALTER TABLE s."My Table" ADD COLUMN "My Col" INT;',
+        {
+            "postgresql": 'ALTER TABLE s."My Table" DROP COLUMN IF EXISTS "My Col";',
+            "sqlite": 'ALTER TABLE s."My Table" DROP COLUMN "My Col";',
+            "mysql": 'ALTER TABLE s."My Table" DROP COLUMN "My Col";',
+        },
+    ),
+    # IF NOT EXISTS / IF EXISTS / ONLY and other optional words.
+    (
+        "create-table-if-not-exists",
+        "CREATE TABLE IF NOT EXISTS users (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS users;",
+            "mysql": "DROP TABLE IF EXISTS users;",
+        },
+    ),
+    (
+        "create-temporary-table",
+        "CREATE TEMPORARY TABLE scratch (id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS scratch CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS scratch;",
+            "mysql": "DROP TABLE IF EXISTS scratch;",
+        },
+    ),
+    (
+        "create-unlogged-table",
+        "CREATE UNLOGGED TABLE cache (k TEXT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS cache CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS cache;",
+            "mysql": "DROP TABLE IF EXISTS cache;",
+        },
+    ),
+    (
+        "create-table-no-space-before-paren",
+        "CREATE TABLE users(id INT);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS users;",
+            "mysql": "DROP TABLE IF EXISTS users;",
+        },
+    ),
+    (
+        "create-index-if-not-exists",
+        "CREATE INDEX IF NOT EXISTS idx_a ON t (a);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_a;",
+            "sqlite": "DROP INDEX IF EXISTS idx_a;",
+            "mysql": "DROP INDEX idx_a ON t;",
+        },
+    ),
+    (
+        "add-column-if-not-exists",
+        "ALTER TABLE t ADD COLUMN IF NOT EXISTS a INT;",
+        {
+            "postgresql": "ALTER TABLE t DROP COLUMN IF EXISTS a;",
+            "sqlite": "ALTER TABLE t DROP COLUMN a;",
+            "mysql": "ALTER TABLE t DROP COLUMN a;",
+        },
+    ),
+    (
+        "alter-table-if-exists-only",
+        "ALTER TABLE IF EXISTS ONLY t ADD COLUMN a INT;",
+        {
+            "postgresql": "ALTER TABLE t DROP COLUMN IF EXISTS a;",
+            "sqlite": "ALTER TABLE t DROP COLUMN a;",
+            "mysql": "ALTER TABLE t DROP COLUMN a;",
+        },
+    ),
+    # UNIQUE / CONCURRENTLY / USING / partial indexes.
+    (
+        "unique-index",
+        "CREATE UNIQUE INDEX users_email_key ON users (email);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS users_email_key;",
+            "sqlite": "DROP INDEX IF EXISTS users_email_key;",
+            "mysql": "DROP INDEX users_email_key ON users;",
+        },
+    ),
+    (
+        "concurrent-index",
+        "CREATE INDEX CONCURRENTLY idx_c ON t (c);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_c;",
+            "sqlite": "DROP INDEX IF EXISTS idx_c;",
+            "mysql": "DROP INDEX idx_c ON t;",
+        },
+    ),
+    (
+        "unique-concurrent-if-not-exists-index",
+        "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_u ON ONLY t (u);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_u;",
+            "sqlite": "DROP INDEX IF EXISTS idx_u;",
+            "mysql": "DROP INDEX idx_u ON t;",
+        },
+    ),
+    (
+        "expression-partial-index",
+        "CREATE INDEX idx_body ON docs USING gin (to_tsvector('english', body)) "
+        "WHERE body IS NOT NULL;",
+        {
+            "postgresql": "DROP INDEX IF EXISTS idx_body;",
+            "sqlite": "DROP INDEX IF EXISTS idx_body;",
+            "mysql": "DROP INDEX idx_body ON docs;",
+        },
+    ),
+    # Several ADD COLUMN actions: one DROP COLUMN each, last added first.
+    (
+        "two-add-columns",
+        "ALTER TABLE users ADD COLUMN a INT, ADD COLUMN b TEXT;",
+        {
+            "postgresql": "ALTER TABLE users DROP COLUMN IF EXISTS b;\n"
+            "ALTER TABLE users DROP COLUMN IF EXISTS a;",
+            "sqlite": "ALTER TABLE users DROP COLUMN b;\nALTER TABLE users DROP COLUMN a;",
+            "mysql": "ALTER TABLE users DROP COLUMN b;\nALTER TABLE users DROP COLUMN a;",
+        },
+    ),
+    (
+        "three-add-columns-with-commas-inside",
+        "ALTER TABLE t\n"
+        "    ADD COLUMN price NUMERIC(10, 2) DEFAULT 0,\n"
+        "    ADD COLUMN status TEXT CHECK (status IN ('a', 'b')),\n"
+        "    ADD COLUMN tags TEXT DEFAULT 'x,y';",
+        {
+            "postgresql": "ALTER TABLE t DROP COLUMN IF EXISTS tags;\n"
+            "ALTER TABLE t DROP COLUMN IF EXISTS status;\n"
+            "ALTER TABLE t DROP COLUMN IF EXISTS price;",
+            "sqlite": "ALTER TABLE t DROP COLUMN tags;\n"
+            "ALTER TABLE t DROP COLUMN status;\n"
+            "ALTER TABLE t DROP COLUMN price;",
+            "mysql": "ALTER TABLE t DROP COLUMN tags;\n"
+            "ALTER TABLE t DROP COLUMN status;\n"
+            "ALTER TABLE t DROP COLUMN price;",
+        },
+    ),
+    # ADD without COLUMN.
+    (
+        "add-without-column",
+        "ALTER TABLE users ADD phone VARCHAR(32);",
+        {
+            "postgresql": "ALTER TABLE users DROP COLUMN IF EXISTS phone;",
+            "sqlite": "ALTER TABLE users DROP COLUMN phone;",
+            "mysql": "ALTER TABLE users DROP COLUMN phone;",
+        },
+    ),
+    (
+        "two-adds-without-column",
+        "ALTER TABLE users ADD x INT DEFAULT 0, ADD y NUMERIC(10, 2);",
+        {
+            "postgresql": "ALTER TABLE users DROP COLUMN IF EXISTS y;\n"
+            "ALTER TABLE users DROP COLUMN IF EXISTS x;",
+            "sqlite": "ALTER TABLE users DROP COLUMN y;\nALTER TABLE users DROP COLUMN x;",
+            "mysql": "ALTER TABLE users DROP COLUMN y;\nALTER TABLE users DROP COLUMN x;",
+        },
+    ),
+    # Columns and tables named like keywords.
+    (
+        "column-named-name",
+        "ALTER TABLE users ADD COLUMN name TEXT;",
+        {
+            "postgresql": "ALTER TABLE users DROP COLUMN IF EXISTS name;",
+            "sqlite": "ALTER TABLE users DROP COLUMN name;",
+            "mysql": "ALTER TABLE users DROP COLUMN name;",
+        },
+    ),
+    (
+        "column-named-comment-without-column-keyword",
+        "ALTER TABLE posts ADD comment TEXT;",
+        {
+            "postgresql": "ALTER TABLE posts DROP COLUMN IF EXISTS comment;",
+            "sqlite": "ALTER TABLE posts DROP COLUMN comment;",
+            "mysql": "ALTER TABLE posts DROP COLUMN comment;",
+        },
+    ),
+    (
+        "keyword-columns-type-and-value",
+        "ALTER TABLE t ADD COLUMN type TEXT, ADD COLUMN value TEXT;",
+        {
+            "postgresql": "ALTER TABLE t DROP COLUMN IF EXISTS value;\n"
+            "ALTER TABLE t DROP COLUMN IF EXISTS type;",
+            "sqlite": "ALTER TABLE t DROP COLUMN value;\nALTER TABLE t DROP COLUMN type;",
+            "mysql": "ALTER TABLE t DROP COLUMN value;\nALTER TABLE t DROP COLUMN type;",
+        },
+    ),
+    (
+        "quoted-reserved-column",
+        'ALTER TABLE t ADD COLUMN "index" INT;',
+        {
+            "postgresql": 'ALTER TABLE t DROP COLUMN IF EXISTS "index";',
+            "sqlite": 'ALTER TABLE t DROP COLUMN "index";',
+            "mysql": 'ALTER TABLE t DROP COLUMN "index";',
+        },
+    ),
+    (
+        "quoted-column-with-semicolon",
+        'ALTER TABLE t ADD COLUMN "a;b" INT;',
+        {
+            "postgresql": 'ALTER TABLE t DROP COLUMN IF EXISTS "a;b";',
+            "sqlite": 'ALTER TABLE t DROP COLUMN "a;b";',
+            "mysql": 'ALTER TABLE t DROP COLUMN "a;b";',
+        },
+    ),
+    (
+        "table-and-index-named-like-keywords",
+        "CREATE TABLE comment (id INT);\nCREATE INDEX name ON comment (id);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS name;\nDROP TABLE IF EXISTS comment CASCADE;",
+            "sqlite": "DROP INDEX IF EXISTS name;\nDROP TABLE IF EXISTS comment;",
+            "mysql": "DROP INDEX name ON comment;\nDROP TABLE IF EXISTS comment;",
+        },
+    ),
+    # Lowercase and mixed-case keywords.
+    (
+        "lowercase-keywords",
+        "create table users (id int);\n"
+        "alter table users add column email text;\n"
+        "create unique index concurrently if not exists i on s.users (email);",
+        {
+            "postgresql": "DROP INDEX IF EXISTS s.i;\n"
+            "ALTER TABLE users DROP COLUMN IF EXISTS email;\n"
+            "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP INDEX IF EXISTS s.i;\n"
+            "ALTER TABLE users DROP COLUMN email;\n"
+            "DROP TABLE IF EXISTS users;",
+            "mysql": "DROP INDEX i ON s.users;\n"
+            "ALTER TABLE users DROP COLUMN email;\n"
+            "DROP TABLE IF EXISTS users;",
+        },
+    ),
+    (
+        "mixed-case-keywords",
+        "Create Table Users (Id Int);",
+        {
+            "postgresql": "DROP TABLE IF EXISTS Users CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS Users;",
+            "mysql": "DROP TABLE IF EXISTS Users;",
+        },
+    ),
+    # Comments and blank lines between statements (a Prisma-style migration.sql).
+    (
+        "comments-and-blank-lines",
+        "-- CreateTable\n"
+        "CREATE TABLE a (id INT); -- trailing comment; with a semicolon\n"
+        "\n\n"
+        "/* block comment; CREATE TABLE ghost (id INT); */\n"
+        "\n"
+        "-- AlterTable\n"
+        "ALTER TABLE a ADD COLUMN b INT;\n"
+        "\n"
+        "-- CreateIndex\n"
+        "CREATE INDEX a_b_idx ON a(b);\n"
+        "-- the end\n",
+        {
+            "postgresql": "DROP INDEX IF EXISTS a_b_idx;\n"
+            "ALTER TABLE a DROP COLUMN IF EXISTS b;\n"
+            "DROP TABLE IF EXISTS a CASCADE;",
+            "sqlite": "DROP INDEX IF EXISTS a_b_idx;\n"
+            "ALTER TABLE a DROP COLUMN b;\n"
+            "DROP TABLE IF EXISTS a;",
+            "mysql": "DROP INDEX a_b_idx ON a;\n"
+            "ALTER TABLE a DROP COLUMN b;\n"
+            "DROP TABLE IF EXISTS a;",
+        },
+    ),
+    (
+        "no-final-semicolon",
+        "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT)",
+        {
+            "postgresql": "DROP TABLE IF EXISTS b CASCADE;\nDROP TABLE IF EXISTS a CASCADE;",
+            "sqlite": "DROP TABLE IF EXISTS b;\nDROP TABLE IF EXISTS a;",
+            "mysql": "DROP TABLE IF EXISTS b;\nDROP TABLE IF EXISTS a;",
+        },
+    ),
+    ("empty", "", _all("")),
+    ("comments-only", "-- nothing\n/* here */\n", _all("")),
+]
+
+
+def _per_vendor(cases: list[tuple[str, str, dict[str, str]]]) -> list[object]:
+    return [
+        pytest.param(sql, vendor, expected[vendor], id=f"{case_id}-{vendor}")
+        for case_id, sql, expected in cases
+        for vendor in VENDORS
+    ]
+
+
+@pytest.mark.parametrize(("sql", "vendor", "expected"), _per_vendor(INVERTIBLE))
+def test_invertible_statements(sql: str, vendor: str, expected: str) -> None:
+    script = generate_rollback(sql, vendor)
+
+    assert script.text == expected
+    assert script.lines == (expected.split("\n") if expected else [])
+    assert script.warnings == []
+    assert script.is_complete
+
+
+# (id, sql, the one WARNING line, identical for every vendor).
+NOT_INVERTIBLE = [
+    (
+        "drop-table",
+        "DROP TABLE users;",
+        "-- WARNING: cannot roll back statement 1 (DROP TABLE users): it drops a table; "
+        + DATA_LOSS,
+    ),
+    (
+        "drop-table-if-exists-several",
+        "DROP TABLE IF EXISTS a, b CASCADE;",
+        "-- WARNING: cannot roll back statement 1 (DROP TABLE IF EXISTS a , b CASCADE): "
+        "it drops a table; " + DATA_LOSS,
+    ),
+    (
+        "drop-column",
+        "ALTER TABLE users DROP COLUMN email;",
+        "-- WARNING: cannot roll back statement 1 (ALTER TABLE users DROP COLUMN email): "
+        "it drops a column; " + DATA_LOSS,
+    ),
+    (
+        "drop-without-column-keyword",
+        "ALTER TABLE users DROP email;",
+        "-- WARNING: cannot roll back statement 1 (ALTER TABLE users DROP email): "
+        "it drops a column; " + DATA_LOSS,
+    ),
+    (
+        "add-and-drop-column",
+        "ALTER TABLE t ADD COLUMN a INT, DROP COLUMN b;",
+        "-- WARNING: cannot roll back statement 1 "
+        "(ALTER TABLE t ADD COLUMN a INT , DROP COLUMN b): it drops a column; " + DATA_LOSS,
+    ),
+    (
+        "truncate",
+        "TRUNCATE users;",
+        "-- WARNING: cannot roll back statement 1 (TRUNCATE users): it truncates a table; "
+        + DATA_LOSS,
+    ),
+    (
+        "truncate-table",
+        "TRUNCATE TABLE users;",
+        "-- WARNING: cannot roll back statement 1 (TRUNCATE TABLE users): it truncates a table; "
+        + DATA_LOSS,
+    ),
+    (
+        "unnamed-index",
+        "CREATE INDEX ON t (x);",
+        "-- WARNING: cannot roll back statement 1 (CREATE INDEX ON t ( x )): " + UNNAMED_INDEX,
+    ),
+    (
+        "unnamed-unique-index",
+        "CREATE UNIQUE INDEX ON t (x);",
+        "-- WARNING: cannot roll back statement 1 (CREATE UNIQUE INDEX ON t ( x )): "
+        + UNNAMED_INDEX,
+    ),
+    (
+        "add-constraint",
+        "ALTER TABLE t ADD CONSTRAINT t_x_key UNIQUE (x);",
+        "-- WARNING: cannot roll back statement 1 "
+        "(ALTER TABLE t ADD CONSTRAINT t_x_key UNIQUE ( x )): " + NO_ALTER_INVERSE,
+    ),
+    (
+        "add-column-and-constraint",
+        "ALTER TABLE t ADD COLUMN a INT, ADD CONSTRAINT c UNIQUE (a);",
+        "-- WARNING: cannot roll back statement 1 "
+        "(ALTER TABLE t ADD COLUMN a INT , ADD CONSTRAINT c UNIQUE ( a )): " + NO_ALTER_INVERSE,
+    ),
+    (
+        "add-foreign-key",
+        "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u (id);",
+        "-- WARNING: cannot roll back statement 1 "
+        "(ALTER TABLE t ADD FOREIGN KEY ( a ) REFERENCES u ( id )): " + NO_ALTER_INVERSE,
+    ),
+    (
+        # sqlparse reads PRIMARY KEY as one keyword: once mistaken for a column named
+        # "PRIMARY KEY", giving ``DROP COLUMN IF EXISTS PRIMARY KEY``.
+        "add-primary-key",
+        "ALTER TABLE t ADD PRIMARY KEY (id);",
+        "-- WARNING: cannot roll back statement 1 (ALTER TABLE t ADD PRIMARY KEY ( id )): "
+        + NO_ALTER_INVERSE,
+    ),
+    (
+        "drop-primary-key-is-not-a-column",
+        "ALTER TABLE t DROP PRIMARY KEY;",
+        "-- WARNING: cannot roll back statement 1 (ALTER TABLE t DROP PRIMARY KEY): "
+        + NO_ALTER_INVERSE,
+    ),
+    (
+        "rename-column",
+        "ALTER TABLE t RENAME COLUMN a TO b;",
+        "-- WARNING: cannot roll back statement 1 (ALTER TABLE t RENAME COLUMN a TO b): "
+        + NO_ALTER_INVERSE,
+    ),
+    (
+        "insert",
+        "INSERT INTO t VALUES (1);",
+        "-- WARNING: cannot roll back statement 1 (INSERT INTO t VALUES ( 1 )): " + NO_INVERSE,
+    ),
+    (
+        "create-view",
+        "CREATE VIEW v AS SELECT 1;",
+        "-- WARNING: cannot roll back statement 1 (CREATE VIEW v AS SELECT 1): " + NO_INVERSE,
+    ),
+    (
+        "drop-index",
+        "DROP INDEX i;",
+        "-- WARNING: cannot roll back statement 1 (DROP INDEX i): it drops an index whose "
+        "definition is not in this script; write the rollback by hand.",
+    ),
+    (
+        "long-statement-is-shortened",
+        "INSERT INTO audit_log (event, detail) VALUES "
+        "('migration', 'a rather long detail that goes on and on');",
+        "-- WARNING: cannot roll back statement 1 (INSERT INTO audit_log ( event , detail ) "
+        "VALUES ( 'migration' , 'a rather lon...): " + NO_INVERSE,
+    ),
+    (
+        # A multi-line body once broke the comment, leaving its other lines as runnable SQL.
+        "multi-line-statement-stays-on-one-comment-line",
+        "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND\n$$ LANGUAGE sql;",
+        "-- WARNING: cannot roll back statement 1 "
+        "(CREATE FUNCTION f ( ) RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE sql): "
+        + NO_INVERSE,
+    ),
+    (
+        "multi-line-string",
+        "INSERT INTO t VALUES ('line one\nline two\r\nline three');",
+        "-- WARNING: cannot roll back statement 1 (INSERT INTO t VALUES "
+        "( 'line one line two line three' )): " + NO_INVERSE,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "vendor", "expected"),
+    [
+        pytest.param(sql, vendor, line, id=f"{case_id}-{vendor}")
+        for case_id, sql, line in NOT_INVERTIBLE
+        for vendor in VENDORS
+    ],
+)
+def test_statements_without_inverse_warn(sql: str, vendor: str, expected: str) -> None:
+    script = generate_rollback(sql, vendor)
+
+    assert script.lines == [expected]
+    assert script.text == expected
+    assert script.warnings == [expected.removeprefix("-- WARNING: ")]
+    assert not script.is_complete
+
+
+MIXED_SCRIPT = """\
+-- 1
+CREATE TABLE accounts (id INT);
+-- 2
+DROP TABLE legacy_accounts;
+-- 3
+ALTER TABLE accounts ADD COLUMN owner TEXT;
+-- 4
+TRUNCATE sessions;
+-- 5
+CREATE INDEX ON accounts (owner);
+-- 6
+CREATE INDEX accounts_owner_idx ON accounts (owner);
+-- 7
+ALTER TABLE accounts DROP COLUMN legacy;
+-- 8
+ALTER TABLE accounts ADD CONSTRAINT owner_key UNIQUE (owner);
+-- 9
+GRANT SELECT ON accounts TO reporting;
+"""
+
+MIXED_WARNINGS = [
+    "cannot roll back statement 9 (GRANT SELECT ON accounts TO reporting): " + NO_INVERSE,
+    "cannot roll back statement 8 (ALTER TABLE accounts ADD CONSTRAINT owner_key UNIQUE "
+    "( owner )): " + NO_ALTER_INVERSE,
+    "cannot roll back statement 7 (ALTER TABLE accounts DROP COLUMN legacy): "
+    "it drops a column; " + DATA_LOSS,
+    "cannot roll back statement 5 (CREATE INDEX ON accounts ( owner )): " + UNNAMED_INDEX,
+    "cannot roll back statement 4 (TRUNCATE sessions): it truncates a table; " + DATA_LOSS,
+    "cannot roll back statement 2 (DROP TABLE legacy_accounts): it drops a table; " + DATA_LOSS,
+]
+
+
+def test_warnings_sit_in_reverse_order_position_postgresql() -> None:
+    script = generate_rollback(MIXED_SCRIPT, "postgresql")
+
+    w = [f"-- WARNING: {warning}" for warning in MIXED_WARNINGS]
+    assert script.lines == [
+        w[0],  # 9
+        w[1],  # 8
+        w[2],  # 7
+        "DROP INDEX IF EXISTS accounts_owner_idx;",  # 6
+        w[3],  # 5
+        w[4],  # 4
+        "ALTER TABLE accounts DROP COLUMN IF EXISTS owner;",  # 3
+        w[5],  # 2
+        "DROP TABLE IF EXISTS accounts CASCADE;",  # 1
+    ]
+    assert script.warnings == MIXED_WARNINGS
+    assert not script.is_complete
+
+
+def test_warnings_sit_in_reverse_order_position_mysql() -> None:
+    script = generate_rollback(MIXED_SCRIPT, "mysql")
+
+    w = [f"-- WARNING: {warning}" for warning in MIXED_WARNINGS]
+    assert script.lines == [
+        w[0],
+        w[1],
+        w[2],
+        "DROP INDEX accounts_owner_idx ON accounts;",
+        w[3],
+        w[4],
+        "ALTER TABLE accounts DROP COLUMN owner;",
+        w[5],
+        "DROP TABLE IF EXISTS accounts;",
+    ]
+    assert script.warnings == MIXED_WARNINGS
+
+
+def test_warning_numbers_count_statements_not_lines_or_comments() -> None:
+    sql = "-- header\n\nCREATE TABLE a (id INT);;\n/* x; y */\n\nDROP TABLE b;\n"
+
+    script = generate_rollback(sql, "sqlite")
+
+    assert script.lines == [
+        "-- WARNING: cannot roll back statement 2 (DROP TABLE b): it drops a table; " + DATA_LOSS,
+        "DROP TABLE IF EXISTS a;",
+    ]
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_statement_inside_a_function_body_is_not_inverted(vendor: str) -> None:
+    sql = (
+        "CREATE FUNCTION f() RETURNS void AS $$ BEGIN CREATE TABLE inner_t (id INT); END $$ "
+        "LANGUAGE plpgsql;"
+    )
+
+    script = generate_rollback(sql, vendor)
+
+    assert len(script.lines) == 1
+    assert script.lines[0].startswith("-- WARNING: cannot roll back statement 1 (CREATE FUNCTION")
+    assert "DROP TABLE" not in script.text
+
+
+def test_warning_only_script_is_incomplete_and_empty_script_is_complete() -> None:
+    assert not generate_rollback("DELETE FROM t WHERE id = 1;", "postgresql").is_complete
+    assert generate_rollback("", "postgresql").is_complete

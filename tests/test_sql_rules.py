@@ -1,0 +1,430 @@
+"""Safety rules: every finding ``check_migration_id`` and ``check_sql`` can produce. Pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager.sql import Finding, check_migration_id, check_sql
+
+BACK_UP = (
+    "; this cannot be undone by a rollback script. "
+    "Back the data up first or make the change additive."
+)
+
+
+def _codes(sql: str) -> list[tuple[str, str, bool]]:
+    return [(f.code, f.severity, f.destructive) for f in check_sql(sql)]
+
+
+# --- Migration ids -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "migration_id",
+    [
+        "001_add_users_table",
+        "20240101120000_add_users",
+        "1_a",
+        "0_0",
+        "001__double_underscore",
+        "007_v2_add_index_0",
+    ],
+)
+def test_valid_migration_ids_have_no_finding(migration_id: str) -> None:
+    assert check_migration_id(migration_id) == []
+
+
+def test_255_character_id_is_valid() -> None:
+    migration_id = "001_" + "a" * 251
+    assert len(migration_id) == 255
+
+    assert check_migration_id(migration_id) == []
+
+
+PATTERN_MESSAGE = (
+    "must be digits, an underscore, then lowercase letters, digits or underscores "
+    "(e.g. '001_add_users_table' or '20240101120000_add_users')."
+)
+
+
+@pytest.mark.parametrize(
+    "migration_id",
+    [
+        "migration1",
+        "001_Add_Users",
+        "001_ADD",
+        "ABC_add",
+        "001-add-users",
+        "001_add users",
+        "001_add.users",
+        "add_users_001",
+        "_001_add",
+        "001",
+        "001_",
+        " 001_add",
+        "001_add\n",  # ``$`` alone would accept a trailing newline
+        "\u0661\u0662_add",  # Arabic-Indic digits: ``\d`` alone would accept them
+        "001_caf\u00e9",
+    ],
+)
+def test_ids_not_matching_the_pattern(migration_id: str) -> None:
+    assert check_migration_id(migration_id) == [
+        Finding("invalid-id", "error", f"Migration id {migration_id!r} {PATTERN_MESSAGE}")
+    ]
+
+
+def test_empty_id() -> None:
+    assert check_migration_id("") == [Finding("invalid-id", "error", "Migration id is empty.")]
+
+
+def test_256_character_id_is_too_long() -> None:
+    migration_id = "001_" + "a" * 252
+    assert len(migration_id) == 256
+
+    assert check_migration_id(migration_id) == [
+        Finding("invalid-id", "error", "Migration id is 256 characters long; the limit is 255.")
+    ]
+
+
+def test_too_long_and_badly_formed_id_gets_both_findings() -> None:
+    migration_id = "X" * 300
+
+    findings = check_migration_id(migration_id)
+
+    assert [f.code for f in findings] == ["invalid-id", "invalid-id"]
+    assert findings[0].message == "Migration id is 300 characters long; the limit is 255."
+    assert findings[1].message.endswith(PATTERN_MESSAGE)
+    assert all(f.severity == "error" and not f.destructive for f in findings)
+
+
+# --- Empty SQL -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sql", ["", " ", "\n\n\t  \r\n"])
+def test_empty_sql(sql: str) -> None:
+    assert check_sql(sql) == [Finding("empty-sql", "error", "SQL is empty.")]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "-- just a comment",
+        "-- one\n-- two; with a semicolon\n",
+        "/* a block comment */",
+        "/* multi\n   line; comment */\n",
+        "-- line\n/* block */\n  -- line again\n",
+        ";",
+        "; ;\n;",
+    ],
+)
+def test_comment_only_sql(sql: str) -> None:
+    assert check_sql(sql) == [
+        Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")
+    ]
+
+
+# --- Syntax ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "INSERT INTO t VALUES ('oops);",
+            "Statement 1 (INSERT INTO t VALUES ( ' oops )) does not parse: "
+            "unterminated quoted string or identifier.",
+        ),
+        (
+            'SELECT "unclosed FROM t;',
+            'Statement 1 (SELECT " unclosed FROM t) does not parse: '
+            "unterminated quoted string or identifier.",
+        ),
+        (
+            "CREATE TABLE t (id INT); /* never closed",
+            "Statement 2 (/ * never closed) does not parse: unterminated /* comment.",
+        ),
+        (
+            "CREATE TABLE t (id INT;",
+            "Statement 1 (CREATE TABLE t ( id INT) does not parse: unbalanced parentheses.",
+        ),
+        (
+            "SELECT 1);",
+            "Statement 1 (SELECT 1 )) does not parse: unbalanced parentheses.",
+        ),
+        (
+            "SELECT (1));",
+            "Statement 1 (SELECT ( 1 ) )) does not parse: unbalanced parentheses.",
+        ),
+        (
+            "hello world;",
+            "Statement 1 (hello world) does not parse: "
+            "does not start with an SQL keyword (starts with 'hello').",
+        ),
+        (
+            "CREATE TABLE a (id INT);\n42;",
+            "Statement 2 (42) does not parse: "
+            "does not start with an SQL keyword (starts with '42').",
+        ),
+        (
+            "SELECT $$never closed;",
+            "Statement 1 (SELECT $ $never closed) does not parse: "
+            "unterminated quoted string or identifier.",
+        ),
+    ],
+)
+def test_syntax_errors(sql: str, message: str) -> None:
+    assert check_sql(sql) == [Finding("syntax", "error", message)]
+
+
+def test_syntax_error_message_names_the_right_statement() -> None:
+    sql = "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nhello world;\n"
+
+    (finding,) = check_sql(sql)
+
+    assert finding.code == "syntax"
+    assert finding.message.startswith("Statement 3 (hello world) does not parse")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "(SELECT 1);",
+        "SELECT (1 + (2 * 3));",
+        "SELECT ')(';",
+        'SELECT "a(b" FROM t;',
+        "SELECT 1 -- (\n;",
+        "SELECT 1 /* ( */;",
+        "SELECT 1 / 2 * 3;",
+        "SELECT 'it''s';",
+        "SELECT $$ ( $$;",
+        "CREATE FUNCTION f() RETURNS int AS $fn$ SELECT (1; $fn$ LANGUAGE sql;",
+        "COMMENT ON TABLE t IS 'x';",
+        "GRANT SELECT ON t TO bob;",
+        "WITH x AS (SELECT 1) SELECT * FROM x;",
+        "BEGIN; COMMIT;",
+        "VACUUM t;",
+        "SET search_path TO s;",
+        # Verbs sqlparse lexes as names, once refused as "does not start with an SQL keyword".
+        "PRAGMA foreign_keys=OFF;",
+        "PRAGMA defer_foreign_keys = ON;",
+        "REFRESH MATERIALIZED VIEW CONCURRENTLY v;",
+        "RELEASE SAVEPOINT a;",
+        "DISCARD ALL;",
+        "REASSIGN OWNED BY a TO b;",
+        "OPTIMIZE TABLE t;",
+        "IMPORT FOREIGN SCHEMA s FROM SERVER x INTO y;",
+    ],
+)
+def test_valid_sql_has_no_finding(sql: str) -> None:
+    assert check_sql(sql) == []
+
+
+def test_prisma_sqlite_redefine_table_migration_has_only_the_drop_table_warning() -> None:
+    sql = """\
+-- RedefineTables
+PRAGMA defer_foreign_keys=ON;
+PRAGMA foreign_keys=OFF;
+CREATE TABLE "new_Post" ("id" INTEGER NOT NULL PRIMARY KEY, "title" TEXT NOT NULL);
+INSERT INTO "new_Post" ("id", "title") SELECT "id", "title" FROM "Post";
+DROP TABLE "Post";
+ALTER TABLE "new_Post" RENAME TO "Post";
+PRAGMA foreign_keys=ON;
+PRAGMA defer_foreign_keys=OFF;
+"""
+
+    assert _codes(sql) == [("drop-table", "warning", True)]
+    assert check_sql(sql)[0].message.startswith('Statement 5 (DROP TABLE "Post")')
+
+
+# --- DROP DATABASE ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "summary"),
+    [
+        ("DROP DATABASE production;", "DROP DATABASE production"),
+        ("drop database if exists production;", "drop database if exists production"),
+    ],
+)
+def test_drop_database_is_a_destructive_error(sql: str, summary: str) -> None:
+    assert check_sql(sql) == [
+        Finding(
+            "drop-database",
+            "error",
+            f"Statement 1 ({summary}) drops a whole database; migrations may never do that.",
+            destructive=True,
+        )
+    ]
+
+
+# --- Destructive warnings --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "code", "what"),
+    [
+        (
+            "DROP TABLE users;",
+            "drop-table",
+            "Statement 1 (DROP TABLE users) drops a table and all its rows",
+        ),
+        (
+            "drop table if exists a, b cascade;",
+            "drop-table",
+            "Statement 1 (drop table if exists a , b cascade) drops a table and all its rows",
+        ),
+        (
+            "ALTER TABLE users DROP COLUMN email;",
+            "drop-column",
+            "Statement 1 (ALTER TABLE users DROP COLUMN email) drops a column and its data",
+        ),
+        (
+            "ALTER TABLE users DROP email;",
+            "drop-column",
+            "Statement 1 (ALTER TABLE users DROP email) drops a column and its data",
+        ),
+        (
+            "ALTER TABLE users ADD COLUMN a INT, DROP COLUMN IF EXISTS b;",
+            "drop-column",
+            "Statement 1 (ALTER TABLE users ADD COLUMN a INT , DROP COLUMN IF EXISTS b) "
+            "drops a column and its data",
+        ),
+        (
+            "TRUNCATE logs;",
+            "truncate",
+            "Statement 1 (TRUNCATE logs) deletes every row of a table",
+        ),
+        (
+            "TRUNCATE TABLE ONLY logs;",
+            "truncate",
+            "Statement 1 (TRUNCATE TABLE ONLY logs) deletes every row of a table",
+        ),
+        (
+            "DELETE FROM sessions;",
+            "delete-without-where",
+            "Statement 1 (DELETE FROM sessions) deletes every row (no WHERE)",
+        ),
+        (
+            "DELETE FROM sessions -- WHERE expired\n;",
+            "delete-without-where",
+            "Statement 1 (DELETE FROM sessions) deletes every row (no WHERE)",
+        ),
+        (
+            "UPDATE users SET active = false;",
+            "update-without-where",
+            "Statement 1 (UPDATE users SET active = false) updates every row (no WHERE)",
+        ),
+        (
+            "UPDATE users SET note = 'WHERE';",
+            "update-without-where",
+            "Statement 1 (UPDATE users SET note = 'WHERE') updates every row (no WHERE)",
+        ),
+        (
+            # The subquery's WHERE does not limit which rows are updated.
+            "UPDATE users SET plan = (SELECT id FROM plans WHERE name = 'free');",
+            "update-without-where",
+            "Statement 1 (UPDATE users SET plan = ( SELECT id FROM plans WHERE name = 'free' )) "
+            "updates every row (no WHERE)",
+        ),
+    ],
+)
+def test_destructive_warnings(sql: str, code: str, what: str) -> None:
+    assert check_sql(sql) == [Finding(code, "warning", what + BACK_UP, destructive=True)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM sessions WHERE expires_at < now();",
+        "delete from sessions where id = 1;",
+        "DELETE FROM t WHERE id IN (SELECT id FROM u);",
+        "UPDATE users SET active = false WHERE id = 1;",
+        "UPDATE t SET a = (SELECT 1) WHERE b = 2;",
+        "UPDATE t SET a = 1 FROM u WHERE t.id = u.id;",
+        "ALTER TABLE users ADD COLUMN email VARCHAR(255);",
+        "ALTER TABLE users ADD email VARCHAR(255);",
+        "ALTER TABLE users DROP CONSTRAINT users_email_key;",
+        "ALTER TABLE users DROP PRIMARY KEY;",  # a constraint, not a column
+        "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+        "ALTER TABLE users ALTER COLUMN email DROP DEFAULT;",
+        "DROP INDEX idx_users_email;",
+        "DROP INDEX CONCURRENTLY IF EXISTS idx_users_email;",
+        "DROP VIEW v;",
+        "CREATE TABLE users (id INT);",
+        "INSERT INTO users (id) VALUES (1);",
+        "SELECT * FROM users;",
+        "CREATE FUNCTION f() RETURNS void AS $$ BEGIN DELETE FROM t; DROP TABLE u; END $$ "
+        "LANGUAGE plpgsql;",
+        "INSERT INTO notes (body) VALUES ('DROP TABLE users; TRUNCATE x; DROP DATABASE y;');",
+        "-- DROP TABLE users;\n/* TRUNCATE users; */\nSELECT 1;",
+    ],
+)
+def test_no_destructive_finding(sql: str) -> None:
+    assert check_sql(sql) == []
+
+
+# --- Several statements ----------------------------------------------------------------------
+
+
+def test_messages_name_each_statement_number() -> None:
+    sql = """\
+CREATE TABLE a (id INT);
+-- a comment is not a statement
+DROP TABLE b;
+
+TRUNCATE c;
+DELETE FROM d;
+UPDATE e SET x = 1;
+ALTER TABLE f DROP COLUMN g;
+"""
+
+    findings = check_sql(sql)
+
+    assert [(f.code, f.message.split(" (")[0]) for f in findings] == [
+        ("drop-table", "Statement 2"),
+        ("truncate", "Statement 3"),
+        ("delete-without-where", "Statement 4"),
+        ("update-without-where", "Statement 5"),
+        ("drop-column", "Statement 6"),
+    ]
+    assert all(f.severity == "warning" and f.destructive for f in findings)
+
+
+def test_errors_are_sorted_before_warnings_each_in_statement_order() -> None:
+    sql = """\
+DROP TABLE a;
+hello world;
+TRUNCATE b;
+DROP DATABASE c;
+DELETE FROM d;
+SELECT (1;
+"""
+
+    findings = check_sql(sql)
+
+    assert [(f.code, f.severity, f.message.split(" (")[0]) for f in findings] == [
+        ("syntax", "error", "Statement 2"),
+        ("drop-database", "error", "Statement 4"),
+        ("syntax", "error", "Statement 6"),
+        ("drop-table", "warning", "Statement 1"),
+        ("truncate", "warning", "Statement 3"),
+        ("delete-without-where", "warning", "Statement 5"),
+    ]
+
+
+def test_one_statement_can_have_several_syntax_problems_and_a_rule_finding() -> None:
+    findings = check_sql("DELETE FROM t WHERE (a = 'x;")
+
+    assert [(f.code, f.severity) for f in findings] == [
+        ("syntax", "error"),
+        ("syntax", "error"),
+    ]
+    assert findings[0].message.endswith("unterminated quoted string or identifier.")
+    assert findings[1].message.endswith("unbalanced parentheses.")
+
+
+def test_syntax_error_and_destructive_warning_on_one_statement() -> None:
+    assert _codes("DROP TABLE users (;") == [
+        ("syntax", "error", False),
+        ("drop-table", "warning", True),
+    ]
