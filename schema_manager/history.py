@@ -8,7 +8,7 @@ missing rows from the ledger, so history converges on the truth at the next oper
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .ledger import LedgerRow
 from .models import VersionRecord
@@ -28,13 +28,12 @@ def reconcile(
     environment: str,
     database: str,
     ledger_rows: Iterable[LedgerRow],
-    names: dict[str, str],
-    rollback_scripts: dict[str, str],
+    catalogue_entry: Callable[[str], tuple[str, str]],
 ) -> list[VersionRecord]:
     """Append the history rows that the ledger proves happened but history lacks.
 
-    ``names`` maps migration ids to display names, ``rollback_scripts`` to the rollback in
-    force; both come from the catalogue and may miss ids applied by other tools.
+    ``catalogue_entry(migration_id)`` gives (name, rollback script in force); it is called
+    only for the rows that need a record.
     """
     ledger_rows = list(ledger_rows)
     seen = _recorded(environment) if ledger_rows else set()
@@ -43,10 +42,11 @@ def reconcile(
         for operation, status, when in _events(row):
             if (row.id, operation) in seen:
                 continue
+            name, rollback_script = catalogue_entry(row.migration_name)
             missing.append(
                 VersionRecord(
                     migration_id=row.migration_name,
-                    name=names.get(row.migration_name, row.migration_name),
+                    name=name,
                     environment=environment,
                     database=database,
                     operation=operation,
@@ -55,7 +55,7 @@ def reconcile(
                     applied_at=row.finished_at,
                     rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
                     checksum=row.checksum,
-                    rollback_script=rollback_scripts.get(row.migration_name, ""),
+                    rollback_script=rollback_script,
                     error=row.logs or "",
                     ledger_id=row.id,
                     reconciled=True,

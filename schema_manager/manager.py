@@ -20,10 +20,11 @@ from django.db import connections, transaction
 
 from .checksums import canonical_sql
 from .conf import app_settings
-from .exceptions import MigrationStateError
+from .exceptions import LockTimeoutError, MigrationStateError
 from .executor import MigrationExecutor, Outcome
 from .files import MigrationDirectory
 from .history import reconcile, record_attempt
+from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import MigrationResult, ValidationResult
 from .sql import generate_rollback
@@ -137,7 +138,7 @@ class SchemaManager:
         logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
         try:
             outcome = executor.apply(stored.id, stored.sql, stored.checksum)
-        except MigrationStateError as exc:
+        except (MigrationStateError, LockTimeoutError) as exc:
             return self._state_error(stored.id, target, "apply", exc)
         result = self._apply_result(stored, target, outcome, rollback_script, validation.warnings)
         if outcome.already_applied:
@@ -184,7 +185,7 @@ class SchemaManager:
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
         try:
             outcome = executor.rollback(migration_id, script)
-        except MigrationStateError as exc:
+        except (MigrationStateError, LockTimeoutError) as exc:
             return self._state_error(migration_id, target, "rollback", exc)
         return self._rollback_result(migration_id, target, outcome, script, applied_by)
 
@@ -227,28 +228,27 @@ class SchemaManager:
         target = resolve(environment)
         self.import_migrations()
         executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
-        self._reconcile(target, executor)
-        return migration_states(target.environment, executor.ledger.rows())
+        return migration_states(target.environment, self._reconcile(target, executor))
 
     # -- internals ---------------------------------------------------------------------------
 
     def _history(self, environment: str | None) -> list[VersionRecord]:
         return list(VersionRecord.objects.for_environment(resolve(environment).environment))
 
-    def _reconcile(self, target: Target, executor: MigrationExecutor) -> None:
+    def _reconcile(self, target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
+        """Bring history up to the ledger's truth; return the ledger's rows."""
         rows = executor.ledger.rows()
         if not rows:
-            return
-        catalogue = {
-            m.id: m for m in Migration.objects.filter(id__in={r.migration_name for r in rows})
-        }
-        reconcile(
-            target.environment,
-            target.alias,
-            rows,
-            {mid: m.name for mid, m in catalogue.items()},
-            {mid: self._rollback_for(m, target)[0] for mid, m in catalogue.items()},
-        )
+            return rows
+
+        def catalogue_entry(migration_id: str) -> tuple[str, str]:
+            migration = Migration.objects.filter(pk=migration_id).first()
+            if migration is None:  # applied by another tool
+                return migration_id, ""
+            return migration.name, self._rollback_for(migration, target)[0]
+
+        reconcile(target.environment, target.alias, rows, catalogue_entry)
+        return rows
 
     def _rollback_for(self, migration: Migration, target: Target) -> tuple[str, bool]:
         """The rollback script in force: the given one, or one generated for the target."""
@@ -395,8 +395,13 @@ class SchemaManager:
         )
 
     def _state_error(
-        self, migration_id: str, target: Target, operation: str, exc: MigrationStateError
+        self,
+        migration_id: str,
+        target: Target,
+        operation: str,
+        exc: MigrationStateError | LockTimeoutError,
     ) -> MigrationResult:
+        """A result for an operation that did not run (nothing changed, nothing recorded)."""
         logger.info("%s", exc)
         return MigrationResult(
             success=False,

@@ -11,7 +11,7 @@ from django.db import connections
 from django.test import override_settings
 
 from schema_manager.backends import LEDGER_TABLE
-from tests.settings import ENVIRONMENT_NAMES, POSTGRES_URL
+from tests.settings import ENVIRONMENT_NAMES, POSTGRES_SCHEMAS, POSTGRES_URL
 
 POSTGRES_SKIP_REASON = (
     "SCHEMA_MANAGER_TEST_POSTGRES_URL is not set (a PostgreSQL database the tests may use, "
@@ -43,6 +43,15 @@ def django_db_setup(django_test_environment, django_db_blocker) -> Iterator[None
     yield
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=0)
+        _drop_postgres_schemas()
+
+
+def _drop_postgres_schemas() -> None:
+    if not POSTGRES_URL:
+        return
+    with connections["pg_development"].cursor() as cursor:
+        for schema in POSTGRES_SCHEMAS.values():
+            cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 class Targets:
@@ -111,7 +120,7 @@ class Targets:
         for environment in ENVIRONMENT_NAMES:
             connection = self.connection(environment)
             if self.engine == "postgresql":
-                schema = f"sm_test_{environment}"
+                schema = POSTGRES_SCHEMAS[environment]
                 with connection.cursor() as cursor:
                     cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
                     cursor.execute(f"CREATE SCHEMA {schema}")

@@ -19,6 +19,9 @@ ROOT_URLCONF = "demo_project.urls"
 ENVIRONMENT_NAMES = ("development", "staging", "production")
 POSTGRES_URL = os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL", "")
 SCRATCH = Path(tempfile.gettempdir()) / f"schema_manager_tests_{os.getpid()}"
+# One schema per environment and test session, so that sessions sharing the database
+# (a developer's and CI's, say) never see each other's tables.
+POSTGRES_SCHEMAS = {name: f"sm_test_{os.getpid()}_{name}" for name in ENVIRONMENT_NAMES}
 SCRATCH.mkdir(exist_ok=True)
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -34,7 +37,7 @@ for _environment in ENVIRONMENT_NAMES:
         _config = environ.Env.db_url_config(POSTGRES_URL)
         _config["OPTIONS"] = {
             **_config.get("OPTIONS", {}),
-            "options": f"-c search_path=sm_test_{_environment}",
+            "options": f"-c search_path={POSTGRES_SCHEMAS[_environment]}",
         }
         DATABASES[f"pg_{_environment}"] = _config
 

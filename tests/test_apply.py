@@ -278,3 +278,23 @@ def test_indentation_does_not_make_a_different_migration(targets, manager: Schem
     result = manager.apply_migration_sync(nested, "staging")
     assert result.success, result.error
     assert targets.ledger("staging")[0]["checksum"] == targets.ledger()[0]["checksum"]
+
+
+def test_a_busy_target_fails_cleanly_after_the_lock_wait(postgres_targets, manager, settings):
+    """Another applier (here: a plain session) holds Prisma's advisory lock on the target."""
+    import psycopg
+
+    from schema_manager.backends.postgresql import PRISMA_ADVISORY_LOCK_KEY
+    from tests.settings import POSTGRES_URL
+
+    settings.SCHEMA_MANAGER = {**settings.SCHEMA_MANAGER, "LOCK_WAIT": 0.3}
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+        result = manager.apply_migration_sync(users_migration(), "staging")
+    assert not result.success
+    assert "Another apply is running on 'pg_staging'" in result.message
+    assert "backend pid" in result.message
+    assert "users" not in postgres_targets.tables("staging")
+    assert VersionRecord.objects.count() == 0
+    # Released: the next apply goes through.
+    assert manager.apply_migration_sync(users_migration(), "staging").success

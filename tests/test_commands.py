@@ -14,6 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from schema_manager import Migration, SchemaManager
+from tests.settings import POSTGRES_SCHEMAS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -243,7 +244,9 @@ def test_bundled_examples_round_trip_on_postgresql(postgres_targets, tmp_path):
     """The bundled migrations are portable: apply all, roll all back, on PostgreSQL."""
     from tests.test_integration_guide import _postgres_url
 
-    env = demo_env(tmp_path, {"DEVELOPMENT_DATABASE_URL": _postgres_url("sm_test_development")})
+    env = demo_env(
+        tmp_path, {"DEVELOPMENT_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["development"])}
+    )
     assert manage(env, "migrate", "-v0").returncode == 0
     applied = manage(env, "apply_schema_migration", "--all")
     assert applied.returncode == 0, applied.stderr

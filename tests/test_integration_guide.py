@@ -18,7 +18,7 @@ import pytest
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.sql import generate_rollback
 from tests.guide import python_blocks, run_block, sql_rollback_examples
-from tests.settings import POSTGRES_URL
+from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -163,9 +163,9 @@ def test_complete_workflow_runs_as_a_script(postgres_targets, tmp_path):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "demo_project.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
-        "DEVELOPMENT_DATABASE_URL": _postgres_url("sm_test_development"),
-        "STAGING_DATABASE_URL": _postgres_url("sm_test_staging"),
-        "PRODUCTION_DATABASE_URL": _postgres_url("sm_test_production"),
+        "DEVELOPMENT_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["development"]),
+        "STAGING_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["staging"]),
+        "PRODUCTION_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["production"]),
         "PYTHONPATH": str(ROOT),
     }
     migrate = [sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"]
