@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .ledger import LedgerRow
-from .models import VersionRecord
+from .models import Migration, VersionRecord
+
+if TYPE_CHECKING:
+    from .executor import Outcome
+    from .targets import Target
 
 logger = logging.getLogger("schema_manager.history")
 
@@ -19,9 +24,56 @@ Status = VersionRecord.Status
 Operation = VersionRecord.Operation
 
 
-def record_attempt(**fields: object) -> VersionRecord:
-    """Append one history row (fields as on ``VersionRecord``)."""
-    return VersionRecord.objects.create(**fields)
+def record_apply(
+    target: Target,
+    migration: Migration,
+    outcome: Outcome,
+    rollback_script: str,
+    *,
+    rollback_generated: bool,
+    applied_by: str,
+) -> VersionRecord:
+    """Append the history row of one apply attempt."""
+    return VersionRecord.objects.create(
+        migration_id=migration.id,
+        name=migration.name,
+        environment=target.environment,
+        database=target.alias,
+        operation=Operation.APPLY,
+        status=Status.APPLIED if outcome.success else Status.FAILED,
+        applied_at=outcome.finished_at if outcome.success else None,
+        execution_time=outcome.elapsed,
+        checksum=migration.checksum,
+        rollback_script=rollback_script,
+        rollback_generated=rollback_generated,
+        error=outcome.error or "",
+        applied_by=applied_by,
+        ledger_id=outcome.ledger_id,
+    )
+
+
+def record_rollback(
+    target: Target, migration_id: str, outcome: Outcome, script: str, *, applied_by: str
+) -> VersionRecord:
+    """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row)."""
+    live = outcome.applied_row
+    name = Migration.objects.filter(pk=migration_id).values_list("name", flat=True).first()
+    return VersionRecord.objects.create(
+        migration_id=migration_id,
+        name=name or migration_id,
+        environment=target.environment,
+        database=target.alias,
+        operation=Operation.ROLLBACK,
+        status=Status.ROLLED_BACK if outcome.success else Status.FAILED,
+        applied_at=live.finished_at if live else None,
+        rolled_back_at=outcome.finished_at if outcome.success else None,
+        execution_time=outcome.elapsed,
+        checksum=live.checksum if live else "",
+        rollback_script=script,
+        error=outcome.error or "",
+        applied_by=applied_by,
+        ledger_id=live.id if live else "",
+    )
 
 
 def reconcile(

@@ -10,34 +10,27 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 
+from . import history, results, rollback_scripts
 from .checksums import canonical_sql
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError
-from .executor import MigrationExecutor, Outcome
+from .executor import MigrationExecutor
 from .files import MigrationDirectory
-from .history import reconcile, record_attempt
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import MigrationResult, ValidationResult
 from .sql import generate_rollback
-from .sql.rollback import WARNING_PREFIX
-from .sql.statements import parse_statements
 from .status import MigrationState, migration_states
 from .targets import Target, resolve
 from .validation import validate
 
 logger = logging.getLogger("schema_manager.manager")
-
-T = TypeVar("T")
-Status = VersionRecord.Status
 
 
 class SchemaManager:
@@ -102,8 +95,7 @@ class SchemaManager:
     ) -> ValidationResult:
         target = resolve(environment)
         _canonicalise(migration)
-        executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
-        rows = executor.ledger.rows(migration.id) if migration.id else []
+        rows = _executor(target).ledger.rows(migration.id) if migration.id else []
         result = validate(migration, target, rows, allow_destructive=allow_destructive)
         for warning in result.warnings:
             logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
@@ -123,77 +115,89 @@ class SchemaManager:
     ) -> MigrationResult:
         target = resolve(environment)
         _canonicalise(migration)
-        executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
+        executor = _executor(target)
         self._reconcile(target, executor)
-        validation = validate(
-            migration,
-            target,
-            executor.ledger.rows(migration.id),
-            allow_destructive=allow_destructive,
-        )
+        rows = executor.ledger.rows(migration.id)
+        validation = validate(migration, target, rows, allow_destructive=allow_destructive)
         if not validation.is_valid:
-            return self._refused(migration.id, target, validation)
-        rollback_script, generated = self._rollback_for(migration, target)
-        stored = self._store(migration)
-        logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
+            message = (
+                f"Migration {migration.id} was not applied to {target.environment}: "
+                f"validation failed ({len(validation.errors)} error(s))."
+            )
+            logger.info("%s %s", message, " ".join(validation.errors))
+            result = results.not_run(
+                migration.id, target.environment, "apply", message, "\n".join(validation.errors)
+            )
+            result.warnings = validation.warnings
+            return result
+        rollback_script, generated = rollback_scripts.script_for(migration, target.vendor)
         try:
+            stored = self._store(migration)
+            logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
             outcome = executor.apply(stored.id, stored.sql, stored.checksum)
         except (MigrationStateError, LockTimeoutError) as exc:
-            return self._state_error(stored.id, target, "apply", exc)
-        result = self._apply_result(stored, target, outcome, rollback_script, validation.warnings)
-        if outcome.already_applied:
-            return result
-        result.record = record_attempt(
-            migration_id=stored.id,
-            name=stored.name,
-            environment=target.environment,
-            database=target.alias,
-            operation=VersionRecord.Operation.APPLY,
-            status=Status.APPLIED if outcome.success else Status.FAILED,
-            applied_at=outcome.finished_at if outcome.success else None,
-            execution_time=outcome.elapsed,
-            checksum=stored.checksum,
+            return _not_run(migration.id, target, "apply", exc)
+        result = results.applied(
+            stored.id,
+            target.environment,
+            outcome,
             rollback_script=rollback_script,
-            rollback_generated=generated,
-            error=outcome.error or "",
-            applied_by=applied_by if applied_by is not None else _current_user(),
-            ledger_id=outcome.ledger_id,
+            warnings=validation.warnings,
         )
+        if not outcome.already_applied:
+            result.record = history.record_apply(
+                target,
+                stored,
+                outcome,
+                rollback_script,
+                rollback_generated=generated,
+                applied_by=_who(applied_by),
+            )
+        logger.info(result.message)
         return result
 
     def rollback_migration_sync(
         self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
     ) -> MigrationResult:
         target = resolve(environment)
-        executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
+        executor = _executor(target)
         self._reconcile(target, executor)
         live = executor.live_row(migration_id)
         if live is None:
-            return self._state_error(
-                migration_id,
-                target,
-                "rollback",
-                MigrationStateError(
-                    f"Migration {migration_id!r} is not applied in {target.environment}; "
-                    "nothing to roll back."
-                ),
+            message = (
+                f"Migration {migration_id!r} is not applied in {target.environment}; "
+                "nothing to roll back."
             )
-        script = self._rollback_in_force(migration_id, target, live.id)
-        problem = _unusable_rollback(migration_id, script)
+            return _not_run(migration_id, target, "rollback", MigrationStateError(message))
+        script = rollback_scripts.script_in_force(
+            target.environment, live.id, migration_id, target.vendor
+        )
+        problem = rollback_scripts.why_unusable(migration_id, script)
         if problem:
-            return self._state_error(migration_id, target, "rollback", MigrationStateError(problem))
+            return _not_run(migration_id, target, "rollback", MigrationStateError(problem))
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
         try:
             outcome = executor.rollback(migration_id, script)
         except (MigrationStateError, LockTimeoutError) as exc:
-            return self._state_error(migration_id, target, "rollback", exc)
-        return self._rollback_result(migration_id, target, outcome, script, applied_by)
+            return _not_run(migration_id, target, "rollback", exc)
+        record = history.record_rollback(
+            target, migration_id, outcome, script, applied_by=_who(applied_by)
+        )
+        result = results.rolled_back(
+            migration_id, target.environment, outcome, rollback_script=script, record=record
+        )
+        logger.info(result.message)
+        return result
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
         """The script a rollback of ``migration_id`` would run now (empty if not applied)."""
         target = resolve(environment)
-        live = MigrationExecutor(target.alias, app_settings.LOCK_WAIT).live_row(migration_id)
-        return self._rollback_in_force(migration_id, target, live.id) if live else ""
+        live = _executor(target).live_row(migration_id)
+        if live is None:
+            return ""
+        return rollback_scripts.script_in_force(
+            target.environment, live.id, migration_id, target.vendor
+        )
 
     def get_version_history(self, environment: str | None = None) -> list[VersionRecord]:
         """Every attempt in the environment, newest first. Safe to call from async code."""
@@ -220,15 +224,14 @@ class SchemaManager:
         """Catalogue entries (after importing from disk) not applied in the environment, by id."""
         target = resolve(environment)
         self.import_migrations()
-        applied = MigrationExecutor(target.alias, app_settings.LOCK_WAIT).ledger.applied()
+        applied = _executor(target).ledger.applied()
         return [m for m in Migration.objects.order_by("id") if m.id not in applied]
 
     def status(self, environment: str | None = None) -> list[MigrationState]:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""
         target = resolve(environment)
         self.import_migrations()
-        executor = MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
-        return migration_states(target.environment, self._reconcile(target, executor))
+        return migration_states(target.environment, self._reconcile(target, _executor(target)))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -245,40 +248,25 @@ class SchemaManager:
             migration = Migration.objects.filter(pk=migration_id).first()
             if migration is None:  # applied by another tool
                 return migration_id, ""
-            return migration.name, self._rollback_for(migration, target)[0]
+            return migration.name, rollback_scripts.script_for(migration, target.vendor)[0]
 
-        reconcile(target.environment, target.alias, rows, catalogue_entry)
+        history.reconcile(target.environment, target.alias, rows, catalogue_entry)
         return rows
-
-    def _rollback_for(self, migration: Migration, target: Target) -> tuple[str, bool]:
-        """The rollback script in force: the given one, or one generated for the target."""
-        if migration.rollback_sql.strip():
-            # Dedented for reading: scripts often come from indented triple-quoted strings.
-            return textwrap.dedent(migration.rollback_sql).strip(), False
-        return generate_rollback(migration.sql, target.vendor).text, True
-
-    def _rollback_in_force(self, migration_id: str, target: Target, ledger_id: str) -> str:
-        """The script recorded when the live row was applied; else the catalogue's."""
-        recorded = (
-            VersionRecord.objects.filter(
-                environment=target.environment, ledger_id=ledger_id, status=Status.APPLIED
-            )
-            .values_list("rollback_script", flat=True)
-            .first()
-        )
-        if recorded:
-            return recorded
-        migration = Migration.objects.filter(pk=migration_id).first()
-        return self._rollback_for(migration, target)[0] if migration else ""
 
     def _store(self, migration: Migration) -> Migration:
         """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""
-        with transaction.atomic(using=Migration.objects.db):
+        with transaction.atomic(using=router.db_for_write(Migration)):
             stored = Migration.objects.select_for_update().filter(pk=migration.id).first()
             if stored is None:
                 migration.name = migration.name or migration.id.split("_", 1)[-1]
                 migration.save(force_insert=True)
                 return migration
+            if stored.checksum != migration.current_checksum:
+                # Stored by someone else since validation: never apply SQL nobody asked for.
+                raise MigrationStateError(
+                    f"Migration {migration.id!r} was stored with different SQL meanwhile; "
+                    "validate it again."
+                )
             changed = [
                 field
                 for field in ("name", "rollback_sql")
@@ -290,128 +278,6 @@ class SchemaManager:
                 stored.save(update_fields=[*changed, "updated_at"])
             return stored
 
-    def _apply_result(
-        self,
-        migration: Migration,
-        target: Target,
-        outcome: Outcome,
-        rollback_script: str,
-        warnings: list[str],
-    ) -> MigrationResult:
-        result = MigrationResult(
-            success=outcome.success,
-            migration_id=migration.id,
-            environment=target.environment,
-            message="",
-            error=outcome.error,
-            execution_time=outcome.elapsed,
-            statements_run=outcome.statements_run,
-            rollback_script=rollback_script,
-            warnings=list(warnings),
-        )
-        if outcome.already_applied:
-            result.skipped = True
-            result.message = (
-                f"Migration {migration.id} is already applied in {target.environment}; "
-                "nothing to do."
-            )
-        elif outcome.success:
-            result.message = (
-                f"Migration {migration.id} applied to {target.environment} "
-                f"({outcome.statements_run} statement(s))."
-            )
-            logger.info(result.message)
-        else:
-            result.rollback_executed = True
-            result.message = (
-                f"Migration {migration.id} failed in {target.environment}; its transaction was "
-                "rolled back and nothing of it remains."
-            )
-        return result
-
-    def _rollback_result(
-        self,
-        migration_id: str,
-        target: Target,
-        outcome: Outcome,
-        script: str,
-        applied_by: str | None,
-    ) -> MigrationResult:
-        live = outcome.applied_row
-        migration = Migration.objects.filter(pk=migration_id).first()
-        record = record_attempt(
-            migration_id=migration_id,
-            name=migration.name if migration else migration_id,
-            environment=target.environment,
-            database=target.alias,
-            operation=VersionRecord.Operation.ROLLBACK,
-            status=Status.ROLLED_BACK if outcome.success else Status.FAILED,
-            applied_at=live.finished_at if live else None,
-            rolled_back_at=outcome.finished_at if outcome.success else None,
-            execution_time=outcome.elapsed,
-            checksum=live.checksum if live else "",
-            rollback_script=script,
-            error=outcome.error or "",
-            applied_by=applied_by if applied_by is not None else _current_user(),
-            ledger_id=live.id if live else "",
-        )
-        if outcome.success:
-            message = f"Migration {migration_id} rolled back in {target.environment}."
-            logger.info(message)
-        else:
-            message = (
-                f"Rollback of {migration_id} failed in {target.environment}; its transaction "
-                "was rolled back and the migration is still applied."
-            )
-        return MigrationResult(
-            success=outcome.success,
-            migration_id=migration_id,
-            environment=target.environment,
-            message=message,
-            error=outcome.error,
-            execution_time=outcome.elapsed,
-            operation="rollback",
-            statements_run=outcome.statements_run,
-            rollback_executed=outcome.success,
-            rollback_script=script,
-            record=record,
-        )
-
-    def _refused(
-        self, migration_id: str, target: Target, validation: ValidationResult
-    ) -> MigrationResult:
-        message = (
-            f"Migration {migration_id} was not applied to {target.environment}: validation failed "
-            f"({len(validation.errors)} error(s))."
-        )
-        logger.info("%s %s", message, " ".join(validation.errors))
-        return MigrationResult(
-            success=False,
-            migration_id=migration_id,
-            environment=target.environment,
-            message=message,
-            error="\n".join(validation.errors),
-            warnings=list(validation.warnings),
-        )
-
-    def _state_error(
-        self,
-        migration_id: str,
-        target: Target,
-        operation: str,
-        exc: MigrationStateError | LockTimeoutError,
-    ) -> MigrationResult:
-        """A result for an operation that did not run (nothing changed, nothing recorded)."""
-        logger.info("%s", exc)
-        return MigrationResult(
-            success=False,
-            migration_id=migration_id,
-            environment=target.environment,
-            message=str(exc),
-            error=str(exc),
-            operation=operation,
-        )
-
 
 def _canonicalise(migration: Migration) -> None:
     """Give a migration built in code (not yet stored) its canonical SQL text."""
@@ -419,21 +285,21 @@ def _canonicalise(migration: Migration) -> None:
         migration.sql = canonical_sql(migration.sql)
 
 
-def _unusable_rollback(migration_id: str, script: str) -> str | None:
-    """Why ``script`` must not be run as the rollback of ``migration_id``, if it must not."""
-    warnings = [line for line in script.splitlines() if line.strip().startswith(WARNING_PREFIX)]
-    if warnings:
-        return (
-            f"Migration {migration_id!r} cannot be rolled back automatically: "
-            + " ".join(line.strip()[len(WARNING_PREFIX) :].strip() for line in warnings)
-            + " Give the migration a rollback_sql (down.sql) that handles it."
-        )
-    if not parse_statements(script):
-        return f"Migration {migration_id!r} has no rollback script to run."
-    return None
+def _executor(target: Target) -> MigrationExecutor:
+    return MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
 
 
-def _current_user() -> str:
+def _not_run(
+    migration_id: str, target: Target, operation: str, exc: MigrationStateError | LockTimeoutError
+) -> MigrationResult:
+    logger.info("%s", exc)
+    return results.not_run(migration_id, target.environment, operation, str(exc))
+
+
+def _who(applied_by: str | None) -> str:
+    """Who to record: the caller's name for it, else the operating-system user."""
+    if applied_by is not None:
+        return applied_by
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry, no login name (containers)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .executor import Outcome
     from .models import VersionRecord
     from .sql import Finding
 
@@ -39,3 +40,68 @@ class ValidationResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list, repr=False)
+
+
+def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:
+    """The result of an apply that ran (or found the migration already applied)."""
+    if outcome.already_applied:
+        message = f"Migration {migration_id} is already applied in {environment}; nothing to do."
+    elif outcome.success:
+        message = (
+            f"Migration {migration_id} applied to {environment} "
+            f"({outcome.statements_run} statement(s))."
+        )
+    else:
+        message = (
+            f"Migration {migration_id} failed in {environment}; its transaction was rolled back "
+            "and nothing of it remains."
+        )
+    return MigrationResult(
+        success=outcome.success,
+        migration_id=migration_id,
+        environment=environment,
+        message=message,
+        error=outcome.error,
+        execution_time=outcome.elapsed,
+        statements_run=outcome.statements_run,
+        rollback_executed=not outcome.success,
+        skipped=outcome.already_applied,
+        **fields,
+    )
+
+
+def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:
+    """The result of a rollback that ran."""
+    if outcome.success:
+        message = f"Migration {migration_id} rolled back in {environment}."
+    else:
+        message = (
+            f"Rollback of {migration_id} failed in {environment}; its transaction was rolled "
+            "back and the migration is still applied."
+        )
+    return MigrationResult(
+        success=outcome.success,
+        migration_id=migration_id,
+        environment=environment,
+        message=message,
+        error=outcome.error,
+        execution_time=outcome.elapsed,
+        operation="rollback",
+        statements_run=outcome.statements_run,
+        rollback_executed=outcome.success,
+        **fields,
+    )
+
+
+def not_run(
+    migration_id: str, environment: str, operation: str, message: str, error: str | None = None
+) -> MigrationResult:
+    """The result of an operation refused before it touched the target."""
+    return MigrationResult(
+        success=False,
+        migration_id=migration_id,
+        environment=environment,
+        message=message,
+        error=error if error is not None else message,
+        operation=operation,
+    )

@@ -1,0 +1,48 @@
+"""Which rollback script applies to a migration, and whether it may be run."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .models import Migration, VersionRecord
+from .sql import generate_rollback, parse_statements
+from .sql.rollback import WARNING_PREFIX
+
+
+def script_for(migration: Migration, vendor: str) -> tuple[str, bool]:
+    """(script, generated): the migration's own rollback, or one generated for ``vendor``."""
+    if migration.rollback_sql.strip():
+        # Dedented for reading: scripts often come from indented triple-quoted strings.
+        return textwrap.dedent(migration.rollback_sql).strip(), False
+    return generate_rollback(migration.sql, vendor).text, True
+
+
+def script_in_force(environment: str, ledger_id: str, migration_id: str, vendor: str) -> str:
+    """The script recorded when the live ledger row was applied; else the catalogue's."""
+    recorded = (
+        VersionRecord.objects.filter(
+            environment=environment, ledger_id=ledger_id, status=VersionRecord.Status.APPLIED
+        )
+        .values_list("rollback_script", flat=True)
+        .first()
+    )
+    if recorded:
+        return recorded
+    migration = Migration.objects.filter(pk=migration_id).first()
+    return script_for(migration, vendor)[0] if migration else ""
+
+
+def why_unusable(migration_id: str, script: str) -> str | None:
+    """Why ``script`` must not run as the rollback of ``migration_id``; None if it may."""
+    warnings = [line.strip() for line in script.splitlines()]
+    warnings = [
+        line[len(WARNING_PREFIX) :].strip() for line in warnings if line.startswith(WARNING_PREFIX)
+    ]
+    if warnings:
+        return (
+            f"Migration {migration_id!r} cannot be rolled back automatically: "
+            f"{' '.join(warnings)} Give the migration a rollback_sql (down.sql) that handles it."
+        )
+    if not parse_statements(script):
+        return f"Migration {migration_id!r} has no rollback script to run."
+    return None
