@@ -42,19 +42,19 @@ def migration_states(environment: str, rows: list[LedgerRow]) -> list[MigrationS
     }
     states = []
     for migration_id in sorted(set(catalogue) | set(latest)):
-        row = latest.get(migration_id)
-        record = attempts.get(row.id) if row else None
+        last = latest.get(migration_id)
+        record = attempts.get(last.id) if last else None
         states.append(
             MigrationState(
                 migration_id=migration_id,
                 name=catalogue.get(migration_id, migration_id.split("_", 1)[-1]),
-                state=_state(row),
+                state=_state(last),
                 in_catalogue=migration_id in catalogue,
-                applied_at=row.finished_at if row else None,
+                applied_at=last.finished_at if last else None,
                 applied_by=record.applied_by if record else "",
                 execution_time=record.execution_time if record else None,
-                rolled_back_at=row.rolled_back_at if row else None,
-                error=(row.logs or "") if row else "",
+                rolled_back_at=last.rolled_back_at if last else None,
+                error=(last.logs or "") if last else "",
             )
         )
     return states

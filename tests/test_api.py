@@ -111,3 +111,36 @@ def test_settings_are_read_lazily():
         assert app_settings.LOCK_WAIT == 2.5
         assert app_settings.DEFAULT_ENVIRONMENT == "development"
     assert app_settings.LOCK_WAIT == 5
+
+
+def test_refuses_to_run_inside_an_open_transaction_on_the_target(targets):
+    from django.db import transaction
+
+    from schema_manager.exceptions import SchemaManagerError
+
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+    with (
+        pytest.raises(SchemaManagerError, match="inside an open transaction"),
+        transaction.atomic(using=targets.alias("development")),
+    ):
+        SchemaManager().apply_migration_sync(migration)
+    assert "t" not in targets.tables()
+
+
+def test_default_settings_migrate_the_app_database_itself(transactional_db):
+    """With no SCHEMA_MANAGER setting, 'development' targets the 'default' alias."""
+    from django.db import connection
+
+    manager = SchemaManager()
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE sm_default_t (id INTEGER);")
+    with override_settings(SCHEMA_MANAGER={}):
+        try:
+            assert manager.apply_migration_sync(migration).success
+            assert "sm_default_t" in connection.introspection.table_names()
+            assert manager.rollback_migration_sync("001_t").success
+            assert "sm_default_t" not in connection.introspection.table_names()
+            assert [r.status for r in manager.get_version_history()] == ["rolled_back", "applied"]
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS sm_default_t")
+                cursor.execute("DROP TABLE IF EXISTS _prisma_migrations")

@@ -66,10 +66,14 @@ class WordCursor:
             return None
         parts = [word.text]
         self.position += 1
-        while self.peek() is not None and self.peek().text == "." and _is_ident(self.peek(1)):
-            parts.append(self.peek(1).text)
+        while self.next_is(".") and (part := self.peek(1)) is not None and part.is_identifier:
+            parts.append(part.text)
             self.position += 2
         return QualifiedName(tuple(parts))
+
+    def next_is(self, text: str) -> bool:
+        word = self.peek()
+        return word is not None and word.text == text
 
     def rest(self) -> list[Word]:
         return self.words[self.position :]
@@ -77,10 +81,6 @@ class WordCursor:
 
 def _squash(text: str) -> str:
     return " ".join(text.split())
-
-
-def _is_ident(word: Word | None) -> bool:
-    return word is not None and word.is_identifier
 
 
 def split_top_level(words: list[Word], separator: str = ",") -> list[list[Word]]:

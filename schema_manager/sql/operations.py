@@ -162,7 +162,7 @@ def _names(cursor: WordCursor) -> tuple[QualifiedName, ...]:
     names = []
     while (name := cursor.take_name()) is not None:
         names.append(name)
-        if not (cursor.peek() is not None and cursor.peek().text == ","):
+        if not cursor.next_is(","):
             break
         cursor.position += 1
     return tuple(names)

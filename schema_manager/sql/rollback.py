@@ -82,9 +82,10 @@ def _invert_alter(operation: AlterTable, vendor: str) -> tuple[list[str], str | 
             "this ALTER TABLE action has no automatic inverse yet; write the rollback by hand",
         )
     if_exists = " IF EXISTS" if vendor == "postgresql" else ""
+    columns = [action.column for action in operation.actions if isinstance(action, AddColumn)]
     return [
-        f"ALTER TABLE {operation.table} DROP COLUMN{if_exists} {action.column};"
-        for action in reversed(operation.actions)
+        f"ALTER TABLE {operation.table} DROP COLUMN{if_exists} {column};"
+        for column in reversed(columns)
     ], None
 
 
