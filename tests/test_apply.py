@@ -298,3 +298,27 @@ def test_a_busy_target_fails_cleanly_after_the_lock_wait(postgres_targets, manag
     assert VersionRecord.objects.count() == 0
     # Released: the next apply goes through.
     assert manager.apply_migration_sync(users_migration(), "staging").success
+
+
+def test_crash_after_commit_before_history_converges_without_applying_twice(
+    targets, manager: SchemaManager, monkeypatch
+):
+    from schema_manager import history
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("process killed after the target committed")
+
+    monkeypatch.setattr(history, "record_apply", crash)
+    with pytest.raises(KeyboardInterrupt):
+        manager.apply_migration_sync(users_migration())
+    monkeypatch.undo()
+    assert VersionRecord.objects.count() == 0
+    assert [row["finished_at"] is not None for row in targets.ledger()] == [True]
+
+    again = manager.apply_migration_sync(users_migration())
+
+    assert again.success
+    assert again.skipped
+    assert len(targets.ledger()) == 1
+    [record] = manager.get_version_history()
+    assert (record.status, record.reconciled) == ("applied", True)
