@@ -56,14 +56,11 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
             f"Migration {migration_id} failed in {environment}; its transaction was rolled back "
             "and nothing of it remains."
         )
-    return MigrationResult(
-        success=outcome.success,
-        migration_id=migration_id,
-        environment=environment,
-        message=message,
-        error=outcome.error,
-        execution_time=outcome.elapsed,
-        statements_run=outcome.statements_run,
+    return _from_outcome(
+        migration_id,
+        environment,
+        outcome,
+        message,
         rollback_executed=not outcome.success,
         skipped=outcome.already_applied,
         **fields,
@@ -79,6 +76,20 @@ def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields)
             f"Rollback of {migration_id} failed in {environment}; its transaction was rolled "
             "back and the migration is still applied."
         )
+    return _from_outcome(
+        migration_id,
+        environment,
+        outcome,
+        message,
+        operation="rollback",
+        rollback_executed=outcome.success,
+        **fields,
+    )
+
+
+def _from_outcome(
+    migration_id: str, environment: str, outcome: Outcome, message: str, **fields
+) -> MigrationResult:
     return MigrationResult(
         success=outcome.success,
         migration_id=migration_id,
@@ -86,9 +97,7 @@ def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields)
         message=message,
         error=outcome.error,
         execution_time=outcome.elapsed,
-        operation="rollback",
         statements_run=outcome.statements_run,
-        rollback_executed=outcome.success,
         **fields,
     )
 
