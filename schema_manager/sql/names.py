@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .statements import Word, WordKind
@@ -83,15 +84,23 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def with_depth(words: list[Word]) -> Iterator[tuple[int, Word]]:
+    """Each word with its parenthesis depth; a parenthesis has the depth it opens from."""
+    depth = 0
+    for word in words:
+        if word.kind is WordKind.PUNCTUATION and word.text == ")":
+            depth -= 1
+        yield depth, word
+        if word.kind is WordKind.PUNCTUATION and word.text == "(":
+            depth += 1
+
+
 def split_top_level(words: list[Word], separator: str = ",") -> list[list[Word]]:
     """Split words at ``separator`` outside parentheses (ALTER TABLE's action list)."""
     groups: list[list[Word]] = [[]]
-    depth = 0
-    for word in words:
-        if word.kind is WordKind.PUNCTUATION and word.text in "()":
-            depth += 1 if word.text == "(" else -1
+    for depth, word in with_depth(words):
         if depth == 0 and word.text == separator:
             groups.append([])
-            continue
-        groups[-1].append(word)
+        else:
+            groups[-1].append(word)
     return [group for group in groups if group]

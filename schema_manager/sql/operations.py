@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .names import QualifiedName, WordCursor, split_top_level
+from .names import QualifiedName, WordCursor, split_top_level, with_depth
 from .statements import Statement, Word, WordKind
 
 _TABLE_PREFIXES = ("GLOBAL", "LOCAL", "TEMPORARY", "TEMP", "UNLOGGED")
@@ -204,11 +204,8 @@ def _data_change(statement: Statement, cursor: WordCursor) -> Operation | None:
 
 def _outside_parentheses(words: list[Word]) -> list[Word]:
     """The words at depth 0: a subquery's WHERE does not limit the outer statement's rows."""
-    outside: list[Word] = []
-    depth = 0
-    for word in words:
-        if word.kind is WordKind.PUNCTUATION and word.text in ("(", ")"):
-            depth += 1 if word.text == "(" else -1
-        elif depth == 0:
-            outside.append(word)
-    return outside
+    return [
+        word
+        for depth, word in with_depth(words)
+        if depth == 0 and not (word.kind is WordKind.PUNCTUATION and word.text in ("(", ")"))
+    ]
