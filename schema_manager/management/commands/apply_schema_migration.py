@@ -26,8 +26,7 @@ class Command(SchemaCommand):
         if bool(ids) == bool(options["all"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
         manager = self.manager
-        pending = manager.pending_migrations(environment)
-        plan = pending if options["all"] else self._named(ids)
+        plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
         verbosity = options["verbosity"]
         if not plan:
             if verbosity >= 1:
