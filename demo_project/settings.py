@@ -41,7 +41,10 @@ SCHEMA_MANAGER = {
         "production": "target_production",
     },
     "DEFAULT_ENVIRONMENT": "development",
-    "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
+    # Overridable so scratch runs never write migration folders into the repository.
+    "PRISMA_SCHEMA_PATH": Path(
+        env("PRISMA_SCHEMA_PATH", default=str(BASE_DIR / "prisma" / "schema.prisma"))
+    ),
 }
 
 INSTALLED_APPS = [

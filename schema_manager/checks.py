@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, register
+import os
+from pathlib import Path
+
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections
 
 from .backends import BACKENDS
 from .conf import app_settings
+from .exceptions import SchemaManagerError
+from .files import PROVIDERS, MigrationDirectory
 
 
 @register(Tags.database, Tags.compatibility)
@@ -52,3 +57,58 @@ def check_environments(app_configs=None, **kwargs) -> list[Error]:
             )
         )
     return errors
+
+
+@register(Tags.compatibility)
+def check_migrations_directory(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """The directory must be creatable if an environment writes files; its lock must fit."""
+    directory = MigrationDirectory.beside(app_settings.PRISMA_SCHEMA_PATH)
+    messages: list[CheckMessage] = []
+    writers = sorted(set(app_settings.ENVIRONMENTS) & app_settings.WRITE_FILES_ENVIRONMENTS)
+    problem = _uncreatable(directory.path) if writers else None
+    if problem:
+        messages.append(
+            Error(
+                f"The migrations directory {str(directory.path)!r} cannot be created: {problem}.",
+                hint=f"Fix PRISMA_SCHEMA_PATH or the permissions; {', '.join(writers)} "
+                "write migration folders there (WRITE_FILES_ENVIRONMENTS).",
+                id="schema_manager.E004",
+            )
+        )
+    try:
+        provider = directory.lock_provider()
+    except (OSError, SchemaManagerError):
+        provider = None
+    if provider is None:
+        return messages
+    for environment, alias in app_settings.ENVIRONMENTS.items():
+        if alias not in connections.settings:
+            continue  # E001
+        expected = PROVIDERS.get(connections[alias].vendor)
+        if expected and provider != expected:
+            messages.append(
+                Warning(
+                    f"{str(directory.lock_path)!r} names provider {provider!r}, but environment "
+                    f"{environment!r} targets a {expected} database.",
+                    hint="Prisma refuses to deploy these migrations there. Write portable SQL "
+                    "and fix or delete the lock file, or keep one provider per project.",
+                    id="schema_manager.W001",
+                )
+            )
+    return messages
+
+
+def _uncreatable(path: Path) -> str | None:
+    """Why ``path`` cannot be a directory we write into (None if it is or can be)."""
+    if path.exists():
+        if not path.is_dir():
+            return "a file is in the way"
+        return None if os.access(path, os.W_OK | os.X_OK) else "it is not writable"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{str(parent)!r} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{str(parent)!r} is not writable"
+    return None

@@ -21,6 +21,13 @@ DEFAULTS: dict[str, Any] = {
     "PROTECTED_ENVIRONMENTS": ["production"],
     # Seconds an applier waits for another one to finish on the same target.
     "LOCK_WAIT": 60.0,
+    # Environments whose applies write prisma/migrations/<id>/ (like `prisma migrate dev`).
+    "WRITE_FILES_ENVIRONMENTS": ["development"],
+    # Environments where apply_schema_migration may ask before destructive statements.
+    "INTERACTIVE_ENVIRONMENTS": ["development"],
+    # e.g. ["development", "staging", "production"]: each needs the migration applied in the
+    # one before it. None (off) lets the guide apply straight to production.
+    "PROMOTION_ORDER": None,
 }
 
 
@@ -50,6 +57,18 @@ class SchemaManagerSettings:
     @property
     def LOCK_WAIT(self) -> float:
         return float(self._get("LOCK_WAIT"))
+
+    @property
+    def WRITE_FILES_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("WRITE_FILES_ENVIRONMENTS"))
+
+    @property
+    def INTERACTIVE_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("INTERACTIVE_ENVIRONMENTS"))
+
+    @property
+    def PROMOTION_ORDER(self) -> list[str]:
+        return list(self._get("PROMOTION_ORDER") or [])
 
 
 app_settings = SchemaManagerSettings()

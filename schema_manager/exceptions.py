@@ -26,3 +26,7 @@ class LockTimeoutError(SchemaManagerError):
 
 class MigrationStateError(SchemaManagerError):
     """The operation does not fit the migration's state on the target (e.g. not applied)."""
+
+
+class AppliedMigrationError(MigrationStateError):
+    """The SQL of a migration that is applied somewhere must not change."""

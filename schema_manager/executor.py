@@ -51,8 +51,11 @@ class MigrationExecutor:
         self.lock_wait = lock_wait
         self.progress = progress
 
-    def apply(self, migration_id: str, sql: str, checksum: str) -> Outcome:
-        """Run ``sql`` and record ``migration_id`` as applied, atomically."""
+    def apply(self, migration_id: str, sql: str, checksum: str, *, fake: bool = False) -> Outcome:
+        """Run ``sql`` and record ``migration_id`` as applied, atomically.
+
+        ``fake`` records the row without running the SQL (baselining an existing database).
+        """
         statements = parse_statements(sql)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
@@ -67,14 +70,15 @@ class MigrationExecutor:
                     if live is not None:
                         outcome.already_applied, outcome.applied_row = True, live
                     else:
-                        self._run(statements, outcome)
+                        if not fake:
+                            self._run(statements, outcome)
                         outcome.finished_at = utc_now()
                         outcome.ledger_id = self.ledger.insert(
                             migration_id,
                             checksum,
                             outcome.started_at,
                             finished_at=outcome.finished_at,
-                            applied_steps_count=1,
+                            applied_steps_count=0 if fake else 1,
                         )
                 outcome.success = True
             except MigrationStateError:

@@ -32,6 +32,7 @@ def record_apply(
     *,
     rollback_generated: bool,
     applied_by: str,
+    faked: bool = False,
 ) -> VersionRecord:
     """Append the history row of one apply attempt."""
     return VersionRecord.objects.create(
@@ -49,6 +50,7 @@ def record_apply(
         error=outcome.error or "",
         applied_by=applied_by,
         ledger_id=outcome.ledger_id,
+        faked=faked and outcome.success,
     )
 
 

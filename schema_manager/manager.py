@@ -16,12 +16,12 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import connections, router, transaction
 
-from . import history, results, rollback_scripts
-from .checksums import canonical_sql
+from . import history, policy, results, rollback_scripts
+from .checksums import canonical_sql, migration_checksum, same_script
 from .conf import app_settings
-from .exceptions import LockTimeoutError, MigrationStateError
+from .exceptions import LockTimeoutError, MigrationStateError, SchemaManagerError
 from .executor import MigrationExecutor
-from .files import MigrationDirectory
+from .files import DiskMigration, MigrationDirectory
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import MigrationResult, ValidationResult
@@ -56,9 +56,14 @@ class SchemaManager:
         *,
         allow_destructive: bool = False,
         applied_by: str | None = None,
+        fake: bool = False,
     ) -> MigrationResult:
         return await sync_to_async(self.apply_migration_sync)(
-            migration, environment, allow_destructive=allow_destructive, applied_by=applied_by
+            migration,
+            environment,
+            allow_destructive=allow_destructive,
+            applied_by=applied_by,
+            fake=fake,
         )
 
     async def rollback_migration(
@@ -112,7 +117,9 @@ class SchemaManager:
         *,
         allow_destructive: bool = False,
         applied_by: str | None = None,
+        fake: bool = False,
     ) -> MigrationResult:
+        """Apply ``migration``; ``fake`` records it as applied without running its SQL."""
         target = resolve(environment)
         _canonicalise(migration)
         executor = _executor(target)
@@ -130,11 +137,16 @@ class SchemaManager:
             )
             result.warnings = validation.warnings
             return result
+        problem = self.drift_problem(migration) or policy.promotion_problem(
+            migration.id, migration_checksum(migration.sql), target
+        )
+        if problem:
+            return _not_run(migration.id, target, "apply", MigrationStateError(problem))
         rollback_script, generated = rollback_scripts.script_for(migration, target.vendor)
         try:
             stored = self._store(migration)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
-            outcome = executor.apply(stored.id, stored.sql, stored.checksum)
+            outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
         except (MigrationStateError, LockTimeoutError) as exc:
             return _not_run(migration.id, target, "apply", exc)
         result = results.applied(
@@ -152,7 +164,16 @@ class SchemaManager:
                 rollback_script,
                 rollback_generated=generated,
                 applied_by=_who(applied_by),
+                faked=fake,
             )
+            if outcome.success and fake:
+                result.faked = True
+                result.message = (
+                    f"Migration {stored.id} recorded as applied in {target.environment} "
+                    "without running its SQL (fake)."
+                )
+            if outcome.success and policy.writes_files(target):
+                self._export(stored, rollback_script, target, result)
         logger.info(result.message)
         return result
 
@@ -206,19 +227,56 @@ class SchemaManager:
     # -- catalogue and planning --------------------------------------------------------------
 
     def import_migrations(self) -> list[Migration]:
-        """Add migration folders on disk that the catalogue lacks; return the new entries."""
-        known = set(Migration.objects.values_list("id", flat=True))
-        new = [
-            Migration(id=disk.id, name=disk.name, sql=disk.sql, rollback_sql=disk.rollback_sql)
-            for disk in self.migrations_directory.read()
-            if disk.id not in known
-        ]
+        """Add migration folders on disk that the catalogue lacks; return the new entries.
+
+        A folder whose migration.sql changed since it was imported updates the catalogue,
+        unless the migration is applied somewhere: that is drift, reported and never applied.
+        """
+        known = {m.id: m for m in Migration.objects.all()}
+        new = []
+        for disk in self.migrations_directory.read():
+            stored = known.get(disk.id)
+            if stored is None:
+                new.append(
+                    Migration(
+                        id=disk.id, name=disk.name, sql=disk.sql, rollback_sql=disk.rollback_sql
+                    )
+                )
+            elif stored.checksum != disk.checksum:
+                self._update_from_disk(stored, disk)
         for migration in new:
             migration.save(force_insert=True)
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )
         return new
+
+    def drift_problem(self, migration: Migration) -> str | None:
+        """Why ``migration`` must not be applied: its SQL differs from its migration.sql."""
+        disk = self.migrations_directory.get(migration.id) if migration.id else None
+        checksum = migration_checksum(migration.sql)
+        if disk is None or same_script(checksum, disk.sql):
+            return None
+        applied = VersionRecord.objects.applied_environments(migration.id)
+        how = f"applied in {', '.join(sorted(applied))}" if applied else "stored"
+        return (
+            f"Migration {migration.id!r} was modified: it was {how} with checksum {checksum}, "
+            f"but {str(disk.path / 'migration.sql')!r} now has checksum {disk.checksum}; "
+            "restore the file or put the change in a new migration."
+        )
+
+    def rollback_plan(self, to_id: str, environment: str | None = None) -> list[str]:
+        """The migrations applied after ``to_id`` in the environment, newest first."""
+        target = resolve(environment)
+        rows = _executor(target).ledger.rows()
+        live = [row for row in rows if row.is_applied]
+        names = [row.migration_name for row in live]
+        if to_id not in names:
+            raise MigrationStateError(
+                f"Migration {to_id!r} is not applied in {target.environment}, so there is no "
+                "point to roll back to."
+            )
+        return list(reversed(names[names.index(to_id) + 1 :]))
 
     def pending_migrations(self, environment: str | None = None) -> list[Migration]:
         """Catalogue entries (after importing from disk) not applied in the environment, by id."""
@@ -231,7 +289,10 @@ class SchemaManager:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""
         target = resolve(environment)
         self.import_migrations()
-        return migration_states(target.environment, self._reconcile(target, _executor(target)))
+        disk = {m.id: m for m in self.migrations_directory.read()}
+        return migration_states(
+            target.environment, self._reconcile(target, _executor(target)), disk
+        )
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -252,6 +313,35 @@ class SchemaManager:
 
         history.reconcile(target.environment, target.alias, rows, catalogue_entry)
         return rows
+
+    def _update_from_disk(self, stored: Migration, disk: DiskMigration) -> None:
+        applied = VersionRecord.objects.applied_environments(stored.id)
+        if applied:
+            logger.warning(
+                "Migration %s changed on disk after it was applied in %s (applied checksum %s, "
+                "file checksum %s); it will not be applied until the file is restored.",
+                stored.id,
+                ", ".join(sorted(applied)),
+                stored.checksum,
+                disk.checksum,
+            )
+            return
+        stored.sql, stored.rollback_sql = disk.sql, disk.rollback_sql or stored.rollback_sql
+        stored.save(update_fields=["sql", "rollback_sql", "updated_at"])
+        logger.info("Updated migration %s from %s", stored.id, disk.path)
+
+    def _export(
+        self, migration: Migration, rollback_script: str, target: Target, result: MigrationResult
+    ) -> None:
+        """Write the migration's folder (development); a write error never undoes the apply."""
+        try:
+            self.migrations_directory.export(
+                migration.id, migration.sql, rollback_script, target.vendor
+            )
+        except (OSError, SchemaManagerError) as exc:
+            message = f"Applied, but could not write its folder under migrations/: {exc}"
+            logger.warning("Migration %s: %s", migration.id, message)
+            result.warnings.append(message)
 
     def _store(self, migration: Migration) -> Migration:
         """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""

@@ -5,12 +5,14 @@ Models hold fields and small helpers only; SQL execution lives in ``executor.py`
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .checksums import migration_checksum
+from .exceptions import AppliedMigrationError
 from .sql.rules import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
 
 
@@ -51,11 +53,38 @@ class Migration(models.Model):
         return self.id
 
     def save(self, *args, **kwargs) -> None:
-        self.checksum = migration_checksum(self.sql)
         update_fields = kwargs.get("update_fields")
+        if update_fields is None or "sql" in update_fields:
+            problem = self.sql_change_problem()
+            if problem:
+                raise AppliedMigrationError(problem)
+        self.checksum = migration_checksum(self.sql)
         if update_fields is not None and "sql" in update_fields:
             kwargs["update_fields"] = {*update_fields, "checksum"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        problem = self.sql_change_problem()
+        if problem:
+            raise ValidationError({"sql": problem})
+
+    def sql_change_problem(self) -> str | None:
+        """Why the SQL being saved may not replace the stored SQL (None if it may)."""
+        if self._state.adding:
+            return None
+        stored = type(self).objects.filter(pk=self.pk).values_list("checksum", flat=True).first()
+        new = migration_checksum(self.sql)
+        if stored is None or stored == new:
+            return None
+        environments = VersionRecord.objects.applied_environments(self.pk)
+        if not environments:
+            return None
+        return (
+            f"Migration {self.pk!r} is applied in {', '.join(sorted(environments))}, so its SQL "
+            f"cannot change (applied checksum {stored}, new checksum {new}); put the change in "
+            "a new migration."
+        )
 
     @property
     def current_checksum(self) -> str:
@@ -66,6 +95,16 @@ class Migration(models.Model):
 class VersionRecordQuerySet(models.QuerySet):
     def for_environment(self, environment: str) -> VersionRecordQuerySet:
         return self.filter(environment=environment)
+
+    def applied_environments(self, migration_id: str) -> set[str]:
+        """Environments whose latest apply/rollback of ``migration_id`` left it applied."""
+        latest: dict[str, str] = {}
+        records = self.filter(
+            migration_id=migration_id, status__in=["applied", "rolled_back"]
+        ).order_by("-recorded_at", "-id")
+        for environment, status in records.values_list("environment", "status"):
+            latest.setdefault(environment, status)
+        return {environment for environment, status in latest.items() if status == "applied"}
 
 
 class VersionRecord(models.Model):
@@ -101,6 +140,11 @@ class VersionRecord(models.Model):
         blank=True,
         default="",
         help_text=_("The id of the target's _prisma_migrations row this attempt wrote."),
+    )
+    faked = models.BooleanField(
+        _("faked"),
+        default=False,
+        help_text=_("Recorded as applied without running its SQL (apply --fake)."),
     )
     reconciled = models.BooleanField(
         _("reconciled"),

@@ -28,6 +28,8 @@ class MigrationResult:
     # True when nothing had to be done (already applied with the same checksum).
     skipped: bool = False
     rollback_script: str = ""
+    # True when the migration was recorded as applied without running (apply --fake).
+    faked: bool = False
     warnings: list[str] = field(default_factory=list)
     record: VersionRecord | None = field(default=None, repr=False)
 

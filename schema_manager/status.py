@@ -1,25 +1,41 @@
-"""Where each migration stands in one environment: read from the ledger, enriched by history."""
+"""Where each migration stands in one environment: read from the ledger, enriched by history.
+
+A migration is known from three places: its folder on disk, the catalogue and the target's
+ledger. Its state is the ledger's (pending, applied, failed, rolled_back, unresolved), turned
+into ``modified`` when the SQL it was applied with no longer matches its SQL now, and into
+``missing`` when the ledger knows it but neither the disk nor the catalogue does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from .checksums import same_script
+from .files import DiskMigration
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
+
+# States that a CI gate (schema_migration_status --check) treats as "not deployed as on disk".
+NOT_DEPLOYED = frozenset({"pending", "failed", "rolled_back", "unresolved", "modified"})
 
 
 @dataclass(frozen=True)
 class MigrationState:
     migration_id: str
     name: str
-    state: str  # pending, applied, failed, rolled_back, unresolved
+    state: str  # pending, applied, failed, rolled_back, unresolved, modified, missing
     in_catalogue: bool
     applied_at: datetime | None = None
     applied_by: str = ""
     execution_time: float | None = None
     rolled_back_at: datetime | None = None
     error: str = ""
+    on_disk: bool = False
+    # The checksum it was applied with, and that of its SQL now (on disk, else catalogue).
+    applied_checksum: str = ""
+    current_checksum: str = ""
+    faked: bool = False
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -28,9 +44,12 @@ class MigrationState:
         return data
 
 
-def migration_states(environment: str, rows: list[LedgerRow]) -> list[MigrationState]:
-    """Every migration in the catalogue or in ``rows`` (the target's ledger), sorted by id."""
-    catalogue = {m.id: m.name for m in Migration.objects.only("id", "name")}
+def migration_states(
+    environment: str, rows: list[LedgerRow], disk: dict[str, DiskMigration] | None = None
+) -> list[MigrationState]:
+    """Every migration on ``disk``, in the catalogue or in ``rows`` (the ledger), sorted by id."""
+    disk = disk or {}
+    catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
     for row in rows:  # oldest first, so the last row per name wins
         latest[row.migration_name] = row
@@ -38,26 +57,49 @@ def migration_states(environment: str, rows: list[LedgerRow]) -> list[MigrationS
         record.ledger_id: record
         for record in VersionRecord.objects.filter(
             environment=environment, operation=VersionRecord.Operation.APPLY
-        ).only("ledger_id", "applied_by", "execution_time")
+        ).only("ledger_id", "applied_by", "execution_time", "faked")
     }
     states = []
-    for migration_id in sorted(set(catalogue) | set(latest)):
+    for migration_id in sorted(set(catalogue) | set(latest) | set(disk)):
         last = latest.get(migration_id)
         record = attempts.get(last.id) if last else None
+        stored = catalogue.get(migration_id)
+        on_disk = disk.get(migration_id)
+        current = on_disk.checksum if on_disk else (stored.checksum if stored else "")
+        state, applied_checksum = _state(last), last.checksum if last else ""
+        if on_disk and stored and state != "applied" and stored.checksum != on_disk.checksum:
+            # The catalogue keeps the SQL applied elsewhere when the file changes afterwards.
+            state, applied_checksum = "modified", stored.checksum
+        elif state == "applied" and (on_disk or stored):
+            sql = on_disk.sql if on_disk else None
+            if not _matches(last.checksum, sql, stored):
+                state = "modified"
+        elif state == "applied":
+            state = "missing"
         states.append(
             MigrationState(
                 migration_id=migration_id,
-                name=catalogue.get(migration_id, migration_id.split("_", 1)[-1]),
-                state=_state(last),
-                in_catalogue=migration_id in catalogue,
+                name=stored.name if stored else migration_id.split("_", 1)[-1],
+                state=state,
+                in_catalogue=stored is not None,
                 applied_at=last.finished_at if last else None,
                 applied_by=record.applied_by if record else "",
                 execution_time=record.execution_time if record else None,
                 rolled_back_at=last.rolled_back_at if last else None,
                 error=(last.logs or "") if last else "",
+                on_disk=on_disk is not None,
+                applied_checksum=applied_checksum,
+                current_checksum=current,
+                faked=bool(record and record.faked),
             )
         )
     return states
+
+
+def _matches(checksum: str, disk_sql: str | None, stored: Migration | None) -> bool:
+    if disk_sql is not None:
+        return same_script(checksum, disk_sql)
+    return stored is None or stored.checksum == checksum
 
 
 def _state(row: LedgerRow | None) -> str:

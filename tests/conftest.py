@@ -144,6 +144,13 @@ def _environment_settings(targets: Targets, tmp_path) -> dict:
     }
 
 
+@pytest.fixture(autouse=True)
+def _scratch_working_directory(tmp_path, monkeypatch) -> None:
+    """Relative Prisma paths (the default, the guide's ``backend/...``) land in a scratch dir:
+    development applies write migration folders there, never into the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture(params=ENGINES)
 def engine(request) -> str:
     if request.param == "postgresql" and not POSTGRES_URL:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -59,11 +60,14 @@ def test_apply_all_imports_folders_and_applies_in_order(targets, migrations_dir)
 
     out, _ = run_command("apply_schema_migration", "--all")
 
-    assert out.splitlines() == [
-        "Migration 20240101000000_init applied to development (1 statement(s)).",
-        "Migration 20240102000000_add_phone applied to development (1 statement(s)).",
-        "2 migration(s) done.",
-    ]
+    lines = out.splitlines()
+    assert lines[0] == f"Applying 2 migration(s) in development ({targets.alias('development')}):"
+    assert re.fullmatch(
+        r"  \[1/2\] 20240101000000_init \.\.\. applied \(1 statement\(s\), \d+\.\d{3}s\)", lines[1]
+    )
+    assert lines[2].startswith("  [2/2] 20240102000000_add_phone ... applied (1 statement(s), ")
+    assert re.fullmatch(r"Done in development: 2 applied \(\d+\.\d{3}s in all\)\.", lines[3])
+    assert len(lines) == 4
     ledger = targets.ledger()
     assert [row["migration_name"] for row in ledger] == [
         "20240101000000_init",
@@ -77,7 +81,7 @@ def test_apply_all_imports_folders_and_applies_in_order(targets, migrations_dir)
     assert "phone" in targets.columns("customers")
 
     out, _ = run_command("apply_schema_migration", "--all")
-    assert out.strip() == "No migrations to apply."
+    assert out.strip() == "No migrations to apply in development."
 
 
 def test_apply_named_migrations_and_unknown_ids(targets, migrations_dir):
@@ -142,7 +146,7 @@ def test_rollback_command_and_its_dry_run(targets, migrations_dir):
     assert "users" in targets.tables()
 
     out, _ = run_command("rollback_schema_migration", "001_users")
-    assert out.strip() == "Migration 001_users rolled back in development."
+    assert re.fullmatch(r"001_users \.\.\. rolled back \(1 statement\(s\), [\d.]+s\)", out.strip())
     assert "users" not in targets.tables()
 
     with pytest.raises(CommandError, match="is not applied in development"):
@@ -226,7 +230,8 @@ def test_processes_exit_codes_and_one_line_errors(tmp_path):
     assert applied.returncode == 0, applied.stderr
     assert applied.stderr == ""
     bundled = sorted(p.name for p in (ROOT / "prisma" / "migrations").iterdir() if p.is_dir())
-    assert f"{len(bundled)} migration(s) done." in applied.stdout
+    assert f"[{len(bundled)}/{len(bundled)}] {bundled[-1]} ... applied" in applied.stdout
+    assert f"Done in development: {len(bundled)} applied" in applied.stdout
 
     status = manage(env, "schema_migration_status", "--format", "json")
     states = {m["migration_id"]: m["state"] for m in json.loads(status.stdout)["migrations"]}

@@ -31,17 +31,31 @@ class SchemaCommand(BaseCommand):
     def manager(self) -> SchemaManager:
         return SchemaManager()
 
-    def report(self, result: MigrationResult, verbosity: int) -> None:
-        """One line per migration: its outcome, and its time at -v 2."""
+    def report_line(
+        self, result: MigrationResult, position: int, total: int, verbosity: int
+    ) -> None:
+        """One line per migration: a counter when there are several, its outcome and time."""
+        if verbosity < 1 or (not result.success and total == 1):
+            return  # a lone failure is the command's one stderr line
+        counter = f"[{position}/{total}] " if total > 1 else ""
+        seconds = f"{result.execution_time:.3f}s"
         if not result.success:
-            return
-        style = self.style.WARNING if result.skipped else self.style.SUCCESS
-        if verbosity >= 1:
-            timing = f" ({result.execution_time:.3f}s)" if verbosity >= 2 else ""
-            self.stdout.write(style(result.message) + timing)
+            outcome, style = f"FAILED ({seconds})", self.style.ERROR
+        elif result.skipped:
+            outcome, style = "already applied, nothing to do", self.style.WARNING
+        elif result.faked:
+            outcome, style = (
+                f"faked: recorded as applied, SQL not run ({seconds})",
+                self.style.NOTICE,
+            )
+        else:
+            verb = "rolled back" if result.operation == "rollback" else "applied"
+            outcome = f"{verb} ({result.statements_run} statement(s), {seconds})"
+            style = self.style.SUCCESS
+        self.stdout.write(f"  {counter}{result.migration_id} ... " + style(outcome))
         if verbosity >= 2:
             for warning in result.warnings:
-                self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
+                self.stdout.write(self.style.WARNING(f"    warning: {warning}"))
 
     def fail(self, result: MigrationResult) -> CommandError:
         detail = f" {result.error}" if result.error and result.error not in result.message else ""

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import sys
+import time
+
 from django.core.management.base import CommandError
 
 from ...models import Migration
+from ...policy import may_prompt
+from ...results import MigrationResult
+from ...targets import resolve
 from ._base import SchemaCommand
 
 
@@ -21,29 +27,84 @@ class Command(SchemaCommand):
             action="store_true",
             help="Apply destructive statements even in a protected environment (production).",
         )
+        parser.add_argument(
+            "--fake",
+            action="store_true",
+            help="Record the migrations as applied without running their SQL (baseline).",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Never ask before destructive statements (production never asks anyway).",
+        )
 
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
         if bool(ids) == bool(options["all"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
         manager = self.manager
+        target = resolve(environment)
         plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
         verbosity = options["verbosity"]
         if not plan:
             if verbosity >= 1:
-                self.stdout.write("No migrations to apply.")
+                self.stdout.write(f"No migrations to apply in {target.environment}.")
             return
         if options["dry_run"]:
-            self._show_plan(plan, environment, verbosity)
+            self._show_plan(plan, environment, verbosity, options["fake"])
             return
-        for migration in plan:
-            result = manager.apply_migration_sync(
-                migration, environment, allow_destructive=options["allow_destructive"]
+        if verbosity >= 1:
+            verb = "Faking" if options["fake"] else "Applying"
+            self.stdout.write(
+                self.style.MIGRATE_HEADING(
+                    f"{verb} {len(plan)} migration(s) in {target.environment} ({target.alias}):"
+                )
             )
+        prompt = options["interactive"] and may_prompt(environment) and _is_terminal()
+        results: list[MigrationResult] = []
+        clock = time.perf_counter()
+        for position, migration in enumerate(plan, start=1):
+            if prompt:
+                self._confirm(migration, environment)
+            result = manager.apply_migration_sync(
+                migration,
+                environment,
+                allow_destructive=options["allow_destructive"],
+                fake=options["fake"],
+            )
+            self.report_line(result, position, len(plan), verbosity)
             if not result.success:
                 raise self.fail(result)
-            self.report(result, verbosity)
-        if verbosity >= 1 and len(plan) > 1:
-            self.stdout.write(self.style.SUCCESS(f"{len(plan)} migration(s) done."))
+            results.append(result)
+        if verbosity >= 1:
+            self.stdout.write(self._summary(results, target.environment, clock))
+
+    def _summary(self, results: list[MigrationResult], environment: str, clock: float) -> str:
+        skipped = sum(result.skipped for result in results)
+        faked = sum(result.faked for result in results)
+        applied = len(results) - skipped - faked
+        parts = [f"{applied} applied"]
+        if faked:
+            parts.append(f"{faked} faked")
+        if skipped:
+            parts.append(f"{skipped} already applied")
+        elapsed = time.perf_counter() - clock
+        return self.style.SUCCESS(
+            f"Done in {environment}: {', '.join(parts)} ({elapsed:.3f}s in all)."
+        )
+
+    def _confirm(self, migration: Migration, environment: str | None) -> None:
+        validation = self.manager.validate_migration_sync(migration, environment)
+        destructive = [f.message for f in validation.findings if f.destructive]
+        if not destructive:
+            return
+        self.stdout.write(self.style.WARNING(f"Migration {migration.id} is destructive:"))
+        for message in destructive:
+            self.stdout.write(self.style.WARNING(f"  - {message}"))
+        answer = input(f"Apply {migration.id}? [y/N] ").strip().lower()
+        if answer not in {"y", "yes"}:
+            raise CommandError(f"Migration {migration.id} was not applied: declined at the prompt.")
 
     def _named(self, ids: list[str]) -> list[Migration]:
         self.manager.import_migrations()
@@ -56,15 +117,22 @@ class Command(SchemaCommand):
             )
         return [found[migration_id] for migration_id in ids]
 
-    def _show_plan(self, plan: list[Migration], environment: str | None, verbosity: int) -> None:
+    def _show_plan(
+        self, plan: list[Migration], environment: str | None, verbosity: int, fake: bool
+    ) -> None:
         manager = self.manager
-        for migration in plan:
+        verb = "fake" if fake else "apply"
+        for position, migration in enumerate(plan, start=1):
             validation = manager.validate_migration_sync(migration, environment)
-            self.stdout.write(self.style.MIGRATE_HEADING(f"Would apply {migration.id}"))
+            counter = f"[{position}/{len(plan)}] " if len(plan) > 1 else ""
+            self.stdout.write(self.style.MIGRATE_HEADING(f"{counter}Would {verb} {migration.id}"))
             for error in validation.errors:
                 self.stdout.write(self.style.ERROR(f"  error: {error}"))
             for warning in validation.warnings:
                 self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
+            problem = manager.drift_problem(migration)
+            if problem:
+                self.stdout.write(self.style.ERROR(f"  error: {problem}"))
             if verbosity >= 1:
                 rollback = migration.rollback_sql or manager.generate_rollback_script(
                     migration, environment
@@ -77,3 +145,7 @@ class Command(SchemaCommand):
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.strip().splitlines())
+
+
+def _is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()

@@ -1,29 +1,50 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from ...targets import resolve
+from ...status import NOT_DEPLOYED, MigrationState
+from ...targets import Target, all_targets, resolve
 from ._base import SchemaCommand
 
 
 class Command(SchemaCommand):
-    help = "Show each schema migration's state in an environment."
+    help = (
+        "Show each schema migration's state (on disk, in the catalogue, in the ledger) in an "
+        "environment, or in all of them."
+    )
 
     def add_arguments(self, parser) -> None:
         self.add_environment_argument(parser)
+        parser.add_argument(
+            "--all-environments",
+            action="store_true",
+            help="Show every configured environment (default: only --environment's).",
+        )
         parser.add_argument("--format", choices=["text", "json"], default="text")
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit 1 if any migration is not applied (pending, failed, rolled back, "
+            "unresolved) or modified since it was applied.",
+        )
 
     def handle(self, *args, environment: str | None, **options) -> None:
-        target = resolve(environment)
-        states = self.manager.status(target.environment)
+        targets = all_targets() if options["all_environments"] else [resolve(environment)]
+        report = [(target, self.manager.status(target.environment)) for target in targets]
         if options["format"] == "json":
-            payload = {
-                "environment": target.environment,
-                "database": target.alias,
-                "migrations": [state.as_dict() for state in states],
-            }
-            self.stdout.write(json.dumps(payload, indent=2))
-            return
+            payloads = [_payload(target, states) for target, states in report]
+            data = {"environments": payloads} if options["all_environments"] else payloads[0]
+            self.stdout.write(json.dumps(data, indent=2))
+        else:
+            for target, states in report:
+                self._write_text(target, states)
+        if options["check"] and any(
+            state.state in NOT_DEPLOYED for _, states in report for state in states
+        ):
+            sys.exit(1)
+
+    def _write_text(self, target: Target, states: list[MigrationState]) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"{target.environment} ({target.alias}):"))
         if not states:
             self.stdout.write("  (no migrations)")
@@ -32,14 +53,41 @@ class Command(SchemaCommand):
             "pending": self.style.WARNING,
             "failed": self.style.ERROR,
             "unresolved": self.style.ERROR,
+            "modified": self.style.ERROR,
+            "missing": self.style.NOTICE,
             "rolled_back": self.style.NOTICE,
         }
         for state in states:
             line = f"  [{state.state.replace('_', ' '):^11}] {state.migration_id}"
-            if state.applied_at and state.state == "applied":
-                line += f"  applied {state.applied_at:%Y-%m-%d %H:%M:%S}"
-                if state.applied_by:
-                    line += f" by {state.applied_by}"
-                if state.execution_time is not None:
-                    line += f" in {state.execution_time:.3f}s"
-            self.stdout.write(styles[state.state](line))
+            self.stdout.write(styles[state.state](line) + _details(state))
+
+
+def _details(state: MigrationState) -> str:
+    parts = []
+    if state.applied_at and state.state in {"applied", "modified", "missing"}:
+        applied = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S}"
+        if state.applied_by:
+            applied += f" by {state.applied_by}"
+        if state.faked:
+            applied += " (faked)"
+        elif state.execution_time is not None:
+            applied += f" in {state.execution_time:.3f}s"
+        parts.append(applied)
+    if state.state == "modified":
+        parts.append(
+            f"applied with checksum {state.applied_checksum}, SQL now has checksum "
+            f"{state.current_checksum}"
+        )
+    if state.state == "missing":
+        parts.append("not on disk nor in the catalogue")
+    elif state.in_catalogue and not state.on_disk and state.state != "pending":
+        parts.append("not on disk")
+    return "".join(f"  {part}" for part in parts)
+
+
+def _payload(target: Target, states: list[MigrationState]) -> dict[str, object]:
+    return {
+        "environment": target.environment,
+        "database": target.alias,
+        "migrations": [state.as_dict() for state in states],
+    }

@@ -1,0 +1,43 @@
+"""Environment policy: promotion order, which environments write files, which may prompt."""
+
+from __future__ import annotations
+
+from django.db import connections
+
+from .backends import get_backend
+from .conf import app_settings
+from .ledger import Ledger
+from .targets import Target, resolve
+
+
+def writes_files(target: Target) -> bool:
+    return target.environment in app_settings.WRITE_FILES_ENVIRONMENTS
+
+
+def may_prompt(environment: str | None) -> bool:
+    return resolve(environment).environment in app_settings.INTERACTIVE_ENVIRONMENTS
+
+
+def previous_environment(environment: str) -> str | None:
+    """The environment a migration must have succeeded in first, if PROMOTION_ORDER says so."""
+    order = app_settings.PROMOTION_ORDER
+    if environment not in order:
+        return None
+    position = order.index(environment)
+    return order[position - 1] if position else None
+
+
+def promotion_problem(migration_id: str, checksum: str, target: Target) -> str | None:
+    """Why ``migration_id`` may not be applied in ``target`` yet (None if it may)."""
+    previous = previous_environment(target.environment)
+    if previous is None:
+        return None
+    source = resolve(previous)
+    ledger = Ledger(get_backend(connections[source.alias]))
+    if any(row.is_applied and row.checksum == checksum for row in ledger.rows(migration_id)):
+        return None
+    return (
+        f"Migration {migration_id!r} has not been applied in {previous} (with this SQL), and "
+        f"SCHEMA_MANAGER['PROMOTION_ORDER'] requires it to succeed in {previous} before "
+        f"{target.environment}."
+    )

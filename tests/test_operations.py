@@ -1,0 +1,446 @@
+"""Operators' workflow: fake applies, prompts, rollback --to, status states, scaffolding,
+the migrations directory, drift, promotion order and the system checks."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.checks import run_checks
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError
+from django.test import override_settings
+
+from schema_manager import Migration, SchemaManager
+from schema_manager.exceptions import AppliedMigrationError
+from schema_manager.files import slugify
+from schema_manager.models import VersionRecord
+from tests.settings import POSTGRES_SCHEMAS
+from tests.test_commands import demo_env, manage, run_command, write_migration
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+PROVIDER = {"sqlite": "sqlite", "postgresql": "postgresql"}
+
+
+@pytest.fixture
+def migrations_dir(targets) -> Path:
+    directory = SchemaManager().migrations_directory.path
+    directory.mkdir(parents=True)
+    return directory
+
+
+def status_of(environment: str = "development") -> dict[str, dict]:
+    out, _ = run_command("schema_migration_status", "--format", "json", "-e", environment)
+    return {m["migration_id"]: m for m in json.loads(out)["migrations"]}
+
+
+def settings_with(**changes):
+    from django.conf import settings
+
+    return override_settings(SCHEMA_MANAGER={**settings.SCHEMA_MANAGER, **changes})
+
+
+# -- apply --fake, prompts ---------------------------------------------------------------------
+
+
+def test_fake_records_without_running_and_history_says_so(targets, migrations_dir):
+    write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);")
+
+    out, _ = run_command("apply_schema_migration", "--all", "--fake")
+
+    assert "001_users ... faked: recorded as applied, SQL not run" in out
+    assert "Done in development: 0 applied, 1 faked" in out
+    assert "users" not in targets.tables()
+    [row] = targets.ledger()
+    assert row["finished_at"] is not None
+    assert row["applied_steps_count"] == 0
+    [record] = VersionRecord.objects.all()
+    assert (record.status, record.faked) == ("applied", True)
+    assert status_of()["001_users"]["faked"] is True
+    text, _ = run_command("schema_migration_status")
+    assert "(faked)" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_destructive_migration_prompts_in_development_unless_noinput(
+    targets, migrations_dir, monkeypatch
+):
+    targets.execute("development", "CREATE TABLE old (id INTEGER)")
+    write_migration(
+        migrations_dir, "001_drop", "DROP TABLE old;", down="CREATE TABLE old (id INTEGER);"
+    )
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    answers = iter(["n"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+
+    with pytest.raises(CommandError, match="001_drop was not applied: declined at the prompt"):
+        run_command("apply_schema_migration", "--all")
+    assert "old" in targets.tables()
+
+    # --noinput never asks (input would raise StopIteration).
+    run_command("apply_schema_migration", "--all", "--noinput")
+    assert "old" not in targets.tables()
+
+
+def test_production_never_prompts_and_blocks_destructive(targets, migrations_dir, monkeypatch):
+    write_migration(migrations_dir, "001_drop", "DROP TABLE IF EXISTS old;")
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("prompted in production"))
+
+    with pytest.raises(CommandError, match=r"001_drop was not applied to production.*Blocked"):
+        run_command("apply_schema_migration", "--all", "-e", "production")
+    run_command("apply_schema_migration", "--all", "-e", "production", "--allow-destructive")
+    assert [r["migration_name"] for r in targets.ledger("production")] == ["001_drop"]
+
+
+# -- rollback --to -----------------------------------------------------------------------------
+
+
+def test_rollback_to_rolls_back_later_migrations_newest_first(targets, migrations_dir):
+    for number, table in enumerate("abc", start=1):
+        write_migration(
+            migrations_dir, f"00{number}_{table}", f"CREATE TABLE {table} (id INTEGER);"
+        )
+    run_command("apply_schema_migration", "--all")
+
+    out, _ = run_command("rollback_schema_migration", "--to", "001_a", "--dry-run")
+    assert [line for line in out.splitlines() if line.startswith("Would")] == [
+        "Would roll back 003_c with:",
+        "Would roll back 002_b with:",
+    ]
+    assert {"b", "c"} <= targets.tables()
+
+    out, _ = run_command("rollback_schema_migration", "--to", "001_a")
+    lines = out.splitlines()
+    assert lines[0].startswith("  [1/2] 003_c ... rolled back")
+    assert lines[1].startswith("  [2/2] 002_b ... rolled back")
+    assert lines[2] == "Rolled back 2 migration(s) in development."
+    assert "a" in targets.tables()
+    assert not {"b", "c"} & targets.tables()
+
+    out, _ = run_command("rollback_schema_migration", "--to", "001_a")
+    assert out.strip() == "Nothing is applied after 001_a in development."
+    with pytest.raises(CommandError, match="'002_b' is not applied in development"):
+        run_command("rollback_schema_migration", "--to", "002_b")
+    with pytest.raises(CommandError, match="or pass --to ID \\(not both\\)"):
+        run_command("rollback_schema_migration", "001_a", "--to", "001_a")
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def test_status_every_state_all_environments_and_check(targets, migrations_dir):
+    write_migration(migrations_dir, "001_a", "CREATE TABLE a (id INTEGER);")
+    write_migration(migrations_dir, "002_b", "CREATE TABLE b (id INTEGER);")
+    run_command("apply_schema_migration", "--all", "-e", "staging")
+    # A row Prisma (or anyone) wrote for a migration we have nowhere.
+    targets.execute(
+        "staging",
+        "INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, "
+        f"started_at, applied_steps_count) VALUES ('{uuid.uuid4()}', '{'0' * 64}', "
+        "CURRENT_TIMESTAMP, '000_elsewhere', CURRENT_TIMESTAMP, 1)",
+    )
+
+    with pytest.raises(SystemExit) as exited:
+        run_command("schema_migration_status", "--all-environments", "--check")
+    assert exited.value.code == 1
+
+    out, _ = run_command("schema_migration_status", "--all-environments")
+    assert "development (" in out
+    assert "production (" in out
+    staging = out.split("staging (")[1].split("production (")[0]
+    assert "[  missing  ] 000_elsewhere" in staging
+    assert "not on disk nor in the catalogue" in staging
+    assert re.search(r"\[  applied  \] 001_a  applied [\d-]+ [\d:]+ (by \S+ )?in \d", staging)
+
+    out, _ = run_command("schema_migration_status", "--all-environments", "--format", "json")
+    environments = {e["environment"]: e for e in json.loads(out)["environments"]}
+    assert set(environments) == {"development", "staging", "production"}
+    states = {m["migration_id"]: m for m in environments["staging"]["migrations"]}
+    assert {k: v["state"] for k, v in states.items()} == {
+        "000_elsewhere": "missing",
+        "001_a": "applied",
+        "002_b": "applied",
+    }
+    assert states["001_a"]["on_disk"]
+    assert states["001_a"]["execution_time"] is not None
+    assert states["001_a"]["applied_checksum"] == states["001_a"]["current_checksum"]
+
+    # Staging alone: nothing pending or modified (a migration we lack is not a CI failure).
+    run_command("schema_migration_status", "-e", "staging", "--check")
+
+
+# -- create_schema_migration -------------------------------------------------------------------
+
+
+def test_slug_follows_prisma():
+    assert slugify("Add Users -- table!") == "add_users_table_"
+    assert slugify("x" * 300) == "x" * 200
+
+
+def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):
+    sql_file = tmp_path / "up.sql"
+    sql_file.write_bytes(b"CREATE TABLE widgets (id INTEGER);\n")
+    down_file = tmp_path / "down.sql"
+    down_file.write_bytes(b"DROP TABLE widgets;\n")
+
+    out, _ = run_command(
+        "create_schema_migration", "Add widgets", "--sql", str(sql_file), "--down", str(down_file)
+    )
+
+    [folder] = SchemaManager().migrations_directory.path.iterdir()
+    assert re.fullmatch(r"\d{14}_add_widgets", folder.name)
+    assert out.strip() == f"Created {folder}"
+    assert (folder / "migration.sql").read_bytes() == sql_file.read_bytes()
+    assert (folder / "down.sql").read_bytes() == down_file.read_bytes()
+    run_command("apply_schema_migration", "--all")
+    assert "widgets" in targets.tables()
+    assert Migration.objects.get(pk=folder.name).rollback_sql == "DROP TABLE widgets;\n"
+
+    run_command("create_schema_migration", "empty one")
+    [empty] = [p for p in folder.parent.iterdir() if p.name.endswith("_empty_one")]
+    assert (empty / "migration.sql").read_text() == "-- This is an empty migration.\n"
+    assert not (empty / "down.sql").exists()
+    with pytest.raises(CommandError, match="has no letter or digit"):
+        run_command("create_schema_migration", "!!!")
+    with pytest.raises(CommandError, match="Cannot read"):
+        run_command("create_schema_migration", "x", "--sql", str(tmp_path / "nope.sql"))
+
+
+# -- the migrations directory ------------------------------------------------------------------
+
+
+def test_development_apply_writes_folder_and_lock_staging_writes_nothing(
+    targets, manager, tmp_path
+):
+    directory = manager.migrations_directory
+    migration = Migration(
+        id="20240105000000_add_tags", name="add_tags", sql="CREATE TABLE tags (id INTEGER);"
+    )
+    assert manager.apply_migration_sync(migration, "staging").success
+    assert not directory.path.exists()
+
+    assert manager.apply_migration_sync(migration, "development").success
+
+    folder = directory.path / migration.id
+    assert (folder / "migration.sql").read_bytes() == b"CREATE TABLE tags (id INTEGER);\n"
+    cascade = " CASCADE" if targets.engine == "postgresql" else ""
+    assert (folder / "down.sql").read_text() == f"DROP TABLE IF EXISTS tags{cascade};\n"
+    assert (directory.path / "migration_lock.toml").read_text() == (
+        "# Please do not edit this file manually\n"
+        "# It should be added in your version-control system (e.g., Git)\n"
+        f'provider = "{PROVIDER[targets.engine]}"\n'
+    )
+    [row] = targets.ledger()
+    assert row["checksum"] == hashlib.sha256((folder / "migration.sql").read_bytes()).hexdigest()
+    # Written once: the folder is now the source, read back unchanged.
+    assert manager.import_migrations() == []
+    assert status_of()[migration.id]["state"] == "applied"
+
+
+def test_writing_environments_are_a_setting(targets, manager):
+    with settings_with(
+        ENVIRONMENTS={"development": targets.alias("development")}, WRITE_FILES_ENVIRONMENTS=[]
+    ):
+        migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+        assert manager.apply_migration_sync(migration).success
+        assert not manager.migrations_directory.path.exists()
+
+
+def test_folder_written_like_prisma_migrate_dev_gets_prismas_ledger_row(targets, migrations_dir):
+    sql = (
+        '-- CreateTable\nCREATE TABLE "User" (\n    "id" INTEGER NOT NULL,\n    "email" TEXT\n);\n'
+    )
+    folder = write_migration(migrations_dir, "20240601093000_init", sql)
+    (migrations_dir / "migration_lock.toml").write_text(
+        "# Please do not edit this file manually\n"
+        "# It should be added in your version-control system (e.g., Git)\n"
+        f'provider = "{PROVIDER[targets.engine]}"'
+    )
+
+    run_command("apply_schema_migration", "--all")
+
+    [row] = targets.ledger()
+    assert uuid.UUID(row["id"]).version == 4
+    assert len(row["id"]) == 36
+    assert row["checksum"] == hashlib.sha256((folder / "migration.sql").read_bytes()).hexdigest()
+    assert row["migration_name"] == "20240601093000_init"
+    assert row["finished_at"] is not None
+    assert row["started_at"] is not None
+    assert (row["logs"], row["rolled_back_at"], row["applied_steps_count"]) == (None, None, 1)
+    assert sorted(p.name for p in folder.iterdir()) == ["migration.sql"]  # untouched
+    assert not [m for m in run_checks() if m.id.startswith("schema_manager")]
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+def test_edited_applied_migration_is_modified_and_refused(targets, migrations_dir):
+    folder = write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);\n")
+    run_command("apply_schema_migration", "--all")
+    old = hashlib.sha256((folder / "migration.sql").read_bytes()).hexdigest()
+    (folder / "migration.sql").write_bytes(b"CREATE TABLE users (id INTEGER, name TEXT);\n")
+    new = hashlib.sha256((folder / "migration.sql").read_bytes()).hexdigest()
+
+    for environment in ("development", "staging"):
+        state = status_of(environment)["001_users"]
+        assert state["state"] == "modified"
+        assert (state["applied_checksum"], state["current_checksum"]) == (old, new)
+    out, _ = run_command("schema_migration_status")
+    assert f"applied with checksum {old}, SQL now has checksum {new}" in out
+    with pytest.raises(SystemExit):
+        run_command("schema_migration_status", "-e", "development", "--check")
+
+    for environment in ("staging", "development"):
+        with pytest.raises(CommandError) as refused:
+            run_command("apply_schema_migration", "001_users", "-e", environment)
+        assert "'001_users' was modified" in str(refused.value)
+        assert old in str(refused.value)
+        assert new in str(refused.value)
+    assert targets.ledger("staging") == []
+    assert Migration.objects.get(pk="001_users").checksum == old
+
+    # Restoring the file ends the drift.
+    (folder / "migration.sql").write_bytes(b"CREATE TABLE users (id INTEGER);\n")
+    run_command("apply_schema_migration", "--all", "-e", "staging")
+    assert "users" in targets.tables("staging")
+
+
+def test_unapplied_folder_edit_updates_the_catalogue(targets, migrations_dir):
+    folder = write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);")
+    run_command("schema_migration_status")
+    (folder / "migration.sql").write_bytes(b"CREATE TABLE people (id INTEGER);")
+    run_command("apply_schema_migration", "--all")
+    assert "people" in targets.tables()
+
+
+def test_applied_migration_cannot_be_edited_through_the_api(targets, manager):
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+    assert manager.apply_migration_sync(migration, "staging").success
+
+    stored = Migration.objects.get(pk="001_t")
+    stored.sql = "CREATE TABLE t (id INTEGER, x TEXT);"
+    with pytest.raises(AppliedMigrationError, match="'001_t' is applied in staging") as caught:
+        stored.save()
+    assert stored.checksum in str(caught.value) or "applied checksum" in str(caught.value)
+    with pytest.raises(ValidationError, match="cannot change"):
+        stored.full_clean()
+    assert Migration.objects.get(pk="001_t").sql == "CREATE TABLE t (id INTEGER);\n"
+    stored.refresh_from_db()
+    stored.name = "renamed"
+    stored.save()  # other fields stay editable
+
+    assert manager.rollback_migration_sync("001_t", "staging").success
+    stored.sql = "CREATE TABLE t (id INTEGER, x TEXT);"
+    stored.save()  # rolled back everywhere: editable again
+
+
+# -- promotion order ---------------------------------------------------------------------------
+
+
+def test_promotion_order_requires_the_previous_environment(targets, migrations_dir):
+    write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);")
+    with settings_with(PROMOTION_ORDER=["development", "staging", "production"]):
+        with pytest.raises(CommandError) as refused:
+            run_command("apply_schema_migration", "--all", "-e", "production")
+        assert "'001_users' has not been applied in staging" in str(refused.value)
+        assert "PROMOTION_ORDER" in str(refused.value)
+        with pytest.raises(CommandError, match="not been applied in development"):
+            run_command("apply_schema_migration", "--all", "-e", "staging")
+        assert targets.ledger("production") == []
+        assert targets.ledger("staging") == []
+
+        for environment in ("development", "staging", "production"):
+            run_command("apply_schema_migration", "--all", "-e", environment)
+            assert "users" in targets.tables(environment)
+
+
+def test_promotion_order_is_off_by_default(targets, manager):
+    migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
+    assert manager.apply_migration_sync(migration, "production").success
+
+
+# -- system checks -----------------------------------------------------------------------------
+
+
+def test_check_lock_provider_differs_from_an_engine(targets, migrations_dir):
+    other = "postgresql" if targets.engine == "sqlite" else "sqlite"
+    (migrations_dir / "migration_lock.toml").write_text(f'provider = "{other}"\n')
+    warnings = [m for m in run_checks() if m.id == "schema_manager.W001"]
+    assert len(warnings) == 3  # one per environment
+    assert f"names provider {other!r}" in warnings[0].msg
+
+
+def test_check_directory_that_cannot_be_created(targets, tmp_path):
+    (tmp_path / "blocker").write_text("a file, not a directory")
+    with settings_with(PRISMA_SCHEMA_PATH=tmp_path / "blocker" / "prisma" / "schema.prisma"):
+        [error] = [m for m in run_checks() if m.id == "schema_manager.E004"]
+        assert "cannot be created" in error.msg
+        assert "is a file" in error.msg
+        with settings_with(WRITE_FILES_ENVIRONMENTS=[]):
+            assert not [m for m in run_checks() if m.id == "schema_manager.E004"]
+
+
+# -- as real processes -------------------------------------------------------------------------
+
+
+def test_processes_create_fake_check_and_drift(tmp_path):
+    schema = tmp_path / "prisma" / "schema.prisma"
+    env = {**demo_env(tmp_path), "PRISMA_SCHEMA_PATH": str(schema)}
+    assert manage(env, "migrate", "-v0").returncode == 0
+    up = tmp_path / "up.sql"
+    up.write_text("CREATE TABLE widgets (id INTEGER);\n")
+
+    created = manage(env, "create_schema_migration", "add widgets", "--sql", str(up))
+    assert created.returncode == 0, created.stderr
+    [folder] = (tmp_path / "prisma" / "migrations").iterdir()
+
+    pending = manage(env, "schema_migration_status", "--check")
+    assert (pending.returncode, pending.stderr) == (1, "")
+    assert f"[  pending  ] {folder.name}" in pending.stdout
+
+    faked = manage(env, "apply_schema_migration", "--all", "--fake", "--noinput", "-e", "staging")
+    assert faked.returncode == 0, faked.stderr
+    assert "1 faked" in faked.stdout
+    applied = manage(env, "apply_schema_migration", "--all", "--noinput")
+    assert applied.returncode == 0, applied.stderr
+    clean = manage(env, "schema_migration_status", "--check", "-v0")
+    assert (clean.returncode, clean.stderr) == (0, "")
+
+    (folder / "migration.sql").write_text("CREATE TABLE gadgets (id INTEGER);\n")
+    drifted = manage(env, "apply_schema_migration", folder.name, "-e", "production")
+    assert drifted.returncode == 1
+    [line] = drifted.stderr.strip().splitlines()
+    assert line.startswith(f"CommandError: Migration '{folder.name}' was modified: it was applied")
+    assert manage(env, "schema_migration_status", "--check").returncode == 1
+
+
+def test_processes_status_check_on_postgresql(postgres_targets, tmp_path):
+    from tests.test_integration_guide import _postgres_url
+
+    env = demo_env(
+        tmp_path, {"DEVELOPMENT_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["development"])}
+    )
+    env["PRISMA_SCHEMA_PATH"] = str(tmp_path / "prisma" / "schema.prisma")
+    assert manage(env, "migrate", "-v0").returncode == 0
+    write_migration(tmp_path / "prisma" / "migrations", "001_a", "CREATE TABLE a (id INTEGER);")
+
+    assert manage(env, "schema_migration_status", "--check").returncode == 1
+    applied = manage(env, "apply_schema_migration", "--all")
+    assert applied.returncode == 0, applied.stderr
+    status = manage(env, "schema_migration_status", "--check", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    [state] = json.loads(status.stdout)["migrations"]
+    assert (state["migration_id"], state["state"]) == ("001_a", "applied")
+    assert (tmp_path / "prisma" / "migrations" / "migration_lock.toml").exists() is False
+    assert "a" in postgres_targets.tables()
