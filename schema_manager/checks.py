@@ -46,6 +46,16 @@ def check_environments(app_configs=None, **kwargs) -> list[Error]:
                     id="schema_manager.E002",
                 )
             )
+    unknown = [name for name in app_settings.PROMOTION_ORDER if name not in environments]
+    if unknown:
+        errors.append(
+            Error(
+                f"SCHEMA_MANAGER['PROMOTION_ORDER'] names {', '.join(map(repr, unknown))}, "
+                "not among the configured environments.",
+                hint=f"Use names from: {', '.join(sorted(environments))}.",
+                id="schema_manager.E005",
+            )
+        )
     default = app_settings.DEFAULT_ENVIRONMENT
     if default not in environments:
         errors.append(

@@ -232,7 +232,7 @@ class SchemaManager:
         A folder whose migration.sql changed since it was imported updates the catalogue,
         unless the migration is applied somewhere: that is drift, reported and never applied.
         """
-        known = {m.id: m for m in Migration.objects.all()}
+        known = {m.id: m for m in Migration.objects.only("id", "checksum")}
         new = []
         for disk in self.migrations_directory.read():
             stored = known.get(disk.id)
@@ -264,6 +264,18 @@ class SchemaManager:
             f"but {str(disk.path / 'migration.sql')!r} now has checksum {disk.checksum}; "
             "restore the file or put the change in a new migration."
         )
+
+    def modified_migrations(self, environment: str | None = None) -> list[str]:
+        """One sentence per migration applied here whose migration.sql changed since (drift)."""
+        target = resolve(environment)
+        applied = _executor(target).ledger.applied()
+        return [
+            f"Migration {disk.id!r} is applied in {target.environment} with checksum "
+            f"{applied[disk.id].checksum}, but {str(disk.path / 'migration.sql')!r} now has "
+            f"checksum {disk.checksum}; restore the file or put the change in a new migration."
+            for disk in self.migrations_directory.read()
+            if disk.id in applied and not same_script(applied[disk.id].checksum, disk.sql)
+        ]
 
     def rollback_plan(self, to_id: str, environment: str | None = None) -> list[str]:
         """The migrations applied after ``to_id`` in the environment, newest first."""

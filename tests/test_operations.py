@@ -309,6 +309,14 @@ def test_edited_applied_migration_is_modified_and_refused(targets, migrations_di
         assert new in str(refused.value)
     assert targets.ledger("staging") == []
     assert Migration.objects.get(pk="001_users").checksum == old
+    write_migration(migrations_dir, "002_more", "CREATE TABLE more (id INTEGER);")
+    with pytest.raises(
+        CommandError,
+        match=f"Refusing to apply: Migration '001_users' is applied in development with "
+        f"checksum {old}",
+    ):
+        run_command("apply_schema_migration", "--all")
+    assert "more" not in targets.tables()
 
     # Restoring the file ends the drift.
     (folder / "migration.sql").write_bytes(b"CREATE TABLE users (id INTEGER);\n")
@@ -379,6 +387,12 @@ def test_check_lock_provider_differs_from_an_engine(targets, migrations_dir):
     warnings = [m for m in run_checks() if m.id == "schema_manager.W001"]
     assert len(warnings) == 3  # one per environment
     assert f"names provider {other!r}" in warnings[0].msg
+
+
+def test_check_promotion_order_names_configured_environments(targets):
+    with settings_with(PROMOTION_ORDER=["development", "qa"]):
+        [error] = [m for m in run_checks() if m.id == "schema_manager.E005"]
+        assert "'qa'" in error.msg
 
 
 def test_check_directory_that_cannot_be_created(targets, tmp_path):

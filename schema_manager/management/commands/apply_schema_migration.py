@@ -46,6 +46,11 @@ class Command(SchemaCommand):
         manager = self.manager
         target = resolve(environment)
         plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
+        if options["all"]:
+            drift = manager.modified_migrations(environment)
+            if drift:
+                others = f" ({len(drift) - 1} more modified)" if len(drift) > 1 else ""
+                raise CommandError(f"Refusing to apply: {drift[0]}{others}")
         verbosity = options["verbosity"]
         if not plan:
             if verbosity >= 1:
