@@ -71,8 +71,7 @@ class Migration(models.Model):
 
     def sql_change_problem(self) -> str | None:
         """Why the SQL being saved may not replace the stored SQL (None if it may)."""
-        if self._state.adding:
-            return None
+        # Not skipped for unsaved instances: saving one with a stored id overwrites that row.
         stored = type(self).objects.filter(pk=self.pk).values_list("checksum", flat=True).first()
         new = migration_checksum(self.sql)
         if stored is None or stored == new:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from .backends import get_backend
 from .conf import app_settings
@@ -15,7 +15,9 @@ def writes_files(target: Target) -> bool:
 
 
 def may_prompt(environment: str | None) -> bool:
-    return resolve(environment).environment in app_settings.INTERACTIVE_ENVIRONMENTS
+    """Protected environments (production) never prompt, whatever INTERACTIVE_ENVIRONMENTS says."""
+    target = resolve(environment)
+    return target.environment in app_settings.INTERACTIVE_ENVIRONMENTS and not target.is_protected
 
 
 def previous_environment(environment: str) -> str | None:
@@ -34,7 +36,14 @@ def promotion_problem(migration_id: str, checksum: str, target: Target) -> str |
         return None
     source = resolve(previous)
     ledger = Ledger(get_backend(connections[source.alias]))
-    if any(row.is_applied and row.checksum == checksum for row in ledger.rows(migration_id)):
+    try:
+        rows = ledger.rows(migration_id)
+    except DatabaseError as exc:
+        return (
+            f"Migration {migration_id!r} cannot be promoted to {target.environment}: the ledger "
+            f"of {previous} (SCHEMA_MANAGER['PROMOTION_ORDER']) could not be read ({exc})."
+        )
+    if any(row.is_applied and row.checksum == checksum for row in rows):
         return None
     return (
         f"Migration {migration_id!r} has not been applied in {previous} (with this SQL), and "

@@ -65,6 +65,8 @@ def test_fake_records_without_running_and_history_says_so(targets, migrations_di
     assert status_of()["001_users"]["faked"] is True
     text, _ = run_command("schema_migration_status")
     assert "(faked)" in text
+    text, _ = run_command("schema_migration_history")
+    assert "(faked)" in text.splitlines()[1]
 
 
 class _Terminal(io.StringIO):
@@ -351,6 +353,11 @@ def test_applied_migration_cannot_be_edited_through_the_api(targets, manager):
     assert manager.rollback_migration_sync("001_t", "staging").success
     stored.sql = "CREATE TABLE t (id INTEGER, x TEXT);"
     stored.save()  # rolled back everywhere: editable again
+
+    assert manager.apply_migration_sync(stored, "production").success
+    overwrite = Migration(id="001_t", name="t", sql="CREATE TABLE t (y TEXT);")
+    with pytest.raises(AppliedMigrationError, match="is applied in production"):
+        overwrite.save()  # an unsaved instance with a stored id would overwrite the row
 
 
 # -- promotion order ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class Command(SchemaCommand):
             style = self.style.ERROR if record.status == "failed" else self.style.SUCCESS
             when = f"{record.recorded_at:%Y-%m-%d %H:%M:%S}"
             by = f" by {record.applied_by}" if record.applied_by else ""
+            by += " (faked)" if record.faked else ""
             line = f"  {when}  {record.operation:<8} {record.get_status_display():<11} "
             self.stdout.write(
                 style(line) + f"{record.migration_id}{by} ({record.execution_time:.3f}s)"
@@ -51,4 +52,5 @@ def _as_dict(record: VersionRecord) -> dict[str, object]:
         "applied_by": record.applied_by,
         "error": record.error,
         "reconciled": record.reconciled,
+        "faked": record.faked,
     }
