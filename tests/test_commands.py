@@ -166,8 +166,10 @@ def test_status_text_and_json(targets, migrations_dir):
     lines = out.splitlines()
     assert lines[0] == f"development ({targets.alias('development')}):"
     assert lines[1].startswith("  [  applied  ] 001_a  applied ")
-    assert lines[2] == "  [rolled back] 002_b"
-    assert lines[3] == "  [  failed   ] 003_c"
+    assert re.fullmatch(r"  \[rolled back\] 002_b  rolled back [\d-]+ [\d:]+", lines[2])
+    assert re.fullmatch(
+        r"  \[  failed   \] 003_c  failed [\d-]+ [\d:]+: Statement 2 .*nope.*", lines[3]
+    )
 
     out, _ = run_command("schema_migration_status", "--format", "json", "-e", "staging")
     payload = json.loads(out)

@@ -73,6 +73,15 @@ def _details(state: MigrationState) -> str:
         elif state.execution_time is not None:
             applied += f" in {state.execution_time:.3f}s"
         parts.append(applied)
+    if state.state == "rolled_back" and state.rolled_back_at:
+        parts.append(f"rolled back {state.rolled_back_at:%Y-%m-%d %H:%M:%S}")
+    if state.state in {"failed", "unresolved"}:
+        when = state.rolled_back_at or state.applied_at
+        error = state.error.strip().splitlines()[0][:120] if state.error.strip() else ""
+        if when:
+            parts.append(f"{state.state} {when:%Y-%m-%d %H:%M:%S}: {error}")
+        elif error:
+            parts.append(error)
     if state.state == "modified":
         parts.append(
             f"applied with checksum {state.applied_checksum}, SQL now has checksum "
