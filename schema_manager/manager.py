@@ -232,9 +232,12 @@ class SchemaManager:
         A folder whose migration.sql changed since it was imported updates the catalogue,
         unless the migration is applied somewhere: that is drift, reported and never applied.
         """
+        return self._import(self.migrations_directory.read())
+
+    def _import(self, on_disk: list[DiskMigration]) -> list[Migration]:
         known = {m.id: m for m in Migration.objects.only("id", "checksum")}
         new = []
-        for disk in self.migrations_directory.read():
+        for disk in on_disk:
             stored = known.get(disk.id)
             if stored is None:
                 new.append(
@@ -300,8 +303,9 @@ class SchemaManager:
     def status(self, environment: str | None = None) -> list[MigrationState]:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""
         target = resolve(environment)
-        self.import_migrations()
-        disk = {m.id: m for m in self.migrations_directory.read()}
+        on_disk = self.migrations_directory.read()
+        self._import(on_disk)
+        disk = {m.id: m for m in on_disk}
         return migration_states(
             target.environment, self._reconcile(target, _executor(target)), disk
         )

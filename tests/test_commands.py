@@ -151,6 +151,8 @@ def test_rollback_command_and_its_dry_run(targets, migrations_dir):
 
     with pytest.raises(CommandError, match="is not applied in development"):
         run_command("rollback_schema_migration", "001_users")
+    with pytest.raises(CommandError, match="'001_users' is not applied in development"):
+        run_command("rollback_schema_migration", "001_users", "--dry-run")
 
 
 def test_status_text_and_json(targets, migrations_dir):

@@ -39,6 +39,11 @@ class Command(SchemaCommand):
         if options["dry_run"]:
             for migration_id in plan:
                 script = manager.rollback_script_in_force(migration_id, environment)
+                if not script:
+                    raise CommandError(
+                        f"Migration {migration_id!r} is not applied in "
+                        f"{resolve(environment).environment}; nothing to roll back."
+                    )
                 self.stdout.write(
                     self.style.MIGRATE_HEADING(f"Would roll back {migration_id} with:")
                 )
