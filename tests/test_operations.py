@@ -300,9 +300,15 @@ def test_edited_applied_migration_is_modified_and_refused(targets, migrations_di
         assert (state["applied_checksum"], state["current_checksum"]) == (old, new)
     out, _ = run_command("schema_migration_status")
     assert f"applied with checksum {old}, SQL now has checksum {new}" in out
+    out, _ = run_command("schema_migration_status", "-e", "staging")
+    assert f"applied in another environment with checksum {old}, SQL now has" in out
     with pytest.raises(SystemExit):
         run_command("schema_migration_status", "-e", "development", "--check")
 
+    write_migration(migrations_dir, "000_first", "CREATE TABLE first (id INTEGER);")
+    with pytest.raises(CommandError, match="Refusing to apply: Migration '001_users' was modified"):
+        run_command("apply_schema_migration", "--all", "-e", "staging")
+    assert "first" not in targets.tables("staging")  # refused before anything ran
     for environment in ("staging", "development"):
         with pytest.raises(CommandError) as refused:
             run_command("apply_schema_migration", "001_users", "-e", environment)

@@ -47,7 +47,9 @@ class Command(SchemaCommand):
         target = resolve(environment)
         plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
         if options["all"]:
+            # Refuse before the first apply, not halfway through the plan.
             drift = manager.modified_migrations(environment)
+            drift += [problem for m in plan if (problem := manager.drift_problem(m))]
             if drift:
                 others = f" ({len(drift) - 1} more modified)" if len(drift) > 1 else ""
                 raise CommandError(f"Refusing to apply: {drift[0]}{others}")

@@ -83,8 +83,9 @@ def _details(state: MigrationState) -> str:
         elif error:
             parts.append(error)
     if state.state == "modified":
+        where = "" if state.applied_at else " in another environment"
         parts.append(
-            f"applied with checksum {state.applied_checksum}, SQL now has checksum "
+            f"applied{where} with checksum {state.applied_checksum}, SQL now has checksum "
             f"{state.current_checksum}"
         )
     if state.state == "missing":
