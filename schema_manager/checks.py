@@ -14,7 +14,9 @@ from .exceptions import SchemaManagerError
 from .files import PROVIDERS, MigrationDirectory
 
 
-@register(Tags.database, Tags.compatibility)
+# Not tagged "database": it reads settings only, and Django 6 skips database-tagged checks
+# unless a command names databases, so the errors would go unseen by most commands.
+@register(Tags.compatibility)
 def check_environments(app_configs=None, **kwargs) -> list[Error]:
     errors: list[Error] = []
     environments = app_settings.ENVIRONMENTS

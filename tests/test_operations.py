@@ -471,3 +471,8 @@ def test_processes_status_check_on_postgresql(postgres_targets, tmp_path):
     assert (state["migration_id"], state["state"]) == ("001_a", "applied")
     assert (tmp_path / "prisma" / "migrations" / "migration_lock.toml").exists() is False
     assert "a" in postgres_targets.tables()
+
+
+def test_settings_checks_run_without_naming_databases(targets):
+    with settings_with(ENVIRONMENTS={"development": "nowhere"}):
+        assert "schema_manager.E001" in {m.id for m in run_checks()}
