@@ -70,14 +70,19 @@ class MigrationExecutor:
                     if live is not None:
                         outcome.already_applied, outcome.applied_row = True, live
                     else:
-                        if not fake:
+                        if fake:
+                            # The row `prisma migrate resolve --applied` writes: one instant,
+                            # empty logs, no steps.
+                            outcome.started_at = utc_now()
+                        else:
                             self._run(statements, outcome)
-                        outcome.finished_at = utc_now()
+                        outcome.finished_at = outcome.started_at if fake else utc_now()
                         outcome.ledger_id = self.ledger.insert(
                             migration_id,
                             checksum,
                             outcome.started_at,
                             finished_at=outcome.finished_at,
+                            logs="" if fake else None,
                             applied_steps_count=0 if fake else 1,
                         )
                 outcome.success = True

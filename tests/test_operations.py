@@ -58,8 +58,10 @@ def test_fake_records_without_running_and_history_says_so(targets, migrations_di
     assert "Done in development: 0 applied, 1 faked" in out
     assert "users" not in targets.tables()
     [row] = targets.ledger()
+    # As `prisma migrate resolve --applied` writes it.
     assert row["finished_at"] is not None
-    assert row["applied_steps_count"] == 0
+    assert row["started_at"] == row["finished_at"]
+    assert (row["logs"], row["rolled_back_at"], row["applied_steps_count"]) == ("", None, 0)
     [record] = VersionRecord.objects.all()
     assert (record.status, record.faked) == ("applied", True)
     assert status_of()["001_users"]["faked"] is True
@@ -67,6 +69,20 @@ def test_fake_records_without_running_and_history_says_so(targets, migrations_di
     assert "(faked)" in text
     text, _ = run_command("schema_migration_history")
     assert "(faked)" in text.splitlines()[1]
+
+
+def test_apply_output_is_verbosity_gated(targets, migrations_dir):
+    targets.execute("development", "CREATE TABLE old (id INTEGER)")
+    write_migration(migrations_dir, "001_a", "CREATE TABLE a (id INTEGER);")
+    write_migration(
+        migrations_dir, "002_b", "DROP TABLE old;", down="CREATE TABLE old (id INTEGER);"
+    )
+
+    out, err = run_command("apply_schema_migration", "001_a", "-v", "0")
+    assert (out, err) == ("", "")
+    out, _ = run_command("apply_schema_migration", "002_b", "-v", "2")
+    assert out.splitlines()[1].startswith("  002_b ... applied (1 statement(s), ")
+    assert out.splitlines()[2].startswith("    warning: ")
 
 
 class _Terminal(io.StringIO):
