@@ -117,8 +117,14 @@ def test_production_never_prompts_and_blocks_destructive(targets, migrations_dir
 
     with pytest.raises(CommandError, match=r"001_drop was not applied to production.*Blocked"):
         run_command("apply_schema_migration", "--all", "-e", "production")
+    run_command("apply_schema_migration", "--all", "-e", "production", "--fake")  # runs nothing
+    write_migration(migrations_dir, "002_drop", "DROP TABLE IF EXISTS older;")
     run_command("apply_schema_migration", "--all", "-e", "production", "--allow-destructive")
-    assert [r["migration_name"] for r in targets.ledger("production")] == ["001_drop"]
+    ledger = targets.ledger("production")
+    assert [(r["migration_name"], r["applied_steps_count"]) for r in ledger] == [
+        ("001_drop", 0),
+        ("002_drop", 1),
+    ]
 
 
 # -- rollback --to -----------------------------------------------------------------------------

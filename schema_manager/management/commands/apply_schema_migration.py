@@ -68,7 +68,12 @@ class Command(SchemaCommand):
                     f"{verb} {len(plan)} migration(s) in {target.environment} ({target.alias}):"
                 )
             )
-        prompt = options["interactive"] and may_prompt(environment) and _is_terminal()
+        prompt = (
+            options["interactive"]
+            and not options["fake"]
+            and may_prompt(environment)
+            and _is_terminal()
+        )
         results: list[MigrationResult] = []
         clock = time.perf_counter()
         for position, migration in enumerate(plan, start=1):

@@ -24,7 +24,9 @@ class Command(SchemaCommand):
             "--dry-run", action="store_true", help="Show the rollback script(s); run nothing."
         )
 
-    def handle(self, *args, id: str | None, to: str | None, environment: str | None, **options):
+    def handle(
+        self, *args, id: str | None, to: str | None, environment: str | None, **options
+    ) -> None:
         if bool(id) == bool(to):
             raise CommandError("Name the migration to roll back, or pass --to ID (not both).")
         manager = self.manager
