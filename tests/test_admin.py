@@ -55,7 +55,7 @@ def messages_of(response) -> list[tuple[str, str]]:
 
 def column(html: str, environment: str, migration_id: str) -> str:
     """The badge state shown for ``migration_id`` in the ``environment`` column."""
-    [row] = [row for row in html.split("<tr") if f">{migration_id}</a>" in row]
+    [row] = [row for row in html.split("<tr") if f">{migration_id}<br>" in row]
     cell = re.search(rf'class="field-state_{environment}">(.*?)</td>', row, re.S)
     assert cell, environment
     return re.search(r"sm-badge-(\w+)", cell.group(1)).group(1)

@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -138,7 +139,7 @@ class MigrationAdmin(admin.ModelAdmin):
     form = MigrationForm
     search_fields = ("id", "name")
     ordering = ("id",)
-    sortable_by = ("id", "name", "last_change")
+    sortable_by = ("migration", "last_change")
     list_per_page = 50
     actions = ("validate_selected",)
     change_form_template = "admin/schema_manager/migration/change_form.html"
@@ -170,10 +171,15 @@ class MigrationAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest):
         columns = [_state_column(target.environment) for target in all_targets()]
-        return ("id", "name", *columns, "last_change")
+        return ("migration", *columns, "last_change")
 
     def get_list_filter(self, request: HttpRequest):
         return [_state_filter(target.environment) for target in all_targets()]
+
+    @admin.display(description=gettext_lazy("migration"), ordering="id")
+    def migration(self, migration: Migration):
+        # Id and name in one cell keeps room for a column per environment.
+        return format_html('{}<br><span class="sm-quiet">{}</span>', migration.id, migration.name)
 
     @admin.display(description=gettext_lazy("last change"), ordering="last_change_at")
     def last_change(self, migration: Migration):
@@ -182,10 +188,11 @@ class MigrationAdmin(admin.ModelAdmin):
             return "—"
         status = VersionRecord.Status(migration.last_change_status).label
         return format_html(
-            '{} in {}<br><span class="sm-quiet">{}{}</span>',
+            '{} in {}<br><span class="sm-quiet" title="{}">{}{}</span>',
             str(status).capitalize(),
             migration.last_change_environment,
             when(at),
+            _("%(time)s ago") % {"time": timesince(at, depth=1)},
             f" · {migration.last_change_by}" if migration.last_change_by else "",
         )
 
