@@ -132,6 +132,18 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
             page.click('.sm-confirm-form input[type="submit"]')
             page.wait_for_selector("ul.messagelist li.success")
             assert badge(page, "002_add_display_name", "staging") == "rolled back"
+
+            # A new migration: "Generate rollback" fills the rollback from the SQL typed so far.
+            page.goto(changelist + "add/")
+            page.fill("#id_id", "007_create_invoices")
+            page.fill("#id_name", "create_invoices")
+            page.fill("#id_sql", "CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+            page.click("[data-sm-generate-rollback]")
+            page.wait_for_function("document.querySelector('#id_rollback_sql').value !== ''")
+            assert page.input_value("#id_rollback_sql") == "DROP TABLE IF EXISTS invoices;"
+            page.screenshot(path=SCREENSHOTS / "change-form.png", full_page=True)
+            page.click('input[name="_save"]')
+            page.wait_for_selector("ul.messagelist li.success")
         finally:
             browser.close()
 
@@ -144,4 +156,5 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
     ]
     assert "display_name" not in sqlite_targets.columns("users", "staging")
     assert sqlite_targets.ledger("production")[-1]["migration_name"] == "001_create_users"
-    assert Migration.objects.count() == len(CATALOGUE)
+    created = Migration.objects.get(pk="007_create_invoices")
+    assert created.rollback_sql == "DROP TABLE IF EXISTS invoices;"

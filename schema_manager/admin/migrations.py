@@ -41,6 +41,11 @@ from .display import state_badge, when
 from .states import STATE_LABELS, forget_ledgers, ledgers, live_environments, state_in, states_of
 from .widgets import RollbackTextarea, SQLTextarea
 
+try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
+    from django.contrib.admin.options import Action, ActionLocation
+except ImportError:  # Earlier versions: (function, name, description) tuples.
+    Action = ActionLocation = None
+
 logger = logging.getLogger("schema_manager.admin")
 
 OPERATIONS = ("apply", "rollback")
@@ -198,21 +203,24 @@ class MigrationAdmin(admin.ModelAdmin):
 
     # -- actions ------------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest) -> dict[str, tuple]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location=None) -> dict[str, Any]:
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)
         # Deleting applied migrations from the catalogue would hide them: one by one only.
         actions.pop("delete_selected", None)
         if self.actions is None or IS_POPUP_VAR in request.GET:
+            return actions
+        if action_location is not None and action_location != ActionLocation.CHANGE_LIST:
             return actions
         for operation in OPERATIONS:
             for target in all_targets():
                 if may_operate(request.user, operation, target):
                     name = action_name(operation, target.environment)
-                    description = ACTION_LABELS[operation] % target.environment
-                    actions[name] = (
-                        _operation_action(operation, target.environment),
-                        name,
-                        description,
+                    function = _operation_action(operation, target.environment)
+                    actions[name] = _action_entry(
+                        function, name, ACTION_LABELS[operation] % target.environment
                     )
         return actions
 
@@ -469,6 +477,12 @@ class MigrationAdmin(admin.ModelAdmin):
         return JsonResponse(
             {"rollback_sql": script, "environment": target.environment, "vendor": target.vendor}
         )
+
+
+def _action_entry(function: Callable, name: str, description: str) -> Any:
+    if Action is None:
+        return (function, name, description)
+    return Action(function, name, description, description, [ActionLocation.CHANGE_LIST])
 
 
 def _outcome_level(result: MigrationResult) -> int:
