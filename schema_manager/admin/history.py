@@ -14,13 +14,11 @@ class VersionRecordAdmin(admin.ModelAdmin):
     list_display = (
         "recorded_at",
         "migration_id",
-        "name",
         "environment",
         "operation",
         "status_badge",
         "applied_by",
         "seconds",
-        "reconciled",
     )
     list_display_links = ("recorded_at", "migration_id")
     list_filter = ("environment", "status", "operation", "reconciled")
