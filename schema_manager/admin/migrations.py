@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import django
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -331,6 +332,8 @@ class MigrationAdmin(admin.ModelAdmin):
             "vendor": plans.vendor_name(target),
             "items": items,
             "runnable": [item for item in items if item.will_run],
+            # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
+            "breadcrumbs_as_list": django.VERSION >= (6, 1),
             "offer_allow_destructive": allow_destructive,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "media": self.media,
