@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -530,3 +531,32 @@ def test_history_is_read_only_newest_first_and_searchable(admin_client):
     assert admin_client.post(f"{HISTORY}{record.pk}/change/", {}).status_code == 403
     assert admin_client.post(f"{HISTORY}{record.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin_client.get(f"{HISTORY}{record.pk}/change/").status_code == 200
+
+
+def test_an_unreadable_target_shows_unknown_and_keeps_migrations_read_only(
+    sqlite_targets, admin_client
+):
+    stored("001_a", CREATE_T)
+    staging = connections["sqlite_staging"]
+    staging.close()
+    path = staging.settings_dict["NAME"]
+    with open(path, "wb") as corrupt:
+        corrupt.write(b"this is not an SQLite database" * 100)
+    try:
+        listing = admin_client.get(CHANGELIST)
+        html = listing.content.decode()
+        assert column(html, "staging", "001_a") == "unknown"
+        assert column(html, "development", "001_a") == "pending"
+        [(level, text)] = messages_of(listing)
+        assert level == "warning"
+        assert text.startswith("Could not read the ledger of staging (sqlite_staging): ")
+        # It might be applied there: editing it could be drift, so it is read-only.
+        assert (
+            '<textarea name="sql"'
+            not in admin_client.get(f"{CHANGELIST}001_a/change/").content.decode()
+        )
+        page = post_action(admin_client, "apply_to_staging", "001_a").content.decode()
+        assert "Will be refused" in page
+    finally:
+        staging.close()
+        os.remove(path)
