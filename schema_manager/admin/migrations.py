@@ -8,72 +8,32 @@ through ``SchemaManager`` and reports each outcome with the messages framework.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
-import django
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.text import format_lazy
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
-from .. import results
 from ..checksums import canonical_sql
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
-from ..results import MigrationResult
-from ..targets import Target, all_targets, resolve
-from . import plans
+from ..targets import all_targets, resolve
+from . import actions as admin_actions
+from .changelist import MigrationChangeList, state_column, state_filter
 from .display import state_badge, when
-from .states import STATE_LABELS, forget_ledgers, ledgers, live_environments, state_in, states_of
+from .states import ledgers, live_environments, states_of
 from .widgets import RollbackTextarea, SQLTextarea
-
-try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
-    from django.contrib.admin.options import Action, ActionLocation
-except ImportError:  # Earlier versions: (function, name, description) tuples.
-    Action = ActionLocation = None
-
-logger = logging.getLogger("schema_manager.admin")
-
-OPERATIONS = ("apply", "rollback")
-ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
-ACTION_LABELS = {"apply": gettext_lazy("Apply to %s"), "rollback": gettext_lazy("Roll back in %s")}
-
-
-def action_name(operation: str, environment: str) -> str:
-    return ACTION_NAMES[operation].format(environment)
-
-
-def may_operate(user: Any, operation: str, target: Target) -> bool:
-    """Apply needs ``apply_migration``, roll back ``rollback_migration``; a protected
-    environment (``PROTECTED_ENVIRONMENTS``, production by default) also ``operate_production``.
-    """
-    perms = [f"schema_manager.{operation}_migration"]
-    if target.is_protected:
-        perms.append("schema_manager.operate_production")
-    return user.has_perms(perms)
-
-
-def _operation_action(operation: str, environment: str) -> Callable:
-    def action(modeladmin: MigrationAdmin, request: HttpRequest, queryset: QuerySet):
-        return modeladmin.operate(request, queryset, operation, environment)
-
-    action.__name__ = action_name(operation, environment)
-    return action
 
 
 class MigrationForm(forms.ModelForm):
@@ -87,58 +47,6 @@ class MigrationForm(forms.ModelForm):
 
     def clean_rollback_sql(self) -> str:
         return self.cleaned_data["rollback_sql"].replace("\r\n", "\n")
-
-
-class MigrationChangeList(ChangeList):
-    """Attaches each page row's state per environment: one ledger read per target."""
-
-    def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        snapshots = ledgers(request)
-        for migration in self.result_list:
-            migration.environment_states = states_of(migration, snapshots)
-        for snapshot in snapshots:
-            if snapshot.error:
-                messages.warning(
-                    request,
-                    format_html(
-                        "Could not read the ledger of {} ({}): {}",
-                        snapshot.target.environment,
-                        snapshot.target.alias,
-                        snapshot.error,
-                    ),
-                )
-
-
-def _state_filter(environment: str) -> type[admin.SimpleListFilter]:
-    class EnvironmentStateFilter(admin.SimpleListFilter):
-        title = format_lazy(gettext_lazy("state in {}"), environment)
-        parameter_name = f"state_{environment}"
-
-        def lookups(self, request, model_admin):
-            return [(state, label) for state, label in STATE_LABELS.items() if state != "unknown"]
-
-        def queryset(self, request, queryset):
-            if not self.value():
-                return None
-            snapshot = next(s for s in ledgers(request) if s.target.environment == environment)
-            matching = [
-                migration.pk
-                for migration in Migration.objects.only("id", "sql")
-                if state_in(migration, snapshot).state == self.value()
-            ]
-            return queryset.filter(pk__in=matching)
-
-    return EnvironmentStateFilter
-
-
-def _state_column(environment: str) -> Callable:
-    def column(migration: Migration):
-        state = getattr(migration, "environment_states", {}).get(environment)
-        return state_badge(state) if state else "—"
-
-    column.__name__ = f"state_{environment}"
-    return admin.display(description=environment)(column)
 
 
 class MigrationAdmin(admin.ModelAdmin):
@@ -176,11 +84,11 @@ class MigrationAdmin(admin.ModelAdmin):
         return MigrationChangeList
 
     def get_list_display(self, request: HttpRequest):
-        columns = [_state_column(target.environment) for target in all_targets()]
+        columns = [state_column(target.environment) for target in all_targets()]
         return ("migration", *columns, "last_change")
 
     def get_list_filter(self, request: HttpRequest):
-        return [_state_filter(target.environment) for target in all_targets()]
+        return [state_filter(target.environment) for target in all_targets()]
 
     @admin.display(description=gettext_lazy("migration"), ordering="id")
     def migration(self, migration: Migration):
@@ -213,23 +121,26 @@ class MigrationAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         if self.actions is None or IS_POPUP_VAR in request.GET:
             return actions
-        if action_location is not None and action_location != ActionLocation.CHANGE_LIST:
+        if (
+            action_location is not None
+            and action_location != admin_actions.ActionLocation.CHANGE_LIST
+        ):
             return actions
-        for operation in OPERATIONS:
+        for operation in admin_actions.OPERATIONS:
             for target in all_targets():
-                if may_operate(request.user, operation, target):
-                    name = action_name(operation, target.environment)
-                    function = _operation_action(operation, target.environment)
-                    actions[name] = _action_entry(
-                        function, name, ACTION_LABELS[operation] % target.environment
+                if admin_actions.may_operate(request.user, operation, target):
+                    name = admin_actions.action_name(operation, target.environment)
+                    function = admin_actions.operation_action(operation, target.environment)
+                    actions[name] = admin_actions.action_entry(
+                        function, name, admin_actions.ACTION_LABELS[operation] % target.environment
                     )
         return actions
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
         if request.method == "POST":
             known = {"validate_selected"} | {
-                action_name(operation, target.environment)
-                for operation in OPERATIONS
+                admin_actions.action_name(operation, target.environment)
+                for operation in admin_actions.OPERATIONS
                 for target in all_targets()
             }
             requested = set(request.POST.getlist("action")) & known
@@ -243,150 +154,22 @@ class MigrationAdmin(admin.ModelAdmin):
         manager = SchemaManager()
         targets = all_targets()
         for migration in queryset.order_by("id"):
-            self._report_validation(request, manager, migration, targets)
-
-    def _report_validation(
-        self, request: HttpRequest, manager: SchemaManager, migration: Migration, targets
-    ) -> None:
-        found: dict[tuple[str, str], list[str]] = {}
-        for target in targets:
-            try:
-                result = manager.validate_migration_sync(migration, target.environment)
-                problems = [("error", e) for e in result.errors]
-                problems += [("warning", w) for w in result.warnings]
-            except (DatabaseError, SchemaManagerError) as exc:
-                problems = [("error", str(exc))]
-            for problem in problems:
-                found.setdefault(problem, []).append(target.environment)
-        everywhere = [target.environment for target in targets]
-        if not found:
-            self.message_user(
-                request,
-                _("%(id)s is valid in %(envs)s.")
-                % {"id": migration.id, "envs": ", ".join(everywhere)},
-                messages.SUCCESS,
-            )
-            return
-        has_errors = any(severity == "error" for severity, _message in found)
-        rows = [
-            (
-                _("Error") if severity == "error" else _("Warning"),
-                message,
-                _("all environments") if envs == everywhere else ", ".join(envs),
-            )
-            for (severity, message), envs in sorted(found.items())
-        ]
-        self.message_user(
-            request,
-            format_html(
-                '{}: {}<ul class="sm-findings">{}</ul>',
-                migration.id,
-                _("invalid") if has_errors else _("valid, with warnings"),
-                format_html_join("", "<li>{}: {} <em>({})</em></li>", rows),
-            ),
-            messages.ERROR if has_errors else messages.WARNING,
-        )
+            admin_actions.report_validation(self, request, manager, migration, targets)
 
     def operate(
         self, request: HttpRequest, queryset: QuerySet, operation: str, environment: str
     ) -> HttpResponse | None:
         """The apply/rollback action: confirmation page, then (``post=yes``) the operation."""
         target = resolve(environment)
-        if not may_operate(request.user, operation, target):
+        if not admin_actions.may_operate(request.user, operation, target):
             raise PermissionDenied
         # Apply in id order; roll back newest first.
         migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))
         if request.POST.get("post") == "yes":
             allow_destructive = request.POST.get("allow_destructive") == "yes"
-            self._run(request, migrations, operation, target, allow_destructive)
+            admin_actions.run(self, request, migrations, operation, target, allow_destructive)
             return None
-        return self._confirmation(request, migrations, operation, target)
-
-    def _confirmation(
-        self, request: HttpRequest, migrations: list[Migration], operation: str, target: Target
-    ) -> TemplateResponse:
-        if operation == "apply":
-            items = plans.apply_plan(migrations, target)
-            title = ngettext(
-                "Apply %(count)d migration to %(env)s?",
-                "Apply %(count)d migrations to %(env)s?",
-                len(items),
-            )
-        else:
-            items = plans.rollback_plan(migrations, target)
-            title = ngettext(
-                "Roll back %(count)d migration in %(env)s?",
-                "Roll back %(count)d migrations in %(env)s?",
-                len(items),
-            )
-        allow_destructive = operation == "apply" and any(i.blocked_destructive for i in items)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title % {"count": len(items), "env": target.environment},
-            "subtitle": None,
-            "opts": self.opts,
-            "operation": operation,
-            "operation_label": ACTION_LABELS[operation] % target.environment,
-            "action_name": action_name(operation, target.environment),
-            "target": target,
-            "vendor": plans.vendor_name(target),
-            "items": items,
-            "runnable": [item for item in items if item.will_run],
-            # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
-            "breadcrumbs_as_list": django.VERSION >= (6, 1),
-            "offer_allow_destructive": allow_destructive,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request,
-            self.operation_confirmation_template
-            or "admin/schema_manager/migration/confirm_operation.html",
-            context,
-        )
-
-    def _run(
-        self,
-        request: HttpRequest,
-        migrations: list[Migration],
-        operation: str,
-        target: Target,
-        allow_destructive: bool,
-    ) -> None:
-        manager = SchemaManager()
-        who = request.user.get_username()
-        for index, migration in enumerate(migrations):
-            try:
-                if operation == "apply":
-                    result = manager.apply_migration_sync(
-                        migration,
-                        target.environment,
-                        allow_destructive=allow_destructive,
-                        applied_by=who,
-                    )
-                else:
-                    result = manager.rollback_migration_sync(
-                        migration.id, target.environment, applied_by=who
-                    )
-            except (DatabaseError, SchemaManagerError) as exc:
-                logger.exception("%s of %s in %s", operation, migration.id, target.environment)
-                result = results.not_run(
-                    migration.id, target.environment, operation, f"{type(exc).__name__}: {exc}"
-                )
-            self.log_change(request, migration, _log_message(result))
-            self.message_user(request, _outcome_message(result), _outcome_level(result))
-            rest = migrations[index + 1 :]
-            if not result.success and rest:
-                self.message_user(
-                    request,
-                    _("Stopped at the first failure; not attempted: %(ids)s.")
-                    % {"ids": ", ".join(m.id for m in rest)},
-                    messages.WARNING,
-                )
-            if not result.success:
-                break
-        forget_ledgers(request)
+        return admin_actions.confirmation(self, request, migrations, operation, target)
 
     # -- change form --------------------------------------------------------------------------
 
@@ -480,33 +263,3 @@ class MigrationAdmin(admin.ModelAdmin):
         return JsonResponse(
             {"rollback_sql": script, "environment": target.environment, "vendor": target.vendor}
         )
-
-
-def _action_entry(function: Callable, name: str, description: str) -> Any:
-    if Action is None:
-        return (function, name, description)
-    return Action(function, name, description, description, [ActionLocation.CHANGE_LIST])
-
-
-def _outcome_level(result: MigrationResult) -> int:
-    if not result.success:
-        return messages.ERROR
-    return messages.INFO if result.skipped else messages.SUCCESS
-
-
-def _outcome_message(result: MigrationResult):
-    if result.success or not result.error or result.error == result.message:
-        return result.message
-    return format_html('{}<pre class="sm-code sm-error">{}</pre>', result.message, result.error)
-
-
-def _log_message(result: MigrationResult) -> str:
-    verb = {"apply": "Apply to", "rollback": "Rollback in"}[result.operation]
-    if result.skipped:
-        return f"{verb} {result.environment}: already applied, nothing ran."
-    if result.success:
-        return (
-            f"{verb} {result.environment} succeeded ({result.statements_run} statement(s), "
-            f"{result.execution_time:.3f} s)."
-        )
-    return f"{verb} {result.environment} failed: {result.error or result.message}"
