@@ -560,3 +560,40 @@ def test_an_unreadable_target_shows_unknown_and_keeps_migrations_read_only(
     finally:
         staging.close()
         os.remove(path)
+
+
+def test_import_adds_the_folders_on_disk_the_catalogue_lacks(
+    sqlite_targets, admin_client, django_user_model, tmp_path
+):
+    folder = tmp_path / "prisma" / "migrations" / "010_from_disk"
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_text("CREATE TABLE d (id INTEGER);\n")
+    (folder / "down.sql").write_text("DROP TABLE d;\n")
+    url = f"{CHANGELIST}import/"
+    assert (
+        'action="/admin/schema_manager/migration/import/"'
+        in admin_client.get(CHANGELIST).content.decode()
+    )
+
+    done = admin_client.post(url)
+
+    assert done.status_code == 302
+    [(level, text)] = messages_of(admin_client.get(done.url))
+    assert (level, text.split(" from ")[0]) == ("success", "Imported 1 migration")
+    assert text.endswith(": 010_from_disk.")
+    imported = Migration.objects.get(pk="010_from_disk")
+    assert (imported.name, imported.rollback_sql) == ("from_disk", "DROP TABLE d;\n")
+    assert LogEntry.objects.get().change_message == "Imported from prisma/migrations."
+
+    again = admin_client.get(admin_client.post(url).url)
+    assert messages_of(again)[0][0] == "info"
+    (tmp_path / "prisma" / "migrations" / "011_broken").mkdir()
+    broken = admin_client.get(admin_client.post(url).url)
+    assert messages_of(broken)[0][0] == "error"
+    assert "has no migration.sql" in messages_of(broken)[0][1]
+    assert Migration.objects.count() == 1
+
+    assert admin_client.get(url).status_code == 405
+    viewer = client_for(make_user(django_user_model, "viewer", "view_migration"))
+    assert viewer.post(url).status_code == 403
+    assert "Import from prisma/migrations" not in viewer.get(CHANGELIST).content.decode()

@@ -11,18 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from ..checksums import canonical_sql
 from ..exceptions import SchemaManagerError
@@ -240,11 +246,51 @@ class MigrationAdmin(admin.ModelAdmin):
         for alias in connections:
             changelist = transaction.non_atomic_requests(using=alias)(changelist)
         generate = self.admin_site.admin_view(self.generate_rollback_view)
+        import_view = self.admin_site.admin_view(self.import_view)
         return [
+            path("import/", import_view, name="{}_{}_import".format(*info)),
             path("", changelist, name="{}_{}_changelist".format(*info)),
             path("generate-rollback/", generate, name="{}_{}_generate_rollback".format(*info)),
             *super().get_urls(),
         ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: add the migration folders on disk that the catalogue lacks (as commands do)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        manager = SchemaManager()
+        try:
+            imported = manager.import_migrations()
+        except (OSError, SchemaManagerError, DatabaseError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            imported = None
+        if imported:
+            for migration in imported:
+                self.log_addition(request, migration, "Imported from prisma/migrations.")
+            self.message_user(
+                request,
+                ngettext(
+                    "Imported %(count)d migration from %(path)s: %(ids)s.",
+                    "Imported %(count)d migrations from %(path)s: %(ids)s.",
+                    len(imported),
+                )
+                % {
+                    "count": len(imported),
+                    "path": manager.migrations_directory.path,
+                    "ids": ", ".join(m.id for m in imported),
+                },
+                messages.SUCCESS,
+            )
+        elif imported is not None:
+            self.message_user(
+                request,
+                _("Nothing to import: every folder in %(path)s is in the catalogue.")
+                % {"path": manager.migrations_directory.path},
+                messages.INFO,
+            )
+        return HttpResponseRedirect(reverse("admin:schema_manager_migration_changelist"))
 
     def generate_rollback_view(self, request: HttpRequest) -> HttpResponse:
         """POST ``sql`` (and optionally ``environment``): the generated rollback, as JSON."""
