@@ -8,6 +8,7 @@ through ``SchemaManager`` and reports each outcome with the messages framework.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -25,6 +26,7 @@ from django.http import (
     JsonResponse,
 )
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
@@ -112,7 +114,7 @@ class MigrationAdmin(admin.ModelAdmin):
             str(status).capitalize(),
             migration.last_change_environment,
             when(at),
-            _("%(time)s ago") % {"time": timesince(at, depth=1)},
+            _ago(at),
             f" · {migration.last_change_by}" if migration.last_change_by else "",
         )
 
@@ -309,3 +311,9 @@ class MigrationAdmin(admin.ModelAdmin):
         return JsonResponse(
             {"rollback_sql": script, "environment": target.environment, "vendor": target.vendor}
         )
+
+
+def _ago(moment: datetime) -> str:
+    if timezone.now() - moment < timedelta(minutes=1):
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(moment, depth=1)}
