@@ -15,6 +15,9 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "demo_project.urls"
+STATIC_URL = "static/"
+# Fast hashing: the admin tests log users in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 ENVIRONMENT_NAMES = ("development", "staging", "production")
 POSTGRES_URL = os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL", "")
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "schema_manager",
 ]
 MIDDLEWARE = [

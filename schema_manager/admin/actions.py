@@ -1,0 +1,235 @@
+"""Apply, roll back and validate from the admin: which actions exist, who may run them, and
+what running them does (confirmation page, then the operation, its messages and its audit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import django
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import DatabaseError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from .. import results
+from ..exceptions import SchemaManagerError
+from ..manager import SchemaManager
+from ..models import Migration
+from ..results import MigrationResult
+from ..targets import Target
+from . import plans
+from .states import forget_ledgers
+
+try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
+    from django.contrib.admin.options import Action, ActionLocation
+except ImportError:  # Earlier versions: (function, name, description) tuples.
+    Action = ActionLocation = None
+
+
+logger = logging.getLogger("schema_manager.admin")
+
+OPERATIONS = ("apply", "rollback")
+ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
+ACTION_LABELS = {"apply": gettext_lazy("Apply to %s"), "rollback": gettext_lazy("Roll back in %s")}
+
+
+def action_name(operation: str, environment: str) -> str:
+    return ACTION_NAMES[operation].format(environment)
+
+
+def may_operate(user: Any, operation: str, target: Target) -> bool:
+    """Apply needs ``apply_migration``, roll back ``rollback_migration``; a protected
+    environment (``PROTECTED_ENVIRONMENTS``, production by default) also ``operate_production``.
+    """
+    perms = [f"schema_manager.{operation}_migration"]
+    if target.is_protected:
+        perms.append("schema_manager.operate_production")
+    return user.has_perms(perms)
+
+
+def operation_action(operation: str, environment: str) -> Callable:
+    def action(modeladmin: Any, request: HttpRequest, queryset: QuerySet):
+        return modeladmin.operate(request, queryset, operation, environment)
+
+    action.__name__ = action_name(operation, environment)
+    return action
+
+
+def action_entry(function: Callable, name: str, description: str) -> Any:
+    """An entry of ``ModelAdmin.get_actions()`` in the form this Django version uses."""
+    if Action is None:
+        return (function, name, description)
+    return Action(function, name, description, description, [ActionLocation.CHANGE_LIST])
+
+
+def report_validation(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    manager: SchemaManager,
+    migration: Migration,
+    targets: list[Target],
+) -> None:
+    """One message per migration: valid everywhere, or its findings and where they occur."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for target in targets:
+        try:
+            result = manager.validate_migration_sync(migration, target.environment)
+            problems = [("error", e) for e in result.errors]
+            problems += [("warning", w) for w in result.warnings]
+        except (DatabaseError, SchemaManagerError) as exc:
+            problems = [("error", str(exc))]
+        for problem in problems:
+            found.setdefault(problem, []).append(target.environment)
+    everywhere = [target.environment for target in targets]
+    if not found:
+        modeladmin.message_user(
+            request,
+            _("%(id)s is valid in %(envs)s.") % {"id": migration.id, "envs": ", ".join(everywhere)},
+            messages.SUCCESS,
+        )
+        return
+    has_errors = any(severity == "error" for severity, _message in found)
+    rows = [
+        (
+            _("Error") if severity == "error" else _("Warning"),
+            message,
+            _("all environments") if envs == everywhere else ", ".join(envs),
+        )
+        for (severity, message), envs in sorted(found.items())
+    ]
+    modeladmin.message_user(
+        request,
+        format_html(
+            '{}: {}<ul class="sm-findings">{}</ul>',
+            migration.id,
+            _("invalid") if has_errors else _("valid, with warnings"),
+            format_html_join("", "<li>{}: {} <em>({})</em></li>", rows),
+        ),
+        messages.ERROR if has_errors else messages.WARNING,
+    )
+
+
+def confirmation(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    migrations: list[Migration],
+    operation: str,
+    target: Target,
+) -> TemplateResponse:
+    """The page shown before an apply or rollback runs, like delete_selected's."""
+    if operation == "apply":
+        items = plans.apply_plan(migrations, target)
+        title = ngettext(
+            "Apply %(count)d migration to %(env)s?",
+            "Apply %(count)d migrations to %(env)s?",
+            len(items),
+        )
+    else:
+        items = plans.rollback_plan(migrations, target)
+        title = ngettext(
+            "Roll back %(count)d migration in %(env)s?",
+            "Roll back %(count)d migrations in %(env)s?",
+            len(items),
+        )
+    allow_destructive = operation == "apply" and any(i.blocked_destructive for i in items)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title % {"count": len(items), "env": target.environment},
+        "subtitle": None,
+        "opts": modeladmin.opts,
+        "operation": operation,
+        "operation_label": ACTION_LABELS[operation] % target.environment,
+        "action_name": action_name(operation, target.environment),
+        "target": target,
+        "vendor": plans.vendor_name(target),
+        "items": items,
+        "runnable": [item for item in items if item.will_run],
+        # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
+        "breadcrumbs_as_list": django.VERSION >= (6, 1),
+        "offer_allow_destructive": allow_destructive,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": modeladmin.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(
+        request,
+        modeladmin.operation_confirmation_template
+        or "admin/schema_manager/migration/confirm_operation.html",
+        context,
+    )
+
+
+def run(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    migrations: list[Migration],
+    operation: str,
+    target: Target,
+    allow_destructive: bool,
+) -> None:
+    """Run the operation on each migration in turn, stopping at the first failure."""
+    manager = SchemaManager()
+    who = request.user.get_username()
+    for index, migration in enumerate(migrations):
+        try:
+            if operation == "apply":
+                result = manager.apply_migration_sync(
+                    migration,
+                    target.environment,
+                    allow_destructive=allow_destructive,
+                    applied_by=who,
+                )
+            else:
+                result = manager.rollback_migration_sync(
+                    migration.id, target.environment, applied_by=who
+                )
+        except (DatabaseError, SchemaManagerError) as exc:
+            logger.exception("%s of %s in %s", operation, migration.id, target.environment)
+            result = results.not_run(
+                migration.id, target.environment, operation, f"{type(exc).__name__}: {exc}"
+            )
+        modeladmin.log_change(request, migration, _log_message(result))
+        modeladmin.message_user(request, _outcome_message(result), _outcome_level(result))
+        rest = migrations[index + 1 :]
+        if not result.success and rest:
+            modeladmin.message_user(
+                request,
+                _("Stopped at the first failure; not attempted: %(ids)s.")
+                % {"ids": ", ".join(m.id for m in rest)},
+                messages.WARNING,
+            )
+        if not result.success:
+            break
+    forget_ledgers(request)
+
+
+def _outcome_level(result: MigrationResult) -> int:
+    if not result.success:
+        return messages.ERROR
+    return messages.INFO if result.skipped else messages.SUCCESS
+
+
+def _outcome_message(result: MigrationResult):
+    if result.success or not result.error or result.error == result.message:
+        return result.message
+    return format_html('{}<pre class="sm-code sm-error">{}</pre>', result.message, result.error)
+
+
+def _log_message(result: MigrationResult) -> str:
+    verb = {"apply": "Apply to", "rollback": "Rollback in"}[result.operation]
+    if result.skipped:
+        return f"{verb} {result.environment}: already applied, nothing ran."
+    if result.success:
+        return (
+            f"{verb} {result.environment} succeeded ({result.statements_run} statement(s), "
+            f"{result.execution_time:.3f} s)."
+        )
+    return f"{verb} {result.environment} failed: {result.error or result.message}"

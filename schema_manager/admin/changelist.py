@@ -1,0 +1,71 @@
+"""The migration changelist's per-environment columns and filters.
+
+Each page reads each target's ledger once (``states.ledgers``), never once per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
+
+from ..models import Migration
+from .display import state_badge
+from .states import STATE_LABELS, ledgers, state_in, states_of
+
+
+class MigrationChangeList(ChangeList):
+    """Attaches each page row's state per environment: one ledger read per target."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        snapshots = ledgers(request)
+        for migration in self.result_list:
+            migration.environment_states = states_of(migration, snapshots)
+        for snapshot in snapshots:
+            if snapshot.error:
+                messages.warning(
+                    request,
+                    format_html(
+                        "Could not read the ledger of {} ({}): {}",
+                        snapshot.target.environment,
+                        snapshot.target.alias,
+                        snapshot.error,
+                    ),
+                )
+
+
+def state_filter(environment: str) -> type[admin.SimpleListFilter]:
+    class EnvironmentStateFilter(admin.SimpleListFilter):
+        title = format_lazy(gettext_lazy("state in {}"), environment)
+        parameter_name = f"state_{environment}"
+
+        def lookups(self, request, model_admin):
+            return [(state, label) for state, label in STATE_LABELS.items() if state != "unknown"]
+
+        def queryset(self, request, queryset):
+            if not self.value():
+                return None
+            snapshot = next(s for s in ledgers(request) if s.target.environment == environment)
+            matching = [
+                migration.pk
+                for migration in Migration.objects.only("id", "sql")
+                if state_in(migration, snapshot).state == self.value()
+            ]
+            return queryset.filter(pk__in=matching)
+
+    return EnvironmentStateFilter
+
+
+def state_column(environment: str) -> Callable:
+    def column(migration: Migration):
+        state = getattr(migration, "environment_states", {}).get(environment)
+        return state_badge(state) if state else "—"
+
+    column.__name__ = f"state_{environment}"
+    return admin.display(description=environment)(column)

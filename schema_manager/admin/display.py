@@ -1,0 +1,45 @@
+"""Small HTML fragments shared by the admin pages. Every value is escaped by format_html."""
+
+from __future__ import annotations
+
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.timezone import localtime
+
+from .states import STATE_LABELS, EnvironmentState
+
+
+def badge(state: str, title: str = "") -> SafeString:
+    """A coloured label for a state (``applied``, ``failed``, …), its detail as a tooltip."""
+    return format_html(
+        '<span class="sm-badge sm-badge-{}" title="{}">{}</span>',
+        state,
+        title,
+        STATE_LABELS.get(state, state),
+    )
+
+
+def state_badge(state: EnvironmentState) -> SafeString:
+    return badge(state.state, _tooltip(state))
+
+
+def _tooltip(state: EnvironmentState) -> str:
+    parts = []
+    row = state.row
+    if row is not None and row.finished_at and state.state in {"applied", "drifted"}:
+        parts.append(f"Applied {when(row.finished_at)}")
+    if row is not None and row.rolled_back_at and state.state == "rolled_back":
+        parts.append(f"Rolled back {when(row.rolled_back_at)}")
+    if state.detail:
+        parts.append(state.detail)
+    return " — ".join(parts)
+
+
+def when(value) -> str:
+    return date_format(localtime(value), "SHORT_DATETIME_FORMAT") if value else ""
+
+
+def code_block(text: str) -> SafeString:
+    """SQL or an error in a monospace block (escaped, never marked safe as is)."""
+    return format_html('<pre class="sm-code">{}</pre>', text)

@@ -1,0 +1,143 @@
+"""What an apply or rollback from the admin would do, shown before anyone confirms it.
+
+One ``PlanItem`` per selected migration: its SQL, the rollback script (given or generated),
+the validation result and, in one sentence, what will happen. Building a plan changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError
+from django.utils.translation import gettext as _
+
+from .. import rollback_scripts
+from ..exceptions import SchemaManagerError
+from ..manager import SchemaManager
+from ..models import Migration, VersionRecord
+from ..sql import check_sql, parse_statements
+from ..targets import Target
+from .states import EnvironmentState, read_ledger, state_in
+
+VENDOR_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL/MariaDB"}
+
+
+@dataclass
+class PlanItem:
+    migration: Migration
+    state: EnvironmentState
+    rollback_script: str = ""
+    rollback_generated: bool = False
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Destructive statements blocked in a protected environment (the only errors, if True).
+    blocked_destructive: bool = False
+    will_run: bool = False
+    consequence: str = ""
+
+
+def vendor_name(target: Target) -> str:
+    return VENDOR_NAMES.get(target.vendor, target.vendor)
+
+
+def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
+    snapshot = read_ledger(target)
+    manager = SchemaManager()
+    items = []
+    for migration in migrations:
+        item = PlanItem(migration, state_in(migration, snapshot))
+        item.rollback_script, item.rollback_generated = rollback_scripts.script_for(
+            migration, target.vendor
+        )
+        try:
+            validation = manager.validate_migration_sync(migration, target.environment)
+        except (DatabaseError, SchemaManagerError) as exc:
+            item.errors = [str(exc)]
+        else:
+            item.errors, item.warnings = validation.errors, validation.warnings
+            item.blocked_destructive = bool(item.errors) and all(
+                finding.destructive
+                for finding in validation.findings
+                if finding.severity == "error"
+            )
+        item.will_run, item.consequence = _apply_consequence(item, target)
+        items.append(item)
+    return items
+
+
+def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
+    state = item.state.state
+    if state == "applied":
+        return False, _("Already applied in %(env)s: nothing will run.") % {
+            "env": target.environment
+        }
+    if state in {"drifted", "unknown", "unresolved"}:
+        return False, _("Will be refused: %(detail)s") % {
+            "detail": item.state.detail or item.state.label
+        }
+    if item.blocked_destructive:
+        return False, _(
+            "Blocked: destructive statements in a protected environment. Tick “allow "
+            "destructive statements” below to run it anyway."
+        )
+    if item.errors:
+        return False, _("Blocked by validation errors: nothing will run.")
+    count = len(parse_statements(item.migration.sql))
+    return True, _(
+        "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) in one transaction and records "
+        "it as applied in _prisma_migrations and the version history. On any error nothing of "
+        "it remains."
+    ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
+
+
+def rollback_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
+    snapshot = read_ledger(target)
+    manager = SchemaManager()
+    items = []
+    for migration in migrations:
+        item = PlanItem(migration, state_in(migration, snapshot))
+        if item.state.state not in {"applied", "drifted"}:
+            item.rollback_script, item.rollback_generated = rollback_scripts.script_for(
+                migration, target.vendor
+            )
+            item.consequence = _("Not applied in %(env)s: nothing to roll back.") % {
+                "env": target.environment
+            }
+            items.append(item)
+            continue
+        item.rollback_script = manager.rollback_script_in_force(migration.id, target.environment)
+        item.rollback_generated = _recorded_as_generated(migration, target, item)
+        problem = rollback_scripts.why_unusable(migration.id, item.rollback_script)
+        findings = check_sql(item.rollback_script) if not problem else []
+        item.errors = [problem] if problem else []
+        item.errors += [f.message for f in findings if f.severity == "error"]
+        item.warnings = [f.message for f in findings if f.severity == "warning"]
+        item.will_run = not item.errors
+        if item.will_run:
+            count = len(parse_statements(item.rollback_script))
+            item.consequence = _(
+                "Runs the rollback script (%(count)d statement(s)) on %(alias)s (%(vendor)s) in "
+                "one transaction and marks the migration rolled back in _prisma_migrations; "
+                "Prisma then sees it as pending."
+            ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
+        else:
+            item.consequence = _("Cannot be rolled back: nothing will run.")
+        items.append(item)
+    return items
+
+
+def _recorded_as_generated(migration: Migration, target: Target, item: PlanItem) -> bool:
+    """Whether the script in force was generated (as recorded when it was applied)."""
+    ledger_id = item.state.row.id if item.state.row else ""
+    recorded = (
+        VersionRecord.objects.filter(
+            environment=target.environment,
+            ledger_id=ledger_id,
+            status=VersionRecord.Status.APPLIED,
+        )
+        .values_list("rollback_generated", flat=True)
+        .first()
+    )
+    if recorded is not None:
+        return recorded
+    return not migration.rollback_sql.strip()

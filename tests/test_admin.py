@@ -1,0 +1,599 @@
+"""The admin through Django's test client: states, actions, permissions, confirmation, audit."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.admin import helpers
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from schema_manager import Migration, SchemaManager, VersionRecord
+from tests.admin_support import CHANGELIST, HISTORY, make_user, sqlite_environments, stored
+from tests.conftest import Targets
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+CREATE_T = "CREATE TABLE t (id INTEGER PRIMARY KEY);"
+ALL_ENVIRONMENTS = ("development", "staging", "production")
+
+
+@pytest.fixture
+def sqlite_targets(tmp_path, transactional_db) -> Iterator[Targets]:
+    with sqlite_environments(tmp_path) as helper:
+        yield helper
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def offered_actions(client: Client) -> set[str]:
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    return {name for name, _label in response.context["action_form"].fields["action"].choices}
+
+
+def post_action(client: Client, action: str, *ids: str, **extra):
+    data = {"action": action, helpers.ACTION_CHECKBOX_NAME: list(ids), **extra}
+    return client.post(CHANGELIST, data)
+
+
+def confirm(client: Client, action: str, *ids: str, **extra):
+    return post_action(client, action, *ids, post="yes", **extra)
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in response.context["messages"]]
+
+
+def column(html: str, environment: str, migration_id: str) -> str:
+    """The badge state shown for ``migration_id`` in the ``environment`` column."""
+    [row] = [row for row in html.split("<tr") if f">{migration_id}<br>" in row]
+    cell = re.search(rf'class="field-state_{environment}">(.*?)</td>', row, re.S)
+    assert cell, environment
+    return re.search(r"sm-badge-(\w+)", cell.group(1)).group(1)
+
+
+# -- changelist -------------------------------------------------------------------------------
+
+
+def test_changelist_shows_each_migrations_state_in_each_environment(sqlite_targets, admin_client):
+    manager = SchemaManager()
+    applied = stored("001_create_t", CREATE_T)
+    assert manager.apply_migration_sync(applied, "staging").success
+    assert manager.apply_migration_sync(applied, "production").success
+    rolled = stored("002_create_u", "CREATE TABLE u (id INTEGER);")
+    assert manager.apply_migration_sync(rolled, "staging").success
+    assert manager.rollback_migration_sync(rolled.id, "staging").success
+    failing = stored("003_bad", "CREATE TABLE v (id INTEGER); INSERT INTO nope VALUES (1);")
+    assert not manager.apply_migration_sync(failing, "staging").success
+    # Someone edits an applied migration behind the admin's back: drift in production.
+    Migration.objects.filter(pk=applied.pk).update(sql=CREATE_T + "\n-- edited\n")
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert column(html, "development", "001_create_t") == "pending"
+    assert column(html, "staging", "001_create_t") == "drifted"
+    assert column(html, "production", "001_create_t") == "drifted"
+    assert column(html, "staging", "002_create_u") == "rolled_back"
+    assert column(html, "staging", "003_bad") == "failed"
+    assert "Failed in staging" in html  # the last change column
+    for environment in ALL_ENVIRONMENTS:
+        assert f'<th scope="col" class="column-state_{environment}">' in html
+
+
+def test_changelist_filters_by_state_in_an_environment(sqlite_targets, admin_client):
+    manager = SchemaManager()
+    assert manager.apply_migration_sync(stored("001_a", CREATE_T), "staging").success
+    stored("002_b", "CREATE TABLE b (id INTEGER);")
+
+    applied = admin_client.get(CHANGELIST, {"state_staging": "applied"})
+    pending = admin_client.get(CHANGELIST, {"state_staging": "pending"})
+
+    assert [m.pk for m in applied.context["cl"].result_list] == ["001_a"]
+    assert [m.pk for m in pending.context["cl"].result_list] == ["002_b"]
+    found = admin_client.get(CHANGELIST, {"q": "002"})
+    assert [m.pk for m in found.context["cl"].result_list] == ["002_b"]
+
+
+def count_queries(client: Client, url: str) -> dict[str, int]:
+    contexts = {alias: CaptureQueriesContext(connections[alias]) for alias in connections}
+    for context in contexts.values():
+        context.__enter__()
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        for context in contexts.values():
+            context.__exit__(None, None, None)
+    return {alias: len(context.captured_queries) for alias, context in contexts.items()}
+
+
+def test_changelist_reads_each_ledger_once_whatever_the_page_size(sqlite_targets, admin_client):
+    manager = SchemaManager()
+    assert manager.apply_migration_sync(stored("001_a", CREATE_T), "staging").success
+    few = count_queries(admin_client, CHANGELIST)
+    for number in range(2, 30):
+        migration = stored(f"{number:03d}_m", f"CREATE TABLE m{number} (id INTEGER);")
+        if number % 3 == 0:
+            assert manager.apply_migration_sync(migration, "staging").success
+    many = count_queries(admin_client, CHANGELIST)
+
+    assert many == few
+    assert few["sqlite_staging"] <= 2  # does the ledger exist, then read it
+
+
+# -- permissions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("codenames", "expected"),
+    [
+        (("view_migration",), {"validate_selected"}),
+        (
+            ("view_migration", "apply_migration"),
+            {"validate_selected", "apply_to_development", "apply_to_staging"},
+        ),
+        (
+            ("view_migration", "apply_migration", "operate_production"),
+            {
+                "validate_selected",
+                "apply_to_development",
+                "apply_to_staging",
+                "apply_to_production",
+            },
+        ),
+        (
+            ("view_migration", "rollback_migration"),
+            {"validate_selected", "rollback_in_development", "rollback_in_staging"},
+        ),
+        (
+            ("view_migration", "operate_production"),  # production alone grants nothing
+            {"validate_selected"},
+        ),
+    ],
+)
+def test_actions_offered_follow_permissions(sqlite_targets, django_user_model, codenames, expected):
+    stored("001_a", CREATE_T)
+    client = client_for(make_user(django_user_model, "operator", *codenames))
+
+    assert offered_actions(client) - {""} == expected
+
+
+def test_superuser_is_offered_every_action(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+    expected = {"validate_selected"}
+    for environment in ALL_ENVIRONMENTS:
+        expected |= {f"apply_to_{environment}", f"rollback_in_{environment}"}
+    assert offered_actions(admin_client) - {""} == expected
+
+
+@pytest.mark.parametrize(
+    ("codenames", "action"),
+    [
+        (("view_migration",), "apply_to_staging"),
+        (("view_migration",), "rollback_in_staging"),
+        (("view_migration", "apply_migration"), "apply_to_production"),
+        (("view_migration", "apply_migration"), "rollback_in_staging"),
+        (("view_migration", "rollback_migration", "apply_migration"), "rollback_in_production"),
+        (("view_migration", "operate_production"), "apply_to_production"),
+    ],
+)
+@pytest.mark.parametrize("step", ["confirmation", "execution"])
+def test_forged_post_for_an_action_not_offered_is_forbidden(
+    sqlite_targets, django_user_model, codenames, action, step
+):
+    migration = stored("001_a", CREATE_T)
+    if action.startswith("rollback"):
+        environment = action.rsplit("_", 1)[1]
+        assert SchemaManager().apply_migration_sync(migration, environment).success
+    client = client_for(make_user(django_user_model, "operator", *codenames))
+    ledgers_before = {env: sqlite_targets.ledger(env) for env in ALL_ENVIRONMENTS}
+    history_before = VersionRecord.objects.count()
+
+    send = confirm if step == "execution" else post_action
+    response = send(client, action, migration.pk)
+
+    assert response.status_code == 403
+    assert {env: sqlite_targets.ledger(env) for env in ALL_ENVIRONMENTS} == ledgers_before
+    assert VersionRecord.objects.count() == history_before
+    assert not LogEntry.objects.exists()
+
+
+def test_without_view_permission_even_validate_is_forbidden(sqlite_targets, django_user_model):
+    stored("001_a", CREATE_T)
+    client = client_for(make_user(django_user_model, "nobody"))
+
+    assert client.get(CHANGELIST).status_code == 403
+    assert post_action(client, "validate_selected", "001_a").status_code == 403
+
+
+def test_csrf_is_enforced_on_actions(sqlite_targets, django_user_model):
+    stored("001_a", CREATE_T)
+    user = make_user(django_user_model, "operator", "view_migration", "apply_migration")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    assert confirm(client, "apply_to_staging", "001_a").status_code == 403
+    assert sqlite_targets.ledger("staging") == []
+
+    page = client.get(CHANGELIST).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = confirm(client, "apply_to_staging", "001_a", csrfmiddlewaretoken=token)
+    assert response.status_code == 302
+    assert [row["migration_name"] for row in sqlite_targets.ledger("staging")] == ["001_a"]
+
+
+# -- apply and roll back ----------------------------------------------------------------------
+
+
+def test_apply_shows_a_confirmation_then_applies_and_audits(sqlite_targets, django_user_model):
+    stored("001_a", CREATE_T)
+    stored("002_b", "CREATE TABLE b (id INTEGER);", rollback_sql="DROP TABLE b;")
+    user = make_user(django_user_model, "alice", "view_migration", "apply_migration")
+    client = client_for(user)
+
+    page = post_action(client, "apply_to_staging", "002_b", "001_a")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Apply 2 migrations to staging?" in html
+    assert "Environment: staging" in html
+    assert "sm-environment-protected" not in html
+    assert CREATE_T in html
+    assert "DROP TABLE IF EXISTS t;" in html
+    assert html.count(">generated<") == 1
+    assert html.count(">given<") == 1
+    assert "No errors or warnings." in html
+    assert "Runs 1 statement(s) on sqlite_staging (SQLite)" in html
+    assert html.index("001_a") < html.index("002_b")  # applied in id order
+    assert sqlite_targets.ledger("staging") == []  # the confirmation changes nothing
+
+    done = confirm(client, "apply_to_staging", "001_a", "002_b")
+
+    assert done.status_code == 302
+    assert done.url == CHANGELIST
+    assert {"t", "b"} <= sqlite_targets.tables("staging")
+    listing = client.get(done.url)
+    assert messages_of(listing) == [
+        ("success", "Migration 001_a applied to staging (1 statement(s))."),
+        ("success", "Migration 002_b applied to staging (1 statement(s))."),
+    ]
+    assert column(listing.content.decode(), "staging", "001_a") == "applied"
+    records = VersionRecord.objects.filter(environment="staging")
+    assert {(r.migration_id, r.status, r.applied_by) for r in records} == {
+        ("001_a", "applied", "alice"),
+        ("002_b", "applied", "alice"),
+    }
+    entries = LogEntry.objects.order_by("id")
+    assert [(e.object_id, e.action_flag, e.user_id) for e in entries] == [
+        ("001_a", CHANGE, user.pk),
+        ("002_b", CHANGE, user.pk),
+    ]
+    assert entries[0].change_message.startswith("Apply to staging succeeded (1 statement(s)")
+
+
+def test_failed_apply_is_reported_logged_and_stops_the_batch(sqlite_targets, admin_client):
+    stored("001_bad", 'CREATE TABLE v (id INTEGER);\nINSERT INTO "<b>nope</b>" VALUES (1);')
+    stored("002_ok", CREATE_T)
+
+    response = confirm(admin_client, "apply_to_development", "001_bad", "002_ok")
+    listing = admin_client.get(response.url)
+
+    levels = [level for level, _text in messages_of(listing)]
+    assert levels == ["error", "warning"]
+    html = listing.content.decode()
+    assert "Migration 001_bad failed in development" in html
+    assert "no such table: &lt;b&gt;nope&lt;/b&gt;" in html  # escaped, never marked safe
+    assert "<b>nope</b>" not in html
+    assert "not attempted: 002_ok" in html
+    assert sqlite_targets.tables("development") <= {"_prisma_migrations"}
+    [record] = VersionRecord.objects.all()
+    assert (record.status, record.applied_by) == ("failed", "admin")
+    [entry] = LogEntry.objects.all()
+    assert entry.change_message.startswith("Apply to development failed: ")
+    assert "nope" in entry.change_message
+
+
+def test_rollback_shows_the_script_in_force_then_rolls_back(sqlite_targets, django_user_model):
+    migration = stored("001_a", CREATE_T)
+    assert SchemaManager().apply_migration_sync(migration, "staging").success
+    user = make_user(django_user_model, "bob", "view_migration", "rollback_migration")
+    client = client_for(user)
+
+    page = post_action(client, "rollback_in_staging", "001_a").content.decode()
+
+    assert "Roll back 1 migration in staging?" in page
+    assert "DROP TABLE IF EXISTS t;" in page
+    assert ">generated<" in page
+    assert "Rollback check" in page
+    assert "t" in sqlite_targets.tables("staging")
+
+    response = confirm(client, "rollback_in_staging", "001_a")
+    listing = client.get(response.url)
+
+    assert messages_of(listing) == [("success", "Migration 001_a rolled back in staging.")]
+    assert "t" not in sqlite_targets.tables("staging")
+    assert column(listing.content.decode(), "staging", "001_a") == "rolled_back"
+    latest = VersionRecord.objects.first()
+    assert (latest.operation, latest.status, latest.applied_by) == (
+        "rollback",
+        "rolled_back",
+        "bob",
+    )
+    [entry] = LogEntry.objects.all()
+    assert (entry.user_id, entry.change_message[:31]) == (
+        user.pk,
+        "Rollback in staging succeeded (",
+    )
+
+
+def test_rolling_back_what_is_not_applied_runs_nothing(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+
+    page = post_action(admin_client, "rollback_in_staging", "001_a").content.decode()
+    assert "Not applied in staging: nothing to roll back." in page
+    assert "None of the selected migrations can run" in page
+    assert 'type="submit"' not in page.split("sm-confirm-form")[1]
+
+
+def test_production_confirmation_stands_out(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+
+    html = post_action(admin_client, "apply_to_production", "001_a").content.decode()
+
+    assert "sm-environment-protected" in html
+    assert "production — protected environment" in html
+    assert "delete-confirmation" in html  # Django's red confirmation button
+
+
+def test_destructive_sql_in_production_needs_an_explicit_allow(sqlite_targets, admin_client):
+    manager = SchemaManager()
+    assert manager.apply_migration_sync(stored("001_a", CREATE_T), "production").success
+    stored("002_drop", "DROP TABLE t;", rollback_sql=CREATE_T)
+
+    page = post_action(admin_client, "apply_to_production", "002_drop").content.decode()
+    assert "Blocked: destructive statements" in page
+    assert 'name="allow_destructive"' in page
+
+    refused = admin_client.get(confirm(admin_client, "apply_to_production", "002_drop").url)
+    assert messages_of(refused)[0][0] == "error"
+    assert "t" in sqlite_targets.tables("production")
+
+    allowed = confirm(admin_client, "apply_to_production", "002_drop", allow_destructive="yes")
+    assert messages_of(admin_client.get(allowed.url))[0][0] == "success"
+    assert "t" not in sqlite_targets.tables("production")
+
+
+def test_actions_run_outside_atomic_requests(sqlite_targets, admin_client, monkeypatch):
+    """ATOMIC_REQUESTS must not wrap the apply: the executor refuses an open transaction."""
+    stored("001_a", CREATE_T)
+    for alias in ("default", "sqlite_staging"):
+        monkeypatch.setitem(connections.settings[alias], "ATOMIC_REQUESTS", True)
+
+    response = confirm(admin_client, "apply_to_staging", "001_a")
+
+    assert messages_of(admin_client.get(response.url))[0][0] == "success"
+    assert [row["migration_name"] for row in sqlite_targets.ledger("staging")] == ["001_a"]
+
+
+def test_apply_and_rollback_round_trip_on_each_engine(targets, admin_client):
+    stored("001_a", CREATE_T)
+
+    applied = confirm(admin_client, "apply_to_staging", "001_a")
+    assert messages_of(admin_client.get(applied.url))[0][0] == "success"
+    assert "t" in targets.tables("staging")
+    rolled = confirm(admin_client, "rollback_in_staging", "001_a")
+    assert messages_of(admin_client.get(rolled.url))[0][0] == "success"
+    assert "t" not in targets.tables("staging")
+    assert LogEntry.objects.count() == 2
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+
+def test_validate_reports_per_migration_and_changes_nothing(sqlite_targets, admin_client):
+    stored("001_ok", CREATE_T)
+    stored("002_risky", "DELETE FROM t;")
+    stored("003_bad", "DROP DATABASE app;")
+
+    response = post_action(admin_client, "validate_selected", "001_ok", "002_risky", "003_bad")
+    found = messages_of(admin_client.get(response.url))
+
+    assert [level for level, _text in found] == ["success", "error", "error"]
+    assert found[0][1] == "001_ok is valid in development, staging, production."
+    assert found[1][1].startswith("002_risky: invalid")
+    assert "<em>(development, staging)</em>" in found[1][1]  # a warning outside production
+    assert "Blocked in production" in found[1][1]
+    assert "003_bad: invalid" in found[2][1]
+    assert "all environments" in found[2][1]
+    assert all(sqlite_targets.ledger(env) == [] for env in ALL_ENVIRONMENTS)
+    assert not VersionRecord.objects.exists()
+    assert not LogEntry.objects.exists()
+
+
+# -- change form ------------------------------------------------------------------------------
+
+
+def test_change_form_edits_a_pending_migration_in_monospace(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+    url = f"{CHANGELIST}001_a/change/"
+
+    html = admin_client.get(url).content.decode()
+    assert 'class="vLargeTextField sm-code-input"' in html
+    assert "data-sm-generate-rollback" in html
+    assert Migration.objects.get(pk="001_a").checksum in html
+
+    response = admin_client.post(
+        url, {"name": "a", "sql": "CREATE TABLE t2 (id INTEGER);\r\n", "rollback_sql": ""}
+    )
+    assert response.status_code == 302
+    assert Migration.objects.get(pk="001_a").sql == "CREATE TABLE t2 (id INTEGER);\n"
+
+
+def test_a_migration_applied_anywhere_is_read_only(sqlite_targets, admin_client):
+    migration = stored("001_a", CREATE_T)
+    assert SchemaManager().apply_migration_sync(migration, "production").success
+    url = f"{CHANGELIST}001_a/change/"
+
+    html = admin_client.get(url).content.decode()
+    assert "View migration" in html
+    assert "Applied in production, so read-only" in html
+    assert '<textarea name="sql"' not in html
+    assert 'name="_save"' not in html
+
+    response = admin_client.post(url, {"name": "a", "sql": "DROP TABLE t;", "rollback_sql": ""})
+    assert response.status_code == 403
+    assert admin_client.post(f"{CHANGELIST}001_a/delete/", {"post": "yes"}).status_code == 403
+    assert Migration.objects.get(pk="001_a").sql == CREATE_T
+
+    # Rolled back everywhere, it can be edited again.
+    assert SchemaManager().rollback_migration_sync("001_a", "production").success
+    assert '<textarea name="sql"' in admin_client.get(url).content.decode()
+
+
+def test_generate_rollback_view(sqlite_targets, admin_client, django_user_model):
+    url = f"{CHANGELIST}generate-rollback/"
+
+    response = admin_client.post(url, {"sql": "CREATE TABLE t (id INT);\nCREATE INDEX i ON t(id);"})
+    assert response.json() == {
+        "rollback_sql": "DROP INDEX IF EXISTS i;\nDROP TABLE IF EXISTS t;",
+        "environment": "development",
+        "vendor": "sqlite",
+    }
+    assert admin_client.post(url, {"sql": " "}).status_code == 400
+    assert admin_client.post(url, {"sql": "x", "environment": "mars"}).status_code == 400
+    assert admin_client.get(url).status_code == 405
+    viewer = client_for(make_user(django_user_model, "viewer", "view_migration"))
+    assert viewer.post(url, {"sql": "CREATE TABLE t (id INT);"}).status_code == 403
+
+
+def test_sql_is_escaped_on_the_confirmation_page(sqlite_targets, admin_client):
+    stored("001_x", "SELECT '<script>alert(1)</script>';")
+
+    html = post_action(admin_client, "apply_to_staging", "001_x").content.decode()
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
+
+
+# -- version history --------------------------------------------------------------------------
+
+
+def make_history(count: int) -> None:
+    VersionRecord.objects.bulk_create(
+        VersionRecord(
+            migration_id=f"{n:04d}_m",
+            name="m",
+            environment=ALL_ENVIRONMENTS[n % 3],
+            database="sqlite_staging",
+            operation="apply",
+            status="applied" if n % 4 else "failed",
+            checksum="0" * 64,
+            applied_by="ops",
+        )
+        for n in range(count)
+    )
+
+
+def test_history_changelist_costs_the_same_queries_at_10_and_1000_records(admin_client):
+    make_history(10)
+    with CaptureQueriesContext(connections["default"]) as ten:
+        assert admin_client.get(HISTORY).status_code == 200
+    make_history(990)
+    with CaptureQueriesContext(connections["default"]) as thousand:
+        response = admin_client.get(HISTORY)
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 100
+    assert len(thousand.captured_queries) == len(ten.captured_queries)
+
+
+def test_history_is_read_only_newest_first_and_searchable(admin_client):
+    make_history(5)
+    response = admin_client.get(HISTORY, {"q": "0003"})
+    assert [r.migration_id for r in response.context["cl"].result_list] == ["0003_m"]
+    listing = admin_client.get(HISTORY)
+    ids = [r.pk for r in listing.context["cl"].result_list]
+    assert ids == sorted(ids, reverse=True)
+    html = listing.content.decode()
+    assert "By environment" in html
+    assert "By status" in html
+    assert 'class="xfull"' in html or "date-hierarchy" in html or "toplinks" in html
+    record = VersionRecord.objects.first()
+    assert admin_client.get(f"{HISTORY}add/").status_code == 403
+    assert admin_client.post(f"{HISTORY}{record.pk}/change/", {}).status_code == 403
+    assert admin_client.post(f"{HISTORY}{record.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.get(f"{HISTORY}{record.pk}/change/").status_code == 200
+
+
+def test_an_unreadable_target_shows_unknown_and_keeps_migrations_read_only(
+    sqlite_targets, admin_client
+):
+    stored("001_a", CREATE_T)
+    staging = connections["sqlite_staging"]
+    staging.close()
+    path = staging.settings_dict["NAME"]
+    with open(path, "wb") as corrupt:
+        corrupt.write(b"this is not an SQLite database" * 100)
+    try:
+        listing = admin_client.get(CHANGELIST)
+        html = listing.content.decode()
+        assert column(html, "staging", "001_a") == "unknown"
+        assert column(html, "development", "001_a") == "pending"
+        [(level, text)] = messages_of(listing)
+        assert level == "warning"
+        assert text.startswith("Could not read the ledger of staging (sqlite_staging): ")
+        # It might be applied there: editing it could be drift, so it is read-only.
+        assert (
+            '<textarea name="sql"'
+            not in admin_client.get(f"{CHANGELIST}001_a/change/").content.decode()
+        )
+        page = post_action(admin_client, "apply_to_staging", "001_a").content.decode()
+        assert "Will be refused" in page
+    finally:
+        staging.close()
+        os.remove(path)
+
+
+def test_import_adds_the_folders_on_disk_the_catalogue_lacks(
+    sqlite_targets, admin_client, django_user_model, tmp_path
+):
+    folder = tmp_path / "prisma" / "migrations" / "010_from_disk"
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_text("CREATE TABLE d (id INTEGER);\n")
+    (folder / "down.sql").write_text("DROP TABLE d;\n")
+    url = f"{CHANGELIST}import/"
+    assert (
+        'action="/admin/schema_manager/migration/import/"'
+        in admin_client.get(CHANGELIST).content.decode()
+    )
+
+    done = admin_client.post(url)
+
+    assert done.status_code == 302
+    [(level, text)] = messages_of(admin_client.get(done.url))
+    assert (level, text.split(" from ")[0]) == ("success", "Imported 1 migration")
+    assert text.endswith(": 010_from_disk.")
+    imported = Migration.objects.get(pk="010_from_disk")
+    assert (imported.name, imported.rollback_sql) == ("from_disk", "DROP TABLE d;\n")
+    assert LogEntry.objects.get().change_message == "Imported from prisma/migrations."
+
+    again = admin_client.get(admin_client.post(url).url)
+    assert messages_of(again)[0][0] == "info"
+    (tmp_path / "prisma" / "migrations" / "011_broken").mkdir()
+    broken = admin_client.get(admin_client.post(url).url)
+    assert messages_of(broken)[0][0] == "error"
+    assert "has no migration.sql" in messages_of(broken)[0][1]
+    assert Migration.objects.count() == 1
+
+    assert admin_client.get(url).status_code == 405
+    viewer = client_for(make_user(django_user_model, "viewer", "view_migration"))
+    assert viewer.post(url).status_code == 403
+    assert "Import from prisma/migrations" not in viewer.get(CHANGELIST).content.decode()

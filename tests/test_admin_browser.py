@@ -1,0 +1,160 @@
+"""The admin in a real browser: Playwright drives Debian's Chromium against a live server.
+
+Playwright's sync API runs an asyncio loop in this thread while the browser is open, and
+Django refuses ORM calls from a thread with a running loop. So the test prepares everything
+in the database before the browser starts and checks the database after it has stopped;
+while it runs, only the live server (its own thread) touches the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from schema_manager import Migration, SchemaManager, VersionRecord
+from tests.admin_support import CHANGELIST, PASSWORD, make_user, sqlite_environments, stored
+from tests.conftest import Targets
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium is not installed (apt-get install chromium; .ci/run does it)",
+    ),
+]
+
+CATALOGUE = {
+    "001_create_users": (
+        "CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL\n);\n"
+        "CREATE UNIQUE INDEX idx_users_email ON users(email);"
+    ),
+    "002_add_display_name": (
+        "ALTER TABLE users ADD COLUMN display_name VARCHAR(100);\n"
+        "CREATE INDEX idx_users_display_name ON users(display_name);"
+    ),
+    "003_create_orders": (
+        "CREATE TABLE orders (\n    id INTEGER PRIMARY KEY,\n"
+        "    user_id INTEGER NOT NULL REFERENCES users(id)\n);"
+    ),
+    "004_backfill_order_totals": "UPDATE orders SET total = 0 WHERE total IS NULL;",
+    "005_create_audit_log": "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, entry TEXT);",
+    "006_add_order_status": "ALTER TABLE orders ADD COLUMN status VARCHAR(20);",
+}
+
+
+@pytest.fixture
+def sqlite_targets(tmp_path, transactional_db) -> Iterator[Targets]:
+    with sqlite_environments(tmp_path) as helper:
+        yield helper
+
+
+def seed(targets: Targets) -> None:
+    """A catalogue whose migrations are in every state somewhere."""
+    manager = SchemaManager()
+    migrations = {mid: stored(mid, sql) for mid, sql in CATALOGUE.items()}
+
+    def apply(mid: str, *environments: str) -> None:
+        for environment in environments:
+            manager.apply_migration_sync(migrations[mid], environment, applied_by="deploy")
+
+    apply("001_create_users", "development", "staging", "production")
+    apply("002_add_display_name", "development")
+    apply("003_create_orders", "development", "staging")
+    apply("004_backfill_order_totals", "development")  # fails: there is no total column
+    apply("005_create_audit_log", "development")
+    manager.rollback_migration_sync("005_create_audit_log", "development", applied_by="deploy")
+    # A hotfix edited in production by hand: its ledger checksum no longer matches.
+    targets.execute(
+        "production",
+        "UPDATE _prisma_migrations SET checksum = 'f00d' WHERE migration_name = '001_create_users'",
+    )
+
+
+def run_action(page, migration_id: str, action: str) -> None:
+    page.check(f'input.action-select[value="{migration_id}"]')
+    page.select_option('select[name="action"]', action)
+    page.click('button[name="index"]')
+
+
+def badge(page, migration_id: str, environment: str) -> str:
+    row = page.locator("#result_list tbody tr").filter(has_text=migration_id)
+    return row.locator(f"td.field-state_{environment} .sm-badge").text_content()
+
+
+def test_apply_and_roll_back_in_staging_through_the_browser(
+    live_server, sqlite_targets, django_user_model
+):
+    seed(sqlite_targets)
+    make_user(django_user_model, "admin", superuser=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    changelist = live_server.url + CHANGELIST
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 800})
+            page.set_default_timeout(10_000)
+            page.goto(f"{live_server.url}/admin/login/?next={CHANGELIST}")
+            page.fill("#id_username", "admin")
+            page.fill("#id_password", PASSWORD)
+            page.click('input[type="submit"]')
+            page.wait_for_url(changelist)
+            assert badge(page, "002_add_display_name", "staging") == "pending"
+
+            # Production: the confirmation page warns, and going back changes nothing.
+            run_action(page, "002_add_display_name", "apply_to_production")
+            page.wait_for_selector(".sm-environment-protected")
+            page.screenshot(path=SCREENSHOTS / "confirm-production.png", full_page=True)
+            page.click("a.cancel-link")
+            page.wait_for_url(changelist)
+
+            # Staging: confirm, see it applied, roll it back.
+            page.goto(changelist)
+            run_action(page, "002_add_display_name", "apply_to_staging")
+            page.wait_for_selector("text=Apply 1 migration to staging?")
+            page.screenshot(path=SCREENSHOTS / "confirm-staging.png", full_page=True)
+            page.click('.sm-confirm-form input[type="submit"]')
+            page.wait_for_selector("ul.messagelist li.success")
+            assert badge(page, "002_add_display_name", "staging") == "applied"
+            assert badge(page, "002_add_display_name", "production") == "pending"
+            page.screenshot(path=SCREENSHOTS / "changelist.png", full_page=True)
+
+            run_action(page, "002_add_display_name", "rollback_in_staging")
+            page.wait_for_selector("text=Roll back 1 migration in staging?")
+            page.click('.sm-confirm-form input[type="submit"]')
+            page.wait_for_selector("ul.messagelist li.success")
+            assert badge(page, "002_add_display_name", "staging") == "rolled back"
+
+            # A new migration: "Generate rollback" fills the rollback from the SQL typed so far.
+            page.goto(changelist + "add/")
+            page.fill("#id_id", "007_create_invoices")
+            page.fill("#id_name", "create_invoices")
+            page.fill("#id_sql", "CREATE TABLE invoices (id INTEGER PRIMARY KEY);")
+            page.click("[data-sm-generate-rollback]")
+            page.wait_for_function("document.querySelector('#id_rollback_sql').value !== ''")
+            assert page.input_value("#id_rollback_sql") == "DROP TABLE IF EXISTS invoices;"
+            page.screenshot(path=SCREENSHOTS / "change-form.png", full_page=True)
+            page.click('input[name="_save"]')
+            page.wait_for_selector("ul.messagelist li.success")
+        finally:
+            browser.close()
+
+    history = VersionRecord.objects.filter(
+        migration_id="002_add_display_name", environment="staging"
+    )
+    assert [(r.status, r.applied_by) for r in history] == [
+        ("rolled_back", "admin"),
+        ("applied", "admin"),
+    ]
+    assert "display_name" not in sqlite_targets.columns("users", "staging")
+    assert sqlite_targets.ledger("production")[-1]["migration_name"] == "001_create_users"
+    created = Migration.objects.get(pk="007_create_invoices")
+    assert created.rollback_sql == "DROP TABLE IF EXISTS invoices;"
