@@ -8,6 +8,7 @@ while it runs, only the live server (its own thread) touches the ORM.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# The README's images: refreshed only on request, so a test run leaves the checkout clean.
+SCREENSHOTS_ENV = "SCHEMA_MANAGER_SCREENSHOTS"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, databases="__all__"),
@@ -89,12 +91,19 @@ def badge(page, migration_id: str, environment: str) -> str:
     return row.locator(f"td.field-state_{environment} .sm-badge").text_content()
 
 
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """$SCHEMA_MANAGER_SCREENSHOTS (e.g. docs/screenshots) if set, else a temporary directory."""
+    directory = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def test_apply_and_roll_back_in_staging_through_the_browser(
-    live_server, sqlite_targets, django_user_model
+    live_server, sqlite_targets, django_user_model, screenshots
 ):
     seed(sqlite_targets)
     make_user(django_user_model, "admin", superuser=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     changelist = live_server.url + CHANGELIST
 
     with sync_api.sync_playwright() as playwright:
@@ -112,7 +121,7 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
             # Production: the confirmation page warns, and going back changes nothing.
             run_action(page, "002_add_display_name", "apply_to_production")
             page.wait_for_selector(".sm-environment-protected")
-            page.screenshot(path=SCREENSHOTS / "confirm-production.png", full_page=True)
+            page.screenshot(path=screenshots / "confirm-production.png", full_page=True)
             page.click("a.cancel-link")
             page.wait_for_url(changelist)
 
@@ -120,12 +129,12 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
             page.goto(changelist)
             run_action(page, "002_add_display_name", "apply_to_staging")
             page.wait_for_selector("text=Apply 1 migration to staging?")
-            page.screenshot(path=SCREENSHOTS / "confirm-staging.png", full_page=True)
+            page.screenshot(path=screenshots / "confirm-staging.png", full_page=True)
             page.click('.sm-confirm-form input[type="submit"]')
             page.wait_for_selector("ul.messagelist li.success")
             assert badge(page, "002_add_display_name", "staging") == "applied"
             assert badge(page, "002_add_display_name", "production") == "pending"
-            page.screenshot(path=SCREENSHOTS / "changelist.png", full_page=True)
+            page.screenshot(path=screenshots / "changelist.png", full_page=True)
 
             run_action(page, "002_add_display_name", "rollback_in_staging")
             page.wait_for_selector("text=Roll back 1 migration in staging?")
@@ -141,7 +150,7 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
             page.click("[data-sm-generate-rollback]")
             page.wait_for_function("document.querySelector('#id_rollback_sql').value !== ''")
             assert page.input_value("#id_rollback_sql") == "DROP TABLE IF EXISTS invoices;"
-            page.screenshot(path=SCREENSHOTS / "change-form.png", full_page=True)
+            page.screenshot(path=screenshots / "change-form.png", full_page=True)
             page.click('input[name="_save"]')
             page.wait_for_selector("ul.messagelist li.success")
         finally:
@@ -156,5 +165,11 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
     ]
     assert "display_name" not in sqlite_targets.columns("users", "staging")
     assert sqlite_targets.ledger("production")[-1]["migration_name"] == "001_create_users"
+    assert {p.name for p in screenshots.glob("*.png")} == {
+        "changelist.png",
+        "change-form.png",
+        "confirm-production.png",
+        "confirm-staging.png",
+    }
     created = Migration.objects.get(pk="007_create_invoices")
     assert created.rollback_sql == "DROP TABLE IF EXISTS invoices;"
