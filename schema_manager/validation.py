@@ -17,7 +17,7 @@ def validate(
     *,
     allow_destructive: bool = False,
 ) -> ValidationResult:
-    findings = [*check_migration_id(migration.id), *check_sql(migration.sql)]
+    findings = [*check_migration_id(migration.id), *check_sql(migration.sql, target.vendor)]
     if not any(finding.code in {"empty-sql", "invalid-id"} for finding in findings):
         findings.extend(_duplicates(migration, ledger_rows))
         findings.extend(_rollback_gaps(migration, target))

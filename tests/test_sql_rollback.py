@@ -419,10 +419,20 @@ INVERTIBLE = [
 
 def _per_vendor(cases: list[tuple[str, str, dict[str, str]]]) -> list[object]:
     return [
-        pytest.param(sql, vendor, expected[vendor], id=f"{case_id}-{vendor}")
+        pytest.param(
+            _spelled_for(vendor, sql),
+            vendor,
+            _spelled_for(vendor, expected[vendor]),
+            id=f"{case_id}-{vendor}",
+        )
         for case_id, sql, expected in cases
         for vendor in VENDORS
     ]
+
+
+def _spelled_for(vendor: str, sql: str) -> str:
+    """MySQL quotes names with backticks; "..." is a string there."""
+    return sql.replace('"', "`") if vendor == "mysql" else sql
 
 
 @pytest.mark.parametrize(("sql", "vendor", "expected"), _per_vendor(INVERTIBLE))
@@ -554,10 +564,8 @@ NOT_INVERTIBLE = [
     (
         # A multi-line body once broke the comment, leaving its other lines as runnable SQL.
         "multi-line-statement-stays-on-one-comment-line",
-        "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND\n$$ LANGUAGE sql;",
-        "-- WARNING: cannot roll back statement 1 "
-        "(CREATE FUNCTION f ( ) RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE sql): "
-        + NO_INVERSE,
+        "SELECT f(\n  1,\n  2\n)\nFROM t;",
+        "-- WARNING: cannot roll back statement 1 (SELECT f ( 1 , 2 ) FROM t): " + NO_INVERSE,
     ),
     (
         "multi-line-string",

@@ -41,7 +41,7 @@ class RollbackScript:
 def generate_rollback(sql: str, vendor: str) -> RollbackScript:
     """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql')."""
     script = RollbackScript()
-    for statement in reversed(parse_statements(sql)):
+    for statement in reversed(parse_statements(sql, vendor)):
         inverse, warning = invert(statement, vendor)
         script.lines.extend(inverse)
         if warning:

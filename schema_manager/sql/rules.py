@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from . import pg_syntax
 from .operations import AlterTable, DataChange, Drop, DropColumn, Truncate, describe
-from .statements import Statement, parse_statements
+from .statements import SqlInputError, Statement, parse_statements
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
 # id names a folder and a ledger row.
@@ -53,16 +54,19 @@ def check_migration_id(migration_id: str) -> list[Finding]:
     return findings
 
 
-def check_sql(sql: str) -> list[Finding]:
+def check_sql(sql: str, vendor: str | None = None) -> list[Finding]:
     """Every finding for the script ``sql``, errors first in statement order."""
     if not sql or not sql.strip():
         return [Finding("empty-sql", "error", "SQL is empty.")]
-    statements = parse_statements(sql)
+    try:
+        statements = parse_statements(sql, vendor)
+    except SqlInputError as exc:
+        return [Finding("invalid-input", "error", str(exc))]
     if not statements:
         return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
     findings: list[Finding] = []
     for statement in statements:
-        findings.extend(_syntax(statement))
+        findings.extend(_syntax(statement, vendor))
         findings.extend(_operation(statement))
     return sorted(findings, key=lambda finding: finding.severity != "error")
 
@@ -71,10 +75,13 @@ def _where(statement: Statement) -> str:
     return f"Statement {statement.index + 1} ({statement.summary})"
 
 
-def _syntax(statement: Statement) -> list[Finding]:
+def _syntax(statement: Statement, vendor: str | None) -> list[Finding]:
+    problems = list(statement.problems)
+    if not problems and vendor == "postgresql" and (error := pg_syntax.syntax_error(statement)):
+        problems.append(error)
     return [
         Finding("syntax", "error", f"{_where(statement)} does not parse: {problem}.")
-        for problem in statement.problems
+        for problem in problems
     ]
 
 
