@@ -430,7 +430,7 @@ def test_generate_rollback_never_raises_and_comments_every_warning(sql: str, ven
 
     # Every line is an inverse statement or a whole comment: nothing else would run.
     for line in script.text.splitlines():
-        assert line.startswith((WARNING_PREFIX, "DROP ", "ALTER TABLE ")), line
+        assert line.startswith((WARNING_PREFIX, "DROP ", "ALTER TABLE ", "COMMENT ON ")), line
     warning_lines = [line for line in script.lines if line.startswith(WARNING_PREFIX)]
     assert len(warning_lines) == len(script.warnings)
     assert script.is_complete == (not script.warnings)
