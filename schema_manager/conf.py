@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "PROTECTED_ENVIRONMENTS": ["production"],
     # Seconds an applier waits for another one to finish on the same target.
     "LOCK_WAIT": 60.0,
+    # Rule severities per environment ("*": all): {env: {rule id: "error"/"warning"/"off"}}.
+    "RULES": {},
 }
 
 
@@ -50,6 +52,15 @@ class SchemaManagerSettings:
     @property
     def LOCK_WAIT(self) -> float:
         return float(self._get("LOCK_WAIT"))
+
+    @property
+    def RULES(self) -> dict[str, dict[str, str]]:
+        return {env: dict(rules) for env, rules in dict(self._get("RULES")).items()}
+
+    def rule_severities(self, environment: str) -> dict[str, str]:
+        """Rule id -> severity for ``environment``: its own entries over those of "*"."""
+        rules = self.RULES
+        return {**rules.get("*", {}), **rules.get(environment, {})}
 
 
 app_settings = SchemaManagerSettings()

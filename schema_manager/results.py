@@ -40,6 +40,8 @@ class ValidationResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list, repr=False)
+    # Findings the migration acknowledges (``-- schema-manager: allow <rule>``): shown only.
+    acknowledged: list[str] = field(default_factory=list)
 
 
 def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:
