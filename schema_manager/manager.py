@@ -16,7 +16,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import connections, router, transaction
 
-from . import history, results, rollback_scripts
+from . import history, rehearsal, results, rollback_scripts
 from .checksums import canonical_sql
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError
@@ -74,9 +74,10 @@ class SchemaManager:
         environment: str | None = None,
         *,
         allow_destructive: bool = False,
+        rehearse: bool = False,
     ) -> ValidationResult:
         return await sync_to_async(self.validate_migration_sync)(
-            migration, environment, allow_destructive=allow_destructive
+            migration, environment, allow_destructive=allow_destructive, rehearse=rehearse
         )
 
     async def get_version_history_async(
@@ -92,11 +93,14 @@ class SchemaManager:
         environment: str | None = None,
         *,
         allow_destructive: bool = False,
+        rehearse: bool = False,
     ) -> ValidationResult:
         target = resolve(environment)
         _canonicalise(migration)
         rows = _executor(target).ledger.rows(migration.id) if migration.id else []
         result = validate(migration, target, rows, allow_destructive=allow_destructive)
+        if rehearse and not result.errors:
+            rehearsal.rehearse_into(result, migration, target)
         for warning in result.warnings:
             logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
         return result

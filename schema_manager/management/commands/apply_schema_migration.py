@@ -17,6 +17,12 @@ class Command(SchemaCommand):
             "--dry-run", action="store_true", help="Show the plan, SQL and rollback; run nothing."
         )
         parser.add_argument(
+            "--rehearse",
+            action="store_true",
+            help="With --dry-run: also run each migration on the target in a transaction that "
+            "is rolled back, and report the database's errors (PostgreSQL, SQLite).",
+        )
+        parser.add_argument(
             "--allow-destructive",
             action="store_true",
             help="Apply destructive statements even in a protected environment (production).",
@@ -33,7 +39,7 @@ class Command(SchemaCommand):
                 self.stdout.write("No migrations to apply.")
             return
         if options["dry_run"]:
-            self._show_plan(plan, environment, verbosity)
+            self._show_plan(plan, environment, verbosity, rehearse=options["rehearse"])
             return
         for migration in plan:
             result = manager.apply_migration_sync(
@@ -56,11 +62,15 @@ class Command(SchemaCommand):
             )
         return [found[migration_id] for migration_id in ids]
 
-    def _show_plan(self, plan: list[Migration], environment: str | None, verbosity: int) -> None:
+    def _show_plan(
+        self, plan: list[Migration], environment: str | None, verbosity: int, rehearse: bool
+    ) -> None:
         manager = self.manager
         for migration in plan:
-            validation = manager.validate_migration_sync(migration, environment)
+            validation = manager.validate_migration_sync(migration, environment, rehearse=rehearse)
             self.stdout.write(self.style.MIGRATE_HEADING(f"Would apply {migration.id}"))
+            if validation.rehearsed and not validation.rehearsal_error:
+                self.stdout.write(f"  rehearsed: no error ({validation.rehearsal_time:.3f} s)")
             for error in validation.errors:
                 self.stdout.write(self.style.ERROR(f"  error: {error}"))
             for warning in validation.warnings:
