@@ -134,7 +134,9 @@ class SchemaManager:
             )
             result.warnings = validation.warnings
             return result
-        rollback_script, generated = rollback_scripts.script_for(migration, target.vendor)
+        rollback_script, generated = rollback_scripts.script_for(
+            migration, target.vendor, target.alias
+        )
         try:
             stored = self._store(migration)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)

@@ -6,6 +6,7 @@ when the database reads them back as the same name, quoted (safely) otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .lexer import DIALECTS
@@ -52,10 +53,25 @@ class RollbackScript:
         return not self.warnings
 
 
-def generate_rollback(sql: str, vendor: str) -> RollbackScript:
-    """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql')."""
+def generate_rollback(
+    sql: str, vendor: str, captured: Mapping[int, list[str]] | None = None
+) -> RollbackScript:
+    """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql').
+
+    ``captured`` maps a statement's index to inverse statements read from the live target
+    before the migration ran (``schema_manager.capture``); they replace what the SQL alone
+    could not invert, under a note that dropped data does not come back.
+    """
     script = RollbackScript()
     for statement in reversed(parse_statements(sql, vendor)):
+        if captured and statement.index in captured:
+            script.lines.append(
+                f"-- NOTE: statement {statement.index + 1} ({statement.summary}) is undone from "
+                "the definition captured before the migration; the data it removed does not "
+                "come back."
+            )
+            script.lines.extend(captured[statement.index])
+            continue
         inverse, warning = invert(statement, vendor)
         script.lines.extend(inverse)
         if warning:
