@@ -7,9 +7,11 @@ MySQL cases check the generated text only (the MySQL backend lives in another br
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -232,17 +234,24 @@ SQLITE = [
     ),
 ]
 
+MYSQL_USERS = (
+    "CREATE TABLE teams (id INT PRIMARY KEY);\n"
+    "CREATE TABLE users (id INT NOT NULL, team_id INT, email VARCHAR(100), note VARCHAR(10),"
+    " KEY users_team (team_id));"
+)
+
 MYSQL = [
     ("create-table", "", "CREATE TABLE users (id INT);", "DROP TABLE IF EXISTS users;"),
     (
         "index-and-quoting",
-        "",
+        MYSQL_USERS,
         "CREATE UNIQUE INDEX `Users Email` ON `users` (email);",
         "DROP INDEX `Users Email` ON users;",
     ),
     (
+        # team_id is already indexed: MySQL adds no index of its own for the foreign key.
         "constraints",
-        "",
+        MYSQL_USERS,
         "ALTER TABLE users ADD CONSTRAINT users_team_fk FOREIGN KEY (team_id) "
         "REFERENCES teams (id), ADD UNIQUE KEY users_email (email), ADD PRIMARY KEY (id), "
         "ADD CONSTRAINT users_note_check CHECK (note <> '');",
@@ -253,7 +262,7 @@ MYSQL = [
     ),
     (
         "rename-default",
-        "",
+        MYSQL_USERS,
         "ALTER TABLE users RENAME COLUMN email TO email_address;\n"
         "ALTER TABLE users ALTER COLUMN note SET DEFAULT 'x';\n"
         "ALTER TABLE users RENAME TO members;",
@@ -263,11 +272,17 @@ MYSQL = [
     ),
     (
         "routines",
-        "",
+        "CREATE TABLE t (a INT);",
         "CREATE FUNCTION f(x INT) RETURNS INT DETERMINISTIC BEGIN RETURN x; END;\n"
         "CREATE TRIGGER t_touch BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.a = 1; END;\n"
-        "CREATE VIEW v AS SELECT 1;",
+        "CREATE VIEW v AS SELECT 1 AS one;",
         "DROP VIEW IF EXISTS v;\nDROP TRIGGER IF EXISTS t_touch;\nDROP FUNCTION IF EXISTS f;",
+    ),
+    (
+        "add-column-and-index",
+        MYSQL_USERS,
+        "ALTER TABLE users ADD COLUMN `order` INT, ADD INDEX users_order (`order`);",
+        "ALTER TABLE users DROP INDEX users_order;\nALTER TABLE users DROP COLUMN `order`;",
     ),
 ]
 
@@ -469,3 +484,74 @@ def test_not_invertible_from_the_sql_alone(dialect: str, sql: str, why: str) -> 
     (warning,) = script.warnings
     assert warning.endswith(f"): {why}")
     assert script.text.startswith("-- WARNING: cannot roll back statement 1 (")
+
+
+# --- MariaDB / MySQL ------------------------------------------------------------------------
+
+MYSQL_URL = os.environ.get("SCHEMA_MANAGER_TEST_MYSQL_URL", "")
+MYSQL_SKIP_REASON = (
+    "SCHEMA_MANAGER_TEST_MYSQL_URL is not set (a MariaDB/MySQL server the tests may create "
+    "databases on, e.g. mysql://root@127.0.0.1:3306/test)"
+)
+MYSQL_SNAPSHOT = [
+    "SELECT table_name, column_name, ordinal_position, column_type, is_nullable, "
+    "column_default FROM information_schema.columns WHERE table_schema = %s ORDER BY 1, 3",
+    "SELECT table_name, index_name, seq_in_index, column_name, non_unique "
+    "FROM information_schema.statistics WHERE table_schema = %s ORDER BY 1, 2, 3",
+    "SELECT table_name, constraint_name, constraint_type FROM "
+    "information_schema.table_constraints WHERE constraint_schema = %s ORDER BY 1, 2",
+    "SELECT table_name FROM information_schema.views WHERE table_schema = %s ORDER BY 1",
+    "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s ORDER BY 1",
+    "SELECT routine_name FROM information_schema.routines WHERE routine_schema = %s ORDER BY 1",
+]
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[tuple[object, str]]:
+    if not MYSQL_URL:
+        pytest.skip(MYSQL_SKIP_REASON)
+    import pymysql
+
+    url = urlsplit(MYSQL_URL)
+    connection = pymysql.connect(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 3306,
+        user=unquote(url.username or "root"),
+        password=unquote(url.password or ""),
+        autocommit=True,
+    )
+    database = f"sm_rollback_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {database}")
+        cursor.execute(f"USE {database}")
+    try:
+        yield connection, database
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE {database}")
+        connection.close()
+
+
+def _mysql_snapshot(connection, database: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        rows = []
+        for query in MYSQL_SNAPSHOT:
+            cursor.execute(query, [database])
+            rows.append(cursor.fetchall())
+        return rows
+
+
+@pytest.mark.parametrize(("setup", "migration", "expected"), _params("mysql", MYSQL))
+def test_mysql_rollback_restores_the_catalog(
+    mysql_database: tuple[object, str], setup: str, migration: str, expected: str
+) -> None:
+    connection, database = mysql_database
+    with connection.cursor() as cursor:
+        _run(cursor.execute, setup, "mysql")
+        before = _mysql_snapshot(connection, database)
+
+        _run(cursor.execute, migration, "mysql")
+        assert _mysql_snapshot(connection, database) != before
+        _run(cursor.execute, generate_rollback(migration, "mysql").text, "mysql")
+
+    assert _mysql_snapshot(connection, database) == before

@@ -44,17 +44,15 @@ class WordCursor:
         return self.words[index] if index < len(self.words) else None
 
     def take_keywords(self, *keywords: str) -> bool:
-        """Consume ``keywords`` in order if they are next (sqlparse may merge them)."""
-        wanted = " ".join(keywords)
-        word = self.peek()
-        if word is not None and word.kind is WordKind.KEYWORD and _squash(word.upper) == wanted:
-            self.position += 1
-            return True
-        upcoming = [self.peek(i) for i in range(len(keywords))]
-        if all(w is not None and w.upper == k for w, k in zip(upcoming, keywords, strict=True)):
-            self.position += len(keywords)
-            return True
-        return False
+        """Consume ``keywords`` in order (case-insensitively) if they are next."""
+        position, words = self.position, self.words
+        if position + len(keywords) > len(words):
+            return False
+        for offset, keyword in enumerate(keywords):
+            if words[position + offset].text.upper() != keyword:
+                return False
+        self.position += len(keywords)
+        return True
 
     def take_any(self, *keywords: str) -> str | None:
         for keyword in keywords:
@@ -80,10 +78,6 @@ class WordCursor:
 
     def rest(self) -> list[Word]:
         return self.words[self.position :]
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
 
 
 def with_depth(words: list[Word]) -> Iterator[tuple[int, Word]]:
