@@ -64,3 +64,18 @@ def test_postgresql_lock_rules_apply_to_postgresql_targets_only(targets):
     lock_warnings = [w for w in result.warnings if "create-index-not-concurrently" in w]
     assert bool(lock_warnings) == (targets.engine == "postgresql")
     assert result.is_valid
+
+
+def test_system_check_refuses_unknown_rules_and_severities():
+    from schema_manager.checks import check_rules
+
+    with _rules({"production": {"drop-column": "error", "drop-colum": "error"}}):
+        errors = check_rules()
+    with _rules({"*": {"truncate": "fatal"}}):
+        errors += check_rules()
+    with _rules({"*": {"truncate": "off"}}):
+        assert check_rules() == []
+
+    assert [error.id for error in errors] == ["schema_manager.E020"] * 2
+    assert "'drop-colum'" in errors[0].msg
+    assert "'fatal'" in errors[1].msg
