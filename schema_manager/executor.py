@@ -53,7 +53,7 @@ class MigrationExecutor:
 
     def apply(self, migration_id: str, sql: str, checksum: str) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically."""
-        statements = parse_statements(sql)
+        statements = parse_statements(sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()
@@ -94,7 +94,7 @@ class MigrationExecutor:
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
-        statements = parse_statements(rollback_sql)
+        statements = parse_statements(rollback_sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()

@@ -126,3 +126,20 @@ def test_dry_run_rehearse_flag(targets):
     assert "rehearsed: no error (" in text
     assert "error: Rehearsal on development: statement 1 (ALTER TABLE missing_table" in text
     assert "d" not in targets.tables()
+
+
+def test_dry_run_shows_acknowledged_rules(targets):
+    Migration.objects.create(
+        id="005_drop",
+        name="drop",
+        sql="-- schema-manager: allow drop-table\nDROP TABLE IF EXISTS old_things;",
+        rollback_sql="CREATE TABLE old_things (id INT);",
+    )
+    out = StringIO()
+
+    call_command("apply_schema_migration", "005_drop", "--dry-run", stdout=out, no_color=True)
+
+    assert "  acknowledged: Statement 1 (DROP TABLE IF EXISTS old_things) drops a table" in (
+        out.getvalue()
+    )
+    assert "warning: Statement 1" not in out.getvalue()

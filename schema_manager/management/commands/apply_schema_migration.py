@@ -75,6 +75,8 @@ class Command(SchemaCommand):
                 self.stdout.write(self.style.ERROR(f"  error: {error}"))
             for warning in validation.warnings:
                 self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
+            for note in validation.acknowledged:
+                self.stdout.write(f"  acknowledged: {note}")
             if verbosity >= 1:
                 rollback = migration.rollback_sql or manager.generate_rollback_script(
                     migration, environment
