@@ -248,3 +248,14 @@ def test_postgresql_grammar_accepts_the_hard_cases() -> None:
     )
 
     assert check_sql(sql, "postgresql") == []
+
+
+def test_large_scripts_pause_the_cyclic_gc_only_while_parsing() -> None:
+    import gc
+
+    sql = "SELECT 1;\n" * 20_000  # over the 100 KB threshold
+
+    assert gc.isenabled()
+    assert len(parse_statements(sql)) == 20_000
+    assert check_sql(sql) == []
+    assert gc.isenabled()

@@ -29,7 +29,7 @@ from .operations import (
     Truncate,
     describe,
 )
-from .statements import Statement, parse_statements
+from .statements import Statement, large_input_gc_pause, parse_statements
 
 WARNING_PREFIX = "-- WARNING:"
 _DATA_LOSS = "the data it removes cannot be restored; write the rollback by hand"
@@ -62,6 +62,11 @@ def generate_rollback(
     before the migration ran (``schema_manager.capture``); they replace what the SQL alone
     could not invert, under a note that dropped data does not come back.
     """
+    with large_input_gc_pause(sql):
+        return _generate(sql, vendor, captured)
+
+
+def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -> RollbackScript:
     script = RollbackScript()
     for statement in reversed(parse_statements(sql, vendor)):
         if captured and statement.index in captured:

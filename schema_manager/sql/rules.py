@@ -12,7 +12,7 @@ from .lexer import DIALECTS
 from .lint import Context, hits
 from .operations import describe
 from .rule_table import RULES, Rule, Severity
-from .statements import SqlInputError, Statement, parse_statements
+from .statements import SqlInputError, Statement, large_input_gc_pause, parse_statements
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
 # id names a folder and a ledger row.
@@ -68,6 +68,11 @@ def check_sql(
     Rules the script acknowledges (``-- schema-manager: allow <id>``) come back with
     ``acknowledged=True`` and sort last.
     """
+    with large_input_gc_pause(sql or ""):
+        return _check_sql(sql, vendor, severities)
+
+
+def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | None) -> list[Finding]:
     if not sql or not sql.strip():
         return [Finding("empty-sql", "error", "SQL is empty.")]
     try:
