@@ -18,7 +18,7 @@ from .lexer import DIALECTS, Chunk, Word, WordKind, split, word_set
 __all__ = ["MAX_SCRIPT_CHARS", "SqlInputError", "Statement", "Word", "WordKind"]
 
 # Far above any real migration (Prisma's are kilobytes); a bound keeps memory and time
-# predictable: about 1.5 s and 300 MB per 10 MB analysed (bench/sql_analysis.py).
+# predictable: about 10-15 s and 240 MB per 10 MB analysed (bench/sql_analysis.py).
 MAX_SCRIPT_CHARS = 20_000_000
 
 
