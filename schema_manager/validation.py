@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .capture import capture
 from .checksums import migration_checksum
 from .conf import app_settings
 from .ledger import LedgerRow
@@ -80,7 +81,8 @@ def _applied_elsewhere_with_other_sql(migration_id: str, checksum: str) -> set[s
 def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
     if migration.rollback_sql.strip():
         return []
-    script = generate_rollback(migration.sql, target.vendor)
+    # What apply will store: with definitions captured from the target (PostgreSQL).
+    script = generate_rollback(migration.sql, target.vendor, capture(migration.sql, target.alias))
     return [
         Finding(
             "no-rollback",

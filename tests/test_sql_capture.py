@@ -108,3 +108,18 @@ def test_what_is_not_in_the_catalog_keeps_its_warning(postgres_targets):
 
 def test_capture_is_postgresql_only():
     assert capture("DROP INDEX t_id;", "sqlite_development") == {}
+
+
+def test_validation_counts_captured_definitions_as_rollback(postgres_targets):
+    postgres_targets.execute("development", SETUP)
+    manager = SchemaManager()
+
+    captured = manager.validate_migration_sync(
+        Migration(id="003_drop_index", name="drop_index", sql="DROP INDEX users_age;")
+    )
+    missing = manager.validate_migration_sync(
+        Migration(id="004_drop_index", name="drop_index", sql="DROP INDEX no_such_index;")
+    )
+
+    assert not [w for w in captured.warnings if "No rollback_sql given" in w]
+    assert [w for w in missing.warnings if "No rollback_sql given" in w]
