@@ -187,6 +187,8 @@ def test_volatile_defaults(definition: str) -> None:
 )
 def test_transaction_control_is_an_error(sql: str) -> None:
     assert [(f.code, f.severity) for f in check_sql(sql)] == [("transaction-control", "error")]
+    # A migration run outside a transaction may manage its own.
+    assert check_sql(f"-- schema-manager: no-transaction\n{sql}") == []
 
 
 @pytest.mark.parametrize(

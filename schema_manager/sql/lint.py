@@ -190,7 +190,7 @@ def _statement_level(statement: Statement, context: Context) -> list[Hit]:
         return [("mysql-table-copy", "makes MySQL copy the whole table")]
     if first == "REINDEX" and "CONCURRENTLY" in uppers and context.transactional:
         return [("concurrently-in-transaction", "reindexes CONCURRENTLY in a transaction")]
-    if _is_transaction_control(words):
+    if context.transactional and _is_transaction_control(words):
         return [("transaction-control", f"controls the transaction itself ({first})")]
     return []
 

@@ -134,7 +134,8 @@ RULES: dict[str, Rule] = {
             dialects=POSTGRESQL,
         ),
         Rule(
-            "transaction-control", "error", "BEGIN / START TRANSACTION / COMMIT / ROLLBACK / END",
+            "transaction-control", "error",
+            "BEGIN / START TRANSACTION / COMMIT / ROLLBACK / END in a transactional migration",
             "Each migration already runs in one transaction with its ledger row; remove it "
             "(or mark the migration '-- schema-manager: no-transaction').",
             acknowledgeable=False,
