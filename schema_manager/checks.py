@@ -124,3 +124,24 @@ def _uncreatable(path: Path) -> str | None:
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"{str(parent)!r} is not writable"
     return None
+
+
+@register(Tags.compatibility)
+def check_rules(app_configs=None, **kwargs) -> list[Error]:
+    """SCHEMA_MANAGER['RULES'] names known rules and severities (a typo would do nothing)."""
+    from .sql.rule_table import RULES
+
+    errors: list[Error] = []
+    for environment, severities in app_settings.RULES.items():
+        for rule_id, severity in severities.items():
+            if rule_id not in RULES or severity not in ("error", "warning", "off"):
+                errors.append(
+                    Error(
+                        f"SCHEMA_MANAGER['RULES'][{environment!r}] has {rule_id!r}: "
+                        f"{severity!r}, which is not a known rule and severity.",
+                        hint="Rule ids are listed in the README (Safety rules); severities are "
+                        "'error', 'warning' or 'off'.",
+                        id="schema_manager.E020",
+                    )
+                )
+    return errors

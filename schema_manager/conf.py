@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     # e.g. ["development", "staging", "production"]: each needs the migration applied in the
     # one before it. None (off) lets the guide apply straight to production.
     "PROMOTION_ORDER": None,
+    # Rule severities per environment ("*": all): {env: {rule id: "error"/"warning"/"off"}}.
+    "RULES": {},
 }
 
 
@@ -69,6 +71,15 @@ class SchemaManagerSettings:
     @property
     def PROMOTION_ORDER(self) -> list[str]:
         return list(self._get("PROMOTION_ORDER") or [])
+
+    @property
+    def RULES(self) -> dict[str, dict[str, str]]:
+        return {env: dict(rules) for env, rules in dict(self._get("RULES")).items()}
+
+    def rule_severities(self, environment: str) -> dict[str, str]:
+        """Rule id -> severity for ``environment``: its own entries over those of "*"."""
+        rules = self.RULES
+        return {**rules.get("*", {}), **rules.get(environment, {})}
 
 
 app_settings = SchemaManagerSettings()

@@ -56,7 +56,7 @@ class MigrationExecutor:
 
         ``fake`` records the row without running the SQL (baselining an existing database).
         """
-        statements = parse_statements(sql)
+        statements = parse_statements(sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()
@@ -103,7 +103,7 @@ class MigrationExecutor:
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
-        statements = parse_statements(rollback_sql)
+        statements = parse_statements(rollback_sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()

@@ -16,7 +16,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import connections, router, transaction
 
-from . import history, policy, results, rollback_scripts
+from . import history, policy, rehearsal, results, rollback_scripts
 from .checksums import canonical_sql, migration_checksum, same_script
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError, SchemaManagerError
@@ -79,9 +79,10 @@ class SchemaManager:
         environment: str | None = None,
         *,
         allow_destructive: bool = False,
+        rehearse: bool = False,
     ) -> ValidationResult:
         return await sync_to_async(self.validate_migration_sync)(
-            migration, environment, allow_destructive=allow_destructive
+            migration, environment, allow_destructive=allow_destructive, rehearse=rehearse
         )
 
     async def get_version_history_async(
@@ -97,11 +98,14 @@ class SchemaManager:
         environment: str | None = None,
         *,
         allow_destructive: bool = False,
+        rehearse: bool = False,
     ) -> ValidationResult:
         target = resolve(environment)
         _canonicalise(migration)
         rows = _executor(target).ledger.rows(migration.id) if migration.id else []
         result = validate(migration, target, rows, allow_destructive=allow_destructive)
+        if rehearse and not result.errors:
+            rehearsal.rehearse_into(result, migration, target)
         for warning in result.warnings:
             logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
         return result
@@ -143,7 +147,9 @@ class SchemaManager:
         )
         if problem:
             return _not_run(migration.id, target, "apply", MigrationStateError(problem))
-        rollback_script, generated = rollback_scripts.script_for(migration, target.vendor)
+        rollback_script, generated = rollback_scripts.script_for(
+            migration, target.vendor, target.alias
+        )
         try:
             stored = self._store(migration)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)

@@ -42,6 +42,12 @@ class ValidationResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list, repr=False)
+    # Findings the migration acknowledges (``-- schema-manager: allow <rule>``): shown only.
+    acknowledged: list[str] = field(default_factory=list)
+    # validate_migration(..., rehearse=True): ran in a rolled-back transaction on the target.
+    rehearsed: bool = False
+    rehearsal_time: float | None = None  # seconds
+    rehearsal_error: str | None = None  # the database's own error
 
 
 def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import textwrap
 
+from .capture import capture
 from .models import Migration, VersionRecord
 from .sql import generate_rollback, parse_statements
 from .sql.rollback import WARNING_PREFIX
 
 
-def script_for(migration: Migration, vendor: str) -> tuple[str, bool]:
-    """(script, generated): the migration's own rollback, or one generated for ``vendor``."""
+def script_for(migration: Migration, vendor: str, alias: str | None = None) -> tuple[str, bool]:
+    """(script, generated): the migration's own rollback, or one generated for ``vendor``;
+    given the target's ``alias``, what the SQL drops is first captured from its catalog."""
     if migration.rollback_sql.strip():
         # Dedented for reading: scripts often come from indented triple-quoted strings.
         return textwrap.dedent(migration.rollback_sql).strip(), False
-    return generate_rollback(migration.sql, vendor).text, True
+    captured = capture(migration.sql, alias) if alias else None
+    return generate_rollback(migration.sql, vendor, captured).text, True
 
 
 def script_in_force(environment: str, ledger_id: str, migration_id: str, vendor: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .capture import capture
 from .checksums import migration_checksum
+from .conf import app_settings
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import ValidationResult
@@ -17,15 +19,25 @@ def validate(
     *,
     allow_destructive: bool = False,
 ) -> ValidationResult:
-    findings = [*check_migration_id(migration.id), *check_sql(migration.sql)]
+    severities = app_settings.rule_severities(target.environment)
+    findings = [
+        *check_migration_id(migration.id),
+        *check_sql(migration.sql, target.vendor, severities),
+    ]
     if not any(finding.code in {"empty-sql", "invalid-id"} for finding in findings):
         findings.extend(_duplicates(migration, ledger_rows))
         findings.extend(_rollback_gaps(migration, target))
     if target.is_protected and not allow_destructive:
         findings = [_blocked(finding, target) for finding in findings]
-    errors = [finding.message for finding in findings if finding.severity == "error"]
-    warnings = [finding.message for finding in findings if finding.severity == "warning"]
-    return ValidationResult(not errors, errors, warnings, findings)
+    active = [finding for finding in findings if not finding.acknowledged]
+    errors = [finding.message for finding in active if finding.severity == "error"]
+    warnings = [finding.message for finding in active if finding.severity == "warning"]
+    acknowledged = [
+        f"{finding.message} Acknowledged by '-- schema-manager: allow {finding.code}'."
+        for finding in findings
+        if finding.acknowledged
+    ]
+    return ValidationResult(not errors, errors, warnings, findings, acknowledged)
 
 
 def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Finding]:
@@ -69,7 +81,8 @@ def _applied_elsewhere_with_other_sql(migration_id: str, checksum: str) -> set[s
 def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
     if migration.rollback_sql.strip():
         return []
-    script = generate_rollback(migration.sql, target.vendor)
+    # What apply will store: with definitions captured from the target (PostgreSQL).
+    script = generate_rollback(migration.sql, target.vendor, capture(migration.sql, target.alias))
     return [
         Finding(
             "no-rollback",
@@ -81,7 +94,7 @@ def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
 
 
 def _blocked(finding: Finding, target: Target) -> Finding:
-    if not (finding.destructive and finding.severity == "warning"):
+    if not (finding.destructive and finding.severity == "warning") or finding.acknowledged:
         return finding
     return Finding(
         finding.code,

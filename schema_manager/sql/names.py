@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .lexer import KEYWORDS, RESERVED
 from .statements import Word, WordKind
 
 
@@ -42,17 +44,15 @@ class WordCursor:
         return self.words[index] if index < len(self.words) else None
 
     def take_keywords(self, *keywords: str) -> bool:
-        """Consume ``keywords`` in order if they are next (sqlparse may merge them)."""
-        wanted = " ".join(keywords)
-        word = self.peek()
-        if word is not None and word.kind is WordKind.KEYWORD and _squash(word.upper) == wanted:
-            self.position += 1
-            return True
-        upcoming = [self.peek(i) for i in range(len(keywords))]
-        if all(w is not None and w.upper == k for w, k in zip(upcoming, keywords, strict=True)):
-            self.position += len(keywords)
-            return True
-        return False
+        """Consume ``keywords`` in order (case-insensitively) if they are next."""
+        position, words = self.position, self.words
+        if position + len(keywords) > len(words):
+            return False
+        for offset, keyword in enumerate(keywords):
+            if words[position + offset].text.upper() != keyword:
+                return False
+        self.position += len(keywords)
+        return True
 
     def take_any(self, *keywords: str) -> str | None:
         for keyword in keywords:
@@ -80,10 +80,6 @@ class WordCursor:
         return self.words[self.position :]
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
 def with_depth(words: list[Word]) -> Iterator[tuple[int, Word]]:
     """Each word with its parenthesis depth; a parenthesis has the depth it opens from."""
     depth = 0
@@ -104,3 +100,67 @@ def split_top_level(words: list[Word], separator: str = ",") -> list[list[Word]]
         else:
             groups[-1].append(word)
     return [group for group in groups if group]
+
+
+# --- Quoting ---------------------------------------------------------------------------------
+
+_QUOTES = {'"': '"', "`": "`", "[": "]"}
+# Names each dialect accepts unquoted, meaning the same as quoted. PostgreSQL folds bare
+# names to lower case, so a bare name with capitals would name another object.
+_BARE = {
+    "postgresql": re.compile(r"[a-z_][a-z0-9_$]*\Z"),
+    "sqlite": re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z"),
+    "mysql": re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z"),
+}
+_OTHER_RESERVED = RESERVED | KEYWORDS
+_QUOTE_CHAR = {"postgresql": '"', "sqlite": '"', "mysql": "`"}
+
+
+def unquote(part: str) -> tuple[str, bool]:
+    """(the name ``part`` spells, whether it was quoted): ``"a""b"`` -> ``('a"b', True)``."""
+    close = _QUOTES.get(part[:1])
+    if close is None or len(part) < 2 or not part.endswith(close):
+        return part, False
+    inner = part[1:-1]
+    return (inner if close == "]" else inner.replace(close * 2, close)), True
+
+
+def quote_identifier(name: str, dialect: str) -> str:
+    """``name`` as ``dialect`` reads it back exactly: bare when that is safe, else quoted."""
+    bare = _BARE.get(dialect, _BARE["postgresql"])
+    # PostgreSQL's reserved list is exact; for the others every keyword we know is quoted.
+    reserved = RESERVED if dialect == "postgresql" else _OTHER_RESERVED
+    if bare.match(name) and name.upper() not in reserved:
+        return name
+    quote = _QUOTE_CHAR.get(dialect, '"')
+    return quote + name.replace(quote, quote * 2) + quote
+
+
+def render_part(part: str, dialect: str) -> str:
+    """One name part for a generated statement: a bare name stays as written (the database
+    reads it the same way again); a quoted one is re-quoted for ``dialect`` only if needed."""
+    name, quoted = unquote(part)
+    return quote_identifier(name, dialect) if quoted else part
+
+
+def render_name(name: QualifiedName | str, dialect: str) -> str:
+    parts = (name,) if isinstance(name, str) else name.parts
+    return ".".join(render_part(part, dialect) for part in parts)
+
+
+_NO_SPACE_BEFORE = frozenset({")", ",", ".", "[", "]", "::"})
+_NO_SPACE_AFTER = frozenset({"(", ".", "[", "::"})
+
+
+def render_words(words: tuple[Word, ...] | list[Word], dialect: str) -> str:
+    """Words back to SQL text (``numeric(10, 2)``, ``s.f(integer)``), names re-quoted."""
+    out: list[str] = []
+    previous = ""
+    for word in words:
+        text = render_part(word.text, dialect) if word.kind is WordKind.QUOTED_NAME else word.text
+        glue = previous in _NO_SPACE_AFTER or word.text in _NO_SPACE_BEFORE
+        if word.text == "(":  # a call or a type modifier: f(x), varchar(10)
+            glue = glue or previous[-1:].isalnum() or previous[-1:] in ('"', "`", "_")
+        out.append(text if glue or not out else " " + text)
+        previous = word.text
+    return "".join(out)

@@ -44,8 +44,26 @@ class CreateIndex(Operation):
 
 
 @dataclass(frozen=True)
+class CreateObject(Operation):
+    """CREATE VIEW / MATERIALIZED VIEW / SEQUENCE / SCHEMA / TYPE / EXTENSION / FUNCTION /
+    PROCEDURE / TRIGGER."""
+
+    kind: str
+    name: QualifiedName
+    or_replace: bool = False
+    arguments: tuple[Word, ...] | None = None  # FUNCTION / PROCEDURE, without parentheses
+    table: QualifiedName | None = None  # TRIGGER ... ON table
+
+
+@dataclass(frozen=True)
+class CommentOn(Operation):
+    target: tuple[Word, ...]  # e.g. TABLE users, COLUMN users.email
+
+
+@dataclass(frozen=True)
 class AddColumn:
     column: str
+    definition: tuple[Word, ...] = ()  # type and constraints, after the name
 
 
 @dataclass(frozen=True)
@@ -54,11 +72,37 @@ class DropColumn:
 
 
 @dataclass(frozen=True)
+class AddConstraint:
+    name: str | None
+    kind: str  # PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK, EXCLUDE, INDEX
+    definition: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rename:
+    what: str  # COLUMN or CONSTRAINT
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenameTo:
+    new: str
+
+
+@dataclass(frozen=True)
+class AlterColumn:
+    column: str
+    change: str  # SET DEFAULT, DROP DEFAULT, SET NOT NULL, DROP NOT NULL, TYPE, or OTHER
+    rest: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
 class OtherAction:
     text: str
 
 
-AlterAction = AddColumn | DropColumn | OtherAction
+AlterAction = AddColumn | DropColumn | AddConstraint | Rename | RenameTo | AlterColumn | OtherAction
 
 
 @dataclass(frozen=True)
@@ -71,11 +115,13 @@ class AlterTable(Operation):
 class Drop(Operation):
     object_type: str  # TABLE, INDEX, DATABASE, SCHEMA, VIEW...
     names: tuple[QualifiedName, ...]
+    concurrently: bool = False
 
 
 @dataclass(frozen=True)
 class Truncate(Operation):
     tables: tuple[QualifiedName, ...]
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +134,7 @@ class DataChange(Operation):
 def describe(statement: Statement) -> Operation:
     """Recognise ``statement``; anything unrecognised comes back as a plain ``Operation``."""
     cursor = WordCursor(statement.words)
-    for reader in (_create, _alter, _drop, _truncate, _data_change):
+    for reader in (_create, _alter, _drop, _truncate, _data_change, _comment):
         cursor.position = 0
         operation = reader(statement, cursor)
         if operation is not None:
@@ -96,16 +142,25 @@ def describe(statement: Statement) -> Operation:
     return Operation(statement)
 
 
+_OBJECT_KINDS = (
+    "MATERIALIZED VIEW", "VIEW", "SEQUENCE", "SCHEMA", "TYPE", "EXTENSION", "FUNCTION",
+    "PROCEDURE", "TRIGGER", "CONSTRAINT TRIGGER",
+)  # fmt: skip
+
+
 def _create(statement: Statement, cursor: WordCursor) -> Operation | None:
     if not cursor.take_keywords("CREATE"):
         return None
-    cursor.take_keywords("OR", "REPLACE")
-    while cursor.take_any(*_TABLE_PREFIXES):
+    or_replace = cursor.take_keywords("OR", "REPLACE")
+    while cursor.take_any(*_TABLE_PREFIXES, "RECURSIVE"):
         pass
     if cursor.take_keywords("TABLE"):
         cursor.take_keywords("IF", "NOT", "EXISTS")
         table = cursor.take_name()
         return CreateTable(statement, table) if table else None
+    kind = cursor.take_any(*_OBJECT_KINDS)
+    if kind is not None:
+        return _create_object(statement, cursor, kind.removeprefix("CONSTRAINT "), or_replace)
     cursor.take_keywords("UNIQUE")
     if not cursor.take_keywords("INDEX"):
         return None
@@ -124,6 +179,43 @@ def _create(statement: Statement, cursor: WordCursor) -> Operation | None:
     return CreateIndex(statement, index, table, concurrently)
 
 
+def _create_object(
+    statement: Statement, cursor: WordCursor, kind: str, or_replace: bool
+) -> Operation | None:
+    cursor.take_keywords("IF", "NOT", "EXISTS")
+    name = cursor.take_name()
+    if name is None:
+        return None
+    if kind in ("FUNCTION", "PROCEDURE"):
+        arguments = _parenthesised(cursor)
+        if arguments is None:
+            return None
+        return CreateObject(statement, kind, name, or_replace, arguments=arguments)
+    if kind == "TRIGGER":
+        table = None
+        while not cursor.done and table is None:
+            if cursor.take_keywords("ON"):
+                table = cursor.take_name()
+            else:
+                cursor.position += 1
+        return CreateObject(statement, kind, name, or_replace, table=table)
+    return CreateObject(statement, kind, name, or_replace)
+
+
+def _parenthesised(cursor: WordCursor) -> tuple[Word, ...] | None:
+    """The words inside the parentheses that come next, or None if none come next."""
+    if not cursor.next_is("("):
+        return None
+    inside: list[Word] = []
+    for depth, word in with_depth(cursor.rest()):
+        cursor.position += 1
+        if depth == 0 and word.text == ")":
+            return tuple(inside)
+        if depth > 0 or word.text != "(":
+            inside.append(word)
+    return None
+
+
 def _alter(statement: Statement, cursor: WordCursor) -> Operation | None:
     if not cursor.take_keywords("ALTER", "TABLE"):
         return None
@@ -136,17 +228,14 @@ def _alter(statement: Statement, cursor: WordCursor) -> Operation | None:
     return AlterTable(statement, table, actions)
 
 
+_CONSTRAINT_KINDS = ("PRIMARY KEY", "UNIQUE", "FOREIGN KEY", "CHECK", "EXCLUDE")
+
+
 def _alter_action(words: list[Word]) -> AlterAction:
     cursor = WordCursor(words)
     text = " ".join(word.text for word in words)
     if cursor.take_keywords("ADD"):
-        explicit = cursor.take_keywords("COLUMN")
-        next_word = cursor.peek()
-        if next_word is None or (not explicit and next_word.upper in _NON_COLUMN_ADDS):
-            return OtherAction(text)
-        cursor.take_keywords("IF", "NOT", "EXISTS")
-        column = cursor.take_name()
-        return AddColumn(column.object) if column else OtherAction(text)
+        return _add(cursor, text)
     if cursor.take_keywords("DROP"):
         explicit = cursor.take_keywords("COLUMN")
         next_word = cursor.peek()
@@ -155,7 +244,58 @@ def _alter_action(words: list[Word]) -> AlterAction:
         cursor.take_keywords("IF", "EXISTS")
         column = cursor.take_name()
         return DropColumn(column.object) if column else OtherAction(text)
+    if cursor.take_keywords("RENAME"):
+        return _rename(cursor, text)
+    if cursor.take_keywords("ALTER"):
+        cursor.take_keywords("COLUMN")
+        column = cursor.take_name()
+        if column is None:
+            return OtherAction(text)
+        change = cursor.take_any(
+            "SET DEFAULT", "DROP DEFAULT", "SET NOT NULL", "DROP NOT NULL", "TYPE",
+            "SET DATA TYPE",
+        )  # fmt: skip
+        change = "TYPE" if change == "SET DATA TYPE" else change
+        return AlterColumn(column.object, change or "OTHER", tuple(cursor.rest()))
     return OtherAction(text)
+
+
+def _add(cursor: WordCursor, text: str) -> AlterAction:
+    explicit = cursor.take_keywords("COLUMN")
+    next_word = cursor.peek()
+    if next_word is None:
+        return OtherAction(text)
+    if not explicit and next_word.upper in _NON_COLUMN_ADDS:
+        name = None
+        if cursor.take_keywords("CONSTRAINT"):
+            name = cursor.take_name()
+        kind = cursor.take_any("UNIQUE INDEX", "UNIQUE KEY", *_CONSTRAINT_KINDS, "INDEX", "KEY")
+        if kind in ("INDEX", "KEY", "UNIQUE INDEX", "UNIQUE KEY"):
+            # MySQL: ADD [UNIQUE] INDEX name (...)
+            kind, name = "INDEX", name or cursor.take_name()
+        if kind is None:
+            return OtherAction(text)
+        definition = tuple(cursor.rest())
+        return AddConstraint(name.object if name else None, kind, definition)
+    cursor.take_keywords("IF", "NOT", "EXISTS")
+    column = cursor.take_name()
+    if column is None:
+        return OtherAction(text)
+    return AddColumn(column.object, tuple(cursor.rest()))
+
+
+def _rename(cursor: WordCursor, text: str) -> AlterAction:
+    if cursor.take_keywords("TO") or cursor.take_keywords("AS"):
+        new = cursor.take_name()
+        return RenameTo(new.object) if new and cursor.done else OtherAction(text)
+    what = "CONSTRAINT" if cursor.take_keywords("CONSTRAINT") else "COLUMN"
+    if what == "COLUMN":
+        cursor.take_keywords("COLUMN")
+    old = cursor.take_name()
+    if old is None or not cursor.take_keywords("TO"):
+        return OtherAction(text)
+    new = cursor.take_name()
+    return Rename(what, old.object, new.object) if new and cursor.done else OtherAction(text)
 
 
 def _names(cursor: WordCursor) -> tuple[QualifiedName, ...]:
@@ -177,9 +317,9 @@ def _drop(statement: Statement, cursor: WordCursor) -> Operation | None:
     )  # fmt: skip
     if object_type is None:
         return None
-    cursor.take_keywords("CONCURRENTLY")
+    concurrently = cursor.take_keywords("CONCURRENTLY")
     cursor.take_keywords("IF", "EXISTS")
-    return Drop(statement, object_type, _names(cursor))
+    return Drop(statement, object_type, _names(cursor), concurrently)
 
 
 def _truncate(statement: Statement, cursor: WordCursor) -> Operation | None:
@@ -187,7 +327,9 @@ def _truncate(statement: Statement, cursor: WordCursor) -> Operation | None:
         return None
     cursor.take_keywords("TABLE")
     cursor.take_keywords("ONLY")
-    return Truncate(statement, _names(cursor))
+    tables = _names(cursor)
+    cascade = any(word.upper == "CASCADE" for word in cursor.rest())
+    return Truncate(statement, tables, cascade)
 
 
 def _data_change(statement: Statement, cursor: WordCursor) -> Operation | None:
@@ -209,3 +351,14 @@ def _outside_parentheses(words: list[Word]) -> list[Word]:
         for depth, word in with_depth(words)
         if depth == 0 and not (word.kind is WordKind.PUNCTUATION and word.text in ("(", ")"))
     ]
+
+
+def _comment(statement: Statement, cursor: WordCursor) -> Operation | None:
+    if not cursor.take_keywords("COMMENT", "ON"):
+        return None
+    target: list[Word] = []
+    for depth, word in with_depth(cursor.rest()):
+        if depth == 0 and word.upper == "IS":
+            return CommentOn(statement, tuple(target)) if target else None
+        target.append(word)
+    return None

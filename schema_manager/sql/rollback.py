@@ -1,24 +1,39 @@
-"""Rollback generation: each recognised statement's inverse, in reverse order, per dialect."""
+"""Rollback generation: each recognised statement's inverse, in reverse order, per dialect.
+
+Names in generated statements are re-quoted for the target (``names.render_name``): bare
+when the database reads them back as the same name, quoted (safely) otherwise.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .lexer import DIALECTS
+from .names import QualifiedName, render_name, render_part, render_words, split_top_level
 from .operations import (
     AddColumn,
+    AddConstraint,
+    AlterAction,
+    AlterColumn,
     AlterTable,
+    CommentOn,
     CreateIndex,
+    CreateObject,
     CreateTable,
     Drop,
     DropColumn,
     Operation,
+    Rename,
+    RenameTo,
     Truncate,
     describe,
 )
-from .statements import Statement, parse_statements
+from .statements import Statement, large_input_gc_pause, parse_statements
 
 WARNING_PREFIX = "-- WARNING:"
 _DATA_LOSS = "the data it removes cannot be restored; write the rollback by hand"
+_BY_HAND = "write the rollback by hand"
 
 
 @dataclass
@@ -38,10 +53,30 @@ class RollbackScript:
         return not self.warnings
 
 
-def generate_rollback(sql: str, vendor: str) -> RollbackScript:
-    """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql')."""
+def generate_rollback(
+    sql: str, vendor: str, captured: Mapping[int, list[str]] | None = None
+) -> RollbackScript:
+    """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql').
+
+    ``captured`` maps a statement's index to inverse statements read from the live target
+    before the migration ran (``schema_manager.capture``); they replace what the SQL alone
+    could not invert, under a note that dropped data does not come back.
+    """
+    with large_input_gc_pause(sql):
+        return _generate(sql, vendor, captured)
+
+
+def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -> RollbackScript:
     script = RollbackScript()
-    for statement in reversed(parse_statements(sql)):
+    for statement in reversed(parse_statements(sql, vendor)):
+        if captured and statement.index in captured:
+            script.lines.append(
+                f"-- NOTE: statement {statement.index + 1} ({statement.summary}) is undone from "
+                "the definition captured before the migration; the data it removed does not "
+                "come back."
+            )
+            script.lines.extend(captured[statement.index])
+            continue
         inverse, warning = invert(statement, vendor)
         script.lines.extend(inverse)
         if warning:
@@ -52,41 +87,145 @@ def generate_rollback(sql: str, vendor: str) -> RollbackScript:
     return script
 
 
-def invert(statement: Statement, vendor: str) -> tuple[list[str], str | None]:
+Inverse = tuple[list[str], str | None]  # statements, and why it cannot be (fully) undone
+
+
+def invert(statement: Statement, vendor: str) -> Inverse:
     """The statements undoing ``statement`` and, if it cannot be fully undone, why."""
+    dialect = vendor if vendor in DIALECTS else "postgresql"
     operation = describe(statement)
     if isinstance(operation, CreateTable):
-        cascade = " CASCADE" if vendor == "postgresql" else ""
-        return [f"DROP TABLE IF EXISTS {operation.table}{cascade};"], None
+        cascade = " CASCADE" if dialect == "postgresql" else ""
+        return [f"DROP TABLE IF EXISTS {render_name(operation.table, dialect)}{cascade};"], None
     if isinstance(operation, CreateIndex):
-        return _drop_index(operation, vendor)
+        return _drop_index(operation, dialect)
+    if isinstance(operation, CreateObject):
+        return _drop_object(operation, dialect)
+    if isinstance(operation, CommentOn):
+        return _uncomment(operation, dialect)
     if isinstance(operation, AlterTable):
-        return _invert_alter(operation, vendor)
+        return _invert_alter(operation, dialect)
     return [], _why_not(operation)
 
 
-def _drop_index(operation: CreateIndex, vendor: str) -> tuple[list[str], str | None]:
+def _drop_index(operation: CreateIndex, dialect: str) -> Inverse:
     if operation.index is None:
         return [], "the index has no name (the database chose one), so it cannot be dropped by name"
-    if vendor == "mysql":
-        return [f"DROP INDEX {operation.index.object} ON {operation.table};"], None
-    return [f"DROP INDEX IF EXISTS {operation.index};"], None
+    if dialect == "mysql":
+        index = render_part(operation.index.object, dialect)
+        return [f"DROP INDEX {index} ON {render_name(operation.table, dialect)};"], None
+    return [f"DROP INDEX IF EXISTS {render_name(operation.index, dialect)};"], None
 
 
-def _invert_alter(operation: AlterTable, vendor: str) -> tuple[list[str], str | None]:
-    if not all(isinstance(action, AddColumn) for action in operation.actions):
-        if any(isinstance(action, DropColumn) for action in operation.actions):
-            return [], f"it drops a column; {_DATA_LOSS}"
-        return (
-            [],
-            "this ALTER TABLE action has no automatic inverse yet; write the rollback by hand",
+def _drop_object(operation: CreateObject, dialect: str) -> Inverse:
+    kind = operation.kind.lower()
+    if operation.or_replace:
+        return [], (
+            f"OR REPLACE may have replaced an existing {kind} whose definition is not in this "
+            f"script; {_BY_HAND}"
         )
-    if_exists = " IF EXISTS" if vendor == "postgresql" else ""
-    columns = [action.column for action in operation.actions if isinstance(action, AddColumn)]
-    return [
-        f"ALTER TABLE {operation.table} DROP COLUMN{if_exists} {column};"
-        for column in reversed(columns)
-    ], None
+    name = render_name(operation.name, dialect)
+    if operation.kind in ("FUNCTION", "PROCEDURE") and dialect == "postgresql":
+        name += f"({_signature(operation, dialect)})"
+    if operation.kind == "TRIGGER" and dialect == "postgresql":
+        if operation.table is None:
+            return [], f"the trigger's table was not found; {_BY_HAND}"
+        name += f" ON {render_name(operation.table, dialect)}"
+    return [f"DROP {operation.kind} IF EXISTS {name};"], None
+
+
+def _signature(operation: CreateObject, dialect: str) -> str:
+    """The argument list DROP FUNCTION accepts: each argument without its default."""
+    arguments = []
+    for words in split_top_level(list(operation.arguments or ())):
+        kept = []
+        for word in words:
+            if word.upper == "DEFAULT" or word.text == "=":
+                break
+            kept.append(word)
+        arguments.append(render_words(kept, dialect))
+    return ", ".join(arguments)
+
+
+def _uncomment(operation: CommentOn, dialect: str) -> Inverse:
+    if dialect != "postgresql":
+        return [], f"COMMENT ON is PostgreSQL syntax; {_BY_HAND}"
+    return [f"COMMENT ON {render_words(operation.target, dialect)} IS NULL;"], None
+
+
+def _invert_alter(operation: AlterTable, dialect: str) -> Inverse:
+    if any(isinstance(action, DropColumn) for action in operation.actions):
+        return [], f"it drops a column; {_DATA_LOSS}"
+    table = render_name(operation.table, dialect)
+    inverses: list[str] = []
+    for action in reversed(operation.actions):
+        if isinstance(action, RenameTo):
+            # The table now has the new name (in the same schema); give it the old one back.
+            renamed = QualifiedName((*operation.table.parts[:-1], action.new))
+            old = render_part(operation.table.object, dialect)
+            inverses.append(f"ALTER TABLE {render_name(renamed, dialect)} RENAME TO {old};")
+            continue
+        clause, why = _invert_action(action, dialect)
+        if clause is None:
+            return [], why or "this ALTER TABLE action has no automatic inverse yet; " + _BY_HAND
+        inverses.append(f"ALTER TABLE {table} {clause};")
+    return inverses, None
+
+
+def _invert_action(action: AlterAction, dialect: str) -> tuple[str | None, str | None]:
+    """The ALTER TABLE clause undoing ``action``, or why there is none."""
+    if isinstance(action, AddColumn):
+        if_exists = " IF EXISTS" if dialect == "postgresql" else ""
+        return f"DROP COLUMN{if_exists} {render_part(action.column, dialect)}", None
+    if isinstance(action, AddConstraint):
+        return _drop_constraint(action, dialect)
+    if isinstance(action, Rename):
+        if action.what == "CONSTRAINT" and dialect != "postgresql":
+            return None, f"only PostgreSQL renames constraints; {_BY_HAND}"
+        new, old = render_part(action.new, dialect), render_part(action.old, dialect)
+        return f"RENAME {action.what} {new} TO {old}", None
+    if isinstance(action, AlterColumn):
+        return _invert_alter_column(action, dialect)
+    return None, None
+
+
+def _drop_constraint(action: AddConstraint, dialect: str) -> tuple[str | None, str | None]:
+    if dialect == "sqlite":
+        return None, f"SQLite cannot drop a constraint without rebuilding the table; {_BY_HAND}"
+    if dialect == "mysql" and action.kind == "PRIMARY KEY":
+        return "DROP PRIMARY KEY", None
+    if action.name is None:
+        return None, (
+            "the constraint has no name (the database chose one), so it cannot be dropped "
+            "by name; name it with ADD CONSTRAINT <name>"
+        )
+    constraint = render_part(action.name, dialect)
+    if dialect == "postgresql":
+        return f"DROP CONSTRAINT IF EXISTS {constraint}", None
+    if action.kind == "FOREIGN KEY":
+        return f"DROP FOREIGN KEY {constraint}", None
+    if action.kind in ("UNIQUE", "INDEX"):
+        return f"DROP INDEX {constraint}", None
+    return f"DROP CONSTRAINT {constraint}", None
+
+
+def _invert_alter_column(action: AlterColumn, dialect: str) -> tuple[str | None, str | None]:
+    column = render_part(action.column, dialect)
+    if dialect == "sqlite":
+        return None, f"SQLite cannot alter a column; {_BY_HAND}"
+    if action.change == "SET DEFAULT":
+        # The column had no default before (the common case; a captured one would say).
+        return f"ALTER COLUMN {column} DROP DEFAULT", None
+    if action.change in ("SET NOT NULL", "DROP NOT NULL"):
+        if dialect != "postgresql":
+            return None, f"MySQL changes nullability only with MODIFY and the full type; {_BY_HAND}"
+        undo = "DROP NOT NULL" if action.change == "SET NOT NULL" else "SET NOT NULL"
+        return f"ALTER COLUMN {column} {undo}", None
+    if action.change == "DROP DEFAULT":
+        return None, f"the previous default is not in this script; {_BY_HAND}"
+    if action.change == "TYPE":
+        return None, f"the previous type is not in this script; {_BY_HAND}"
+    return None, None
 
 
 _HOLDS_DATA = {"TABLE", "SCHEMA", "DATABASE", "MATERIALIZED VIEW", "SEQUENCE"}
@@ -98,10 +237,7 @@ def _why_not(operation: Operation) -> str:
         article = "an" if kind[0] in "aeiou" else "a"
         if operation.object_type in _HOLDS_DATA:
             return f"it drops {article} {kind}; {_DATA_LOSS}"
-        return (
-            f"it drops {article} {kind} whose definition is not in this script; "
-            "write the rollback by hand"
-        )
+        return f"it drops {article} {kind} whose definition is not in this script; {_BY_HAND}"
     if isinstance(operation, Truncate):
         return f"it truncates a table; {_DATA_LOSS}"
-    return "no automatic inverse is known for this statement; write the rollback by hand"
+    return f"no automatic inverse is known for this statement; {_BY_HAND}"

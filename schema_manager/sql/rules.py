@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
-from .operations import AlterTable, DataChange, Drop, DropColumn, Truncate, describe
-from .statements import Statement, parse_statements
+from . import pg_syntax
+from .directives import parse_directives
+from .lexer import DIALECTS
+from .lint import Context, hits
+from .operations import describe
+from .rule_table import RULES, Rule, Severity
+from .statements import SqlInputError, Statement, large_input_gc_pause, parse_statements
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
 # id names a folder and a ledger row.
 MIGRATION_ID_PATTERN = re.compile(r"\A[0-9]+_[a-z0-9_]+\Z")
 MIGRATION_ID_MAX_LENGTH = 255
-
-Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Finding:
     severity: Severity
     message: str
     destructive: bool = False
+    # The script says ``-- schema-manager: allow <code>``: shown, neither error nor warning.
+    acknowledged: bool = False
 
 
 def check_migration_id(migration_id: str) -> list[Finding]:
@@ -53,66 +58,72 @@ def check_migration_id(migration_id: str) -> list[Finding]:
     return findings
 
 
-def check_sql(sql: str) -> list[Finding]:
-    """Every finding for the script ``sql``, errors first in statement order."""
+def check_sql(
+    sql: str, vendor: str | None = None, severities: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Every finding for the script ``sql``, errors first in statement order.
+
+    ``vendor`` enables that dialect's rules (and PostgreSQL's own parser when installed);
+    ``severities`` overrides rule severities by id (``"error"``, ``"warning"`` or ``"off"``).
+    Rules the script acknowledges (``-- schema-manager: allow <id>``) come back with
+    ``acknowledged=True`` and sort last.
+    """
+    with large_input_gc_pause(sql or ""):
+        return _check_sql(sql, vendor, severities)
+
+
+def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | None) -> list[Finding]:
     if not sql or not sql.strip():
         return [Finding("empty-sql", "error", "SQL is empty.")]
-    statements = parse_statements(sql)
+    try:
+        statements = parse_statements(sql, vendor)
+    except SqlInputError as exc:
+        return [Finding("invalid-input", "error", str(exc))]
     if not statements:
         return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
+    directives = parse_directives(sql)
+    dialect = vendor if vendor in DIALECTS else None
+    context = Context(dialect, transactional=not directives.no_transaction)
     findings: list[Finding] = []
     for statement in statements:
-        findings.extend(_syntax(statement))
-        findings.extend(_operation(statement))
-    return sorted(findings, key=lambda finding: finding.severity != "error")
+        findings.extend(_syntax(statement, vendor))
+        for rule_id, what in hits(statement, describe(statement), context):
+            finding = _finding(RULES[rule_id], statement, what, dialect, severities or {})
+            if finding is not None:
+                acknowledged = (
+                    finding.code in directives.allowed_rules and RULES[rule_id].acknowledgeable
+                )
+                findings.append(replace(finding, acknowledged=acknowledged))
+    return sorted(findings, key=lambda f: (f.acknowledged, f.severity != "error"))
 
 
 def _where(statement: Statement) -> str:
     return f"Statement {statement.index + 1} ({statement.summary})"
 
 
-def _syntax(statement: Statement) -> list[Finding]:
+def _syntax(statement: Statement, vendor: str | None) -> list[Finding]:
+    problems = list(statement.problems)
+    if not problems and vendor == "postgresql" and (error := pg_syntax.syntax_error(statement)):
+        problems.append(error)
     return [
         Finding("syntax", "error", f"{_where(statement)} does not parse: {problem}.")
-        for problem in statement.problems
+        for problem in problems
     ]
 
 
-def _operation(statement: Statement) -> list[Finding]:
-    operation = describe(statement)
+def _finding(
+    rule: Rule, statement: Statement, what: str, dialect: str | None, severities: Mapping[str, str]
+) -> Finding | None:
+    if rule.dialects is not None and dialect not in rule.dialects:
+        return None
+    severity = severities.get(rule.id, rule.severity)
+    if severity not in ("error", "warning"):
+        return None  # "off"
     where = _where(statement)
-    if isinstance(operation, Drop) and operation.object_type == "DATABASE":
-        return [
-            Finding(
-                "drop-database",
-                "error",
-                f"{where} drops a whole database; migrations may never do that.",
-                destructive=True,
-            )
-        ]
-    if isinstance(operation, Drop) and operation.object_type == "TABLE":
-        return [_destructive("drop-table", f"{where} drops a table and all its rows")]
-    if isinstance(operation, AlterTable) and any(
-        isinstance(action, DropColumn) for action in operation.actions
-    ):
-        return [_destructive("drop-column", f"{where} drops a column and its data")]
-    if isinstance(operation, Truncate):
-        return [_destructive("truncate", f"{where} deletes every row of a table")]
-    if isinstance(operation, DataChange) and not operation.has_where:
-        verb = "deletes" if operation.verb == "DELETE" else "updates"
-        return [
-            _destructive(
-                f"{operation.verb.lower()}-without-where", f"{where} {verb} every row (no WHERE)"
-            )
-        ]
-    return []
-
-
-def _destructive(code: str, what: str) -> Finding:
-    return Finding(
-        code,
-        "warning",
-        f"{what}; this cannot be undone by a rollback script. "
-        "Back the data up first or make the change additive.",
-        destructive=True,
-    )
+    if rule.id == "drop-database":
+        message = f"{where} drops a whole database; migrations may never do that."
+    elif rule.destructive:
+        message = f"{where} {what}; this cannot be undone by a rollback script. {rule.advice}"
+    else:
+        message = f"{where} {what}. {rule.advice} (rule {rule.id})"
+    return Finding(rule.id, severity, message, destructive=rule.destructive)  # type: ignore[arg-type]

@@ -1,51 +1,29 @@
 """Splitting a migration script into statements, and reading each statement's words.
 
-Pure functions on text: no database, no Django. sqlparse does the lexing (quotes, dollar
-quotes, comments); this module turns its tokens into a flat list of significant words that
-the rollback generator and the rules can match against.
+Pure functions on text: no database, no Django. ``lexer`` finds the tokens (quotes, dollar
+quotes, comments, routine bodies); this module turns each span into a ``Statement`` with
+the flat list of significant words the rollback generator and the rules match against.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
-from itertools import pairwise
 
-import sqlparse
-from sqlparse import tokens as T
-from sqlparse.sql import Statement as SqlparseStatement
+from ..exceptions import SchemaManagerError
+from .lexer import DIALECTS, Chunk, Word, WordKind, split, word_set
 
+__all__ = ["MAX_SCRIPT_CHARS", "SqlInputError", "Statement", "Word", "WordKind"]
 
-class WordKind(str, Enum):
-    KEYWORD = "keyword"
-    NAME = "name"
-    QUOTED_NAME = "quoted_name"
-    STRING = "string"
-    NUMBER = "number"
-    PUNCTUATION = "punctuation"
-    OPERATOR = "operator"
-    ERROR = "error"
-    OTHER = "other"
+# Far above any real migration (Prisma's are kilobytes); a bound keeps memory and time
+# predictable: about 10-15 s and 240 MB per 10 MB analysed (bench/sql_analysis.py).
+MAX_SCRIPT_CHARS = 20_000_000
 
 
-@dataclass(frozen=True)
-class Word:
-    """One significant token. ``upper`` compares keywords; ``text`` keeps the spelling."""
-
-    text: str
-    kind: WordKind
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper()
-
-    @property
-    def is_identifier(self) -> bool:
-        # Unreserved keywords (``name``, ``comment``...) are valid identifiers too; the
-        # phrases sqlparse merges into one keyword (``PRIMARY KEY``) are not.
-        if self.kind is WordKind.KEYWORD:
-            return len(self.text.split()) == 1
-        return self.kind in (WordKind.NAME, WordKind.QUOTED_NAME)
+class SqlInputError(SchemaManagerError, ValueError):
+    """The script cannot be read as SQL text at all (bytes, NUL, size): nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +34,7 @@ class Statement:
     text: str
     words: tuple[Word, ...] = field(repr=False)
     problems: tuple[str, ...] = ()
+    start: int = 0  # offset of ``text`` in the script
 
     @property
     def summary(self) -> str:
@@ -70,77 +49,112 @@ class Statement:
         return [w.upper for w in self.words[: len(keywords)]] == list(keywords)
 
 
-def _kind_of(ttype: object) -> WordKind:
-    if ttype in T.Keyword:
-        return WordKind.KEYWORD
-    if ttype in T.String.Symbol:
-        return WordKind.QUOTED_NAME
-    if ttype in T.String or ttype in T.Literal.String:
-        return WordKind.STRING
-    if ttype in T.Number:
-        return WordKind.NUMBER
-    if ttype in T.Name:
-        return WordKind.NAME
-    if ttype in T.Punctuation:
-        return WordKind.PUNCTUATION
-    if ttype in T.Operator or ttype in T.Wildcard:
-        return WordKind.OPERATOR
-    if ttype in T.Error:
-        return WordKind.ERROR
-    return WordKind.OTHER
-
-
-# Statement verbs sqlparse lexes as plain names (Prisma's SQLite migrations use PRAGMA).
-_VERBS_LEXED_AS_NAMES = frozenset(
-    {"DISCARD", "IMPORT", "OPTIMIZE", "PRAGMA", "REASSIGN", "REFRESH", "RELEASE"}
+# First words of statements; Prisma's SQLite migrations use PRAGMA.
+STATEMENT_VERBS = word_set(
+    """
+    ABORT ALTER ANALYSE ANALYZE ATTACH BEGIN CALL CHECKPOINT CLOSE CLUSTER COMMENT COMMIT
+    COPY CREATE DEALLOCATE DECLARE DELETE DETACH DISCARD DO DROP END EXECUTE EXPLAIN FETCH
+    GRANT IMPORT INSERT LISTEN LOAD LOCK MERGE MOVE NOTIFY OPTIMIZE PRAGMA PREPARE REASSIGN
+    REFRESH REINDEX RELEASE RENAME REPLACE RESET REVOKE ROLLBACK SAVEPOINT SECURITY SELECT SET
+    SHOW START TABLE TRUNCATE UNLISTEN UNLOCK UPDATE USE VACUUM VALUES WITH
+    """
 )
 
 
-def _starts_statement(word: Word) -> bool:
-    return word.kind is WordKind.KEYWORD or word.text == "(" or word.upper in _VERBS_LEXED_AS_NAMES
-
-
-def _problems(parsed: SqlparseStatement, words: list[Word]) -> list[str]:
+def _problems(words: list[Word], open_block: bool) -> list[str]:
     """Lexical problems that mean the statement cannot be what the author meant."""
     problems: list[str] = []
-    if any(word.kind is WordKind.ERROR for word in words):
+    errors = [word.text for word in words if word.kind is WordKind.ERROR]
+    if any(not text.startswith("/*") for text in errors):
         problems.append("unterminated quoted string or identifier")
-    for current, following in pairwise(parsed.flatten()):
-        if current.value == "/" and following.value == "*":
-            problems.append("unterminated /* comment")
-            break
+    if any(text.startswith("/*") for text in errors):
+        problems.append("unterminated /* comment")
     depth = 0
     for word in words:
-        if word.kind is WordKind.PUNCTUATION:
-            depth += {"(": 1, ")": -1}.get(word.text, 0)
+        if word.kind is WordKind.PUNCTUATION and word.text in "()":
+            depth += 1 if word.text == "(" else -1
             if depth < 0:
                 break
     if depth != 0:
         problems.append("unbalanced parentheses")
+    if open_block:
+        problems.append("BEGIN without a matching END")
     if problems:
         return problems
-    if words and not _starts_statement(words[0]):
-        problems.append(f"does not start with an SQL keyword (starts with {words[0].text!r})")
+    first = words[0]
+    if first.text != "(" and first.upper not in STATEMENT_VERBS:
+        problems.append(f"does not start with an SQL keyword (starts with {first.text!r})")
     return problems
 
 
-def parse_statements(sql: str) -> list[Statement]:
-    """Split ``sql`` into statements, dropping those that are only whitespace or comments."""
-    statements: list[Statement] = []
-    for parsed in sqlparse.parse(sql):
-        words = [
-            Word(token.value, _kind_of(token.ttype))
-            for token in parsed.flatten()
-            if not token.is_whitespace and token.ttype not in T.Comment
-        ]
-        if not words or all(word.text == ";" for word in words):
-            continue
-        statements.append(
-            Statement(
-                index=len(statements),
-                text=str(parsed).strip(),
-                words=tuple(words),
-                problems=tuple(_problems(parsed, words)),
-            )
+def check_input(sql: str | bytes) -> str:
+    """``sql`` as text, or SqlInputError saying why it is not SQL text."""
+    if isinstance(sql, (bytes, bytearray)):
+        try:
+            sql = bytes(sql).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SqlInputError(
+                f"SQL is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                f"{exc.start}); save the file as UTF-8."
+            ) from None
+    if not isinstance(sql, str):
+        raise SqlInputError(f"SQL must be text, not {type(sql).__name__}.")
+    if len(sql) > MAX_SCRIPT_CHARS:
+        raise SqlInputError(
+            f"SQL script has {len(sql):,} characters; the limit is {MAX_SCRIPT_CHARS:,}. "
+            "Split it into several migrations, or load bulk data outside migrations."
         )
+    nul = sql.find("\x00")
+    if nul >= 0:
+        line = sql.count("\n", 0, nul) + 1
+        raise SqlInputError(
+            f"SQL contains a NUL character (line {line}, offset {nul}); databases reject it "
+            "and PostgreSQL's parser would silently stop there. Remove it."
+        )
+    return sql
+
+
+def parse_statements(sql: str | bytes, dialect: str | None = None) -> list[Statement]:
+    """Split ``sql`` into statements, dropping those that are only whitespace or comments.
+
+    ``dialect`` is ``'postgresql'``, ``'sqlite'``, ``'mysql'`` or None (generic; also for
+    any other vendor). Raises
+    SqlInputError for input that is not SQL text (invalid UTF-8, NUL, over the size limit).
+    """
+    if dialect not in DIALECTS:
+        dialect = None  # another vendor (oracle...): the generic reading
+    sql = check_input(sql)
+    with large_input_gc_pause(sql):
+        statements: list[Statement] = []
+        for chunk in split(sql, dialect):
+            if not any(word.text != ";" for word in chunk.words):
+                continue
+            statements.append(_statement(sql, chunk, len(statements)))
     return statements
+
+
+@contextmanager
+def large_input_gc_pause(sql: str | bytes) -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large script's millions of tuples are made:
+    they hold no cycles, and collections triggered by their allocation made 10 MB take twice
+    as long. Small scripts (and a collector already paused) are left alone."""
+    if len(sql) <= 100_000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _statement(sql: str, chunk: Chunk, index: int) -> Statement:
+    raw = sql[chunk.start : chunk.end]
+    text = raw.strip()
+    return Statement(
+        index=index,
+        text=text,
+        words=tuple(chunk.words),
+        problems=tuple(_problems(chunk.words, chunk.open_block)),
+        start=chunk.start + len(raw) - len(raw.lstrip()),
+    )

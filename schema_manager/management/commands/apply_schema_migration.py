@@ -23,6 +23,12 @@ class Command(SchemaCommand):
             "--dry-run", action="store_true", help="Show the plan, SQL and rollback; run nothing."
         )
         parser.add_argument(
+            "--rehearse",
+            action="store_true",
+            help="With --dry-run: also run each migration on the target in a transaction that "
+            "is rolled back, and report the database's errors (PostgreSQL, SQLite).",
+        )
+        parser.add_argument(
             "--allow-destructive",
             action="store_true",
             help="Apply destructive statements even in a protected environment (production).",
@@ -59,7 +65,9 @@ class Command(SchemaCommand):
                 self.stdout.write(f"No migrations to apply in {target.environment}.")
             return
         if options["dry_run"]:
-            self._show_plan(plan, environment, verbosity, options["fake"])
+            self._show_plan(
+                plan, environment, verbosity, fake=options["fake"], rehearse=options["rehearse"]
+            )
             return
         if verbosity >= 1:
             verb = "Faking" if options["fake"] else "Applying"
@@ -130,14 +138,22 @@ class Command(SchemaCommand):
         return [found[migration_id] for migration_id in ids]
 
     def _show_plan(
-        self, plan: list[Migration], environment: str | None, verbosity: int, fake: bool
+        self,
+        plan: list[Migration],
+        environment: str | None,
+        verbosity: int,
+        *,
+        fake: bool,
+        rehearse: bool,
     ) -> None:
         manager = self.manager
         verb = "fake" if fake else "apply"
         for position, migration in enumerate(plan, start=1):
-            validation = manager.validate_migration_sync(migration, environment)
+            validation = manager.validate_migration_sync(migration, environment, rehearse=rehearse)
             counter = f"[{position}/{len(plan)}] " if len(plan) > 1 else ""
             self.stdout.write(self.style.MIGRATE_HEADING(f"{counter}Would {verb} {migration.id}"))
+            if validation.rehearsed and not validation.rehearsal_error:
+                self.stdout.write(f"  rehearsed: no error ({validation.rehearsal_time:.3f} s)")
             for error in validation.errors:
                 self.stdout.write(self.style.ERROR(f"  error: {error}"))
             for warning in validation.warnings:
@@ -145,6 +161,8 @@ class Command(SchemaCommand):
             problem = manager.drift_problem(migration)
             if problem:
                 self.stdout.write(self.style.ERROR(f"  error: {problem}"))
+            for note in validation.acknowledged:
+                self.stdout.write(f"  acknowledged: {note}")
             if verbosity >= 1:
                 rollback = migration.rollback_sql or manager.generate_rollback_script(
                     migration, environment

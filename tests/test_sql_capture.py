@@ -1,0 +1,125 @@
+"""Live capture (PostgreSQL): what a migration drops is read from the catalog before it runs,
+so the stored rollback recreates it; applying then rolling back restores the schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager import Migration, SchemaManager
+from schema_manager.capture import capture
+from schema_manager.rollback_scripts import why_unusable
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+SETUP = """
+CREATE TABLE users (id INT PRIMARY KEY, email TEXT NOT NULL DEFAULT 'none', age INT,
+    team INT, "Nick Name" VARCHAR(40) DEFAULT 'x');
+CREATE TABLE teams (id INT PRIMARY KEY);
+ALTER TABLE users ADD CONSTRAINT users_team_fk FOREIGN KEY (team) REFERENCES teams (id);
+ALTER TABLE users ADD CONSTRAINT "Age Positive" CHECK (age > 0) NOT VALID;
+CREATE INDEX users_email ON users (lower(email)) WHERE age IS NOT NULL;
+CREATE INDEX users_age ON users (age);
+CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18;
+CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;
+"""
+
+MIGRATION = """
+DROP INDEX users_email;
+DROP VIEW adults;
+DROP MATERIALIZED VIEW user_count;
+ALTER TABLE users DROP CONSTRAINT users_team_fk, DROP CONSTRAINT IF EXISTS "Age Positive";
+ALTER TABLE users ALTER COLUMN email DROP DEFAULT, ALTER COLUMN age TYPE bigint;
+ALTER TABLE users DROP COLUMN "Nick Name", DROP COLUMN age;
+"""
+
+SNAPSHOT = [
+    "SELECT c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod), "
+    "a.attnotnull, pg_get_expr(d.adbin, d.adrelid) FROM pg_class c "
+    "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+    "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+    "WHERE c.relnamespace = current_schema()::regnamespace ORDER BY 1, 3",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = current_schema()::regnamespace ORDER BY 1",
+    "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() "
+    "UNION ALL SELECT matviewname, definition FROM pg_matviews "
+    "WHERE schemaname = current_schema() ORDER BY 1",
+]
+
+
+def _snapshot(targets) -> list[list[tuple]]:
+    """The schema's objects, leaving out the ledger table the first apply creates."""
+    return [
+        [row for row in targets.fetch("development", query) if "_prisma_migrations" not in row[0]]
+        for query in SNAPSHOT
+    ]
+
+
+def test_apply_then_rollback_recreates_what_was_dropped(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", SETUP)
+    before = _snapshot(targets)
+    manager = SchemaManager()
+
+    applied = manager.apply_migration_sync(
+        Migration(id="002_drop_things", name="drop_things", sql=MIGRATION), "development"
+    )
+
+    assert applied.success, applied.error
+    script = applied.rollback_script
+    assert "-- WARNING" not in script
+    assert why_unusable("002_drop_things", script) is None
+    assert script.count("-- NOTE:") == 6
+    assert "the data it removed does not come back" in script
+    assert _snapshot(targets) != before
+
+    rolled_back = manager.rollback_migration_sync("002_drop_things", "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert _snapshot(targets) == before
+
+
+def test_capture_reads_exact_definitions(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", SETUP)
+
+    captured = capture(MIGRATION, targets.alias("development"))
+
+    assert captured[0] == [
+        "CREATE INDEX users_email ON "
+        f"{targets.fetch('development', 'SELECT current_schema()')[0][0]}.users "
+        "USING btree (lower(email)) WHERE (age IS NOT NULL);"
+    ]
+    assert captured[3] == [
+        'ALTER TABLE users ADD CONSTRAINT "Age Positive" CHECK ((age > 0)) NOT VALID;',
+        "ALTER TABLE users ADD CONSTRAINT users_team_fk FOREIGN KEY (team) REFERENCES teams(id);",
+    ]
+    assert captured[4] == [
+        "ALTER TABLE users ALTER COLUMN age TYPE integer USING age::integer;",
+        "ALTER TABLE users ALTER COLUMN email SET DEFAULT 'none'::text;",
+    ]
+
+
+def test_what_is_not_in_the_catalog_keeps_its_warning(postgres_targets):
+    sql = "DROP INDEX no_such_index;\nALTER TABLE no_such_table DROP COLUMN x;"
+
+    assert capture(sql, postgres_targets.alias("development")) == {}
+
+
+def test_capture_is_postgresql_only():
+    assert capture("DROP INDEX t_id;", "sqlite_development") == {}
+
+
+def test_validation_counts_captured_definitions_as_rollback(postgres_targets):
+    postgres_targets.execute("development", SETUP)
+    manager = SchemaManager()
+
+    captured = manager.validate_migration_sync(
+        Migration(id="003_drop_index", name="drop_index", sql="DROP INDEX users_age;")
+    )
+    missing = manager.validate_migration_sync(
+        Migration(id="004_drop_index", name="drop_index", sql="DROP INDEX no_such_index;")
+    )
+
+    assert not [w for w in captured.warnings if "No rollback_sql given" in w]
+    assert [w for w in missing.warnings if "No rollback_sql given" in w]
