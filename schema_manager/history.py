@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .ledger import LedgerRow
+from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ logger = logging.getLogger("schema_manager.history")
 
 Status = VersionRecord.Status
 Operation = VersionRecord.Operation
+Recovery = VersionRecord.Recovery
 
 
 def record_apply(
@@ -33,7 +34,22 @@ def record_apply(
     rollback_generated: bool,
     applied_by: str,
 ) -> VersionRecord:
-    """Append the history row of one apply attempt."""
+    """Append the history row of one apply attempt (and of the stale attempts it recovered)."""
+    for row in outcome.recovered:
+        VersionRecord.objects.create(
+            migration_id=row.migration_name,
+            name=migration.name,
+            environment=target.environment,
+            database=target.alias,
+            operation=Operation.APPLY,
+            status=Status.FAILED,
+            recovery=Recovery.INTERRUPTED,
+            recorded_at=row.rolled_back_at or row.started_at,
+            checksum=row.checksum,
+            rollback_script=rollback_script,
+            error=row.logs or "",
+            ledger_id=row.id,
+        )
     return VersionRecord.objects.create(
         migration_id=migration.id,
         name=migration.name,
@@ -41,6 +57,7 @@ def record_apply(
         database=target.alias,
         operation=Operation.APPLY,
         status=Status.APPLIED if outcome.success else Status.FAILED,
+        recovery=_recovery(outcome),
         applied_at=outcome.finished_at if outcome.success else None,
         execution_time=outcome.elapsed,
         checksum=migration.checksum,
@@ -103,6 +120,7 @@ def reconcile(
                     database=database,
                     operation=operation,
                     status=status,
+                    recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
                     recorded_at=when,
                     applied_at=row.finished_at,
                     rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
@@ -135,10 +153,31 @@ def _events(row: LedgerRow) -> list[tuple[str, str, object]]:
     """The attempts a ledger row stands for, as (operation, status, when)."""
     if row.finished_at is None:
         if row.rolled_back_at is None:
-            # Still running, or a crashed run: nothing to record yet.
+            if row.logs and COMPENSATION_INCOMPLETE in row.logs:
+                return [(Operation.APPLY, Status.FAILED, row.started_at)]
+            # Still running, or a crashed run (recovered by the next apply): nothing yet.
             return []
         return [(Operation.APPLY, Status.FAILED, row.rolled_back_at)]
     events: list[tuple[str, str, object]] = [(Operation.APPLY, Status.APPLIED, row.finished_at)]
     if row.rolled_back_at is not None:
         events.append((Operation.ROLLBACK, Status.ROLLED_BACK, row.rolled_back_at))
     return events
+
+
+def _recovery(outcome: Outcome) -> str:
+    if outcome.success:
+        return Recovery.NONE
+    if outcome.remaining:
+        return Recovery.INCOMPLETE
+    return Recovery.COMPENSATED if outcome.stepwise else Recovery.ROLLED_BACK
+
+
+def _recovery_from_logs(row: LedgerRow) -> str:
+    logs = row.logs or ""
+    if INTERRUPTED in logs:
+        return Recovery.INTERRUPTED
+    if COMPENSATION_INCOMPLETE in logs:
+        return Recovery.INCOMPLETE
+    if COMPENSATED in logs:
+        return Recovery.COMPENSATED
+    return Recovery.ROLLED_BACK

@@ -14,6 +14,11 @@ from django.utils.dateparse import parse_datetime
 
 from .backends import LEDGER_TABLE, TargetBackend
 
+# Markers the executor writes into a failed row's ``logs``; history reads them back.
+COMPENSATED = "Compensated:"
+COMPENSATION_INCOMPLETE = "Compensation incomplete"
+INTERRUPTED = "Interrupted:"
+
 _COLUMNS = (
     "id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, "
     "applied_steps_count"
@@ -119,6 +124,30 @@ class Ledger:
                 ],
             )
         return row_id
+
+    def set_progress(self, row_id: str, applied_steps_count: int) -> None:
+        """Record how many statements of a step-by-step migration have run (committed)."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {LEDGER_TABLE} SET applied_steps_count = %s WHERE id = %s",
+                [applied_steps_count, row_id],
+            )
+
+    def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {LEDGER_TABLE} SET finished_at = %s, applied_steps_count = %s "
+                "WHERE id = %s",
+                [self.backend.now_param(when), applied_steps_count, row_id],
+            )
+
+    def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
+        """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {LEDGER_TABLE} SET logs = %s, rolled_back_at = %s WHERE id = %s",
+                [logs, self.backend.now_param(rolled_back_at), row_id],
+            )
 
     def mark_rolled_back(self, row_id: str, when: datetime) -> None:
         with self.connection.cursor() as cursor:

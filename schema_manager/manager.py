@@ -286,7 +286,12 @@ def _canonicalise(migration: Migration) -> None:
 
 
 def _executor(target: Target) -> MigrationExecutor:
-    return MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
+    return MigrationExecutor(
+        target.alias,
+        app_settings.LOCK_WAIT,
+        timeouts=app_settings.timeouts_for(target.environment),
+        lock_retries=app_settings.LOCK_TIMEOUT_RETRIES,
+    )
 
 
 def _not_run(

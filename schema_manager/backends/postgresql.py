@@ -3,9 +3,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
+from typing import Any
 
 from ..exceptions import LockTimeoutError
-from .base import TargetBackend
+from ..sql import Statement
+from .base import TargetBackend, Timeouts
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
@@ -13,6 +16,7 @@ PRISMA_ADVISORY_LOCK_KEY = 72707369
 
 class PostgreSQLBackend(TargetBackend):
     vendor = "postgresql"
+    has_session_lock = True
     ledger_ddl = """
 CREATE TABLE IF NOT EXISTS _prisma_migrations (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
@@ -46,6 +50,44 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
             with self.connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
 
+    def refuses_transaction(self, statement: Statement) -> str | None:
+        words = [word.upper for word in statement.words if word.kind.value != "punctuation"]
+        head = words[:6]
+        if head[:1] == ["VACUUM"]:
+            return "VACUUM cannot run inside a transaction block"
+        if head[:1] in (["CREATE"], ["DROP"], ["REINDEX"]) and "CONCURRENTLY" in head:
+            return f"{' '.join(head[:2])} ... CONCURRENTLY cannot run inside a transaction block"
+        if head[:2] == ["ALTER", "TYPE"] and _adds_enum_value(words) and self._before_pg12():
+            return "ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12"
+        if head[:2] in (["CREATE", "DATABASE"], ["ALTER", "SYSTEM"], ["CREATE", "TABLESPACE"]):
+            return f"{' '.join(head[:2])} cannot run inside a transaction block"
+        return None
+
+    def _before_pg12(self) -> bool:
+        return self.connection.pg_version < 120000
+
+    def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
+        scope = "LOCAL " if local else ""
+        for name, value in (
+            ("lock_timeout", timeouts.lock_timeout),
+            ("statement_timeout", timeouts.statement_timeout),
+        ):
+            if value is not None:
+                # Milliseconds as an integer literal: SET takes no bind parameters.
+                cursor.execute(f"SET {scope}{name} = {max(int(value * 1000), 1)}")
+
+    def reset_timeouts(self, cursor: Any) -> None:
+        cursor.execute("RESET lock_timeout")
+        cursor.execute("RESET statement_timeout")
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        # SQLSTATE 55P03 lock_not_available: what lock_timeout raises.
+        while exc is not None:
+            if getattr(exc, "sqlstate", None) == "55P03":
+                return True
+            exc = exc.__cause__ or exc.__context__
+        return False
+
     def _holder_message(self, cursor, wait: float) -> str:
         cursor.execute(
             """
@@ -65,3 +107,7 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
             f"Another apply is running on {self.alias!r}{holder}; waited {wait:g}s for its "
             "migration lock. Retry when it has finished, or raise SCHEMA_MANAGER['LOCK_WAIT']."
         )
+
+
+def _adds_enum_value(words: list[str]) -> bool:
+    return any(a == "ADD" and b == "VALUE" for a, b in pairwise(words))

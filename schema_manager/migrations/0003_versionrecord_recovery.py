@@ -1,0 +1,29 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    # Depends on 0001 only: 0002 is written in a parallel branch; fix the chain at merge.
+    dependencies = [
+        ("schema_manager", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="versionrecord",
+            name="recovery",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "—"),
+                    ("rolled_back", "transaction rolled back"),
+                    ("compensated", "compensated"),
+                    ("incomplete", "compensation incomplete"),
+                    ("interrupted", "interrupted"),
+                ],
+                default="",
+                help_text="For a failed attempt: rolled back by the transaction, compensated by running the inverses of its completed statements (MySQL/MariaDB, no-transaction SQL), compensation incomplete (see the error for what remains), or interrupted (the process died).",
+                max_length=16,
+                verbose_name="recovery",
+            ),
+        ),
+    ]
