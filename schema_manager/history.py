@@ -35,8 +35,8 @@ def record_apply(
     applied_by: str,
 ) -> VersionRecord:
     """Append the history row of one apply attempt (and of the stale attempts it recovered)."""
-    for row in outcome.recovered:
-        VersionRecord.objects.create(
+    interrupted = [
+        VersionRecord(
             migration_id=row.migration_name,
             name=migration.name,
             environment=target.environment,
@@ -50,23 +50,32 @@ def record_apply(
             error=row.logs or "",
             ledger_id=row.id,
         )
-    return VersionRecord.objects.create(
-        migration_id=migration.id,
-        name=migration.name,
+        for row in outcome.recovered
+    ]
+    VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
+    # update_or_create: a process reconciling from the ledger may have recorded this row
+    # a moment ago (reconciled=True); the applier's own record then replaces it.
+    record, _ = VersionRecord.objects.update_or_create(
         environment=target.environment,
-        database=target.alias,
-        operation=Operation.APPLY,
-        status=Status.APPLIED if outcome.success else Status.FAILED,
-        recovery=_recovery(outcome),
-        applied_at=outcome.finished_at if outcome.success else None,
-        execution_time=outcome.elapsed,
-        checksum=migration.checksum,
-        rollback_script=rollback_script,
-        rollback_generated=rollback_generated,
-        error=outcome.error or "",
-        applied_by=applied_by,
         ledger_id=outcome.ledger_id,
+        operation=Operation.APPLY,
+        defaults={
+            "migration_id": migration.id,
+            "name": migration.name,
+            "database": target.alias,
+            "status": Status.APPLIED if outcome.success else Status.FAILED,
+            "recovery": _recovery(outcome),
+            "applied_at": outcome.finished_at if outcome.success else None,
+            "execution_time": outcome.elapsed,
+            "checksum": migration.checksum,
+            "rollback_script": rollback_script,
+            "rollback_generated": rollback_generated,
+            "error": outcome.error or "",
+            "applied_by": applied_by,
+            "reconciled": False,
+        },
     )
+    return record
 
 
 def record_rollback(
@@ -132,7 +141,8 @@ def reconcile(
                 )
             )
     if missing:
-        VersionRecord.objects.bulk_create(missing)
+        # Another process may be reconciling (or recording) the same rows right now.
+        VersionRecord.objects.bulk_create(missing, ignore_conflicts=True)
         logger.warning(
             "Reconciled %d history record(s) in %s from the ledger of %r: %s",
             len(missing),

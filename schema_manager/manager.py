@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from . import history, results, rollback_scripts
 from .checksums import canonical_sql
@@ -214,7 +214,11 @@ class SchemaManager:
             if disk.id not in known
         ]
         for migration in new:
-            migration.save(force_insert=True)
+            try:
+                with transaction.atomic(using=router.db_for_write(Migration)):
+                    migration.save(force_insert=True)
+            except IntegrityError:  # imported by a concurrent process a moment ago
+                continue
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )

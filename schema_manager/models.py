@@ -142,6 +142,16 @@ class VersionRecord(models.Model):
             models.Index(fields=["migration_id", "environment"], name="sm_history_migration"),
             models.Index(fields=["ledger_id"], name="sm_history_ledger"),
         ]
+        constraints = [
+            # One record per ledger row and event, however many processes record it at once
+            # (the applier itself, or another one reconciling from the ledger meanwhile).
+            models.UniqueConstraint(
+                fields=["environment", "ledger_id", "operation"],
+                condition=~models.Q(ledger_id="")
+                & (models.Q(operation="apply") | models.Q(status="rolled_back")),
+                name="sm_history_one_per_ledger_event",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.migration_id} {self.get_status_display()} in {self.environment}"

@@ -42,6 +42,9 @@ DATABASES = {
         "OPTIONS": {"timeout": 60},
     }
 }
+if APP_DATABASE != ":memory:":
+    # Concurrent processes queue for the write lock instead of failing to upgrade to it.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 for _environment in ENVIRONMENT_NAMES:
     # File databases (not shared-cache memory) so that locking behaves as in production.
     _path = SCRATCH / f"{_environment}.sqlite3"
@@ -66,10 +69,14 @@ for _environment in ENVIRONMENT_NAMES:
 
 DATABASE_ROUTERS = ["tests.routers.DefaultOnlyRouter"]
 
+# Child processes of the multi-process tests are pointed at one engine's targets.
+_TARGETS = os.environ.get("SCHEMA_MANAGER_TEST_TARGETS", "sqlite")
 SCHEMA_MANAGER = {
-    "ENVIRONMENTS": {name: f"sqlite_{name}" for name in ENVIRONMENT_NAMES},
+    "ENVIRONMENTS": {name: f"{_TARGETS}_{name}" for name in ENVIRONMENT_NAMES},
     "DEFAULT_ENVIRONMENT": "development",
-    "PRISMA_SCHEMA_PATH": SCRATCH / "prisma" / "schema.prisma",
+    "PRISMA_SCHEMA_PATH": Path(
+        os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_SCHEMA", SCRATCH / "prisma" / "schema.prisma")
+    ),
     "LOCK_WAIT": 5,
 }
 

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
                 if time.monotonic() >= deadline:
                     raise LockTimeoutError(self._holder_message(cursor, wait))
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 0.2)
         try:
             yield
         finally:

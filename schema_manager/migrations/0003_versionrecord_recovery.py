@@ -26,4 +26,15 @@ class Migration(migrations.Migration):
                 verbose_name="recovery",
             ),
         ),
+        migrations.AddConstraint(
+            model_name="versionrecord",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    models.Q(("ledger_id", ""), _negated=True),
+                    models.Q(("operation", "apply"), ("status", "rolled_back"), _connector="OR"),
+                ),
+                fields=("environment", "ledger_id", "operation"),
+                name="sm_history_one_per_ledger_event",
+            ),
+        ),
     ]
