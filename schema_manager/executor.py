@@ -13,8 +13,10 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.db import connections, transaction
 
@@ -101,8 +103,9 @@ class MigrationExecutor:
         clock = time.perf_counter()
         with self.backend.migration_lock(self.lock_wait):
             self.ledger.ensure_table()
-            self._recover_interrupted(migration_id, checksum, statements, outcome)
-            if outcome.stepwise:
+            if self._recover_interrupted(migration_id, checksum, statements, outcome):
+                pass  # a dead process had run every statement: its attempt is now finished
+            elif outcome.stepwise:
                 self._apply_stepwise(migration_id, checksum, statements, outcome)
             else:
                 self._apply_atomic(migration_id, checksum, statements, outcome)
@@ -167,12 +170,12 @@ class MigrationExecutor:
         completed: list[Statement] = []
         failed: Statement | None = None
         try:
-            for statement in statements:
+            for count, statement in enumerate(statements, start=1):
                 failed = statement
-                self._run_one(statement, outcome)
+                record = partial(self.ledger.set_progress, outcome.ledger_id, count)
+                self._run_one(statement, outcome, then=record)
                 completed.append(statement)
                 failed = None
-                self.ledger.set_progress(outcome.ledger_id, len(completed))
                 crash_point(f"after-step-{len(completed)}")
             outcome.finished_at = utc_now()
             crash_point("before-commit")
@@ -203,29 +206,39 @@ class MigrationExecutor:
 
     def _recover_interrupted(
         self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
-    ) -> None:
-        """Undo what a dead process's step-by-step attempt of this migration left behind.
+    ) -> bool:
+        """Settle what a dead process's step-by-step attempt of this migration left behind.
 
         Under the session lock, an unfinished row without logs can only belong to a process
         that died mid-run (a live one would hold the lock; a failed one writes its logs).
-        ``applied_steps_count`` says how far it got; the statement after those may have
-        committed just before the process died, so its inverse is tried too, quietly.
+        ``applied_steps_count`` says how far it got. If every statement had run, the attempt
+        is finished (rolled forward) and True is returned. Otherwise its statements are
+        compensated; the statement after the recorded ones may have committed just before the
+        process died (DDL commits by itself; DML commits with its progress), so that
+        statement's inverse is tried too, quietly.
         """
         if not self.backend.has_session_lock:
-            return
+            return False
         for row in self.ledger.rows(migration_id):
             if not row.is_unresolved_failure or row.logs is not None or row.checksum != checksum:
                 continue
+            summary = (
+                f"{INTERRUPTED} the process applying this migration died after "
+                f"{row.applied_steps_count} of {len(statements)} statement(s)"
+            )
+            if row.applied_steps_count >= len(statements):
+                outcome.finished_at = utc_now()
+                self.ledger.finish(row.id, outcome.finished_at, row.applied_steps_count)
+                self.ledger.set_logs(row.id, f"{summary}; the next apply recorded it as applied.")
+                outcome.success, outcome.ledger_id = True, row.id
+                logger.warning("Recovered %s on %r: %s", migration_id, self.alias, summary)
+                return True
             done = statements[: row.applied_steps_count]
             maybe = statements[row.applied_steps_count : row.applied_steps_count + 1]
             for statement in maybe:
                 for line in inverse(statement, self.backend.vendor) or []:
                     execute_quietly(self.connection, line)
             result = compensate(self.connection, done, None)
-            summary = (
-                f"{INTERRUPTED} the process applying this migration died after "
-                f"{row.applied_steps_count} of {len(statements)} statement(s)"
-            )
             if result.complete:
                 logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
                 when = utc_now()
@@ -238,6 +251,7 @@ class MigrationExecutor:
                 logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
                 self.ledger.close_failed(row.id, logs, rolled_back_at=None)
                 logger.error("Could not recover %s on %r: %s", migration_id, self.alias, logs)
+        return False
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
@@ -332,22 +346,32 @@ class MigrationExecutor:
         time.sleep(delay)
         return True
 
-    def _run_one(self, statement: Statement, outcome: Outcome) -> None:
-        """One statement in autocommit, retried after a lock timeout (nothing of it remains)."""
+    def _run_one(
+        self, statement: Statement, outcome: Outcome, then: Callable[[], None] | None = None
+    ) -> None:
+        """One statement outside the migration's transaction, retried after a lock timeout.
+
+        ``then`` (recording progress) commits with the statement wherever the engine lets it
+        (DML on MySQL; all but CONCURRENTLY & co on PostgreSQL), so a crash cannot leave
+        such a statement run but not counted.
+        """
         if self.progress:
             self.progress("statement", statement)
+        wrap = self.backend.refuses_transaction(statement) is None
         for attempt in range(self.lock_retries + 1):
             outcome.attempts = max(outcome.attempts, attempt + 1)
             try:
-                with self.connection.cursor() as cursor:
-                    cursor.execute(statement.text)
+                with transaction.atomic(using=self.alias) if wrap else nullcontext():
+                    with self.connection.cursor() as cursor:
+                        cursor.execute(statement.text)
+                    if then is not None:
+                        then()
                 break
             except Exception as exc:
                 if not self._retry_after(exc, attempt):
                     raise StatementError(statement, exc) from exc
                 for line in cleanup_after_failure(statement, self.backend.vendor):
-                    with self.connection.cursor() as cursor:
-                        cursor.execute(line)
+                    execute_quietly(self.connection, line)
         outcome.statements_run += 1
 
     def _run(self, statements: list[Statement], outcome: Outcome) -> None:

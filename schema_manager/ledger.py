@@ -141,6 +141,10 @@ class Ledger:
                 [self.backend.now_param(when), applied_steps_count, row_id],
             )
 
+    def set_logs(self, row_id: str, logs: str) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {LEDGER_TABLE} SET logs = %s WHERE id = %s", [logs, row_id])
+
     def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
         """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
         with self.connection.cursor() as cursor:

@@ -3,8 +3,9 @@
 ``python -m tests.apply_process migrate`` prepares the shared app database.
 ``python -m tests.apply_process`` prints ``ready`` once Django is set up (so a test can kill it
 inside the apply, not during start-up), then runs ``apply_schema_migration --all``.
-``python -m tests.apply_process serve`` applies once per line read from stdin ("rounds"),
-answering ``done <exit status> <seconds> <error>`` for each; it saves the start-up per round.
+``python -m tests.apply_process serve`` prints ``ready``, then applies once per line read
+from stdin, answering ``done <exit status> <seconds> <error>`` for each: the start-up is paid
+before the moment that matters (a round, or a kill).
 The parent test sets the SCHEMA_MANAGER_TEST_* variables that tests/settings.py reads.
 """
 
@@ -40,6 +41,7 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         return 0
     if sys.argv[1:] == ["serve"]:
+        print("ready", flush=True)
         for _ in sys.stdin:
             status, elapsed, error = apply_all()
             print(f"done {status} {elapsed:.3f} {error}", flush=True)

@@ -63,6 +63,8 @@ class Fleet:
 def answer(process: subprocess.Popen) -> tuple[int, float, str]:
     """The ``done <status> <seconds> <error>`` line of one apply by ``process``."""
     line = process.stdout.readline()
+    if line == "ready\n":  # a one-shot applier announces itself first
+        line = process.stdout.readline()
     assert line.startswith("done "), (line, process.stderr.read() if process.poll() else "")
     _, status, elapsed, *error = line.split(" ", 3)
     return int(status), float(elapsed), " ".join(error).strip()
