@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .security import scrub
 from .sql import Statement, generate_rollback
 from .sql.rollback import WARNING_PREFIX
 
@@ -92,7 +93,8 @@ def compensate(
                     cursor.execute(line)
         except Exception as exc:
             result.problem = (
-                f"Its inverse ({' '.join(lines)}) failed: {str(exc).strip() or type(exc).__name__}."
+                f"Its inverse ({' '.join(lines)}) failed: "
+                f"{scrub(str(exc).strip()) or type(exc).__name__}."
             )
             break
         result.undone.append(pending.pop(0))

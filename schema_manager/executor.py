@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import time
+import traceback
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from .ledger import (
     LedgerRow,
     utc_now,
 )
+from .security import scrub
 from .sql import Statement, parse_statements
 from .sql.directives import parse_directives
 
@@ -386,18 +388,20 @@ class MigrationExecutor:
                 outcome.statements_run += 1
 
     def _fail(self, outcome: Outcome, exc: Exception, migration_id: str) -> None:
-        outcome.error = str(exc).strip() or exc.__class__.__name__
+        # Scrubbed once here: the error goes on to the ledger, history, results and logs.
+        outcome.error = scrub(str(exc).strip()) or exc.__class__.__name__
         outcome.finished_at = None
-        # A failing statement is an expected outcome (WARNING); anything else is a bug (ERROR).
+        # A failing statement is an expected outcome (WARNING); anything else is a bug (ERROR),
+        # logged with its traceback, scrubbed too (driver errors may quote a DSN).
         expected = isinstance(exc, StatementError)
         logger.log(
             logging.WARNING if expected else logging.ERROR,
-            "Migration %s failed on %r%s: %s",
+            "Migration %s failed on %r%s: %s%s",
             migration_id,
             self.alias,
             "" if outcome.stepwise else " and was rolled back",
             outcome.error,
-            exc_info=not expected,
+            "" if expected else "\n" + scrub(traceback.format_exc()),
         )
 
     def _refuse_open_transaction(self) -> None:

@@ -175,3 +175,62 @@ def test_kill_at_random_moments_then_the_next_apply_converges(targets, tmp_path)
 
 def _all_ids(ledger: list[dict]) -> list[str]:
     return [row["migration_name"] for row in ledger]
+
+
+# -- CONCURRENTLY while another applier waits -------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_concurrent_index_build_completes_while_another_applier_waits(targets, tmp_path):
+    import psycopg
+
+    from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
+
+    fleet = Fleet(targets, tmp_path)
+    targets.execute("development", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    fleet.write("001_email_index", "CREATE INDEX CONCURRENTLY users_email ON users (email);\n")
+    first, second = _ready(fleet.start("serve")), _ready(fleet.start("serve"))
+    # A writer in an open transaction: CREATE INDEX CONCURRENTLY must wait for it to end.
+    writer = psycopg.connect(
+        POSTGRES_URL, options=f"-c search_path={POSTGRES_SCHEMAS['development']}"
+    )
+    writer.execute("INSERT INTO users VALUES (1, 'a@example.com')")
+
+    first.stdin.write("apply\n")
+    first.stdin.flush()
+    _wait_for_activity(targets, "CREATE INDEX CONCURRENTLY%")
+    second.stdin.write("apply\n")  # waits for the migration lock, polling
+    second.stdin.flush()
+    time.sleep(1.0)
+    assert first.poll() is None
+    assert second.poll() is None
+    writer.commit()  # the index build finishes although the second applier is waiting
+    writer.close()
+
+    for process in (first, second):
+        status, elapsed, error = answer(process)
+        assert status == 0, error
+        assert elapsed < WAIT_BOUND
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+    [row] = targets.ledger()
+    assert row["finished_at"] is not None
+    [(valid,)] = targets.fetch(
+        "development",
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass",
+    )
+    assert valid is True
+
+
+def _wait_for_activity(targets, pattern: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = targets.fetch(
+            "development",
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+            [pattern],
+        )
+        if rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no query like {pattern!r} started within {timeout}s")
