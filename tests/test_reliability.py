@@ -205,6 +205,27 @@ def test_a_retry_succeeds_once_the_lock_is_free(postgres_targets, manager, setti
     assert "age" in postgres_targets.columns("users")
 
 
+def test_statement_timeout_cancels_a_slow_migration_without_retrying(
+    postgres_targets, manager, settings
+):
+    settings.SCHEMA_MANAGER = {
+        **settings.SCHEMA_MANAGER,
+        "TIMEOUTS": {"development": {"statement_timeout": 0.2}},
+        "LOCK_TIMEOUT_RETRIES": 3,
+    }
+    started = time.monotonic()
+    result = manager.apply_migration_sync(
+        Migration(id="001_slow", sql="CREATE TABLE t (id INTEGER);\nSELECT pg_sleep(5);")
+    )
+    assert not result.success
+    assert "statement timeout" in result.error
+    assert time.monotonic() - started < 2  # cancelled, and not retried
+    assert "t" not in postgres_targets.tables()
+    # SET LOCAL: the setting ended with the migration's transaction.
+    [(value,)] = postgres_targets.fetch("development", "SHOW statement_timeout")
+    assert value == "0"
+
+
 # -- stale attempts ----------------------------------------------------------------------------
 
 
