@@ -108,7 +108,11 @@ class MigrationExecutor:
             if self._recover_interrupted(migration_id, checksum, statements, outcome):
                 pass  # a dead process had run every statement: its attempt is now finished
             elif outcome.stepwise:
-                self._apply_stepwise(migration_id, checksum, statements, outcome)
+                try:
+                    self._apply_stepwise(migration_id, checksum, statements, outcome)
+                finally:  # its timeouts were set for the session
+                    with self.connection.cursor() as cursor:
+                        self.backend.reset_timeouts(cursor)
             else:
                 self._apply_atomic(migration_id, checksum, statements, outcome)
         outcome.elapsed = time.perf_counter() - clock
@@ -186,9 +190,6 @@ class MigrationExecutor:
         except Exception as exc:  # compensated, recorded, logged and returned
             self._fail(outcome, exc, migration_id)
             self._compensate(outcome, completed, failed)
-        finally:
-            with self.connection.cursor() as cursor:
-                self.backend.reset_timeouts(cursor)
 
     def _compensate(
         self, outcome: Outcome, completed: list[Statement], failed: Statement | None

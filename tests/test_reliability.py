@@ -312,3 +312,25 @@ def test_a_failure_at_each_statement_position_leaves_nothing(targets, manager):
             assert record.recovery == "compensated"
         else:
             assert record.recovery == "rolled_back"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql"], indirect=True)
+def test_a_declared_no_transaction_migration_is_compensated_on_any_engine(targets, manager):
+    before = targets.schema_snapshot()
+    migration = Migration(
+        id="001_stepwise",
+        sql=(
+            "-- schema-manager: no-transaction\n"
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, note VARCHAR(20));\n"
+            "CREATE INDEX a_note ON a (note);\n"
+            "INSERT INTO missing VALUES (1);"
+        ),
+    )
+    result = manager.apply_migration_sync(migration)
+    assert not result.success
+    assert result.compensated
+    after = [item for item in targets.schema_snapshot() if "_prisma_migrations" not in str(item)]
+    assert after == before
+    [row] = targets.ledger()
+    assert row["applied_steps_count"] == 2
+    assert "Compensated: 2 statement(s) undone" in row["logs"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ..sql import Statement
 from .base import LEDGER_TABLE, TargetBackend
 
 
@@ -24,6 +25,11 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
         # A write statement takes SQLite's RESERVED lock at once, so a second applier waits
         # here (busy timeout) before reading the ledger, instead of both reading it unlocked.
         cursor.execute(f'UPDATE "{LEDGER_TABLE}" SET id = id WHERE 0')
+
+    def refuses_transaction(self, statement: Statement) -> str | None:
+        if statement.words and statement.words[0].upper == "VACUUM":
+            return "VACUUM cannot run inside a transaction"
+        return None
 
     def now_param(self, value: datetime | None) -> str | None:
         # Text in UTC, the form of SQLite's current_timestamp, whatever USE_TZ says.
