@@ -84,22 +84,30 @@ def record_rollback(
     """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row)."""
     live = outcome.applied_row
     name = Migration.objects.filter(pk=migration_id).values_list("name", flat=True).first()
-    return VersionRecord.objects.create(
-        migration_id=migration_id,
-        name=name or migration_id,
-        environment=target.environment,
-        database=target.alias,
-        operation=Operation.ROLLBACK,
-        status=Status.ROLLED_BACK if outcome.success else Status.FAILED,
-        applied_at=live.finished_at if live else None,
-        rolled_back_at=outcome.finished_at if outcome.success else None,
-        execution_time=outcome.elapsed,
-        checksum=live.checksum if live else "",
-        rollback_script=script,
-        error=outcome.error or "",
-        applied_by=applied_by,
-        ledger_id=live.id if live else "",
+    fields = {
+        "migration_id": migration_id,
+        "name": name or migration_id,
+        "database": target.alias,
+        "applied_at": live.finished_at if live else None,
+        "rolled_back_at": outcome.finished_at if outcome.success else None,
+        "execution_time": outcome.elapsed,
+        "checksum": live.checksum if live else "",
+        "rollback_script": script,
+        "error": outcome.error or "",
+        "applied_by": applied_by,
+    }
+    key = {
+        "environment": target.environment,
+        "operation": Operation.ROLLBACK,
+        "ledger_id": live.id if live else "",
+    }
+    if not outcome.success:  # failed rollbacks may repeat: one record each
+        return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
+    # A reconciling process may have recorded this rollback a moment ago; replace its record.
+    record, _ = VersionRecord.objects.update_or_create(
+        **key, status=Status.ROLLED_BACK, defaults={**fields, "reconciled": False}
     )
+    return record
 
 
 def reconcile(

@@ -334,3 +334,28 @@ def test_a_declared_no_transaction_migration_is_compensated_on_any_engine(target
     [row] = targets.ledger()
     assert row["applied_steps_count"] == 2
     assert "Compensated: 2 statement(s) undone" in row["logs"]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_reconcile_racing_the_applier_leaves_one_record_per_event(targets, manager, monkeypatch):
+    """Another process reconciles from the ledger between the target's commit and history."""
+    from schema_manager import history
+    from schema_manager import manager as manager_module
+
+    def racing(real):
+        def record(target, *args, **kwargs):
+            manager._reconcile(target, manager_module._executor(target))
+            return real(target, *args, **kwargs)
+
+        return record
+
+    monkeypatch.setattr(history, "record_apply", racing(history.record_apply))
+    monkeypatch.setattr(history, "record_rollback", racing(history.record_rollback))
+    migration = Migration(id="001_users", sql=USERS)
+    assert manager.apply_migration_sync(migration, applied_by="ops").success
+    assert manager.rollback_migration_sync("001_users", applied_by="ops").success
+    records = VersionRecord.objects.order_by("id")
+    assert [(r.operation, r.status, r.reconciled, r.applied_by) for r in records] == [
+        ("apply", "applied", False, "ops"),
+        ("rollback", "rolled_back", False, "ops"),
+    ]
