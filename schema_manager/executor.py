@@ -274,14 +274,13 @@ class MigrationExecutor:
                         )
                     outcome.applied_row = live
                     if not outcome.stepwise:
+                        # The ledger row changes in the statements' own transaction.
                         self._run(statements, outcome)
+                        self._mark_rolled_back(live, outcome)
                 if outcome.stepwise:
                     for statement in statements:
                         self._run_one(statement, outcome)
-                with transaction.atomic(using=self.alias):
-                    outcome.finished_at = utc_now()
-                    self.ledger.mark_rolled_back(live.id, outcome.finished_at)
-                    outcome.ledger_id = live.id
+                    self._mark_rolled_back(live, outcome)
                 outcome.success = True
             except MigrationStateError:
                 raise
@@ -300,6 +299,11 @@ class MigrationExecutor:
                         self.backend.reset_timeouts(cursor)
         outcome.elapsed = time.perf_counter() - clock
         return outcome
+
+    def _mark_rolled_back(self, live: LedgerRow, outcome: Outcome) -> None:
+        outcome.finished_at = utc_now()
+        self.ledger.mark_rolled_back(live.id, outcome.finished_at)
+        outcome.ledger_id = live.id
 
     def live_row(self, migration_id: str) -> LedgerRow | None:
         """The ledger row that makes ``migration_id`` applied here, if any."""

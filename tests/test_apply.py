@@ -136,6 +136,21 @@ def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
     assert [row["finished_at"] for row in targets.ledger()] == [None]
 
 
+@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
+def test_rollback_and_its_ledger_mark_commit_together(targets, manager, monkeypatch):
+    assert manager.apply_migration_sync(users_migration()).success
+
+    def failing_mark(self, *args):
+        raise RuntimeError("ledger unavailable")
+
+    monkeypatch.setattr(Ledger, "mark_rolled_back", failing_mark)
+    result = manager.rollback_migration_sync("001_add_users_table")
+    assert not result.success
+    assert "ledger unavailable" in result.error
+    assert "users" in targets.tables()  # the DROP TABLE was rolled back with it
+    assert targets.ledger()[0]["rolled_back_at"] is None
+
+
 def test_apply_rollback_apply_round_trip(targets, manager: SchemaManager):
     migration = users_migration(rollback_sql="DROP TABLE users;")
 
