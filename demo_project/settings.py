@@ -105,3 +105,6 @@ LOGGING = {
         },
     },
 }
+
+# Error pages and reports mask passwords inside the *_DATABASE_URL-style values too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "schema_manager.security.ExceptionReporterFilter"

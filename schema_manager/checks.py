@@ -145,3 +145,47 @@ def check_rules(app_configs=None, **kwargs) -> list[Error]:
                     )
                 )
     return errors
+
+
+# Ports of PgBouncer (6432) and Supabase's transaction-mode pooler (6543).
+POOLER_PORTS = {"6432", "6543"}
+
+
+@register(Tags.compatibility)
+def check_no_transaction_pooler(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Warn when a PostgreSQL target looks like it goes through a transaction-mode pooler.
+
+    A session advisory lock (the migration lock) means nothing there: consecutive
+    statements may run on different server sessions. The signs are heuristics: a pooler's
+    port, a host name mentioning a pooler, or DISABLE_SERVER_SIDE_CURSORS (which Django
+    documents for transaction pooling).
+    """
+    warnings: list[CheckMessage] = []
+    for environment, alias in app_settings.ENVIRONMENTS.items():
+        config = connections.settings.get(alias)
+        if config is None or connections[alias].vendor != "postgresql":
+            continue
+        signs = _pooler_signs(config)
+        if signs:
+            warnings.append(
+                Warning(
+                    f"Environment {environment!r} targets {alias!r}, which looks like a "
+                    f"connection pooler in transaction mode ({', '.join(signs)}); the "
+                    "migration lock needs one server session for the whole apply.",
+                    hint="Point the target at PostgreSQL directly or at a session-mode pool.",
+                    id="schema_manager.W006",
+                )
+            )
+    return warnings
+
+
+def _pooler_signs(config: dict) -> list[str]:
+    signs = []
+    if str(config.get("PORT") or "") in POOLER_PORTS:
+        signs.append(f"port {config['PORT']}")
+    host = str(config.get("HOST") or "").lower()
+    if "pgbouncer" in host or "pooler" in host:
+        signs.append(f"host {host}")
+    if config.get("DISABLE_SERVER_SIDE_CURSORS"):
+        signs.append("DISABLE_SERVER_SIDE_CURSORS")
+    return signs

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
+from .backends.base import Timeouts
+
 DEFAULTS: dict[str, Any] = {
     # environment name -> DATABASES alias of the target database.
     "ENVIRONMENTS": {"development": "default"},
@@ -30,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "PROMOTION_ORDER": None,
     # Rule severities per environment ("*": all): {env: {rule id: "error"/"warning"/"off"}}.
     "RULES": {},
+    # environment -> {"lock_timeout": seconds, "statement_timeout": seconds}; None (or a
+    # missing key or environment) leaves the server's own setting.
+    "TIMEOUTS": {"production": {"lock_timeout": 2.0, "statement_timeout": None}},
+    # How often a migration is retried after hitting lock_timeout (0.5 s, 1 s, 2 s... apart).
+    "LOCK_TIMEOUT_RETRIES": 2,
 }
 
 
@@ -80,6 +87,21 @@ class SchemaManagerSettings:
         """Rule id -> severity for ``environment``: its own entries over those of "*"."""
         rules = self.RULES
         return {**rules.get("*", {}), **rules.get(environment, {})}
+
+    @property
+    def TIMEOUTS(self) -> dict[str, dict[str, float | None]]:
+        return {env: dict(values) for env, values in self._get("TIMEOUTS").items()}
+
+    @property
+    def LOCK_TIMEOUT_RETRIES(self) -> int:
+        return int(self._get("LOCK_TIMEOUT_RETRIES"))
+
+    def timeouts_for(self, environment: str) -> Timeouts:
+        values = self.TIMEOUTS.get(environment) or {}
+        return Timeouts(
+            lock_timeout=values.get("lock_timeout"),
+            statement_timeout=values.get("statement_timeout"),
+        )
 
 
 app_settings = SchemaManagerSettings()

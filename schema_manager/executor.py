@@ -9,21 +9,40 @@ tables: the caller records history from the ``Outcome`` it returns.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
+import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from django.db import connections, transaction
 
-from .backends import TargetBackend, get_backend
+from .backends import TargetBackend, Timeouts, get_backend
+from .compensation import cleanup_after_failure, compensate, execute_quietly, inverse
 from .exceptions import MigrationStateError, SchemaManagerError
-from .ledger import Ledger, LedgerRow, utc_now
+from .ledger import (
+    COMPENSATED,
+    COMPENSATION_INCOMPLETE,
+    INTERRUPTED,
+    Ledger,
+    LedgerRow,
+    utc_now,
+)
+from .security import scrub
 from .sql import Statement, parse_statements
+from .sql.directives import parse_directives
 
 logger = logging.getLogger("schema_manager.executor")
 
 Progress = Callable[[str, Statement], None]
+
+# Tests kill the process at a named point to prove crash safety (see tests/test_reliability.py).
+CRASH_ENV = "SCHEMA_MANAGER_TEST_CRASH_AT"
+RETRY_DELAY = 0.5  # seconds before the first retry after a lock timeout; doubles each time
 
 
 @dataclass
@@ -38,34 +57,87 @@ class Outcome:
     already_applied: bool = False
     applied_row: LedgerRow | None = None
     notes: list[str] = field(default_factory=list)
+    # Ran statement by statement outside a transaction (MySQL DDL, or no-transaction SQL).
+    stepwise: bool = False
+    # A stepwise failure whose completed statements were all undone by their inverses.
+    compensated: bool = False
+    # What a failed stepwise run left applied, for an operator (empty: nothing).
+    remaining: str = ""
+    attempts: int = 1
+    # Stale attempts of this migration, left by a process that died, recovered before this run.
+    recovered: list[LedgerRow] = field(default_factory=list)
 
 
 class MigrationExecutor:
     """Applies and rolls back migrations on the connection of one DATABASES alias."""
 
-    def __init__(self, alias: str, lock_wait: float, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        alias: str,
+        lock_wait: float,
+        progress: Progress | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+        lock_retries: int = 0,
+    ) -> None:
         self.alias = alias
         self.connection = connections[alias]
         self.backend: TargetBackend = get_backend(self.connection)
         self.ledger = Ledger(self.backend)
         self.lock_wait = lock_wait
         self.progress = progress
+        self.timeouts = timeouts or Timeouts()
+        self.lock_retries = lock_retries
+
+    def runs_stepwise(self, sql: str, statements: list[Statement] | None = None) -> bool:
+        """Whether ``sql`` runs statement by statement outside a transaction here."""
+        if not self.backend.can_rollback_ddl or parse_directives(sql).no_transaction:
+            return True
+        statements = (
+            parse_statements(sql, self.connection.vendor) if statements is None else statements
+        )
+        return any(self.backend.refuses_transaction(s) for s in statements)
 
     def apply(self, migration_id: str, sql: str, checksum: str, *, fake: bool = False) -> Outcome:
-        """Run ``sql`` and record ``migration_id`` as applied, atomically.
+        """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
 
         ``fake`` records the row without running the SQL (baselining an existing database).
         """
         statements = parse_statements(sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
+        # A fake runs nothing, so it is one atomic ledger insert on every engine.
+        outcome.stepwise = not fake and self.runs_stepwise(sql, statements)
         clock = time.perf_counter()
         with self.backend.migration_lock(self.lock_wait):
             self.ledger.ensure_table()
+            if self._recover_interrupted(migration_id, checksum, statements, outcome):
+                pass  # a dead process had run every statement: its attempt is now finished
+            elif outcome.stepwise:
+                try:
+                    self._apply_stepwise(migration_id, checksum, statements, outcome)
+                finally:  # its timeouts were set for the session
+                    with self.connection.cursor() as cursor:
+                        self.backend.reset_timeouts(cursor)
+            else:
+                self._apply_atomic(migration_id, checksum, statements, outcome, fake=fake)
+        outcome.elapsed = time.perf_counter() - clock
+        return outcome
+
+    def _apply_atomic(
+        self,
+        migration_id: str,
+        checksum: str,
+        statements: list[Statement],
+        outcome: Outcome,
+        *,
+        fake: bool = False,
+    ) -> None:
+        for attempt in range(self.lock_retries + 1):
+            outcome.attempts, outcome.statements_run = attempt + 1, 0
             try:
                 with transaction.atomic(using=self.alias):
-                    with self.connection.cursor() as cursor:
-                        self.backend.lock_in_transaction(cursor)
+                    self._begin_locked(local_timeouts=True)
                     live = self._check_can_apply(migration_id, checksum)
                     if live is not None:
                         outcome.already_applied, outcome.applied_row = True, live
@@ -85,10 +157,14 @@ class MigrationExecutor:
                             logs="" if fake else None,
                             applied_steps_count=0 if fake else 1,
                         )
+                        crash_point("before-commit")
                 outcome.success = True
+                return
             except MigrationStateError:
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
+                if self._retry_after(exc, attempt):
+                    continue
                 self._fail(outcome, exc, migration_id)
                 outcome.ledger_id = self.ledger.insert(
                     migration_id,
@@ -98,37 +174,154 @@ class MigrationExecutor:
                     rolled_back_at=utc_now(),
                     logs=outcome.error,
                 )
-        outcome.elapsed = time.perf_counter() - clock
-        return outcome
+                return
+
+    def _apply_stepwise(
+        self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
+    ) -> None:
+        with transaction.atomic(using=self.alias):
+            self._begin_locked(local_timeouts=False)
+            live = self._check_can_apply(migration_id, checksum)
+            if live is not None:
+                outcome.already_applied, outcome.applied_row = True, live
+                outcome.success = True
+                return
+            # Committed before the first statement: whoever comes next (after a crash, too)
+            # sees the attempt and how far it got.
+            outcome.ledger_id = self.ledger.insert(
+                migration_id, checksum, outcome.started_at, finished_at=None
+            )
+        completed: list[Statement] = []
+        failed: Statement | None = None
+        try:
+            for count, statement in enumerate(statements, start=1):
+                failed = statement
+                record = partial(self.ledger.set_progress, outcome.ledger_id, count)
+                self._run_one(statement, outcome, then=record)
+                completed.append(statement)
+                failed = None
+                crash_point(f"after-step-{len(completed)}")
+            outcome.finished_at = utc_now()
+            crash_point("before-commit")
+            self.ledger.finish(outcome.ledger_id, outcome.finished_at, len(completed))
+            outcome.success = True
+        except Exception as exc:  # compensated, recorded, logged and returned
+            self._fail(outcome, exc, migration_id)
+            self._compensate(outcome, completed, failed)
+
+    def _compensate(
+        self, outcome: Outcome, completed: list[Statement], failed: Statement | None
+    ) -> None:
+        result = compensate(self.connection, completed, failed)
+        outcome.finished_at = None
+        if result.complete:
+            outcome.compensated = True
+            logs = f"{outcome.error}\n{COMPENSATED} {len(result.undone)} statement(s) undone."
+            self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=utc_now())
+            return
+        outcome.remaining = result.describe_remaining()
+        # finished_at and rolled_back_at stay NULL: Prisma (rightly) refuses to deploy until an
+        # operator has undone what remains and resolved the row.
+        logs = f"{outcome.error}\n{COMPENSATION_INCOMPLETE}; {outcome.remaining}"
+        self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=None)
+
+    def _recover_interrupted(
+        self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
+    ) -> bool:
+        """Settle what a dead process's step-by-step attempt of this migration left behind.
+
+        Under the session lock, an unfinished row without logs can only belong to a process
+        that died mid-run (a live one would hold the lock; a failed one writes its logs).
+        ``applied_steps_count`` says how far it got. If every statement had run, the attempt
+        is finished (rolled forward) and True is returned. Otherwise its statements are
+        compensated; the statement after the recorded ones may have committed just before the
+        process died (DDL commits by itself; DML commits with its progress), so that
+        statement's inverse is tried too, quietly.
+        """
+        if not self.backend.has_session_lock:
+            return False
+        for row in self.ledger.rows(migration_id):
+            if not row.is_unresolved_failure or row.logs is not None or row.checksum != checksum:
+                continue
+            summary = (
+                f"{INTERRUPTED} the process applying this migration died after "
+                f"{row.applied_steps_count} of {len(statements)} statement(s)"
+            )
+            if row.applied_steps_count >= len(statements):
+                outcome.finished_at = utc_now()
+                self.ledger.finish(row.id, outcome.finished_at, row.applied_steps_count)
+                self.ledger.set_logs(row.id, f"{summary}; the next apply recorded it as applied.")
+                outcome.success, outcome.ledger_id = True, row.id
+                logger.warning("Recovered %s on %r: %s", migration_id, self.alias, summary)
+                return True
+            done = statements[: row.applied_steps_count]
+            maybe = statements[row.applied_steps_count : row.applied_steps_count + 1]
+            for statement in maybe:
+                for line in inverse(statement, self.backend.vendor) or []:
+                    execute_quietly(self.connection, line)
+            result = compensate(self.connection, done, None)
+            if result.complete:
+                logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
+                when = utc_now()
+                self.ledger.close_failed(row.id, logs, rolled_back_at=when)
+                outcome.recovered.append(
+                    LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
+                )
+                logger.warning("Recovered %s on %r: %s", migration_id, self.alias, logs)
+            else:
+                logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
+                self.ledger.close_failed(row.id, logs, rolled_back_at=None)
+                logger.error("Could not recover %s on %r: %s", migration_id, self.alias, logs)
+        return False
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
         statements = parse_statements(rollback_sql, self.connection.vendor)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
+        outcome.stepwise = self.runs_stepwise(rollback_sql, statements)
         clock = time.perf_counter()
         with self.backend.migration_lock(self.lock_wait):
             try:
                 with transaction.atomic(using=self.alias):
-                    with self.connection.cursor() as cursor:
-                        self.backend.lock_in_transaction(cursor)
+                    self._begin_locked(local_timeouts=not outcome.stepwise)
                     live = self.live_row(migration_id)
                     if live is None:
                         raise MigrationStateError(
                             f"Migration {migration_id!r} is not applied on {self.alias!r}."
                         )
                     outcome.applied_row = live
-                    self._run(statements, outcome)
-                    outcome.finished_at = utc_now()
-                    self.ledger.mark_rolled_back(live.id, outcome.finished_at)
-                    outcome.ledger_id = live.id
+                    if not outcome.stepwise:
+                        # The ledger row changes in the statements' own transaction.
+                        self._run(statements, outcome)
+                        self._mark_rolled_back(live, outcome)
+                if outcome.stepwise:
+                    for statement in statements:
+                        self._run_one(statement, outcome)
+                    self._mark_rolled_back(live, outcome)
                 outcome.success = True
             except MigrationStateError:
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
                 self._fail(outcome, exc, migration_id)
+                if outcome.stepwise and outcome.statements_run:
+                    done = statements[: outcome.statements_run]
+                    outcome.remaining = (
+                        "the rollback's "
+                        + "; ".join(f"statement {s.index + 1} ({s.summary})" for s in done)
+                        + " ran and stay in effect"
+                    )
+            finally:
+                if outcome.stepwise:
+                    with self.connection.cursor() as cursor:
+                        self.backend.reset_timeouts(cursor)
         outcome.elapsed = time.perf_counter() - clock
         return outcome
+
+    def _mark_rolled_back(self, live: LedgerRow, outcome: Outcome) -> None:
+        outcome.finished_at = utc_now()
+        self.ledger.mark_rolled_back(live.id, outcome.finished_at)
+        outcome.ledger_id = live.id
 
     def live_row(self, migration_id: str) -> LedgerRow | None:
         """The ledger row that makes ``migration_id`` applied here, if any."""
@@ -141,9 +334,10 @@ class MigrationExecutor:
         unresolved = [row for row in rows if row.is_unresolved_failure]
         if unresolved:
             row = unresolved[-1]
+            detail = f": {row.logs.strip()}" if row.logs else ""
             raise MigrationStateError(
                 f"Migration {migration_id!r} has an unfinished attempt on {self.alias!r} "
-                f"(ledger row {row.id}, started {row.started_at:%Y-%m-%d %H:%M:%S}); "
+                f"(ledger row {row.id}, started {row.started_at:%Y-%m-%d %H:%M:%S}){detail}; "
                 "resolve it before applying again."
             )
         live = [row for row in rows if row.is_applied]
@@ -154,6 +348,56 @@ class MigrationExecutor:
                 "an applied migration must not change."
             )
         return live[-1] if live else None
+
+    def _begin_locked(self, *, local_timeouts: bool) -> None:
+        """First statements of the migration's (or ledger check's) transaction."""
+        with self.connection.cursor() as cursor:
+            self.backend.lock_in_transaction(cursor)
+            self.backend.set_timeouts(cursor, self.timeouts, local=local_timeouts)
+
+    def _retry_after(self, exc: Exception, attempt: int) -> bool:
+        """Sleep and say yes if ``exc`` is a lock timeout and retries remain."""
+        if attempt >= self.lock_retries or not self.backend.is_lock_timeout(exc):
+            return False
+        delay = RETRY_DELAY * 2**attempt
+        logger.warning(
+            "Lock timeout on %r (attempt %d of %d); retrying in %gs: %s",
+            self.alias,
+            attempt + 1,
+            self.lock_retries + 1,
+            delay,
+            exc,
+        )
+        time.sleep(delay)
+        return True
+
+    def _run_one(
+        self, statement: Statement, outcome: Outcome, then: Callable[[], None] | None = None
+    ) -> None:
+        """One statement outside the migration's transaction, retried after a lock timeout.
+
+        ``then`` (recording progress) commits with the statement wherever the engine lets it
+        (DML on MySQL; all but CONCURRENTLY & co on PostgreSQL), so a crash cannot leave
+        such a statement run but not counted.
+        """
+        if self.progress:
+            self.progress("statement", statement)
+        wrap = self.backend.refuses_transaction(statement) is None
+        for attempt in range(self.lock_retries + 1):
+            outcome.attempts = max(outcome.attempts, attempt + 1)
+            try:
+                with transaction.atomic(using=self.alias) if wrap else nullcontext():
+                    with self.connection.cursor() as cursor:
+                        cursor.execute(statement.text)
+                    if then is not None:
+                        then()
+                break
+            except Exception as exc:
+                if not self._retry_after(exc, attempt):
+                    raise StatementError(statement, exc) from exc
+                for line in cleanup_after_failure(statement, self.backend.vendor):
+                    execute_quietly(self.connection, line)
+        outcome.statements_run += 1
 
     def _run(self, statements: list[Statement], outcome: Outcome) -> None:
         with self.connection.cursor() as cursor:
@@ -167,17 +411,20 @@ class MigrationExecutor:
                 outcome.statements_run += 1
 
     def _fail(self, outcome: Outcome, exc: Exception, migration_id: str) -> None:
-        outcome.error = str(exc).strip() or exc.__class__.__name__
+        # Scrubbed once here: the error goes on to the ledger, history, results and logs.
+        outcome.error = scrub(str(exc).strip()) or exc.__class__.__name__
         outcome.finished_at = None
-        # A failing statement is an expected outcome (WARNING); anything else is a bug (ERROR).
+        # A failing statement is an expected outcome (WARNING); anything else is a bug (ERROR),
+        # logged with its traceback, scrubbed too (driver errors may quote a DSN).
         expected = isinstance(exc, StatementError)
         logger.log(
             logging.WARNING if expected else logging.ERROR,
-            "Migration %s failed on %r and was rolled back: %s",
+            "Migration %s failed on %r%s: %s%s",
             migration_id,
             self.alias,
+            "" if outcome.stepwise else " and was rolled back",
             outcome.error,
-            exc_info=not expected,
+            "" if expected else "\n" + scrub(traceback.format_exc()),
         )
 
     def _refuse_open_transaction(self) -> None:
@@ -195,3 +442,9 @@ class StatementError(Exception):
         detail = str(cause).strip() or cause.__class__.__name__
         super().__init__(f"Statement {statement.index + 1} ({statement.summary}) failed: {detail}")
         self.statement = statement
+
+
+def crash_point(name: str) -> None:
+    """Die here, as ``kill -9`` would, when a test asks for it through the environment."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

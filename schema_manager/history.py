@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .ledger import LedgerRow
+from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ logger = logging.getLogger("schema_manager.history")
 
 Status = VersionRecord.Status
 Operation = VersionRecord.Operation
+Recovery = VersionRecord.Recovery
 
 
 def record_apply(
@@ -34,24 +35,49 @@ def record_apply(
     applied_by: str,
     faked: bool = False,
 ) -> VersionRecord:
-    """Append the history row of one apply attempt."""
-    return VersionRecord.objects.create(
-        migration_id=migration.id,
-        name=migration.name,
+    """Append the history row of one apply attempt (and of the stale attempts it recovered)."""
+    interrupted = [
+        VersionRecord(
+            migration_id=row.migration_name,
+            name=migration.name,
+            environment=target.environment,
+            database=target.alias,
+            operation=Operation.APPLY,
+            status=Status.FAILED,
+            recovery=Recovery.INTERRUPTED,
+            recorded_at=row.rolled_back_at or row.started_at,
+            checksum=row.checksum,
+            rollback_script=rollback_script,
+            error=row.logs or "",
+            ledger_id=row.id,
+        )
+        for row in outcome.recovered
+    ]
+    VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
+    # update_or_create: a process reconciling from the ledger may have recorded this row
+    # a moment ago (reconciled=True); the applier's own record then replaces it.
+    record, _ = VersionRecord.objects.update_or_create(
         environment=target.environment,
-        database=target.alias,
-        operation=Operation.APPLY,
-        status=Status.APPLIED if outcome.success else Status.FAILED,
-        applied_at=outcome.finished_at if outcome.success else None,
-        execution_time=outcome.elapsed,
-        checksum=migration.checksum,
-        rollback_script=rollback_script,
-        rollback_generated=rollback_generated,
-        error=outcome.error or "",
-        applied_by=applied_by,
         ledger_id=outcome.ledger_id,
-        faked=faked and outcome.success,
+        operation=Operation.APPLY,
+        defaults={
+            "migration_id": migration.id,
+            "name": migration.name,
+            "database": target.alias,
+            "status": Status.APPLIED if outcome.success else Status.FAILED,
+            "recovery": _recovery(outcome),
+            "applied_at": outcome.finished_at if outcome.success else None,
+            "execution_time": outcome.elapsed,
+            "checksum": migration.checksum,
+            "rollback_script": rollback_script,
+            "rollback_generated": rollback_generated,
+            "error": outcome.error or "",
+            "applied_by": applied_by,
+            "reconciled": False,
+            "faked": faked and outcome.success,
+        },
     )
+    return record
 
 
 def record_rollback(
@@ -60,22 +86,30 @@ def record_rollback(
     """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row)."""
     live = outcome.applied_row
     name = Migration.objects.filter(pk=migration_id).values_list("name", flat=True).first()
-    return VersionRecord.objects.create(
-        migration_id=migration_id,
-        name=name or migration_id,
-        environment=target.environment,
-        database=target.alias,
-        operation=Operation.ROLLBACK,
-        status=Status.ROLLED_BACK if outcome.success else Status.FAILED,
-        applied_at=live.finished_at if live else None,
-        rolled_back_at=outcome.finished_at if outcome.success else None,
-        execution_time=outcome.elapsed,
-        checksum=live.checksum if live else "",
-        rollback_script=script,
-        error=outcome.error or "",
-        applied_by=applied_by,
-        ledger_id=live.id if live else "",
+    fields = {
+        "migration_id": migration_id,
+        "name": name or migration_id,
+        "database": target.alias,
+        "applied_at": live.finished_at if live else None,
+        "rolled_back_at": outcome.finished_at if outcome.success else None,
+        "execution_time": outcome.elapsed,
+        "checksum": live.checksum if live else "",
+        "rollback_script": script,
+        "error": outcome.error or "",
+        "applied_by": applied_by,
+    }
+    key = {
+        "environment": target.environment,
+        "operation": Operation.ROLLBACK,
+        "ledger_id": live.id if live else "",
+    }
+    if not outcome.success:  # failed rollbacks may repeat: one record each
+        return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
+    # A reconciling process may have recorded this rollback a moment ago; replace its record.
+    record, _ = VersionRecord.objects.update_or_create(
+        **key, status=Status.ROLLED_BACK, defaults={**fields, "reconciled": False}
     )
+    return record
 
 
 def reconcile(
@@ -105,6 +139,7 @@ def reconcile(
                     database=database,
                     operation=operation,
                     status=status,
+                    recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
                     recorded_at=when,
                     applied_at=row.finished_at,
                     rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
@@ -116,7 +151,8 @@ def reconcile(
                 )
             )
     if missing:
-        VersionRecord.objects.bulk_create(missing)
+        # Another process may be reconciling (or recording) the same rows right now.
+        VersionRecord.objects.bulk_create(missing, ignore_conflicts=True)
         logger.warning(
             "Reconciled %d history record(s) in %s from the ledger of %r: %s",
             len(missing),
@@ -137,10 +173,31 @@ def _events(row: LedgerRow) -> list[tuple[str, str, object]]:
     """The attempts a ledger row stands for, as (operation, status, when)."""
     if row.finished_at is None:
         if row.rolled_back_at is None:
-            # Still running, or a crashed run: nothing to record yet.
+            if row.logs and COMPENSATION_INCOMPLETE in row.logs:
+                return [(Operation.APPLY, Status.FAILED, row.started_at)]
+            # Still running, or a crashed run (recovered by the next apply): nothing yet.
             return []
         return [(Operation.APPLY, Status.FAILED, row.rolled_back_at)]
     events: list[tuple[str, str, object]] = [(Operation.APPLY, Status.APPLIED, row.finished_at)]
     if row.rolled_back_at is not None:
         events.append((Operation.ROLLBACK, Status.ROLLED_BACK, row.rolled_back_at))
     return events
+
+
+def _recovery(outcome: Outcome) -> str:
+    if outcome.success:
+        return Recovery.NONE
+    if outcome.remaining:
+        return Recovery.INCOMPLETE
+    return Recovery.COMPENSATED if outcome.stepwise else Recovery.ROLLED_BACK
+
+
+def _recovery_from_logs(row: LedgerRow) -> str:
+    logs = row.logs or ""
+    if INTERRUPTED in logs:
+        return Recovery.INTERRUPTED
+    if COMPENSATION_INCOMPLETE in logs:
+        return Recovery.INCOMPLETE
+    if COMPENSATED in logs:
+        return Recovery.COMPENSATED
+    return Recovery.ROLLED_BACK

@@ -14,6 +14,11 @@ from django.utils.dateparse import parse_datetime
 
 from .backends import LEDGER_TABLE, TargetBackend
 
+# Markers the executor writes into a failed row's ``logs``; history reads them back.
+COMPENSATED = "Compensated:"
+COMPENSATION_INCOMPLETE = "Compensation incomplete"
+INTERRUPTED = "Interrupted:"
+
 _COLUMNS = (
     "id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, "
     "applied_steps_count"
@@ -67,6 +72,7 @@ class Ledger:
     def __init__(self, backend: TargetBackend) -> None:
         self.backend = backend
         self.connection = backend.connection
+        self._table = self.connection.ops.quote_name(LEDGER_TABLE)
 
     def ensure_table(self) -> None:
         """Create the table exactly as Prisma would, if it is missing."""
@@ -78,7 +84,7 @@ class Ledger:
         """Rows oldest first, all or for one migration; none if the table does not exist."""
         if not self.backend.ledger_exists():
             return []
-        sql = f"SELECT {_COLUMNS} FROM {LEDGER_TABLE}"
+        sql = f"SELECT {_COLUMNS} FROM {self._table}"
         params: list[object] = []
         if migration_name is not None:
             sql += " WHERE migration_name = %s"
@@ -106,7 +112,7 @@ class Ledger:
         param = self.backend.now_param
         with self.connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {LEDGER_TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     row_id,
                     checksum,
@@ -120,10 +126,38 @@ class Ledger:
             )
         return row_id
 
+    def set_progress(self, row_id: str, applied_steps_count: int) -> None:
+        """Record how many statements of a step-by-step migration have run (committed)."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self._table} SET applied_steps_count = %s WHERE id = %s",
+                [applied_steps_count, row_id],
+            )
+
+    def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self._table} SET finished_at = %s, applied_steps_count = %s "
+                "WHERE id = %s",
+                [self.backend.now_param(when), applied_steps_count, row_id],
+            )
+
+    def set_logs(self, row_id: str, logs: str) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {self._table} SET logs = %s WHERE id = %s", [logs, row_id])
+
+    def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
+        """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {self._table} SET logs = %s, rolled_back_at = %s WHERE id = %s",
+                [logs, self.backend.now_param(rolled_back_at), row_id],
+            )
+
     def mark_rolled_back(self, row_id: str, when: datetime) -> None:
         with self.connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {LEDGER_TABLE} SET rolled_back_at = %s WHERE id = %s",
+                f"UPDATE {self._table} SET rolled_back_at = %s WHERE id = %s",
                 [self.backend.now_param(when), row_id],
             )
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from . import history, policy, rehearsal, results, rollback_scripts
 from .checksums import canonical_sql, migration_checksum, same_script
@@ -255,7 +255,11 @@ class SchemaManager:
             elif stored.checksum != disk.checksum:
                 self._update_from_disk(stored, disk)
         for migration in new:
-            migration.save(force_insert=True)
+            try:
+                with transaction.atomic(using=router.db_for_write(Migration)):
+                    migration.save(force_insert=True)
+            except IntegrityError:  # imported by a concurrent process a moment ago
+                continue
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )
@@ -399,7 +403,12 @@ def _canonicalise(migration: Migration) -> None:
 
 
 def _executor(target: Target) -> MigrationExecutor:
-    return MigrationExecutor(target.alias, app_settings.LOCK_WAIT)
+    return MigrationExecutor(
+        target.alias,
+        app_settings.LOCK_WAIT,
+        timeouts=app_settings.timeouts_for(target.environment),
+        lock_retries=app_settings.LOCK_TIMEOUT_RETRIES,
+    )
 
 
 def _not_run(

@@ -118,6 +118,15 @@ class VersionRecord(models.Model):
         FAILED = "failed", _("failed")
         ROLLED_BACK = "rolled_back", _("rolled back")
 
+    class Recovery(models.TextChoices):
+        """What became of a failed attempt's changes."""
+
+        NONE = "", _("—")
+        ROLLED_BACK = "rolled_back", _("transaction rolled back")
+        COMPENSATED = "compensated", _("compensated")
+        INCOMPLETE = "incomplete", _("compensation incomplete")
+        INTERRUPTED = "interrupted", _("interrupted")
+
     migration_id = models.CharField(_("migration id"), max_length=MIGRATION_ID_MAX_LENGTH)
     name = models.CharField(_("name"), max_length=255)
     environment = models.CharField(_("environment"), max_length=64)
@@ -151,6 +160,20 @@ class VersionRecord(models.Model):
         help_text=_("Written from the target's ledger after the attempt itself went unrecorded."),
     )
 
+    recovery = models.CharField(
+        _("recovery"),
+        max_length=16,
+        choices=Recovery.choices,
+        blank=True,
+        default="",
+        help_text=_(
+            "For a failed attempt: rolled back by the transaction, compensated by running the "
+            "inverses of its completed statements (MySQL/MariaDB, no-transaction SQL), "
+            "compensation incomplete (see the error for what remains), or interrupted (the "
+            "process died)."
+        ),
+    )
+
     objects = VersionRecordQuerySet.as_manager()
 
     class Meta:
@@ -161,6 +184,16 @@ class VersionRecord(models.Model):
             models.Index(fields=["environment", "-recorded_at"], name="sm_history_env_time"),
             models.Index(fields=["migration_id", "environment"], name="sm_history_migration"),
             models.Index(fields=["ledger_id"], name="sm_history_ledger"),
+        ]
+        constraints = [
+            # One record per ledger row and event, however many processes record it at once
+            # (the applier itself, or another one reconciling from the ledger meanwhile).
+            models.UniqueConstraint(
+                fields=["environment", "ledger_id", "operation"],
+                condition=~models.Q(ledger_id="")
+                & (models.Q(operation="apply") | models.Q(status="rolled_back")),
+                name="sm_history_one_per_ledger_event",
+            )
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,8 @@ class MigrationResult:
     statements_run: int = 0
     # True when a failure's changes were undone (the transaction was rolled back).
     rollback_executed: bool = False
+    # True when a failure outside a transaction was undone by running inverses (MySQL DDL).
+    compensated: bool = False
     # True when nothing had to be done (already applied with the same checksum).
     skipped: bool = False
     rollback_script: str = ""
@@ -59,6 +61,18 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
             f"Migration {migration_id} applied to {environment} "
             f"({outcome.statements_run} statement(s))."
         )
+    elif outcome.remaining:
+        message = (
+            f"Migration {migration_id} failed in {environment} and could not be fully "
+            f"compensated; {outcome.remaining} Its ledger row stays unfinished until an "
+            "operator has undone that and resolved it."
+        )
+    elif outcome.stepwise:
+        message = (
+            f"Migration {migration_id} failed in {environment}; it ran statement by statement "
+            "without a transaction, and its completed statements were compensated (undone by "
+            "their inverses, newest first), so nothing of it remains."
+        )
     else:
         message = (
             f"Migration {migration_id} failed in {environment}; its transaction was rolled back "
@@ -69,7 +83,8 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
         environment,
         outcome,
         message,
-        rollback_executed=not outcome.success,
+        rollback_executed=not outcome.success and not outcome.remaining,
+        compensated=outcome.compensated,
         skipped=outcome.already_applied,
         **fields,
     )
@@ -79,6 +94,11 @@ def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields)
     """The result of a rollback that ran."""
     if outcome.success:
         message = f"Migration {migration_id} rolled back in {environment}."
+    elif outcome.remaining:
+        message = (
+            f"Rollback of {migration_id} failed in {environment}; {outcome.remaining} (no "
+            "transaction could undo them), and the migration is still recorded as applied."
+        )
     else:
         message = (
             f"Rollback of {migration_id} failed in {environment}; its transaction was rolled "

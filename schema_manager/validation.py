@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from django.db import connections
+
+from .backends import get_backend
 from .capture import capture
 from .checksums import migration_checksum
 from .conf import app_settings
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import ValidationResult
-from .sql import Finding, check_migration_id, check_sql, generate_rollback
+from .sql import Finding, check_migration_id, check_sql, generate_rollback, parse_statements
+from .sql.directives import parse_directives
 from .targets import Target
 
 
@@ -27,6 +31,7 @@ def validate(
     if not any(finding.code in {"empty-sql", "invalid-id"} for finding in findings):
         findings.extend(_duplicates(migration, ledger_rows))
         findings.extend(_rollback_gaps(migration, target))
+        findings.extend(_transaction_mix(migration, target))
     if target.is_protected and not allow_destructive:
         findings = [_blocked(finding, target) for finding in findings]
     active = [finding for finding in findings if not finding.acknowledged]
@@ -90,6 +95,28 @@ def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
             f"No rollback_sql given, and the generated one is incomplete: {warning}",
         )
         for warning in script.warnings
+    ]
+
+
+def _transaction_mix(migration: Migration, target: Target) -> list[Finding]:
+    """Statements the engine refuses in a transaction must not silently un-wrap the others."""
+    backend = get_backend(connections[target.alias])
+    if not backend.can_rollback_ddl or parse_directives(migration.sql).no_transaction:
+        return []
+    statements = parse_statements(migration.sql, target.vendor)
+    refusing = [(s, why) for s in statements if (why := backend.refuses_transaction(s))]
+    if not refusing or len(refusing) == len(statements):
+        return []
+    statement, why = refusing[0]
+    return [
+        Finding(
+            "no-transaction-mix",
+            "error",
+            f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
+            f"transaction ({why}), so the other statements could not be rolled back with it; "
+            "split the migration, or declare `-- schema-manager: no-transaction` to run it "
+            "statement by statement (a failure is then compensated).",
+        )
     ]
 
 

@@ -11,19 +11,30 @@ from django.db import connections
 from django.test import override_settings
 
 from schema_manager.backends import LEDGER_TABLE
-from tests.settings import ENVIRONMENT_NAMES, POSTGRES_SCHEMAS, POSTGRES_URL
+from tests.settings import ENVIRONMENT_NAMES, MYSQL_URL, POSTGRES_SCHEMAS, POSTGRES_URL
 
 POSTGRES_SKIP_REASON = (
     "SCHEMA_MANAGER_TEST_POSTGRES_URL is not set (a PostgreSQL database the tests may use, "
     "e.g. postgres://postgres@127.0.0.1:5432/schema_manager_test)"
 )
-ENGINES = ["sqlite", "postgresql"]
+MYSQL_SKIP_REASON = (
+    "SCHEMA_MANAGER_TEST_MYSQL_URL is not set (a MariaDB/MySQL server the tests may create "
+    "databases on, e.g. mysql://root@127.0.0.1:3306/sm_test)"
+)
+ENGINES = ["sqlite", "postgresql", "mysql"]
+# Engines whose DDL is transactional: a failed migration leaves nothing behind by itself.
+TRANSACTIONAL_ENGINES = ["sqlite", "postgresql"]
+PREFIXES = {"sqlite": "sqlite", "postgresql": "pg", "mysql": "my"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("SCHEMA_MANAGER_REQUIRE_POSTGRES") and not POSTGRES_URL:
         raise pytest.UsageError(
             "SCHEMA_MANAGER_REQUIRE_POSTGRES is set but SCHEMA_MANAGER_TEST_POSTGRES_URL is not."
+        )
+    if os.environ.get("SCHEMA_MANAGER_REQUIRE_MYSQL") and not MYSQL_URL:
+        raise pytest.UsageError(
+            "SCHEMA_MANAGER_REQUIRE_MYSQL is set but SCHEMA_MANAGER_TEST_MYSQL_URL is not."
         )
 
 
@@ -33,7 +44,7 @@ def django_db_setup(django_test_environment, django_db_blocker) -> Iterator[None
 
     The PostgreSQL aliases all point at the one database the URL names: each environment is
     a schema in it, dropped and recreated around every test, so the server needs no
-    CREATE DATABASE per run.
+    CREATE DATABASE per run. The MySQL aliases get a database each for the session.
     """
     from django.test.utils import setup_databases, teardown_databases
 
@@ -59,7 +70,7 @@ class Targets:
 
     def __init__(self, engine: str) -> None:
         self.engine = engine
-        self.prefix = "pg" if engine == "postgresql" else "sqlite"
+        self.prefix = PREFIXES[engine]
 
     def alias(self, environment: str) -> str:
         return f"{self.prefix}_{environment}"
@@ -70,7 +81,7 @@ class Targets:
     def fetch(self, environment: str, sql: str, params: list | None = None) -> list[tuple]:
         with self.connection(environment).cursor() as cursor:
             cursor.execute(sql, params or [])
-            return cursor.fetchall()
+            return list(cursor.fetchall())
 
     def execute(self, environment: str, sql: str) -> None:
         with self.connection(environment).cursor() as cursor:
@@ -107,6 +118,16 @@ class Targets:
                 "SELECT type, name, tbl_name, sql FROM sqlite_master "
                 "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
             )
+        if self.engine == "mysql":
+            return self.fetch(
+                environment,
+                "SELECT 'column', table_name, column_name, column_type, is_nullable, "
+                "column_default FROM information_schema.columns "
+                "WHERE table_schema = DATABASE() UNION ALL "
+                "SELECT 'index', table_name, index_name, column_name, non_unique, seq_in_index "
+                "FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                "ORDER BY 1, 2, 3, 4",
+            )
         return self.fetch(
             environment,
             "SELECT c.relkind::text, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
@@ -124,6 +145,14 @@ class Targets:
                 with connection.cursor() as cursor:
                     cursor.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
                     cursor.execute(f"CREATE SCHEMA {schema}")
+                continue
+            if self.engine == "mysql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+                    cursor.execute("SHOW FULL TABLES")
+                    for name, kind in cursor.fetchall():
+                        cursor.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} `{name}`")
+                    cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
                 continue
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA foreign_keys = OFF")
@@ -155,6 +184,8 @@ def _scratch_working_directory(tmp_path, monkeypatch) -> None:
 def engine(request) -> str:
     if request.param == "postgresql" and not POSTGRES_URL:
         pytest.skip(POSTGRES_SKIP_REASON)
+    if request.param == "mysql" and not MYSQL_URL:
+        pytest.skip(MYSQL_SKIP_REASON)
     return request.param
 
 
@@ -172,6 +203,16 @@ def postgres_targets(tmp_path, transactional_db) -> Iterator[Targets]:
     if not POSTGRES_URL:
         pytest.skip(POSTGRES_SKIP_REASON)
     helper = Targets("postgresql")
+    helper.reset()
+    with override_settings(SCHEMA_MANAGER=_environment_settings(helper, tmp_path)):
+        yield helper
+
+
+@pytest.fixture
+def mysql_targets(tmp_path, transactional_db) -> Iterator[Targets]:
+    if not MYSQL_URL:
+        pytest.skip(MYSQL_SKIP_REASON)
+    helper = Targets("mysql")
     helper.reset()
     with override_settings(SCHEMA_MANAGER=_environment_settings(helper, tmp_path)):
         yield helper

@@ -2,6 +2,8 @@
 
 SQLite targets always exist. PostgreSQL targets exist when SCHEMA_MANAGER_TEST_POSTGRES_URL
 names a database the tests may use; each environment is a schema of that one database.
+MariaDB/MySQL targets exist when SCHEMA_MANAGER_TEST_MYSQL_URL names a server (its database
+name is a prefix): each environment is a database of its own, created per test session.
 """
 
 import os
@@ -21,13 +23,31 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 ENVIRONMENT_NAMES = ("development", "staging", "production")
 POSTGRES_URL = os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL", "")
-SCRATCH = Path(tempfile.gettempdir()) / f"schema_manager_tests_{os.getpid()}"
+MYSQL_URL = os.environ.get("SCHEMA_MANAGER_TEST_MYSQL_URL", "")
+# Names per test session; subprocesses started by a test inherit their parent's session.
+SESSION = os.environ.get("SCHEMA_MANAGER_TEST_SESSION") or str(os.getpid())
+SCRATCH = Path(tempfile.gettempdir()) / f"schema_manager_tests_{SESSION}"
 # One schema per environment and test session, so that sessions sharing the database
 # (a developer's and CI's, say) never see each other's tables.
-POSTGRES_SCHEMAS = {name: f"sm_test_{os.getpid()}_{name}" for name in ENVIRONMENT_NAMES}
+POSTGRES_SCHEMAS = {name: f"sm_test_{SESSION}_{name}" for name in ENVIRONMENT_NAMES}
+MYSQL_DATABASES = {
+    name: f"{(environ.Env.db_url_config(MYSQL_URL)['NAME'] or 'sm_test')}_{SESSION}_{name}"
+    for name in (ENVIRONMENT_NAMES if MYSQL_URL else ())
+}
 SCRATCH.mkdir(exist_ok=True)
 
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# Processes started by the concurrency tests share the app database through a file.
+APP_DATABASE = os.environ.get("SCHEMA_MANAGER_TEST_APP_DB", ":memory:")
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": APP_DATABASE,
+        "OPTIONS": {"timeout": 60},
+    }
+}
+if APP_DATABASE != ":memory:":
+    # Concurrent processes queue for the write lock instead of failing to upgrade to it.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 for _environment in ENVIRONMENT_NAMES:
     # File databases (not shared-cache memory) so that locking behaves as in production.
     _path = SCRATCH / f"{_environment}.sqlite3"
@@ -43,13 +63,23 @@ for _environment in ENVIRONMENT_NAMES:
             "options": f"-c search_path={POSTGRES_SCHEMAS[_environment]}",
         }
         DATABASES[f"pg_{_environment}"] = _config
+    if MYSQL_URL:
+        _config = environ.Env.db_url_config(MYSQL_URL)
+        _config["NAME"] = MYSQL_DATABASES[_environment]
+        _config["TEST"] = {"NAME": MYSQL_DATABASES[_environment]}
+        _config["OPTIONS"] = {"charset": "utf8mb4", **_config.get("OPTIONS", {})}
+        DATABASES[f"my_{_environment}"] = _config
 
 DATABASE_ROUTERS = ["tests.routers.DefaultOnlyRouter"]
 
+# Child processes of the multi-process tests are pointed at one engine's targets.
+_TARGETS = os.environ.get("SCHEMA_MANAGER_TEST_TARGETS", "sqlite")
 SCHEMA_MANAGER = {
-    "ENVIRONMENTS": {name: f"sqlite_{name}" for name in ENVIRONMENT_NAMES},
+    "ENVIRONMENTS": {name: f"{_TARGETS}_{name}" for name in ENVIRONMENT_NAMES},
     "DEFAULT_ENVIRONMENT": "development",
-    "PRISMA_SCHEMA_PATH": SCRATCH / "prisma" / "schema.prisma",
+    "PRISMA_SCHEMA_PATH": Path(
+        os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_SCHEMA", SCRATCH / "prisma" / "schema.prisma")
+    ),
     "LOCK_WAIT": 5,
 }
 

@@ -10,6 +10,7 @@ from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.ledger import Ledger, utc_now
+from tests.conftest import TRANSACTIONAL_ENGINES
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -48,7 +49,8 @@ def test_apply_creates_objects_ledger_row_and_history(targets, manager: SchemaMa
     assert row["finished_at"] is not None
     assert row["rolled_back_at"] is None
     assert row["logs"] is None
-    assert row["applied_steps_count"] == 1
+    # MySQL runs statement by statement (DDL commits implicitly) and counts each one.
+    assert row["applied_steps_count"] == (2 if targets.engine == "mysql" else 1)
     assert len(row["id"]) == 36
 
     [record] = manager.get_version_history("staging")
@@ -76,7 +78,6 @@ def test_failing_migration_leaves_no_trace(targets, manager: SchemaManager):
     assert result.rollback_executed is True
     assert "missing_table" in result.error
     assert "Statement 2" in result.error
-    assert "rolled back" in result.message
     assert result.statements_run == 1
     after = [item for item in targets.schema_snapshot() if "_prisma_migrations" not in str(item)]
     assert after == before
@@ -89,7 +90,16 @@ def test_failing_migration_leaves_no_trace(targets, manager: SchemaManager):
     assert row["finished_at"] is None
     assert row["rolled_back_at"] is not None
     assert "missing_table" in row["logs"]
-    assert row["applied_steps_count"] == 0
+    if targets.engine == "mysql":
+        # DDL commits implicitly: the CREATE TABLE ran and was undone by its inverse.
+        assert "compensated" in result.message
+        assert result.compensated
+        assert record.recovery == "compensated"
+        assert row["applied_steps_count"] == 1
+    else:
+        assert "rolled back" in result.message
+        assert record.recovery == "rolled_back"
+        assert row["applied_steps_count"] == 0
 
 
 def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManager):
@@ -107,6 +117,7 @@ def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManag
     assert "t" in targets.tables()
 
 
+@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
 def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
     """If recording in the ledger fails, the migration's DDL is rolled back with it."""
     real_insert = Ledger.insert
@@ -123,6 +134,21 @@ def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
     assert "ledger unavailable" in result.error
     assert "users" not in targets.tables()
     assert [row["finished_at"] for row in targets.ledger()] == [None]
+
+
+@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
+def test_rollback_and_its_ledger_mark_commit_together(targets, manager, monkeypatch):
+    assert manager.apply_migration_sync(users_migration()).success
+
+    def failing_mark(self, *args):
+        raise RuntimeError("ledger unavailable")
+
+    monkeypatch.setattr(Ledger, "mark_rolled_back", failing_mark)
+    result = manager.rollback_migration_sync("001_add_users_table")
+    assert not result.success
+    assert "ledger unavailable" in result.error
+    assert "users" in targets.tables()  # the DROP TABLE was rolled back with it
+    assert targets.ledger()[0]["rolled_back_at"] is None
 
 
 def test_apply_rollback_apply_round_trip(targets, manager: SchemaManager):
@@ -163,7 +189,10 @@ def test_rollback_uses_the_script_in_force_when_applied(targets, manager: Schema
     result = manager.rollback_migration_sync(migration.id)
     assert result.success, result.error
     assert "users" not in targets.tables()
-    assert result.rollback_script.startswith("DROP INDEX IF EXISTS idx_users_email;")
+    first = {"mysql": "DROP INDEX idx_users_email ON users;"}.get(
+        targets.engine, "DROP INDEX IF EXISTS idx_users_email;"
+    )
+    assert result.rollback_script.startswith(first)
 
 
 def test_applying_twice_is_a_no_op(targets, manager: SchemaManager):
@@ -210,9 +239,15 @@ def test_failed_rollback_keeps_the_migration_applied(targets, manager: SchemaMan
     result = manager.rollback_migration_sync(migration.id)
     assert not result.success
     assert "no_such_table" in result.error
-    assert "still applied" in result.message
-    assert "users" in targets.tables()
     assert targets.ledger()[0]["rolled_back_at"] is None
+    if targets.engine == "mysql":
+        # DROP TABLE committed on its own; the message names what ran and stays.
+        assert "statement 1 (DROP TABLE users) ran and stay" in result.message
+        assert "still recorded as applied" in result.message
+        assert "users" not in targets.tables()
+    else:
+        assert "still applied" in result.message
+        assert "users" in targets.tables()
     assert manager.get_version_history()[0].status == "failed"
 
 

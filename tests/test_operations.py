@@ -20,12 +20,13 @@ from schema_manager import Migration, SchemaManager
 from schema_manager.exceptions import AppliedMigrationError
 from schema_manager.files import slugify
 from schema_manager.models import VersionRecord
+from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS
 from tests.test_commands import demo_env, manage, run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-PROVIDER = {"sqlite": "sqlite", "postgresql": "postgresql"}
+PROVIDER = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
 
 
 @pytest.fixture
@@ -281,6 +282,8 @@ def test_writing_environments_are_a_setting(targets, manager):
         assert not manager.migrations_directory.path.exists()
 
 
+# The folder's SQL quotes names as Prisma does for PostgreSQL and SQLite (MySQL uses backticks).
+@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
 def test_folder_written_like_prisma_migrate_dev_gets_prismas_ledger_row(targets, migrations_dir):
     sql = (
         '-- CreateTable\nCREATE TABLE "User" (\n    "id" INTEGER NOT NULL,\n    "email" TEXT\n);\n'

@@ -11,14 +11,19 @@ from django.core.management import call_command
 
 from schema_manager import Migration, SchemaManager
 from schema_manager.rehearsal import rehearse
+from tests.conftest import TRANSACTIONAL_ENGINES
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+# Rehearsal needs DDL that rolls back; MySQL/MariaDB is refused (see the test below).
+transactional_engines = pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
 
 
 def _migration(sql: str, rollback_sql: str = "", migration_id: str = "002_rehearse") -> Migration:
     return Migration(id=migration_id, name="rehearse", sql=sql, rollback_sql=rollback_sql)
 
 
+@transactional_engines
 def test_a_sound_migration_rehearses_and_leaves_nothing(targets):
     before = targets.schema_snapshot()
     migration = _migration("CREATE TABLE rehearsed (id INT);\nCREATE INDEX r_id ON rehearsed (id);")
@@ -34,6 +39,7 @@ def test_a_sound_migration_rehearses_and_leaves_nothing(targets):
     assert targets.ledger() == []
 
 
+@transactional_engines
 def test_the_database_reports_what_no_parser_sees(targets):
     before = targets.schema_snapshot()
     sql = "CREATE TABLE a (id INT);\nALTER TABLE missing_table ADD COLUMN x INT;"
@@ -48,6 +54,7 @@ def test_the_database_reports_what_no_parser_sees(targets):
     assert targets.schema_snapshot() == before  # statement 1 was rolled back too
 
 
+@transactional_engines
 def test_the_rollback_script_is_rehearsed_after_the_migration(targets):
     migration = _migration("CREATE TABLE b (id INT);", rollback_sql="DROP TABLE not_b;")
 
@@ -74,6 +81,7 @@ def test_invalid_sql_is_not_rehearsed(targets):
     assert not result.rehearsed
 
 
+@transactional_engines
 def test_async_validate_migration_rehearses(targets):
     migration = _migration("ALTER TABLE missing_table ADD COLUMN x INT;")
 
@@ -110,6 +118,7 @@ def test_engines_without_transactional_ddl_are_not_rehearsed(targets, monkeypatc
     assert "c" not in targets.tables()
 
 
+@transactional_engines
 def test_dry_run_rehearse_flag(targets):
     Migration.objects.create(
         id="003_bad", name="bad", sql="ALTER TABLE missing_table ADD COLUMN x INT;"

@@ -37,7 +37,10 @@ CASES: dict[str, tuple[str, str, str]] = {
         "-- schema-manager: no-transaction\nDROP INDEX CONCURRENTLY users_email;",
     ),
     "concurrently-in-transaction": (
-        "postgresql", "CREATE INDEX CONCURRENTLY users_email ON users (email);",
+        # Alone, such a statement runs outside a transaction; beside others it gets one.
+        "postgresql",
+        "UPDATE users SET email = lower(email) WHERE true;\n"
+        "CREATE INDEX CONCURRENTLY users_email ON users (email);",
         "-- schema-manager: no-transaction\n"
         "CREATE INDEX CONCURRENTLY users_email ON users (email);",
     ),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..exceptions import UnsupportedDatabaseError
-from .base import LEDGER_TABLE, TargetBackend
+from .base import LEDGER_TABLE, TargetBackend, Timeouts
+from .mysql import MySQLBackend
 from .postgresql import PostgreSQLBackend
 from .sqlite import SQLiteBackend
 
 BACKENDS: dict[str, type[TargetBackend]] = {
-    backend.vendor: backend for backend in (PostgreSQLBackend, SQLiteBackend)
+    backend.vendor: backend for backend in (PostgreSQLBackend, SQLiteBackend, MySQLBackend)
 }
 
 
@@ -25,4 +26,4 @@ def get_backend(connection: BaseDatabaseWrapper) -> TargetBackend:
     return backend_class(connection)
 
 
-__all__ = ["BACKENDS", "LEDGER_TABLE", "TargetBackend", "get_backend"]
+__all__ = ["BACKENDS", "LEDGER_TABLE", "TargetBackend", "Timeouts", "get_backend"]

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..sql import Statement
+
 LEDGER_TABLE = "_prisma_migrations"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds, or None for the server's default. See SCHEMA_MANAGER['TIMEOUTS']."""
+
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
 
 
 class TargetBackend:
@@ -16,6 +27,9 @@ class TargetBackend:
 
     vendor: str = ""
     ledger_ddl: str = ""
+    # True when migration_lock() is held by the session for the whole run, so that an
+    # unfinished ledger row seen under it belongs to a process that died.
+    has_session_lock: bool = False
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
@@ -43,3 +57,17 @@ class TargetBackend:
     def now_param(self, value: Any) -> Any:
         """A datetime as this engine's driver wants it for a timestamp column."""
         return self.connection.ops.adapt_datetimefield_value(value)
+
+    def refuses_transaction(self, statement: Statement) -> str | None:
+        """Why ``statement`` cannot run inside a transaction on this engine (None: it can)."""
+        return None
+
+    def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
+        """Apply ``timeouts`` for the current transaction (``local``) or the session."""
+
+    def reset_timeouts(self, cursor: Any) -> None:
+        """Undo session-level ``set_timeouts``."""
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (or its cause) is the engine's lock-wait timeout."""
+        return False

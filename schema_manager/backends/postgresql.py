@@ -3,9 +3,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from ..exceptions import LockTimeoutError
-from .base import TargetBackend
+from ..sql import Statement
+from ..sql.transactional import refuses_transaction
+from .base import TargetBackend, Timeouts
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
@@ -13,6 +16,7 @@ PRISMA_ADVISORY_LOCK_KEY = 72707369
 
 class PostgreSQLBackend(TargetBackend):
     vendor = "postgresql"
+    has_session_lock = True
     ledger_ddl = """
 CREATE TABLE IF NOT EXISTS _prisma_migrations (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
@@ -39,12 +43,37 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
                 if time.monotonic() >= deadline:
                     raise LockTimeoutError(self._holder_message(cursor, wait))
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 0.2)
         try:
             yield
         finally:
             with self.connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+
+    def refuses_transaction(self, statement: Statement) -> str | None:
+        return refuses_transaction(statement, self.vendor, self.connection.pg_version)
+
+    def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
+        scope = "LOCAL " if local else ""
+        for name, value in (
+            ("lock_timeout", timeouts.lock_timeout),
+            ("statement_timeout", timeouts.statement_timeout),
+        ):
+            if value is not None:
+                # Milliseconds as an integer literal: SET takes no bind parameters.
+                cursor.execute(f"SET {scope}{name} = {max(int(value * 1000), 1)}")
+
+    def reset_timeouts(self, cursor: Any) -> None:
+        cursor.execute("RESET lock_timeout")
+        cursor.execute("RESET statement_timeout")
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        # SQLSTATE 55P03 lock_not_available: what lock_timeout raises.
+        while exc is not None:
+            if getattr(exc, "sqlstate", None) == "55P03":
+                return True
+            exc = exc.__cause__ or exc.__context__
+        return False
 
     def _holder_message(self, cursor, wait: float) -> str:
         cursor.execute(

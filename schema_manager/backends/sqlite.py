@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ..sql import Statement
+from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, TargetBackend
 
 
@@ -24,6 +26,9 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
         # A write statement takes SQLite's RESERVED lock at once, so a second applier waits
         # here (busy timeout) before reading the ledger, instead of both reading it unlocked.
         cursor.execute(f'UPDATE "{LEDGER_TABLE}" SET id = id WHERE 0')
+
+    def refuses_transaction(self, statement: Statement) -> str | None:
+        return refuses_transaction(statement, self.vendor)
 
     def now_param(self, value: datetime | None) -> str | None:
         # Text in UTC, the form of SQLite's current_timestamp, whatever USE_TZ says.

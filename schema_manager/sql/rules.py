@@ -13,6 +13,7 @@ from .lint import Context, hits
 from .operations import describe
 from .rule_table import RULES, Rule, Severity
 from .statements import SqlInputError, Statement, large_input_gc_pause, parse_statements
+from .transactional import runs_outside_transaction
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
 # id names a folder and a ledger row.
@@ -83,7 +84,11 @@ def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | Non
         return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
     directives = parse_directives(sql)
     dialect = vendor if vendor in DIALECTS else None
-    context = Context(dialect, transactional=not directives.no_transaction)
+    # A migration made only of statements the engine refuses in a transaction runs without one.
+    transactional = not directives.no_transaction and not runs_outside_transaction(
+        statements, dialect
+    )
+    context = Context(dialect, transactional=transactional)
     findings: list[Finding] = []
     for statement in statements:
         findings.extend(_syntax(statement, vendor))

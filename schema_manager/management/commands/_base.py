@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from ...conf import app_settings
 from ...exceptions import SchemaManagerError
 from ...manager import SchemaManager
 from ...results import MigrationResult
+from ...security import scrub
 
 
 class SchemaCommand(BaseCommand):
@@ -26,6 +28,8 @@ class SchemaCommand(BaseCommand):
             return super().execute(*args, **options)
         except SchemaManagerError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:  # e.g. the target is unreachable; never echo its DSN
+            raise CommandError(scrub(f"Database error: {exc}".replace("\n", " "))) from None
 
     @property
     def manager(self) -> SchemaManager:

@@ -1,0 +1,46 @@
+"""Statements an engine refuses to run inside a transaction block (pure: no database).
+
+The executor runs a migration made only of such statements one statement at a time, and the
+rules do not flag them there; mixed with ordinary statements they need the
+``-- schema-manager: no-transaction`` directive.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from .statements import Statement
+
+
+def refuses_transaction(
+    statement: Statement, dialect: str | None, server_version: int | None = None
+) -> str | None:
+    """Why ``statement`` cannot run in a transaction on ``dialect`` (None: it can).
+
+    ``server_version`` is PostgreSQL's ``server_version_num``; unknown means a current server.
+    """
+    words = [word.upper for word in statement.words if word.kind.value != "punctuation"]
+    if dialect == "sqlite":
+        return "VACUUM cannot run inside a transaction" if words[:1] == ["VACUUM"] else None
+    if dialect != "postgresql":
+        return None
+    head = words[:6]
+    if head[:1] == ["VACUUM"]:
+        return "VACUUM cannot run inside a transaction block"
+    if head[:1] in (["CREATE"], ["DROP"], ["REINDEX"]) and "CONCURRENTLY" in head:
+        return f"{' '.join(head[:2])} ... CONCURRENTLY cannot run inside a transaction block"
+    if (
+        head[:2] == ["ALTER", "TYPE"]
+        and any(a == "ADD" and b == "VALUE" for a, b in pairwise(words))
+        and server_version is not None
+        and server_version < 120000
+    ):
+        return "ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12"
+    if head[:2] in (["CREATE", "DATABASE"], ["ALTER", "SYSTEM"], ["CREATE", "TABLESPACE"]):
+        return f"{' '.join(head[:2])} cannot run inside a transaction block"
+    return None
+
+
+def runs_outside_transaction(statements: list[Statement], dialect: str | None) -> bool:
+    """Whether every statement is one the engine refuses in a transaction (so none gets one)."""
+    return bool(statements) and all(refuses_transaction(s, dialect) for s in statements)

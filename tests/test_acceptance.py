@@ -1,0 +1,247 @@
+"""Acceptance of issue 6 with real processes: one applier at a time, crash safety.
+
+Child processes run ``apply_schema_migration --all`` as a deploy would (tests/apply_process.py),
+against the same targets as the test, sharing one app database file.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+
+from tests.processes import Fleet, answer, kill_started
+from tests.settings import SCHEMA_MANAGER
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_children():
+    yield
+    kill_started()
+
+
+APPLIERS = 8
+ROUNDS = 5
+# An applier waits at most LOCK_WAIT for the others, plus its own work.
+WAIT_BOUND = SCHEMA_MANAGER["LOCK_WAIT"] + 5
+
+
+def _round_migrations(fleet: Fleet, round_: int) -> list[str]:
+    ids = []
+    for step in range(1, 4):
+        migration_id = f"{round_:02d}{step}_round_{round_}_step_{step}"
+        fleet.write(
+            migration_id,
+            f"CREATE TABLE r{round_}_s{step} (id INTEGER PRIMARY KEY);\n"
+            f"INSERT INTO apply_marker (migration) VALUES ('{migration_id}');\n",
+        )
+        ids.append(migration_id)
+    return ids
+
+
+def test_concurrent_appliers_apply_each_migration_exactly_once(targets, tmp_path):
+    fleet = Fleet(targets, tmp_path)
+    targets.execute("development", "CREATE TABLE apply_marker (migration VARCHAR(64) NOT NULL)")
+    expected: list[str] = []
+    appliers = [fleet.start("serve") for _ in range(APPLIERS)]
+    for round_ in range(1, ROUNDS + 1):
+        expected += _round_migrations(fleet, round_)
+        for process in appliers:  # all at once: each starts its apply on reading the line
+            process.stdin.write("apply\n")
+            process.stdin.flush()
+        for process in appliers:
+            status, elapsed, error = answer(process)
+            assert status == 0, error
+            assert elapsed < WAIT_BOUND
+    for process in appliers:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+
+    markers = targets.fetch(
+        "development", "SELECT migration, COUNT(*) FROM apply_marker GROUP BY migration"
+    )
+    assert dict(markers) == dict.fromkeys(expected, 1)
+    ledger = targets.ledger()
+    assert sorted(row["migration_name"] for row in ledger) == expected
+    assert all(row["finished_at"] and row["rolled_back_at"] is None for row in ledger)
+    history = fleet.history()
+    assert Counter(record[0] for record in history) == dict.fromkeys(expected, 1)
+    assert {record[1:3] for record in history} == {("apply", "applied")}
+
+
+# -- kill -9 at random moments ---------------------------------------------------------------
+
+KILLS = {"postgresql": 8, "sqlite": 6, "mysql": 6}  # 20 random moments in all
+
+
+def _kill_set(fleet: Fleet, kill: int) -> list[str]:
+    """Three migrations of three statements each; new ids for every kill."""
+    ids = []
+    for step in range(1, 4):
+        migration_id = f"{kill:02d}{step}_kill_{kill}_step_{step}"
+        table = f"k{kill}_s{step}"
+        fleet.write(
+            migration_id,
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, note VARCHAR(20));\n"
+            f"CREATE INDEX {table}_note ON {table} (note);\n"
+            f"INSERT INTO apply_marker (migration) VALUES ('{migration_id}');\n",
+        )
+        ids.append(migration_id)
+    return ids
+
+
+def _states(targets, ids: list[str]) -> dict[str, str]:
+    """Each migration wholly 'applied' or wholly 'absent'; anything else is 'partial'."""
+    tables = targets.tables()
+    markers = Counter(row[0] for row in targets.fetch("development", "SELECT * FROM apply_marker"))
+    applied = Counter(row["migration_name"] for row in targets.ledger() if row["finished_at"])
+    states = {}
+    for migration_id in ids:
+        table = "k{}_s{}".format(*migration_id.split("_")[2:5:2])
+        facts = (
+            table in tables and f"{table}_note" in targets.indexes(table),
+            markers[migration_id],
+            applied[migration_id],
+        )
+        states[migration_id] = {(True, 1, 1): "applied", (False, 0, 0): "absent"}.get(
+            facts, f"partial {facts}"
+        )
+    return states
+
+
+def _kill_and_converge(targets, process, ids: list[str], delay: float | None) -> bool:
+    """Let ``process`` (a ready ``serve`` applier) apply, kill it after ``delay``, converge.
+
+    True if the kill interrupted the apply.
+    """
+    process.stdin.write("apply\n")
+    process.stdin.flush()
+    if delay is not None:
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+    else:
+        process.stdin.close()
+    process.wait(timeout=60)
+    finished = "done " in process.stdout.read()  # the kill came after the apply had ended
+    if targets.engine != "mysql":
+        # Transactional DDL: each migration is there wholly or not at all, right after the kill.
+        assert set(_states(targets, ids).values()) <= {"applied", "absent"}
+    # The next apply converges in one command (run here, saving a process start-up);
+    # MySQL's interrupted attempt is first finished or compensated.
+    call_command("apply_schema_migration", "--all", verbosity=0)
+    assert set(_states(targets, ids).values()) == {"applied"}
+    return process.returncode == -signal.SIGKILL and not finished
+
+
+def _ready(process):
+    assert process.stdout.readline() == "ready\n", process.stderr.read()
+    return process
+
+
+def test_kill_at_random_moments_then_the_next_apply_converges(targets, tmp_path):
+    fleet = Fleet(targets, tmp_path)
+    targets.execute("development", "CREATE TABLE apply_marker (migration VARCHAR(64) NOT NULL)")
+    # Calibrate: how long one apply of a set takes here, so the kills land inside it.
+    calibration = _ready(fleet.start("serve"))
+    calibration_ids = _kill_set(fleet, 0)
+    calibration.stdin.write("apply\n")
+    calibration.stdin.flush()
+    window = answer(calibration)[1]
+    calibration.stdin.close()
+    calibration.wait(timeout=30)
+    assert set(_states(targets, calibration_ids).values()) == {"applied"}
+
+    rng = random.Random(6)
+    interrupted = 0
+    following = fleet.start("serve")
+    for kill in range(1, KILLS[targets.engine] + 1):
+        process = _ready(following)
+        following = fleet.start("serve")  # starts up while this one is killed and checked
+        ids = _kill_set(fleet, kill)
+        interrupted += _kill_and_converge(targets, process, ids, rng.uniform(0, window))
+    # Most moments fall inside the apply (some may come just after a fast one).
+    assert interrupted >= KILLS[targets.engine] // 2
+
+    # And at the commit itself, through the executor's test hook.
+    following.kill()
+    following.wait()
+    ids = _kill_set(fleet, 99)
+    crash = fleet.start("serve", SCHEMA_MANAGER_TEST_CRASH_AT="before-commit")
+    assert _kill_and_converge(targets, _ready(crash), ids, None)
+    ledger = targets.ledger()
+    assert len([row for row in ledger if row["finished_at"]]) == len(set(_all_ids(ledger)))
+    markers = Counter(row[0] for row in targets.fetch("development", "SELECT * FROM apply_marker"))
+    assert set(markers.values()) == {1}
+    if targets.engine == "mysql":
+        # The attempt killed at its commit was recovered and says so.
+        assert any("Interrupted:" in (row["logs"] or "") for row in ledger)
+
+
+def _all_ids(ledger: list[dict]) -> list[str]:
+    return [row["migration_name"] for row in ledger]
+
+
+# -- CONCURRENTLY while another applier waits -------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_concurrent_index_build_completes_while_another_applier_waits(targets, tmp_path):
+    import psycopg
+
+    from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
+
+    fleet = Fleet(targets, tmp_path)
+    targets.execute("development", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+    fleet.write("001_email_index", "CREATE INDEX CONCURRENTLY users_email ON users (email);\n")
+    first, second = _ready(fleet.start("serve")), _ready(fleet.start("serve"))
+    # A writer in an open transaction: CREATE INDEX CONCURRENTLY must wait for it to end.
+    writer = psycopg.connect(
+        POSTGRES_URL, options=f"-c search_path={POSTGRES_SCHEMAS['development']}"
+    )
+    try:
+        writer.execute("INSERT INTO users VALUES (1, 'a@example.com')")
+        first.stdin.write("apply\n")
+        first.stdin.flush()
+        _wait_for_activity(targets, "CREATE INDEX CONCURRENTLY%")
+        second.stdin.write("apply\n")  # waits for the migration lock, polling
+        second.stdin.flush()
+        time.sleep(1.0)
+        assert first.poll() is None
+        assert second.poll() is None
+        writer.commit()  # the index build finishes although the second applier is waiting
+    finally:
+        writer.close()  # never leave a transaction open to block the session's teardown
+
+    for process in (first, second):
+        status, elapsed, error = answer(process)
+        assert status == 0, error
+        assert elapsed < WAIT_BOUND
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+    [row] = targets.ledger()
+    assert row["finished_at"] is not None
+    [(valid,)] = targets.fetch(
+        "development",
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass",
+    )
+    assert valid is True
+
+
+def _wait_for_activity(targets, pattern: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = targets.fetch(
+            "development",
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+            [pattern],
+        )
+        if rows:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no query like {pattern!r} started within {timeout}s")
