@@ -42,6 +42,8 @@ SCHEMA_MANAGER = {
     },
     "DEFAULT_ENVIRONMENT": "development",
     "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
+    # schema.prisma follows the development database after each apply/rollback.
+    "PRISMA_SYNC_ENVIRONMENTS": env.list("PRISMA_SYNC_ENVIRONMENTS", default=["development"]),
 }
 
 INSTALLED_APPS = [

@@ -21,6 +21,11 @@ DEFAULTS: dict[str, Any] = {
     "PROTECTED_ENVIRONMENTS": ["production"],
     # Seconds an applier waits for another one to finish on the same target.
     "LOCK_WAIT": 60.0,
+    # Environments whose schema.prisma is rewritten from the database after each successful
+    # apply or rollback ([] disables). Staging and production are never written.
+    "PRISMA_SYNC_ENVIRONMENTS": ["development"],
+    # Command run after a sync that changed schema.prisma, e.g. ["npx", "prisma", "generate"].
+    "PRISMA_POST_SYNC_COMMAND": None,
 }
 
 
@@ -50,6 +55,15 @@ class SchemaManagerSettings:
     @property
     def LOCK_WAIT(self) -> float:
         return float(self._get("LOCK_WAIT"))
+
+    @property
+    def PRISMA_SYNC_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("PRISMA_SYNC_ENVIRONMENTS"))
+
+    @property
+    def PRISMA_POST_SYNC_COMMAND(self) -> list[str] | None:
+        command = self._get("PRISMA_POST_SYNC_COMMAND")
+        return [str(part) for part in command] if command else None
 
 
 app_settings = SchemaManagerSettings()

@@ -48,6 +48,8 @@ SCHEMA_MANAGER = {
     "DEFAULT_ENVIRONMENT": "development",
     "PRISMA_SCHEMA_PATH": SCRATCH / "prisma" / "schema.prisma",
     "LOCK_WAIT": 5,
+    # Prisma schema sync is exercised by tests/test_prisma_schema.py only.
+    "PRISMA_SYNC_ENVIRONMENTS": [],
 }
 
 INSTALLED_APPS = [

@@ -1,0 +1,82 @@
+"""Relation fields on both sides of each foreign key, named as ``prisma db pull`` names them."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from .model import RESTRICT, SET_NULL, ForeignKey, Table
+from .names import default_constraint_name, identifier
+
+CASCADE_ON_UPDATE = "Cascade"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    attributes: tuple[str, ...] = ()
+
+
+def relation_fields(provider: str, tables: list[Table]) -> dict[str, list[Field]]:
+    """Per table name, its relation fields in Prisma's order (foreign keys by table, then key)."""
+    by_name = {table.name: table for table in tables}
+    pairs = Counter(
+        frozenset((table.name, key.referenced_table))
+        for table in tables
+        for key in table.foreign_keys
+        if key.referenced_table in by_name
+    )
+    fields: dict[str, list[Field]] = defaultdict(list)
+    for table in tables:
+        for key in table.foreign_keys:
+            referenced = by_name.get(key.referenced_table)
+            if referenced is None:
+                continue
+            ambiguous = pairs[frozenset((table.name, referenced.name))] > 1
+            forward, back = _relation(provider, table, referenced, key, ambiguous)
+            fields[table.name].append(forward)
+            fields[referenced.name].append(back)
+    return fields
+
+
+def _relation(
+    provider: str, table: Table, referenced: Table, key: ForeignKey, ambiguous: bool
+) -> tuple[Field, Field]:
+    own, other = identifier(table.name), identifier(referenced.name)
+    self_relation = table.name == referenced.name
+    name = None
+    if ambiguous:
+        name = f"{own}_{'_'.join(identifier(c) for c in key.columns)}To{other}"
+    elif self_relation:
+        name = f"{own}To{other}"
+    forward_name = f"{other}_{name}" if ambiguous else other
+    back_name = f"{own}_{name}" if ambiguous else own
+    if self_relation:
+        back_name = f"other_{back_name}"
+    optional = any(table.column(column).nullable for column in key.columns)
+    arguments = [f'"{name}"'] if name else []
+    arguments += [
+        f"fields: [{', '.join(identifier(c) for c in key.columns)}]",
+        f"references: [{', '.join(identifier(c) for c in key.referenced_columns)}]",
+    ]
+    if key.on_delete != (SET_NULL if optional else RESTRICT):
+        arguments.append(f"onDelete: {key.on_delete}")
+    if key.on_update != CASCADE_ON_UPDATE:
+        arguments.append(f"onUpdate: {key.on_update}")
+    if key.name and key.name != default_constraint_name(provider, table.name, key.columns, "fkey"):
+        arguments.append(f'map: "{key.name}"')
+    forward = Field(
+        forward_name, other + ("?" if optional else ""), (f"@relation({', '.join(arguments)})",)
+    )
+    back_type = own + ("?" if _is_unique(table, key.columns) else "[]")
+    back = Field(back_name, back_type, (f'@relation("{name}")',) if name else ())
+    return forward, back
+
+
+def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
+    """One row at most per value of ``columns``: a one-to-one relation."""
+    wanted = set(columns)
+    if table.primary_key and set(table.primary_key.columns) == wanted:
+        return True
+    return any(index.unique and set(index.column_names) == wanted for index in table.indexes)

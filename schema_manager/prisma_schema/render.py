@@ -1,0 +1,175 @@
+"""The ``model``, ``view`` and ``enum`` blocks of a database, laid out like ``prisma format``."""
+
+from __future__ import annotations
+
+from .defaults import default_argument
+from .model import Database, Enum, Index, Table
+from .names import default_constraint_name, identifier, quoted
+from .relations import Field, relation_fields
+from .types import field_type
+
+IGNORED_MODEL_COMMENT = (
+    "/// The underlying table does not contain a valid unique identifier and can therefore "
+    "currently not be handled by Prisma Client."
+)
+
+
+def render_blocks(database: Database, *, views: bool) -> list[str]:
+    """Models (by name), then views when the ``views`` preview feature is on, then enums."""
+    relations = relation_fields(database.provider, database.tables)
+    blocks = [
+        _model(database.provider, table, relations.get(table.name, []))
+        for table in sorted(database.tables, key=lambda t: identifier(t.name))
+    ]
+    if views:
+        blocks += [
+            _block(
+                "view",
+                identifier(view.name),
+                view.name,
+                _scalar_fields(database.provider, view),
+                [],
+            )
+            for view in sorted(database.views, key=lambda v: identifier(v.name))
+        ]
+    blocks += [_enum(enum) for enum in sorted(database.enums, key=lambda e: identifier(e.name))]
+    return blocks
+
+
+def _model(provider: str, table: Table, relations: list[Field]) -> str:
+    fields = _scalar_fields(provider, table) + relations
+    attributes = []
+    key = table.primary_key
+    if key and len(key.columns) > 1:
+        custom = _custom_name(provider, table, key.name, (), "pkey")
+        attributes.append(f"@@id([{_names(key.columns)}]{_map_argument(custom, first=False)})")
+    for index in table.indexes:
+        if (
+            index.unique
+            and len(index.columns) == 1
+            and _column_unique(table, index.columns[0].name) is index
+        ):
+            continue
+        kind, suffix = ("@@unique", "key") if index.unique else ("@@index", "idx")
+        columns = ", ".join(
+            identifier(c.name) + ("(sort: Desc)" if c.descending else "") for c in index.columns
+        )
+        custom = _custom_name(provider, table, index.name, index.column_names, suffix)
+        attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)})")
+    if _has_identifier(table):
+        return _block("model", identifier(table.name), table.name, fields, attributes)
+    # Prisma keeps a table without a unique identifier, ignored and with a warning.
+    block = _block("model", identifier(table.name), table.name, fields, attributes, ignore=True)
+    return f"{IGNORED_MODEL_COMMENT}\n{block}"
+
+
+def _scalar_fields(provider: str, table: Table) -> list[Field]:
+    fields = []
+    single_key = table.primary_key.columns if table.primary_key else ()
+    for column in table.columns:
+        kind = field_type(provider, column)
+        name = identifier(column.name)
+        arity = "[]" if column.array else "?" if column.nullable else ""
+        attributes = []
+        if single_key == (column.name,):
+            key = table.primary_key
+            custom = _custom_name(provider, table, key.name, (), "pkey")
+            attributes.append("@id" + _map_argument(custom, first=True))
+        unique = _column_unique(table, column.name)
+        if unique is not None:
+            custom = _custom_name(provider, table, unique.name, unique.column_names, "key")
+            attributes.append("@unique" + _map_argument(custom, first=True))
+        default = default_argument(column, kind)
+        if default is not None:
+            attributes.append(f"@default({default})")
+        if name != column.name:
+            attributes.append(f"@map({quoted(column.name)})")
+        if kind.native:
+            attributes.append(kind.native)
+        fields.append(Field(name, kind.scalar + arity, tuple(attributes)))
+    return fields
+
+
+def _column_unique(table: Table, column: str) -> Index | None:
+    """The first single-column unique index on ``column`` (written as a field's ``@unique``)."""
+    return next(
+        (
+            index
+            for index in table.indexes
+            if index.unique and index.column_names == (column,) and not index.columns[0].descending
+        ),
+        None,
+    )
+
+
+def _has_identifier(table: Table) -> bool:
+    if table.primary_key:
+        return True
+    return any(
+        index.unique and all(not table.column(name).nullable for name in index.column_names)
+        for index in table.indexes
+    )
+
+
+def _custom_name(
+    provider: str, table: Table, name: str | None, columns: tuple[str, ...], suffix: str
+) -> str | None:
+    """The constraint's name when it is not the one Prisma would choose (then ``map:``)."""
+    default = default_constraint_name(provider, table.name, columns, suffix)
+    return name if name and name != default else None
+
+
+def _map_argument(name: str | None, *, first: bool) -> str:
+    if name is None:
+        return ""
+    return f'(map: "{name}")' if first else f', map: "{name}"'
+
+
+def _names(columns: tuple[str, ...]) -> str:
+    return ", ".join(identifier(column) for column in columns)
+
+
+def _block(
+    keyword: str,
+    name: str,
+    db_name: str,
+    fields: list[Field],
+    attributes: list[str],
+    *,
+    ignore: bool = False,
+) -> str:
+    if name != db_name:
+        attributes = [*attributes, f"@@map({quoted(db_name)})"]
+    if ignore:
+        attributes = [*attributes, "@@ignore"]
+    lines = [f"{keyword} {name} {{", *_aligned(fields)]
+    if attributes:
+        lines.append("")
+        lines += [f"  {attribute}" for attribute in attributes]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _aligned(fields: list[Field]) -> list[str]:
+    """Fields in three columns (name, type, attributes), as ``prisma format`` aligns them."""
+    name_width = max((len(field.name) for field in fields), default=0)
+    type_width = max((len(field.type) for field in fields), default=0)
+    return [
+        f"  {f.name:<{name_width}} {f.type:<{type_width}} {' '.join(f.attributes)}".rstrip()
+        for f in fields
+    ]
+
+
+def _enum(enum: Enum) -> str:
+    names = [identifier(value) for value in enum.values]
+    width = max(
+        (len(name) for name, value in zip(names, enum.values, strict=True) if name != value),
+        default=0,
+    )
+    lines = [f"enum {identifier(enum.name)} {{"]
+    for name, value in zip(names, enum.values, strict=True):
+        lines.append(f"  {name:<{width}} @map({quoted(value)})" if name != value else f"  {name}")
+    if identifier(enum.name) != enum.name:
+        lines += ["", f"  @@map({quoted(enum.name)})"]
+    lines.append("}")
+    return "\n".join(lines)
