@@ -7,7 +7,10 @@ the SQL beside them, after the header (generator and datasource blocks, comments
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 from pathlib import Path
 
@@ -22,7 +25,8 @@ from schema_manager.prisma_schema.blocks import kept_items, parse
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-GOLDEN = Path(__file__).resolve().parent / "prisma_golden"
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "prisma_golden"
 
 
 def golden(name: str) -> str:
@@ -264,3 +268,58 @@ def test_demo_schema_matches_the_bundled_migrations(tmp_path):
 def test_the_hook_never_creates_a_schema_file(targets, sync_on, manager):
     apply(manager, "001_users", USERS)
     assert not manager.prisma_schema_path.exists()
+
+
+# -- validity, checked by Prisma's own CLI -------------------------------------------------------
+
+PRISMA_CLI = os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_CLI", "")
+SCHEMA_FILES = [
+    *sorted(path for path in GOLDEN.glob("*.prisma") if not path.name.startswith("header.")),
+    ROOT / "prisma" / "schema.prisma",
+]
+
+
+@pytest.mark.django_db(databases=[])
+@pytest.mark.skipif(
+    not PRISMA_CLI,
+    reason="SCHEMA_MANAGER_TEST_PRISMA_CLI is not set (the path of Prisma 6's `prisma` CLI, "
+    "e.g. after `npm install --prefix DIR prisma@6`; .ci/run installs it)",
+)
+def test_schema_files_are_valid_and_formatted_prisma(tmp_path):
+    """`prisma validate` and `prisma format --check` accept the golden files and the demo's."""
+    # Both commands run on Prisma's bundled wasm; naming an engine file stops the CLI from
+    # downloading native engines that they never use.
+    engine = tmp_path / "unused-engine"
+    engine.touch()
+    env = {
+        **os.environ,
+        "PRISMA_HIDE_UPDATE_MESSAGE": "1",
+        "CHECKPOINT_DISABLE": "1",
+        "PRISMA_SCHEMA_ENGINE_BINARY": str(engine),
+        "PRISMA_QUERY_ENGINE_LIBRARY": str(engine),
+        "DATABASE_URL": "postgresql://user@localhost:5432/db",
+    }
+    runs = []
+    for schema in SCHEMA_FILES:
+        copy = tmp_path / schema.parent.name / schema.name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(schema.read_bytes())
+        runs += [(schema, copy, ["validate"]), (schema, copy, ["format", "--check"])]
+
+    def run(schema: Path, copy: Path, command: list[str]) -> str:
+        done = subprocess.run(
+            [PRISMA_CLI, *command, "--schema", str(copy)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode:
+            return f"prisma {' '.join(command)} {schema.name}: {done.stdout}{done.stderr}"
+        return ""
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each run starts Node: ~2 s
+        problems = [problem for problem in pool.map(lambda r: run(*r), runs) if problem]
+    assert problems == []
+    for schema in SCHEMA_FILES:
+        assert (tmp_path / schema.parent.name / schema.name).read_bytes() == schema.read_bytes()
