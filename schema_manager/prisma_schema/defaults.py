@@ -10,7 +10,8 @@ from .types import FieldType
 
 _CAST_LITERAL = re.compile(r"^'((?:[^']|'')*)'(?:::[\w .\"\[\]()-]+)?$", re.DOTALL)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-_NOW = {"now()", "current_timestamp", "current_timestamp()"}
+_NOW = {"now()", "current_timestamp", "current_timestamp()", "datetime('now')"}
+_BOOLEANS = {"true": "true", "false": "false", "1": "true", "0": "false"}
 _NUMERIC_SCALARS = {"Int", "BigInt", "Float", "Decimal"}
 
 
@@ -19,7 +20,7 @@ def default_argument(column: Column, field_type: FieldType) -> str | None:
     if column.autoincrement:
         return "autoincrement()"
     expression = column.default
-    if expression is None:
+    if expression is None or expression.strip().upper().split("::")[0] == "NULL":
         return None
     scalar = field_type.scalar
     text = expression.strip()
@@ -31,8 +32,8 @@ def default_argument(column: Column, field_type: FieldType) -> str | None:
     value = literal if literal is not None else text
     if scalar in _NUMERIC_SCALARS and _NUMBER.match(value):
         return value
-    if scalar == "Boolean" and value.lower() in ("true", "false"):
-        return value.lower()
+    if scalar == "Boolean" and value.lower() in _BOOLEANS:
+        return _BOOLEANS[value.lower()]
     if literal is not None and scalar in ("String", "Json"):
         return quoted(literal)
     if literal is not None and column.is_enum:

@@ -73,9 +73,22 @@ class Table:
     # Unique and plain indexes (unique constraints included), in the database's order.
     indexes: list[Index] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    # PostgreSQL: an index on an expression, which Prisma cannot describe but warns about.
+    has_expression_index: bool = False
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
+
+    def has_identifier(self) -> bool:
+        """A primary key or a unique index, over required columns: Prisma needs one."""
+        if self.primary_key and not any(
+            self.column(name).nullable for name in self.primary_key.columns
+        ):
+            return True
+        return any(
+            index.unique and all(not self.column(name).nullable for name in index.column_names)
+            for index in self.indexes
+        )
 
 
 @dataclass(frozen=True)

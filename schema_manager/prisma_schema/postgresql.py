@@ -37,11 +37,11 @@ WHERE n.nspname = current_schema() AND c.relname = ANY(%s)
 ORDER BY c.relname, a.attnum
 """
 
-# Plain-column btree indexes only: expression and partial indexes have no Prisma form here.
+# Expression, partial and non-btree indexes are left out (db pull notes the expression ones).
 INDEXES = """
 SELECT t.relname, i.relname, ix.indisunique, ix.indisprimary,
        array_agg(a.attname ORDER BY k.ord), array_agg(ix.indoption[k.ord - 1] & 1 ORDER BY k.ord),
-       bool_or(k.attnum = 0) OR ix.indpred IS NOT NULL OR am.amname <> 'btree'
+       bool_or(k.attnum = 0), ix.indpred IS NOT NULL OR am.amname <> 'btree'
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
@@ -84,10 +84,12 @@ ORDER BY t.typname
 def read(cursor, tables: list[str], views: list[str]) -> Database:
     columns = _columns(cursor, tables + views)
     by_name = {name: Table(name, columns[name]) for name in tables if name in columns}
-    for table, index_name, unique, primary, names, descending, skipped in _fetch(
+    for table, index_name, unique, primary, names, descending, expression, skipped in _fetch(
         cursor, INDEXES, list(by_name)
     ):
-        if primary:
+        if expression:
+            by_name[table].has_expression_index = True
+        elif primary:
             by_name[table].primary_key = PrimaryKey(tuple(names), index_name)
         elif not skipped:
             index_columns = tuple(

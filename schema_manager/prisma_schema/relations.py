@@ -29,12 +29,19 @@ def relation_fields(provider: str, tables: list[Table]) -> dict[str, list[Field]
     )
     fields: dict[str, list[Field]] = defaultdict(list)
     for table in tables:
+        joined = implicit_many_to_many(table)
+        if joined is not None:
+            for own, other in (joined, joined[::-1]):
+                fields[own].append(_implicit_field(table.name, own, other))
+            continue
         for key in table.foreign_keys:
             referenced = by_name.get(key.referenced_table)
             if referenced is None:
                 continue
             ambiguous = pairs[frozenset((table.name, referenced.name))] > 1
             forward, back = _relation(provider, table, referenced, key, ambiguous)
+            if not table.has_identifier():  # Prisma Client cannot read an ignored model
+                back = Field(back.name, back.type, (*back.attributes, "@ignore"))
             fields[table.name].append(forward)
             fields[referenced.name].append(back)
     return fields
@@ -80,3 +87,26 @@ def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
     if table.primary_key and set(table.primary_key.columns) == wanted:
         return True
     return any(index.unique and set(index.column_names) == wanted for index in table.indexes)
+
+
+def implicit_many_to_many(table: Table) -> tuple[str, str] | None:
+    """The two tables Prisma's implicit many-to-many table ``_<A>To<B>`` joins, else None.
+
+    Prisma creates it with columns ``A`` and ``B``, each a foreign key, and a unique index on
+    (A, B); ``db pull`` writes list fields on both models instead of a model for it.
+    """
+    if not table.name.startswith("_") or [c.name for c in table.columns] != ["A", "B"]:
+        return None
+    targets = {key.columns: key.referenced_table for key in table.foreign_keys}
+    if set(targets) != {("A",), ("B",)} or targets[("A",)] == targets[("B",)]:
+        return None
+    if not any(index.unique and index.column_names == ("A", "B") for index in table.indexes):
+        return None
+    return targets[("A",)], targets[("B",)]
+
+
+def _implicit_field(join_table: str, own: str, other: str) -> Field:
+    name = join_table[1:]
+    first, second = sorted((identifier(own), identifier(other)))
+    attributes = () if name == f"{first}To{second}" else (f'@relation("{name}")',)
+    return Field(identifier(other), f"{identifier(other)}[]", attributes)

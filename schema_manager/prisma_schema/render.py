@@ -5,9 +5,13 @@ from __future__ import annotations
 from .defaults import default_argument
 from .model import Database, Enum, Index, Table
 from .names import default_constraint_name, identifier, quoted
-from .relations import Field, relation_fields
+from .relations import Field, implicit_many_to_many, relation_fields
 from .types import field_type
 
+EXPRESSION_INDEX_COMMENT = (
+    "/// This model contains an expression index which requires additional setup for "
+    "migrations. Visit https://pris.ly/d/expression-indexes for more info."
+)
 IGNORED_MODEL_COMMENT = (
     "/// The underlying table does not contain a valid unique identifier and can therefore "
     "currently not be handled by Prisma Client."
@@ -20,6 +24,7 @@ def render_blocks(database: Database, *, views: bool) -> list[str]:
     blocks = [
         _model(database.provider, table, relations.get(table.name, []))
         for table in sorted(database.tables, key=lambda t: identifier(t.name))
+        if implicit_many_to_many(table) is None
     ]
     if views:
         blocks += [
@@ -56,11 +61,13 @@ def _model(provider: str, table: Table, relations: list[Field]) -> str:
         )
         custom = _custom_name(provider, table, index.name, index.column_names, suffix)
         attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)})")
-    if _has_identifier(table):
-        return _block("model", identifier(table.name), table.name, fields, attributes)
+    ignored = not table.has_identifier()
+    block = _block("model", identifier(table.name), table.name, fields, attributes, ignore=ignored)
     # Prisma keeps a table without a unique identifier, ignored and with a warning.
-    block = _block("model", identifier(table.name), table.name, fields, attributes, ignore=True)
-    return f"{IGNORED_MODEL_COMMENT}\n{block}"
+    comments = [IGNORED_MODEL_COMMENT] if ignored else []
+    if table.has_expression_index:
+        comments.append(EXPRESSION_INDEX_COMMENT)
+    return "\n".join([*comments, block])
 
 
 def _scalar_fields(provider: str, table: Table) -> list[Field]:
@@ -99,15 +106,6 @@ def _column_unique(table: Table, column: str) -> Index | None:
             if index.unique and index.column_names == (column,) and not index.columns[0].descending
         ),
         None,
-    )
-
-
-def _has_identifier(table: Table) -> bool:
-    if table.primary_key:
-        return True
-    return any(
-        index.unique and all(not table.column(name).nullable for name in index.column_names)
-        for index in table.indexes
     )
 
 

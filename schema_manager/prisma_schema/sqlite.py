@@ -49,14 +49,16 @@ def _columns(cursor, table: str) -> tuple[list[Column], tuple[str, ...]]:
     for _cid, name, declared, not_null, default, _pk in rows:
         declared = (declared or "").strip()
         db_type, params = _split_type(declared)
+        # INTEGER PRIMARY KEY is the rowid: SQLite numbers new rows itself.
+        rowid = key == (name,) and declared.lower() == "integer"
         columns.append(
             Column(
                 name=name,
                 db_type=db_type,
-                nullable=not not_null and name not in key,
+                # SQLite lets primary key columns hold NULL, except the rowid alias.
+                nullable=not not_null and not rowid,
                 default=default,
-                # INTEGER PRIMARY KEY is the rowid: SQLite numbers new rows itself.
-                autoincrement=key == (name,) and declared.lower() == "integer",
+                autoincrement=rowid,
                 params=params,
                 full_type=declared.lower(),
             )

@@ -71,13 +71,13 @@ def postgresql_type(column: Column) -> FieldType:
     return FieldType(scalar, f"@db.{native}{arguments}")
 
 
-# Prisma's SQLite describer, by declared type (lowercase, without modifiers).
+# Prisma's SQLite describer, by the whole declared type in lowercase ("datetime(3)" is not
+# "datetime"); any other type holding "char", "numeric" or "decimal" is a String or a Decimal.
 _SQLITE = {
     "int": "Int",
     "integer": "Int",
     "serial": "Int",
     "bigint": "BigInt",
-    "unsigned big int": "BigInt",
     "real": "Float",
     "float": "Float",
     "double": "Float",
@@ -86,21 +86,21 @@ _SQLITE = {
     "date": "DateTime",
     "datetime": "DateTime",
     "timestamp": "DateTime",
-    "binary": "Bytes",
     "blob": "Bytes",
+    "binary": "Bytes",
     "jsonb": "Json",
 }
 
 
 def sqlite_type(column: Column) -> FieldType:
-    name = column.db_type
+    name = column.full_type
     if name in _SQLITE:
         return FieldType(_SQLITE[name])
     if "char" in name:
         return FieldType("String")
     if "numeric" in name or "decimal" in name:
         return FieldType("Decimal")
-    return FieldType(f'Unsupported("{column.full_type}")')
+    return FieldType(f'Unsupported("{name}")')
 
 
 def field_type(provider: str, column: Column) -> FieldType:
