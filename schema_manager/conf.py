@@ -63,7 +63,11 @@ class SchemaManagerSettings:
     @property
     def PRISMA_POST_SYNC_COMMAND(self) -> list[str] | None:
         command = self._get("PRISMA_POST_SYNC_COMMAND")
-        return [str(part) for part in command] if command else None
+        return list(command) if command else None
+
+    def raw(self, name: str) -> Any:
+        """A setting as given, for the system checks."""
+        return self._get(name)
 
 
 app_settings = SchemaManagerSettings()

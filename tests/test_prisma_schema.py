@@ -325,3 +325,23 @@ def test_schema_files_are_valid_and_formatted_prisma(tmp_path):
     assert problems == []
     for schema in SCHEMA_FILES:
         assert (tmp_path / schema.parent.name / schema.name).read_bytes() == schema.read_bytes()
+
+
+# -- system checks -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(databases=[])
+def test_system_checks_on_the_sync_settings():
+    from schema_manager.prisma_schema.checks import check_prisma_sync
+
+    with configure(PRISMA_SYNC_ENVIRONMENTS=["development"], PRISMA_POST_SYNC_COMMAND=["true"]):
+        assert check_prisma_sync() == []
+    with configure(
+        PRISMA_SYNC_ENVIRONMENTS=["qa", "production"],
+        PRISMA_POST_SYNC_COMMAND="npx prisma generate",
+    ):
+        assert [message.id for message in check_prisma_sync()] == [
+            "schema_manager.W802",
+            "schema_manager.W801",
+            "schema_manager.E801",
+        ]
