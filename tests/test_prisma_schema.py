@@ -22,6 +22,8 @@ from django.test import override_settings
 from schema_manager import Migration, SchemaManager
 from schema_manager.prisma_schema import PrismaSchemaError, sync_schema
 from schema_manager.prisma_schema.blocks import kept_items, parse
+from tests.conftest import ENGINES, POSTGRES_SKIP_REASON
+from tests.settings import POSTGRES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -31,6 +33,17 @@ GOLDEN = ROOT / "tests" / "prisma_golden"
 
 def golden(name: str) -> str:
     return (GOLDEN / name).read_text(encoding="utf-8")
+
+
+# The engines whose databases the sync reads; overrides conftest's `engine` for this module.
+SYNC_ENGINES = [engine for engine in ENGINES if engine in ("sqlite", "postgresql")]
+
+
+@pytest.fixture(params=SYNC_ENGINES)
+def engine(request) -> str:
+    if request.param == "postgresql" and not POSTGRES_URL:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    return request.param
 
 
 @pytest.fixture
