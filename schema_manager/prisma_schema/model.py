@@ -43,6 +43,7 @@ class Index:
     name: str
     columns: tuple[IndexColumn, ...]
     unique: bool
+    method: str = "btree"  # PostgreSQL's access method: btree, hash, gin, gist, spgist, brin
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -75,6 +76,8 @@ class Table:
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     # PostgreSQL: an index on an expression, which Prisma cannot describe but warns about.
     has_expression_index: bool = False
+    # PostgreSQL: a partitioned table (its partitions are not listed).
+    is_partitioned: bool = False
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)

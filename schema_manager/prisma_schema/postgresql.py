@@ -24,24 +24,32 @@ ACTIONS = {"a": NO_ACTION, "r": RESTRICT, "c": CASCADE, "n": SET_NULL, "d": SET_
 
 COLUMNS = """
 SELECT c.relname, a.attname, a.attnotnull, a.atttypmod, a.attidentity,
-       COALESCE(et.typname, t.typname), COALESCE(et.typtype, t.typtype),
-       t.typcategory = 'A', format_type(COALESCE(et.oid, t.oid), a.atttypmod),
+       b.typname, b.typtype, t.typcategory = 'A', format_type(b.oid, a.atttypmod),
        pg_get_expr(d.adbin, d.adrelid)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
+-- A domain is described as its base type, as Prisma does.
+JOIN pg_type b ON b.oid = CASE
+    WHEN COALESCE(et.typtype, t.typtype) = 'd' THEN COALESCE(et.typbasetype, t.typbasetype)
+    ELSE COALESCE(et.oid, t.oid) END
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE n.nspname = current_schema() AND c.relname = ANY(%s)
 ORDER BY c.relname, a.attnum
 """
 
-# Expression, partial and non-btree indexes are left out (db pull notes the expression ones).
+PARTITIONED = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind = 'p'
+"""
+
+# Expression and partial indexes are left out (db pull notes the expression ones).
 INDEXES = """
 SELECT t.relname, i.relname, ix.indisunique, ix.indisprimary,
        array_agg(a.attname ORDER BY k.ord), array_agg(ix.indoption[k.ord - 1] & 1 ORDER BY k.ord),
-       bool_or(k.attnum = 0), ix.indpred IS NOT NULL OR am.amname <> 'btree'
+       bool_or(k.attnum = 0), ix.indpred IS NOT NULL, am.amname
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
@@ -84,18 +92,17 @@ ORDER BY t.typname
 def read(cursor, tables: list[str], views: list[str]) -> Database:
     columns = _columns(cursor, tables + views)
     by_name = {name: Table(name, columns[name]) for name in tables if name in columns}
-    for table, index_name, unique, primary, names, descending, expression, skipped in _fetch(
-        cursor, INDEXES, list(by_name)
-    ):
+    for row in _fetch(cursor, INDEXES, list(by_name)):
+        table, index_name, unique, primary, names, descending, expression, partial, method = row
         if expression:
             by_name[table].has_expression_index = True
         elif primary:
             by_name[table].primary_key = PrimaryKey(tuple(names), index_name)
-        elif not skipped:
+        elif not partial:
             index_columns = tuple(
                 IndexColumn(name, bool(desc)) for name, desc in zip(names, descending, strict=True)
             )
-            by_name[table].indexes.append(Index(index_name, index_columns, unique))
+            by_name[table].indexes.append(Index(index_name, index_columns, unique, method))
     for table, name, referenced, on_delete, on_update, own, other in _fetch(
         cursor, FOREIGN_KEYS, list(by_name)
     ):
@@ -104,6 +111,10 @@ def read(cursor, tables: list[str], views: list[str]) -> Database:
                 tuple(own), referenced, tuple(other), ACTIONS[on_delete], ACTIONS[on_update], name
             )
         )
+    cursor.execute(PARTITIONED)
+    for (name,) in cursor.fetchall():
+        if name in by_name:
+            by_name[name].is_partitioned = True
     cursor.execute(ENUMS)
     enums = [Enum(name, tuple(values)) for name, values in cursor.fetchall()]
     return Database(

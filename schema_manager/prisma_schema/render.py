@@ -12,6 +12,11 @@ EXPRESSION_INDEX_COMMENT = (
     "/// This model contains an expression index which requires additional setup for "
     "migrations. Visit https://pris.ly/d/expression-indexes for more info."
 )
+PARTITION_COMMENT = (
+    "/// This table is a partition table and requires additional setup for migrations. "
+    "Visit https://pris.ly/d/partition-tables for more info."
+)
+INDEX_TYPES = {"hash": "Hash", "gin": "Gin", "gist": "Gist", "spgist": "SpGist", "brin": "Brin"}
 IGNORED_MODEL_COMMENT = (
     "/// The underlying table does not contain a valid unique identifier and can therefore "
     "currently not be handled by Prisma Client."
@@ -60,11 +65,14 @@ def _model(provider: str, table: Table, relations: list[Field]) -> str:
             identifier(c.name) + ("(sort: Desc)" if c.descending else "") for c in index.columns
         )
         custom = _custom_name(provider, table, index.name, index.column_names, suffix)
-        attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)})")
+        method = f", type: {INDEX_TYPES[index.method]}" if index.method in INDEX_TYPES else ""
+        attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)}{method})")
     ignored = not table.has_identifier()
     block = _block("model", identifier(table.name), table.name, fields, attributes, ignore=ignored)
     # Prisma keeps a table without a unique identifier, ignored and with a warning.
     comments = [IGNORED_MODEL_COMMENT] if ignored else []
+    if table.is_partitioned:
+        comments.append(PARTITION_COMMENT)
     if table.has_expression_index:
         comments.append(EXPRESSION_INDEX_COMMENT)
     return "\n".join([*comments, block])
@@ -85,8 +93,11 @@ def _scalar_fields(provider: str, table: Table) -> list[Field]:
         unique = _column_unique(table, column.name)
         if unique is not None:
             custom = _custom_name(provider, table, unique.name, unique.column_names, "key")
-            attributes.append("@unique" + _map_argument(custom, first=True))
-        default = default_argument(column, kind)
+            arguments = [f'map: "{custom}"'] if custom else []
+            if unique.columns[0].descending:
+                arguments.append("sort: Desc")
+            attributes.append("@unique" + (f"({', '.join(arguments)})" if arguments else ""))
+        default = default_argument(provider, column, kind)
         if default is not None:
             attributes.append(f"@default({default})")
         if name != column.name:
@@ -103,7 +114,7 @@ def _column_unique(table: Table, column: str) -> Index | None:
         (
             index
             for index in table.indexes
-            if index.unique and index.column_names == (column,) and not index.columns[0].descending
+            if index.unique and index.column_names == (column,) and index.method == "btree"
         ),
         None,
     )

@@ -28,6 +28,7 @@ _POSTGRES = {
     "numeric": ("Decimal", "Decimal"),
     "bool": ("Boolean", ""),
     "bpchar": ("String", "Char"),
+    "char": ("String", "Char"),
     "varchar": ("String", "VarChar"),
     "text": ("String", ""),
     "bytea": ("Bytes", ""),
@@ -56,7 +57,8 @@ def postgresql_type(column: Column) -> FieldType:
     if column.is_enum:
         return FieldType(identifier(column.db_type))
     if column.db_type not in _POSTGRES:
-        return FieldType(f'Unsupported("{column.full_type}")')
+        name = f"_{column.db_type}" if column.array else column.full_type
+        return FieldType(f'Unsupported("{name}")')
     scalar, native = _POSTGRES[column.db_type]
     if not native:
         return FieldType(scalar)

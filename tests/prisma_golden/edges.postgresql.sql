@@ -44,3 +44,30 @@ CREATE TABLE arrays (
 CREATE INDEX arrays_rank_desc ON arrays (rank DESC, label);
 CREATE INDEX arrays_lower_label ON arrays (lower(label));
 CREATE INDEX arrays_positive ON arrays (rank) WHERE rank > 0;
+
+-- Domains, generated columns, GIN indexes, a descending unique, literal defaults of every kind,
+-- a partitioned table (its partitions are not models).
+CREATE DOMAIN positive AS INTEGER CHECK (VALUE > 0);
+CREATE TABLE features (
+    id SMALLSERIAL PRIMARY KEY,
+    vectors TSVECTOR[],
+    amount positive,
+    doubled INTEGER GENERATED ALWAYS AS (id * 2) STORED,
+    since TIMESTAMP DEFAULT '2020-01-01 00:00:00',
+    doc JSON DEFAULT '[]',
+    delta NUMERIC(5, 2) DEFAULT -1.5,
+    ratio DOUBLE PRECISION DEFAULT 1e3,
+    big BIGINT DEFAULT -9,
+    codes VARCHAR(5)[] DEFAULT ARRAY['a', 'b']::VARCHAR[],
+    counts INTEGER[] DEFAULT '{1,2}',
+    day DATE DEFAULT '2020-01-02',
+    letter "char",
+    label NAME,
+    raw BYTEA DEFAULT '\x00',
+    yes BOOLEAN DEFAULT 't',
+    token UUID DEFAULT '00000000-0000-0000-0000-000000000000'
+);
+CREATE UNIQUE INDEX features_big_desc ON features (big DESC);
+CREATE INDEX features_vectors ON features USING gin (vectors);
+CREATE TABLE regions (id INTEGER, region TEXT, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE regions_eu PARTITION OF regions FOR VALUES IN ('eu');
