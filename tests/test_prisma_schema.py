@@ -127,6 +127,15 @@ def test_check_passes_after_a_sync_and_fails_after_a_column_change(targets, sche
     assert check()[0] == 0
 
 
+def test_the_command_notes_what_prisma_cannot_use(targets, schema_path, manager):
+    apply(manager, "001_log", "CREATE TABLE log (at DATE, note TEXT);\n")
+    out = StringIO()
+    call_command("sync_prisma_schema", stdout=out, no_color=True)
+    assert out.getvalue().splitlines()[0] == (
+        "  note: Model 'log' is ignored (@@ignore): its table has no valid unique identifier."
+    )
+
+
 def test_rollback_in_development_syncs_the_schema_back(targets, schema_path, sync_on, manager):
     apply(manager, "001_users", USERS)
     first = schema_path.read_text(encoding="utf-8")

@@ -46,6 +46,25 @@ def render_blocks(database: Database, *, views: bool) -> list[str]:
     return blocks
 
 
+def notes(database: Database) -> list[str]:
+    """What ``db pull`` warns about on the console: ignored models, unsupported column types."""
+    found = []
+    for table in database.tables:
+        if implicit_many_to_many(table) is None and not table.has_identifier():
+            found.append(
+                f"Model {identifier(table.name)!r} is ignored (@@ignore): its table has no "
+                "valid unique identifier."
+            )
+        for column in table.columns:
+            kind = field_type(database.provider, column)
+            if kind.unsupported:
+                found.append(
+                    f"Field {identifier(table.name)}.{identifier(column.name)} has a type "
+                    f"Prisma does not support: {kind.scalar}."
+                )
+    return found
+
+
 def _model(provider: str, table: Table, relations: list[Field]) -> str:
     fields = _scalar_fields(provider, table) + relations
     attributes = []

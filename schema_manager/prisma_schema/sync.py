@@ -17,6 +17,7 @@ from ..conf import app_settings
 from ..exceptions import SchemaManagerError
 from ..targets import Target, resolve
 from .introspection import introspect
+from .render import notes
 from .writer import write_schema
 
 if TYPE_CHECKING:
@@ -35,13 +36,19 @@ class SyncResult:
     environment: str
     changed: bool
     warnings: list[str] = field(default_factory=list)
+    # db pull's console warnings: ignored models, unsupported column types.
+    notes: list[str] = field(default_factory=list)
 
 
 def expected_schema(environment: str | None, path: Path) -> str:
     """The schema.prisma text that describes the environment's target now."""
-    target = resolve(environment)
+    return _expected(resolve(environment), path)[0]
+
+
+def _expected(target: Target, path: Path) -> tuple[str, list[str]]:
     existing = path.read_text(encoding="utf-8") if path.exists() else None
-    return write_schema(introspect(target.alias), existing)
+    database = introspect(target.alias)
+    return write_schema(database, existing), notes(database)
 
 
 def schema_diff(environment: str | None, path: Path) -> str:
@@ -66,9 +73,11 @@ def sync_schema(environment: str | None, path: Path) -> SyncResult:
             f"The Prisma schema is never written from {target.environment!r}; "
             "use --check there to compare it."
         )
-    expected = expected_schema(target.environment, path)
+    expected, found = _expected(target, path)
     current = path.read_text(encoding="utf-8") if path.exists() else None
-    result = SyncResult(path, target.environment, changed=current != expected)
+    result = SyncResult(path, target.environment, changed=current != expected, notes=found)
+    for note in found:
+        logger.info("%s", note)
     if result.changed:
         _write(path, expected)
         logger.info("Wrote %s from the %s database", path, target.environment)

@@ -40,6 +40,9 @@ class Command(SchemaCommand):
                 )
             return
         result = sync_schema(target.environment, path)
+        if verbosity >= 1:
+            for note in result.notes:
+                self.stdout.write(self.style.WARNING(f"  note: {note}"))
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(warning))
         if verbosity >= 1:
