@@ -367,3 +367,21 @@ def test_system_checks_on_the_sync_settings():
             "schema_manager.W801",
             "schema_manager.E801",
         ]
+
+
+def test_an_unexpected_sync_error_is_a_warning_after_a_committed_apply(
+    targets, schema_path, sync_on, manager, monkeypatch
+):
+    from schema_manager.prisma_schema import sync
+
+    def broken(alias):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(sync, "introspect", broken)
+    result = apply(manager, "001_users", USERS)
+
+    assert result.success
+    assert result.warnings == [
+        "Prisma schema sync failed (the migration stands): KeyError: 'surprise'"
+    ]
+    assert "users" in targets.tables()

@@ -102,9 +102,16 @@ def sync_after(result: MigrationResult, target: Target, path: Path) -> None:
     try:
         result.warnings += sync_schema(target.environment, path).warnings
     except (SchemaManagerError, DatabaseError, OSError) as exc:
-        message = f"Prisma schema sync failed (the migration stands): {exc}"
-        logger.warning(message)
-        result.warnings.append(message)
+        _sync_failed(result, str(exc))
+    except Exception as exc:  # the migration has committed: a sync bug must not hide that
+        logger.exception("Prisma schema sync failed unexpectedly")
+        _sync_failed(result, f"{type(exc).__name__}: {exc}")
+
+
+def _sync_failed(result: MigrationResult, problem: str) -> None:
+    message = f"Prisma schema sync failed (the migration stands): {problem}"
+    logger.warning(message)
+    result.warnings.append(message)
 
 
 def run_post_sync_command(path: Path) -> str | None:
