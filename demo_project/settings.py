@@ -41,9 +41,9 @@ SCHEMA_MANAGER = {
         "production": "target_production",
     },
     "DEFAULT_ENVIRONMENT": "development",
-    "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
     # schema.prisma follows the development database after each apply/rollback.
     "PRISMA_SYNC_ENVIRONMENTS": env.list("PRISMA_SYNC_ENVIRONMENTS", default=["development"]),
+    "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
 }
 
 INSTALLED_APPS = [

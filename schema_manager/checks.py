@@ -7,7 +7,6 @@ from django.db import connections
 
 from .backends import BACKENDS
 from .conf import app_settings
-from .prisma_schema import checks as _prisma_schema_checks  # noqa: F401 (registers them)
 
 
 @register(Tags.database, Tags.compatibility)

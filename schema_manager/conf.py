@@ -17,15 +17,15 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_ENVIRONMENT": "development",
     # The migrations directory is ``migrations/`` beside this file, as with Prisma.
     "PRISMA_SCHEMA_PATH": Path("prisma") / "schema.prisma",
-    # Environments where destructive warnings block unless explicitly allowed.
-    "PROTECTED_ENVIRONMENTS": ["production"],
-    # Seconds an applier waits for another one to finish on the same target.
-    "LOCK_WAIT": 60.0,
     # Environments whose schema.prisma is rewritten from the database after each successful
     # apply or rollback ([] disables). Staging and production are never written.
     "PRISMA_SYNC_ENVIRONMENTS": ["development"],
     # Command run after a sync that changed schema.prisma, e.g. ["npx", "prisma", "generate"].
     "PRISMA_POST_SYNC_COMMAND": None,
+    # Environments where destructive warnings block unless explicitly allowed.
+    "PROTECTED_ENVIRONMENTS": ["production"],
+    # Seconds an applier waits for another one to finish on the same target.
+    "LOCK_WAIT": 60.0,
 }
 
 
@@ -49,14 +49,6 @@ class SchemaManagerSettings:
         return Path(self._get("PRISMA_SCHEMA_PATH"))
 
     @property
-    def PROTECTED_ENVIRONMENTS(self) -> frozenset[str]:
-        return frozenset(self._get("PROTECTED_ENVIRONMENTS"))
-
-    @property
-    def LOCK_WAIT(self) -> float:
-        return float(self._get("LOCK_WAIT"))
-
-    @property
     def PRISMA_SYNC_ENVIRONMENTS(self) -> frozenset[str]:
         return frozenset(self._get("PRISMA_SYNC_ENVIRONMENTS"))
 
@@ -68,6 +60,14 @@ class SchemaManagerSettings:
     def raw(self, name: str) -> Any:
         """A setting as given, for the system checks."""
         return self._get(name)
+
+    @property
+    def PROTECTED_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("PROTECTED_ENVIRONMENTS"))
+
+    @property
+    def LOCK_WAIT(self) -> float:
+        return float(self._get("LOCK_WAIT"))
 
 
 app_settings = SchemaManagerSettings()
