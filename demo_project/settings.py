@@ -40,9 +40,9 @@ SCHEMA_MANAGER = {
         "staging": "target_staging",
         "production": "target_production",
     },
-    "DEFAULT_ENVIRONMENT": "development",
     # schema.prisma follows the development database after each apply/rollback.
     "PRISMA_SYNC_ENVIRONMENTS": env.list("PRISMA_SYNC_ENVIRONMENTS", default=["development"]),
+    "DEFAULT_ENVIRONMENT": "development",
     "PRISMA_SCHEMA_PATH": BASE_DIR / "prisma" / "schema.prisma",
 }
 
