@@ -99,6 +99,28 @@ def test_apply_in_development_writes_the_golden_schema(
     assert check()[0] == 0
 
 
+def test_names_docs_and_order_chosen_in_the_file_are_kept(postgres_targets, manager):
+    """Re-introspection: renamed models, fields and relation fields survive a sync."""
+    renamed = golden("relations.postgresql.renamed.prisma")
+    path = manager.prisma_schema_path
+    path.parent.mkdir(parents=True)
+    path.write_text(renamed, encoding="utf-8")
+    with configure(PRISMA_SYNC_ENVIRONMENTS=["development"]):
+        apply(manager, "001_relations", golden("relations.postgresql.sql"))
+        assert path.read_text(encoding="utf-8") == renamed
+
+        apply(manager, "002_nickname", "ALTER TABLE users ADD COLUMN nickname TEXT;\n")
+
+    text = path.read_text(encoding="utf-8")
+    user = text[text.index("model User {") :].split("\n}\n", 1)[0]
+    assert "  nickname                       String?\n" in user
+    assert "  authoredPosts                  posts[]   @relation(" in user
+    assert '  @@map("users")' in user
+    assert text.replace(user, "") == renamed.replace(
+        renamed[renamed.index("model User {") :].split("\n}\n", 1)[0], ""
+    )
+
+
 # -- round trip, hooks, post-sync command --------------------------------------------------------
 
 USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);\n"

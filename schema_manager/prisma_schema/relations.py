@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .model import RESTRICT, SET_NULL, ForeignKey, Table
 from .names import default_constraint_name, identifier
+from .naming import Naming
 
 CASCADE_ON_UPDATE = "Cascade"
 
@@ -16,10 +17,14 @@ class Field:
     name: str
     type: str
     attributes: tuple[str, ...] = ()
+    docs: tuple[str, ...] = ()  # "///" lines above the field
 
 
-def relation_fields(provider: str, tables: list[Table]) -> dict[str, list[Field]]:
+def relation_fields(
+    provider: str, tables: list[Table], naming: Naming | None = None
+) -> dict[str, list[Field]]:
     """Per table name, its relation fields in Prisma's order (foreign keys by table, then key)."""
+    naming = naming or Naming()
     by_name = {table.name: table for table in tables}
     pairs = Counter(
         frozenset((table.name, key.referenced_table))
@@ -32,14 +37,14 @@ def relation_fields(provider: str, tables: list[Table]) -> dict[str, list[Field]
         joined = implicit_many_to_many(table)
         if joined is not None:
             for own, other in (joined, joined[::-1]):
-                fields[own].append(_implicit_field(table.name, own, other))
+                fields[own].append(_implicit_field(table.name, own, other, naming))
             continue
         for key in table.foreign_keys:
             referenced = by_name.get(key.referenced_table)
             if referenced is None:
                 continue
             ambiguous = pairs[frozenset((table.name, referenced.name))] > 1
-            forward, back = _relation(provider, table, referenced, key, ambiguous)
+            forward, back = _relation(provider, table, referenced, key, ambiguous, naming)
             if not table.has_identifier():  # Prisma Client cannot read an ignored model
                 back = Field(back.name, back.type, (*back.attributes, "@ignore"))
             fields[table.name].append(forward)
@@ -48,7 +53,12 @@ def relation_fields(provider: str, tables: list[Table]) -> dict[str, list[Field]
 
 
 def _relation(
-    provider: str, table: Table, referenced: Table, key: ForeignKey, ambiguous: bool
+    provider: str,
+    table: Table,
+    referenced: Table,
+    key: ForeignKey,
+    ambiguous: bool,
+    naming: Naming,
 ) -> tuple[Field, Field]:
     own, other = identifier(table.name), identifier(referenced.name)
     self_relation = table.name == referenced.name
@@ -61,11 +71,15 @@ def _relation(
     back_name = f"{own}_{name}" if ambiguous else own
     if self_relation:
         back_name = f"other_{back_name}"
+    # Relation names and default field names follow the tables; types follow the models.
+    forward_name = naming.forward(table.name, key.columns, forward_name)
+    back_name = naming.back(referenced.name, table.name, name, back_name)
+    own_model, other_model = naming.model(table.name), naming.model(referenced.name)
     optional = any(table.column(column).nullable for column in key.columns)
     arguments = [f'"{name}"'] if name else []
     arguments += [
-        f"fields: [{', '.join(identifier(c) for c in key.columns)}]",
-        f"references: [{', '.join(identifier(c) for c in key.referenced_columns)}]",
+        f"fields: [{naming.fields(table.name, key.columns)}]",
+        f"references: [{naming.fields(referenced.name, key.referenced_columns)}]",
     ]
     if key.on_delete != (SET_NULL if optional else RESTRICT):
         arguments.append(f"onDelete: {key.on_delete}")
@@ -74,9 +88,11 @@ def _relation(
     if key.name and key.name != default_constraint_name(provider, table.name, key.columns, "fkey"):
         arguments.append(f'map: "{key.name}"')
     forward = Field(
-        forward_name, other + ("?" if optional else ""), (f"@relation({', '.join(arguments)})",)
+        forward_name,
+        other_model + ("?" if optional else ""),
+        (f"@relation({', '.join(arguments)})",),
     )
-    back_type = own + ("?" if _is_unique(table, key.columns) else "[]")
+    back_type = own_model + ("?" if _is_unique(table, key.columns) else "[]")
     back = Field(back_name, back_type, (f'@relation("{name}")',) if name else ())
     return forward, back
 
@@ -105,8 +121,9 @@ def implicit_many_to_many(table: Table) -> tuple[str, str] | None:
     return targets[("A",)], targets[("B",)]
 
 
-def _implicit_field(join_table: str, own: str, other: str) -> Field:
+def _implicit_field(join_table: str, own: str, other: str, naming: Naming) -> Field:
     name = join_table[1:]
-    first, second = sorted((identifier(own), identifier(other)))
+    first, second = sorted((naming.model(own), naming.model(other)))
     attributes = () if name == f"{first}To{second}" else (f'@relation("{name}")',)
-    return Field(identifier(other), f"{identifier(other)}[]", attributes)
+    field_name = naming.back(own, other, name if attributes else None, identifier(other))
+    return Field(field_name, f"{naming.model(other)}[]", attributes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .defaults import default_argument
 from .model import Database, Enum, Index, Table
 from .names import default_constraint_name, identifier, quoted
+from .naming import Naming
 from .relations import Field, implicit_many_to_many, relation_fields
 from .types import field_type
 
@@ -23,13 +24,15 @@ IGNORED_MODEL_COMMENT = (
 )
 
 
-def render_blocks(database: Database, *, views: bool) -> list[str]:
+def render_blocks(database: Database, *, views: bool, naming: Naming | None = None) -> list[str]:
     """Models (by name), then views when the ``views`` preview feature is on, then enums."""
-    relations = relation_fields(database.provider, database.tables)
+    naming = naming or Naming()
+    relations = relation_fields(database.provider, database.tables, naming)
+    by_name = {table.name: table for table in database.tables}
     blocks = [
-        _model(database.provider, table, relations.get(table.name, []))
-        for table in sorted(database.tables, key=lambda t: identifier(t.name))
-        if implicit_many_to_many(table) is None
+        _model(database.provider, by_name[name], relations.get(name, []), naming)
+        for name in naming.order(list(by_name))
+        if implicit_many_to_many(by_name[name]) is None
     ]
     if views:
         blocks += [
@@ -37,7 +40,7 @@ def render_blocks(database: Database, *, views: bool) -> list[str]:
                 "view",
                 identifier(view.name),
                 view.name,
-                _scalar_fields(database.provider, view),
+                _scalar_fields(database.provider, view, naming),
                 [],
             )
             for view in sorted(database.views, key=lambda v: identifier(v.name))
@@ -65,13 +68,14 @@ def notes(database: Database) -> list[str]:
     return found
 
 
-def _model(provider: str, table: Table, relations: list[Field]) -> str:
-    fields = _scalar_fields(provider, table) + relations
+def _model(provider: str, table: Table, relations: list[Field], naming: Naming) -> str:
+    fields = _scalar_fields(provider, table, naming) + relations
     attributes = []
     key = table.primary_key
     if key and len(key.columns) > 1:
         custom = _custom_name(provider, table, key.name, (), "pkey")
-        attributes.append(f"@@id([{_names(key.columns)}]{_map_argument(custom, first=False)})")
+        columns = naming.fields(table.name, key.columns)
+        attributes.append(f"@@id([{columns}]{_map_argument(custom, first=False)})")
     for index in table.indexes:
         if (
             index.unique
@@ -81,15 +85,21 @@ def _model(provider: str, table: Table, relations: list[Field]) -> str:
             continue
         kind, suffix = ("@@unique", "key") if index.unique else ("@@index", "idx")
         columns = ", ".join(
-            identifier(c.name) + ("(sort: Desc)" if c.descending else "") for c in index.columns
+            naming.field(table.name, c.name) + ("(sort: Desc)" if c.descending else "")
+            for c in index.columns
         )
         custom = _custom_name(provider, table, index.name, index.column_names, suffix)
         method = f", type: {INDEX_TYPES[index.method]}" if index.method in INDEX_TYPES else ""
         attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)}{method})")
     ignored = not table.has_identifier()
-    block = _block("model", identifier(table.name), table.name, fields, attributes, ignore=ignored)
+    block = _block(
+        "model", naming.model(table.name), table.name, fields, attributes, ignore=ignored
+    )
+    generated = (IGNORED_MODEL_COMMENT, PARTITION_COMMENT, EXPRESSION_INDEX_COMMENT)
+    comments = [doc for doc in naming.docs(table.name) if doc not in generated]
     # Prisma keeps a table without a unique identifier, ignored and with a warning.
-    comments = [IGNORED_MODEL_COMMENT] if ignored else []
+    if ignored:
+        comments.append(IGNORED_MODEL_COMMENT)
     if table.is_partitioned:
         comments.append(PARTITION_COMMENT)
     if table.has_expression_index:
@@ -97,12 +107,12 @@ def _model(provider: str, table: Table, relations: list[Field]) -> str:
     return "\n".join([*comments, block])
 
 
-def _scalar_fields(provider: str, table: Table) -> list[Field]:
+def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
     fields = []
     single_key = table.primary_key.columns if table.primary_key else ()
     for column in table.columns:
         kind = field_type(provider, column)
-        name = identifier(column.name)
+        name = naming.field(table.name, column.name)
         arity = "[]" if column.array else "?" if column.nullable else ""
         attributes = []
         if single_key == (column.name,):
@@ -117,13 +127,18 @@ def _scalar_fields(provider: str, table: Table) -> list[Field]:
                 arguments.append("sort: Desc")
             attributes.append("@unique" + (f"({', '.join(arguments)})" if arguments else ""))
         default = default_argument(provider, column, kind)
-        if default is not None:
+        kept = naming.kept_attributes(table.name, column.name)
+        if default is None:
+            attributes += [a for a in kept if a.startswith("@default(")]
+        else:
             attributes.append(f"@default({default})")
+        attributes += [a for a in kept if a == "@updatedAt"]
         if name != column.name:
             attributes.append(f"@map({quoted(column.name)})")
         if kind.native:
             attributes.append(kind.native)
-        fields.append(Field(name, kind.scalar + arity, tuple(attributes)))
+        docs = naming.field_docs(table.name, column.name)
+        fields.append(Field(name, kind.scalar + arity, tuple(attributes), docs))
     return fields
 
 
@@ -153,10 +168,6 @@ def _map_argument(name: str | None, *, first: bool) -> str:
     return f'(map: "{name}")' if first else f', map: "{name}"'
 
 
-def _names(columns: tuple[str, ...]) -> str:
-    return ", ".join(identifier(column) for column in columns)
-
-
 def _block(
     keyword: str,
     name: str,
@@ -182,10 +193,13 @@ def _aligned(fields: list[Field]) -> list[str]:
     """Fields in three columns (name, type, attributes), as ``prisma format`` aligns them."""
     name_width = max((len(field.name) for field in fields), default=0)
     type_width = max((len(field.type) for field in fields), default=0)
-    return [
-        f"  {f.name:<{name_width}} {f.type:<{type_width}} {' '.join(f.attributes)}".rstrip()
-        for f in fields
-    ]
+    lines = []
+    for f in fields:
+        lines += [f"  {doc}" for doc in f.docs]
+        lines.append(
+            f"  {f.name:<{name_width}} {f.type:<{type_width}} {' '.join(f.attributes)}".rstrip()
+        )
+    return lines
 
 
 def _enum(enum: Enum) -> str:
