@@ -114,7 +114,7 @@ def test_names_docs_and_order_chosen_in_the_file_are_kept(postgres_targets, mana
     text = path.read_text(encoding="utf-8")
     user = text[text.index("model User {") :].split("\n}\n", 1)[0]
     assert "  nickname                       String?\n" in user
-    assert "  authoredPosts                  posts[]   @relation(" in user
+    assert '  authoredPosts                  posts[]   @relation("Authorship")' in user
     assert '  @@map("users")' in user
     assert text.replace(user, "") == renamed.replace(
         renamed[renamed.index("model User {") :].split("\n}\n", 1)[0], ""

@@ -15,6 +15,8 @@ from .blocks import Item
 from .names import identifier
 
 _MODEL = re.compile(r"^\s*model\s+(\w+)\s*\{", re.MULTILINE)
+_ENUM = re.compile(r"^\s*enum\s+(\w+)\s*\{", re.MULTILINE)
+_BLOCK_MAP = re.compile(r'^\s*@@map\(\s*(?:name:\s*)?"((?:[^"\\]|\\.)*)"', re.MULTILINE)
 _FIELD = re.compile(r"^(\w+)\s+(\w+)(\[\]|\?)?\s*(.*)$")
 _MAP = re.compile(r'@@?map\(\s*(?:name:\s*)?"((?:[^"\\]|\\.)*)"')
 _FIELDS = re.compile(r"fields:\s*\[([^\]]*)\]")
@@ -32,7 +34,8 @@ class _Model:
     fields: dict[str, str] = field(default_factory=dict)  # column -> field name
     field_docs: dict[str, list[str]] = field(default_factory=dict)
     kept: dict[str, list[str]] = field(default_factory=dict)
-    forward: list[tuple[str, list[str]]] = field(default_factory=list)  # name, field names
+    # name, field names, relation name
+    forward: list[tuple[str, list[str], str | None]] = field(default_factory=list)
     back: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, model, rel.
 
 
@@ -46,6 +49,15 @@ class Naming:
         self._by_table = {model.table: model for model in models}
         self._tables_by_model = {model.name: model.table for model in models}
         self._order = {model.table: index for index, model in enumerate(models)}
+        self._enums: dict[str, str] = {}  # database type -> enum name
+        self._enum_order: dict[str, int] = {}
+        for item in items or []:
+            enum = _ENUM.search(item.text) if item.kind == "enum" else None
+            if enum:
+                mapped = _BLOCK_MAP.search(item.text)
+                db_name = mapped.group(1) if mapped else enum.group(1)
+                self._enums[db_name] = enum.group(1)
+                self._enum_order[db_name] = len(self._enum_order)
 
     def model(self, table: str) -> str:
         known = self._by_table.get(table)
@@ -57,6 +69,15 @@ class Naming:
 
     def fields(self, table: str, columns: tuple[str, ...]) -> str:
         return ", ".join(self.field(table, column) for column in columns)
+
+    def enum(self, db_name: str) -> str:
+        return self._enums.get(db_name, identifier(db_name))
+
+    def enum_order(self, db_names: list[str]) -> list[str]:
+        return sorted(
+            db_names,
+            key=lambda n: (n not in self._enum_order, self._enum_order.get(n, 0), self.enum(n)),
+        )
 
     def order(self, tables: list[str]) -> list[str]:
         """The existing file's models in its order, then new tables by model name."""
@@ -78,11 +99,20 @@ class Naming:
         return list(known.kept.get(column, ())) if known else []
 
     def forward(self, table: str, columns: tuple[str, ...], default: str) -> str:
+        previous = self._forward(table, columns)
+        return previous[0] if previous else default
+
+    def relation(self, table: str, columns: tuple[str, ...], default: str | None) -> str | None:
+        """The relation's name: the one the existing file gave it, else Prisma's."""
+        previous = self._forward(table, columns)
+        return previous[2] if previous and previous[2] else default
+
+    def _forward(self, table: str, columns: tuple[str, ...]):
         known = self._by_table.get(table)
-        for name, field_names in known.forward if known else ():
-            if tuple(known.columns.get(f, f) for f in field_names) == columns:
-                return name
-        return default
+        for entry in known.forward if known else ():
+            if tuple(known.columns.get(f, f) for f in entry[1]) == columns:
+                return entry
+        return None
 
     def back(self, table: str, other_table: str, relation: str | None, default: str) -> str:
         known = self._by_table.get(table)
@@ -126,12 +156,13 @@ def _read_field(model: _Model, match: re.Match, docs: list[str], models: set[str
     name, type_name, _arity, attributes = match.groups()
     if type_name in models:
         fields = _FIELDS.search(attributes)
+        relation = _RELATION_NAME.search(attributes)
+        relation_name = relation.group(1) if relation else None
         if fields:
             names = [f.strip() for f in fields.group(1).split(",") if f.strip()]
-            model.forward.append((name, names))
+            model.forward.append((name, names, relation_name))
         else:
-            relation = _RELATION_NAME.search(attributes)
-            model.back.append((name, type_name, relation.group(1) if relation else None))
+            model.back.append((name, type_name, relation_name))
         return
     mapped = _MAP.search(attributes)
     column = mapped.group(1) if mapped else name

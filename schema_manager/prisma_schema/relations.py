@@ -67,6 +67,7 @@ def _relation(
         name = f"{own}_{'_'.join(identifier(c) for c in key.columns)}To{other}"
     elif self_relation:
         name = f"{own}To{other}"
+    name = naming.relation(table.name, key.columns, name)
     forward_name = f"{other}_{name}" if ambiguous else other
     back_name = f"{own}_{name}" if ambiguous else own
     if self_relation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .defaults import default_argument
 from .model import Database, Enum, Index, Table
 from .names import default_constraint_name, identifier, quoted
@@ -45,7 +47,8 @@ def render_blocks(database: Database, *, views: bool, naming: Naming | None = No
             )
             for view in sorted(database.views, key=lambda v: identifier(v.name))
         ]
-    blocks += [_enum(enum) for enum in sorted(database.enums, key=lambda e: identifier(e.name))]
+    enums = {enum.name: enum for enum in database.enums}
+    blocks += [_enum(enums[name], naming.enum(name)) for name in naming.enum_order(list(enums))]
     return blocks
 
 
@@ -112,6 +115,8 @@ def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
     single_key = table.primary_key.columns if table.primary_key else ()
     for column in table.columns:
         kind = field_type(provider, column)
+        if column.is_enum:
+            kind = replace(kind, scalar=naming.enum(column.db_type))
         name = naming.field(table.name, column.name)
         arity = "[]" if column.array else "?" if column.nullable else ""
         attributes = []
@@ -202,16 +207,16 @@ def _aligned(fields: list[Field]) -> list[str]:
     return lines
 
 
-def _enum(enum: Enum) -> str:
-    names = [identifier(value) for value in enum.values]
+def _enum(enum: Enum, name: str) -> str:
+    values = [identifier(value) for value in enum.values]
     width = max(
-        (len(name) for name, value in zip(names, enum.values, strict=True) if name != value),
+        (len(v) for v, value in zip(values, enum.values, strict=True) if v != value),
         default=0,
     )
-    lines = [f"enum {identifier(enum.name)} {{"]
-    for name, value in zip(names, enum.values, strict=True):
-        lines.append(f"  {name:<{width}} @map({quoted(value)})" if name != value else f"  {name}")
-    if identifier(enum.name) != enum.name:
+    lines = [f"enum {name} {{"]
+    for v, value in zip(values, enum.values, strict=True):
+        lines.append(f"  {v:<{width}} @map({quoted(value)})" if v != value else f"  {v}")
+    if name != enum.name:
         lines += ["", f"  @@map({quoted(enum.name)})"]
     lines.append("}")
     return "\n".join(lines)
