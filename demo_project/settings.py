@@ -40,6 +40,8 @@ SCHEMA_MANAGER = {
         "staging": "target_staging",
         "production": "target_production",
     },
+    # schema.prisma follows the development database after each apply/rollback.
+    "PRISMA_SYNC_ENVIRONMENTS": env.list("PRISMA_SYNC_ENVIRONMENTS", default=["development"]),
     "DEFAULT_ENVIRONMENT": "development",
     # Overridable so scratch runs never write migration folders into the repository.
     "PRISMA_SCHEMA_PATH": Path(

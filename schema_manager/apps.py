@@ -9,3 +9,4 @@ class SchemaManagerConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .prisma_schema import checks as prisma_checks  # noqa: F401

@@ -19,6 +19,11 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_ENVIRONMENT": "development",
     # The migrations directory is ``migrations/`` beside this file, as with Prisma.
     "PRISMA_SCHEMA_PATH": Path("prisma") / "schema.prisma",
+    # Environments whose schema.prisma is rewritten from the database after each successful
+    # apply or rollback ([] disables). Staging and production are never written.
+    "PRISMA_SYNC_ENVIRONMENTS": ["development"],
+    # Command run after a sync that changed schema.prisma, e.g. ["npx", "prisma", "generate"].
+    "PRISMA_POST_SYNC_COMMAND": None,
     # Environments where destructive warnings block unless explicitly allowed.
     "PROTECTED_ENVIRONMENTS": ["production"],
     # Seconds an applier waits for another one to finish on the same target.
@@ -58,6 +63,19 @@ class SchemaManagerSettings:
     @property
     def PRISMA_SCHEMA_PATH(self) -> Path:
         return Path(self._get("PRISMA_SCHEMA_PATH"))
+
+    @property
+    def PRISMA_SYNC_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("PRISMA_SYNC_ENVIRONMENTS"))
+
+    @property
+    def PRISMA_POST_SYNC_COMMAND(self) -> list[str] | None:
+        command = self._get("PRISMA_POST_SYNC_COMMAND")
+        return list(command) if command else None
+
+    def raw(self, name: str) -> Any:
+        """A setting as given, for the system checks."""
+        return self._get(name)
 
     @property
     def PROTECTED_ENVIRONMENTS(self) -> frozenset[str]:

@@ -24,6 +24,7 @@ from .executor import MigrationExecutor
 from .files import DiskMigration, MigrationDirectory
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
+from .prisma_schema import sync_after
 from .results import MigrationResult, ValidationResult
 from .sql import generate_rollback
 from .status import MigrationState, migration_states
@@ -182,6 +183,7 @@ class SchemaManager:
             if outcome.success and policy.writes_files(target):
                 self._export(stored, rollback_script, target, result)
         logger.info(result.message)
+        sync_after(result, target, self.prisma_schema_path)
         return result
 
     def rollback_migration_sync(
@@ -215,6 +217,7 @@ class SchemaManager:
             migration_id, target.environment, outcome, rollback_script=script, record=record
         )
         logger.info(result.message)
+        sync_after(result, target, self.prisma_schema_path)
         return result
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:

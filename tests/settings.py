@@ -81,6 +81,8 @@ SCHEMA_MANAGER = {
         os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_SCHEMA", SCRATCH / "prisma" / "schema.prisma")
     ),
     "LOCK_WAIT": 5,
+    # Prisma schema sync is exercised by tests/test_prisma_schema.py only.
+    "PRISMA_SYNC_ENVIRONMENTS": [],
 }
 
 INSTALLED_APPS = [

@@ -133,7 +133,8 @@ def test_default_settings_migrate_the_app_database_itself(transactional_db):
 
     manager = SchemaManager()
     migration = Migration(id="001_t", name="t", sql="CREATE TABLE sm_default_t (id INTEGER);")
-    with override_settings(SCHEMA_MANAGER={}):
+    # Only the Prisma schema sync is off: it would rewrite this repository's prisma/schema.prisma.
+    with override_settings(SCHEMA_MANAGER={"PRISMA_SYNC_ENVIRONMENTS": []}):
         try:
             assert manager.apply_migration_sync(migration).success
             assert "sm_default_t" in connection.introspection.table_names()

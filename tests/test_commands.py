@@ -210,6 +210,7 @@ def test_unknown_environment_is_rejected_by_the_parser(targets):
 def demo_env(tmp_path: Path, engine_urls: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "demo_project.settings"}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    env["PRISMA_SYNC_ENVIRONMENTS"] = ""  # never rewrite the repository's prisma/schema.prisma
     for name in ("DEVELOPMENT", "STAGING", "PRODUCTION"):
         env[f"{name}_DATABASE_URL"] = f"sqlite:///{tmp_path / (name.lower() + '.sqlite3')}"
     env.update(engine_urls or {})

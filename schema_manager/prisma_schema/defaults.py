@@ -1,0 +1,102 @@
+"""Column defaults as Prisma ``@default`` arguments."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+from .model import Column
+from .names import identifier, quoted
+from .types import FieldType
+
+_CAST_LITERAL = re.compile(r"^'((?:[^']|'')*)'(?:::[\w .\"\[\]()-]+)?$", re.DOTALL)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NOW = {"now()", "current_timestamp", "current_timestamp()", "datetime('now')"}
+_BOOLEANS = {"true": "true", "false": "false", "1": "true", "0": "false"}
+_NUMERIC_SCALARS = {"Int", "BigInt", "Float", "Decimal"}
+_ARRAY_CONSTRUCTOR = re.compile(r"^ARRAY\[(.*)\](?:::[\w .\"\[\]()-]+)?$", re.DOTALL)
+# PostgreSQL types whose quoted defaults Prisma reads as string literals (others: dbgenerated).
+_POSTGRES_STRINGS = {"text", "varchar", "bpchar", "char", "citext", "json", "jsonb"}
+
+
+def default_argument(provider: str, column: Column, field_type: FieldType) -> str | None:
+    """What goes inside ``@default(...)`` for ``column``, or None when it has no default."""
+    if column.autoincrement:
+        return "autoincrement()"
+    expression = column.default
+    if expression is None or expression.strip().upper().split("::")[0] == "NULL":
+        return None
+    scalar = field_type.scalar
+    text = expression.strip()
+    literal = _literal(text)
+    if column.array:
+        values = _array_values(text, literal)
+        if values is None:
+            return _generated(text)
+        element = FieldType(scalar)
+        rendered = [_scalar_literal(value, element, column) for value in values]
+        if any(value is None for value in rendered):
+            return _generated(text)
+        return f"[{', '.join(rendered)}]"
+    if scalar == "DateTime" and text.lower() in _NOW:
+        return "now()"
+    if scalar == "Bytes" and literal is not None and literal.startswith("\\x"):
+        try:
+            return quoted(base64.b64encode(bytes.fromhex(literal[2:])).decode())
+        except ValueError:
+            return _generated(text)
+    if scalar in ("String", "Json"):
+        # A uuid, inet, bit... literal is not a plain string for Prisma.
+        plain = provider != "postgresql" or column.db_type in _POSTGRES_STRINGS
+        return quoted(literal) if literal is not None and plain else _generated(text)
+    if column.is_enum and literal is None:
+        return _generated(text)
+    value = _scalar_literal(literal if literal is not None else text, field_type, column)
+    return value if value is not None else _generated(text)
+
+
+def _scalar_literal(value: str, field_type: FieldType, column: Column) -> str | None:
+    """A literal of the field's scalar type, or None when ``value`` is not one."""
+    scalar = field_type.scalar
+    if scalar in _NUMERIC_SCALARS and _NUMBER.match(value):
+        return value
+    if scalar == "Boolean" and value.lower() in _BOOLEANS:
+        return _BOOLEANS[value.lower()]
+    if scalar in ("String", "Json"):
+        return quoted(value)
+    if column.is_enum:
+        return identifier(value)
+    return None
+
+
+def _array_values(text: str, literal: str | None) -> list[str] | None:
+    """The elements of ``'{a,b}'::t[]`` or ``ARRAY['a'::t, 'b'::t]`` (simple values only)."""
+    if literal is not None:
+        inner = literal.strip()
+        if not (inner.startswith("{") and inner.endswith("}")):
+            return None
+        inner = inner[1:-1].strip()
+        if any(mark in inner for mark in '"{}\\'):
+            return None
+        return [part.strip() for part in inner.split(",")] if inner else []
+    match = _ARRAY_CONSTRUCTOR.match(text)
+    if match is None:
+        return None
+    values = []
+    for part in match.group(1).split(","):
+        part = part.strip()
+        value = _literal(part)
+        if value is None and not _NUMBER.match(part):
+            return None
+        values.append(value if value is not None else part)
+    return values
+
+
+def _literal(text: str) -> str | None:
+    """The value of a quoted literal (PostgreSQL may add a ``::type`` cast), else None."""
+    match = _CAST_LITERAL.match(text)
+    return match.group(1).replace("''", "'") if match else None
+
+
+def _generated(text: str) -> str:
+    return f"dbgenerated({quoted(text)})"

@@ -1,0 +1,33 @@
+"""Read a target database into the neutral model (``model.Database``)."""
+
+from __future__ import annotations
+
+from django.db import connections
+
+from ..backends import LEDGER_TABLE
+from ..exceptions import UnsupportedDatabaseError
+from .model import Database
+
+PROVIDERS = {"postgresql": "postgresql", "sqlite": "sqlite"}
+
+
+def introspect(alias: str) -> Database:
+    """The tables, views and enums of the database behind ``alias`` (its current schema)."""
+    connection = connections[alias]
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        from . import postgresql as reader
+    elif vendor == "sqlite":
+        from . import sqlite as reader
+    else:
+        raise UnsupportedDatabaseError(
+            f"Prisma schema sync does not support {vendor!r} databases yet "
+            f"(database {alias!r}); supported: PostgreSQL, SQLite."
+        )
+    with connection.cursor() as cursor:
+        names = connection.introspection.get_table_list(cursor)
+        tables = sorted(n.name for n in names if n.type == "t" and n.name != LEDGER_TABLE)
+        views = sorted(n.name for n in names if n.type == "v")
+        database = reader.read(cursor, tables, views)
+    database.provider = PROVIDERS[vendor]
+    return database

@@ -1,0 +1,32 @@
+"""Prisma identifiers for database names, and the default names Prisma gives constraints."""
+
+from __future__ import annotations
+
+import re
+
+_LEADING = re.compile(r"^[^A-Za-z]+")
+_INVALID = re.compile(r"[^A-Za-z0-9_]")
+# PostgreSQL truncates identifiers to 63 bytes, and Prisma's default names follow it.
+NAME_LIMITS = {"postgresql": 63}
+
+
+def identifier(name: str) -> str:
+    """``db pull``'s sanitising: drop leading non-letters, then each other invalid char -> ``_``."""
+    return _INVALID.sub("_", _LEADING.sub("", name))
+
+
+def default_constraint_name(
+    provider: str, table: str, columns: tuple[str, ...], suffix: str
+) -> str:
+    """Prisma's name for a constraint it would create: ``<table>_<columns>_<suffix>``."""
+    name = "_".join([table, *columns, suffix]) if columns else f"{table}_{suffix}"
+    limit = NAME_LIMITS.get(provider)
+    if limit and len(name) > limit:
+        name = f"{name[: limit - len(suffix) - 1]}_{suffix}"
+    return name
+
+
+def quoted(text: str) -> str:
+    """A Prisma string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
