@@ -62,13 +62,13 @@ def down_sql(i: int) -> str:
     return "".join(parts)
 
 
-DJANGO_MIGRATION = '''from django.db import migrations
+DJANGO_MIGRATION = """from django.db import migrations
 
 
 class Migration(migrations.Migration):
     dependencies = {dependencies!r}
     operations = [migrations.RunSQL({up!r}, {down!r})]
-'''
+"""
 
 
 def generate(project: Path, n: int) -> None:

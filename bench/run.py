@@ -137,15 +137,17 @@ def table(n: int, results: dict[str, list[tuple[float, float]]]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for task, ours, baseline, goal, peer in ROWS:
-        (t, m), (bt, bm), (pt, pm) = median(results[ours]), median(results[baseline]), median(
-            results[peer]
+        (t, m), (bt, bm), (pt, pm) = (
+            median(results[ours]),
+            median(results[baseline]),
+            median(results[peer]),
         )
         ratio = t / bt
         verdict = "ok" if ratio <= goal else "MISSED"
         lines.append(
             f"| {task} | {t:.2f} ({m:.0f}) | {LABELS[baseline]} | {bt:.2f} ({bm:.0f}) | "
-            f"{ratio:.2f}× | ≤ {goal}× {verdict} | {LABELS[peer]} | {pt:.2f} ({pm:.0f}) | "
-            f"{t / pt:.2f}× |"
+            f"{ratio:.2f}x | ≤ {goal}x {verdict} | {LABELS[peer]} | {pt:.2f} ({pm:.0f}) | "
+            f"{t / pt:.2f}x |"
         )
     return "\n".join(lines)
 

@@ -125,6 +125,22 @@ def reconcile(
     return missing
 
 
+def fingerprint_after(
+    before: tuple[int, int, int], operation: str, outcome: Outcome
+) -> tuple[int, int, int]:
+    """The ledger fingerprint (rows, finished, rolled back) once ``outcome`` has been written.
+
+    A wrong guess only costs a full reconcile at the next operation, never a missed one.
+    """
+    rows, finished, rolled_back = before
+    if outcome.already_applied:
+        return before
+    if operation == Operation.APPLY:
+        # An apply appends a row: finished, or (failed) marked rolled back at once.
+        return rows + 1, finished + outcome.success, rolled_back + (not outcome.success)
+    return rows, finished, rolled_back + outcome.success
+
+
 def _recorded(environment: str) -> set[tuple[str, str]]:
     """(ledger id, operation) pairs that history already holds for the environment."""
     rows = VersionRecord.objects.filter(environment=environment).exclude(ledger_id="")

@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.db import connections, router, transaction
+from django.db import connections
+from django.utils import timezone
 
 from . import history, results, rollback_scripts
-from .checksums import canonical_sql
+from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError
 from .executor import MigrationExecutor
@@ -38,6 +39,8 @@ class SchemaManager:
 
     def __init__(self, prisma_schema_path: str | Path | None = None) -> None:
         self._prisma_schema_path = Path(prisma_schema_path) if prisma_schema_path else None
+        # (environment, alias) -> the ledger's fingerprint when history last matched it here.
+        self._in_sync: dict[tuple[str, str], tuple[int, int, int]] = {}
 
     @property
     def prisma_schema_path(self) -> Path:
@@ -116,7 +119,7 @@ class SchemaManager:
         target = resolve(environment)
         _canonicalise(migration)
         executor = _executor(target)
-        self._reconcile(target, executor)
+        fingerprint = self._catch_up(target, executor)
         rows = executor.ledger.rows(migration.id)
         validation = validate(migration, target, rows, allow_destructive=allow_destructive)
         if not validation.is_valid:
@@ -153,6 +156,9 @@ class SchemaManager:
                 rollback_generated=generated,
                 applied_by=_who(applied_by),
             )
+        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
+            fingerprint, "apply", outcome
+        )
         logger.info(result.message)
         return result
 
@@ -161,7 +167,7 @@ class SchemaManager:
     ) -> MigrationResult:
         target = resolve(environment)
         executor = _executor(target)
-        self._reconcile(target, executor)
+        fingerprint = self._catch_up(target, executor)
         live = executor.live_row(migration_id)
         if live is None:
             message = (
@@ -182,6 +188,9 @@ class SchemaManager:
             return _not_run(migration_id, target, "rollback", exc)
         record = history.record_rollback(
             target, migration_id, outcome, script, applied_by=_who(applied_by)
+        )
+        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
+            fingerprint, "rollback", outcome
         )
         result = results.rolled_back(
             migration_id, target.environment, outcome, rollback_script=script, record=record
@@ -214,7 +223,10 @@ class SchemaManager:
             if disk.id not in known
         ]
         for migration in new:
-            migration.save(force_insert=True)
+            migration.checksum = migration_checksum(migration.sql)  # bulk_create skips save()
+        # One transaction for the whole import, not one commit per folder.
+        Migration.objects.bulk_create(new, batch_size=100)
+        for migration in new:
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )
@@ -238,6 +250,15 @@ class SchemaManager:
     def _history(self, environment: str | None) -> list[VersionRecord]:
         return list(VersionRecord.objects.for_environment(resolve(environment).environment))
 
+    def _catch_up(self, target: Target, executor: MigrationExecutor) -> tuple[int, int, int]:
+        """Reconcile, unless the ledger is as this manager's last operation left it; return
+        the ledger's fingerprint. Keeps each apply's reads constant as history grows."""
+        fingerprint = executor.ledger.fingerprint()
+        # Popped: if the operation fails midway, the next one reconciles in full.
+        if self._in_sync.pop((target.environment, target.alias), None) != fingerprint:
+            self._reconcile(target, executor)
+        return fingerprint
+
     def _reconcile(self, target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
         """Bring history up to the ledger's truth; return the ledger's rows."""
         rows = executor.ledger.rows()
@@ -255,28 +276,33 @@ class SchemaManager:
 
     def _store(self, migration: Migration) -> Migration:
         """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""
-        with transaction.atomic(using=router.db_for_write(Migration)):
-            stored = Migration.objects.select_for_update().filter(pk=migration.id).first()
-            if stored is None:
-                migration.name = migration.name or migration.id.split("_", 1)[-1]
-                migration.save(force_insert=True)
-                return migration
-            if stored.checksum != migration.current_checksum:
-                # Stored by someone else since validation: never apply SQL nobody asked for.
-                raise MigrationStateError(
-                    f"Migration {migration.id!r} was stored with different SQL meanwhile; "
-                    "validate it again."
-                )
-            changed = [
-                field
-                for field in ("name", "rollback_sql")
-                if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
-            ]
-            for field in changed:
-                setattr(stored, field, getattr(migration, field))
-            if changed:
-                stored.save(update_fields=[*changed, "updated_at"])
-            return stored
+        # No transaction (no row lock, no commit to wait for): the update below only
+        # matches while the stored SQL is still the one checked here.
+        stored = Migration.objects.filter(pk=migration.id).first()
+        if stored is None:
+            migration.name = migration.name or migration.id.split("_", 1)[-1]
+            migration.save(force_insert=True)
+            return migration
+        stale = MigrationStateError(
+            f"Migration {migration.id!r} was stored with different SQL meanwhile; "
+            "validate it again."
+        )
+        if stored.checksum != migration.current_checksum:
+            # Stored by someone else since validation: never apply SQL nobody asked for.
+            raise stale
+        changed = {
+            field: getattr(migration, field)
+            for field in ("name", "rollback_sql")
+            if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
+        }
+        if changed:
+            for field, value in changed.items():
+                setattr(stored, field, value)
+            stored.updated_at = timezone.now()
+            same_sql = Migration.objects.filter(pk=stored.pk, checksum=stored.checksum)
+            if not same_sql.update(**changed, updated_at=stored.updated_at):
+                raise stale
+        return stored
 
 
 def _canonicalise(migration: Migration) -> None:

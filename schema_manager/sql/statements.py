@@ -7,12 +7,14 @@ the rollback generator and the rules can match against.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from itertools import pairwise
 
-import sqlparse
 from sqlparse import tokens as T
+from sqlparse.engine import FilterStack
 from sqlparse.sql import Statement as SqlparseStatement
 
 
@@ -124,10 +126,29 @@ def _problems(parsed: SqlparseStatement, words: list[Word]) -> list[str]:
     return problems
 
 
+# One apply reads a script several times (rules, rollback generation, execution): parse each
+# text once. Only scripts up to this size are kept, so the cache stays a few megabytes.
+_CACHED_SCRIPT_CHARS = 64 * 1024
+
+
 def parse_statements(sql: str) -> list[Statement]:
     """Split ``sql`` into statements, dropping those that are only whitespace or comments."""
-    statements: list[Statement] = []
-    for parsed in sqlparse.parse(sql):
+    if len(sql) <= _CACHED_SCRIPT_CHARS:
+        return list(_parse_cached(sql))
+    return list(iter_statements(sql))
+
+
+@lru_cache(maxsize=64)
+def _parse_cached(sql: str) -> tuple[Statement, ...]:
+    return tuple(iter_statements(sql))
+
+
+def iter_statements(sql: str) -> Iterator[Statement]:
+    """``parse_statements`` one statement at a time, for scripts too large to hold parsed."""
+    # Lexing and splitting only: everything here reads the flat token stream, and sqlparse's
+    # grouping pass (``sqlparse.parse``) would cost most of the time without changing it.
+    index = 0
+    for parsed in FilterStack().run(sql):
         words = [
             Word(token.value, _kind_of(token.ttype))
             for token in parsed.flatten()
@@ -135,12 +156,10 @@ def parse_statements(sql: str) -> list[Statement]:
         ]
         if not words or all(word.text == ";" for word in words):
             continue
-        statements.append(
-            Statement(
-                index=len(statements),
-                text=str(parsed).strip(),
-                words=tuple(words),
-                problems=tuple(_problems(parsed, words)),
-            )
+        yield Statement(
+            index=index,
+            text=str(parsed).strip(),
+            words=tuple(words),
+            problems=tuple(_problems(parsed, words)),
         )
-    return statements
+        index += 1
