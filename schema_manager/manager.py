@@ -208,9 +208,12 @@ class SchemaManager:
             target.environment, live.id, migration_id, target.vendor
         )
 
-    def get_version_history(self, environment: str | None = None) -> list[VersionRecord]:
-        """Every attempt in the environment, newest first. Safe to call from async code."""
-        return _outside_event_loop(self._history, environment)
+    def get_version_history(
+        self, environment: str | None = None, *, limit: int | None = None
+    ) -> list[VersionRecord]:
+        """Every attempt in the environment (or the newest ``limit``), newest first, in one
+        query. Safe to call from async code."""
+        return _outside_event_loop(self._history, environment, limit)
 
     # -- catalogue and planning --------------------------------------------------------------
 
@@ -247,8 +250,9 @@ class SchemaManager:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _history(self, environment: str | None) -> list[VersionRecord]:
-        return list(VersionRecord.objects.for_environment(resolve(environment).environment))
+    def _history(self, environment: str | None, limit: int | None = None) -> list[VersionRecord]:
+        records = VersionRecord.objects.for_environment(resolve(environment).environment)
+        return list(records if limit is None else records[: max(limit, 0)])
 
     def _catch_up(self, target: Target, executor: MigrationExecutor) -> tuple[int, int, int]:
         """Reconcile, unless the ledger is as this manager's last operation left it; return
@@ -265,13 +269,17 @@ class SchemaManager:
         if not rows:
             return rows
 
-        def catalogue_entry(migration_id: str) -> tuple[str, str]:
-            migration = Migration.objects.filter(pk=migration_id).first()
-            if migration is None:  # applied by another tool
-                return migration_id, ""
-            return migration.name, rollback_scripts.script_for(migration, target.vendor)[0]
+        def catalogue_entries(migration_ids: set[str]) -> dict[str, tuple[str, str]]:
+            # Ids missing here were applied by another tool: history.reconcile names them.
+            return {
+                migration.id: (
+                    migration.name,
+                    rollback_scripts.script_for(migration, target.vendor)[0],
+                )
+                for migration in Migration.objects.in_bulk(migration_ids).values()
+            }
 
-        history.reconcile(target.environment, target.alias, rows, catalogue_entry)
+        history.reconcile(target.environment, target.alias, rows, catalogue_entries)
         return rows
 
     def _store(self, migration: Migration) -> Migration:
