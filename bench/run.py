@@ -28,8 +28,11 @@ from bench.generate import generate  # noqa: E402
 PYTHON = sys.executable
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one process, which must succeed."""
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one process, which must succeed.
+
+    CPU (user + system) is the process's own work, without the database server's: on a
+    loaded machine it moves much less than wall time."""
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(
@@ -41,7 +44,7 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
         if process.returncode != 0:
             stderr.seek(0)
             raise SystemExit(f"{' '.join(command)} failed:\n{stderr.read().decode()[-3000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def psql(server: str, sql: str) -> None:
@@ -69,7 +72,9 @@ class Databases:
         self.names.clear()
 
 
-def one_run(project: Path, server: str, results: dict[str, list[tuple[float, float]]]) -> None:
+def one_run(
+    project: Path, server: str, results: dict[str, list[tuple[float, float, float]]]
+) -> None:
     databases = Databases(server)
     base = {**os.environ, "PYTHONPATH": str(REPO), "SCHEMA_MANAGER_LOG_LEVEL": "ERROR"}
     manage = [PYTHON, "manage.py"]
@@ -108,8 +113,8 @@ def one_run(project: Path, server: str, results: dict[str, list[tuple[float, flo
         databases.drop_all()
 
 
-def median(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+def median(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return tuple(statistics.median(s[i] for s in samples) for i in range(3))  # type: ignore
 
 
 ROWS = [
@@ -129,15 +134,15 @@ LABELS = {
 }
 
 
-def table(n: int, results: dict[str, list[tuple[float, float]]]) -> str:
+def table(n: int, results: dict[str, list[tuple[float, float, float]]]) -> str:
     lines = [
         f"\n### N = {n} (median of {len(results['sm apply'])} runs)\n",
-        "| task | schema_manager s (MiB) | baseline | baseline s (MiB) | ratio | goal "
-        "| peer | peer s (MiB) | vs peer |",
+        "| task | schema_manager s (MiB; CPU s) | baseline | baseline s (MiB; CPU s) | ratio "
+        "| goal | peer | peer s (MiB; CPU s) | vs peer |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for task, ours, baseline, goal, peer in ROWS:
-        (t, m), (bt, bm), (pt, pm) = (
+        (t, m, c), (bt, bm, bc), (pt, pm, pc) = (
             median(results[ours]),
             median(results[baseline]),
             median(results[peer]),
@@ -145,8 +150,9 @@ def table(n: int, results: dict[str, list[tuple[float, float]]]) -> str:
         ratio = t / bt
         verdict = "ok" if ratio <= goal else "MISSED"
         lines.append(
-            f"| {task} | {t:.2f} ({m:.0f}) | {LABELS[baseline]} | {bt:.2f} ({bm:.0f}) | "
-            f"{ratio:.2f}x | ≤ {goal}x {verdict} | {LABELS[peer]} | {pt:.2f} ({pm:.0f}) | "
+            f"| {task} | {t:.2f} ({m:.0f}; {c:.2f}) | {LABELS[baseline]} | "
+            f"{bt:.2f} ({bm:.0f}; {bc:.2f}) | {ratio:.2f}x | ≤ {goal}x {verdict} | "
+            f"{LABELS[peer]} | {pt:.2f} ({pm:.0f}; {pc:.2f}) | "
             f"{t / pt:.2f}x |"
         )
     return "\n".join(lines)
@@ -178,7 +184,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="sm_bench_") as directory:
             project = Path(directory)
             generate(project, n)
-            results: dict[str, list[tuple[float, float]]] = defaultdict(list)
+            results: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
             for _ in range(args.repeat):
                 one_run(project, args.server, results)
             print(table(n, results), flush=True)

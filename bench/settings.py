@@ -12,3 +12,7 @@ SCHEMA_MANAGER = {
     **SCHEMA_MANAGER,  # noqa: F405
     "PRISMA_SCHEMA_PATH": os.environ["BENCH_PRISMA_SCHEMA_PATH"],
 }
+
+# As in a deploy: DEBUG would keep every query's SQL (a whole data migration included) in
+# memory, and Django migrate's baseline settings run without it too.
+DEBUG = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from django.db import connections, transaction
 from .backends import TargetBackend, get_backend
 from .exceptions import MigrationStateError, SchemaManagerError
 from .ledger import Ledger, LedgerRow, utc_now
-from .sql import Statement, parse_statements
+from .sql import Statement, statements_of
 
 logger = logging.getLogger("schema_manager.executor")
 
@@ -53,7 +53,7 @@ class MigrationExecutor:
 
     def apply(self, migration_id: str, sql: str, checksum: str) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically."""
-        statements = parse_statements(sql)
+        statements = statements_of(sql)  # a large script is read statement by statement
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()
@@ -94,7 +94,7 @@ class MigrationExecutor:
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
-        statements = parse_statements(rollback_sql)
+        statements = statements_of(rollback_sql)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         clock = time.perf_counter()
@@ -146,7 +146,7 @@ class MigrationExecutor:
             )
         return live[-1] if live else None
 
-    def _run(self, statements: list[Statement], outcome: Outcome) -> None:
+    def _run(self, statements: Iterable[Statement], outcome: Outcome) -> None:
         with self.connection.cursor() as cursor:
             for statement in statements:
                 if self.progress:

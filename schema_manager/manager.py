@@ -286,7 +286,9 @@ class SchemaManager:
         """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""
         # No transaction (no row lock, no commit to wait for): the update below only
         # matches while the stored SQL is still the one checked here.
-        stored = Migration.objects.filter(pk=migration.id).first()
+        # Without the SQL: it is checked by checksum, and a data migration's script can be
+        # tens of megabytes that need not be held twice.
+        stored = Migration.objects.filter(pk=migration.id).defer("sql").first()
         if stored is None:
             migration.name = migration.name or migration.id.split("_", 1)[-1]
             migration.save(force_insert=True)
@@ -298,6 +300,7 @@ class SchemaManager:
         if stored.checksum != migration.current_checksum:
             # Stored by someone else since validation: never apply SQL nobody asked for.
             raise stale
+        stored.sql = migration.sql  # the same text (same checksum), shared rather than read
         changed = {
             field: getattr(migration, field)
             for field in ("name", "rollback_sql")

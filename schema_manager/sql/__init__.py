@@ -2,7 +2,7 @@
 
 from .rollback import RollbackScript, generate_rollback
 from .rules import Finding, check_migration_id, check_sql
-from .statements import Statement, parse_statements
+from .statements import Statement, iter_statements, parse_statements, statements_of
 
 __all__ = [
     "Finding",
@@ -11,5 +11,7 @@ __all__ = [
     "check_migration_id",
     "check_sql",
     "generate_rollback",
+    "iter_statements",
     "parse_statements",
+    "statements_of",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .operations import AlterTable, DataChange, Drop, DropColumn, Truncate, describe
-from .statements import Statement, parse_statements
+from .statements import Statement, statements_of
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
 # id names a folder and a ledger row.
@@ -57,13 +57,14 @@ def check_sql(sql: str) -> list[Finding]:
     """Every finding for the script ``sql``, errors first in statement order."""
     if not sql or not sql.strip():
         return [Finding("empty-sql", "error", "SQL is empty.")]
-    statements = parse_statements(sql)
-    if not statements:
-        return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
     findings: list[Finding] = []
-    for statement in statements:
+    seen_statement = False
+    for statement in statements_of(sql):
+        seen_statement = True
         findings.extend(_syntax(statement))
         findings.extend(_operation(statement))
+    if not seen_statement:
+        return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
     return sorted(findings, key=lambda finding: finding.severity != "error")
 
 

@@ -7,10 +7,10 @@ the rollback generator and the rules can match against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import pairwise
 
 from sqlparse import tokens as T
@@ -72,6 +72,7 @@ class Statement:
         return [w.upper for w in self.words[: len(keywords)]] == list(keywords)
 
 
+@cache  # a few dozen token types; their hierarchy checks add up
 def _kind_of(ttype: object) -> WordKind:
     if ttype in T.Keyword:
         return WordKind.KEYWORD
@@ -136,6 +137,14 @@ def parse_statements(sql: str) -> list[Statement]:
     if len(sql) <= _CACHED_SCRIPT_CHARS:
         return list(_parse_cached(sql))
     return list(iter_statements(sql))
+
+
+def statements_of(sql: str) -> Iterable[Statement]:
+    """The statements of ``sql`` to read once, in order: parsed once for a usual script, and
+    one at a time for a large one (a data migration), so its parsed form is never all held."""
+    if len(sql) <= _CACHED_SCRIPT_CHARS:
+        return _parse_cached(sql)
+    return iter_statements(sql)
 
 
 @lru_cache(maxsize=64)
