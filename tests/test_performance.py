@@ -218,3 +218,34 @@ def test_reconciling_many_rows_takes_constant_queries(sqlite_targets, manager):
     record = VersionRecord.objects.get(migration_id="000400_step")
     assert record.name == "step"
     assert "DROP TABLE" in record.rollback_script
+
+
+def test_a_large_script_is_analysed_one_statement_at_a_time(monkeypatch):
+    """Validation of a data migration holds one parsed statement, not the parsed script."""
+    import tracemalloc
+
+    from schema_manager.sql import check_sql, statements, statements_of
+
+    # Scripts above this size count as large; lowered so that the test's scripts stay small.
+    monkeypatch.setattr(statements, "_CACHED_SCRIPT_CHARS", 1_000)
+    line = "INSERT INTO t (id, note) VALUES ({}, 'a note; with (punctuation) and '' quotes');\n"
+
+    def script(count: int) -> str:
+        return "".join(line.format(i) for i in range(count))
+
+    small, large = script(150), script(450)  # 12 and 37 kB
+    parsed = statements_of(small)
+    assert not isinstance(parsed, (list, tuple))  # a generator: parsed as it is read
+    assert sum(1 for _ in parsed) == 150
+
+    def peak(sql: str) -> int:
+        tracemalloc.start()
+        try:
+            assert check_sql(sql) == []
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak(small)  # first use: sqlparse's lazily built tables
+    # Parsed all at once, the words of 300 more statements would take many times their text.
+    assert peak(large) - peak(small) < (len(large) - len(small)) / 2

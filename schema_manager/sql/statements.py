@@ -165,10 +165,14 @@ def iter_statements(sql: str) -> Iterator[Statement]:
         ]
         if not words or all(word.text == ";" for word in words):
             continue
-        yield Statement(
+        statement = Statement(
             index=index,
             text=str(parsed).strip(),
             words=tuple(words),
             problems=tuple(_problems(parsed, words)),
         )
+        # Tokens point at their statement and back: without this, each parsed statement
+        # would wait for the cycle collector, and a large script's would pile up meanwhile.
+        parsed.tokens.clear()
+        yield statement
         index += 1
