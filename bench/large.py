@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,9 @@ def main() -> None:
         wrapped = project / "psql_large.sql"
         with open(wrapped, "w") as out:
             out.write("\\set ON_ERROR_STOP on\nBEGIN;\n")
-            out.write((folder / "migration.sql").read_text())
+            # Streamed: a child's peak RSS counts this process's RSS at fork time.
+            with open(folder / "migration.sql") as script:
+                shutil.copyfileobj(script, out)
             out.write("COMMIT;\n")
         base = {**os.environ, "PYTHONPATH": str(REPO), "DJANGO_SETTINGS_MODULE": "bench.settings"}
         manage = [PYTHON, "manage.py"]
