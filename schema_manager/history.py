@@ -116,40 +116,44 @@ def reconcile(
     environment: str,
     database: str,
     ledger_rows: Iterable[LedgerRow],
-    catalogue_entry: Callable[[str], tuple[str, str]],
+    catalogue_entries: Callable[[set[str]], dict[str, tuple[str, str]]],
 ) -> list[VersionRecord]:
     """Append the history rows that the ledger proves happened but history lacks.
 
-    ``catalogue_entry(migration_id)`` gives (name, rollback script in force); it is called
-    only for the rows that need a record.
+    ``catalogue_entries(migration_ids)`` gives each id's (name, rollback script in force); it
+    is called once, with only the ids that need a record, so the queries stay constant.
     """
     ledger_rows = list(ledger_rows)
     seen = _recorded(environment) if ledger_rows else set()
+    events = [
+        (row, operation, status, when)
+        for row in ledger_rows
+        for operation, status, when in _events(row)
+        if (row.id, operation) not in seen
+    ]
+    entries = catalogue_entries({row.migration_name for row, *_ in events}) if events else {}
     missing: list[VersionRecord] = []
-    for row in ledger_rows:
-        for operation, status, when in _events(row):
-            if (row.id, operation) in seen:
-                continue
-            name, rollback_script = catalogue_entry(row.migration_name)
-            missing.append(
-                VersionRecord(
-                    migration_id=row.migration_name,
-                    name=name,
-                    environment=environment,
-                    database=database,
-                    operation=operation,
-                    status=status,
-                    recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
-                    recorded_at=when,
-                    applied_at=row.finished_at,
-                    rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
-                    checksum=row.checksum,
-                    rollback_script=rollback_script,
-                    error=row.logs or "",
-                    ledger_id=row.id,
-                    reconciled=True,
-                )
+    for row, operation, status, when in events:
+        name, rollback_script = entries.get(row.migration_name, (row.migration_name, ""))
+        missing.append(
+            VersionRecord(
+                migration_id=row.migration_name,
+                name=name,
+                environment=environment,
+                database=database,
+                operation=operation,
+                status=status,
+                recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
+                recorded_at=when,
+                applied_at=row.finished_at,
+                rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
+                checksum=row.checksum,
+                rollback_script=rollback_script,
+                error=row.logs or "",
+                ledger_id=row.id,
+                reconciled=True,
             )
+        )
     if missing:
         # Another process may be reconciling (or recording) the same rows right now.
         VersionRecord.objects.bulk_create(missing, ignore_conflicts=True)
@@ -161,6 +165,22 @@ def reconcile(
             ", ".join(f"{r.migration_id} {r.status}" for r in missing),
         )
     return missing
+
+
+def fingerprint_after(
+    before: tuple[int, int, int], operation: str, outcome: Outcome
+) -> tuple[int, int, int]:
+    """The ledger fingerprint (rows, finished, rolled back) once ``outcome`` has been written.
+
+    A wrong guess only costs a full reconcile at the next operation, never a missed one.
+    """
+    rows, finished, rolled_back = before
+    if outcome.already_applied:
+        return before
+    if operation == Operation.APPLY:
+        # An apply appends a row: finished, or (failed) marked rolled back at once.
+        return rows + 1, finished + outcome.success, rolled_back + (not outcome.success)
+    return rows, finished, rolled_back + outcome.success
 
 
 def _recorded(environment: str) -> set[tuple[str, str]]:

@@ -73,16 +73,23 @@ class Ledger:
         self.backend = backend
         self.connection = backend.connection
         self._table = self.connection.ops.quote_name(LEDGER_TABLE)
+        self._seen_table = False  # once seen, not looked up again by this (short-lived) ledger
+
+    def _exists(self) -> bool:
+        if not self._seen_table:
+            self._seen_table = self.backend.ledger_exists()
+        return self._seen_table
 
     def ensure_table(self) -> None:
         """Create the table exactly as Prisma would, if it is missing."""
-        if not self.backend.ledger_exists():
+        if not self._exists():
             with self.connection.cursor() as cursor:
                 cursor.execute(self.backend.ledger_ddl)
+            self._seen_table = True
 
     def rows(self, migration_name: str | None = None) -> list[LedgerRow]:
         """Rows oldest first, all or for one migration; none if the table does not exist."""
-        if not self.backend.ledger_exists():
+        if not self._exists():
             return []
         sql = f"SELECT {_COLUMNS} FROM {self._table}"
         params: list[object] = []
@@ -92,6 +99,17 @@ class Ledger:
         with self.connection.cursor() as cursor:
             cursor.execute(sql + " ORDER BY started_at, id", params)
             return [self._row(values) for values in cursor.fetchall()]
+
+    def fingerprint(self) -> tuple[int, int, int]:
+        """(rows, finished, rolled back): one constant-size read that any ledger write changes."""
+        if not self._exists():
+            return (0, 0, 0)
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*), COUNT(finished_at), COUNT(rolled_back_at) FROM {LEDGER_TABLE}"
+            )
+            rows, finished, rolled_back = cursor.fetchone()
+        return int(rows), int(finished), int(rolled_back)
 
     def applied(self) -> dict[str, LedgerRow]:
         """Migration name -> its live (applied) row."""

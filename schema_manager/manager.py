@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.db import IntegrityError, connections, router, transaction
+from django.db import connections
+from django.utils import timezone
 
 from . import history, policy, rehearsal, results, rollback_scripts
 from .checksums import canonical_sql, migration_checksum, same_script
@@ -39,6 +40,8 @@ class SchemaManager:
 
     def __init__(self, prisma_schema_path: str | Path | None = None) -> None:
         self._prisma_schema_path = Path(prisma_schema_path) if prisma_schema_path else None
+        # (environment, alias) -> the ledger's fingerprint when history last matched it here.
+        self._in_sync: dict[tuple[str, str], tuple[int, int, int]] = {}
 
     @property
     def prisma_schema_path(self) -> Path:
@@ -128,7 +131,7 @@ class SchemaManager:
         target = resolve(environment)
         _canonicalise(migration)
         executor = _executor(target)
-        self._reconcile(target, executor)
+        fingerprint = self._catch_up(target, executor)
         rows = executor.ledger.rows(migration.id)
         # A fake runs nothing, so destructive statements cannot block it.
         validation = validate(migration, target, rows, allow_destructive=allow_destructive or fake)
@@ -182,6 +185,9 @@ class SchemaManager:
                 )
             if outcome.success and policy.writes_files(target):
                 self._export(stored, rollback_script, target, result)
+        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
+            fingerprint, "apply", outcome
+        )
         logger.info(result.message)
         sync_after(result, target, self.prisma_schema_path)
         return result
@@ -191,7 +197,7 @@ class SchemaManager:
     ) -> MigrationResult:
         target = resolve(environment)
         executor = _executor(target)
-        self._reconcile(target, executor)
+        fingerprint = self._catch_up(target, executor)
         live = executor.live_row(migration_id)
         if live is None:
             message = (
@@ -213,6 +219,9 @@ class SchemaManager:
         record = history.record_rollback(
             target, migration_id, outcome, script, applied_by=_who(applied_by)
         )
+        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
+            fingerprint, "rollback", outcome
+        )
         result = results.rolled_back(
             migration_id, target.environment, outcome, rollback_script=script, record=record
         )
@@ -230,9 +239,12 @@ class SchemaManager:
             target.environment, live.id, migration_id, target.vendor
         )
 
-    def get_version_history(self, environment: str | None = None) -> list[VersionRecord]:
-        """Every attempt in the environment, newest first. Safe to call from async code."""
-        return _outside_event_loop(self._history, environment)
+    def get_version_history(
+        self, environment: str | None = None, *, limit: int | None = None
+    ) -> list[VersionRecord]:
+        """Every attempt in the environment (or the newest ``limit``), newest first, in one
+        query. Safe to call from async code."""
+        return _outside_event_loop(self._history, environment, limit)
 
     # -- catalogue and planning --------------------------------------------------------------
 
@@ -258,11 +270,11 @@ class SchemaManager:
             elif stored.checksum != disk.checksum:
                 self._update_from_disk(stored, disk)
         for migration in new:
-            try:
-                with transaction.atomic(using=router.db_for_write(Migration)):
-                    migration.save(force_insert=True)
-            except IntegrityError:  # imported by a concurrent process a moment ago
-                continue
+            migration.checksum = migration_checksum(migration.sql)  # bulk_create skips save()
+        # One transaction for the whole import; a folder a concurrent process imported a
+        # moment ago is skipped, not an error.
+        Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
+        for migration in new:
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )
@@ -326,8 +338,18 @@ class SchemaManager:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _history(self, environment: str | None) -> list[VersionRecord]:
-        return list(VersionRecord.objects.for_environment(resolve(environment).environment))
+    def _history(self, environment: str | None, limit: int | None = None) -> list[VersionRecord]:
+        records = VersionRecord.objects.for_environment(resolve(environment).environment)
+        return list(records if limit is None else records[: max(limit, 0)])
+
+    def _catch_up(self, target: Target, executor: MigrationExecutor) -> tuple[int, int, int]:
+        """Reconcile, unless the ledger is as this manager's last operation left it; return
+        the ledger's fingerprint. Keeps each apply's reads constant as history grows."""
+        fingerprint = executor.ledger.fingerprint()
+        # Popped: if the operation fails midway, the next one reconciles in full.
+        if self._in_sync.pop((target.environment, target.alias), None) != fingerprint:
+            self._reconcile(target, executor)
+        return fingerprint
 
     def _reconcile(self, target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
         """Bring history up to the ledger's truth; return the ledger's rows."""
@@ -335,13 +357,17 @@ class SchemaManager:
         if not rows:
             return rows
 
-        def catalogue_entry(migration_id: str) -> tuple[str, str]:
-            migration = Migration.objects.filter(pk=migration_id).first()
-            if migration is None:  # applied by another tool
-                return migration_id, ""
-            return migration.name, rollback_scripts.script_for(migration, target.vendor)[0]
+        def catalogue_entries(migration_ids: set[str]) -> dict[str, tuple[str, str]]:
+            # Ids missing here were applied by another tool: history.reconcile names them.
+            return {
+                migration.id: (
+                    migration.name,
+                    rollback_scripts.script_for(migration, target.vendor)[0],
+                )
+                for migration in Migration.objects.in_bulk(migration_ids).values()
+            }
 
-        history.reconcile(target.environment, target.alias, rows, catalogue_entry)
+        history.reconcile(target.environment, target.alias, rows, catalogue_entries)
         return rows
 
     def _update_from_disk(self, stored: Migration, disk: DiskMigration) -> None:
@@ -375,28 +401,36 @@ class SchemaManager:
 
     def _store(self, migration: Migration) -> Migration:
         """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""
-        with transaction.atomic(using=router.db_for_write(Migration)):
-            stored = Migration.objects.select_for_update().filter(pk=migration.id).first()
-            if stored is None:
-                migration.name = migration.name or migration.id.split("_", 1)[-1]
-                migration.save(force_insert=True)
-                return migration
-            if stored.checksum != migration.current_checksum:
-                # Stored by someone else since validation: never apply SQL nobody asked for.
-                raise MigrationStateError(
-                    f"Migration {migration.id!r} was stored with different SQL meanwhile; "
-                    "validate it again."
-                )
-            changed = [
-                field
-                for field in ("name", "rollback_sql")
-                if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
-            ]
-            for field in changed:
-                setattr(stored, field, getattr(migration, field))
-            if changed:
-                stored.save(update_fields=[*changed, "updated_at"])
-            return stored
+        # No transaction (no row lock, no commit to wait for): the update below only
+        # matches while the stored SQL is still the one checked here.
+        # Without the SQL: it is checked by checksum, and a data migration's script can be
+        # tens of megabytes that need not be held twice.
+        stored = Migration.objects.filter(pk=migration.id).defer("sql").first()
+        if stored is None:
+            migration.name = migration.name or migration.id.split("_", 1)[-1]
+            migration.save(force_insert=True)
+            return migration
+        stale = MigrationStateError(
+            f"Migration {migration.id!r} was stored with different SQL meanwhile; "
+            "validate it again."
+        )
+        if stored.checksum != migration.current_checksum:
+            # Stored by someone else since validation: never apply SQL nobody asked for.
+            raise stale
+        stored.sql = migration.sql  # the same text (same checksum), shared rather than read
+        changed = {
+            field: getattr(migration, field)
+            for field in ("name", "rollback_sql")
+            if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
+        }
+        if changed:
+            for field, value in changed.items():
+                setattr(stored, field, value)
+            stored.updated_at = timezone.now()
+            same_sql = Migration.objects.filter(pk=stored.pk, checksum=stored.checksum)
+            if not same_sql.update(**changed, updated_at=stored.updated_at):
+                raise stale
+        return stored
 
 
 def _canonicalise(migration: Migration) -> None:

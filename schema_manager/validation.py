@@ -49,7 +49,13 @@ def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Find
     """Another migration with this id but different SQL, stored, recorded or applied."""
     checksum = migration_checksum(migration.sql)
     where = []
-    stored = Migration.objects.filter(pk=migration.id).values_list("checksum", flat=True).first()
+    if not migration._state.adding and migration.checksum == checksum:
+        # Read from the catalogue with this very SQL: no need to read it again (storing it
+        # before the apply re-checks that nobody changed it since).
+        stored = checksum
+    else:
+        stored = Migration.objects.filter(pk=migration.id).values_list("checksum", flat=True)
+        stored = stored.first()
     if stored is not None and stored != checksum:
         where.append(f"the catalogue (checksum {stored[:12]}…)")
     for environment in sorted(_applied_elsewhere_with_other_sql(migration.id, checksum)):

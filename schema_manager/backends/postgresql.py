@@ -8,7 +8,7 @@ from typing import Any
 from ..exceptions import LockTimeoutError
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
-from .base import TargetBackend, Timeouts
+from .base import LEDGER_TABLE, TargetBackend, Timeouts
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     started_at              TIMESTAMPTZ NOT NULL DEFAULT now(),
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 )"""
+
+    def ledger_exists(self) -> bool:
+        # One lookup by name (through search_path, as introspection would): listing every
+        # table costs milliseconds once the schema holds thousands.
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [LEDGER_TABLE])
+            return bool(cursor.fetchone()[0])
 
     @contextmanager
     def migration_lock(self, wait: float) -> Iterator[None]:

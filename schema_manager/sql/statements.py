@@ -11,6 +11,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..exceptions import SchemaManagerError
 from .lexer import DIALECTS, Chunk, Word, WordKind, split, word_set
@@ -124,6 +125,22 @@ def parse_statements(sql: str | bytes, dialect: str | None = None) -> list[State
     if dialect not in DIALECTS:
         dialect = None  # another vendor (oracle...): the generic reading
     sql = check_input(sql)
+    if len(sql) <= CACHED_SCRIPT_CHARS:
+        return list(_parse_cached(sql, dialect))
+    return _parse(sql, dialect)
+
+
+# One apply reads a script several times (rules, rollback, execution): a small script is
+# parsed once. Statements are immutable, so callers can share them.
+CACHED_SCRIPT_CHARS = 64 * 1024
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(sql: str, dialect: str | None) -> tuple[Statement, ...]:
+    return tuple(_parse(sql, dialect))
+
+
+def _parse(sql: str, dialect: str | None) -> list[Statement]:
     with large_input_gc_pause(sql):
         statements: list[Statement] = []
         for chunk in split(sql, dialect):

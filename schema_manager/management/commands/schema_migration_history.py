@@ -17,7 +17,7 @@ class Command(SchemaCommand):
 
     def handle(self, *args, environment: str | None, limit: int, **options) -> None:
         target = resolve(environment)
-        records = self.manager.get_version_history(target.environment)[: max(limit, 0)]
+        records = self.manager.get_version_history(target.environment, limit=limit)
         if options["format"] == "json":
             self.stdout.write(json.dumps([_as_dict(record) for record in records], indent=2))
             return

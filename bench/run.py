@@ -1,0 +1,194 @@
+"""Run the benchmark: schema_manager against one psql process and Django's migrate.
+
+For each N, each repetition uses fresh databases (``sm_bench_*``, created and dropped here;
+not timed). Every figure is one whole process: wall time and peak RSS from ``os.wait4``.
+Prints a markdown table of medians with ratios against the baselines of the same run.
+
+Usage: python bench/run.py [--n 200 1000] [--repeat 3] [--server postgres://postgres@127.0.0.1:5432]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.generate import generate  # noqa: E402
+
+PYTHON = sys.executable
+
+
+def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one process, which must succeed.
+
+    CPU (user + system) is the process's own work, without the database server's: on a
+    loaded machine it moves much less than wall time."""
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{stderr.read().decode()[-3000:]}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def psql(server: str, sql: str) -> None:
+    env = {**os.environ, "PGOPTIONS": "-c client_min_messages=warning"}
+    subprocess.run(["psql", "-qAtX", f"{server}/postgres", "-c", sql], check=True, env=env)
+
+
+class Databases:
+    """Fresh databases named sm_bench_<pid>_<label>, dropped at the end."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.names: list[str] = []
+
+    def fresh(self, label: str) -> str:
+        name = f"sm_bench_{os.getpid()}_{label}"
+        psql(self.server, f"DROP DATABASE IF EXISTS {name}")
+        psql(self.server, f"CREATE DATABASE {name}")
+        self.names.append(name)
+        return f"{self.server}/{name}"
+
+    def drop_all(self) -> None:
+        for name in self.names:
+            psql(self.server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.names.clear()
+
+
+def one_run(
+    project: Path, server: str, results: dict[str, list[tuple[float, float, float]]]
+) -> None:
+    databases = Databases(server)
+    base = {**os.environ, "PYTHONPATH": str(REPO), "SCHEMA_MANAGER_LOG_LEVEL": "ERROR"}
+    manage = [PYTHON, "manage.py"]
+    try:
+        # schema_manager: app database and target, both fresh PostgreSQL databases.
+        sm = {
+            **base,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "BENCH_PRISMA_SCHEMA_PATH": str(project / "prisma" / "schema.prisma"),
+            "DATABASE_URL": databases.fresh("app"),
+            "DEVELOPMENT_DATABASE_URL": databases.fresh("target"),
+        }
+        subprocess.run([*manage, "migrate", "-v0"], env=sm, cwd=REPO, check=True)
+        results["showmigrations"].append(measure([*manage, "showmigrations"], sm))
+        results["sm apply"].append(measure([*manage, "apply_schema_migration", "--all"], sm))
+        results["sm status"].append(measure([*manage, "schema_migration_status"], sm))
+        results["sm rollback"].append(measure([PYTHON, "bench/rollback_all.py"], sm))
+
+        # Baseline: one psql process, each migration in BEGIN/COMMIT.
+        url = databases.fresh("psql")
+        command = ["psql", "-qX", url, "-f"]
+        results["psql up"].append(measure([*command, str(project / "psql_up.sql")], base))
+        results["psql down"].append(measure([*command, str(project / "psql_down.sql")], base))
+
+        # Peer: Django's migrate with generated RunSQL migrations.
+        dj = {
+            **base,
+            "PYTHONPATH": f"{project}{os.pathsep}{REPO}",
+            "DJANGO_SETTINGS_MODULE": "bench.django_settings",
+            "BENCH_DATABASE_URL": databases.fresh("django"),
+        }
+        results["django migrate"].append(measure([*manage, "migrate", "-v0"], dj))
+        results["django showmigrations N"].append(measure([*manage, "showmigrations"], dj))
+        results["django zero"].append(measure([*manage, "migrate", "benchapp", "zero", "-v0"], dj))
+    finally:
+        databases.drop_all()
+
+
+def median(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return tuple(statistics.median(s[i] for s in samples) for i in range(3))  # type: ignore
+
+
+ROWS = [
+    # (task, ours, baseline, goal ratio or None, peer)
+    ("apply all", "sm apply", "psql up", 1.5, "django migrate"),
+    ("roll back all", "sm rollback", "psql down", 1.5, "django zero"),
+    ("status", "sm status", "showmigrations", 2.0, "django showmigrations N"),
+]
+
+LABELS = {
+    "psql up": "one psql, BEGIN/COMMIT each",
+    "psql down": "one psql, down scripts",
+    "showmigrations": "showmigrations start-up (demo project)",
+    "django migrate": "Django migrate (RunSQL)",
+    "django zero": "Django migrate benchapp zero",
+    "django showmigrations N": "Django showmigrations (N applied)",
+}
+
+
+def table(n: int, results: dict[str, list[tuple[float, float, float]]]) -> str:
+    lines = [
+        f"\n### N = {n} (median of {len(results['sm apply'])} runs)\n",
+        "| task | schema_manager s (MiB; CPU s) | baseline | baseline s (MiB; CPU s) | ratio "
+        "| goal | peer | peer s (MiB; CPU s) | vs peer |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, ours, baseline, goal, peer in ROWS:
+        (t, m, c), (bt, bm, bc), (pt, pm, pc) = (
+            median(results[ours]),
+            median(results[baseline]),
+            median(results[peer]),
+        )
+        ratio = t / bt
+        verdict = "ok" if ratio <= goal else "MISSED"
+        lines.append(
+            f"| {task} | {t:.2f} ({m:.0f}; {c:.2f}) | {LABELS[baseline]} | "
+            f"{bt:.2f} ({bm:.0f}; {bc:.2f}) | {ratio:.2f}x | ≤ {goal}x {verdict} | "
+            f"{LABELS[peer]} | {pt:.2f} ({pm:.0f}; {pc:.2f}) | "
+            f"{t / pt:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def machine(server: str) -> str:
+    version = subprocess.run(
+        ["psql", "-qAtX", f"{server}/postgres", "-c", "SHOW server_version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with open("/proc/meminfo") as meminfo:
+        ram = int(meminfo.readline().split()[1]) / 1024 / 1024
+    return (
+        f"Machine: {os.cpu_count()} CPUs, {ram:.0f} GiB RAM, PostgreSQL {version}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, nargs="+", default=[200, 1000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    print(machine(args.server))
+    for n in args.n:
+        with tempfile.TemporaryDirectory(prefix="sm_bench_") as directory:
+            project = Path(directory)
+            generate(project, n)
+            results: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+            for _ in range(args.repeat):
+                one_run(project, args.server, results)
+            print(table(n, results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
