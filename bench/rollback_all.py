@@ -1,8 +1,9 @@
 """Roll back every applied migration of an environment, newest first, in one process.
 
-There is no "roll back everything" command, so this driver calls the same code path as
-``rollback_schema_migration`` (``SchemaManager.rollback_migration_sync``) once per migration,
-in one Python process — the honest equivalent of one ``psql`` reading all the down scripts.
+``rollback_schema_migration --to ID`` keeps ID applied, so this driver takes the command's
+code path for every migration: ``SchemaManager.rollback_migration_sync`` once per migration in
+one process, inside ``deferred_schema_sync()`` as the command runs it — the honest equivalent
+of one ``psql`` reading all the down scripts.
 
 Usage: DJANGO_SETTINGS_MODULE=bench.settings python bench/rollback_all.py [ENVIRONMENT]
 """
@@ -23,11 +24,12 @@ def main(environment: str | None) -> int:
     manager = SchemaManager()
     target = resolve(environment)
     applied = MigrationExecutor(target.alias, 60).ledger.applied()
-    for migration_id in sorted(applied, reverse=True):
-        result = manager.rollback_migration_sync(migration_id, environment)
-        if not result.success:
-            print(result.message, result.error, file=sys.stderr)
-            return 1
+    with manager.deferred_schema_sync():
+        for migration_id in sorted(applied, reverse=True):
+            result = manager.rollback_migration_sync(migration_id, environment)
+            if not result.success:
+                print(result.message, result.error, file=sys.stderr)
+                return 1
     return 0
 
 

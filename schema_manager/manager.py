@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
@@ -42,6 +44,8 @@ class SchemaManager:
         self._prisma_schema_path = Path(prisma_schema_path) if prisma_schema_path else None
         # (environment, alias) -> the ledger's fingerprint when history last matched it here.
         self._in_sync: dict[tuple[str, str], tuple[int, int, int]] = {}
+        # environment -> (last successful result, target) while a batch defers the sync.
+        self._sync_pending: dict[str, tuple[MigrationResult, Target]] | None = None
 
     @property
     def prisma_schema_path(self) -> Path:
@@ -189,7 +193,7 @@ class SchemaManager:
             fingerprint, "apply", outcome
         )
         logger.info(result.message)
-        sync_after(result, target, self.prisma_schema_path)
+        self._sync_after(result, target)
         return result
 
     def rollback_migration_sync(
@@ -226,7 +230,7 @@ class SchemaManager:
             migration_id, target.environment, outcome, rollback_script=script, record=record
         )
         logger.info(result.message)
-        sync_after(result, target, self.prisma_schema_path)
+        self._sync_after(result, target)
         return result
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
@@ -336,7 +340,25 @@ class SchemaManager:
             target.environment, self._reconcile(target, _executor(target)), disk
         )
 
+    @contextmanager
+    def deferred_schema_sync(self) -> Iterator[None]:
+        """Sync ``schema.prisma`` once when a batch of applies or rollbacks ends, not after each
+        one: a sync introspects the whole target, so per migration it would grow with N."""
+        self._sync_pending = {}
+        try:
+            yield
+        finally:
+            pending, self._sync_pending = self._sync_pending, None
+            for result, target in pending.values():
+                sync_after(result, target, self.prisma_schema_path)
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _sync_after(self, result: MigrationResult, target: Target) -> None:
+        if self._sync_pending is None:
+            sync_after(result, target, self.prisma_schema_path)
+        elif result.success and not result.skipped:
+            self._sync_pending[target.environment] = (result, target)
 
     def _history(self, environment: str | None, limit: int | None = None) -> list[VersionRecord]:
         records = VersionRecord.objects.for_environment(resolve(environment).environment)

@@ -170,6 +170,18 @@ def test_rollback_in_development_syncs_the_schema_back(targets, schema_path, syn
     assert schema_path.read_text(encoding="utf-8") == first
 
 
+def test_a_batch_syncs_the_schema_once_when_it_ends(targets, schema_path, sync_on, manager):
+    header = schema_path.read_text(encoding="utf-8")
+    with manager.deferred_schema_sync():
+        apply(manager, "001_users", USERS)
+        apply(manager, "002_add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20);\n")
+        assert schema_path.read_text(encoding="utf-8") == header  # not after each apply
+
+    text = schema_path.read_text(encoding="utf-8")
+    assert "model users" in text
+    assert "phone" in text
+
+
 def test_staging_and_production_are_never_written(targets, schema_path, manager):
     original = schema_path.read_text(encoding="utf-8")
     with configure(PRISMA_SYNC_ENVIRONMENTS=["development", "staging", "production"]):

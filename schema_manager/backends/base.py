@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..exceptions import LockTimeoutError
 from ..sql import Statement
 
 LEDGER_TABLE = "_prisma_migrations"
@@ -71,3 +73,21 @@ class TargetBackend:
     def is_lock_timeout(self, exc: BaseException) -> bool:
         """Whether ``exc`` (or its cause) is the engine's lock-wait timeout."""
         return False
+
+    def poll_lock(self, cursor: Any, wait: float, try_lock: Callable[[Any], bool]) -> None:
+        """Call ``try_lock(cursor)`` until it succeeds; LockTimeoutError after ``wait`` seconds.
+
+        Polling a non-blocking lock call (never blocking inside the server) keeps a waiter
+        from queueing behind, and deadlocking with, a holder that waits for old transactions
+        (CREATE INDEX CONCURRENTLY).
+        """
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while not try_lock(cursor):
+            if time.monotonic() >= deadline:
+                raise LockTimeoutError(self._holder_message(cursor, wait))
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _holder_message(self, cursor: Any, wait: float) -> str:
+        return f"Another apply is running on {self.alias!r}; waited {wait:g}s for its lock."

@@ -6,7 +6,6 @@ runs migrations step by step with compensation (see ``executor.py``).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,29 +37,23 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
 
     @contextmanager
     def migration_lock(self, wait: float) -> Iterator[None]:
-        # GET_LOCK with timeout 0, polled, like the PostgreSQL backend: the result is 1
-        # (taken), 0 (held by another session) or NULL (error) and must be checked.
-        deadline = time.monotonic() + wait
-        delay = 0.05
         with self.connection.cursor() as cursor:
-            while True:
-                cursor.execute("SELECT GET_LOCK(%s, 0)", [PRISMA_LOCK_NAME])
-                taken = cursor.fetchone()[0]
-                if taken == 1:
-                    break
-                if taken is None:
-                    raise LockTimeoutError(
-                        f"GET_LOCK({PRISMA_LOCK_NAME!r}) failed on {self.alias!r} (NULL result)."
-                    )
-                if time.monotonic() >= deadline:
-                    raise LockTimeoutError(self._holder_message(cursor, wait))
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+            self.poll_lock(cursor, wait, self._try_get_lock)
         try:
             yield
         finally:
             with self.connection.cursor() as cursor:
                 cursor.execute("SELECT RELEASE_LOCK(%s)", [PRISMA_LOCK_NAME])
+
+    def _try_get_lock(self, cursor: Any) -> bool:
+        # GET_LOCK with timeout 0: 1 (taken), 0 (held by another session) or NULL (error).
+        cursor.execute("SELECT GET_LOCK(%s, 0)", [PRISMA_LOCK_NAME])
+        taken = cursor.fetchone()[0]
+        if taken is None:
+            raise LockTimeoutError(
+                f"GET_LOCK({PRISMA_LOCK_NAME!r}) failed on {self.alias!r} (NULL result)."
+            )
+        return taken == 1
 
     def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
         # No transaction-local settings here (DDL commits anyway): always the session.

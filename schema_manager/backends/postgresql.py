@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..exceptions import LockTimeoutError
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, TargetBackend, Timeouts
@@ -38,19 +36,8 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
 
     @contextmanager
     def migration_lock(self, wait: float) -> Iterator[None]:
-        # Poll pg_try_advisory_lock rather than block in pg_advisory_lock: a blocked waiter
-        # would also stall behind (and deadlock with) CREATE INDEX CONCURRENTLY holders.
-        deadline = time.monotonic() + wait
-        delay = 0.05
         with self.connection.cursor() as cursor:
-            while True:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
-                if cursor.fetchone()[0]:
-                    break
-                if time.monotonic() >= deadline:
-                    raise LockTimeoutError(self._holder_message(cursor, wait))
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+            self.poll_lock(cursor, wait, _try_advisory_lock)
         try:
             yield
         finally:
@@ -101,3 +88,8 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
             f"Another apply is running on {self.alias!r}{holder}; waited {wait:g}s for its "
             "migration lock. Retry when it has finished, or raise SCHEMA_MANAGER['LOCK_WAIT']."
         )
+
+
+def _try_advisory_lock(cursor: Any) -> bool:
+    cursor.execute("SELECT pg_try_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+    return bool(cursor.fetchone()[0])

@@ -84,19 +84,20 @@ class Command(SchemaCommand):
         )
         results: list[MigrationResult] = []
         clock = time.perf_counter()
-        for position, migration in enumerate(plan, start=1):
-            if prompt:
-                self._confirm(migration, environment)
-            result = manager.apply_migration_sync(
-                migration,
-                environment,
-                allow_destructive=options["allow_destructive"],
-                fake=options["fake"],
-            )
-            self.report_line(result, position, len(plan), verbosity)
-            if not result.success:
-                raise self.fail(result)
-            results.append(result)
+        with manager.deferred_schema_sync():
+            for position, migration in enumerate(plan, start=1):
+                if prompt:
+                    self._confirm(migration, environment)
+                result = manager.apply_migration_sync(
+                    migration,
+                    environment,
+                    allow_destructive=options["allow_destructive"],
+                    fake=options["fake"],
+                )
+                self.report_line(result, position, len(plan), verbosity)
+                if not result.success:
+                    raise self.fail(result)
+                results.append(result)
         if verbosity >= 1:
             self.stdout.write(self._summary(results, target.environment, clock))
 

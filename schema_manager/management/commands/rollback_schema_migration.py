@@ -51,11 +51,12 @@ class Command(SchemaCommand):
                 )
                 self.stdout.write(script)
             return
-        for position, migration_id in enumerate(plan, start=1):
-            result = manager.rollback_migration_sync(migration_id, environment)
-            self.report_line(result, position, len(plan), verbosity)
-            if not result.success:
-                raise self.fail(result)
+        with manager.deferred_schema_sync():
+            for position, migration_id in enumerate(plan, start=1):
+                result = manager.rollback_migration_sync(migration_id, environment)
+                self.report_line(result, position, len(plan), verbosity)
+                if not result.success:
+                    raise self.fail(result)
         if verbosity >= 1 and len(plan) > 1:
             self.stdout.write(
                 self.style.SUCCESS(
