@@ -2,12 +2,15 @@
 #   make demo   install, then apply the bundled example migrations to the development target
 #               (SQLite under var/, no server) and print its version history
 #   make test   install, then run the test suite
-# Variables: PYTHON (interpreter for the venv), VENV (its directory), DJANGO (a version pin,
+# Variables: PYTHON (interpreter for the venv), VENV (its directory), EXTRAS (default `test`;
+# `test,mysql` adds the MariaDB/MySQL driver), DJANGO (a version pin,
 # e.g. DJANGO='Django>=5.2,<6').
 
 PYTHON ?= python3
 VENV ?= .venv
 DJANGO ?=
+# Extras to install; `test,mysql` adds the MariaDB/MySQL driver (needs libmariadb-dev).
+EXTRAS ?= test
 BIN := $(VENV)/bin
 
 .PHONY: install demo test lint
@@ -17,7 +20,7 @@ $(BIN)/python:
 
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]" $(if $(DJANGO),"$(DJANGO)")
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" $(if $(DJANGO),"$(DJANGO)")
 
 demo: install
 	$(BIN)/python manage.py migrate --verbosity 0

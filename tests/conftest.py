@@ -19,7 +19,8 @@ POSTGRES_SKIP_REASON = (
 )
 MYSQL_SKIP_REASON = (
     "SCHEMA_MANAGER_TEST_MYSQL_URL is not set (a MariaDB/MySQL server the tests may create "
-    "databases on, e.g. mysql://root@127.0.0.1:3306/sm_test)"
+    "databases on, e.g. mysql://root@127.0.0.1:3306/sm_test), or mysqlclient is not installed "
+    "(make test EXTRAS=test,mysql)"
 )
 ENGINES = ["sqlite", "postgresql", "mysql"]
 # Engines whose DDL is transactional: a failed migration leaves nothing behind by itself.
@@ -34,7 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if os.environ.get("SCHEMA_MANAGER_REQUIRE_MYSQL") and not MYSQL_URL:
         raise pytest.UsageError(
-            "SCHEMA_MANAGER_REQUIRE_MYSQL is set but SCHEMA_MANAGER_TEST_MYSQL_URL is not."
+            "SCHEMA_MANAGER_REQUIRE_MYSQL is set but SCHEMA_MANAGER_TEST_MYSQL_URL is not, "
+            "or mysqlclient is not installed (the `mysql` extra)."
         )
 
 

@@ -6,6 +6,7 @@ MariaDB/MySQL targets exist when SCHEMA_MANAGER_TEST_MYSQL_URL names a server (i
 name is a prefix): each environment is a database of its own, created per test session.
 """
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -23,7 +24,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 ENVIRONMENT_NAMES = ("development", "staging", "production")
 POSTGRES_URL = os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL", "")
-MYSQL_URL = os.environ.get("SCHEMA_MANAGER_TEST_MYSQL_URL", "")
+# MariaDB/MySQL targets need a server and Django's driver (mysqlclient: the `mysql` extra).
+MYSQL_DRIVER = importlib.util.find_spec("MySQLdb") is not None
+MYSQL_URL = os.environ.get("SCHEMA_MANAGER_TEST_MYSQL_URL", "") if MYSQL_DRIVER else ""
 # Names per test session; subprocesses started by a test inherit their parent's session.
 SESSION = os.environ.get("SCHEMA_MANAGER_TEST_SESSION") or str(os.getpid())
 SCRATCH = Path(tempfile.gettempdir()) / f"schema_manager_tests_{SESSION}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import MySQLdb
 import pytest
 
 from schema_manager import Migration, VersionRecord
 from schema_manager.backends.mysql import PRISMA_LOCK_NAME
 from tests.settings import MYSQL_DATABASES
+
+MySQLdb = pytest.importorskip("MySQLdb", reason="mysqlclient is not installed (the mysql extra)")
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
