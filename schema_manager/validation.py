@@ -28,7 +28,10 @@ def validate(
         *check_migration_id(migration.id),
         *check_sql(migration.sql, target.vendor, severities),
     ]
-    if not any(finding.code in {"empty-sql", "invalid-id"} for finding in findings):
+    # SQL that is not SQL text (invalid-input) cannot be analysed any further either.
+    if not any(
+        finding.code in {"empty-sql", "invalid-id", "invalid-input"} for finding in findings
+    ):
         findings.extend(_duplicates(migration, ledger_rows))
         findings.extend(_rollback_gaps(migration, target))
         findings.extend(_transaction_mix(migration, target))

@@ -34,6 +34,7 @@ def test_a_sound_migration_is_valid(targets):
         ("CREATE TABLE t (name TEXT DEFAULT 'oops);", "unterminated quoted string"),
         ("CREATE TABLE t (id INT;", "unbalanced parentheses"),
         ("hello world;", "does not start with an SQL keyword"),
+        ("CREATE TABLE t (id INT);\x00", "contains a NUL character"),
     ],
 )
 def test_sql_errors(targets, sql, fragment):
