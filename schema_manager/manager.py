@@ -155,9 +155,7 @@ class SchemaManager:
         )
         if problem:
             return _not_run(migration.id, target, "apply", MigrationStateError(problem))
-        rollback_script, generated = rollback_scripts.script_for(
-            migration, target.vendor, target.alias
-        )
+        rollback_script, generated = validation.rollback_script, validation.rollback_generated
         try:
             stored = self._store(migration)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)

@@ -105,7 +105,7 @@ def _run(cursor, statements: list[Statement], result: Rehearsal, prefix: str) ->
 def rehearse_into(result: ValidationResult, migration: Migration, target: Target) -> None:
     """Rehearse ``migration`` (and its rollback script, when usable) on ``target``, and add
     the outcome to ``result``: a database error makes it invalid."""
-    script, _generated = rollback_scripts.script_for(migration, target.vendor)
+    script = result.rollback_script  # the one apply would store
     usable = rollback_scripts.why_unusable(migration.id, script) is None
     rehearsal = rehearse(target.alias, migration.sql, script if usable else None)
     result.rehearsed = rehearsal.ran

@@ -50,6 +50,9 @@ class ValidationResult:
     rehearsed: bool = False
     rehearsal_time: float | None = None  # seconds
     rehearsal_error: str | None = None  # the database's own error
+    # The rollback script an apply would store (given, or generated for the target).
+    rollback_script: str = field(default="", repr=False)
+    rollback_generated: bool = False
 
 
 def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:

@@ -37,10 +37,7 @@ def script_in_force(environment: str, ledger_id: str, migration_id: str, vendor:
 
 def why_unusable(migration_id: str, script: str) -> str | None:
     """Why ``script`` must not run as the rollback of ``migration_id``; None if it may."""
-    warnings = [line.strip() for line in script.splitlines()]
-    warnings = [
-        line[len(WARNING_PREFIX) :].strip() for line in warnings if line.startswith(WARNING_PREFIX)
-    ]
+    warnings = script_warnings(script)
     if warnings:
         return (
             f"Migration {migration_id!r} cannot be rolled back automatically: "
@@ -49,3 +46,11 @@ def why_unusable(migration_id: str, script: str) -> str | None:
     if not parse_statements(script):
         return f"Migration {migration_id!r} has no rollback script to run."
     return None
+
+
+def script_warnings(script: str) -> list[str]:
+    """The ``-- WARNING:`` lines of a rollback script: statements it could not invert."""
+    lines = (line.strip() for line in script.splitlines())
+    return [
+        line[len(WARNING_PREFIX) :].strip() for line in lines if line.startswith(WARNING_PREFIX)
+    ]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.db import connections
 
+from . import rollback_scripts
 from .backends import get_backend
-from .capture import capture
 from .checksums import migration_checksum
 from .conf import app_settings
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .results import ValidationResult
-from .sql import Finding, check_migration_id, check_sql, generate_rollback, parse_statements
+from .sql import Finding, check_migration_id, check_sql, parse_statements
 from .sql.directives import parse_directives
 from .targets import Target
 
@@ -24,6 +24,7 @@ def validate(
     allow_destructive: bool = False,
 ) -> ValidationResult:
     severities = app_settings.rule_severities(target.environment)
+    rollback_script, rollback_generated = "", False
     findings = [
         *check_migration_id(migration.id),
         *check_sql(migration.sql, target.vendor, severities),
@@ -33,7 +34,13 @@ def validate(
         finding.code in {"empty-sql", "invalid-id", "invalid-input"} for finding in findings
     ):
         findings.extend(_duplicates(migration, ledger_rows))
-        findings.extend(_rollback_gaps(migration, target))
+        # The script apply will store (captured from the target where it can be): made once
+        # here and carried on the result, not generated again by apply.
+        rollback_script, rollback_generated = rollback_scripts.script_for(
+            migration, target.vendor, target.alias
+        )
+        if rollback_generated:
+            findings.extend(_rollback_gaps(rollback_script))
         findings.extend(_transaction_mix(migration, target))
     if target.is_protected and not allow_destructive:
         findings = [_blocked(finding, target) for finding in findings]
@@ -45,7 +52,15 @@ def validate(
         for finding in findings
         if finding.acknowledged
     ]
-    return ValidationResult(not errors, errors, warnings, findings, acknowledged)
+    return ValidationResult(
+        not errors,
+        errors,
+        warnings,
+        findings,
+        acknowledged,
+        rollback_script=rollback_script,
+        rollback_generated=rollback_generated,
+    )
 
 
 def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Finding]:
@@ -92,18 +107,14 @@ def _applied_elsewhere_with_other_sql(migration_id: str, checksum: str) -> set[s
     }
 
 
-def _rollback_gaps(migration: Migration, target: Target) -> list[Finding]:
-    if migration.rollback_sql.strip():
-        return []
-    # What apply will store: with definitions captured from the target (PostgreSQL).
-    script = generate_rollback(migration.sql, target.vendor, capture(migration.sql, target.alias))
+def _rollback_gaps(generated_script: str) -> list[Finding]:
     return [
         Finding(
             "no-rollback",
             "warning",
             f"No rollback_sql given, and the generated one is incomplete: {warning}",
         )
-        for warning in script.warnings
+        for warning in rollback_scripts.script_warnings(generated_script)
     ]
 
 

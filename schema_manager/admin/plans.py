@@ -46,14 +46,15 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
     items = []
     for migration in migrations:
         item = PlanItem(migration, state_in(migration, snapshot))
-        item.rollback_script, item.rollback_generated = rollback_scripts.script_for(
-            migration, target.vendor
-        )
+        item.rollback_script, item.rollback_generated = migration.rollback_sql, False
         try:
             validation = manager.validate_migration_sync(migration, target.environment)
         except (DatabaseError, SchemaManagerError) as exc:
             item.errors = [str(exc)]
         else:
+            if validation.rollback_script:  # what the apply will store, capture included
+                item.rollback_script = validation.rollback_script
+                item.rollback_generated = validation.rollback_generated
             item.errors, item.warnings = validation.errors, validation.warnings
             item.blocked_destructive = bool(item.errors) and all(
                 finding.destructive
