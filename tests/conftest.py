@@ -194,27 +194,25 @@ def engine(request) -> str:
 @pytest.fixture
 def targets(engine: str, tmp_path, transactional_db) -> Iterator[Targets]:
     """Clean target databases of ``engine``, mapped to the three environments."""
-    helper = Targets(engine)
-    helper.reset()
-    with override_settings(SCHEMA_MANAGER=_environment_settings(helper, tmp_path)):
-        yield helper
+    yield from _clean_targets(engine, tmp_path)
 
 
 @pytest.fixture
 def postgres_targets(tmp_path, transactional_db) -> Iterator[Targets]:
     if not POSTGRES_URL:
         pytest.skip(POSTGRES_SKIP_REASON)
-    helper = Targets("postgresql")
-    helper.reset()
-    with override_settings(SCHEMA_MANAGER=_environment_settings(helper, tmp_path)):
-        yield helper
+    yield from _clean_targets("postgresql", tmp_path)
 
 
 @pytest.fixture
 def mysql_targets(tmp_path, transactional_db) -> Iterator[Targets]:
     if not MYSQL_URL:
         pytest.skip(MYSQL_SKIP_REASON)
-    helper = Targets("mysql")
+    yield from _clean_targets("mysql", tmp_path)
+
+
+def _clean_targets(engine: str, tmp_path) -> Iterator[Targets]:
+    helper = Targets(engine)
     helper.reset()
     with override_settings(SCHEMA_MANAGER=_environment_settings(helper, tmp_path)):
         yield helper
