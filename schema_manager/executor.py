@@ -13,8 +13,8 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -88,6 +88,30 @@ class MigrationExecutor:
         self.progress = progress
         self.timeouts = timeouts or Timeouts()
         self.lock_retries = lock_retries
+        self._in_session = False
+
+    @contextmanager
+    def session(self, migration_names: Collection[str]) -> Iterator[None]:
+        """Hold the migration lock, and a copy of these migrations' ledger rows, across
+        several operations on them.
+
+        Each apply or rollback inside the block skips taking the lock and reads the ledger
+        from the copy (see ``Ledger.held``), so a batch pays for both once.
+        """
+        if self._in_session:
+            yield
+            return
+        self._refuse_open_transaction()
+        with self.backend.migration_lock(self.lock_wait), self.ledger.held(migration_names):
+            self._in_session = True
+            try:
+                yield
+            finally:
+                self._in_session = False
+
+    def _locked(self):
+        """The migration lock for one operation, unless a session already holds it."""
+        return nullcontext() if self._in_session else self.backend.migration_lock(self.lock_wait)
 
     def runs_stepwise(self, sql: str, statements: list[Statement] | None = None) -> bool:
         """Whether ``sql`` runs statement by statement outside a transaction here."""
@@ -109,7 +133,7 @@ class MigrationExecutor:
         # A fake runs nothing, so it is one atomic ledger insert on every engine.
         outcome.stepwise = not fake and self.runs_stepwise(sql, statements)
         clock = time.perf_counter()
-        with self.backend.migration_lock(self.lock_wait):
+        with self._locked():
             self.ledger.ensure_table()
             if self._recover_interrupted(migration_id, checksum, statements, outcome):
                 pass  # a dead process had run every statement: its attempt is now finished
@@ -281,7 +305,7 @@ class MigrationExecutor:
         outcome = Outcome(success=False, started_at=utc_now())
         outcome.stepwise = self.runs_stepwise(rollback_sql, statements)
         clock = time.perf_counter()
-        with self.backend.migration_lock(self.lock_wait):
+        with self._locked():
             try:
                 with transaction.atomic(using=self.alias):
                     self._begin_locked(local_timeouts=not outcome.stepwise)

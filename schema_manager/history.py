@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, connections, router, transaction
 
 from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
@@ -53,14 +56,15 @@ def record_apply(
         )
         for row in outcome.recovered
     ]
-    VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
-    # update_or_create: a process reconciling from the ledger may have recorded this row
-    # a moment ago (reconciled=True); the applier's own record then replaces it.
-    record, _ = VersionRecord.objects.update_or_create(
-        environment=target.environment,
-        ledger_id=outcome.ledger_id,
-        operation=Operation.APPLY,
-        defaults={
+    if interrupted:
+        VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
+    return _write(
+        {
+            "environment": target.environment,
+            "ledger_id": outcome.ledger_id,
+            "operation": Operation.APPLY,
+        },
+        {
             "migration_id": migration.id,
             "name": migration.name,
             "database": target.alias,
@@ -73,19 +77,26 @@ def record_apply(
             "rollback_generated": rollback_generated,
             "error": outcome.error or "",
             "applied_by": applied_by,
-            "reconciled": False,
             "faked": faked and outcome.success,
         },
     )
-    return record
 
 
 def record_rollback(
-    target: Target, migration_id: str, outcome: Outcome, script: str, *, applied_by: str
+    target: Target,
+    migration_id: str,
+    outcome: Outcome,
+    script: str,
+    *,
+    applied_by: str,
+    name: str | None = None,
 ) -> VersionRecord:
-    """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row)."""
+    """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row).
+
+    ``name`` is the migration's name in the catalogue (looked up when not given)."""
     live = outcome.applied_row
-    name = Migration.objects.filter(pk=migration_id).values_list("name", flat=True).first()
+    if name is None:
+        name = Migration.objects.filter(pk=migration_id).values_list("name", flat=True).first()
     fields = {
         "migration_id": migration_id,
         "name": name or migration_id,
@@ -105,11 +116,32 @@ def record_rollback(
     }
     if not outcome.success:  # failed rollbacks may repeat: one record each
         return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
-    # A reconciling process may have recorded this rollback a moment ago; replace its record.
-    record, _ = VersionRecord.objects.update_or_create(
-        **key, status=Status.ROLLED_BACK, defaults={**fields, "reconciled": False}
-    )
-    return record
+    return _write({**key, "status": Status.ROLLED_BACK}, fields)
+
+
+def _write(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+    """Insert the record of one ledger event: one INSERT, so recording costs one round trip.
+
+    A process reconciling from the ledger may have recorded the same event a moment ago
+    (``reconciled=True``; the unique constraint on the event refuses a second row): the
+    applier's own record then replaces it.
+    """
+    record = VersionRecord(**key, **fields, reconciled=False)
+    alias = router.db_for_write(VersionRecord)
+    # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
+    # Otherwise the INSERT is its own statement, and nothing needs undoing if it is refused.
+    guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
+    try:
+        with guard:
+            record.save(force_insert=True, using=alias)
+        return record
+    except IntegrityError:
+        existing = VersionRecord.objects.using(alias).get(**key)
+        for name, value in {**fields, "reconciled": False}.items():
+            setattr(existing, name, value)
+        existing.save(using=alias)
+        logger.info("Replaced the reconciled record of %s with the applier's own", existing)
+        return existing
 
 
 def reconcile(

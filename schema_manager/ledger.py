@@ -7,9 +7,12 @@ are never deleted: an apply appends a row, a rollback sets ``rolled_back_at`` on
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from .backends import LEDGER_TABLE, TargetBackend
@@ -18,6 +21,9 @@ from .backends import LEDGER_TABLE, TargetBackend
 COMPENSATED = "Compensated:"
 COMPENSATION_INCOMPLETE = "Compensation incomplete"
 INTERRUPTED = "Interrupted:"
+
+# Up to this many migrations, a held copy reads their rows by name; more, the whole table.
+_NAMES_PER_READ = 500
 
 _COLUMNS = (
     "id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, "
@@ -74,6 +80,7 @@ class Ledger:
         self.connection = backend.connection
         self._table = self.connection.ops.quote_name(LEDGER_TABLE)
         self._seen_table = False  # once seen, not looked up again by this (short-lived) ledger
+        self._held: _HeldRows | None = None  # see held()
 
     def _exists(self) -> bool:
         if not self._seen_table:
@@ -87,21 +94,62 @@ class Ledger:
                 cursor.execute(self.backend.ledger_ddl)
             self._seen_table = True
 
+    @contextmanager
+    def held(self, migration_names: Collection[str]) -> Iterator[None]:
+        """Read the rows of ``migration_names`` once and answer from that copy until the
+        block ends.
+
+        Only for a caller holding the session-level migration lock, which every writer of the
+        ledger takes (this app and Prisma alike): then nothing but this process can change
+        them, and its own writes are folded into the copy as they commit. A batch of applies
+        thus reads the ledger once, not once per migration (each a scan that grows with
+        history: Prisma's table has no index on ``migration_name``). Engines without such a
+        lock (SQLite) keep reading the table.
+        """
+        if not self.backend.has_session_lock:
+            yield
+            return
+        names = set(migration_names)
+        if len(names) > _NAMES_PER_READ:  # a long plan: one scan of the table, kept whole
+            self._held = _HeldRows(self._read(), None)
+        else:
+            self._held = _HeldRows(self._read(names=names), names)
+        try:
+            yield
+        finally:
+            self._held = None
+
     def rows(self, migration_name: str | None = None) -> list[LedgerRow]:
         """Rows oldest first, all or for one migration; none if the table does not exist."""
+        if self._held is not None and self._held.covers(migration_name):
+            return self._held.rows(migration_name)
+        return self._read(migration_name)
+
+    def _read(
+        self, migration_name: str | None = None, *, names: Collection[str] = ()
+    ) -> list[LedgerRow]:
         if not self._exists():
             return []
         sql = f"SELECT {_COLUMNS} FROM {self._table}"
         params: list[object] = []
         if migration_name is not None:
-            sql += " WHERE migration_name = %s"
-            params.append(migration_name)
+            names = [migration_name]
+        if names:
+            sql += f" WHERE migration_name IN ({', '.join(['%s'] * len(names))})"
+            params.extend(sorted(names))
         with self.connection.cursor() as cursor:
             cursor.execute(sql + " ORDER BY started_at, id", params)
             return [self._row(values) for values in cursor.fetchall()]
 
     def fingerprint(self) -> tuple[int, int, int]:
         """(rows, finished, rolled back): one constant-size read that any ledger write changes."""
+        if self._held is not None and self._held.covers(None):
+            every = self._held.rows()
+            return (
+                len(every),
+                sum(row.finished_at is not None for row in every),
+                sum(row.rolled_back_at is not None for row in every),
+            )
         if not self._exists():
             return (0, 0, 0)
         with self.connection.cursor() as cursor:
@@ -142,6 +190,18 @@ class Ledger:
                     applied_steps_count,
                 ],
             )
+        self._fold(
+            LedgerRow(
+                row_id,
+                checksum,
+                finished_at,
+                migration_name,
+                logs,
+                rolled_back_at,
+                started_at,
+                applied_steps_count,
+            )
+        )
         return row_id
 
     def set_progress(self, row_id: str, applied_steps_count: int) -> None:
@@ -151,6 +211,7 @@ class Ledger:
                 f"UPDATE {self._table} SET applied_steps_count = %s WHERE id = %s",
                 [applied_steps_count, row_id],
             )
+        self._fold_change(row_id, applied_steps_count=applied_steps_count)
 
     def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
         with self.connection.cursor() as cursor:
@@ -159,10 +220,12 @@ class Ledger:
                 "WHERE id = %s",
                 [self.backend.now_param(when), applied_steps_count, row_id],
             )
+        self._fold_change(row_id, finished_at=when, applied_steps_count=applied_steps_count)
 
     def set_logs(self, row_id: str, logs: str) -> None:
         with self.connection.cursor() as cursor:
             cursor.execute(f"UPDATE {self._table} SET logs = %s WHERE id = %s", [logs, row_id])
+        self._fold_change(row_id, logs=logs)
 
     def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
         """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
@@ -171,6 +234,7 @@ class Ledger:
                 f"UPDATE {self._table} SET logs = %s, rolled_back_at = %s WHERE id = %s",
                 [logs, self.backend.now_param(rolled_back_at), row_id],
             )
+        self._fold_change(row_id, logs=logs, rolled_back_at=rolled_back_at)
 
     def mark_rolled_back(self, row_id: str, when: datetime) -> None:
         with self.connection.cursor() as cursor:
@@ -178,6 +242,19 @@ class Ledger:
                 f"UPDATE {self._table} SET rolled_back_at = %s WHERE id = %s",
                 [self.backend.now_param(when), row_id],
             )
+        self._fold_change(row_id, rolled_back_at=when)
+
+    def _fold(self, row: LedgerRow) -> None:
+        """Add a written row to the held copy once (and only if) its transaction commits."""
+        if self._held is not None:
+            held = self._held
+            transaction.on_commit(lambda: held.add(row), using=self.connection.alias)
+
+    def _fold_change(self, row_id: str, **changes: object) -> None:
+        """Apply an UPDATE of row ``row_id`` to the held copy once its transaction commits."""
+        if self._held is not None:
+            held = self._held
+            transaction.on_commit(lambda: held.change(row_id, changes), using=self.connection.alias)
 
     @staticmethod
     def _row(values: tuple) -> LedgerRow:
@@ -192,3 +269,35 @@ class Ledger:
             started_at=_as_datetime(started) or utc_now(),
             applied_steps_count=int(steps or 0),
         )
+
+
+class _HeldRows:
+    """Ledger rows as read once (all, or those of ``names``), by row id and migration name."""
+
+    def __init__(self, rows: list[LedgerRow], names: set[str] | None) -> None:
+        self._names = names
+        self._by_id: dict[str, LedgerRow] = {}
+        self._ids_by_name: dict[str, list[str]] = {}
+        for row in rows:
+            self.add(row)
+
+    def covers(self, migration_name: str | None) -> bool:
+        """Whether the copy answers for this migration (None: for the whole table)."""
+        if self._names is None:
+            return True
+        return migration_name is not None and migration_name in self._names
+
+    def rows(self, migration_name: str | None = None) -> list[LedgerRow]:
+        if migration_name is not None:
+            return [self._by_id[row_id] for row_id in self._ids_by_name.get(migration_name, ())]
+        return sorted(self._by_id.values(), key=lambda row: (row.started_at, row.id))
+
+    def add(self, row: LedgerRow) -> None:
+        if not self.covers(row.migration_name):
+            return
+        self._by_id[row.id] = row
+        self._ids_by_name.setdefault(row.migration_name, []).append(row.id)
+
+    def change(self, row_id: str, changes: dict[str, object]) -> None:
+        if row_id in self._by_id:
+            self._by_id[row_id] = replace(self._by_id[row_id], **changes)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
 from django.db import connections
-from django.utils import timezone
 
-from . import history, policy, rehearsal, results, rollback_scripts
+from . import history, rehearsal, results, rollback_scripts
+from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum, same_script
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError, SchemaManagerError
@@ -32,7 +32,7 @@ from .results import MigrationResult, ValidationResult
 from .sql import generate_rollback
 from .status import MigrationState, migration_states
 from .targets import Target, resolve
-from .validation import validate
+from .validation import KnownMigrations, validate
 
 logger = logging.getLogger("schema_manager.manager")
 
@@ -108,15 +108,50 @@ class SchemaManager:
         allow_destructive: bool = False,
         rehearse: bool = False,
     ) -> ValidationResult:
-        target = resolve(environment)
-        _canonicalise(migration)
-        rows = _executor(target).ledger.rows(migration.id) if migration.id else []
-        result = validate(migration, target, rows, allow_destructive=allow_destructive)
-        if rehearse and not result.errors:
-            rehearsal.rehearse_into(result, migration, target)
-        for warning in result.warnings:
-            logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
+        [result] = self.validate_migrations_sync(
+            [migration], environment, allow_destructive=allow_destructive, rehearse=rehearse
+        )
         return result
+
+    def validate_migrations_sync(
+        self,
+        migrations: Iterable[Migration],
+        environment: str | None = None,
+        *,
+        allow_destructive: bool = False,
+        rehearse: bool = False,
+    ) -> list[ValidationResult]:
+        """``validate_migration_sync`` for each of a plan, reading the ledger, catalogue and
+        history once for all of them."""
+        plan = list(migrations)
+        if not plan:
+            return []
+        target = resolve(environment)
+        for migration in plan:
+            _canonicalise(migration)
+        ledger = _executor(target).ledger
+        # One migration: only its rows (the table has no index to find them, but the transfer
+        # stays small); several: the whole ledger, once.
+        rows = ledger.rows(plan[0].id or None) if len(plan) == 1 else ledger.rows()
+        by_id: dict[str, list[LedgerRow]] = {}
+        for row in rows:
+            by_id.setdefault(row.migration_name, []).append(row)
+        known = KnownMigrations.read([migration.id for migration in plan])
+        validations = []
+        for migration in plan:
+            result = validate(
+                migration,
+                target,
+                by_id.get(migration.id, []),
+                allow_destructive=allow_destructive,
+                known=known,
+            )
+            if rehearse and not result.errors:
+                rehearsal.rehearse_into(result, migration, target)
+            for warning in result.warnings:
+                logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
+            validations.append(result)
+        return validations
 
     def generate_rollback_script(self, migration: Migration, environment: str | None = None) -> str:
         """The rollback for ``migration.sql`` in the dialect of the environment's target."""
@@ -132,104 +167,101 @@ class SchemaManager:
         fake: bool = False,
     ) -> MigrationResult:
         """Apply ``migration``; ``fake`` records it as applied without running its SQL."""
-        target = resolve(environment)
-        _canonicalise(migration)
-        executor = _executor(target)
-        fingerprint = self._catch_up(target, executor)
-        rows = executor.ledger.rows(migration.id)
-        # A fake runs nothing, so destructive statements cannot block it.
-        validation = validate(migration, target, rows, allow_destructive=allow_destructive or fake)
-        if not validation.is_valid:
-            message = (
-                f"Migration {migration.id} was not applied to {target.environment}: "
-                f"validation failed ({len(validation.errors)} error(s))."
-            )
-            logger.info("%s %s", message, " ".join(validation.errors))
-            result = results.not_run(
-                migration.id, target.environment, "apply", message, "\n".join(validation.errors)
-            )
-            result.warnings = validation.warnings
-            return result
-        problem = self.drift_problem(migration) or policy.promotion_problem(
-            migration.id, migration_checksum(migration.sql), target
+        [result] = self.apply_migrations_sync(
+            [migration],
+            environment,
+            allow_destructive=allow_destructive,
+            applied_by=applied_by,
+            fake=fake,
         )
-        if problem:
-            return _not_run(migration.id, target, "apply", MigrationStateError(problem))
-        rollback_script, generated = validation.rollback_script, validation.rollback_generated
-        try:
-            stored = self._store(migration)
-            logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
-            outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
-        except (MigrationStateError, LockTimeoutError) as exc:
-            return _not_run(migration.id, target, "apply", exc)
-        result = results.applied(
-            stored.id,
-            target.environment,
-            outcome,
-            rollback_script=rollback_script,
-            warnings=validation.warnings,
-        )
-        if not outcome.already_applied:
-            result.record = history.record_apply(
-                target,
-                stored,
-                outcome,
-                rollback_script,
-                rollback_generated=generated,
-                applied_by=_who(applied_by),
-                faked=fake,
-            )
-            if outcome.success and fake:
-                result.faked = True
-                result.message = (
-                    f"Migration {stored.id} recorded as applied in {target.environment} "
-                    "without running its SQL (fake)."
-                )
-            if outcome.success and policy.writes_files(target):
-                self._export(stored, rollback_script, target, result)
-        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
-            fingerprint, "apply", outcome
-        )
-        logger.info(result.message)
-        self._sync_after(result, target)
         return result
+
+    def apply_migrations_sync(
+        self,
+        migrations: Iterable[Migration],
+        environment: str | None = None,
+        *,
+        allow_destructive: bool = False,
+        applied_by: str | None = None,
+        fake: bool = False,
+        before_apply: Callable[[Migration, ValidationResult], None] | None = None,
+        after_apply: Callable[[MigrationResult], None] | None = None,
+    ) -> list[MigrationResult]:
+        """Apply ``migrations`` in order, stopping at the first that does not succeed.
+
+        Returns one result per migration attempted (a failure is the last). The plan shares
+        one target connection, one hold of the migration lock and one read each of the
+        ledger, the catalogue and the history, so each migration costs its own statements,
+        its ledger row and its history record. ``before_apply`` is called with each valid
+        migration and its validation just before it runs (a command's prompt may raise to
+        stop there); ``after_apply`` with each result as soon as it is known.
+        """
+        plan = list(migrations)
+        if not plan:
+            return []
+        for migration in plan:
+            _canonicalise(migration)
+        target = resolve(environment)
+        executor = _executor(target)
+        who = _who(applied_by)
+        done: list[MigrationResult] = []
+        try:
+            with self.deferred_schema_sync(), executor.session([m.id for m in plan]):
+                batch = ApplyBatch(self, target, executor, plan)
+                for migration in plan:
+                    result = batch.apply(
+                        migration,
+                        allow_destructive=allow_destructive,
+                        applied_by=who,
+                        fake=fake,
+                        before_apply=before_apply,
+                    )
+                    done.append(result)
+                    if after_apply is not None:
+                        after_apply(result)
+                    if not result.success:
+                        break
+        except LockTimeoutError as exc:  # the migration lock, before the first migration
+            done.append(_not_run(plan[len(done)].id, target, "apply", exc))
+        return done
 
     def rollback_migration_sync(
         self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
     ) -> MigrationResult:
+        [result] = self.rollback_migrations_sync([migration_id], environment, applied_by=applied_by)
+        return result
+
+    def rollback_migrations_sync(
+        self,
+        migration_ids: Iterable[str],
+        environment: str | None = None,
+        *,
+        applied_by: str | None = None,
+        after_rollback: Callable[[MigrationResult], None] | None = None,
+    ) -> list[MigrationResult]:
+        """Roll back ``migration_ids`` in the order given (newest first, normally), stopping at
+        the first that does not succeed; one lock and one read of ledger and history, as for
+        ``apply_migrations_sync``."""
+        plan = list(migration_ids)
+        if not plan:
+            return []
         target = resolve(environment)
         executor = _executor(target)
-        fingerprint = self._catch_up(target, executor)
-        live = executor.live_row(migration_id)
-        if live is None:
-            message = (
-                f"Migration {migration_id!r} is not applied in {target.environment}; "
-                "nothing to roll back."
-            )
-            return _not_run(migration_id, target, "rollback", MigrationStateError(message))
-        script = rollback_scripts.script_in_force(
-            target.environment, live.id, migration_id, target.vendor
-        )
-        problem = rollback_scripts.why_unusable(migration_id, script)
-        if problem:
-            return _not_run(migration_id, target, "rollback", MigrationStateError(problem))
-        logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
+        who = _who(applied_by)
+        done: list[MigrationResult] = []
         try:
-            outcome = executor.rollback(migration_id, script)
-        except (MigrationStateError, LockTimeoutError) as exc:
-            return _not_run(migration_id, target, "rollback", exc)
-        record = history.record_rollback(
-            target, migration_id, outcome, script, applied_by=_who(applied_by)
-        )
-        self._in_sync[target.environment, target.alias] = history.fingerprint_after(
-            fingerprint, "rollback", outcome
-        )
-        result = results.rolled_back(
-            migration_id, target.environment, outcome, rollback_script=script, record=record
-        )
-        logger.info(result.message)
-        self._sync_after(result, target)
-        return result
+            with self.deferred_schema_sync(), executor.session(plan):
+                batch = RollbackBatch(self, target, executor, plan)
+                for migration_id in plan:
+                    result = batch.rollback(migration_id, applied_by=who)
+                    done.append(result)
+                    if after_rollback is not None:
+                        after_rollback(result)
+                    if not result.success:
+                        break
+        except LockTimeoutError as exc:  # the migration lock, before the first rollback
+            done.append(_not_run(plan[len(done)], target, "rollback", exc))
+        return done
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
         """The script a rollback of ``migration_id`` would run now (empty if not applied)."""
@@ -342,6 +374,9 @@ class SchemaManager:
     def deferred_schema_sync(self) -> Iterator[None]:
         """Sync ``schema.prisma`` once when a batch of applies or rollbacks ends, not after each
         one: a sync introspects the whole target, so per migration it would grow with N."""
+        if self._sync_pending is not None:  # an enclosing batch syncs when it ends
+            yield
+            return
         self._sync_pending = {}
         try:
             yield
@@ -418,39 +453,6 @@ class SchemaManager:
             message = f"Applied, but could not write its folder under migrations/: {exc}"
             logger.warning("Migration %s: %s", migration.id, message)
             result.warnings.append(message)
-
-    def _store(self, migration: Migration) -> Migration:
-        """Save ``migration`` in the catalogue (validation has ruled out a different SQL)."""
-        # No transaction (no row lock, no commit to wait for): the update below only
-        # matches while the stored SQL is still the one checked here.
-        # Without the SQL: it is checked by checksum, and a data migration's script can be
-        # tens of megabytes that need not be held twice.
-        stored = Migration.objects.filter(pk=migration.id).defer("sql").first()
-        if stored is None:
-            migration.name = migration.name or migration.id.split("_", 1)[-1]
-            migration.save(force_insert=True)
-            return migration
-        stale = MigrationStateError(
-            f"Migration {migration.id!r} was stored with different SQL meanwhile; "
-            "validate it again."
-        )
-        if stored.checksum != migration.current_checksum:
-            # Stored by someone else since validation: never apply SQL nobody asked for.
-            raise stale
-        stored.sql = migration.sql  # the same text (same checksum), shared rather than read
-        changed = {
-            field: getattr(migration, field)
-            for field in ("name", "rollback_sql")
-            if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
-        }
-        if changed:
-            for field, value in changed.items():
-                setattr(stored, field, value)
-            stored.updated_at = timezone.now()
-            same_sql = Migration.objects.filter(pk=stored.pk, checksum=stored.checksum)
-            if not same_sql.update(**changed, updated_at=stored.updated_at):
-                raise stale
-        return stored
 
 
 def _canonicalise(migration: Migration) -> None:

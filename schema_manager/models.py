@@ -5,6 +5,8 @@ Models hold fields and small helpers only; SQL execution lives in ``executor.py`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -14,6 +16,17 @@ from django.utils.translation import gettext_lazy as _
 from .checksums import migration_checksum
 from .exceptions import AppliedMigrationError
 from .sql.rules import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
+
+# Ids per ``__in`` query when reading for a whole plan: within SQLite's oldest limit of 999
+# parameters per statement.
+IDS_PER_QUERY = 500
+
+
+def id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    """``ids``, deduplicated and sorted, in lists of at most ``IDS_PER_QUERY``."""
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), IDS_PER_QUERY):
+        yield unique[start : start + IDS_PER_QUERY]
 
 
 class Migration(models.Model):

@@ -29,24 +29,44 @@ def previous_environment(environment: str) -> str | None:
     return order[position - 1] if position else None
 
 
-def promotion_problem(migration_id: str, checksum: str, target: Target) -> str | None:
-    """Why ``migration_id`` may not be applied in ``target`` yet (None if it may)."""
-    previous = previous_environment(target.environment)
-    if previous is None:
-        return None
-    source = resolve(previous)
-    ledger = Ledger(get_backend(connections[source.alias]))
-    try:
-        rows = ledger.rows(migration_id)
-    except DatabaseError as exc:
+class PromotionGate:
+    """Whether migrations may be applied in ``target`` yet, by PROMOTION_ORDER.
+
+    The previous environment's ledger is read once, on the first question, so a batch of
+    applies asks it once rather than once per migration.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.previous = previous_environment(target.environment)
+        self._applied: set[tuple[str, str]] | None = None  # (migration id, checksum)
+        self._unreadable: DatabaseError | None = None
+
+    def problem(self, migration_id: str, checksum: str) -> str | None:
+        """Why ``migration_id`` (with this checksum) may not be applied yet (None if it may)."""
+        if self.previous is None:
+            return None
+        if self._applied is None and self._unreadable is None:
+            self._read()
+        if self._unreadable is not None:
+            return (
+                f"Migration {migration_id!r} cannot be promoted to {self.target.environment}: "
+                f"the ledger of {self.previous} (SCHEMA_MANAGER['PROMOTION_ORDER']) could not "
+                f"be read ({self._unreadable})."
+            )
+        if (migration_id, checksum) in self._applied:
+            return None
         return (
-            f"Migration {migration_id!r} cannot be promoted to {target.environment}: the ledger "
-            f"of {previous} (SCHEMA_MANAGER['PROMOTION_ORDER']) could not be read ({exc})."
+            f"Migration {migration_id!r} has not been applied in {self.previous} (with this "
+            f"SQL), and SCHEMA_MANAGER['PROMOTION_ORDER'] requires it to succeed in "
+            f"{self.previous} before {self.target.environment}."
         )
-    if any(row.is_applied and row.checksum == checksum for row in rows):
-        return None
-    return (
-        f"Migration {migration_id!r} has not been applied in {previous} (with this SQL), and "
-        f"SCHEMA_MANAGER['PROMOTION_ORDER'] requires it to succeed in {previous} before "
-        f"{target.environment}."
-    )
+
+    def _read(self) -> None:
+        source = resolve(self.previous)
+        try:
+            rows = Ledger(get_backend(connections[source.alias])).rows()
+        except DatabaseError as exc:
+            self._unreadable = exc
+            return
+        self._applied = {(row.migration_name, row.checksum) for row in rows if row.is_applied}

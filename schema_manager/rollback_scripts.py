@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from .capture import capture
-from .models import Migration, VersionRecord
+from .models import Migration, VersionRecord, id_chunks
 from .sql import generate_rollback, parse_statements
 from .sql.rollback import WARNING_PREFIX
 
@@ -33,6 +33,27 @@ def script_in_force(environment: str, ledger_id: str, migration_id: str, vendor:
         return recorded
     migration = Migration.objects.filter(pk=migration_id).first()
     return script_for(migration, vendor)[0] if migration else ""
+
+
+def scripts_in_force(environment: str, live_rows: dict[str, str], vendor: str) -> dict[str, str]:
+    """``script_in_force`` for many migrations at once: live ledger row id -> script.
+
+    ``live_rows`` maps each migration id to its live ledger row's id; two queries per
+    ``IDS_PER_QUERY`` migrations, however long the history.
+    """
+    scripts: dict[str, str] = {}
+    for chunk in id_chunks(live_rows.values()):
+        recorded = VersionRecord.objects.filter(
+            environment=environment, ledger_id__in=chunk, status=VersionRecord.Status.APPLIED
+        ).values_list("ledger_id", "rollback_script")
+        scripts.update((ledger_id, script) for ledger_id, script in recorded if script)
+    missing = [mid for mid, ledger_id in live_rows.items() if ledger_id not in scripts]
+    for chunk in id_chunks(missing):
+        for migration in Migration.objects.filter(pk__in=chunk):
+            scripts[live_rows[migration.id]] = script_for(migration, vendor)[0]
+    for migration_id in missing:
+        scripts.setdefault(live_rows[migration_id], "")
+    return scripts
 
 
 def why_unusable(migration_id: str, script: str) -> str | None:

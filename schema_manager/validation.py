@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
 from django.db import connections
 
 from . import rollback_scripts
@@ -9,11 +13,62 @@ from .backends import get_backend
 from .checksums import migration_checksum
 from .conf import app_settings
 from .ledger import LedgerRow
-from .models import Migration, VersionRecord
+from .models import Migration, VersionRecord, id_chunks
 from .results import ValidationResult
 from .sql import Finding, check_migration_id, check_sql, parse_statements
 from .sql.directives import parse_directives
 from .targets import Target
+
+
+class Stored(NamedTuple):
+    """A catalogue entry, without its SQL (known by checksum; it can be megabytes)."""
+
+    checksum: str
+    name: str
+    rollback_sql: str
+
+
+@dataclass
+class KnownMigrations:
+    """What the catalogue and history hold for a plan's ids, read in a constant number of
+    queries for the whole plan, so that validating and storing each migration costs none."""
+
+    stored: dict[str, Stored] = field(default_factory=dict)
+    # Migration id -> {environment: checksum} where its latest history leaves it applied.
+    applied: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, migration_ids: Iterable[str]) -> KnownMigrations:
+        known = cls()
+        for chunk in id_chunks(migration_id for migration_id in migration_ids if migration_id):
+            entries = Migration.objects.filter(pk__in=chunk)
+            for migration_id, *entry in entries.values_list(
+                "id", "checksum", "name", "rollback_sql"
+            ):
+                known.stored[migration_id] = Stored(*entry)
+            records = (
+                VersionRecord.objects.filter(
+                    migration_id__in=chunk, status__in=["applied", "rolled_back"]
+                )
+                .order_by("-recorded_at", "-id")
+                .values_list("migration_id", "environment", "status", "checksum")
+            )
+            latest: set[tuple[str, str]] = set()
+            for migration_id, environment, status, checksum in records:
+                if (migration_id, environment) in latest:
+                    continue
+                latest.add((migration_id, environment))
+                if status == "applied":
+                    known.applied.setdefault(migration_id, {})[environment] = checksum
+        return known
+
+    def record_stored(self, migration: Migration) -> None:
+        self.stored[migration.id] = Stored(
+            migration.checksum, migration.name, migration.rollback_sql
+        )
+
+    def record_applied(self, migration_id: str, environment: str, checksum: str) -> None:
+        self.applied.setdefault(migration_id, {})[environment] = checksum
 
 
 def validate(
@@ -22,7 +77,10 @@ def validate(
     ledger_rows: list[LedgerRow],
     *,
     allow_destructive: bool = False,
+    known: KnownMigrations | None = None,
 ) -> ValidationResult:
+    """Check ``migration`` for ``target``; ``known`` (else read now) holds what the catalogue
+    and history say about its id."""
     severities = app_settings.rule_severities(target.environment)
     rollback_script, rollback_generated = "", False
     findings = [
@@ -33,7 +91,9 @@ def validate(
     if not any(
         finding.code in {"empty-sql", "invalid-id", "invalid-input"} for finding in findings
     ):
-        findings.extend(_duplicates(migration, ledger_rows))
+        if known is None:
+            known = KnownMigrations.read([migration.id])
+        findings.extend(_duplicates(migration, ledger_rows, known))
         # The script apply will store (captured from the target where it can be): made once
         # here and carried on the result, not generated again by apply.
         rollback_script, rollback_generated = rollback_scripts.script_for(
@@ -63,21 +123,18 @@ def validate(
     )
 
 
-def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Finding]:
+def _duplicates(
+    migration: Migration, ledger_rows: list[LedgerRow], known: KnownMigrations
+) -> list[Finding]:
     """Another migration with this id but different SQL, stored, recorded or applied."""
     checksum = migration_checksum(migration.sql)
     where = []
-    if not migration._state.adding and migration.checksum == checksum:
-        # Read from the catalogue with this very SQL: no need to read it again (storing it
-        # before the apply re-checks that nobody changed it since).
-        stored = checksum
-    else:
-        stored = Migration.objects.filter(pk=migration.id).values_list("checksum", flat=True)
-        stored = stored.first()
-    if stored is not None and stored != checksum:
-        where.append(f"the catalogue (checksum {stored[:12]}…)")
-    for environment in sorted(_applied_elsewhere_with_other_sql(migration.id, checksum)):
-        where.append(f"the history of {environment}")
+    stored = known.stored.get(migration.id)
+    if stored is not None and stored.checksum != checksum:
+        where.append(f"the catalogue (checksum {stored.checksum[:12]}…)")
+    for environment, applied in sorted(known.applied.get(migration.id, {}).items()):
+        if applied != checksum:
+            where.append(f"the history of {environment}")
     if any(row.is_applied and row.checksum != checksum for row in ledger_rows):
         where.append("the target's _prisma_migrations ledger")
     if not where:
@@ -90,21 +147,6 @@ def _duplicates(migration: Migration, ledger_rows: list[LedgerRow]) -> list[Find
             f"{', '.join(where)}; choose a new id (checksum of this SQL: {checksum[:12]}…).",
         )
     ]
-
-
-def _applied_elsewhere_with_other_sql(migration_id: str, checksum: str) -> set[str]:
-    """Environments whose latest history says this id is applied with another checksum."""
-    latest: dict[str, VersionRecord] = {}
-    records = VersionRecord.objects.filter(
-        migration_id=migration_id, status__in=["applied", "rolled_back"]
-    ).order_by("-recorded_at", "-id")
-    for record in records.only("environment", "status", "checksum"):
-        latest.setdefault(record.environment, record)
-    return {
-        environment
-        for environment, record in latest.items()
-        if record.status == "applied" and record.checksum != checksum
-    }
 
 
 def _rollback_gaps(generated_script: str) -> list[Finding]:

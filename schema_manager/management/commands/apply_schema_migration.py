@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from ...models import Migration
 from ...policy import may_prompt
-from ...results import MigrationResult
+from ...results import MigrationResult, ValidationResult
 from ...targets import resolve
 from ._base import SchemaCommand
 
@@ -82,22 +82,20 @@ class Command(SchemaCommand):
             and may_prompt(environment)
             and _is_terminal()
         )
-        results: list[MigrationResult] = []
         clock = time.perf_counter()
-        with manager.deferred_schema_sync():
-            for position, migration in enumerate(plan, start=1):
-                if prompt:
-                    self._confirm(migration, environment)
-                result = manager.apply_migration_sync(
-                    migration,
-                    environment,
-                    allow_destructive=options["allow_destructive"],
-                    fake=options["fake"],
-                )
-                self.report_line(result, position, len(plan), verbosity)
-                if not result.success:
-                    raise self.fail(result)
-                results.append(result)
+        positions = iter(range(1, len(plan) + 1))
+        results = manager.apply_migrations_sync(
+            plan,
+            environment,
+            allow_destructive=options["allow_destructive"],
+            fake=options["fake"],
+            before_apply=self._confirm if prompt else None,
+            after_apply=lambda result: self.report_line(
+                result, next(positions), len(plan), verbosity
+            ),
+        )
+        if not results[-1].success:
+            raise self.fail(results[-1])
         if verbosity >= 1:
             self.stdout.write(self._summary(results, target.environment, clock))
 
@@ -115,8 +113,7 @@ class Command(SchemaCommand):
             f"Done in {environment}: {', '.join(parts)} ({elapsed:.3f}s in all)."
         )
 
-    def _confirm(self, migration: Migration, environment: str | None) -> None:
-        validation = self.manager.validate_migration_sync(migration, environment)
+    def _confirm(self, migration: Migration, validation: ValidationResult) -> None:
         destructive = [f.message for f in validation.findings if f.destructive]
         if not destructive:
             return
@@ -149,8 +146,9 @@ class Command(SchemaCommand):
     ) -> None:
         manager = self.manager
         verb = "fake" if fake else "apply"
+        validations = manager.validate_migrations_sync(plan, environment, rehearse=rehearse)
         for position, migration in enumerate(plan, start=1):
-            validation = manager.validate_migration_sync(migration, environment, rehearse=rehearse)
+            validation = validations[position - 1]
             counter = f"[{position}/{len(plan)}] " if len(plan) > 1 else ""
             self.stdout.write(self.style.MIGRATE_HEADING(f"{counter}Would {verb} {migration.id}"))
             if validation.rehearsed and not validation.rehearsal_error:

@@ -51,12 +51,16 @@ class Command(SchemaCommand):
                 )
                 self.stdout.write(script)
             return
-        with manager.deferred_schema_sync():
-            for position, migration_id in enumerate(plan, start=1):
-                result = manager.rollback_migration_sync(migration_id, environment)
-                self.report_line(result, position, len(plan), verbosity)
-                if not result.success:
-                    raise self.fail(result)
+        positions = iter(range(1, len(plan) + 1))
+        results = manager.rollback_migrations_sync(
+            plan,
+            environment,
+            after_rollback=lambda result: self.report_line(
+                result, next(positions), len(plan), verbosity
+            ),
+        )
+        if not results[-1].success:
+            raise self.fail(results[-1])
         if verbosity >= 1 and len(plan) > 1:
             self.stdout.write(
                 self.style.SUCCESS(

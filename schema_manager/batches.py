@@ -1,0 +1,231 @@
+"""A plan of applies or rollbacks on one target, run inside one ``MigrationExecutor.session``.
+
+What every migration of the plan needs from the app's database (catalogue entries, history,
+rollback scripts) and from the target (the ledger, reconciled once) is read when the batch
+starts, so each migration then costs its own statements, one ledger row and one history
+record, however long the plan and the history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.utils import timezone
+
+from . import history, policy, results, rollback_scripts
+from .checksums import migration_checksum
+from .exceptions import LockTimeoutError, MigrationStateError
+from .executor import MigrationExecutor
+from .models import Migration, id_chunks
+from .results import MigrationResult, ValidationResult
+from .targets import Target
+from .validation import KnownMigrations, validate
+
+if TYPE_CHECKING:
+    from .manager import SchemaManager
+
+logger = logging.getLogger("schema_manager.manager")
+
+
+class _Batch:
+    def __init__(self, manager: SchemaManager, target: Target, executor: MigrationExecutor) -> None:
+        self.manager, self.target, self.executor = manager, target, executor
+        # The ledger as history last matched it; kept up to date by each operation so that
+        # the manager's next operation need not reconcile.
+        self.fingerprint = manager._catch_up(target, executor)
+
+    def _done(self, operation: str, outcome) -> None:
+        self.fingerprint = history.fingerprint_after(self.fingerprint, operation, outcome)
+        self.manager._in_sync[self.target.environment, self.target.alias] = self.fingerprint
+
+    def _not_run(
+        self, migration_id: str, operation: str, exc: MigrationStateError | LockTimeoutError
+    ) -> MigrationResult:
+        logger.info("%s", exc)
+        return results.not_run(migration_id, self.target.environment, operation, str(exc))
+
+
+class ApplyBatch(_Batch):
+    def __init__(
+        self,
+        manager: SchemaManager,
+        target: Target,
+        executor: MigrationExecutor,
+        plan: list[Migration],
+    ) -> None:
+        super().__init__(manager, target, executor)
+        self.known = KnownMigrations.read([migration.id for migration in plan])
+        self.promotion = policy.PromotionGate(target)
+
+    def apply(
+        self,
+        migration: Migration,
+        *,
+        allow_destructive: bool,
+        applied_by: str,
+        fake: bool,
+        before_apply: Callable[[Migration, ValidationResult], None] | None,
+    ) -> MigrationResult:
+        target, executor = self.target, self.executor
+        validation = validate(
+            migration,
+            target,
+            executor.ledger.rows(migration.id),
+            # A fake runs nothing, so destructive statements cannot block it.
+            allow_destructive=allow_destructive or fake,
+            known=self.known,
+        )
+        if not validation.is_valid:
+            message = (
+                f"Migration {migration.id} was not applied to {target.environment}: "
+                f"validation failed ({len(validation.errors)} error(s))."
+            )
+            logger.info("%s %s", message, " ".join(validation.errors))
+            result = results.not_run(
+                migration.id, target.environment, "apply", message, "\n".join(validation.errors)
+            )
+            result.warnings = validation.warnings
+            return result
+        problem = self.manager.drift_problem(migration) or self.promotion.problem(
+            migration.id, migration_checksum(migration.sql)
+        )
+        if problem:
+            return self._not_run(migration.id, "apply", MigrationStateError(problem))
+        if before_apply is not None:
+            before_apply(migration, validation)
+        rollback_script, generated = validation.rollback_script, validation.rollback_generated
+        try:
+            stored = self._store(migration)
+            logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
+            outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
+        except (MigrationStateError, LockTimeoutError) as exc:
+            return self._not_run(migration.id, "apply", exc)
+        result = results.applied(
+            stored.id,
+            target.environment,
+            outcome,
+            rollback_script=rollback_script,
+            warnings=validation.warnings,
+        )
+        if not outcome.already_applied:
+            result.record = history.record_apply(
+                target,
+                stored,
+                outcome,
+                rollback_script,
+                rollback_generated=generated,
+                applied_by=applied_by,
+                faked=fake,
+            )
+            if outcome.success:
+                self.known.record_applied(stored.id, target.environment, stored.checksum)
+            if outcome.success and fake:
+                result.faked = True
+                result.message = (
+                    f"Migration {stored.id} recorded as applied in {target.environment} "
+                    "without running its SQL (fake)."
+                )
+            if outcome.success and policy.writes_files(target):
+                self.manager._export(stored, rollback_script, target, result)
+        self._done("apply", outcome)
+        logger.info(result.message)
+        self.manager._sync_after(result, target)
+        return result
+
+    def _store(self, migration: Migration) -> Migration:
+        """Save ``migration`` in the catalogue (validation has ruled out a different SQL).
+
+        Against the entry read when the batch started: no query when the catalogue already
+        holds it as given.
+        """
+        stored = self.known.stored.get(migration.id)
+        if stored is None:
+            migration.name = migration.name or migration.id.split("_", 1)[-1]
+            migration.save(force_insert=True)
+            self.known.record_stored(migration)
+            return migration
+        stale = MigrationStateError(
+            f"Migration {migration.id!r} was stored with different SQL meanwhile; "
+            "validate it again."
+        )
+        checksum = migration.current_checksum
+        if stored.checksum != checksum:
+            # Stored by someone else since validation: never apply SQL nobody asked for.
+            raise stale
+        changed = {
+            field: getattr(migration, field)
+            for field in ("name", "rollback_sql")
+            if getattr(migration, field) and getattr(migration, field) != getattr(stored, field)
+        }
+        entry = Migration(
+            id=migration.id,
+            sql=migration.sql,  # the same text (same checksum): shared, not read again
+            checksum=checksum,
+            name=changed.get("name", stored.name),
+            rollback_sql=changed.get("rollback_sql", stored.rollback_sql),
+        )
+        entry._state.adding = False
+        if changed:
+            # Only while the stored SQL is still the one checked: no row lock to wait for.
+            entry.updated_at = timezone.now()
+            same_sql = Migration.objects.filter(pk=migration.id, checksum=checksum)
+            if not same_sql.update(**changed, updated_at=entry.updated_at):
+                raise stale
+            self.known.record_stored(entry)
+        return entry
+
+
+class RollbackBatch(_Batch):
+    def __init__(
+        self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list[str]
+    ) -> None:
+        super().__init__(manager, target, executor)
+        live = {
+            migration_id: row.id
+            for migration_id in plan
+            if (row := executor.live_row(migration_id)) is not None
+        }
+        self.scripts = rollback_scripts.scripts_in_force(target.environment, live, target.vendor)
+        self.names: dict[str, str] = {}
+        for chunk in id_chunks(plan):
+            self.names.update(Migration.objects.filter(pk__in=chunk).values_list("id", "name"))
+
+    def rollback(self, migration_id: str, *, applied_by: str) -> MigrationResult:
+        target, executor = self.target, self.executor
+        live = executor.live_row(migration_id)
+        if live is None:
+            message = (
+                f"Migration {migration_id!r} is not applied in {target.environment}; "
+                "nothing to roll back."
+            )
+            return self._not_run(migration_id, "rollback", MigrationStateError(message))
+        script = self.scripts.get(live.id)
+        if script is None:  # applied again since the batch started (engines without a lock)
+            script = rollback_scripts.script_in_force(
+                target.environment, live.id, migration_id, target.vendor
+            )
+        problem = rollback_scripts.why_unusable(migration_id, script)
+        if problem:
+            return self._not_run(migration_id, "rollback", MigrationStateError(problem))
+        logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
+        try:
+            outcome = executor.rollback(migration_id, script)
+        except (MigrationStateError, LockTimeoutError) as exc:
+            return self._not_run(migration_id, "rollback", exc)
+        record = history.record_rollback(
+            target,
+            migration_id,
+            outcome,
+            script,
+            applied_by=applied_by,
+            name=self.names.get(migration_id, migration_id),
+        )
+        self._done("rollback", outcome)
+        result = results.rolled_back(
+            migration_id, target.environment, outcome, rollback_script=script, record=record
+        )
+        logger.info(result.message)
+        self.manager._sync_after(result, target)
+        return result
