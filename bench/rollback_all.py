@@ -1,9 +1,8 @@
 """Roll back every applied migration of an environment, newest first, in one process.
 
-``rollback_schema_migration --to ID`` keeps ID applied, so this driver takes the command's
-code path for every migration: ``SchemaManager.rollback_migration_sync`` once per migration in
-one process, inside ``deferred_schema_sync()`` as the command runs it — the honest equivalent
-of one ``psql`` reading all the down scripts.
+``rollback_schema_migration --to ID`` keeps ID applied, so this driver calls what the command
+calls, ``SchemaManager.rollback_migrations_sync``, with every applied migration, newest first:
+the honest equivalent of one ``psql`` reading all the down scripts.
 
 Usage: DJANGO_SETTINGS_MODULE=bench.settings python bench/rollback_all.py [ENVIRONMENT]
 """
@@ -24,12 +23,10 @@ def main(environment: str | None) -> int:
     manager = SchemaManager()
     target = resolve(environment)
     applied = MigrationExecutor(target.alias, 60).ledger.applied()
-    with manager.deferred_schema_sync():
-        for migration_id in sorted(applied, reverse=True):
-            result = manager.rollback_migration_sync(migration_id, environment)
-            if not result.success:
-                print(result.message, result.error, file=sys.stderr)
-                return 1
+    results = manager.rollback_migrations_sync(sorted(applied, reverse=True), environment)
+    if results and not results[-1].success:
+        print(results[-1].message, results[-1].error, file=sys.stderr)
+        return 1
     return 0
 
 

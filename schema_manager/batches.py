@@ -58,6 +58,9 @@ class ApplyBatch(_Batch):
         super().__init__(manager, target, executor)
         self.known = KnownMigrations.read([migration.id for migration in plan])
         self.promotion = policy.PromotionGate(target)
+        # Each migration's folder, read once for the drift check and the export.
+        directory = manager.migrations_directory
+        self.on_disk = {m.id: directory.get(m.id) for m in plan if m.id}
 
     def apply(
         self,
@@ -88,7 +91,8 @@ class ApplyBatch(_Batch):
             )
             result.warnings = validation.warnings
             return result
-        problem = self.manager.drift_problem(migration) or self.promotion.problem(
+        on_disk = self.on_disk.get(migration.id)
+        problem = self.manager._drift(migration, on_disk) or self.promotion.problem(
             migration.id, migration_checksum(migration.sql)
         )
         if problem:
@@ -127,7 +131,7 @@ class ApplyBatch(_Batch):
                     f"Migration {stored.id} recorded as applied in {target.environment} "
                     "without running its SQL (fake)."
                 )
-            if outcome.success and policy.writes_files(target):
+            if outcome.success and on_disk is None and policy.writes_files(target):
                 self.manager._export(stored, rollback_script, target, result)
         self._done("apply", outcome)
         logger.info(result.message)
@@ -206,7 +210,7 @@ class RollbackBatch(_Batch):
             script = rollback_scripts.script_in_force(
                 target.environment, live.id, migration_id, target.vendor
             )
-        problem = rollback_scripts.why_unusable(migration_id, script)
+        problem = rollback_scripts.why_unusable(migration_id, script, target.vendor)
         if problem:
             return self._not_run(migration_id, "rollback", MigrationStateError(problem))
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)

@@ -317,6 +317,24 @@ class SchemaManager:
     def drift_problem(self, migration: Migration) -> str | None:
         """Why ``migration`` must not be applied: its SQL differs from its migration.sql."""
         disk = self.migrations_directory.get(migration.id) if migration.id else None
+        return self._drift(migration, disk)
+
+    def plan_drift(self, plan: list[Migration], environment: str | None = None) -> list[str]:
+        """Every modified migration a plan must not start with: applied here and changed on
+        disk since, or in the plan and different from its folder. One read of the folders."""
+        target = resolve(environment)
+        applied = _executor(target).ledger.applied()
+        on_disk = {disk.id: disk for disk in self.migrations_directory.read()}
+        return [
+            *(
+                self._modified(disk, applied[disk.id], target)
+                for disk in on_disk.values()
+                if disk.id in applied and not same_script(applied[disk.id].checksum, disk.sql)
+            ),
+            *(problem for m in plan if (problem := self._drift(m, on_disk.get(m.id)))),
+        ]
+
+    def _drift(self, migration: Migration, disk: DiskMigration | None) -> str | None:
         checksum = migration_checksum(migration.sql)
         if disk is None or same_script(checksum, disk.sql):
             return None
@@ -333,12 +351,18 @@ class SchemaManager:
         target = resolve(environment)
         applied = _executor(target).ledger.applied()
         return [
-            f"Migration {disk.id!r} is applied in {target.environment} with checksum "
-            f"{applied[disk.id].checksum}, but {str(disk.path / 'migration.sql')!r} now has "
-            f"checksum {disk.checksum}; restore the file or put the change in a new migration."
+            self._modified(disk, applied[disk.id], target)
             for disk in self.migrations_directory.read()
             if disk.id in applied and not same_script(applied[disk.id].checksum, disk.sql)
         ]
+
+    @staticmethod
+    def _modified(disk: DiskMigration, live: LedgerRow, target: Target) -> str:
+        return (
+            f"Migration {disk.id!r} is applied in {target.environment} with checksum "
+            f"{live.checksum}, but {str(disk.path / 'migration.sql')!r} now has "
+            f"checksum {disk.checksum}; restore the file or put the change in a new migration."
+        )
 
     def rollback_plan(self, to_id: str, environment: str | None = None) -> list[str]:
         """The migrations applied after ``to_id`` in the environment, newest first."""

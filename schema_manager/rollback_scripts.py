@@ -56,15 +56,17 @@ def scripts_in_force(environment: str, live_rows: dict[str, str], vendor: str) -
     return scripts
 
 
-def why_unusable(migration_id: str, script: str) -> str | None:
-    """Why ``script`` must not run as the rollback of ``migration_id``; None if it may."""
+def why_unusable(migration_id: str, script: str, vendor: str | None = None) -> str | None:
+    """Why ``script`` must not run as the rollback of ``migration_id``; None if it may.
+
+    ``vendor``: the target's, so that the script is split once for this and for running it."""
     warnings = script_warnings(script)
     if warnings:
         return (
             f"Migration {migration_id!r} cannot be rolled back automatically: "
             f"{' '.join(warnings)} Give the migration a rollback_sql (down.sql) that handles it."
         )
-    if not parse_statements(script):
+    if not parse_statements(script, vendor):
         return f"Migration {migration_id!r} has no rollback script to run."
     return None
 

@@ -54,8 +54,7 @@ class Command(SchemaCommand):
         plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
         if options["all"]:
             # Refuse before the first apply, not halfway through the plan.
-            drift = manager.modified_migrations(environment)
-            drift += [problem for m in plan if (problem := manager.drift_problem(m))]
+            drift = manager.plan_drift(plan, environment)
             if drift:
                 others = f" ({len(drift) - 1} more modified)" if len(drift) > 1 else ""
                 raise CommandError(f"Refusing to apply: {drift[0]}{others}")
