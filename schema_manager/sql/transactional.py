@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from .lexer import WordKind
 from .statements import Statement
 
 
@@ -19,19 +20,25 @@ def refuses_transaction(
 
     ``server_version`` is PostgreSQL's ``server_version_num``; unknown means a current server.
     """
-    words = [word.upper for word in statement.words if word.kind.value != "punctuation"]
-    if dialect == "sqlite":
-        return "VACUUM cannot run inside a transaction" if words[:1] == ["VACUUM"] else None
-    if dialect != "postgresql":
+    if dialect not in ("sqlite", "postgresql"):
         return None
-    head = words[:6]
+    # The first six words decide (every statement of every migration is asked, several
+    # times: reading all the words of a long INSERT would be wasted).
+    head: list[str] = []
+    for word in statement.words:
+        if word.kind is not WordKind.PUNCTUATION:
+            head.append(word.upper)
+            if len(head) == 6:
+                break
+    if dialect == "sqlite":
+        return "VACUUM cannot run inside a transaction" if head[:1] == ["VACUUM"] else None
     if head[:1] == ["VACUUM"]:
         return "VACUUM cannot run inside a transaction block"
     if head[:1] in (["CREATE"], ["DROP"], ["REINDEX"]) and "CONCURRENTLY" in head:
         return f"{' '.join(head[:2])} ... CONCURRENTLY cannot run inside a transaction block"
     if (
         head[:2] == ["ALTER", "TYPE"]
-        and any(a == "ADD" and b == "VALUE" for a, b in pairwise(words))
+        and any(a.upper == "ADD" and b.upper == "VALUE" for a, b in pairwise(statement.words))
         and server_version is not None
         and server_version < 120000
     ):
