@@ -58,9 +58,9 @@ class ApplyBatch(_Batch):
         super().__init__(manager, target, executor)
         self.known = KnownMigrations.read([migration.id for migration in plan])
         self.promotion = policy.PromotionGate(target)
-        # Each migration's folder, read once for the drift check and the export.
+        # Each migration's folder, by checksum, once for the drift check and the export.
         directory = manager.migrations_directory
-        self.on_disk = {m.id: directory.get(m.id) for m in plan if m.id}
+        self.on_disk = {m.id: directory.checksum_of(m.id) for m in plan if m.id}
 
     def apply(
         self,

@@ -4,17 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
+from pathlib import Path
+
+# Characters encoded per step: a large script is hashed without a whole encoded copy.
+_CHUNK = 1 << 20
 
 
 def migration_checksum(sql: str) -> str:
     """Lowercase hex SHA-256 of ``sql`` encoded as UTF-8: exactly the file's bytes on disk."""
-    return hashlib.sha256(sql.encode("utf-8")).hexdigest()
+    if len(sql) <= _CHUNK:
+        return hashlib.sha256(sql.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256()
+    for start in range(0, len(sql), _CHUNK):
+        # A chunk boundary inside a surrogate pair cannot happen: str holds code points.
+        digest.update(sql[start : start + _CHUNK].encode("utf-8"))
+    return digest.hexdigest()
+
+
+def file_checksum(path: Path) -> str:
+    """``migration_checksum`` of a file's text, read in chunks (never the whole file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def same_script(checksum: str, sql: str) -> bool:
     """True if ``checksum`` is that of ``sql``, allowing for a CRLF/LF conversion (as Prisma)."""
-    candidates = {sql, sql.replace("\r\n", "\n"), sql.replace("\r\n", "\n").replace("\n", "\r\n")}
-    return any(migration_checksum(candidate) == checksum for candidate in candidates)
+    if migration_checksum(sql) == checksum:
+        return True  # the usual answer, without a converted copy of the script
+    if "\n" not in sql:
+        return False
+    unix = sql.replace("\r\n", "\n")
+    return any(
+        migration_checksum(candidate) == checksum
+        for candidate in (unix, unix.replace("\n", "\r\n"))
+        if candidate != sql
+    )
 
 
 def canonical_sql(sql: str) -> str:

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 import traceback
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +35,7 @@ from .ledger import (
 from .security import scrub
 from .sql import Statement, parse_statements
 from .sql.directives import parse_directives
+from .sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
 
 logger = logging.getLogger("schema_manager.executor")
 
@@ -117,34 +118,46 @@ class MigrationExecutor:
         """Whether ``sql`` runs statement by statement outside a transaction here."""
         if not self.backend.can_rollback_ddl or parse_directives(sql).no_transaction:
             return True
-        statements = (
-            parse_statements(sql, self.connection.vendor) if statements is None else statements
-        )
+        if statements is None:
+            if is_streamed(sql):
+                # A large script is not held in memory: its first statement decides, since
+                # validation refuses a script that mixes statements the engine refuses in a
+                # transaction with others (and the engine would refuse such a mix anyway).
+                first = next(iter_statements(sql, self.connection.vendor), None)
+                return first is not None and bool(self.backend.refuses_transaction(first))
+            statements = parse_statements(sql, self.connection.vendor)
         return any(self.backend.refuses_transaction(s) for s in statements)
 
     def apply(self, migration_id: str, sql: str, checksum: str, *, fake: bool = False) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
 
         ``fake`` records the row without running the SQL (baselining an existing database).
+        In a transaction the statements are read one at a time, so a large data migration
+        never has all its statements in memory.
         """
-        statements = parse_statements(sql, self.connection.vendor)
+        vendor = self.connection.vendor
+        check_input(sql, MAX_STREAMED_CHARS)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         # A fake runs nothing, so it is one atomic ledger insert on every engine.
-        outcome.stepwise = not fake and self.runs_stepwise(sql, statements)
+        outcome.stepwise = not fake and self.runs_stepwise(sql)
+
+        def every_statement() -> list[Statement]:
+            return list(iter_statements(sql, vendor))
+
         clock = time.perf_counter()
         with self._locked():
             self.ledger.ensure_table()
-            if self._recover_interrupted(migration_id, checksum, statements, outcome):
+            if self._recover_interrupted(migration_id, checksum, every_statement, outcome):
                 pass  # a dead process had run every statement: its attempt is now finished
             elif outcome.stepwise:
                 try:
-                    self._apply_stepwise(migration_id, checksum, statements, outcome)
+                    self._apply_stepwise(migration_id, checksum, every_statement(), outcome)
                 finally:  # its timeouts were set for the session
                     with self.connection.cursor() as cursor:
                         self.backend.reset_timeouts(cursor)
             else:
-                self._apply_atomic(migration_id, checksum, statements, outcome, fake=fake)
+                self._apply_atomic(migration_id, checksum, sql, outcome, fake=fake)
         outcome.elapsed = time.perf_counter() - clock
         return outcome
 
@@ -152,7 +165,7 @@ class MigrationExecutor:
         self,
         migration_id: str,
         checksum: str,
-        statements: list[Statement],
+        sql: str,
         outcome: Outcome,
         *,
         fake: bool = False,
@@ -170,8 +183,8 @@ class MigrationExecutor:
                             # The row `prisma migrate resolve --applied` writes: one instant,
                             # empty logs, no steps.
                             outcome.started_at = utc_now()
-                        else:
-                            self._run(statements, outcome)
+                        else:  # a fresh reading of the script for each attempt
+                            self._run(iter_statements(sql, self.connection.vendor), outcome)
                         outcome.finished_at = outcome.started_at if fake else utc_now()
                         outcome.ledger_id = self.ledger.insert(
                             migration_id,
@@ -250,7 +263,11 @@ class MigrationExecutor:
         self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=None)
 
     def _recover_interrupted(
-        self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
+        self,
+        migration_id: str,
+        checksum: str,
+        every_statement: Callable[[], list[Statement]],
+        outcome: Outcome,
     ) -> bool:
         """Settle what a dead process's step-by-step attempt of this migration left behind.
 
@@ -264,9 +281,12 @@ class MigrationExecutor:
         """
         if not self.backend.has_session_lock:
             return False
+        statements: list[Statement] | None = None  # read only if there is something to recover
         for row in self.ledger.rows(migration_id):
             if not row.is_unresolved_failure or row.logs is not None or row.checksum != checksum:
                 continue
+            if statements is None:
+                statements = every_statement()
             summary = (
                 f"{INTERRUPTED} the process applying this migration died after "
                 f"{row.applied_steps_count} of {len(statements)} statement(s)"
@@ -423,7 +443,7 @@ class MigrationExecutor:
                     execute_quietly(self.connection, line)
         outcome.statements_run += 1
 
-    def _run(self, statements: list[Statement], outcome: Outcome) -> None:
+    def _run(self, statements: Iterable[Statement], outcome: Outcome) -> None:
         with self.connection.cursor() as cursor:
             for statement in statements:
                 if self.progress:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checksums import migration_checksum
+from .checksums import file_checksum, migration_checksum, same_script
 from .exceptions import SchemaManagerError
 
 logger = logging.getLogger("schema_manager.files")
@@ -50,6 +50,24 @@ class DiskMigration:
         return migration_checksum(self.sql)
 
 
+@dataclass(frozen=True)
+class FolderChecksum:
+    """A migration folder known by the checksum of its migration.sql, read in chunks: what
+    drift checks and the status need, without holding the text (data migrations can be
+    tens of megabytes)."""
+
+    id: str
+    path: Path
+    checksum: str
+
+    def same_script(self, checksum: str) -> bool:
+        """Whether the file is the script with ``checksum``, allowing for a CRLF/LF
+        conversion (the text is read only when the checksums differ)."""
+        return checksum == self.checksum or same_script(
+            checksum, _read_text(self.path / MIGRATION_FILE)
+        )
+
+
 class MigrationDirectory:
     """Reads the migration folders beside a Prisma schema."""
 
@@ -75,16 +93,36 @@ class MigrationDirectory:
             return []
         return [self._read_folder(folder) for folder in sorted(self._folders())]
 
+    def checksum_of(self, migration_id: str) -> FolderChecksum | None:
+        """The folder of ``migration_id`` by checksum, if there is one."""
+        folder = self.path / migration_id
+        return self._checksum(folder) if folder.is_dir() else None
+
+    def checksums(self) -> list[FolderChecksum]:
+        """Every migration folder by checksum, sorted by name as Prisma sorts them."""
+        if not self.path.is_dir():
+            return []
+        return [self._checksum(folder) for folder in sorted(self._folders())]
+
+    def _checksum(self, folder: Path) -> FolderChecksum:
+        sql_file = self._migration_file(folder)
+        return FolderChecksum(id=folder.name, path=folder, checksum=file_checksum(sql_file))
+
     def _folders(self) -> list[Path]:
         return [entry for entry in self.path.iterdir() if entry.is_dir()]
 
-    def _read_folder(self, folder: Path) -> DiskMigration:
+    @staticmethod
+    def _migration_file(folder: Path) -> Path:
         sql_file = folder / MIGRATION_FILE
         if not sql_file.is_file():
             raise SchemaManagerError(
                 f"Migration folder {str(folder)!r} has no {MIGRATION_FILE}; Prisma requires one "
                 "in every folder under migrations/."
             )
+        return sql_file
+
+    def _read_folder(self, folder: Path) -> DiskMigration:
+        sql_file = self._migration_file(folder)
         down_file = folder / ROLLBACK_FILE
         return DiskMigration(
             id=folder.name,

@@ -20,11 +20,11 @@ from django.db import connections
 
 from . import history, rehearsal, results, rollback_scripts
 from .batches import ApplyBatch, RollbackBatch
-from .checksums import canonical_sql, migration_checksum, same_script
+from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
 from .exceptions import LockTimeoutError, MigrationStateError, SchemaManagerError
 from .executor import MigrationExecutor
-from .files import DiskMigration, MigrationDirectory
+from .files import DiskMigration, FolderChecksum, MigrationDirectory
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .prisma_schema import sync_after
@@ -288,55 +288,59 @@ class SchemaManager:
         A folder whose migration.sql changed since it was imported updates the catalogue,
         unless the migration is applied somewhere: that is drift, reported and never applied.
         """
-        return self._import(self.migrations_directory.read())
+        return self._import(self.migrations_directory.checksums())
 
-    def _import(self, on_disk: list[DiskMigration]) -> list[Migration]:
+    def _import(self, on_disk: list[FolderChecksum]) -> list[Migration]:
+        """Only new and changed folders are read in full: the others are known by checksum."""
         known = {m.id: m for m in Migration.objects.only("id", "checksum")}
+        directory = self.migrations_directory
         new = []
-        for disk in on_disk:
-            stored = known.get(disk.id)
+        for folder in on_disk:
+            stored = known.get(folder.id)
             if stored is None:
-                new.append(
-                    Migration(
-                        id=disk.id, name=disk.name, sql=disk.sql, rollback_sql=disk.rollback_sql
+                disk = directory.get(folder.id)
+                if disk is not None:  # removed since it was listed: nothing to import
+                    new.append(
+                        Migration(
+                            id=disk.id,
+                            name=disk.name,
+                            sql=disk.sql,
+                            rollback_sql=disk.rollback_sql,
+                            checksum=folder.checksum,  # bulk_create skips save()
+                        )
                     )
-                )
-            elif stored.checksum != disk.checksum:
+            elif stored.checksum != folder.checksum and (disk := directory.get(folder.id)):
                 self._update_from_disk(stored, disk)
-        for migration in new:
-            migration.checksum = migration_checksum(migration.sql)  # bulk_create skips save()
         # One transaction for the whole import; a folder a concurrent process imported a
         # moment ago is skipped, not an error.
         Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
         for migration in new:
-            logger.info(
-                "Imported migration %s from %s", migration.id, self.migrations_directory.path
-            )
+            logger.info("Imported migration %s from %s", migration.id, directory.path)
         return new
 
     def drift_problem(self, migration: Migration) -> str | None:
         """Why ``migration`` must not be applied: its SQL differs from its migration.sql."""
-        disk = self.migrations_directory.get(migration.id) if migration.id else None
-        return self._drift(migration, disk)
+        folder = self.migrations_directory.checksum_of(migration.id) if migration.id else None
+        return self._drift(migration, folder)
 
     def plan_drift(self, plan: list[Migration], environment: str | None = None) -> list[str]:
         """Every modified migration a plan must not start with: applied here and changed on
         disk since, or in the plan and different from its folder. One read of the folders."""
         target = resolve(environment)
         applied = _executor(target).ledger.applied()
-        on_disk = {disk.id: disk for disk in self.migrations_directory.read()}
+        on_disk = {folder.id: folder for folder in self.migrations_directory.checksums()}
         return [
             *(
-                self._modified(disk, applied[disk.id], target)
-                for disk in on_disk.values()
-                if disk.id in applied and not same_script(applied[disk.id].checksum, disk.sql)
+                self._modified(folder, applied[folder.id], target)
+                for folder in on_disk.values()
+                if folder.id in applied and not folder.same_script(applied[folder.id].checksum)
             ),
             *(problem for m in plan if (problem := self._drift(m, on_disk.get(m.id)))),
         ]
 
-    def _drift(self, migration: Migration, disk: DiskMigration | None) -> str | None:
+    def _drift(self, migration: Migration, disk: FolderChecksum | None) -> str | None:
         checksum = migration_checksum(migration.sql)
-        if disk is None or same_script(checksum, disk.sql):
+        if disk is None or disk.same_script(checksum):
             return None
         applied = VersionRecord.objects.applied_environments(migration.id)
         how = f"applied in {', '.join(sorted(applied))}" if applied else "stored"
@@ -351,13 +355,13 @@ class SchemaManager:
         target = resolve(environment)
         applied = _executor(target).ledger.applied()
         return [
-            self._modified(disk, applied[disk.id], target)
-            for disk in self.migrations_directory.read()
-            if disk.id in applied and not same_script(applied[disk.id].checksum, disk.sql)
+            self._modified(folder, applied[folder.id], target)
+            for folder in self.migrations_directory.checksums()
+            if folder.id in applied and not folder.same_script(applied[folder.id].checksum)
         ]
 
     @staticmethod
-    def _modified(disk: DiskMigration, live: LedgerRow, target: Target) -> str:
+    def _modified(disk: FolderChecksum, live: LedgerRow, target: Target) -> str:
         return (
             f"Migration {disk.id!r} is applied in {target.environment} with checksum "
             f"{live.checksum}, but {str(disk.path / 'migration.sql')!r} now has "
@@ -387,7 +391,7 @@ class SchemaManager:
     def status(self, environment: str | None = None) -> list[MigrationState]:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""
         target = resolve(environment)
-        on_disk = self.migrations_directory.read()
+        on_disk = self.migrations_directory.checksums()
         self._import(on_disk)
         disk = {m.id: m for m in on_disk}
         return migration_states(

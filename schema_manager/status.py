@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from .checksums import same_script
-from .files import DiskMigration
+from .files import FolderChecksum
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 
@@ -45,7 +44,7 @@ class MigrationState:
 
 
 def migration_states(
-    environment: str, rows: list[LedgerRow], disk: dict[str, DiskMigration] | None = None
+    environment: str, rows: list[LedgerRow], disk: dict[str, FolderChecksum] | None = None
 ) -> list[MigrationState]:
     """Every migration on ``disk``, in the catalogue or in ``rows`` (the ledger), sorted by id."""
     disk = disk or {}
@@ -71,8 +70,7 @@ def migration_states(
             # The catalogue keeps the SQL applied elsewhere when the file changes afterwards.
             state, applied_checksum = "modified", stored.checksum
         elif state == "applied" and (on_disk or stored):
-            sql = on_disk.sql if on_disk else None
-            if not _matches(last.checksum, sql, stored):
+            if not _matches(last.checksum, on_disk, stored):
                 state = "modified"
         elif state == "applied":
             state = "missing"
@@ -96,9 +94,9 @@ def migration_states(
     return states
 
 
-def _matches(checksum: str, disk_sql: str | None, stored: Migration | None) -> bool:
-    if disk_sql is not None:
-        return same_script(checksum, disk_sql)
+def _matches(checksum: str, on_disk: FolderChecksum | None, stored: Migration | None) -> bool:
+    if on_disk is not None:
+        return on_disk.same_script(checksum)
     return stored is None or stored.checksum == checksum
 
 

@@ -15,8 +15,9 @@ from .conf import app_settings
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .results import ValidationResult
-from .sql import Finding, check_migration_id, check_sql, parse_statements
+from .sql import Finding, Statement, check_migration_id, check_sql
 from .sql.directives import parse_directives
+from .sql.statements import MAX_SCRIPT_CHARS, iter_statements
 from .targets import Target
 
 
@@ -94,11 +95,14 @@ def validate(
         if known is None:
             known = KnownMigrations.read([migration.id])
         findings.extend(_duplicates(migration, ledger_rows, known))
-        # The script apply will store (captured from the target where it can be): made once
-        # here and carried on the result, not generated again by apply.
-        rollback_script, rollback_generated = rollback_scripts.script_for(
-            migration, target.vendor, target.alias
-        )
+        if migration.rollback_sql.strip() or len(migration.sql) <= MAX_SCRIPT_CHARS:
+            # The script apply will store (captured from the target where it can be): made
+            # once here and carried on the result, not generated again by apply.
+            rollback_script, rollback_generated = rollback_scripts.script_for(
+                migration, target.vendor, target.alias
+            )
+        else:  # generating one would hold every statement at once
+            findings.append(_too_large_to_invert(migration))
         if rollback_generated:
             findings.extend(_rollback_gaps(rollback_script))
         findings.extend(_transaction_mix(migration, target))
@@ -149,6 +153,16 @@ def _duplicates(
     ]
 
 
+def _too_large_to_invert(migration: Migration) -> Finding:
+    return Finding(
+        "no-rollback",
+        "error",
+        f"The script has {len(migration.sql):,} characters, more than the "
+        f"{MAX_SCRIPT_CHARS:,} a rollback can be generated from; give the migration a "
+        "rollback_sql (down.sql).",
+    )
+
+
 def _rollback_gaps(generated_script: str) -> list[Finding]:
     return [
         Finding(
@@ -165,11 +179,20 @@ def _transaction_mix(migration: Migration, target: Target) -> list[Finding]:
     backend = get_backend(connections[target.alias])
     if not backend.can_rollback_ddl or parse_directives(migration.sql).no_transaction:
         return []
-    statements = parse_statements(migration.sql, target.vendor)
-    refusing = [(s, why) for s in statements if (why := backend.refuses_transaction(s))]
-    if not refusing or len(refusing) == len(statements):
+    # One statement at a time (a data migration can be large): the first refusing one, and
+    # whether any other statement would have shared its transaction.
+    first: tuple[Statement, str] | None = None
+    others = False
+    for statement in iter_statements(migration.sql, target.vendor):
+        why = backend.refuses_transaction(statement)
+        if why and first is None:
+            first = (statement, why)
+        others = others or not why
+        if first is not None and others:
+            break
+    if first is None or not others:
         return []
-    statement, why = refusing[0]
+    statement, why = first
     return [
         Finding(
             "no-transaction-mix",

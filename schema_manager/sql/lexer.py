@@ -223,10 +223,15 @@ class _Block:
 
 
 def split(sql: str, dialect: str | None = None) -> list[Chunk]:
+    """Every statement span of ``sql`` (see ``iter_chunks``)."""
+    return list(iter_chunks(sql, dialect))
+
+
+def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
     """Cut ``sql`` into statement spans at top-level ``;``; a comment on the rest of the
     semicolon's line stays with its statement. Spans without words are kept (callers drop
-    them); text between statements goes to the following one."""
-    chunks: list[Chunk] = []
+    them); text between statements goes to the following one. Spans come one at a time, so
+    a caller reading a large script holds one statement's words, not the script's."""
     words: list[Word] = []
     block = _Block()
     kinds = _KINDS
@@ -235,10 +240,10 @@ def split(sql: str, dialect: str | None = None) -> list[Chunk]:
         if ended >= 0:
             on_its_line = sql.find("\n", ended, token_start) < 0
             if on_its_line and kind == "comment" and sql.startswith(("--", "#"), token_start):
-                chunks.append(Chunk(start, token_end, words))
+                yield Chunk(start, token_end, words)
                 start, words, block, ended = token_end, [], _Block(), -1
                 continue
-            chunks.append(Chunk(start, ended, words))
+            yield Chunk(start, ended, words)
             start, words, block, ended = ended, [], _Block(), -1
         if kind == "comment":
             continue
@@ -249,8 +254,7 @@ def split(sql: str, dialect: str | None = None) -> list[Chunk]:
         elif kind == "punctuation" and word.text == ";" and block.depth == 0:
             ended = token_end
     if ended >= 0:
-        chunks.append(Chunk(start, ended, words))
+        yield Chunk(start, ended, words)
         start, words = ended, []
     if words or sql[start:].strip():
-        chunks.append(Chunk(start, len(sql), words, open_block=block.depth > 0))
-    return chunks
+        yield Chunk(start, len(sql), words, open_block=block.depth > 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from . import pg_syntax
 from .directives import parse_directives
@@ -12,7 +13,7 @@ from .lexer import DIALECTS
 from .lint import Context, hits
 from .operations import describe
 from .rule_table import RULES, Rule, Severity
-from .statements import SqlInputError, Statement, large_input_gc_pause, parse_statements
+from .statements import SqlInputError, Statement, iter_statements, large_input_gc_pause
 from .transactional import runs_outside_transaction
 
 # \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
@@ -76,21 +77,23 @@ def check_sql(
 def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | None) -> list[Finding]:
     if not sql or not sql.strip():
         return [Finding("empty-sql", "error", "SQL is empty.")]
+    # One statement at a time: a large data migration is checked in flat memory.
+    statements = iter_statements(sql, vendor)
     try:
-        statements = parse_statements(sql, vendor)
+        first = next(statements, None)
     except SqlInputError as exc:
         return [Finding("invalid-input", "error", str(exc))]
-    if not statements:
+    if first is None:
         return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
     directives = parse_directives(sql)
     dialect = vendor if vendor in DIALECTS else None
     # A migration made only of statements the engine refuses in a transaction runs without one.
     transactional = not directives.no_transaction and not runs_outside_transaction(
-        statements, dialect
+        iter_statements(sql, vendor), dialect
     )
     context = Context(dialect, transactional=transactional)
     findings: list[Finding] = []
-    for statement in statements:
+    for statement in chain([first], statements):
         findings.extend(_syntax(statement, vendor))
         for rule_id, what in hits(statement, describe(statement), context):
             finding = _finding(RULES[rule_id], statement, what, dialect, severities or {})

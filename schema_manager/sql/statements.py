@@ -14,13 +14,24 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..exceptions import SchemaManagerError
-from .lexer import DIALECTS, Chunk, Word, WordKind, split, word_set
+from .lexer import DIALECTS, Chunk, Word, WordKind, iter_chunks, split, word_set
 
-__all__ = ["MAX_SCRIPT_CHARS", "SqlInputError", "Statement", "Word", "WordKind"]
+__all__ = [
+    "MAX_SCRIPT_CHARS",
+    "MAX_STREAMED_CHARS",
+    "SqlInputError",
+    "Statement",
+    "Word",
+    "WordKind",
+]
 
-# Far above any real migration (Prisma's are kilobytes); a bound keeps memory and time
-# predictable: about 10-15 s and 240 MB per 10 MB analysed (bench/sql_analysis.py).
+# For work that holds every statement at once (rollback generation, capture, rehearsal):
+# far above any schema migration (Prisma's are kilobytes), and a bound keeps memory
+# predictable: about 240 MB per 10 MB held (bench/sql_analysis.py).
 MAX_SCRIPT_CHARS = 20_000_000
+# For work that reads one statement at a time (the rules, execution): memory stays flat,
+# so large data migrations can run; PostgreSQL's own limit for a text value is 1 GB.
+MAX_STREAMED_CHARS = 500_000_000
 
 
 class SqlInputError(SchemaManagerError, ValueError):
@@ -88,8 +99,9 @@ def _problems(words: list[Word], open_block: bool) -> list[str]:
     return problems
 
 
-def check_input(sql: str | bytes) -> str:
-    """``sql`` as text, or SqlInputError saying why it is not SQL text."""
+def check_input(sql: str | bytes, limit: int = MAX_SCRIPT_CHARS) -> str:
+    """``sql`` as text, or SqlInputError saying why it is not SQL text (or is over ``limit``
+    characters)."""
     if isinstance(sql, (bytes, bytearray)):
         try:
             sql = bytes(sql).decode("utf-8")
@@ -100,9 +112,9 @@ def check_input(sql: str | bytes) -> str:
             ) from None
     if not isinstance(sql, str):
         raise SqlInputError(f"SQL must be text, not {type(sql).__name__}.")
-    if len(sql) > MAX_SCRIPT_CHARS:
+    if len(sql) > limit:
         raise SqlInputError(
-            f"SQL script has {len(sql):,} characters; the limit is {MAX_SCRIPT_CHARS:,}. "
+            f"SQL script has {len(sql):,} characters; the limit is {limit:,}. "
             "Split it into several migrations, or load bulk data outside migrations."
         )
     nul = sql.find("\x00")
@@ -128,6 +140,28 @@ def parse_statements(sql: str | bytes, dialect: str | None = None) -> list[State
     if len(sql) <= CACHED_SCRIPT_CHARS:
         return list(_parse_cached(sql, dialect))
     return _parse(sql, dialect)
+
+
+def iter_statements(sql: str | bytes, dialect: str | None = None) -> Iterator[Statement]:
+    """``parse_statements``, one statement at a time: a large script is read without holding
+    its statements (each is dropped once the caller moves on), up to MAX_STREAMED_CHARS."""
+    if dialect not in DIALECTS:
+        dialect = None
+    sql = check_input(sql, MAX_STREAMED_CHARS)
+    if len(sql) <= CACHED_SCRIPT_CHARS:
+        yield from _parse_cached(sql, dialect)
+        return
+    index = 0
+    for chunk in iter_chunks(sql, dialect):
+        if any(word.text != ";" for word in chunk.words):
+            yield _statement(sql, chunk, index)
+            index += 1
+
+
+def is_streamed(sql: str) -> bool:
+    """Whether ``sql`` is too large to be held as a list of statements (see MAX_SCRIPT_CHARS)
+    and must be read with ``iter_statements``."""
+    return len(sql) > CACHED_SCRIPT_CHARS
 
 
 # One apply reads a script several times (rules, rollback, execution): a small script is

@@ -7,6 +7,7 @@ rules do not flag them there; mixed with ordinary statements they need the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import pairwise
 
 from .lexer import WordKind
@@ -48,6 +49,13 @@ def refuses_transaction(
     return None
 
 
-def runs_outside_transaction(statements: list[Statement], dialect: str | None) -> bool:
-    """Whether every statement is one the engine refuses in a transaction (so none gets one)."""
-    return bool(statements) and all(refuses_transaction(s, dialect) for s in statements)
+def runs_outside_transaction(statements: Iterable[Statement], dialect: str | None) -> bool:
+    """Whether every statement is one the engine refuses in a transaction (so none gets one).
+
+    Stops at the first statement that may run in one: usually the first of the script."""
+    seen = False
+    for statement in statements:
+        if not refuses_transaction(statement, dialect):
+            return False
+        seen = True
+    return seen
