@@ -18,7 +18,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from . import history, rehearsal, results, rollback_scripts
+from . import catalogue, history, rehearsal, results, rollback_scripts
 from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
@@ -294,10 +294,13 @@ class SchemaManager:
         """Only new and changed folders are read in full: the others are known by checksum."""
         known = {m.id: m for m in Migration.objects.only("id", "checksum")}
         directory = self.migrations_directory
-        new = []
+        new, streamed_in = [], []
         for folder in on_disk:
             stored = known.get(folder.id)
-            if stored is None:
+            if stored is None and catalogue.streams(folder):
+                if (streamed := catalogue.stream_in(folder)) is not None:
+                    streamed_in.append(streamed)
+            elif stored is None:
                 disk = directory.get(folder.id)
                 if disk is not None:  # removed since it was listed: nothing to import
                     new.append(
@@ -314,6 +317,7 @@ class SchemaManager:
         # One transaction for the whole import; a folder a concurrent process imported a
         # moment ago is skipped, not an error.
         Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
+        new = sorted([*new, *streamed_in], key=lambda migration: migration.id)
         for migration in new:
             logger.info("Imported migration %s from %s", migration.id, directory.path)
         return new
@@ -386,7 +390,9 @@ class SchemaManager:
         target = resolve(environment)
         self.import_migrations()
         applied = _executor(target).ledger.applied()
-        return [m for m in Migration.objects.order_by("id") if m.id not in applied]
+        pending = [m for m in Migration.objects.order_by("id").defer("sql") if m.id not in applied]
+        catalogue.load_sql(pending)
+        return pending
 
     def status(self, environment: str | None = None) -> list[MigrationState]:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""

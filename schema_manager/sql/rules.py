@@ -75,7 +75,8 @@ def check_sql(
 
 
 def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | None) -> list[Finding]:
-    if not sql or not sql.strip():
+    # isspace(), not strip(): no copy of what may be a large script.
+    if not sql or (isinstance(sql, (str, bytes)) and sql.isspace()):
         return [Finding("empty-sql", "error", "SQL is empty.")]
     # One statement at a time: a large data migration is checked in flat memory.
     statements = iter_statements(sql, vendor)
