@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 # Characters encoded per step: a large script is hashed without a whole encoded copy.
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 
 
 def migration_checksum(sql: str) -> str:

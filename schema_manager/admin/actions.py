@@ -175,39 +175,46 @@ def run(
     target: Target,
     allow_destructive: bool,
 ) -> None:
-    """Run the operation on each migration in turn, stopping at the first failure."""
+    """Run the operation on the migrations as one batch, stopping at the first failure."""
     manager = SchemaManager()
     who = request.user.get_username()
-    for index, migration in enumerate(migrations):
-        try:
-            if operation == "apply":
-                result = manager.apply_migration_sync(
-                    migration,
-                    target.environment,
-                    allow_destructive=allow_destructive,
-                    applied_by=who,
-                )
-            else:
-                result = manager.rollback_migration_sync(
-                    migration.id, target.environment, applied_by=who
-                )
-        except (DatabaseError, SchemaManagerError) as exc:
-            logger.exception("%s of %s in %s", operation, migration.id, target.environment)
-            result = results.not_run(
+    by_id = {migration.id: migration for migration in migrations}
+    done: list[MigrationResult] = []
+
+    def report(result: MigrationResult) -> None:
+        done.append(result)
+        modeladmin.log_change(request, by_id[result.migration_id], _log_message(result))
+        modeladmin.message_user(request, _outcome_message(result), _outcome_level(result))
+
+    try:
+        if operation == "apply":
+            manager.apply_migrations_sync(
+                migrations,
+                target.environment,
+                allow_destructive=allow_destructive,
+                applied_by=who,
+                after_apply=report,
+            )
+        else:
+            manager.rollback_migrations_sync(
+                list(by_id), target.environment, applied_by=who, after_rollback=report
+            )
+    except (DatabaseError, SchemaManagerError) as exc:
+        migration = migrations[len(done)] if len(done) < len(migrations) else migrations[-1]
+        logger.exception("%s of %s in %s", operation, migration.id, target.environment)
+        report(
+            results.not_run(
                 migration.id, target.environment, operation, f"{type(exc).__name__}: {exc}"
             )
-        modeladmin.log_change(request, migration, _log_message(result))
-        modeladmin.message_user(request, _outcome_message(result), _outcome_level(result))
-        rest = migrations[index + 1 :]
-        if not result.success and rest:
-            modeladmin.message_user(
-                request,
-                _("Stopped at the first failure; not attempted: %(ids)s.")
-                % {"ids": ", ".join(m.id for m in rest)},
-                messages.WARNING,
-            )
-        if not result.success:
-            break
+        )
+    rest = migrations[len(done) :]
+    if done and not done[-1].success and rest:
+        modeladmin.message_user(
+            request,
+            _("Stopped at the first failure; not attempted: %(ids)s.")
+            % {"ids": ", ".join(m.id for m in rest)},
+            messages.WARNING,
+        )
     forget_ledgers(request)
 
 
