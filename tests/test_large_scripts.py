@@ -13,6 +13,7 @@ from django.db import connections, router
 
 from schema_manager import Migration, SchemaManager
 from schema_manager import catalogue as catalogue_module
+from schema_manager import executor as executor_module
 from schema_manager.checksums import file_checksum, migration_checksum
 from schema_manager.exceptions import SchemaManagerError
 from schema_manager.sql import check_sql, statements
@@ -152,3 +153,24 @@ def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
     with pytest.raises(SchemaManagerError, match="not valid UTF-8"):
         manager.import_migrations()
     assert not Migration.objects.exists()
+
+
+def test_statements_sent_together_still_name_the_one_that_failed(
+    postgres_targets, manager: SchemaManager, monkeypatch
+):
+    monkeypatch.setattr(executor_module, "GROUP_CHARS", 120)  # several round trips
+    rows = "".join(f"INSERT INTO g VALUES ({i}); -- row {i}\n" for i in range(30))
+    sql = f"CREATE TABLE g (id INT PRIMARY KEY);\n{rows}INSERT INTO g (id) VALUES (7);\nSELECT 1"
+    failing = Migration(id="001_g", sql=sql, rollback_sql="DROP TABLE g;")
+    result = manager.apply_migration_sync(failing, "staging")
+
+    assert not result.success
+    assert result.error.startswith("Statement 32 (INSERT INTO g ( id ) VALUES ( 7 )) failed:")
+    assert "duplicate key" in result.error
+    assert "g" not in postgres_targets.tables("staging")
+
+    fixed = Migration(id="002_g", sql=sql.replace("(id) VALUES (7)", "(id) VALUES (70)"))
+    result = manager.apply_migration_sync(fixed, "staging")
+    assert result.success, result.error
+    assert result.statements_run == 33
+    assert postgres_targets.fetch("staging", "SELECT COUNT(*) FROM g") == [(31,)]

@@ -44,6 +44,12 @@ class TargetBackend:
     def can_rollback_ddl(self) -> bool:
         return bool(self.connection.features.can_rollback_ddl)
 
+    @property
+    def sends_statements_together(self) -> bool:
+        """Whether several statements can go to the server in one query string (one round
+        trip), in a transaction, with a savepoint around them."""
+        return False
+
     def ledger_exists(self) -> bool:
         with self.connection.cursor() as cursor:
             return LEDGER_TABLE in self.connection.introspection.table_names(cursor)

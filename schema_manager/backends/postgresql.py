@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 )"""
 
+    @property
+    def sends_statements_together(self) -> bool:
+        # The simple query protocol runs a string of statements; Django's default psycopg
+        # cursor binds client-side and so uses it. Server-side binding (an OPTIONS choice)
+        # prepares each query, which takes one statement only.
+        return self.connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+
     def ledger_exists(self) -> bool:
         # One lookup by name (through search_path, as introspection would): listing every
         # table costs milliseconds once the schema holds thousands.
