@@ -132,7 +132,8 @@ class SchemaManager:
         ledger = _executor(target).ledger
         # One migration: only its rows (the table has no index to find them, but the transfer
         # stays small); several: the whole ledger, once.
-        rows = ledger.rows(plan[0].id or None) if len(plan) == 1 else ledger.rows()
+        ids = {migration.id for migration in plan if migration.id}
+        rows = ledger.rows() if len(ids) > 1 else [row for i in ids for row in ledger.rows(i)]
         by_id: dict[str, list[LedgerRow]] = {}
         for row in rows:
             by_id.setdefault(row.migration_name, []).append(row)
