@@ -8,6 +8,10 @@ in reverse. Everything is written under one project directory:
 - ``psql_up.sql`` / ``psql_down.sql``: every migration (or down script, newest first) wrapped
   in BEGIN/COMMIT, for one ``psql`` process (the baseline)
 - ``benchapp/migrations/NNNN_*.py``: a Django app whose migrations are ``RunSQL(up, down)``
+- ``yoyo/NNNN_step.sql`` and ``.rollback.sql``: yoyo-migrations
+- ``alembic/``: an Alembic environment whose revisions ``op.execute`` each statement, one
+  transaction per migration
+- ``dbmate/NNNN_step.sql``: dbmate's ``-- migrate:up`` / ``-- migrate:down`` files
 
 Usage: python bench/generate.py DIR N
 """
@@ -71,6 +75,73 @@ class Migration(migrations.Migration):
 """
 
 
+ALEMBIC_INI = """[alembic]
+script_location = %(here)s
+"""
+
+# Every migration in its own transaction, as the other tools run them.
+ALEMBIC_ENV = """import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+engine = create_engine(os.environ["BENCH_ALEMBIC_URL"])
+with engine.connect() as connection:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+ALEMBIC_REVISION = """from alembic import op
+
+revision = {revision!r}
+down_revision = {down_revision!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    for statement in {up!r}:
+        op.execute(statement)
+
+
+def downgrade():
+    for statement in {down!r}:
+        op.execute(statement)
+"""
+
+
+def statements(sql: str) -> list[str]:
+    """The generated scripts' statements (one per line-ending ``;``, no ``;`` inside)."""
+    lines = (line for line in sql.splitlines(keepends=True) if not line.startswith("--"))
+    return [part.strip() for part in "".join(lines).split(";\n") if part.strip()]
+
+
+def generate_peers(project: Path, n: int) -> None:
+    yoyo = project / "yoyo"
+    dbmate = project / "dbmate"
+    versions = project / "alembic" / "versions"
+    for directory in (yoyo, dbmate, versions):
+        directory.mkdir(parents=True)
+    (project / "alembic" / "alembic.ini").write_text(ALEMBIC_INI)
+    (project / "alembic" / "env.py").write_text(ALEMBIC_ENV)
+    for i in range(n):
+        name = f"{i + 1:05d}_step"
+        (yoyo / f"{name}.sql").write_text(up_sql(i))
+        (yoyo / f"{name}.rollback.sql").write_text(down_sql(i))
+        (dbmate / f"{name}.sql").write_text(
+            f"-- migrate:up\n{up_sql(i)}\n-- migrate:down\n{down_sql(i)}"
+        )
+        (versions / f"r{i:05d}.py").write_text(
+            ALEMBIC_REVISION.format(
+                revision=f"r{i:05d}",
+                down_revision=f"r{i - 1:05d}" if i else None,
+                up=statements(up_sql(i)),
+                down=statements(down_sql(i)),
+            )
+        )
+
+
 def generate(project: Path, n: int) -> None:
     migrations = project / "prisma" / "migrations"
     migrations.mkdir(parents=True)
@@ -105,6 +176,7 @@ def generate(project: Path, n: int) -> None:
             previous = name
         for i in reversed(range(n)):
             psql_down.write(f"BEGIN;\n{down_sql(i)}COMMIT;\n")
+    generate_peers(project, n)
 
 
 def generate_large(path: Path, megabytes: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,8 +110,60 @@ def one_run(
         results["django migrate"].append(measure([*manage, "migrate", "-v0"], dj))
         results["django showmigrations N"].append(measure([*manage, "showmigrations"], dj))
         results["django zero"].append(measure([*manage, "migrate", "benchapp", "zero", "-v0"], dj))
+
+        for tool, (up, down) in peer_commands(project).items():
+            url = databases.fresh(tool)
+            env = {**base, "BENCH_ALEMBIC_URL": url.replace("postgres://", "postgresql+psycopg://")}
+            results[f"{tool} up"].append(measure(up(url), env))
+            if down is not None:
+                results[f"{tool} down"].append(measure(down(url), env))
     finally:
         databases.drop_all()
+
+
+def dbmate_binary() -> str | None:
+    """dbmate from BENCH_DBMATE, the npm install that bench/README.md gives, or PATH."""
+    cached = Path.home() / ".cache/schema_manager/dbmate-2.36.0/node_modules/.bin/dbmate"
+    candidates = [os.environ.get("BENCH_DBMATE"), str(cached), shutil.which("dbmate")]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+def peer_commands(project: Path) -> dict:
+    """tool -> (apply command for a URL, roll-back-all command or None), for installed tools."""
+    bin_dir = Path(PYTHON).parent
+    commands: dict = {}
+    if (bin_dir / "yoyo").is_file():
+        yoyo = [str(bin_dir / "yoyo")]
+        options = ["--batch", "--no-config-file"]
+
+        def yoyo_url(url: str) -> str:
+            return url.replace("postgres://", "postgresql+psycopg://")
+
+        commands["yoyo"] = (
+            lambda url: [*yoyo, "apply", *options, "--database", yoyo_url(url), f"{project}/yoyo"],
+            lambda url: [
+                *yoyo, "rollback", "--all", *options, "--database", yoyo_url(url),
+                f"{project}/yoyo",
+            ],
+        )  # fmt: skip
+    if (bin_dir / "alembic").is_file():
+        alembic = [str(bin_dir / "alembic"), "-c", str(project / "alembic" / "alembic.ini")]
+        commands["alembic"] = (
+            lambda url: [*alembic, "upgrade", "head"],
+            lambda url: [*alembic, "downgrade", "base"],
+        )
+    if dbmate := dbmate_binary():
+        migrations = str(project / "dbmate")
+
+        def dbmate_up(url: str) -> list[str]:
+            return [
+                dbmate, "--url", f"{url}?sslmode=disable", "--migrations-dir", migrations,
+                "--no-dump-schema", "up",
+            ]  # fmt: skip
+
+        # dbmate rolls back one migration per run: no roll-back-all to compare.
+        commands["dbmate"] = (dbmate_up, None)
+    return commands
 
 
 def median(samples: list[tuple[float, float, float]]) -> tuple[float, float, float]:
@@ -132,6 +185,35 @@ LABELS = {
     "django zero": "Django migrate benchapp zero",
     "django showmigrations N": "Django showmigrations (N applied)",
 }
+
+
+def peers_table(results: dict[str, list[tuple[float, float, float]]]) -> str:
+    """Every tool's apply and roll back of the N migrations against one psql."""
+    up, down = median(results["psql up"])[0], median(results["psql down"])[0]
+    tools = [
+        ("schema_manager", "sm apply", "sm rollback"),
+        ("Django migrate", "django migrate", "django zero"),
+        *((tool, f"{tool} up", f"{tool} down") for tool in ("dbmate", "alembic", "yoyo")),
+    ]
+    lines = [
+        "",
+        "| tool | apply all s (vs one psql) | roll back all s (vs one psql) |",
+        "|---|---|---|",
+        f"| one psql | {up:.2f} | {down:.2f} |",
+    ]
+    for tool, apply_key, rollback_key in tools:
+        if not results.get(apply_key):
+            lines.append(f"| {tool} | not installed | |")
+            continue
+        applied = median(results[apply_key])[0]
+        cells = [f"{applied:.2f} ({applied / up:.2f}x)"]
+        if results.get(rollback_key):
+            rolled = median(results[rollback_key])[0]
+            cells.append(f"{rolled:.2f} ({rolled / down:.2f}x)")
+        else:
+            cells.append("no roll-back-all")
+        lines.append(f"| {tool} | {' | '.join(cells)} |")
+    return "\n".join(lines)
 
 
 def table(n: int, results: dict[str, list[tuple[float, float, float]]]) -> str:
@@ -188,6 +270,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 one_run(project, args.server, results)
             print(table(n, results), flush=True)
+            print(peers_table(results), flush=True)
 
 
 if __name__ == "__main__":
