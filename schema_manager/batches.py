@@ -17,7 +17,7 @@ from django.utils import timezone
 from . import history, policy, results, rollback_scripts
 from .checksums import migration_checksum
 from .exceptions import LockTimeoutError, MigrationStateError
-from .executor import MigrationExecutor
+from .executor import MigrationExecutor, Outcome
 from .models import Migration, id_chunks
 from .results import MigrationResult, ValidationResult
 from .targets import Target
@@ -30,13 +30,16 @@ logger = logging.getLogger("schema_manager.manager")
 
 
 class _Batch:
+    """What applies and rollbacks share: the reconcile at the start, and keeping the
+    manager's record of the ledger's fingerprint up to date as the batch writes it."""
+
     def __init__(self, manager: SchemaManager, target: Target, executor: MigrationExecutor) -> None:
         self.manager, self.target, self.executor = manager, target, executor
         # The ledger as history last matched it; kept up to date by each operation so that
         # the manager's next operation need not reconcile.
         self.fingerprint = manager._catch_up(target, executor)
 
-    def _done(self, operation: str, outcome) -> None:
+    def _done(self, operation: str, outcome: Outcome) -> None:
         self.fingerprint = history.fingerprint_after(self.fingerprint, operation, outcome)
         self.manager._in_sync[self.target.environment, self.target.alias] = self.fingerprint
 
@@ -48,6 +51,8 @@ class _Batch:
 
 
 class ApplyBatch(_Batch):
+    """Applies a plan: validation, drift, promotion and storing read what they need once."""
+
     def __init__(
         self,
         manager: SchemaManager,
@@ -182,6 +187,8 @@ class ApplyBatch(_Batch):
 
 
 class RollbackBatch(_Batch):
+    """Rolls back a plan: each live row's rollback script and name are read once."""
+
     def __init__(
         self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list[str]
     ) -> None:
