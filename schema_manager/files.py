@@ -87,12 +87,6 @@ class MigrationDirectory:
         folder = self.path / migration_id
         return self._read_folder(folder) if folder.is_dir() else None
 
-    def read(self) -> list[DiskMigration]:
-        """Every migration folder, sorted by name as Prisma sorts them."""
-        if not self.path.is_dir():
-            return []
-        return [self._read_folder(folder) for folder in sorted(self._folders())]
-
     def checksum_of(self, migration_id: str) -> FolderChecksum | None:
         """The folder of ``migration_id`` by checksum, if there is one."""
         folder = self.path / migration_id

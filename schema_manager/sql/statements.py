@@ -159,8 +159,8 @@ def iter_statements(sql: str | bytes, dialect: str | None = None) -> Iterator[St
 
 
 def is_streamed(sql: str) -> bool:
-    """Whether ``sql`` is too large to be held as a list of statements (see MAX_SCRIPT_CHARS)
-    and must be read with ``iter_statements``."""
+    """Whether ``sql`` is past the parse cache (CACHED_SCRIPT_CHARS): its statements are then
+    read one at a time (``iter_statements``) rather than held."""
     return len(sql) > CACHED_SCRIPT_CHARS
 
 
