@@ -33,25 +33,29 @@ class _Batch:
     """What applies and rollbacks share: the reconcile at the start, and keeping the
     manager's record of the ledger's fingerprint up to date as the batch writes it."""
 
+    operation = ""  # "apply" or "rollback": for results and the ledger's fingerprint
+
     def __init__(self, manager: SchemaManager, target: Target, executor: MigrationExecutor) -> None:
         self.manager, self.target, self.executor = manager, target, executor
         # The ledger as history last matched it; kept up to date by each operation so that
         # the manager's next operation need not reconcile.
         self.fingerprint = manager._catch_up(target, executor)
 
-    def _done(self, operation: str, outcome: Outcome) -> None:
-        self.fingerprint = history.fingerprint_after(self.fingerprint, operation, outcome)
+    def _done(self, outcome: Outcome) -> None:
+        self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
         self.manager._in_sync[self.target.environment, self.target.alias] = self.fingerprint
 
     def _not_run(
-        self, migration_id: str, operation: str, exc: MigrationStateError | LockTimeoutError
+        self, migration_id: str, exc: MigrationStateError | LockTimeoutError
     ) -> MigrationResult:
         logger.info("%s", exc)
-        return results.not_run(migration_id, self.target.environment, operation, str(exc))
+        return results.not_run(migration_id, self.target.environment, self.operation, str(exc))
 
 
 class ApplyBatch(_Batch):
     """Applies a plan: validation, drift, promotion and storing read what they need once."""
+
+    operation = "apply"
 
     def __init__(
         self,
@@ -101,7 +105,7 @@ class ApplyBatch(_Batch):
             migration.id, migration_checksum(migration.sql)
         )
         if problem:
-            return self._not_run(migration.id, "apply", MigrationStateError(problem))
+            return self._not_run(migration.id, MigrationStateError(problem))
         if before_apply is not None:
             before_apply(migration, validation)
         rollback_script, generated = validation.rollback_script, validation.rollback_generated
@@ -110,7 +114,7 @@ class ApplyBatch(_Batch):
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
             outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
         except (MigrationStateError, LockTimeoutError) as exc:
-            return self._not_run(migration.id, "apply", exc)
+            return self._not_run(migration.id, exc)
         result = results.applied(
             stored.id,
             target.environment,
@@ -138,7 +142,7 @@ class ApplyBatch(_Batch):
                 )
             if outcome.success and on_disk is None and policy.writes_files(target):
                 self.manager._export(stored, rollback_script, target, result)
-        self._done("apply", outcome)
+        self._done(outcome)
         logger.info(result.message)
         self.manager._sync_after(result, target)
         return result
@@ -189,6 +193,8 @@ class ApplyBatch(_Batch):
 class RollbackBatch(_Batch):
     """Rolls back a plan: each live row's rollback script and name are read once."""
 
+    operation = "rollback"
+
     def __init__(
         self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list[str]
     ) -> None:
@@ -211,7 +217,7 @@ class RollbackBatch(_Batch):
                 f"Migration {migration_id!r} is not applied in {target.environment}; "
                 "nothing to roll back."
             )
-            return self._not_run(migration_id, "rollback", MigrationStateError(message))
+            return self._not_run(migration_id, MigrationStateError(message))
         script = self.scripts.get(live.id)
         if script is None:  # applied again since the batch started (engines without a lock)
             script = rollback_scripts.script_in_force(
@@ -219,12 +225,12 @@ class RollbackBatch(_Batch):
             )
         problem = rollback_scripts.why_unusable(migration_id, script, target.vendor)
         if problem:
-            return self._not_run(migration_id, "rollback", MigrationStateError(problem))
+            return self._not_run(migration_id, MigrationStateError(problem))
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
         try:
             outcome = executor.rollback(migration_id, script)
         except (MigrationStateError, LockTimeoutError) as exc:
-            return self._not_run(migration_id, "rollback", exc)
+            return self._not_run(migration_id, exc)
         record = history.record_rollback(
             target,
             migration_id,
@@ -233,7 +239,7 @@ class RollbackBatch(_Batch):
             applied_by=applied_by,
             name=self.names.get(migration_id, migration_id),
         )
-        self._done("rollback", outcome)
+        self._done(outcome)
         result = results.rolled_back(
             migration_id, target.environment, outcome, rollback_script=script, record=record
         )

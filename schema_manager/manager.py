@@ -198,33 +198,23 @@ class SchemaManager:
         stop there); ``after_apply`` with each result as soon as it is known.
         """
         plan = list(migrations)
-        if not plan:
-            return []
         for migration in plan:
             _canonicalise(migration)
-        target = resolve(environment)
-        executor = _executor(target)
         who = _who(applied_by)
-        done: list[MigrationResult] = []
-        try:
-            with self.deferred_schema_sync(), executor.session([m.id for m in plan]):
-                batch = ApplyBatch(self, target, executor, plan)
-                for migration in plan:
-                    result = batch.apply(
-                        migration,
-                        allow_destructive=allow_destructive,
-                        applied_by=who,
-                        fake=fake,
-                        before_apply=before_apply,
-                    )
-                    done.append(result)
-                    if after_apply is not None:
-                        after_apply(result)
-                    if not result.success:
-                        break
-        except LockTimeoutError as exc:  # the migration lock, before the first migration
-            done.append(_not_run(plan[len(done)].id, target, "apply", exc))
-        return done
+        return self._run_batch(
+            ApplyBatch,
+            plan,
+            [migration.id for migration in plan],
+            environment,
+            lambda batch, migration: batch.apply(
+                migration,
+                allow_destructive=allow_destructive,
+                applied_by=who,
+                fake=fake,
+                before_apply=before_apply,
+            ),
+            after_apply,
+        )
 
     def rollback_migration_sync(
         self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
@@ -244,24 +234,44 @@ class SchemaManager:
         the first that does not succeed; one lock and one read of ledger and history, as for
         ``apply_migrations_sync``."""
         plan = list(migration_ids)
+        who = _who(applied_by)
+        return self._run_batch(
+            RollbackBatch,
+            plan,
+            plan,
+            environment,
+            lambda batch, migration_id: batch.rollback(migration_id, applied_by=who),
+            after_rollback,
+        )
+
+    def _run_batch(
+        self,
+        batch_class: type[ApplyBatch] | type[RollbackBatch],
+        plan: list,
+        ids: list[str],
+        environment: str | None,
+        step: Callable,
+        after: Callable[[MigrationResult], None] | None,
+    ) -> list[MigrationResult]:
+        """Run ``step(batch, item)`` for each item of ``plan`` (whose migration ids are
+        ``ids``) in one batch on the environment's target, stopping at the first failure."""
         if not plan:
             return []
         target = resolve(environment)
         executor = _executor(target)
-        who = _who(applied_by)
         done: list[MigrationResult] = []
         try:
-            with self.deferred_schema_sync(), executor.session(plan):
-                batch = RollbackBatch(self, target, executor, plan)
-                for migration_id in plan:
-                    result = batch.rollback(migration_id, applied_by=who)
+            with self.deferred_schema_sync(), executor.session(ids):
+                batch = batch_class(self, target, executor, plan)
+                for item in plan:
+                    result = step(batch, item)
                     done.append(result)
-                    if after_rollback is not None:
-                        after_rollback(result)
+                    if after is not None:
+                        after(result)
                     if not result.success:
                         break
-        except LockTimeoutError as exc:  # the migration lock, before the first rollback
-            done.append(_not_run(plan[len(done)], target, "rollback", exc))
+        except LockTimeoutError as exc:  # the migration lock, before the first migration
+            done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
         return done
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
