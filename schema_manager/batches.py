@@ -101,8 +101,10 @@ class ApplyBatch(_Batch):
             result.warnings = validation.warnings
             return result
         on_disk = self.on_disk.get(migration.id)
-        problem = self.manager._drift(migration, on_disk) or self.promotion.problem(
-            migration.id, migration_checksum(migration.sql)
+        # Hashed once for drift, promotion and storing (a data migration can be megabytes).
+        checksum = migration_checksum(migration.sql)
+        problem = self.manager._drift(migration.id, checksum, on_disk) or self.promotion.problem(
+            migration.id, checksum
         )
         if problem:
             return self._not_run(migration.id, MigrationStateError(problem))
@@ -110,7 +112,7 @@ class ApplyBatch(_Batch):
             before_apply(migration, validation)
         rollback_script, generated = validation.rollback_script, validation.rollback_generated
         try:
-            stored = self._store(migration)
+            stored = self._store(migration, checksum)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
             outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
         except (MigrationStateError, LockTimeoutError) as exc:
@@ -147,8 +149,9 @@ class ApplyBatch(_Batch):
         self.manager._sync_after(result, target)
         return result
 
-    def _store(self, migration: Migration) -> Migration:
-        """Save ``migration`` in the catalogue (validation has ruled out a different SQL).
+    def _store(self, migration: Migration, checksum: str) -> Migration:
+        """Save ``migration``, whose SQL has ``checksum``, in the catalogue (validation has ruled
+        out a different SQL).
 
         Against the entry read when the batch started: no query when the catalogue already
         holds it as given.
@@ -163,7 +166,6 @@ class ApplyBatch(_Batch):
             f"Migration {migration.id!r} was stored with different SQL meanwhile; "
             "validate it again."
         )
-        checksum = migration.current_checksum
         if stored.checksum != checksum:
             # Stored by someone else since validation: never apply SQL nobody asked for.
             raise stale

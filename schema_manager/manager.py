@@ -336,7 +336,7 @@ class SchemaManager:
     def drift_problem(self, migration: Migration) -> str | None:
         """Why ``migration`` must not be applied: its SQL differs from its migration.sql."""
         folder = self.migrations_directory.checksum_of(migration.id) if migration.id else None
-        return self._drift(migration, folder)
+        return self._drift(migration.id, migration_checksum(migration.sql), folder)
 
     def plan_drift(self, plan: list[Migration], environment: str | None = None) -> list[str]:
         """Every modified migration a plan must not start with: applied here and changed on
@@ -350,17 +350,21 @@ class SchemaManager:
                 for folder in on_disk.values()
                 if folder.id in applied and not folder.same_script(applied[folder.id].checksum)
             ),
-            *(problem for m in plan if (problem := self._drift(m, on_disk.get(m.id)))),
+            *(
+                problem
+                for m in plan
+                if (problem := self._drift(m.id, migration_checksum(m.sql), on_disk.get(m.id)))
+            ),
         ]
 
-    def _drift(self, migration: Migration, disk: FolderChecksum | None) -> str | None:
-        checksum = migration_checksum(migration.sql)
+    def _drift(self, migration_id: str, checksum: str, disk: FolderChecksum | None) -> str | None:
+        """Why the migration whose SQL has ``checksum`` must not be applied (its folder differs)."""
         if disk is None or disk.same_script(checksum):
             return None
-        applied = VersionRecord.objects.applied_environments(migration.id)
+        applied = VersionRecord.objects.applied_environments(migration_id)
         how = f"applied in {', '.join(sorted(applied))}" if applied else "stored"
         return (
-            f"Migration {migration.id!r} was modified: it was {how} with checksum {checksum}, "
+            f"Migration {migration_id!r} was modified: it was {how} with checksum {checksum}, "
             f"but {str(disk.path / 'migration.sql')!r} now has checksum {disk.checksum}; "
             "restore the file or put the change in a new migration."
         )
