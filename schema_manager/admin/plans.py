@@ -16,6 +16,7 @@ from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..sql import check_sql, parse_statements
+from ..sql.statements import iter_statements
 from ..targets import Target
 from .states import EnvironmentState, read_ledger, state_in
 
@@ -42,15 +43,17 @@ def vendor_name(target: Target) -> str:
 
 def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
     snapshot = read_ledger(target)
-    manager = SchemaManager()
+    try:  # the whole plan at once: ledger, catalogue and history read once
+        validations = SchemaManager().validate_migrations_sync(migrations, target.environment)
+        unreadable = None
+    except (DatabaseError, SchemaManagerError) as exc:
+        validations, unreadable = [None] * len(migrations), str(exc)
     items = []
-    for migration in migrations:
+    for migration, validation in zip(migrations, validations, strict=True):
         item = PlanItem(migration, state_in(migration, snapshot))
         item.rollback_script, item.rollback_generated = migration.rollback_sql, False
-        try:
-            validation = manager.validate_migration_sync(migration, target.environment)
-        except (DatabaseError, SchemaManagerError) as exc:
-            item.errors = [str(exc)]
+        if validation is None:
+            item.errors = [unreadable]
         else:
             if validation.rollback_script:  # what the apply will store, capture included
                 item.rollback_script = validation.rollback_script
@@ -83,7 +86,8 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
         )
     if item.errors:
         return False, _("Blocked by validation errors: nothing will run.")
-    count = len(parse_statements(item.migration.sql))
+    # Counted one statement at a time: a large data migration is not held as statements.
+    count = sum(1 for _statement in iter_statements(item.migration.sql, target.vendor))
     return True, _(
         "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) in one transaction and records "
         "it as applied in _prisma_migrations and the version history. On any error nothing of "
