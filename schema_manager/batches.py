@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from . import history, policy, results, rollback_scripts
+from .analyses import Analyses
 from .checksums import migration_checksum
 from .exceptions import LockTimeoutError, MigrationStateError
 from .executor import MigrationExecutor, Outcome
@@ -45,6 +46,9 @@ class _Batch:
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
         self.manager._in_sync[self.target.environment, self.target.alias] = self.fingerprint
 
+    def finish(self) -> None:
+        """Called once the plan has run (or stopped at a failure)."""
+
     def _not_run(
         self, migration_id: str, exc: MigrationStateError | LockTimeoutError
     ) -> MigrationResult:
@@ -66,6 +70,10 @@ class ApplyBatch(_Batch):
     ) -> None:
         super().__init__(manager, target, executor)
         self.known = KnownMigrations.read([migration.id for migration in plan])
+        # Each script hashed once, for its stored analysis, drift, promotion and storing (a
+        # data migration can be megabytes).
+        self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
+        self.analyses = Analyses.read(target, self.checksums.values())
         self.promotion = policy.PromotionGate(target)
         # Each migration's folder, by checksum, once for the drift check and the export.
         directory = manager.migrations_directory
@@ -81,6 +89,7 @@ class ApplyBatch(_Batch):
         before_apply: Callable[[Migration, ValidationResult], None] | None,
     ) -> MigrationResult:
         target, executor = self.target, self.executor
+        checksum = self.checksums.get(id(migration)) or migration_checksum(migration.sql)
         validation = validate(
             migration,
             target,
@@ -88,6 +97,8 @@ class ApplyBatch(_Batch):
             # A fake runs nothing, so destructive statements cannot block it.
             allow_destructive=allow_destructive or fake,
             known=self.known,
+            analyses=self.analyses,
+            checksum=checksum,
         )
         if not validation.is_valid:
             message = (
@@ -101,8 +112,6 @@ class ApplyBatch(_Batch):
             result.warnings = validation.warnings
             return result
         on_disk = self.on_disk.get(migration.id)
-        # Hashed once for drift, promotion and storing (a data migration can be megabytes).
-        checksum = migration_checksum(migration.sql)
         problem = self.manager._drift(migration.id, checksum, on_disk) or self.promotion.problem(
             migration.id, checksum
         )
@@ -114,7 +123,13 @@ class ApplyBatch(_Batch):
         try:
             stored = self._store(migration, checksum)
             logger.info("Applying %s to %s (%s)", stored.id, target.environment, target.alias)
-            outcome = executor.apply(stored.id, stored.sql, stored.checksum, fake=fake)
+            outcome = executor.apply(
+                stored.id,
+                stored.sql,
+                stored.checksum,
+                fake=fake,
+                analysis=self.analyses.get(stored.sql, stored.checksum),
+            )
         except (MigrationStateError, LockTimeoutError) as exc:
             return self._not_run(migration.id, exc)
         result = results.applied(
@@ -148,6 +163,9 @@ class ApplyBatch(_Batch):
         logger.info(result.message)
         self.manager._sync_after(result, target)
         return result
+
+    def finish(self) -> None:
+        self.analyses.save()  # for the applies of the same scripts in other environments
 
     def _store(self, migration: Migration, checksum: str) -> Migration:
         """Save ``migration``, whose SQL has ``checksum``, in the catalogue (validation has ruled

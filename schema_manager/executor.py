@@ -18,7 +18,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, transaction
 
@@ -38,6 +38,9 @@ from .sql import Statement, parse_statements
 from .sql.directives import parse_directives
 from .sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
 
+if TYPE_CHECKING:
+    from .analyses import Analysis
+
 logger = logging.getLogger("schema_manager.executor")
 
 Progress = Callable[[str, Statement], None]
@@ -48,6 +51,23 @@ RETRY_DELAY = 0.5  # seconds before the first retry after a lock timeout; double
 # Characters of SQL per round trip where statements can be sent together.
 GROUP_CHARS = 256 * 1024
 _GROUP_SAVEPOINT = "schema_manager_statements"
+
+
+def runs_stepwise(
+    backend: TargetBackend, sql: str, statements: list[Statement] | None = None
+) -> bool:
+    """Whether ``sql`` runs statement by statement outside a transaction on ``backend``."""
+    if not backend.can_rollback_ddl or parse_directives(sql).no_transaction:
+        return True
+    if statements is None:
+        if is_streamed(sql):
+            # A large script is not held in memory: its first statement decides, since
+            # validation refuses a script that mixes statements the engine refuses in a
+            # transaction with others (and the engine would refuse such a mix anyway).
+            first = next(iter_statements(sql, backend.vendor), None)
+            return first is not None and bool(backend.refuses_transaction(first))
+        statements = parse_statements(sql, backend.vendor)
+    return any(backend.refuses_transaction(s) for s in statements)
 
 
 @dataclass
@@ -120,31 +140,35 @@ class MigrationExecutor:
 
     def runs_stepwise(self, sql: str, statements: list[Statement] | None = None) -> bool:
         """Whether ``sql`` runs statement by statement outside a transaction here."""
-        if not self.backend.can_rollback_ddl or parse_directives(sql).no_transaction:
-            return True
-        if statements is None:
-            if is_streamed(sql):
-                # A large script is not held in memory: its first statement decides, since
-                # validation refuses a script that mixes statements the engine refuses in a
-                # transaction with others (and the engine would refuse such a mix anyway).
-                first = next(iter_statements(sql, self.connection.vendor), None)
-                return first is not None and bool(self.backend.refuses_transaction(first))
-            statements = parse_statements(sql, self.connection.vendor)
-        return any(self.backend.refuses_transaction(s) for s in statements)
+        return runs_stepwise(self.backend, sql, statements)
 
-    def apply(self, migration_id: str, sql: str, checksum: str, *, fake: bool = False) -> Outcome:
+    def apply(
+        self,
+        migration_id: str,
+        sql: str,
+        checksum: str,
+        *,
+        fake: bool = False,
+        analysis: Analysis | None = None,
+    ) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
 
         ``fake`` records the row without running the SQL (baselining an existing database).
         In a transaction the statements are read one at a time, so a large data migration
-        never has all its statements in memory.
+        never has all its statements in memory. ``analysis``, the script's analysis for this
+        target, spares reading the script to know how it runs.
         """
         vendor = self.connection.vendor
         check_input(sql, MAX_STREAMED_CHARS)
         self._refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         # A fake runs nothing, so it is one atomic ledger insert on every engine.
-        outcome.stepwise = not fake and self.runs_stepwise(sql)
+        if fake:
+            outcome.stepwise = False
+        elif analysis is not None:
+            outcome.stepwise = analysis.stepwise
+        else:
+            outcome.stepwise = self.runs_stepwise(sql)
 
         def every_statement() -> list[Statement]:
             return list(iter_statements(sql, vendor))
@@ -161,7 +185,9 @@ class MigrationExecutor:
                     with self.connection.cursor() as cursor:
                         self.backend.reset_timeouts(cursor)
             else:
-                self._apply_atomic(migration_id, checksum, sql, outcome, fake=fake)
+                self._apply_atomic(
+                    migration_id, checksum, sql, outcome, fake=fake, analysis=analysis
+                )
         outcome.elapsed = time.perf_counter() - clock
         return outcome
 
@@ -173,6 +199,7 @@ class MigrationExecutor:
         outcome: Outcome,
         *,
         fake: bool = False,
+        analysis: Analysis | None = None,
     ) -> None:
         for attempt in range(self.lock_retries + 1):
             outcome.attempts, outcome.statements_run = attempt + 1, 0
@@ -187,6 +214,9 @@ class MigrationExecutor:
                             # The row `prisma migrate resolve --applied` writes: one instant,
                             # empty logs, no steps.
                             outcome.started_at = utc_now()
+                        elif self._sends_whole(sql, analysis):
+                            assert analysis is not None
+                            self._run_whole(sql, analysis.statements, outcome)
                         else:  # a fresh reading of the script for each attempt
                             self._run(iter_statements(sql, self.connection.vendor), outcome)
                         outcome.finished_at = outcome.started_at if fake else utc_now()
@@ -473,9 +503,7 @@ class MigrationExecutor:
         """Send ``group`` as one query string, inside a savepoint.
 
         A migration of a few statements then costs one round trip, and a data migration of
-        thousands a few hundred, where psql pays one per statement. If the string fails, the
-        savepoint undoes its statements and they are run again one by one, so the error names
-        the statement that failed.
+        thousands a few hundred, where psql pays one per statement.
         """
         if len(group) == 1:
             self._execute(cursor, group[0])
@@ -484,17 +512,52 @@ class MigrationExecutor:
         # Each text ends at its ``;`` or at a comment on that line: the newline ends such a
         # comment, and an empty statement between two ``;`` is no statement at all.
         body = "\n;\n".join(statement.text for statement in group)
+        self._send_in_savepoint(cursor, body, lambda: group, outcome)
+        outcome.statements_run += len(group)
+
+    def _sends_whole(self, sql: str, analysis: Analysis | None) -> bool:
+        """Whether the script, analysed before, can go to the server as written: no need to
+        split it when the engine takes several statements per query and nobody follows
+        statement by statement."""
+        return (
+            analysis is not None
+            and analysis.statements > 1
+            and self.backend.sends_statements_together
+            and self.progress is None
+            and len(sql) <= GROUP_CHARS
+        )
+
+    def _run_whole(self, sql: str, statements: int, outcome: Outcome) -> None:
+        """The script in one round trip, as written; split only if it fails (to say where)."""
+        with self.connection.cursor() as cursor:
+            # The newline ends a comment on the last line; ``;`` a last statement without one.
+            self._send_in_savepoint(
+                cursor, sql, lambda: parse_statements(sql, self.connection.vendor), outcome
+            )
+        outcome.statements_run += statements
+
+    def _send_in_savepoint(
+        self,
+        cursor: Any,
+        body: str,
+        statements: Callable[[], Iterable[Statement]],
+        outcome: Outcome,
+    ) -> None:
+        """Send ``body`` in one query inside a savepoint. If it fails, the savepoint undoes it
+        and ``statements()`` are run again one by one, so the error names the statement that
+        failed (and counts those before it)."""
         savepoint = _GROUP_SAVEPOINT
         try:
             cursor.execute(f"SAVEPOINT {savepoint};\n{body}\n;\nRELEASE SAVEPOINT {savepoint}")
         except Exception:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
-            for statement in group:
+            ran = outcome.statements_run
+            for statement in statements():
                 self._execute(cursor, statement)
                 outcome.statements_run += 1
+            # All ran this time: the caller counts them, as when the query succeeds.
+            outcome.statements_run = ran
             cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
-            return
-        outcome.statements_run += len(group)
 
     @staticmethod
     def _execute(cursor: Any, statement: Statement) -> None:

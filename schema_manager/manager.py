@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from . import catalogue, history, rehearsal, results, rollback_scripts
+from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
@@ -138,20 +139,25 @@ class SchemaManager:
         for row in rows:
             by_id.setdefault(row.migration_name, []).append(row)
         known = KnownMigrations.read([migration.id for migration in plan])
+        checksums = [migration_checksum(migration.sql) for migration in plan]
+        analyses = Analyses.read(target, checksums)
         validations = []
-        for migration in plan:
+        for migration, checksum in zip(plan, checksums, strict=True):
             result = validate(
                 migration,
                 target,
                 by_id.get(migration.id, []),
                 allow_destructive=allow_destructive,
                 known=known,
+                analyses=analyses,
+                checksum=checksum,
             )
             if rehearse and not result.errors:
                 rehearsal.rehearse_into(result, migration, target)
             for warning in result.warnings:
                 logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
             validations.append(result)
+        analyses.save()  # an apply of these scripts will not analyse them again
         return validations
 
     def generate_rollback_script(self, migration: Migration, environment: str | None = None) -> str:
@@ -270,6 +276,7 @@ class SchemaManager:
                         after(result)
                     if not result.success:
                         break
+                batch.finish()
         except LockTimeoutError as exc:  # the migration lock, before the first migration
             done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
         return done

@@ -6,18 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db import connections
-
 from . import rollback_scripts
-from .backends import get_backend
+from .analyses import Analyses
 from .checksums import migration_checksum
-from .conf import app_settings
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .results import ValidationResult
-from .sql import Finding, Statement, check_migration_id, check_sql
-from .sql.directives import parse_directives
-from .sql.statements import MAX_SCRIPT_CHARS, iter_statements
+from .sql import Finding, check_migration_id
+from .sql.statements import MAX_SCRIPT_CHARS
 from .targets import Target
 
 
@@ -79,22 +75,26 @@ def validate(
     *,
     allow_destructive: bool = False,
     known: KnownMigrations | None = None,
+    analyses: Analyses | None = None,
+    checksum: str | None = None,
 ) -> ValidationResult:
     """Check ``migration`` for ``target``; ``known`` (else read now) holds what the catalogue
-    and history say about its id."""
-    severities = app_settings.rule_severities(target.environment)
+    and history say about its id, ``analyses`` (else read now, and stored) its script's
+    analysis for the target; ``checksum`` is that of ``migration.sql`` (else computed)."""
     rollback_script, rollback_generated = "", False
-    findings = [
-        *check_migration_id(migration.id),
-        *check_sql(migration.sql, target.vendor, severities),
-    ]
+    checksum = checksum or migration_checksum(migration.sql)
+    if analyses is None:
+        analyses = Analyses.read(target, [checksum])
+        analysis = analyses.get(migration.sql, checksum)
+        analyses.save()
+    else:
+        analysis = analyses.get(migration.sql, checksum)
+    findings = [*check_migration_id(migration.id), *analysis.findings]
     # SQL that is not SQL text (invalid-input) cannot be analysed any further either.
-    if not any(
-        finding.code in {"empty-sql", "invalid-id", "invalid-input"} for finding in findings
-    ):
+    if analysis.readable and not any(finding.code == "invalid-id" for finding in findings):
         if known is None:
             known = KnownMigrations.read([migration.id])
-        findings.extend(_duplicates(migration, ledger_rows, known))
+        findings.extend(_duplicates(migration, checksum, ledger_rows, known))
         if migration.rollback_sql.strip() or len(migration.sql) <= MAX_SCRIPT_CHARS:
             # The script apply will store (captured from the target where it can be): made
             # once here and carried on the result, not generated again by apply.
@@ -105,7 +105,6 @@ def validate(
             findings.append(_too_large_to_invert(migration))
         if rollback_generated:
             findings.extend(_rollback_gaps(rollback_script))
-        findings.extend(_transaction_mix(migration, target))
     if target.is_protected and not allow_destructive:
         findings = [_blocked(finding, target) for finding in findings]
     active = [finding for finding in findings if not finding.acknowledged]
@@ -128,10 +127,10 @@ def validate(
 
 
 def _duplicates(
-    migration: Migration, ledger_rows: list[LedgerRow], known: KnownMigrations
+    migration: Migration, checksum: str, ledger_rows: list[LedgerRow], known: KnownMigrations
 ) -> list[Finding]:
-    """Another migration with this id but different SQL, stored, recorded or applied."""
-    checksum = migration_checksum(migration.sql)
+    """Another migration with this id but different SQL (whose is ``checksum``), stored,
+    recorded or applied."""
     where = []
     stored = known.stored.get(migration.id)
     if stored is not None and stored.checksum != checksum:
@@ -171,37 +170,6 @@ def _rollback_gaps(generated_script: str) -> list[Finding]:
             f"No rollback_sql given, and the generated one is incomplete: {warning}",
         )
         for warning in rollback_scripts.script_warnings(generated_script)
-    ]
-
-
-def _transaction_mix(migration: Migration, target: Target) -> list[Finding]:
-    """Statements the engine refuses in a transaction must not silently un-wrap the others."""
-    backend = get_backend(connections[target.alias])
-    if not backend.can_rollback_ddl or parse_directives(migration.sql).no_transaction:
-        return []
-    # One statement at a time (a data migration can be large): the first refusing one, and
-    # whether any other statement would have shared its transaction.
-    first: tuple[Statement, str] | None = None
-    others = False
-    for statement in iter_statements(migration.sql, target.vendor):
-        why = backend.refuses_transaction(statement)
-        if why and first is None:
-            first = (statement, why)
-        others = others or not why
-        if first is not None and others:
-            break
-    if first is None or not others:
-        return []
-    statement, why = first
-    return [
-        Finding(
-            "no-transaction-mix",
-            "error",
-            f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
-            f"transaction ({why}), so the other statements could not be rolled back with it; "
-            "split the migration, or declare `-- schema-manager: no-transaction` to run it "
-            "statement by statement (a failure is then compensated).",
-        )
     ]
 
 

@@ -1,0 +1,173 @@
+"""A script's analysis, kept by checksum so that a script is analysed once, not at each apply.
+
+The rules' findings, the transaction checks and how the script runs (in one transaction, or
+statement by statement) depend only on the script's text, the target's engine, the rule
+severities in force and the analyser's own code. Together with the script's checksum they
+key a stored ``ScriptAnalysis``: validating a script in development (or a ``--dry-run`` in
+CI) lets the applies in the other environments of the same engine skip the parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.db import connections
+
+from . import __version__
+from .backends import TargetBackend, get_backend
+from .conf import app_settings
+from .executor import runs_stepwise
+from .models import ScriptAnalysis, id_chunks
+from .sql import Finding, Statement, check_sql
+from .sql.directives import parse_directives
+from .sql.statements import iter_statements
+from .targets import Target
+
+# Findings after which nothing else about the script can be known.
+UNREADABLE = frozenset({"empty-sql", "invalid-input"})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the script's text says, for one engine and one set of rule severities."""
+
+    findings: tuple[Finding, ...]  # the rules' (errors first), then the transaction checks
+    stepwise: bool  # runs statement by statement, outside a transaction
+    statements: int
+
+    @property
+    def readable(self) -> bool:
+        return not any(finding.code in UNREADABLE for finding in self.findings)
+
+
+def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Analysis:
+    """Analyse ``sql`` for ``backend``'s engine now (no cache)."""
+    vendor = backend.vendor
+    findings = check_sql(sql, vendor, severities)
+    if any(finding.code in UNREADABLE for finding in findings):
+        return Analysis(tuple(findings), stepwise=False, statements=0)
+    findings.extend(_transaction_mix(sql, backend))
+    statements = sum(1 for _ in iter_statements(sql, vendor))
+    return Analysis(tuple(findings), runs_stepwise(backend, sql), statements)
+
+
+class Analyses:
+    """The analyses of a plan's scripts for one target: those stored are read in one query
+    per ``IDS_PER_QUERY`` scripts; the others are made on first use and stored by ``save``."""
+
+    def __init__(self, target: Target) -> None:
+        self.backend = get_backend(connections[target.alias])
+        self.severities = app_settings.rule_severities(target.environment)
+        self.context = _context(self.backend, self.severities)
+        self._known: dict[str, Analysis] = {}
+        self._new: dict[str, Analysis] = {}
+
+    @classmethod
+    def read(cls, target: Target, checksums: Iterable[str]) -> Analyses:
+        analyses = cls(target)
+        for chunk in id_chunks(checksums):
+            rows = ScriptAnalysis.objects.filter(context=analyses.context, checksum__in=chunk)
+            for checksum, findings, stepwise, statements in rows.values_list(
+                "checksum", "findings", "stepwise", "statements"
+            ):
+                analyses._known[checksum] = Analysis(
+                    tuple(Finding(*finding) for finding in findings), stepwise, statements
+                )
+        return analyses
+
+    def get(self, sql: str, checksum: str) -> Analysis:
+        """The analysis of ``sql`` (whose checksum is ``checksum``): stored, or made now."""
+        found = self._known.get(checksum)
+        if found is None:
+            found = self._known[checksum] = analyse(sql, self.backend, self.severities)
+            self._new[checksum] = found
+        return found
+
+    def save(self) -> None:
+        """Store the analyses made since the last save, in one INSERT per 100."""
+        if not self._new:
+            return
+        rows = [
+            ScriptAnalysis(
+                checksum=checksum,
+                context=self.context,
+                findings=[_as_list(finding) for finding in analysis.findings],
+                stepwise=analysis.stepwise,
+                statements=analysis.statements,
+            )
+            for checksum, analysis in self._new.items()
+        ]
+        # Another process may store the same analysis meanwhile: it is the same result.
+        ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
+        self._new.clear()
+
+
+def _as_list(finding: Finding) -> list[object]:
+    return [
+        finding.code,
+        finding.severity,
+        finding.message,
+        finding.destructive,
+        finding.acknowledged,
+    ]
+
+
+def _context(backend: TargetBackend, severities: dict[str, str]) -> str:
+    """A digest of what, besides the script, an analysis depends on."""
+    facts = [
+        _analyser_fingerprint(),
+        backend.vendor,
+        type(backend).__name__,
+        backend.can_rollback_ddl,
+        sorted(severities.items()),
+    ]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+@cache
+def _analyser_fingerprint() -> str:
+    """The package's version and a digest of the analyser's source: a change to a rule
+    (even without a new version, as in development) makes every stored analysis stale."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted([*package.glob("sql/*.py"), package / "analyses.py"]):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:  # installed without sources: the version alone
+            continue
+    return digest.hexdigest()
+
+
+def _transaction_mix(sql: str, backend: TargetBackend) -> list[Finding]:
+    """Statements the engine refuses in a transaction must not silently un-wrap the others."""
+    if not backend.can_rollback_ddl or parse_directives(sql).no_transaction:
+        return []
+    # One statement at a time (a data migration can be large): the first refusing one, and
+    # whether any other statement would have shared its transaction.
+    first: tuple[Statement, str] | None = None
+    others = False
+    for statement in iter_statements(sql, backend.vendor):
+        why = backend.refuses_transaction(statement)
+        if why and first is None:
+            first = (statement, why)
+        others = others or not why
+        if first is not None and others:
+            break
+    if first is None or not others:
+        return []
+    statement, why = first
+    return [
+        Finding(
+            "no-transaction-mix",
+            "error",
+            f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
+            f"transaction ({why}), so the other statements could not be rolled back with it; "
+            "split the migration, or declare `-- schema-manager: no-transaction` to run it "
+            "statement by statement (a failure is then compensated).",
+        )
+    ]

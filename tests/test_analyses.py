@@ -1,0 +1,126 @@
+"""A script is analysed once: its analysis is stored by checksum and reused by later applies,
+for the same engine and rule severities only."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import override_settings
+
+from schema_manager import Migration, SchemaManager, analyses
+from schema_manager.backends import get_backend
+from schema_manager.checksums import migration_checksum
+from schema_manager.models import ScriptAnalysis
+from schema_manager.targets import resolve
+from tests.test_batches import catalogue
+from tests.test_performance import count_queries
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+DELETE_ALL = "CREATE TABLE d (id INTEGER);\nDELETE FROM d;\n"
+
+
+@pytest.fixture
+def analysed(monkeypatch) -> list[str]:
+    """The scripts the rules read from now on (the real rules run; calls are only listed)."""
+    calls: list[str] = []
+    real = analyses.check_sql
+
+    def check_sql(sql, *args, **kwargs):
+        calls.append(sql)
+        return real(sql, *args, **kwargs)
+
+    monkeypatch.setattr(analyses, "check_sql", check_sql)
+    return calls
+
+
+def test_applies_reuse_the_analysis_made_when_the_plan_was_validated(
+    targets, manager: SchemaManager, analysed
+):
+    plan = catalogue(0, 3)
+    assert all(v.is_valid for v in manager.validate_migrations_sync(plan, "development"))
+    assert len(analysed) == 3
+    assert ScriptAnalysis.objects.count() == 3
+
+    # Applying, in this environment and the next (same engine, same severities): no parsing.
+    for environment in ("development", "staging"):
+        results = manager.apply_migrations_sync(plan, environment)
+        assert [r.success for r in results] == [True] * 3, results[-1].message
+        assert [r.statements_run for r in results] == [2, 2, 2]
+    assert len(analysed) == 3
+    assert {"t0", "t1", "t2"} <= targets.tables("staging")
+
+
+def test_a_stored_analysis_is_the_analysis(targets):
+    sql = f"{DELETE_ALL}-- a comment, and a string with a ; in it\nINSERT INTO d VALUES (1);\n"
+    target = resolve("development")
+    checksum = migration_checksum(sql)
+    fresh = analyses.Analyses.read(target, [checksum])
+    made = fresh.get(sql, checksum)
+    fresh.save()
+
+    stored = analyses.Analyses.read(target, [checksum]).get(sql, checksum)
+    assert stored == made
+    assert [f.code for f in stored.findings] == ["delete-without-where"]
+    backend = get_backend(connections[target.alias])
+    assert stored == analyses.analyse(sql, backend, {})
+    assert stored.statements == 3
+
+
+def test_other_rule_severities_are_another_analysis(targets, manager: SchemaManager, analysed):
+    migration = Migration(id="001_delete_all", sql=DELETE_ALL, rollback_sql="DROP TABLE d;")
+    [warned] = manager.validate_migrations_sync([migration], "development")
+    assert any("DELETE" in warning for warning in warned.warnings)
+
+    quiet = {**settings.SCHEMA_MANAGER, "RULES": {"*": {"delete-without-where": "off"}}}
+    with override_settings(SCHEMA_MANAGER=quiet):
+        [unwarned] = manager.validate_migrations_sync([migration], "development")
+    assert unwarned.is_valid
+    assert not unwarned.warnings
+    assert len(analysed) == 2  # the cached analysis for the default severities was not used
+
+    # Back to the default severities: the first analysis again, read from the database.
+    [again] = manager.validate_migrations_sync([migration], "development")
+    assert again.warnings == warned.warnings
+    assert len(analysed) == 2
+    assert ScriptAnalysis.objects.filter(checksum=migration_checksum(DELETE_ALL)).count() == 2
+
+
+def test_a_single_validation_reads_and_stores_its_analysis(targets, manager: SchemaManager):
+    migration = Migration(id="001_t", sql="CREATE TABLE t (id INTEGER);\n")
+    with count_queries("default") as first:
+        assert manager.validate_migration_sync(migration, "development").is_valid
+    with count_queries("default") as second:
+        assert manager.validate_migration_sync(migration, "development").is_valid
+    # The second reads the stored analysis and stores nothing (BEGIN, INSERT, COMMIT).
+    assert first["default"] - second["default"] == 3
+
+
+@pytest.fixture
+def postgres_manager(postgres_targets) -> SchemaManager:
+    return SchemaManager()
+
+
+def test_an_analysed_script_fails_whole_and_names_its_statement(
+    postgres_targets, postgres_manager: SchemaManager
+):
+    """On PostgreSQL an analysed script goes to the server as written, in one round trip;
+    when it fails, it is read again to say which statement failed, and nothing remains."""
+    sql = (
+        "CREATE TABLE kept (id INTEGER);\n"
+        "INSERT INTO kept (missing) VALUES (1);\n"  # valid SQL; fails on the server
+        "CREATE TABLE never (id INTEGER);\n"
+    )
+    migration = Migration(id="001_fails", sql=sql, rollback_sql="DROP TABLE kept;")
+    migration.save()
+    [result] = postgres_manager.apply_migrations_sync([migration], "staging")
+
+    assert not result.success
+    assert result.error.startswith("Statement 2 (INSERT INTO kept")
+    assert 'column "missing"' in result.error
+    assert result.statements_run == 1
+    assert not {"kept", "never"} & postgres_targets.tables("staging")
+    [row] = postgres_targets.ledger("staging")
+    assert row["finished_at"] is None
+    assert row["rolled_back_at"] is not None
