@@ -13,6 +13,7 @@ import os
 import signal
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -209,25 +210,20 @@ class MigrationExecutor:
                     live = self._check_can_apply(migration_id, checksum)
                     if live is not None:
                         outcome.already_applied, outcome.applied_row = True, live
-                    else:
-                        if fake:
-                            # The row `prisma migrate resolve --applied` writes: one instant,
-                            # empty logs, no steps.
-                            outcome.started_at = utc_now()
-                        elif self._sends_whole(sql, analysis):
-                            assert analysis is not None
-                            self._run_whole(sql, analysis.statements, outcome)
-                        else:  # a fresh reading of the script for each attempt
-                            self._run(iter_statements(sql, self.connection.vendor), outcome)
-                        outcome.finished_at = outcome.started_at if fake else utc_now()
+                    elif fake:
+                        # The row `prisma migrate resolve --applied` writes: one instant,
+                        # empty logs, no steps.
+                        outcome.started_at = outcome.finished_at = utc_now()
                         outcome.ledger_id = self.ledger.insert(
                             migration_id,
                             checksum,
                             outcome.started_at,
                             finished_at=outcome.finished_at,
-                            logs="" if fake else None,
-                            applied_steps_count=0 if fake else 1,
+                            logs="",
+                            applied_steps_count=0,
                         )
+                    else:
+                        self._run_and_record(migration_id, checksum, sql, outcome, analysis)
                         crash_point("before-commit")
                 outcome.success = True
                 return
@@ -246,6 +242,47 @@ class MigrationExecutor:
                     logs=outcome.error,
                 )
                 return
+
+    def _run_and_record(
+        self,
+        migration_id: str,
+        checksum: str,
+        sql: str,
+        outcome: Outcome,
+        analysis: Analysis | None,
+    ) -> None:
+        """Run the script in the open transaction, then insert its finished ledger row; where
+        statements go to the server together, the row goes with the last of them."""
+        row_id = str(uuid.uuid4())
+        record = ""
+        if self.backend.sends_statements_together:
+            with self.connection.cursor() as cursor:
+                record = self.ledger.insert_finished_sql(
+                    cursor, row_id, migration_id, checksum, outcome.started_at
+                )
+        if self._sends_whole(sql, analysis):
+            assert analysis is not None
+            finished_at = self._run_whole(sql, analysis.statements, outcome, then=record)
+        else:  # a fresh reading of the script for each attempt
+            statements = iter_statements(sql, self.connection.vendor)
+            finished_at = self._run(statements, outcome, then=record)
+        if finished_at is None:  # the row did not go with the statements
+            outcome.finished_at = utc_now()
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=outcome.finished_at,
+                applied_steps_count=1,
+                row_id=row_id,
+            )
+            return
+        outcome.finished_at, outcome.ledger_id = finished_at, row_id
+        self.ledger.inserted(
+            LedgerRow(
+                row_id, checksum, finished_at, migration_id, None, None, outcome.started_at, 1
+            )
+        )
 
     def _apply_stepwise(
         self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
@@ -370,9 +407,9 @@ class MigrationExecutor:
                         )
                     outcome.applied_row = live
                     if not outcome.stepwise:
-                        # The ledger row changes in the statements' own transaction.
-                        self._run(statements, outcome)
-                        self._mark_rolled_back(live, outcome)
+                        # The ledger row changes in the statements' own transaction (with
+                        # their last round trip, where statements go together).
+                        self._run_and_mark(statements, live, outcome)
                 if outcome.stepwise:
                     for statement in statements:
                         self._run_one(statement, outcome)
@@ -395,6 +432,18 @@ class MigrationExecutor:
                         self.backend.reset_timeouts(cursor)
         outcome.elapsed = time.perf_counter() - clock
         return outcome
+
+    def _run_and_mark(self, statements: list[Statement], live: LedgerRow, outcome: Outcome) -> None:
+        mark = ""
+        if self.backend.sends_statements_together:
+            with self.connection.cursor() as cursor:
+                mark = self.ledger.mark_rolled_back_sql(cursor, live.id)
+        when = self._run(statements, outcome, then=mark)
+        if when is None:  # the mark did not go with the statements
+            self._mark_rolled_back(live, outcome)
+            return
+        outcome.finished_at, outcome.ledger_id = when, live.id
+        self.ledger.marked_rolled_back(live.id, when)
 
     def _mark_rolled_back(self, live: LedgerRow, outcome: Outcome) -> None:
         outcome.finished_at = utc_now()
@@ -477,9 +526,10 @@ class MigrationExecutor:
                     execute_quietly(self.connection, line)
         outcome.statements_run += 1
 
-    def _run(self, statements: Iterable[Statement], outcome: Outcome) -> None:
+    def _run(self, statements: Iterable[Statement], outcome: Outcome, then: str = "") -> Any:
         """Run ``statements`` in the open transaction; where the engine allows, several per
-        round trip (see ``_run_together``)."""
+        round trip (see ``_run_together``), the last round trip followed by the statement
+        ``then`` (a ledger write), whose returned value is returned (None if not sent)."""
         together = self.backend.sends_statements_together
         with self.connection.cursor() as cursor:
             group: list[Statement] = []
@@ -497,23 +547,27 @@ class MigrationExecutor:
                     self._run_together(cursor, group, outcome)
                     group, size = [], 0
             if group:
-                self._run_together(cursor, group, outcome)
+                return self._run_together(cursor, group, outcome, then)
+        return None
 
-    def _run_together(self, cursor: Any, group: list[Statement], outcome: Outcome) -> None:
-        """Send ``group`` as one query string, inside a savepoint.
+    def _run_together(
+        self, cursor: Any, group: list[Statement], outcome: Outcome, then: str = ""
+    ) -> Any:
+        """Send ``group`` (and ``then``) as one query string, inside a savepoint.
 
         A migration of a few statements then costs one round trip, and a data migration of
         thousands a few hundred, where psql pays one per statement.
         """
-        if len(group) == 1:
+        if len(group) == 1 and not then:
             self._execute(cursor, group[0])
             outcome.statements_run += 1
-            return
+            return None
         # Each text ends at its ``;`` or at a comment on that line: the newline ends such a
         # comment, and an empty statement between two ``;`` is no statement at all.
         body = "\n;\n".join(statement.text for statement in group)
-        self._send_in_savepoint(cursor, body, lambda: group, outcome)
+        returned = self._send_in_savepoint(cursor, body, lambda: group, outcome, then)
         outcome.statements_run += len(group)
+        return returned
 
     def _sends_whole(self, sql: str, analysis: Analysis | None) -> bool:
         """Whether the script, analysed before, can go to the server as written: no need to
@@ -527,14 +581,15 @@ class MigrationExecutor:
             and len(sql) <= GROUP_CHARS
         )
 
-    def _run_whole(self, sql: str, statements: int, outcome: Outcome) -> None:
-        """The script in one round trip, as written; split only if it fails (to say where)."""
+    def _run_whole(self, sql: str, statements: int, outcome: Outcome, then: str = "") -> Any:
+        """The script in one round trip, as written (and ``then``, as in ``_run``); split only
+        if it fails, to say where."""
         with self.connection.cursor() as cursor:
-            # The newline ends a comment on the last line; ``;`` a last statement without one.
-            self._send_in_savepoint(
-                cursor, sql, lambda: parse_statements(sql, self.connection.vendor), outcome
+            returned = self._send_in_savepoint(
+                cursor, sql, lambda: parse_statements(sql, self.connection.vendor), outcome, then
             )
         outcome.statements_run += statements
+        return returned
 
     def _send_in_savepoint(
         self,
@@ -542,13 +597,22 @@ class MigrationExecutor:
         body: str,
         statements: Callable[[], Iterable[Statement]],
         outcome: Outcome,
-    ) -> None:
-        """Send ``body`` in one query inside a savepoint. If it fails, the savepoint undoes it
-        and ``statements()`` are run again one by one, so the error names the statement that
-        failed (and counts those before it)."""
+        then: str = "",
+    ) -> Any:
+        """Send ``body``, then the statement ``then`` (if any), in one query inside a
+        savepoint; return the first value ``then`` returns.
+
+        If the query fails, the savepoint undoes it and ``statements()`` are run again one by
+        one, so the error names the statement that failed (and counts those before it); if
+        they all succeed, ``then`` runs on its own and raises its own error.
+        """
         savepoint = _GROUP_SAVEPOINT
+        # The newline ends a comment on the body's last line; ``;`` a last statement without.
+        then = f"{then}\n;\n" if then else ""
         try:
-            cursor.execute(f"SAVEPOINT {savepoint};\n{body}\n;\nRELEASE SAVEPOINT {savepoint}")
+            cursor.execute(
+                f"SAVEPOINT {savepoint};\n{body}\n;\n{then}RELEASE SAVEPOINT {savepoint}"
+            )
         except Exception:
             cursor.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
             ran = outcome.statements_run
@@ -557,7 +621,21 @@ class MigrationExecutor:
                 outcome.statements_run += 1
             # All ran this time: the caller counts them, as when the query succeeds.
             outcome.statements_run = ran
+            returned = None
+            if then:  # its own error, if it fails on its own
+                cursor.execute(then)
+                returned = cursor.fetchone()[0]
             cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
+            return returned
+        if not then:
+            return None
+        # ``then`` is the last statement that returns rows (RELEASE returns none).
+        row = None
+        while True:
+            if cursor.description is not None:
+                row = cursor.fetchone()
+            if not cursor.nextset():
+                return row[0]
 
     @staticmethod
     def _execute(cursor: Any, statement: Statement) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
@@ -173,8 +174,9 @@ class Ledger:
         rolled_back_at: datetime | None = None,
         logs: str | None = None,
         applied_steps_count: int = 0,
+        row_id: str | None = None,
     ) -> str:
-        row_id = str(uuid.uuid4())
+        row_id = row_id or str(uuid.uuid4())
         param = self.backend.now_param
         with self.connection.cursor() as cursor:
             cursor.execute(
@@ -203,6 +205,36 @@ class Ledger:
             )
         )
         return row_id
+
+    def insert_finished_sql(
+        self, cursor: Any, row_id: str, migration_name: str, checksum: str, started_at: datetime
+    ) -> str:
+        """The INSERT of the finished row ``row_id``, as one statement of literal SQL to send
+        after the migration's statements in the same query (engines that send statements
+        together). Its ``finished_at`` is the server's clock as it runs, which the statement
+        returns; ``inserted`` then records the row."""
+        values = cursor.mogrify(
+            f"%s, %s, {self.backend.clock_sql}, %s, NULL, NULL, %s, 1",
+            [row_id, checksum, migration_name, self.backend.now_param(started_at)],
+        )
+        return f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({values}) RETURNING finished_at"
+
+    def inserted(self, row: LedgerRow) -> None:
+        """``row`` was written by a statement of ``insert_finished_sql``."""
+        self._fold(row)
+
+    def mark_rolled_back_sql(self, cursor: Any, row_id: str) -> str:
+        """``mark_rolled_back`` as one statement of literal SQL to send after the rollback's
+        statements (see ``insert_finished_sql``); it returns ``rolled_back_at``."""
+        where = cursor.mogrify("%s", [row_id])
+        return (
+            f"UPDATE {self._table} SET rolled_back_at = {self.backend.clock_sql} "
+            f"WHERE id = {where} RETURNING rolled_back_at"
+        )
+
+    def marked_rolled_back(self, row_id: str, when: datetime) -> None:
+        """Row ``row_id`` was marked by a statement of ``mark_rolled_back_sql``."""
+        self._fold_change(row_id, rolled_back_at=when)
 
     def set_progress(self, row_id: str, applied_steps_count: int) -> None:
         """Record how many statements of a step-by-step migration have run (committed)."""

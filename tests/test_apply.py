@@ -117,17 +117,37 @@ def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManag
     assert "t" in targets.tables()
 
 
+def refuse_ledger_writes(targets, when: str) -> None:
+    """Make the target's own ledger refuse, with a real database error, an INSERT (``when``
+    "finished") or UPDATE ("rolled back") that sets that timestamp."""
+    Ledger(get_backend(targets.connection())).ensure_table()
+    column, event = {
+        "finished": ("finished_at", "INSERT"),
+        "rolled back": ("rolled_back_at", "UPDATE"),
+    }[when]
+    with targets.connection().cursor() as cursor:
+        if targets.engine == "sqlite":
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
+                f"WHEN NEW.{column} IS NOT NULL "
+                "BEGIN SELECT RAISE(ABORT, 'ledger unavailable'); END"
+            )
+        else:
+            cursor.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.{column} IS NOT NULL THEN RAISE EXCEPTION 'ledger unavailable'; "
+                "END IF; RETURN NEW; END $$"
+            )
+            cursor.execute(
+                f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
+                "FOR EACH ROW EXECUTE FUNCTION refuse()"
+            )
+
+
 @pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
-def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
+def test_ledger_row_commits_with_the_statements(targets, manager):
     """If recording in the ledger fails, the migration's DDL is rolled back with it."""
-    real_insert = Ledger.insert
-
-    def failing_insert(self, *args, finished_at, **kwargs):
-        if finished_at is not None:
-            raise RuntimeError("ledger unavailable")
-        return real_insert(self, *args, finished_at=finished_at, **kwargs)
-
-    monkeypatch.setattr(Ledger, "insert", failing_insert)
+    refuse_ledger_writes(targets, "finished")
     result = manager.apply_migration_sync(users_migration())
 
     assert not result.success
@@ -137,13 +157,10 @@ def test_ledger_row_commits_with_the_statements(targets, manager, monkeypatch):
 
 
 @pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
-def test_rollback_and_its_ledger_mark_commit_together(targets, manager, monkeypatch):
+def test_rollback_and_its_ledger_mark_commit_together(targets, manager):
     assert manager.apply_migration_sync(users_migration()).success
+    refuse_ledger_writes(targets, "rolled back")
 
-    def failing_mark(self, *args):
-        raise RuntimeError("ledger unavailable")
-
-    monkeypatch.setattr(Ledger, "mark_rolled_back", failing_mark)
     result = manager.rollback_migration_sync("001_add_users_table")
     assert not result.success
     assert "ledger unavailable" in result.error

@@ -50,6 +50,11 @@ class TargetBackend:
         trip), in a transaction, with a savepoint around them."""
         return False
 
+    @property
+    def clock_sql(self) -> str:
+        """SQL for the server's clock as a statement runs (not as its transaction began)."""
+        raise NotImplementedError("only engines that send statements together need it")
+
     def ledger_exists(self) -> bool:
         with self.connection.cursor() as cursor:
             return LEDGER_TABLE in self.connection.introspection.table_names(cursor)

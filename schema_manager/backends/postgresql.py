@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
         # prepares each query, which takes one statement only.
         return self.connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
 
+    @property
+    def clock_sql(self) -> str:
+        return "clock_timestamp()"
+
     def ledger_exists(self) -> bool:
         # One lookup by name (through search_path, as introspection would): listing every
         # table costs milliseconds once the schema holds thousands.
