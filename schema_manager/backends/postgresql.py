@@ -4,6 +4,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, TargetBackend, Timeouts
@@ -31,8 +33,12 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     def sends_statements_together(self) -> bool:
         # The simple query protocol runs a string of statements; Django's default psycopg
         # cursor binds client-side and so uses it. Server-side binding (an OPTIONS choice)
-        # prepares each query, which takes one statement only.
-        return self.connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+        # prepares each query, which takes one statement only. (psycopg 3, a dependency, is
+        # what Django loads; psycopg2's cursor would hide all but the last statement's result.)
+        return (
+            is_psycopg3
+            and self.connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
+        )
 
     @property
     def clock_sql(self) -> str:
