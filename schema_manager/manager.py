@@ -410,10 +410,20 @@ class SchemaManager:
     def pending_migrations(self, environment: str | None = None) -> list[Migration]:
         """Catalogue entries (after importing from disk) not applied in the environment, by id."""
         target = resolve(environment)
-        self.import_migrations()
+        # What was imported just now is in memory already (unless streamed in, deferred).
+        imported = {
+            m.id: m for m in self.import_migrations() if "sql" not in m.get_deferred_fields()
+        }
         applied = _executor(target).ledger.applied()
         pending = [m for m in Migration.objects.order_by("id").defer("sql") if m.id not in applied]
-        catalogue.load_sql(pending)
+        unread = []
+        for migration in pending:
+            known = imported.get(migration.id)
+            if known is not None and known.checksum == migration.checksum:
+                migration.sql = known.sql
+            else:
+                unread.append(migration)
+        catalogue.load_sql(unread)
         return pending
 
     def status(self, environment: str | None = None) -> list[MigrationState]:
