@@ -77,6 +77,13 @@ def one_run(
     project: Path, server: str, results: dict[str, list[tuple[float, float, float]]]
 ) -> None:
     databases = Databases(server)
+
+    def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+        # Each process starts on a settled server: the writes of creating databases (and of
+        # the previous process) are flushed by a checkpoint first, not during the timing.
+        psql(server, "CHECKPOINT")
+        return measure(command, env)
+
     base = {**os.environ, "PYTHONPATH": str(REPO), "SCHEMA_MANAGER_LOG_LEVEL": "ERROR"}
     manage = [PYTHON, "manage.py"]
     try:
@@ -89,21 +96,21 @@ def one_run(
             "DEVELOPMENT_DATABASE_URL": databases.fresh("target"),
         }
         subprocess.run([*manage, "migrate", "-v0"], env=sm, cwd=REPO, check=True)
-        results["showmigrations"].append(measure([*manage, "showmigrations"], sm))
-        results["sm apply"].append(measure([*manage, "apply_schema_migration", "--all"], sm))
-        results["sm status"].append(measure([*manage, "schema_migration_status"], sm))
+        results["showmigrations"].append(timed([*manage, "showmigrations"], sm))
+        results["sm apply"].append(timed([*manage, "apply_schema_migration", "--all"], sm))
+        results["sm status"].append(timed([*manage, "schema_migration_status"], sm))
         # The same plan to a second fresh database (staging), as the next deploy would: the
         # catalogue holds the scripts and their analyses, so none is parsed before it runs.
         staging = {**sm, "STAGING_DATABASE_URL": databases.fresh("staging")}
         apply_staging = [*manage, "apply_schema_migration", "--all", "--environment", "staging"]
-        results["sm apply again"].append(measure(apply_staging, staging))
-        results["sm rollback"].append(measure([PYTHON, "bench/rollback_all.py"], sm))
+        results["sm apply again"].append(timed(apply_staging, staging))
+        results["sm rollback"].append(timed([PYTHON, "bench/rollback_all.py"], sm))
 
         # Baseline: one psql process, each migration in BEGIN/COMMIT.
         url = databases.fresh("psql")
         command = ["psql", "-qX", url, "-f"]
-        results["psql up"].append(measure([*command, str(project / "psql_up.sql")], base))
-        results["psql down"].append(measure([*command, str(project / "psql_down.sql")], base))
+        results["psql up"].append(timed([*command, str(project / "psql_up.sql")], base))
+        results["psql down"].append(timed([*command, str(project / "psql_down.sql")], base))
 
         # Peer: Django's migrate with generated RunSQL migrations.
         dj = {
@@ -112,16 +119,16 @@ def one_run(
             "DJANGO_SETTINGS_MODULE": "bench.django_settings",
             "BENCH_DATABASE_URL": databases.fresh("django"),
         }
-        results["django migrate"].append(measure([*manage, "migrate", "-v0"], dj))
-        results["django showmigrations N"].append(measure([*manage, "showmigrations"], dj))
-        results["django zero"].append(measure([*manage, "migrate", "benchapp", "zero", "-v0"], dj))
+        results["django migrate"].append(timed([*manage, "migrate", "-v0"], dj))
+        results["django showmigrations N"].append(timed([*manage, "showmigrations"], dj))
+        results["django zero"].append(timed([*manage, "migrate", "benchapp", "zero", "-v0"], dj))
 
         for tool, (up, down) in peer_commands(project).items():
             url = databases.fresh(tool)
             env = {**base, "BENCH_ALEMBIC_URL": url.replace("postgres://", "postgresql+psycopg://")}
-            results[f"{tool} up"].append(measure(up(url), env))
+            results[f"{tool} up"].append(timed(up(url), env))
             if down is not None:
-                results[f"{tool} down"].append(measure(down(url), env))
+                results[f"{tool} down"].append(timed(down(url), env))
     finally:
         databases.drop_all()
 

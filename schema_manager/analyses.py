@@ -25,7 +25,7 @@ from .executor import runs_stepwise
 from .models import ScriptAnalysis, id_chunks
 from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
-from .sql.statements import iter_statements
+from .sql.statements import is_streamed, iter_statements, parse_statements
 from .targets import Target
 
 # Findings after which nothing else about the script can be known.
@@ -38,7 +38,7 @@ class Analysis:
 
     findings: tuple[Finding, ...]  # the rules' (errors first), then the transaction checks
     stepwise: bool  # runs statement by statement, outside a transaction
-    statements: int
+    statements: int  # 0 for a script too large to be parsed whole (``is_streamed``)
 
     @property
     def readable(self) -> bool:
@@ -52,7 +52,9 @@ def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Ana
     if any(finding.code in UNREADABLE for finding in findings):
         return Analysis(tuple(findings), stepwise=False, statements=0)
     findings.extend(_transaction_mix(sql, backend))
-    statements = sum(1 for _ in iter_statements(sql, vendor))
+    # Counted for a script small enough to be sent whole (the count is then read from the
+    # parse the rules made); a large one is not read once more for it.
+    statements = 0 if is_streamed(sql) else len(parse_statements(sql, vendor))
     return Analysis(tuple(findings), runs_stepwise(backend, sql), statements)
 
 
