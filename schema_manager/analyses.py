@@ -25,7 +25,7 @@ from .executor import runs_stepwise
 from .models import ScriptAnalysis, id_chunks
 from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
-from .sql.statements import is_streamed, iter_statements, parse_statements
+from .sql.statements import is_streamed, parse_statements
 from .targets import Target
 
 # Findings after which nothing else about the script can be known.
@@ -46,12 +46,13 @@ class Analysis:
 
 
 def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Analysis:
-    """Analyse ``sql`` for ``backend``'s engine now (no cache)."""
+    """Analyse ``sql`` for ``backend``'s engine now (no cache), in one reading of it."""
     vendor = backend.vendor
-    findings = check_sql(sql, vendor, severities)
+    mix = _TransactionMix(backend, sql)
+    findings = check_sql(sql, vendor, severities, each=mix.see)
     if any(finding.code in UNREADABLE for finding in findings):
         return Analysis(tuple(findings), stepwise=False, statements=0)
-    findings.extend(_transaction_mix(sql, backend))
+    findings.extend(mix.findings())
     # Counted for a script small enough to be sent whole (the count is then read from the
     # parse the rules made); a large one is not read once more for it.
     statements = 0 if is_streamed(sql) else len(parse_statements(sql, vendor))
@@ -145,31 +146,35 @@ def _analyser_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _transaction_mix(sql: str, backend: TargetBackend) -> list[Finding]:
-    """Statements the engine refuses in a transaction must not silently un-wrap the others."""
-    if not backend.can_rollback_ddl or parse_directives(sql).no_transaction:
-        return []
-    # One statement at a time (a data migration can be large): the first refusing one, and
-    # whether any other statement would have shared its transaction.
-    first: tuple[Statement, str] | None = None
-    others = False
-    for statement in iter_statements(sql, backend.vendor):
-        why = backend.refuses_transaction(statement)
-        if why and first is None:
-            first = (statement, why)
-        others = others or not why
-        if first is not None and others:
-            break
-    if first is None or not others:
-        return []
-    statement, why = first
-    return [
-        Finding(
-            "no-transaction-mix",
-            "error",
-            f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
-            f"transaction ({why}), so the other statements could not be rolled back with it; "
-            "split the migration, or declare `-- schema-manager: no-transaction` to run it "
-            "statement by statement (a failure is then compensated).",
-        )
-    ]
+class _TransactionMix:
+    """Statements the engine refuses in a transaction must not silently un-wrap the others:
+    watches each statement as the rules read them (``see``), then says (``findings``)."""
+
+    def __init__(self, backend: TargetBackend, sql: str) -> None:
+        self.backend = backend
+        self.applies = backend.can_rollback_ddl and not parse_directives(sql).no_transaction
+        self.first: tuple[Statement, str] | None = None  # the first refusing statement
+        self.others = False  # whether any other statement would have shared its transaction
+
+    def see(self, statement: Statement) -> None:
+        if not self.applies or (self.first is not None and self.others):
+            return
+        why = self.backend.refuses_transaction(statement)
+        if why and self.first is None:
+            self.first = (statement, why)
+        self.others = self.others or not why
+
+    def findings(self) -> list[Finding]:
+        if self.first is None or not self.others:
+            return []
+        statement, why = self.first
+        return [
+            Finding(
+                "no-transaction-mix",
+                "error",
+                f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
+                f"transaction ({why}), so the other statements could not be rolled back with "
+                "it; split the migration, or declare `-- schema-manager: no-transaction` to "
+                "run it statement by statement (a failure is then compensated).",
+            )
+        ]

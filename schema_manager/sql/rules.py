@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import chain
 
@@ -61,20 +61,29 @@ def check_migration_id(migration_id: str) -> list[Finding]:
 
 
 def check_sql(
-    sql: str, vendor: str | None = None, severities: Mapping[str, str] | None = None
+    sql: str,
+    vendor: str | None = None,
+    severities: Mapping[str, str] | None = None,
+    each: Callable[[Statement], object] | None = None,
 ) -> list[Finding]:
     """Every finding for the script ``sql``, errors first in statement order.
 
     ``vendor`` enables that dialect's rules (and PostgreSQL's own parser when installed);
     ``severities`` overrides rule severities by id (``"error"``, ``"warning"`` or ``"off"``).
     Rules the script acknowledges (``-- schema-manager: allow <id>``) come back with
-    ``acknowledged=True`` and sort last.
+    ``acknowledged=True`` and sort last. ``each`` is called with every statement as the rules
+    read it, so that a caller's own check of a large script needs no reading of its own.
     """
     with large_input_gc_pause(sql or ""):
-        return _check_sql(sql, vendor, severities)
+        return _check_sql(sql, vendor, severities, each)
 
 
-def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | None) -> list[Finding]:
+def _check_sql(
+    sql: str,
+    vendor: str | None,
+    severities: Mapping[str, str] | None,
+    each: Callable[[Statement], object] | None,
+) -> list[Finding]:
     # isspace(), not strip(): no copy of what may be a large script.
     if not sql or (isinstance(sql, (str, bytes)) and sql.isspace()):
         return [Finding("empty-sql", "error", "SQL is empty.")]
@@ -95,6 +104,8 @@ def _check_sql(sql: str, vendor: str | None, severities: Mapping[str, str] | Non
     context = Context(dialect, transactional=transactional)
     findings: list[Finding] = []
     for statement in chain([first], statements):
+        if each is not None:
+            each(statement)
         findings.extend(_syntax(statement, vendor))
         for rule_id, what in hits(statement, describe(statement), context):
             finding = _finding(RULES[rule_id], statement, what, dialect, severities or {})
