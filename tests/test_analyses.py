@@ -124,3 +124,24 @@ def test_an_analysed_script_fails_whole_and_names_its_statement(
     [row] = postgres_targets.ledger("staging")
     assert row["finished_at"] is None
     assert row["rolled_back_at"] is not None
+
+
+def test_a_statement_refused_in_a_transaction_may_not_share_a_script(postgres_targets):
+    backend = get_backend(postgres_targets.connection("staging"))
+    index = "CREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+
+    alone = analyses.analyse(index, backend, {})
+    assert alone.stepwise
+    assert not [f for f in alone.findings if f.severity == "error"]
+
+    mixed = analyses.analyse(f"CREATE TABLE t (id INTEGER);\n{index}", backend, {})
+    [mix] = [f for f in mixed.findings if f.code == "no-transaction-mix"]
+    assert mix.severity == "error"
+    assert mix.message.startswith("Statement 2 (CREATE INDEX CONCURRENTLY")
+    assert "could not be rolled back with it" in mix.message
+
+    declared = analyses.analyse(
+        f"-- schema-manager: no-transaction\nCREATE TABLE t (id INTEGER);\n{index}", backend, {}
+    )
+    assert declared.stepwise
+    assert not [f for f in declared.findings if f.code == "no-transaction-mix"]
