@@ -97,14 +97,23 @@ def bulk_history(targets, first: int, count: int, records_each: int) -> None:
         )
 
 
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextmanager
-def count_queries(*aliases: str):
-    """Yield a dict that, after the block, maps each alias to its number of queries."""
+def count_queries(*aliases: str, transaction_control: bool = True):
+    """Yield a dict that, after the block, maps each alias to its number of queries; without
+    BEGIN, COMMIT and savepoints if ``transaction_control`` is false (Django versions differ
+    in which of those they log)."""
     counts: dict[str, int] = {}
     with ExitStack() as stack:
         contexts = {a: stack.enter_context(CaptureQueriesContext(connections[a])) for a in aliases}
         yield counts
-    counts.update({alias: len(context) for alias, context in contexts.items()})
+    for alias, context in contexts.items():
+        queries = [query["sql"] for query in context.captured_queries]
+        if not transaction_control:
+            queries = [sql for sql in queries if not sql.upper().startswith(TRANSACTION_CONTROL)]
+        counts[alias] = len(queries)
 
 
 def status_queries(targets) -> tuple[dict[str, int], str]:
