@@ -134,11 +134,13 @@ def _context(backend: TargetBackend, severities: dict[str, str]) -> str:
 
 @cache
 def _analyser_fingerprint() -> str:
-    """The package's version and a digest of the analyser's source: a change to a rule
-    (even without a new version, as in development) makes every stored analysis stale."""
+    """The package's version and a digest of the analyser's source (the rules, and the
+    engines' own transaction rules): a change to either (even without a new version, as in
+    development) makes every stored analysis stale."""
     package = Path(__file__).parent
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted([*package.glob("sql/*.py"), package / "analyses.py"]):
+    sources = [*package.glob("sql/*.py"), *package.glob("backends/*.py"), package / "analyses.py"]
+    for path in sorted(sources):
         try:
             digest.update(path.read_bytes())
         except OSError:  # installed without sources: the version alone
