@@ -42,7 +42,11 @@ class Analysis:
 
     @property
     def readable(self) -> bool:
-        return not any(finding.code in UNREADABLE for finding in self.findings)
+        return _readable(self.findings)
+
+
+def _readable(findings: Iterable[Finding]) -> bool:
+    return not any(finding.code in UNREADABLE for finding in findings)
 
 
 def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Analysis:
@@ -50,7 +54,7 @@ def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Ana
     vendor = backend.vendor
     mix = _TransactionMix(backend, sql)
     findings = check_sql(sql, vendor, severities, each=mix.see)
-    if any(finding.code in UNREADABLE for finding in findings):
+    if not _readable(findings):
         return Analysis(tuple(findings), stepwise=False, statements=0)
     findings.extend(mix.findings())
     # Counted for a script small enough to be sent whole (the count is then read from the
