@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from . import history, policy, results, rollback_scripts
+from . import history, history_writes, policy, results, rollback_scripts
 from .analyses import Analyses
 from .checksums import migration_checksum
 from .exceptions import LockTimeoutError, MigrationStateError
@@ -36,11 +36,21 @@ class _Batch:
 
     operation = ""  # "apply" or "rollback": for results and the ledger's fingerprint
 
-    def __init__(self, manager: SchemaManager, target: Target, executor: MigrationExecutor) -> None:
+    def __init__(
+        self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list
+    ) -> None:
         self.manager, self.target, self.executor = manager, target, executor
         # The ledger as history last matched it; kept up to date by each operation so that
         # the manager's next operation need not reconcile.
         self.fingerprint = manager._catch_up(target, executor)
+        # Each history record is settled before the target's next commit (see history_writes).
+        self.records = history_writes.writer_for(len(plan))
+        executor.before_commit = self.records.settle
+
+    def close(self) -> None:
+        """Called last, whatever happened: every history record of the batch is written."""
+        self.executor.before_commit = None
+        self.records.close()
 
     def _done(self, outcome: Outcome) -> None:
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
@@ -68,7 +78,7 @@ class ApplyBatch(_Batch):
         executor: MigrationExecutor,
         plan: list[Migration],
     ) -> None:
-        super().__init__(manager, target, executor)
+        super().__init__(manager, target, executor, plan)
         self.known = KnownMigrations.read([migration.id for migration in plan])
         # Each script hashed once, for its stored analysis, drift, promotion and storing (a
         # data migration can be megabytes).
@@ -152,6 +162,7 @@ class ApplyBatch(_Batch):
                 rollback_generated=generated,
                 applied_by=applied_by,
                 faked=fake,
+                writer=self.records,
             )
             if outcome.success:
                 self.known.record_applied(stored.id, target.environment, stored.checksum)
@@ -222,7 +233,7 @@ class RollbackBatch(_Batch):
     def __init__(
         self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list[str]
     ) -> None:
-        super().__init__(manager, target, executor)
+        super().__init__(manager, target, executor, plan)
         live = {
             migration_id: row.id
             for migration_id in plan
@@ -262,6 +273,7 @@ class RollbackBatch(_Batch):
             script,
             applied_by=applied_by,
             name=self.names.get(migration_id, migration_id),
+            writer=self.records,
         )
         self._done(outcome)
         result = results.rolled_back(

@@ -30,3 +30,8 @@ class MigrationStateError(SchemaManagerError):
 
 class AppliedMigrationError(MigrationStateError):
     """The SQL of a migration that is applied somewhere must not change."""
+
+
+class CommitWithheld(SchemaManagerError):
+    """What had to be done before a migration could commit on the target failed (writing
+    the previous migration's history record): the migration was rolled back, not recorded."""

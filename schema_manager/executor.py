@@ -25,7 +25,7 @@ from django.db import connections, transaction
 
 from .backends import TargetBackend, Timeouts, get_backend
 from .compensation import cleanup_after_failure, compensate, execute_quietly, inverse
-from .exceptions import MigrationStateError, SchemaManagerError
+from .exceptions import CommitWithheld, MigrationStateError, SchemaManagerError
 from .ledger import (
     COMPENSATED,
     COMPENSATION_INCOMPLETE,
@@ -115,6 +115,9 @@ class MigrationExecutor:
         self.timeouts = timeouts or Timeouts()
         self.lock_retries = lock_retries
         self._in_session = False
+        # Called before each commit that writes the ledger on the target (a batch settles its
+        # previous history record there); if it raises, the migration is rolled back.
+        self.before_commit: Callable[[], None] | None = None
 
     @contextmanager
     def session(self, migration_names: Collection[str]) -> Iterator[None]:
@@ -225,14 +228,16 @@ class MigrationExecutor:
                     else:
                         self._run_and_record(migration_id, checksum, sql, outcome, analysis)
                         crash_point("before-commit")
+                    self._settle_before_commit()
                 outcome.success = True
                 return
-            except MigrationStateError:
+            except (MigrationStateError, CommitWithheld):
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
                 if self._retry_after(exc, attempt):
                     continue
                 self._fail(outcome, exc, migration_id)
+                self._settle_before_commit()
                 outcome.ledger_id = self.ledger.insert(
                     migration_id,
                     checksum,
@@ -296,6 +301,7 @@ class MigrationExecutor:
                 return
             # Committed before the first statement: whoever comes next (after a crash, too)
             # sees the attempt and how far it got.
+            self._settle_before_commit()
             outcome.ledger_id = self.ledger.insert(
                 migration_id, checksum, outcome.started_at, finished_at=None
             )
@@ -358,6 +364,7 @@ class MigrationExecutor:
                 continue
             if statements is None:
                 statements = every_statement()
+                self._settle_before_commit()
             summary = (
                 f"{INTERRUPTED} the process applying this migration died after "
                 f"{row.applied_steps_count} of {len(statements)} statement(s)"
@@ -410,12 +417,13 @@ class MigrationExecutor:
                         # The ledger row changes in the statements' own transaction (with
                         # their last round trip, where statements go together).
                         self._run_and_mark(statements, live, outcome)
+                    self._settle_before_commit()
                 if outcome.stepwise:
                     for statement in statements:
                         self._run_one(statement, outcome)
                     self._mark_rolled_back(live, outcome)
                 outcome.success = True
-            except MigrationStateError:
+            except (MigrationStateError, CommitWithheld):
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
                 self._fail(outcome, exc, migration_id)
@@ -475,6 +483,16 @@ class MigrationExecutor:
                 "an applied migration must not change."
             )
         return live[-1] if live else None
+
+    def _settle_before_commit(self) -> None:
+        if self.before_commit is None:
+            return
+        try:
+            self.before_commit()
+        except Exception as exc:
+            raise CommitWithheld(
+                f"Stopped before committing on {self.alias!r}, and rolled back: {exc}"
+            ) from exc
 
     def _begin_locked(self, *, local_timeouts: bool) -> None:
         """First statements of the migration's (or ledger check's) transaction."""

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, connections, router, transaction
-
+from .history_writes import RecordWriter
 from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
 
@@ -37,8 +35,11 @@ def record_apply(
     rollback_generated: bool,
     applied_by: str,
     faked: bool = False,
+    writer: RecordWriter | None = None,
 ) -> VersionRecord:
-    """Append the history row of one apply attempt (and of the stale attempts it recovered)."""
+    """Append the history row of one apply attempt (and of the stale attempts it recovered).
+
+    ``writer`` is the batch's (see ``history_writes``); by default the row is written now."""
     interrupted = [
         VersionRecord(
             migration_id=row.migration_name,
@@ -58,7 +59,7 @@ def record_apply(
     ]
     if interrupted:
         VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
-    return _write(
+    return (writer or RecordWriter()).write(
         {
             "environment": target.environment,
             "ledger_id": outcome.ledger_id,
@@ -90,6 +91,7 @@ def record_rollback(
     *,
     applied_by: str,
     name: str | None = None,
+    writer: RecordWriter | None = None,
 ) -> VersionRecord:
     """Append the history row of one rollback attempt (``outcome.applied_row`` is the live row).
 
@@ -116,32 +118,7 @@ def record_rollback(
     }
     if not outcome.success:  # failed rollbacks may repeat: one record each
         return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
-    return _write({**key, "status": Status.ROLLED_BACK}, fields)
-
-
-def _write(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
-    """Insert the record of one ledger event: one INSERT, so recording costs one round trip.
-
-    A process reconciling from the ledger may have recorded the same event a moment ago
-    (``reconciled=True``; the unique constraint on the event refuses a second row): the
-    applier's own record then replaces it.
-    """
-    record = VersionRecord(**key, **fields, reconciled=False)
-    alias = router.db_for_write(VersionRecord)
-    # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
-    # Otherwise the INSERT is its own statement, and nothing needs undoing if it is refused.
-    guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
-    try:
-        with guard:
-            record.save(force_insert=True, using=alias)
-        return record
-    except IntegrityError:
-        existing = VersionRecord.objects.using(alias).get(**key)
-        for name, value in {**fields, "reconciled": False}.items():
-            setattr(existing, name, value)
-        existing.save(using=alias)
-        logger.info("Replaced the reconciled record of %s with the applier's own", existing)
-        return existing
+    return (writer or RecordWriter()).write({**key, "status": Status.ROLLED_BACK}, fields)
 
 
 def reconcile(

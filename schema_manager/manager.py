@@ -201,7 +201,9 @@ class SchemaManager:
         ledger, the catalogue and the history, so each migration costs its own statements,
         its ledger row and its history record. ``before_apply`` is called with each valid
         migration and its validation just before it runs (a command's prompt may raise to
-        stop there); ``after_apply`` with each result as soon as it is known.
+        stop there); ``after_apply`` with each result as soon as it is known (in a long plan
+        with the app's database on PostgreSQL, its history record may still be on its way:
+        it is committed before the next migration commits, see ``history_writes``).
         """
         plan = list(migrations)
         for migration in plan:
@@ -269,14 +271,22 @@ class SchemaManager:
         try:
             with self.deferred_schema_sync(), executor.session(ids):
                 batch = batch_class(self, target, executor, plan)
-                for item in plan:
-                    result = step(batch, item)
-                    done.append(result)
-                    if after is not None:
-                        after(result)
-                    if not result.success:
-                        break
-                batch.finish()
+                try:
+                    try:
+                        for item in plan:
+                            result = step(batch, item)
+                            done.append(result)
+                            if after is not None:
+                                after(result)
+                            if not result.success:
+                                break
+                        batch.finish()
+                    finally:
+                        batch.close()
+                except BaseException:
+                    # A history record may be missing: the next operation reconciles in full.
+                    self._in_sync.pop((target.environment, target.alias), None)
+                    raise
         except LockTimeoutError as exc:  # the migration lock, before the first migration
             done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
         return done

@@ -13,7 +13,8 @@ from django.db import connections, transaction
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.backends import get_backend
 from schema_manager.executor import MigrationExecutor
-from schema_manager.history import Operation, Status, _write
+from schema_manager.history import Operation, Status
+from schema_manager.history_writes import write_record as _write
 from schema_manager.ledger import Ledger
 from tests.test_performance import count_queries
 

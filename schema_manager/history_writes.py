@@ -1,0 +1,205 @@
+"""How a batch writes its history records: each as it comes, or overlapped with the next
+migration.
+
+A record is one INSERT and one commit in the app's database; written as it comes, each
+migration waits for it. On PostgreSQL (psycopg 3) a long batch instead sends each
+successful attempt's INSERT on a connection of its own and collects the result later —
+before the target commits its next migration, and when the batch ends — so the app's
+database writes the record while the target runs the next script. Nothing is deferred past
+the next commit on the target: if a record cannot be written, the next migration is rolled
+back and the batch stops with the error, as it would have one migration earlier.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+from contextlib import nullcontext
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
+
+from .models import VersionRecord
+
+logger = logging.getLogger("schema_manager.history")
+
+# Below this many migrations, opening the extra connection costs more than overlapping saves
+# (a connection costs a few milliseconds; overlapping saves a fraction of one per record).
+OVERLAP_FROM = 32
+
+_UNIQUE_VIOLATION = b"23505"
+
+
+def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+    """Insert the record of one ledger event through the app's own connection: one INSERT.
+
+    A process reconciling from the ledger may have recorded the same event a moment ago
+    (``reconciled=True``; the unique constraint on the event refuses a second row): the
+    applier's own record then replaces it.
+    """
+    record = VersionRecord(**key, **fields, reconciled=False)
+    alias = router.db_for_write(VersionRecord)
+    # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
+    # Otherwise the INSERT is its own statement, and nothing needs undoing if it is refused.
+    guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
+    try:
+        with guard:
+            record.save(force_insert=True, using=alias)
+        return record
+    except IntegrityError:
+        existing = VersionRecord.objects.using(alias).get(**key)
+        for name, value in {**fields, "reconciled": False}.items():
+            setattr(existing, name, value)
+        existing.save(using=alias)
+        logger.info("Replaced the reconciled record of %s with the applier's own", existing)
+        return existing
+
+
+class RecordWriter:
+    """Writes each record as it comes, through the app's own connection."""
+
+    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+        return write_record(key, fields)
+
+    def settle(self) -> None:
+        """Make every record written so far durable (here: they already are)."""
+
+    def close(self) -> None:
+        """Settle, and release what the writer holds."""
+        self.settle()
+
+
+class OverlappedRecordWriter(RecordWriter):
+    """Sends each record's INSERT without waiting for it; ``settle`` waits.
+
+    At most one INSERT is in flight: writing the next record settles the previous one. The
+    connection is a second Django connection to the app's database (same settings and
+    initialisation), private to the writer, so the app's own connection is never left with
+    a query in flight whatever the caller does meanwhile.
+    """
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.wrapper = connections.create_connection(alias)
+        self.wrapper.ensure_connection()
+        self.wrapper.set_autocommit(True)
+        self.pgconn = self.wrapper.connection.pgconn
+        self.pending: tuple[VersionRecord, dict[str, Any], dict[str, Any]] | None = None
+        self.broken = False  # the connection failed: the rest go through the app's own
+
+    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+        self.settle()
+        if self.broken or not key.get("ledger_id"):
+            # Without a ledger event to key it, a resend after an unknown outcome could
+            # write it twice: written directly.
+            return super().write(key, fields)
+        record = VersionRecord(**key, **fields, reconciled=False)
+        try:
+            self._send(self._insert_sql(record))
+        except Exception as exc:  # the app's own connection writes it instead, now
+            logger.warning("Could not send a history record (%s); writing it directly", exc)
+            self.broken = True
+            return super().write(key, fields)
+        self.pending = (record, key, fields)
+        return record
+
+    def settle(self) -> None:
+        if self.pending is None:
+            return
+        record, key, fields = self.pending
+        self.pending = None
+        try:
+            pk, sqlstate, error = self._result()
+        except Exception as exc:  # the connection failed: the INSERT may or may not be in
+            pk, sqlstate, error = None, None, str(exc)
+            self.broken = True
+        if pk is not None:
+            record.pk = pk
+            record._state.adding, record._state.db = False, router.db_for_write(VersionRecord)
+            return
+        if sqlstate != _UNIQUE_VIOLATION:
+            logger.warning("A history record was not written (%s); writing it directly", error)
+        # Written through the app's own connection, which settles every case: a record
+        # reconciled meanwhile is replaced, a record this INSERT did write is found by its
+        # unique key, and any error is the caller's.
+        written = super().write(key, fields)
+        record.pk, record._state = written.pk, written._state
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self.wrapper.close()
+
+    def _insert_sql(self, record: VersionRecord) -> bytes:
+        """The INSERT of ``record`` as one query string, bound as Django's cursor would."""
+        meta = VersionRecord._meta
+        quote = self.wrapper.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        params = [f.get_db_prep_save(f.pre_save(record, True), self.wrapper) for f in fields]
+        sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
+            quote(meta.db_table),
+            ", ".join(quote(f.column) for f in fields),
+            ", ".join(["%s"] * len(fields)),
+            quote(meta.pk.column),
+        )
+        raw = self.wrapper.connection
+        return ClientCursor(raw).mogrify(sql, params).encode(raw.info.encoding)
+
+    def _send(self, query: bytes) -> None:
+        self.pgconn.send_query(query)
+        self._wait_until(lambda: self.pgconn.flush() == 0, selectors.EVENT_WRITE)
+
+    def _result(self) -> tuple[int | None, bytes | None, str]:
+        """(new id, or None with the SQLSTATE and message of the error)."""
+
+        def arrived() -> bool:
+            self.pgconn.consume_input()
+            return not self.pgconn.is_busy()
+
+        self._wait_until(arrived, selectors.EVENT_READ)
+        pk, sqlstate, error = None, None, ""
+        while (result := self.pgconn.get_result()) is not None:
+            value = result.get_value(0, 0) if result.ntuples else None
+            if value is not None:
+                pk = int(value)
+            elif result.error_message:
+                sqlstate = result.error_field(_SQLSTATE)
+                error = result.error_message.decode(errors="replace").strip()
+        return pk, sqlstate, error
+
+    def _wait_until(self, done, event: int) -> None:
+        if done():
+            return
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.pgconn.socket, event)
+            while not done():
+                selector.select()
+
+
+def writer_for(plan_length: int) -> RecordWriter:
+    """The writer for a batch of ``plan_length`` migrations."""
+    alias = router.db_for_write(VersionRecord)
+    connection = connections[alias]
+    if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not _is_psycopg3():
+        return RecordWriter()
+    try:
+        return OverlappedRecordWriter(alias)
+    except DatabaseError as exc:  # e.g. no connection to spare: each record as it comes
+        logger.info("History records are written one by one: %s", exc)
+        return RecordWriter()
+
+
+def _is_psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return is_psycopg3
+
+
+try:  # only where psycopg 3 is installed (writer_for checks before using these)
+    from psycopg import ClientCursor
+    from psycopg.pq import DiagnosticField
+
+    _SQLSTATE = DiagnosticField.SQLSTATE
+except ImportError:  # pragma: no cover - psycopg2 or no PostgreSQL driver
+    ClientCursor, _SQLSTATE = None, None

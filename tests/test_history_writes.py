@@ -1,0 +1,179 @@
+"""History records written while the target runs the next migration (PostgreSQL app database).
+
+The app's history table is put in a PostgreSQL schema (``pg_production``'s) for these tests, as
+an app database on PostgreSQL has it; the migrations run on the ``staging`` target.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections, router
+
+from schema_manager import SchemaManager, VersionRecord, history_writes
+from schema_manager.exceptions import CommitWithheld
+from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
+from tests.test_batches import catalogue
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+class HistoryOn:
+    """Route the history table to one database for a test."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model, **hints):
+        return self.alias if model is VersionRecord else None
+
+    db_for_write = db_for_read
+
+
+@pytest.fixture
+def postgres_history(postgres_targets, monkeypatch):
+    alias = postgres_targets.alias("production")
+    with connections[alias].schema_editor() as editor:
+        editor.create_model(VersionRecord)
+    monkeypatch.setattr(router, "routers", [HistoryOn(alias)])
+    # Overlapped from the second migration, so that short plans exercise it.
+    monkeypatch.setattr(history_writes, "OVERLAP_FROM", 2)
+    return alias
+
+
+@pytest.fixture
+def writers(monkeypatch) -> list[RecordWriter]:
+    """Every writer a batch chose, in order."""
+    chosen: list[RecordWriter] = []
+
+    def spy(plan_length: int) -> RecordWriter:
+        chosen.append(writer_for(plan_length))
+        return chosen[-1]
+
+    monkeypatch.setattr("schema_manager.batches.history_writes.writer_for", spy)
+    return chosen
+
+
+def fields(**overrides) -> dict:
+    return {
+        "migration_id": "001_step",
+        "name": "step",
+        "database": "pg_staging",
+        "status": VersionRecord.Status.APPLIED,
+        "checksum": "c" * 64,
+        "applied_by": "deploy",
+        "execution_time": 0.25,
+        **overrides,
+    }
+
+
+def key(ledger_id: str = "row-1") -> dict:
+    return {"environment": "staging", "ledger_id": ledger_id, "operation": "apply"}
+
+
+def test_a_batch_writes_every_record_on_its_own_connection_and_closes_it(
+    postgres_targets, postgres_history, writers, manager: SchemaManager
+):
+    plan = catalogue(0, 5)
+    results = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
+    assert [r.success for r in results] == [True] * 5
+
+    [writer] = writers
+    assert isinstance(writer, OverlappedRecordWriter)
+    assert writer.wrapper.connection is None  # closed when the batch ended
+    records = list(VersionRecord.objects.order_by("migration_id"))
+    assert [r.migration_id for r in records] == [m.id for m in plan]
+    assert {(r.status, r.applied_by, r.reconciled) for r in records} == {
+        ("applied", "deploy", False)
+    }
+    assert all(r.execution_time > 0 for r in records)
+    # Each result's record is the row written, with its id.
+    assert [r.record.pk for r in results] == [r.pk for r in records]
+    ledger = {row["id"]: row["migration_name"] for row in postgres_targets.ledger("staging")}
+    assert {r.ledger_id: r.migration_id for r in records} == ledger
+
+    ids = [m.id for m in reversed(plan)]
+    results = manager.rollback_migrations_sync(ids, "staging", applied_by="deploy")
+    assert [r.success for r in results] == [True] * 5
+    assert isinstance(writers[-1], OverlappedRecordWriter)
+    rolled_back = VersionRecord.objects.filter(status="rolled_back")
+    assert sorted(rolled_back.values_list("migration_id", flat=True)) == sorted(ids)
+    assert [r.record.pk for r in results] == list(
+        rolled_back.order_by("-migration_id").values_list("pk", flat=True)
+    )
+
+
+def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
+    postgres_targets, postgres_history, manager: SchemaManager
+):
+    table = VersionRecord._meta.db_table
+    postgres_targets.execute(
+        "production",
+        "CREATE FUNCTION refuse_001() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.migration_id = '001_step' THEN RAISE EXCEPTION 'history is read-only'; END IF; "
+        "RETURN NEW; END $$",
+    )
+    postgres_targets.execute(
+        "production",
+        f"CREATE TRIGGER refuse_001 BEFORE INSERT ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_001()",
+    )
+    plan = catalogue(0, 4)
+
+    with pytest.raises(CommitWithheld, match="history is read-only"):
+        manager.apply_migrations_sync(plan, "staging")
+
+    # 001 committed before its record failed; 002 ran but was rolled back, unrecorded.
+    ledger = postgres_targets.ledger("staging")
+    assert [row["migration_name"] for row in ledger] == ["000_step", "001_step"]
+    assert "t2" not in postgres_targets.tables("staging")
+    assert list(VersionRecord.objects.values_list("migration_id", flat=True)) == ["000_step"]
+
+    # Once history can be written again, the next operation rebuilds 001's record from the
+    # ledger and the plan carries on from 002.
+    postgres_targets.execute("production", f"DROP TRIGGER refuse_001 ON {table}")
+    results = manager.apply_migrations_sync(plan[2:], "staging")
+    assert [r.success for r in results] == [True, True]
+    records = {r.migration_id: r.reconciled for r in VersionRecord.objects.all()}
+    assert records == {"000_step": False, "001_step": True, "002_step": False, "003_step": False}
+
+
+def test_a_record_reconciled_meanwhile_is_replaced_by_the_appliers_own(postgres_history):
+    reconciled = VersionRecord.objects.create(**key(), **fields(applied_by=""), reconciled=True)
+    writer = OverlappedRecordWriter(postgres_history)
+    try:
+        record = writer.write(key(), fields())
+        writer.settle()
+    finally:
+        writer.close()
+    [row] = VersionRecord.objects.all()
+    assert row.pk == record.pk == reconciled.pk
+    assert (row.applied_by, row.reconciled) == ("deploy", False)
+
+
+def test_a_record_whose_connection_died_is_written_exactly_once(postgres_history):
+    writer = OverlappedRecordWriter(postgres_history)
+    try:
+        first = writer.write(key("row-1"), fields())
+        writer.settle()
+        pid = writer.wrapper.connection.info.backend_pid
+        record = writer.write(key("row-2"), fields(migration_id="002_step"))
+        # Killed with the INSERT in flight: whether it committed or not, settling writes it
+        # through the app's own connection, once.
+        with connections[postgres_history].cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        writer.settle()
+        # The writer carries on through the app's own connection.
+        third = writer.write(key("row-3"), fields(migration_id="003_step"))
+        writer.settle()
+    finally:
+        writer.close()
+    rows = list(VersionRecord.objects.order_by("migration_id"))
+    assert [r.ledger_id for r in rows] == ["row-1", "row-2", "row-3"]
+    assert [first.pk, record.pk, third.pk] == [r.pk for r in rows]
+
+
+def test_short_plans_and_other_app_databases_write_each_record_as_it_comes(monkeypatch):
+    # The app database of these tests is SQLite.
+    assert type(writer_for(10_000)) is RecordWriter
+    monkeypatch.setattr(history_writes, "OVERLAP_FROM", 50)
+    assert type(writer_for(49)) is RecordWriter
