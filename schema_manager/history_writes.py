@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import selectors
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
@@ -86,6 +87,7 @@ class OverlappedRecordWriter(RecordWriter):
         self.pgconn = self.wrapper.connection.pgconn
         self.pending: tuple[VersionRecord, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
+        self._insert: tuple[bytes, list[Any]] | None = None  # the INSERT and its fields
 
     def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
         self.settle()
@@ -95,7 +97,7 @@ class OverlappedRecordWriter(RecordWriter):
             return super().write(key, fields)
         record = VersionRecord(**key, **fields, reconciled=False)
         try:
-            self._send(self._insert_sql(record))
+            self._send(record)
         except Exception as exc:  # the app's own connection writes it instead, now
             logger.warning("Could not send a history record (%s); writing it directly", exc)
             self.broken = True
@@ -131,23 +133,27 @@ class OverlappedRecordWriter(RecordWriter):
         finally:
             self.wrapper.close()
 
-    def _insert_sql(self, record: VersionRecord) -> bytes:
-        """The INSERT of ``record`` as one query string, bound as Django's cursor would."""
-        meta = VersionRecord._meta
-        quote = self.wrapper.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        params = [f.get_db_prep_save(f.pre_save(record, True), self.wrapper) for f in fields]
-        sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
-            quote(meta.db_table),
-            ", ".join(quote(f.column) for f in fields),
-            ", ".join(["%s"] * len(fields)),
-            quote(meta.pk.column),
-        )
-        raw = self.wrapper.connection
-        return ClientCursor(raw).mogrify(sql, params).encode(raw.info.encoding)
-
-    def _send(self, query: bytes) -> None:
-        self.pgconn.send_query(query)
+    def _send(self, record: VersionRecord) -> None:
+        """Send the INSERT of ``record``, its values as parameters in text form (as they go
+        into the columns' own types: no literal to quote, no adapter to look up)."""
+        if self._insert is None:
+            meta = VersionRecord._meta
+            quote = self.wrapper.ops.quote_name
+            fields = [f for f in meta.concrete_fields if not f.primary_key]
+            sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
+                quote(meta.db_table),
+                ", ".join(quote(f.column) for f in fields),
+                ", ".join(f"${number}" for number in range(1, len(fields) + 1)),
+                quote(meta.pk.column),
+            )
+            self._insert = (sql.encode(), fields)
+        sql, fields = self._insert
+        encoding = self.wrapper.connection.info.encoding
+        values = [
+            _as_text(f.get_db_prep_save(f.pre_save(record, True), self.wrapper), encoding)
+            for f in fields
+        ]
+        self.pgconn.send_query_params(sql, values)
         self._wait_until(lambda: self.pgconn.flush() == 0, selectors.EVENT_WRITE)
 
     def _result(self) -> tuple[int | None, bytes | None, str]:
@@ -177,11 +183,28 @@ class OverlappedRecordWriter(RecordWriter):
                 selector.select()
 
 
+def _as_text(value: object, encoding: str) -> bytes | None:
+    """A column value in PostgreSQL's text input form."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, datetime):
+        return value.isoformat().encode()
+    if isinstance(value, (str, int, float)):
+        return str(value).encode(encoding)
+    raise TypeError(f"no text form for a {type(value).__name__} in a history record")
+
+
 def writer_for(plan_length: int) -> RecordWriter:
     """The writer for a batch of ``plan_length`` migrations."""
     alias = router.db_for_write(VersionRecord)
     connection = connections[alias]
     if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not _is_psycopg3():
+        return RecordWriter()
+    if connection.in_atomic_block:
+        # The caller's transaction (ATOMIC_REQUESTS, a TestCase) owns the records: they
+        # commit or roll back with it, so they go through its connection.
         return RecordWriter()
     try:
         return OverlappedRecordWriter(alias)
@@ -196,10 +219,9 @@ def _is_psycopg3() -> bool:
     return is_psycopg3
 
 
-try:  # only where psycopg 3 is installed (writer_for checks before using these)
-    from psycopg import ClientCursor
+try:  # only where psycopg 3 is installed (writer_for checks before using it)
     from psycopg.pq import DiagnosticField
 
     _SQLSTATE = DiagnosticField.SQLSTATE
 except ImportError:  # pragma: no cover - psycopg2 or no PostgreSQL driver
-    ClientCursor, _SQLSTATE = None, None
+    _SQLSTATE = None

@@ -6,8 +6,10 @@ an app database on PostgreSQL has it; the migrations run on the ``staging`` targ
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
-from django.db import connections, router
+from django.db import connections, router, transaction
 
 from schema_manager import SchemaManager, VersionRecord, history_writes
 from schema_manager.exceptions import CommitWithheld
@@ -177,3 +179,37 @@ def test_short_plans_and_other_app_databases_write_each_record_as_it_comes(monke
     assert type(writer_for(10_000)) is RecordWriter
     monkeypatch.setattr(history_writes, "OVERLAP_FROM", 50)
     assert type(writer_for(49)) is RecordWriter
+
+
+def test_every_field_reaches_the_table_as_written(postgres_history):
+    applied_at = datetime(2026, 11, 24, 7, 5, 1, 123456, tzinfo=timezone(timedelta(hours=2)))
+    written = fields(
+        name='it\'s a "quoted" \\ back-slashed, ünïcode name; DROP TABLE x; --',
+        applied_at=applied_at,
+        execution_time=0.000123,
+        rollback_script="DROP TABLE t;\n-- $$ not a dollar quote $$\n",
+        rollback_generated=True,
+        error="",
+        faked=True,
+    )
+    writer = OverlappedRecordWriter(postgres_history)
+    try:
+        record = writer.write(key(), written)
+        writer.settle()
+    finally:
+        writer.close()
+    row = VersionRecord.objects.get()
+    assert row.pk == record.pk
+    for name, value in {**key(), **written}.items():
+        assert getattr(row, name) == value, name
+    assert row.recorded_at == record.recorded_at
+    assert row.rolled_back_at is None
+    assert row.reconciled is False
+
+
+def test_inside_a_transaction_on_the_app_database_records_belong_to_it(postgres_history):
+    with transaction.atomic(using=postgres_history):
+        assert type(writer_for(100)) is RecordWriter
+    writer = writer_for(100)
+    writer.close()
+    assert type(writer) is OverlappedRecordWriter
