@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.generate import generate_large  # noqa: E402
-from bench.run import PYTHON, Databases, machine, measure  # noqa: E402
+from bench.run import PYTHON, Databases, compile_sources, machine, measure  # noqa: E402
 
 
 def main() -> None:
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
     print(machine(args.server))
+    compile_sources()
     databases = Databases(args.server)
     with tempfile.TemporaryDirectory(prefix="sm_bench_large_") as directory:
         project = Path(directory)
