@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,6 +30,9 @@ from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
 from .sql.statements import is_streamed, parse_statements
 from .targets import Target
+
+# Fewer unknown scripts than this are analysed when asked for, not on a thread ahead.
+AHEAD_FROM = 8
 
 # Findings after which nothing else about the script can be known.
 UNREADABLE = frozenset({"empty-sql", "invalid-input"})
@@ -73,6 +79,9 @@ class Analyses:
         self.context = _context(self.backend, self.severities)
         self._known: dict[str, Analysis] = {}
         self._new: dict[str, Analysis] = {}
+        self._ahead: dict[str, Future[Analysis]] = {}  # being made on a thread (analyse_ahead)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @classmethod
     def read(cls, target: Target, checksums: Iterable[str]) -> Analyses:
@@ -88,15 +97,66 @@ class Analyses:
         return analyses
 
     def get(self, sql: str, checksum: str) -> Analysis:
-        """The analysis of ``sql`` (whose checksum is ``checksum``): stored, or made now."""
+        """The analysis of ``sql`` (whose checksum is ``checksum``): stored, made ahead (waited
+        for), or made now."""
         found = self._known.get(checksum)
         if found is None:
-            found = self._known[checksum] = analyse(sql, self.backend, self.severities)
-            self._new[checksum] = found
+            found = self._made_ahead(checksum) or analyse(sql, self.backend, self.severities)
+            self._known[checksum] = self._new[checksum] = found
         return found
 
+    def _made_ahead(self, checksum: str) -> Analysis | None:
+        """The analysis made ahead (waited for); None if none was, or it failed there (it is
+        then made, and any error raised, by the thread that asks)."""
+        ahead = self._ahead.get(checksum)
+        if ahead is None:
+            return None
+        try:
+            return ahead.result()
+        except Exception:  # an error or a cancellation: handled by the caller
+            return None
+
+    def analyse_ahead(self, scripts: Iterable[tuple[str, str]]) -> None:
+        """Analyse the (sql, checksum) ``scripts`` not known yet, in order, on a thread of
+        their own, while this thread runs migrations; ``get`` waits for each as needed.
+
+        The analysis is pure Python work and the migrations are mostly waits on the target,
+        so the two overlap: the thread gives the interpreter back after each script, so a
+        migration whose server answered waits at most one script's analysis to carry on.
+        A few scripts are not worth a thread: ``get`` makes them when asked.
+        """
+        todo = {checksum: sql for sql, checksum in scripts if checksum not in self._known}
+        todo = {c: sql for c, sql in todo.items() if c not in self._ahead}
+        if len(todo) < AHEAD_FROM:
+            return
+        # Whatever the engine's checks read from the connection is read here, first: the
+        # thread must not use the connection (Django binds it to this thread).
+        first = next(iter(todo))
+        self.get(todo.pop(first), first)
+        futures = {checksum: Future() for checksum in todo}
+        self._ahead.update(futures)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=_analyse_in_order,
+            args=(todo, futures, self.backend, self.severities, self._stop),
+            name="schema_manager-analyses",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop analysing ahead (what is left is made on demand, if ever asked for)."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
     def save(self) -> None:
-        """Store the analyses made since the last save, in one INSERT per 100."""
+        """Store the analyses made since the last save (ahead, too), in one INSERT per 100."""
+        for checksum, ahead in self._ahead.items():
+            done = ahead.done() and not ahead.cancelled() and ahead.exception() is None
+            if done and checksum not in self._known:
+                self._known[checksum] = self._new[checksum] = ahead.result()
         if not self._new:
             return
         rows = [
@@ -112,6 +172,27 @@ class Analyses:
         # Another process may store the same analysis meanwhile: it is the same result.
         ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
         self._new.clear()
+
+
+def _analyse_in_order(
+    todo: dict[str, str],
+    futures: dict[str, Future[Analysis]],
+    backend: TargetBackend,
+    severities: dict[str, str],
+    stop: threading.Event,
+) -> None:
+    for checksum, sql in todo.items():
+        future = futures[checksum]
+        if stop.is_set():
+            future.cancel()
+            continue
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            future.set_result(analyse(sql, backend, severities))
+        except BaseException as exc:  # made again, and raised, by the thread that asks
+            future.set_exception(exc)
+        time.sleep(0)  # the interpreter goes back to a migration whose server has answered
 
 
 def _as_list(finding: Finding) -> list[object]:

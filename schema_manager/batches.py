@@ -84,10 +84,8 @@ class ApplyBatch(_Batch):
         # data migration can be megabytes).
         self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
         self.analyses = Analyses.read(target, self.checksums.values())
-        # Every script analysed now, before the first runs: the target then gets its
-        # migrations back to back instead of waiting, idle, through an analysis before each.
-        for migration in plan:
-            self.analyses.get(migration.sql, self.checksums[id(migration)])
+        # The scripts not analysed before are analysed on a thread while the first ones run.
+        self.analyses.analyse_ahead((m.sql, self.checksums[id(m)]) for m in plan)
         self.promotion = policy.PromotionGate(target)
         # Each migration's folder, by checksum, once for the drift check and the export.
         directory = manager.migrations_directory
@@ -181,6 +179,12 @@ class ApplyBatch(_Batch):
 
     def finish(self) -> None:
         self.analyses.save()  # for the applies of the same scripts in other environments
+
+    def close(self) -> None:
+        try:
+            self.analyses.close()
+        finally:
+            super().close()
 
     def _store(self, migration: Migration, checksum: str) -> Migration:
         """Save ``migration``, whose SQL has ``checksum``, in the catalogue (validation has ruled

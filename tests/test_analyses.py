@@ -3,6 +3,8 @@ for the same engine and rule severities only."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.conf import settings
 from django.db import connections
@@ -145,3 +147,82 @@ def test_a_statement_refused_in_a_transaction_may_not_share_a_script(postgres_ta
     )
     assert declared.stepwise
     assert not [f for f in declared.findings if f.code == "no-transaction-mix"]
+
+
+def made_on(monkeypatch) -> list[tuple[str, str]]:
+    """(thread name, script) of every analysis made from now on."""
+    calls: list[tuple[str, str]] = []
+    real = analyses.analyse
+
+    def analyse(sql, *args):
+        calls.append((threading.current_thread().name, sql))
+        return real(sql, *args)
+
+    monkeypatch.setattr(analyses, "analyse", analyse)
+    return calls
+
+
+def test_a_long_plan_is_analysed_on_a_thread_while_it_runs(targets, manager, monkeypatch):
+    calls = made_on(monkeypatch)
+    plan = catalogue(0, analyses.AHEAD_FROM + 2)
+    results = manager.apply_migrations_sync(plan, "development")
+    assert all(r.success for r in results), results[-1].message
+
+    # Each script once: the first here (whatever the checks read from the connection is read
+    # on its own thread), the others ahead on the analyses' thread, which the batch stopped.
+    assert sorted(sql for _, sql in calls) == sorted(m.sql for m in plan)
+    threads = [name for name, _ in calls]
+    assert threads[0] != "schema_manager-analyses"
+    assert set(threads[1:]) == {"schema_manager-analyses"}
+    assert "schema_manager-analyses" not in {thread.name for thread in threading.enumerate()}
+    # The same analyses as made one by one, and all stored.
+    target = resolve("development")
+    backend = get_backend(connections[target.alias])
+    stored = analyses.Analyses.read(target, [migration_checksum(m.sql) for m in plan])
+    for migration in plan:
+        made = analyses.analyse(migration.sql, backend, {})
+        assert stored._known[migration_checksum(migration.sql)] == made
+    assert ScriptAnalysis.objects.count() == len(plan)
+
+
+def test_a_script_whose_analysis_failed_ahead_is_analysed_again_when_asked(targets, monkeypatch):
+    import threading
+
+    real = analyses.analyse
+    plan = catalogue(0, analyses.AHEAD_FROM + 1)
+    unlucky = plan[3].sql
+
+    def analyse(sql, *args):
+        if sql == unlucky and threading.current_thread().name == "schema_manager-analyses":
+            raise RuntimeError("lost on the thread")
+        return real(sql, *args)
+
+    monkeypatch.setattr(analyses, "analyse", analyse)
+    target = resolve("development")
+    scripts = [(m.sql, migration_checksum(m.sql)) for m in plan]
+    ahead = analyses.Analyses.read(target, [checksum for _, checksum in scripts])
+    ahead.analyse_ahead(scripts)
+    try:
+        made = [ahead.get(sql, checksum) for sql, checksum in scripts]
+    finally:
+        ahead.close()
+    backend = get_backend(connections[target.alias])
+    assert made == [real(sql, backend, {}) for sql, _ in scripts]
+
+
+def test_stopping_early_leaves_the_rest_to_be_made_when_asked(targets, monkeypatch):
+    calls = made_on(monkeypatch)
+    plan = catalogue(0, analyses.AHEAD_FROM * 4)
+    scripts = [(m.sql, migration_checksum(m.sql)) for m in plan]
+    target = resolve("development")
+    ahead = analyses.Analyses.read(target, [checksum for _, checksum in scripts])
+    ahead.analyse_ahead(scripts)
+    ahead.close()  # e.g. the plan stopped at its first migration
+    ahead.close()  # twice is harmless
+    sql, checksum = scripts[-1]
+    last = ahead.get(sql, checksum)
+    assert last.statements == 2
+    # Made on the thread before it stopped, or here after: never twice.
+    assert sorted(s for _, s in calls if s == sql) == [sql]
+    ahead.save()
+    assert ScriptAnalysis.objects.filter(checksum=checksum).count() == 1
