@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
@@ -43,14 +44,24 @@ class _Batch:
         # The ledger as history last matched it; kept up to date by each operation so that
         # the manager's next operation need not reconcile.
         self.fingerprint = manager._catch_up(target, executor)
+        self.plan_length = len(plan)
         # Each history record is settled before the target's next commit (see history_writes).
-        self.records = history_writes.writer_for(len(plan))
-        executor.before_commit = self.records.settle
+        executor.before_commit = self._settle_records
+
+    @cached_property
+    def records(self) -> history_writes.RecordWriter:
+        """How this batch writes its history records (chosen, and connected, at the first)."""
+        return history_writes.writer_for(self.plan_length)
+
+    def _settle_records(self) -> None:
+        if "records" in self.__dict__:
+            self.records.settle()
 
     def close(self) -> None:
         """Called last, whatever happened: every history record of the batch is written."""
         self.executor.before_commit = None
-        self.records.close()
+        if "records" in self.__dict__:
+            self.records.close()
 
     def _done(self, outcome: Outcome) -> None:
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
@@ -84,12 +95,13 @@ class ApplyBatch(_Batch):
         # data migration can be megabytes).
         self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
         self.analyses = Analyses.read(target, self.checksums.values())
-        # The scripts not analysed before are analysed on a thread while the first ones run.
-        self.analyses.analyse_ahead((m.sql, self.checksums[id(m)]) for m in plan)
         self.promotion = policy.PromotionGate(target)
         # Each migration's folder, by checksum, once for the drift check and the export.
         directory = manager.migrations_directory
         self.on_disk = {m.id: directory.checksum_of(m.id) for m in plan if m.id}
+        # Last, as nothing after it may fail before ``close`` stops it: the scripts not
+        # analysed before are analysed on a thread while the first ones run.
+        self.analyses.analyse_ahead((m.sql, self.checksums[id(m)]) for m in plan)
 
     def apply(
         self,

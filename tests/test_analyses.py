@@ -4,6 +4,7 @@ for the same engine and rule severities only."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -226,3 +227,22 @@ def test_stopping_early_leaves_the_rest_to_be_made_when_asked(targets, monkeypat
     assert sorted(s for _, s in calls if s == sql) == [sql]
     ahead.save()
     assert ScriptAnalysis.objects.filter(checksum=checksum).count() == 1
+
+
+def test_a_plan_refused_before_it_starts_leaves_no_thread_behind(targets, manager, monkeypatch):
+    from schema_manager.exceptions import SchemaManagerError
+
+    real = analyses.analyse
+
+    def slow(sql, *args):  # a thread started for these would still be at work below
+        time.sleep(0.05)
+        return real(sql, *args)
+
+    monkeypatch.setattr(analyses, "analyse", slow)
+    plan = catalogue(0, analyses.AHEAD_FROM + 2)
+    # A folder without its migration.sql: the batch refuses the plan while it reads the folders.
+    (manager.migrations_directory.path / plan[5].id).mkdir(parents=True)
+    with pytest.raises(SchemaManagerError, match=r"has no migration\.sql"):
+        manager.apply_migrations_sync(plan, "development")
+    assert "schema_manager-analyses" not in {thread.name for thread in threading.enumerate()}
+    assert targets.ledger("development") == []
