@@ -9,34 +9,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 
 from schema_manager import SchemaManager, VersionRecord, history_writes
 from schema_manager.exceptions import CommitWithheld
 from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
+from tests.routers import move_model
 from tests.test_batches import catalogue
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
-class HistoryOn:
-    """Route the history table to one database for a test."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-
-    def db_for_read(self, model, **hints):
-        return self.alias if model is VersionRecord else None
-
-    db_for_write = db_for_read
-
-
 @pytest.fixture
 def postgres_history(postgres_targets, monkeypatch):
-    alias = postgres_targets.alias("production")
-    with connections[alias].schema_editor() as editor:
-        editor.create_model(VersionRecord)
-    monkeypatch.setattr(router, "routers", [HistoryOn(alias)])
+    alias = move_model(VersionRecord, postgres_targets.alias("production"), monkeypatch)
     # Overlapped from the second migration, so that short plans exercise it.
     monkeypatch.setattr(history_writes, "OVERLAP_FROM", 2)
     return alias

@@ -9,7 +9,6 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from django.db import connections, router
 
 from schema_manager import Migration, SchemaManager
 from schema_manager import catalogue as catalogue_module
@@ -18,6 +17,7 @@ from schema_manager.checksums import file_checksum, migration_checksum
 from schema_manager.exceptions import SchemaManagerError
 from schema_manager.sql import check_sql, statements
 from schema_manager.validation import validate
+from tests.routers import move_model
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -83,26 +83,10 @@ def test_a_large_script_is_applied_statement_by_statement_from_one_copy(
     assert row["checksum"] == Migration.objects.get(pk="001_big").checksum
 
 
-class CatalogueOn:
-    """Route the catalogue to one database (a PostgreSQL target here) for a test."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-
-    def db_for_read(self, model, **hints):
-        return self.alias if model is Migration else None
-
-    db_for_write = db_for_read
-
-
 @pytest.fixture
 def postgres_catalogue(postgres_targets, monkeypatch):
     """The catalogue table in a PostgreSQL schema, as an app database on PostgreSQL has it."""
-    alias = postgres_targets.alias("development")
-    with connections[alias].schema_editor() as editor:
-        editor.create_model(Migration)
-    monkeypatch.setattr(router, "routers", [CatalogueOn(alias)])
-    return alias
+    return move_model(Migration, postgres_targets.alias("development"), monkeypatch)
 
 
 def write_big(directory, migration_id: str, text: str):
