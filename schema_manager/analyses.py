@@ -129,10 +129,9 @@ class Analyses:
         todo = {c: sql for c, sql in todo.items() if c not in self._ahead}
         if len(todo) < AHEAD_FROM:
             return
-        # Whatever the engine's checks read from the connection is read here, first: the
-        # thread must not use the connection (Django binds it to this thread).
-        first = next(iter(todo))
-        self.get(todo.pop(first), first)
+        # The thread must not use the connection (Django binds it to this thread): whatever
+        # the engine's checks read from it is read here, first.
+        self.backend.read_for_analysis()
         futures = {checksum: Future() for checksum in todo}
         self._ahead.update(futures)
         self._stop = threading.Event()

@@ -44,6 +44,12 @@ class TargetBackend:
     def can_rollback_ddl(self) -> bool:
         return bool(self.connection.features.can_rollback_ddl)
 
+    def read_for_analysis(self) -> None:
+        """Read now, on the connection's own thread, whatever analysing a script asks of the
+        connection (``can_rollback_ddl``, ``refuses_transaction``), so that scripts can then
+        be analysed on another thread without touching it."""
+        self.can_rollback_ddl  # noqa: B018 - read for its side effect (features are cached)
+
     @property
     def sends_statements_together(self) -> bool:
         """Whether several statements can go to the server in one query string (one round

@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor, self.connection.pg_version)
 
+    def read_for_analysis(self) -> None:
+        super().read_for_analysis()
+        self.connection.pg_version  # noqa: B018 - cached on the wrapper once read
+
     def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
         scope = "LOCAL " if local else ""
         for name, value in (
