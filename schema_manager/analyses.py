@@ -24,7 +24,7 @@ from django.db import connections
 from . import __version__
 from .backends import TargetBackend, get_backend
 from .conf import app_settings
-from .executor import runs_stepwise
+from .executor import GROUP_CHARS, runs_stepwise
 from .models import ScriptAnalysis, id_chunks
 from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
@@ -44,7 +44,11 @@ class Analysis:
 
     findings: tuple[Finding, ...]  # the rules' (errors first), then the transaction checks
     stepwise: bool  # runs statement by statement, outside a transaction
-    statements: int  # 0 for a script too large to be parsed whole (``is_streamed``)
+    statements: int  # how many (0 if unreadable)
+    # A large script (``is_streamed``): (offset, statements before it) at the end of each run
+    # of whole statements of about GROUP_CHARS, the last at the script's end; the executor
+    # sends these slices as they are, without splitting the script again.
+    cuts: tuple[tuple[int, int], ...] = ()
 
     @property
     def readable(self) -> bool:
@@ -59,14 +63,22 @@ def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Ana
     """Analyse ``sql`` for ``backend``'s engine now (no cache), in one reading of it."""
     vendor = backend.vendor
     mix = _TransactionMix(backend, sql)
-    findings = check_sql(sql, vendor, severities, each=mix.see)
+    cuts = _Cuts(len(sql)) if is_streamed(sql) else None
+
+    def each(statement: Statement) -> None:
+        mix.see(statement)
+        if cuts is not None:
+            cuts.see(statement)
+
+    findings = check_sql(sql, vendor, severities, each=each)
     if not _readable(findings):
         return Analysis(tuple(findings), stepwise=False, statements=0)
     findings.extend(mix.findings())
-    # Counted for a script small enough to be sent whole (the count is then read from the
-    # parse the rules made); a large one is not read once more for it.
-    statements = 0 if is_streamed(sql) else len(parse_statements(sql, vendor))
-    return Analysis(tuple(findings), runs_stepwise(backend, sql), statements)
+    stepwise = runs_stepwise(backend, sql)
+    if cuts is not None:  # a large script is not read once more: what the rules read counts
+        return Analysis(tuple(findings), stepwise, cuts.statements, cuts.done())
+    # A small script's count comes from the parse the rules made (cached).
+    return Analysis(tuple(findings), stepwise, len(parse_statements(sql, vendor)))
 
 
 class Analyses:
@@ -88,11 +100,14 @@ class Analyses:
         analyses = cls(target)
         for chunk in id_chunks(checksums):
             rows = ScriptAnalysis.objects.filter(context=analyses.context, checksum__in=chunk)
-            for checksum, findings, stepwise, statements in rows.values_list(
-                "checksum", "findings", "stepwise", "statements"
+            for checksum, findings, stepwise, statements, cuts in rows.values_list(
+                "checksum", "findings", "stepwise", "statements", "cuts"
             ):
                 analyses._known[checksum] = Analysis(
-                    tuple(Finding(*finding) for finding in findings), stepwise, statements
+                    tuple(Finding(*finding) for finding in findings),
+                    stepwise,
+                    statements,
+                    tuple((offset, before) for offset, before in cuts),
                 )
         return analyses
 
@@ -165,6 +180,7 @@ class Analyses:
                 findings=[_as_list(finding) for finding in analysis.findings],
                 stepwise=analysis.stepwise,
                 statements=analysis.statements,
+                cuts=[list(cut) for cut in analysis.cuts],
             )
             for checksum, analysis in self._new.items()
         ]
@@ -230,6 +246,34 @@ def _analyser_fingerprint() -> str:
         except OSError:  # installed without sources: the version alone
             continue
     return digest.hexdigest()
+
+
+class _Cuts:
+    """Where a large script can be cut into queries of whole statements of about
+    ``GROUP_CHARS`` each: watches each statement as the rules read them (``see``)."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.statements = 0
+        self.group_start = 0
+        self.cuts: list[tuple[int, int]] = []
+
+    def see(self, statement: Statement) -> None:
+        self.statements += 1
+        end = statement.start + len(statement.text)
+        if end - self.group_start >= GROUP_CHARS:
+            self.cuts.append((end, self.statements))
+            self.group_start = end
+
+    def done(self) -> tuple[tuple[int, int], ...]:
+        """The cuts, the last at the script's end (what follows the last statement, such as
+        a closing comment, goes with it)."""
+        cuts = self.cuts
+        if cuts and cuts[-1][1] == self.statements:
+            cuts[-1] = (self.length, self.statements)
+        else:
+            cuts.append((self.length, self.statements))
+        return tuple(cuts)
 
 
 class _TransactionMix:

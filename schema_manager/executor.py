@@ -16,7 +16,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -268,6 +268,9 @@ class MigrationExecutor:
         if self._sends_whole(sql, analysis):
             assert analysis is not None
             finished_at = self._run_whole(sql, analysis.statements, outcome, then=record)
+        elif self._sends_cut(sql, analysis):
+            assert analysis is not None
+            finished_at = self._run_cut(sql, analysis.cuts, outcome, then=record)
         else:  # a fresh reading of the script for each attempt
             statements = iter_statements(sql, self.connection.vendor)
             finished_at = self._run(statements, outcome, then=record)
@@ -598,6 +601,43 @@ class MigrationExecutor:
             and self.progress is None
             and len(sql) <= GROUP_CHARS
         )
+
+    def _sends_cut(self, sql: str, analysis: Analysis | None) -> bool:
+        """Whether a large script, analysed before, can go to the server in the slices its
+        analysis cut it into (runs of whole statements), without being split again."""
+        return (
+            analysis is not None
+            and bool(analysis.cuts)
+            # The analysis is of this very text (same checksum): its last cut is its end.
+            and analysis.cuts[-1][0] == len(sql)
+            and self.backend.sends_statements_together
+            and self.progress is None
+        )
+
+    def _run_cut(
+        self, sql: str, cuts: tuple[tuple[int, int], ...], outcome: Outcome, then: str = ""
+    ) -> Any:
+        """The script one slice per round trip, each as written (as ``_run_whole``), the last
+        followed by ``then``. A slice that fails is split then, to say which statement (counted
+        from the script's start) failed."""
+        vendor = self.connection.vendor
+        returned = None
+        start, before = 0, 0
+        with self.connection.cursor() as cursor:
+            for number, (end, upto) in enumerate(cuts, start=1):
+                body = sql[start:end]
+
+                def statements(body: str = body, before: int = before) -> Iterator[Statement]:
+                    for statement in iter_statements(body, vendor):
+                        yield replace(statement, index=before + statement.index)
+
+                last = number == len(cuts)
+                returned = self._send_in_savepoint(
+                    cursor, body, statements, outcome, then if last else ""
+                )
+                outcome.statements_run += upto - before
+                start, before = end, upto
+        return returned
 
     def _run_whole(self, sql: str, statements: int, outcome: Outcome, then: str = "") -> Any:
         """The script in one round trip, as written (and ``then``, as in ``_run``); split only

@@ -225,6 +225,14 @@ class ScriptAnalysis(models.Model):
     findings = models.JSONField(_("findings"), default=list)
     stepwise = models.BooleanField(_("runs statement by statement"), default=False)
     statements = models.PositiveIntegerField(_("statements"), default=0)
+    cuts = models.JSONField(
+        _("cuts"),
+        default=list,
+        help_text=_(
+            "For a large script: where to cut it into queries of whole statements, as "
+            "[offset, statements before it] pairs, so that it runs without being split again."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

@@ -265,3 +265,22 @@ def test_the_thread_never_uses_the_connection(postgres_targets, manager, monkeyp
     assert all(r.success for r in manager.apply_migrations_sync(plan, "development"))
     assert failed == []
     assert "pg_version" in connection.__dict__
+
+
+def test_a_large_scripts_cuts_are_stored_with_its_analysis(targets):
+    rows = "".join(f"INSERT INTO d VALUES ({i}); -- row {i}; of many\n" for i in range(12_000))
+    sql = f"CREATE TABLE d (id INTEGER);\n{rows}"
+    assert len(sql) > 256 * 1024  # more than one query's worth
+    target = resolve("development")
+    checksum = migration_checksum(sql)
+    fresh = analyses.Analyses.read(target, [checksum])
+    made = fresh.get(sql, checksum)
+    fresh.save()
+
+    stored = analyses.Analyses.read(target, [checksum]).get(sql, checksum)
+    assert stored == made
+    assert stored.statements == 12_001
+    assert len(stored.cuts) >= 2
+    assert stored.cuts[-1] == (len(sql), 12_001)
+    # Each cut after a whole row, its comment included.
+    assert all(sql[:offset].endswith("; of many") for offset, _ in stored.cuts[:-1])

@@ -9,12 +9,16 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from django.db import connections
 
 from schema_manager import Migration, SchemaManager
+from schema_manager import analyses as analyses_module
 from schema_manager import catalogue as catalogue_module
 from schema_manager import executor as executor_module
+from schema_manager.backends import get_backend
 from schema_manager.checksums import file_checksum, migration_checksum
 from schema_manager.exceptions import SchemaManagerError
+from schema_manager.executor import MigrationExecutor
 from schema_manager.sql import check_sql, statements
 from schema_manager.validation import validate
 from tests.routers import move_model
@@ -42,6 +46,7 @@ def peak_while(call) -> int:
 
 def test_rules_read_a_large_script_one_statement_at_a_time():
     sql = big_script(60_000)  # ~4.4 MB
+    check_sql("SELECT 1;", "postgresql")  # PostgreSQL's parser is imported on first use
     assert peak_while(lambda: check_sql(sql, "postgresql")) < len(sql) / 10
 
 
@@ -158,3 +163,90 @@ def test_statements_sent_together_still_name_the_one_that_failed(
     assert result.success, result.error
     assert result.statements_run == 33
     assert postgres_targets.fetch("staging", "SELECT COUNT(*) FROM g") == [(31,)]
+
+
+def tricky_large_script(rows: int) -> str:
+    """Over the parse cache: statements ending in comments, dollar quotes and block comments
+    holding semicolons, and a closing comment after the last statement."""
+    parts = ["CREATE TABLE big2 (id INTEGER PRIMARY KEY, note TEXT);\n"]
+    for i in range(rows):
+        if i % 50 == 0:
+            parts.append(f"DO $body$ BEGIN PERFORM {i}; END $body$; -- a ; in a comment\n")
+        parts.append(f"/* row; {i} */ INSERT INTO big2 VALUES ({i}, 'a; b ''{i}''');\n")
+    parts.append("-- the end; nothing after this\n")
+    return "".join(parts)
+
+
+def test_the_analysis_cuts_a_large_script_into_runs_of_whole_statements(
+    postgres_targets, monkeypatch
+):
+    monkeypatch.setattr(analyses_module, "GROUP_CHARS", 4_000)
+    sql = tricky_large_script(1_500)
+    assert statements.is_streamed(sql)
+    backend = get_backend(connections[postgres_targets.alias("staging")])
+
+    analysis = analyses_module.analyse(sql, backend, {})
+
+    every = statements.parse_statements(sql, "postgresql")
+    assert analysis.statements == len(every) == 1 + 1_500 + 30
+    assert analysis.cuts[-1] == (len(sql), len(every))
+    assert len(analysis.cuts) > 20
+    start, before, texts = 0, 0, []
+    for end, upto in analysis.cuts:
+        # Each slice is whole statements: as many as the cut says, the same as in the script.
+        found = statements.parse_statements(sql[start:end], "postgresql")
+        assert len(found) == upto - before
+        texts.extend(statement.text for statement in found)
+        start, before = end, upto
+    assert texts == [statement.text for statement in every]
+
+
+def test_a_large_script_runs_in_its_analysed_slices_without_being_split_again(
+    postgres_targets, manager: SchemaManager, monkeypatch
+):
+    # Slices of ~16 kB (a script up to GROUP_CHARS goes whole, in one round trip).
+    monkeypatch.setattr(analyses_module, "GROUP_CHARS", 16_000)
+    monkeypatch.setattr(executor_module, "GROUP_CHARS", 16_000)
+    # What the executor splits while it runs a script (the analysis before it reads the
+    # script's first statement through the same function).
+    split: list[int] = []
+    running: list[bool] = []
+    real_split, real_run = executor_module.iter_statements, MigrationExecutor._run_and_record
+
+    def iter_statements(sql, *args):
+        if running:
+            split.append(len(sql))
+        return real_split(sql, *args)
+
+    def run_and_record(*args, **kwargs):
+        running.append(True)
+        try:
+            return real_run(*args, **kwargs)
+        finally:
+            running.pop()
+
+    monkeypatch.setattr(executor_module, "iter_statements", iter_statements)
+    monkeypatch.setattr(MigrationExecutor, "_run_and_record", run_and_record)
+    sql = tricky_large_script(1_500)
+    result = manager.apply_migration_sync(
+        Migration(id="001_big", sql=sql, rollback_sql="DROP TABLE big2;"), "staging"
+    )
+    assert result.success, result.error
+    assert result.statements_run == 1 + 1_500 + 30
+    assert postgres_targets.fetch("staging", "SELECT COUNT(*) FROM big2") == [(1_500,)]
+    assert split == []
+
+    # A failure deep in the script: only its slice is split, to name the statement, counted
+    # from the script's start; nothing stays.
+    failing = sql.replace("VALUES (1200, ", "VALUES (7, ").replace("big2", "big3")
+    result = manager.apply_migration_sync(Migration(id="002_big", sql=failing), "staging")
+    assert not result.success
+    # CREATE TABLE, the DO blocks of rows 0, 50, ..., 1200 (25), rows 0 to 1199: 1226 before.
+    [duplicate] = [s for s in statements.parse_statements(failing) if "(7, 'a; b ''1200" in s.text]
+    assert duplicate.index == 1226
+    assert result.error.startswith("Statement 1227 (INSERT INTO big3 VALUES ( 7 ,"), result.error
+    assert "duplicate key" in result.error
+    assert result.statements_run == 1226
+    assert "big3" not in postgres_targets.tables("staging")
+    assert len(split) == 1
+    assert split[0] < len(failing) / 4
