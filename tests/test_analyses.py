@@ -55,15 +55,20 @@ def test_applies_reuse_the_analysis_made_when_the_plan_was_validated(
     assert {"t0", "t1", "t2"} <= targets.tables("staging")
 
 
-def test_a_stored_analysis_is_the_analysis(targets):
-    sql = f"{DELETE_ALL}-- a comment, and a string with a ; in it\nINSERT INTO d VALUES (1);\n"
-    target = resolve("development")
+def stored_after_analysing(sql: str, environment: str = "development"):
+    """(the analysis made now, the same read back once stored) of ``sql``."""
+    target = resolve(environment)
     checksum = migration_checksum(sql)
     fresh = analyses.Analyses.read(target, [checksum])
     made = fresh.get(sql, checksum)
     fresh.save()
+    return made, analyses.Analyses.read(target, [checksum]).get(sql, checksum)
 
-    stored = analyses.Analyses.read(target, [checksum]).get(sql, checksum)
+
+def test_a_stored_analysis_is_the_analysis(targets):
+    sql = f"{DELETE_ALL}-- a comment, and a string with a ; in it\nINSERT INTO d VALUES (1);\n"
+    target = resolve("development")
+    made, stored = stored_after_analysing(sql)
     assert stored == made
     assert [f.code for f in stored.findings] == ["delete-without-where"]
     backend = get_backend(connections[target.alias])
@@ -271,13 +276,7 @@ def test_a_large_scripts_cuts_are_stored_with_its_analysis(targets):
     rows = "".join(f"INSERT INTO d VALUES ({i}); -- row {i}; of many\n" for i in range(12_000))
     sql = f"CREATE TABLE d (id INTEGER);\n{rows}"
     assert len(sql) > 256 * 1024  # more than one query's worth
-    target = resolve("development")
-    checksum = migration_checksum(sql)
-    fresh = analyses.Analyses.read(target, [checksum])
-    made = fresh.get(sql, checksum)
-    fresh.save()
-
-    stored = analyses.Analyses.read(target, [checksum]).get(sql, checksum)
+    made, stored = stored_after_analysing(sql)
     assert stored == made
     assert stored.statements == 12_001
     assert len(stored.cuts) >= 2
