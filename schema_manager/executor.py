@@ -237,15 +237,17 @@ class MigrationExecutor:
                 if self._retry_after(exc, attempt):
                     continue
                 self._fail(outcome, exc, migration_id)
-                self._settle_before_commit()
-                outcome.ledger_id = self.ledger.insert(
-                    migration_id,
-                    checksum,
-                    outcome.started_at,
-                    finished_at=None,
-                    rolled_back_at=utc_now(),
-                    logs=outcome.error,
-                )
+                try:
+                    self._settle_before_commit()
+                finally:  # the failed attempt is recorded in the ledger all the same
+                    outcome.ledger_id = self.ledger.insert(
+                        migration_id,
+                        checksum,
+                        outcome.started_at,
+                        finished_at=None,
+                        rolled_back_at=utc_now(),
+                        logs=outcome.error,
+                    )
                 return
 
     def _run_and_record(

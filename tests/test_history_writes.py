@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connections, transaction
 
-from schema_manager import SchemaManager, VersionRecord, history_writes
+from schema_manager import Migration, SchemaManager, VersionRecord, history_writes
 from schema_manager.exceptions import CommitWithheld
 from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
 from tests.routers import move_model
@@ -39,6 +39,23 @@ def writers(monkeypatch) -> list[RecordWriter]:
 
     monkeypatch.setattr("schema_manager.batches.history_writes.writer_for", spy)
     return chosen
+
+
+TABLE = VersionRecord._meta.db_table
+
+
+def refuse_records_of(targets, migration_id: str) -> None:
+    """A trigger on the history table (in production's schema) refusing that migration's."""
+    targets.execute(
+        "production",
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF NEW.migration_id = '{migration_id}' THEN "
+        "RAISE EXCEPTION 'history is read-only'; END IF; RETURN NEW; END $$",
+    )
+    targets.execute(
+        "production",
+        f"CREATE TRIGGER refuse BEFORE INSERT ON {TABLE} FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
 
 
 def fields(**overrides) -> dict:
@@ -93,18 +110,7 @@ def test_a_batch_writes_every_record_on_its_own_connection_and_closes_it(
 def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
     postgres_targets, postgres_history, manager: SchemaManager
 ):
-    table = VersionRecord._meta.db_table
-    postgres_targets.execute(
-        "production",
-        "CREATE FUNCTION refuse_001() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF NEW.migration_id = '001_step' THEN RAISE EXCEPTION 'history is read-only'; END IF; "
-        "RETURN NEW; END $$",
-    )
-    postgres_targets.execute(
-        "production",
-        f"CREATE TRIGGER refuse_001 BEFORE INSERT ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION refuse_001()",
-    )
+    refuse_records_of(postgres_targets, "001_step")
     plan = catalogue(0, 4)
 
     with pytest.raises(CommitWithheld, match="history is read-only"):
@@ -118,11 +124,38 @@ def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
 
     # Once history can be written again, the next operation rebuilds 001's record from the
     # ledger and the plan carries on from 002.
-    postgres_targets.execute("production", f"DROP TRIGGER refuse_001 ON {table}")
+    postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
     results = manager.apply_migrations_sync(plan[2:], "staging")
     assert [r.success for r in results] == [True, True]
     records = {r.migration_id: r.reconciled for r in VersionRecord.objects.all()}
     assert records == {"000_step": False, "001_step": True, "002_step": False, "003_step": False}
+
+
+def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
+    postgres_targets, postgres_history, manager: SchemaManager
+):
+    refuse_records_of(postgres_targets, "001_step")
+    plan = catalogue(0, 2)
+    broken = Migration(id="002_step", name="step", sql="INSERT INTO missing VALUES (1);\n")
+
+    with pytest.raises(CommitWithheld, match="history is read-only"):
+        manager.apply_migrations_sync([*plan, broken], "staging")
+
+    # 002 failed while 001's record could not be written: its failed attempt is still in
+    # the ledger, so the next operation's reconciliation puts both in history.
+    ledger = {row["migration_name"]: row for row in postgres_targets.ledger("staging")}
+    assert ledger["001_step"]["finished_at"] is not None
+    assert ledger["002_step"]["finished_at"] is None
+    assert ledger["002_step"]["rolled_back_at"] is not None
+    assert "missing" in ledger["002_step"]["logs"]
+    postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
+    manager.status("staging")
+    records = {(r.migration_id, r.status, r.reconciled) for r in VersionRecord.objects.all()}
+    assert records == {
+        ("000_step", "applied", False),
+        ("001_step", "applied", True),
+        ("002_step", "failed", True),
+    }
 
 
 def test_a_record_reconciled_meanwhile_is_replaced_by_the_appliers_own(postgres_history):
