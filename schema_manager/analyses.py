@@ -138,10 +138,16 @@ class Analyses:
         The analysis is pure Python work and the migrations are mostly waits on the target,
         so the two overlap: the thread gives the interpreter back after each script, so a
         migration whose server answered waits at most one script's analysis to carry on.
-        A few scripts are not worth a thread: ``get`` makes them when asked.
+        Hence large scripts (``is_streamed``), whose analysis takes seconds, are left to
+        ``get``, as are a few scripts, which are not worth a thread.
         """
-        todo = {checksum: sql for sql, checksum in scripts if checksum not in self._known}
-        todo = {c: sql for c, sql in todo.items() if c not in self._ahead}
+        if self._thread is not None:  # already analysing ahead
+            return
+        todo = {
+            checksum: sql
+            for sql, checksum in scripts
+            if checksum not in self._known and not is_streamed(sql)
+        }
         if len(todo) < AHEAD_FROM:
             return
         # The thread must not use the connection (Django binds it to this thread): whatever

@@ -283,3 +283,19 @@ def test_a_large_scripts_cuts_are_stored_with_its_analysis(targets):
     assert stored.cuts[-1] == (len(sql), 12_001)
     # Each cut after a whole row, its comment included.
     assert all(sql[:offset].endswith("; of many") for offset, _ in stored.cuts[:-1])
+
+
+def test_large_scripts_are_analysed_when_asked_not_ahead(targets, manager, monkeypatch):
+    calls = made_on(monkeypatch)
+    rows = "".join(f"INSERT INTO big VALUES ({i});\n" for i in range(4_000))
+    large = Migration(id="999_big", name="big", sql=f"CREATE TABLE big (id INTEGER);\n{rows}")
+    large.save()
+    plan = [*catalogue(0, analyses.AHEAD_FROM), large]
+    results = manager.apply_migrations_sync(plan, "development")
+    assert all(r.success for r in results), results[-1].message
+    # A long analysis on the thread would hold the interpreter for the switch interval at
+    # each of the main thread's wake-ups: the large script is analysed here, when its turn
+    # comes; the others ahead.
+    where = {sql: thread for thread, sql in calls}
+    assert where[large.sql] == threading.current_thread().name
+    assert {where[m.sql] for m in plan[:-1]} == {"schema_manager-analyses"}
