@@ -267,12 +267,9 @@ class MigrationExecutor:
                 record = self.ledger.insert_finished_sql(
                     cursor, row_id, migration_id, checksum, outcome.started_at
                 )
-        if self._sends_whole(sql, analysis):
-            assert analysis is not None
-            finished_at = self._run_whole(sql, analysis.statements, outcome, then=record)
-        elif self._sends_cut(sql, analysis):
-            assert analysis is not None
-            finished_at = self._run_cut(sql, analysis.cuts, outcome, then=record)
+        slices = self._slices(sql, analysis)
+        if slices:
+            finished_at = self._run_slices(sql, slices, outcome, then=record)
         else:  # a fresh reading of the script for each attempt
             statements = iter_statements(sql, self.connection.vendor)
             finished_at = self._run(statements, outcome, then=record)
@@ -592,63 +589,44 @@ class MigrationExecutor:
         outcome.statements_run += len(group)
         return returned
 
-    def _sends_whole(self, sql: str, analysis: Analysis | None) -> bool:
-        """Whether the script, analysed before, can go to the server as written: no need to
-        split it when the engine takes several statements per query and nobody follows
-        statement by statement."""
-        return (
-            analysis is not None
-            and analysis.statements > 1
-            and self.backend.sends_statements_together
-            and self.progress is None
-            and len(sql) <= GROUP_CHARS
-        )
+    def _slices(self, sql: str, analysis: Analysis | None) -> tuple[tuple[int, int], ...]:
+        """Where the script, analysed before, goes to the server as written, one slice of whole
+        statements per round trip, as (end offset, statements up to it): the whole of a script
+        up to GROUP_CHARS, the analysis's cuts of a larger one. None (it is split as it runs)
+        when the engine takes one statement per query, when someone follows statement by
+        statement, or for a lone statement, which needs no savepoint around it."""
+        if analysis is None or not self.backend.sends_statements_together or self.progress:
+            return ()
+        if analysis.statements > 1 and len(sql) <= GROUP_CHARS:
+            return ((len(sql), analysis.statements),)
+        # The analysis is of this very text (same checksum): its last cut is its end.
+        if analysis.cuts and analysis.cuts[-1][0] == len(sql):
+            return analysis.cuts
+        return ()
 
-    def _sends_cut(self, sql: str, analysis: Analysis | None) -> bool:
-        """Whether a large script, analysed before, can go to the server in the slices its
-        analysis cut it into (runs of whole statements), without being split again."""
-        return (
-            analysis is not None
-            and bool(analysis.cuts)
-            # The analysis is of this very text (same checksum): its last cut is its end.
-            and analysis.cuts[-1][0] == len(sql)
-            and self.backend.sends_statements_together
-            and self.progress is None
-        )
-
-    def _run_cut(
-        self, sql: str, cuts: tuple[tuple[int, int], ...], outcome: Outcome, then: str = ""
+    def _run_slices(
+        self, sql: str, slices: tuple[tuple[int, int], ...], outcome: Outcome, then: str = ""
     ) -> Any:
-        """The script one slice per round trip, each as written (as ``_run_whole``), the last
-        followed by ``then``. A slice that fails is split then, to say which statement (counted
+        """The script one slice per round trip, each as written, the last followed by ``then``
+        (as in ``_run``). A slice that fails is split then, to say which statement (counted
         from the script's start) failed."""
         vendor = self.connection.vendor
         returned = None
         start, before = 0, 0
         with self.connection.cursor() as cursor:
-            for number, (end, upto) in enumerate(cuts, start=1):
+            for number, (end, upto) in enumerate(slices, start=1):
                 body = sql[start:end]
 
                 def statements(body: str = body, before: int = before) -> Iterator[Statement]:
                     for statement in iter_statements(body, vendor):
                         yield replace(statement, index=before + statement.index)
 
-                last = number == len(cuts)
+                last = number == len(slices)
                 returned = self._send_in_savepoint(
                     cursor, body, statements, outcome, then if last else ""
                 )
                 outcome.statements_run += upto - before
                 start, before = end, upto
-        return returned
-
-    def _run_whole(self, sql: str, statements: int, outcome: Outcome, then: str = "") -> Any:
-        """The script in one round trip, as written (and ``then``, as in ``_run``); split only
-        if it fails, to say where."""
-        with self.connection.cursor() as cursor:
-            returned = self._send_in_savepoint(
-                cursor, sql, lambda: parse_statements(sql, self.connection.vendor), outcome, then
-            )
-        outcome.statements_run += statements
         return returned
 
     def _send_in_savepoint(
