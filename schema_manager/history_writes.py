@@ -87,7 +87,8 @@ class OverlappedRecordWriter(RecordWriter):
         self.pgconn = self.wrapper.connection.pgconn
         self.pending: tuple[VersionRecord, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
-        self._insert: tuple[bytes, list[Any]] | None = None  # the INSERT and its fields
+        # The INSERT, its fields and the connection's encoding: made at the first record.
+        self._insert: tuple[bytes, list[Any], str] | None = None
 
     def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
         self.settle()
@@ -146,9 +147,8 @@ class OverlappedRecordWriter(RecordWriter):
                 ", ".join(f"${number}" for number in range(1, len(fields) + 1)),
                 quote(meta.pk.column),
             )
-            self._insert = (sql.encode(), fields)
-        sql, fields = self._insert
-        encoding = self.wrapper.connection.info.encoding
+            self._insert = (sql.encode(), fields, self.wrapper.connection.info.encoding)
+        sql, fields, encoding = self._insert
         values = [
             _as_text(f.get_db_prep_save(f.pre_save(record, True), self.wrapper), encoding)
             for f in fields
