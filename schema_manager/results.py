@@ -53,6 +53,8 @@ class ValidationResult:
     # The rollback script an apply would store (given, or generated for the target).
     rollback_script: str = field(default="", repr=False)
     rollback_generated: bool = False
+    # How many statements the script has (from its analysis; 0 if it could not be read).
+    statements: int = 0
 
 
 def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:

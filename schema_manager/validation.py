@@ -123,6 +123,7 @@ def validate(
         acknowledged,
         rollback_script=rollback_script,
         rollback_generated=rollback_generated,
+        statements=analysis.statements,
     )
 
 

@@ -597,3 +597,15 @@ def test_import_adds_the_folders_on_disk_the_catalogue_lacks(
     viewer = client_for(make_user(django_user_model, "viewer", "view_migration"))
     assert viewer.post(url).status_code == 403
     assert "Import from prisma/migrations" not in viewer.get(CHANGELIST).content.decode()
+
+
+def test_the_apply_confirmation_counts_the_statements_that_will_run(
+    sqlite_targets, django_user_model
+):
+    stored("001_a", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);\n-- a; comment\n")
+    user = make_user(django_user_model, "alice", "view_migration", "apply_migration")
+
+    page = post_action(client_for(user), "apply_to_staging", "001_a")
+
+    assert "Runs 2 statement(s) on sqlite_staging (SQLite)" in page.content.decode()
+    assert sqlite_targets.ledger("staging") == []

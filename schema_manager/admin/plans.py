@@ -16,7 +16,6 @@ from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..sql import check_sql, parse_statements
-from ..sql.statements import iter_statements
 from ..targets import Target
 from .states import EnvironmentState, read_ledger, state_in
 
@@ -35,6 +34,7 @@ class PlanItem:
     blocked_destructive: bool = False
     will_run: bool = False
     consequence: str = ""
+    statements: int = 0  # from the validation's analysis of the script
 
 
 def vendor_name(target: Target) -> str:
@@ -59,6 +59,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
                 item.rollback_script = validation.rollback_script
                 item.rollback_generated = validation.rollback_generated
             item.errors, item.warnings = validation.errors, validation.warnings
+            item.statements = validation.statements
             item.blocked_destructive = bool(item.errors) and all(
                 finding.destructive
                 for finding in validation.findings
@@ -86,8 +87,7 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
         )
     if item.errors:
         return False, _("Blocked by validation errors: nothing will run.")
-    # Counted one statement at a time: a large data migration is not held as statements.
-    count = sum(1 for _statement in iter_statements(item.migration.sql, target.vendor))
+    count = item.statements  # counted by the analysis: the script is not read again
     return True, _(
         "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) in one transaction and records "
         "it as applied in _prisma_migrations and the version history. On any error nothing of "
