@@ -272,23 +272,22 @@ class SchemaManager:
             with self.deferred_schema_sync(), executor.session(ids):
                 batch = batch_class(self, target, executor, plan)
                 try:
-                    try:
-                        for item in plan:
-                            result = step(batch, item)
-                            done.append(result)
-                            if after is not None:
-                                after(result)
-                            if not result.success:
-                                break
-                        batch.finish()
-                    finally:
-                        batch.close()
-                except BaseException:
-                    # A history record may be missing: the next operation reconciles in full.
-                    self._in_sync.pop((target.environment, target.alias), None)
-                    raise
+                    for item in plan:
+                        result = step(batch, item)
+                        done.append(result)
+                        if after is not None:
+                            after(result)
+                        if not result.success:
+                            break
+                    batch.finish()
+                finally:
+                    batch.close()
         except LockTimeoutError as exc:  # the migration lock, before the first migration
             done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
+        except BaseException:
+            # A history record may be missing: the next operation reconciles in full.
+            self._in_sync.pop((target.environment, target.alias), None)
+            raise
         return done
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
