@@ -147,35 +147,6 @@ def _block_comment_end(sql: str, start: int, nested: bool) -> int:
     return -1
 
 
-Token = tuple[str, int, int]  # kind ("comment" or a WordKind value), start, end
-
-
-def tokenize(sql: str, dialect: str | None = None) -> Iterator[Token]:
-    """Every token of ``sql`` but whitespace; an unterminated quote or comment is one
-    ``error`` token running to the end."""
-    match = _pattern(dialect).match
-    nested = dialect in ("postgresql", None)
-    position, length = 0, len(sql)
-    while True:
-        found = match(sql, position)
-        assert found is not None  # (?P<other>.) or (?P<eof>\Z) always matches
-        kind, start, end = found.lastgroup, found.start(found.lastindex), found.end()
-        if kind == "eof":
-            return
-        if kind == "word":
-            kind = "keyword" if found.group(kind).upper() in KEYWORDS else "name"
-        elif kind == "block":
-            end = _block_comment_end(sql, start, nested)
-            kind, end = ("comment", end) if end >= 0 else ("error", length)
-        elif kind == "dollar":
-            close = sql.find(found.group(kind), end)
-            kind, end = ("string", close + end - start) if close >= 0 else ("error", length)
-        elif kind == "unterminated":
-            kind = "error"
-        yield kind, start, end  # type: ignore[misc]
-        position = end
-
-
 @dataclass
 class Chunk:
     """The span of one statement in the script and its significant words."""
@@ -231,28 +202,70 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
     """Cut ``sql`` into statement spans at top-level ``;``; a comment on the rest of the
     semicolon's line stays with its statement. Spans without words are kept (callers drop
     them); text between statements goes to the following one. Spans come one at a time, so
-    a caller reading a large script holds one statement's words, not the script's."""
+    a caller reading a large script holds one statement's words, not the script's.
+
+    Tokens are read in this same loop, each by one match of the dialect's pattern (an
+    unterminated quote or comment is one ``error`` word running to the end): a data
+    migration has hundreds of thousands of them, and this loop is most of its analysis.
+    """
+    match = _pattern(dialect).match
+    nested = dialect in ("postgresql", None)
+    length = len(sql)
+    make_word = tuple.__new__  # Word(text, kind), without NamedTuple's Python-level __new__
+    keyword, name, punctuation = WordKind.KEYWORD, WordKind.NAME, WordKind.PUNCTUATION
+    kinds, keywords = _KINDS, KEYWORDS
     words: list[Word] = []
     block = _Block()
-    kinds = _KINDS
     start, ended = 0, -1  # ended: end of the closing ``;`` while its line is being read
-    for kind, token_start, token_end in tokenize(sql, dialect):
-        if ended >= 0:
-            on_its_line = sql.find("\n", ended, token_start) < 0
-            if on_its_line and kind == "comment" and sql.startswith(("--", "#"), token_start):
-                yield Chunk(start, token_end, words)
-                start, words, block, ended = token_end, [], _Block(), -1
+    position = 0
+    while True:
+        found = match(sql, position)
+        assert found is not None  # (?P<other>.) or (?P<eof>\Z) always matches
+        kind = found.lastgroup
+        if kind == "eof":
+            break
+        token_start, position = found.span(found.lastindex)
+        if kind == "word":
+            text = sql[token_start:position]
+            word_kind = keyword if text.upper() in keywords else name
+        elif kind == "comment" or kind == "block":
+            if kind == "block":
+                position = _block_comment_end(sql, token_start, nested)
+                if position < 0:
+                    kind, position = "error", length
+            if ended >= 0 and kind != "error":
+                # A ``--`` comment on the closing ``;``'s line stays with its statement.
+                on_its_line = sql.find("\n", ended, token_start) < 0
+                if on_its_line and sql.startswith(("--", "#"), token_start):
+                    yield Chunk(start, position, words)
+                    start, words, block, ended = position, [], _Block(), -1
+                    continue
+                yield Chunk(start, ended, words)
+                start, words, block, ended = ended, [], _Block(), -1
+            if kind != "error":
                 continue
+            text, word_kind = sql[token_start:position], WordKind.ERROR
+        elif kind == "dollar":
+            close = sql.find(found.group(kind), position)
+            if close >= 0:
+                position = close + position - token_start
+                word_kind = WordKind.STRING
+            else:
+                position, word_kind = length, WordKind.ERROR
+            text = sql[token_start:position]
+        else:
+            text = sql[token_start:position]
+            word_kind = WordKind.ERROR if kind == "unterminated" else kinds[kind]
+        if ended >= 0:  # the closing ``;``'s line ends with something else than a comment
             yield Chunk(start, ended, words)
             start, words, block, ended = ended, [], _Block(), -1
-        if kind == "comment":
-            continue
-        word = Word(sql[token_start:token_end], kinds[kind])
+        word = make_word(Word, (text, word_kind))
         words.append(word)
-        if (kind == "keyword" or kind == "name") and (block.routine or len(words) <= 8):
-            block.see(words, word)
-        elif kind == "punctuation" and word.text == ";" and block.depth == 0:
-            ended = token_end
+        if word_kind is keyword or word_kind is name:
+            if block.routine or len(words) <= 8:
+                block.see(words, word)
+        elif word_kind is punctuation and text == ";" and block.depth == 0:
+            ended = position
     if ended >= 0:
         yield Chunk(start, ended, words)
         start, words = ended, []
