@@ -225,26 +225,24 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
         if kind == "eof":
             break
         token_start, position = found.span(found.lastindex)
+        if ended >= 0:  # the first token after a closing ``;``
+            on_its_line = sql.find("\n", ended, token_start) < 0
+            if kind == "comment" and on_its_line:  # a comment there stays with its statement
+                yield Chunk(start, position, words)
+                start, words, block, ended = position, [], _Block(), -1
+                continue
+            yield Chunk(start, ended, words)
+            start, words, block, ended = ended, [], _Block(), -1
         if kind == "word":
             text = sql[token_start:position]
             word_kind = keyword if text.upper() in keywords else name
-        elif kind == "comment" or kind == "block":
-            if kind == "block":
-                position = _block_comment_end(sql, token_start, nested)
-                if position < 0:
-                    kind, position = "error", length
-            if ended >= 0 and kind != "error":
-                # A ``--`` comment on the closing ``;``'s line stays with its statement.
-                on_its_line = sql.find("\n", ended, token_start) < 0
-                if on_its_line and sql.startswith(("--", "#"), token_start):
-                    yield Chunk(start, position, words)
-                    start, words, block, ended = position, [], _Block(), -1
-                    continue
-                yield Chunk(start, ended, words)
-                start, words, block, ended = ended, [], _Block(), -1
-            if kind != "error":
+        elif kind == "comment":
+            continue
+        elif kind == "block":
+            position = _block_comment_end(sql, token_start, nested)
+            if position >= 0:
                 continue
-            text, word_kind = sql[token_start:position], WordKind.ERROR
+            text, position, word_kind = sql[token_start:], length, WordKind.ERROR
         elif kind == "dollar":
             close = sql.find(found.group(kind), position)
             if close >= 0:
@@ -256,9 +254,6 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
         else:
             text = sql[token_start:position]
             word_kind = WordKind.ERROR if kind == "unterminated" else kinds[kind]
-        if ended >= 0:  # the closing ``;``'s line ends with something else than a comment
-            yield Chunk(start, ended, words)
-            start, words, block, ended = ended, [], _Block(), -1
         word = make_word(Word, (text, word_kind))
         words.append(word)
         if word_kind is keyword or word_kind is name:
