@@ -24,7 +24,7 @@ from django.db import connections
 from . import __version__
 from .backends import TargetBackend, get_backend
 from .conf import app_settings
-from .executor import GROUP_CHARS, runs_stepwise
+from .executor import GROUP_CHARS
 from .models import ScriptAnalysis, id_chunks
 from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
@@ -74,7 +74,7 @@ def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Ana
     if not _readable(findings):
         return Analysis(tuple(findings), stepwise=False, statements=0)
     findings.extend(mix.findings())
-    stepwise = runs_stepwise(backend, sql)
+    stepwise = mix.stepwise
     if cuts is not None:  # a large script is not read once more: what the rules read counts
         return Analysis(tuple(findings), stepwise, cuts.statements, cuts.done())
     # A small script's count comes from the parse the rules made (cached).
@@ -299,6 +299,13 @@ class _TransactionMix:
         if why and self.first is None:
             self.first = (statement, why)
         self.others = self.others or not why
+
+    @property
+    def stepwise(self) -> bool:
+        """Whether the script runs statement by statement (``executor.runs_stepwise``, from
+        this reading): where the engine cannot roll DDL back, where the script says so, or
+        where a statement refuses a transaction."""
+        return not self.applies or self.first is not None
 
     def findings(self) -> list[Finding]:
         if self.first is None or not self.others:

@@ -592,7 +592,7 @@ class MigrationExecutor:
     def _slices(self, sql: str, analysis: Analysis | None) -> tuple[tuple[int, int], ...]:
         """Where the script, analysed before, goes to the server as written, one slice of whole
         statements per round trip, as (end offset, statements up to it): the whole of a script
-        up to GROUP_CHARS, the analysis's cuts of a larger one. None (it is split as it runs)
+        up to GROUP_CHARS, the analysis's cuts of a larger one. Empty (it is split as it runs)
         when the engine takes one statement per query, when someone follows statement by
         statement, or for a lone statement, which needs no savepoint around it."""
         if analysis is None or not self.backend.sends_statements_together or self.progress:
