@@ -139,6 +139,7 @@ class Ledger:
             sql += f" WHERE migration_name IN ({', '.join(['%s'] * len(names))})"
             params.extend(sorted(names))
         with self.connection.cursor() as cursor:
+            self.backend.for_many_rows(cursor)
             cursor.execute(sql + " ORDER BY started_at, id", params)
             return [self._row(values) for values in cursor.fetchall()]
 

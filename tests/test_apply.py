@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 
@@ -313,6 +314,26 @@ def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):
     assert result.skipped
     assert [r.status for r in manager.get_version_history()] == ["applied"]
     assert manager.get_version_history()[0].reconciled
+
+
+def test_ledger_reads_back_the_instants_it_wrote(targets):
+    """Each engine's timestamps come back as the same aware instants (on PostgreSQL through
+    psycopg's own loader, not Django's), whole table or one migration's rows."""
+    ledger = Ledger(get_backend(targets.connection()))
+    ledger.ensure_table()
+    started = utc_now().replace(microsecond=0) - timedelta(days=400)
+    finished = started + timedelta(seconds=1, microseconds=250_000)
+    ledger.insert("001_a", "c" * 64, started, finished_at=finished, applied_steps_count=1)
+    ledger.insert("002_b", "d" * 64, finished, finished_at=None)
+    every = Ledger(get_backend(targets.connection())).rows()
+    assert [(r.migration_name, r.started_at, r.finished_at) for r in every] == [
+        ("001_a", started, finished),
+        ("002_b", finished, None),
+    ]
+    assert all(r.started_at.utcoffset() == timedelta(0) for r in every)
+    [one] = Ledger(get_backend(targets.connection())).rows("001_a")
+    assert one.finished_at == finished
+    assert one.is_applied
 
 
 def test_unknown_environment_is_a_clear_error(targets, manager: SchemaManager):

@@ -61,6 +61,9 @@ class TargetBackend:
         """SQL for the server's clock as a statement runs (not as its transaction began)."""
         raise NotImplementedError("only engines that send statements together need it")
 
+    def for_many_rows(self, cursor: Any) -> None:
+        """Make ``cursor`` quick to read many rows from (the whole ledger, for instance)."""
+
     def ledger_exists(self) -> bool:
         with self.connection.cursor() as cursor:
             return LEDGER_TABLE in self.connection.introspection.table_names(cursor)
