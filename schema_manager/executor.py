@@ -667,12 +667,16 @@ class MigrationExecutor:
             return returned
         if not then:
             return None
-        # ``then`` is the last statement that returns rows (RELEASE returns none).
+        # ``then`` is the last statement that returns rows (RELEASE returns none). Its value is
+        # looked for on the driver's own cursor: the query succeeded, so stepping through its
+        # results raises nothing for Django's wrapper to translate, and through the wrapper
+        # each result's two calls cost more than the driver's work for them.
+        results = getattr(cursor, "cursor", cursor)
         row = None
         while True:
-            if cursor.description is not None:
-                row = cursor.fetchone()
-            if not cursor.nextset():
+            if results.description is not None:
+                row = results.fetchone()
+            if not results.nextset():
                 return row[0]
 
     @staticmethod
