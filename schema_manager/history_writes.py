@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
+from .backends.postgresql import is_psycopg3
 from .models import VersionRecord
 
 logger = logging.getLogger("schema_manager.history")
@@ -170,7 +171,7 @@ class OverlappedRecordWriter(RecordWriter):
             if value is not None:
                 pk = int(value)
             elif result.error_message:
-                sqlstate = result.error_field(_SQLSTATE)
+                sqlstate = result.error_field(_sqlstate_field())
                 error = result.error_message.decode(errors="replace").strip()
         return pk, sqlstate, error
 
@@ -200,7 +201,7 @@ def writer_for(plan_length: int) -> RecordWriter:
     """The writer for a batch of ``plan_length`` migrations."""
     alias = router.db_for_write(VersionRecord)
     connection = connections[alias]
-    if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not _is_psycopg3():
+    if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not is_psycopg3():
         return RecordWriter()
     if connection.in_atomic_block:
         # The caller's transaction (ATOMIC_REQUESTS, a TestCase) owns the records: they
@@ -213,15 +214,8 @@ def writer_for(plan_length: int) -> RecordWriter:
         return RecordWriter()
 
 
-def _is_psycopg3() -> bool:
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    return is_psycopg3
-
-
-try:  # only where psycopg 3 is installed (writer_for checks before using it)
+def _sqlstate_field() -> Any:
+    # Imported here: only an overlapped writer (psycopg 3, checked by writer_for) asks.
     from psycopg.pq import DiagnosticField
 
-    _SQLSTATE = DiagnosticField.SQLSTATE
-except ImportError:  # pragma: no cover - psycopg2 or no PostgreSQL driver
-    _SQLSTATE = None
+    return DiagnosticField.SQLSTATE

@@ -4,11 +4,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, TargetBackend, Timeouts
+
+
+def is_psycopg3() -> bool:
+    """Whether Django's PostgreSQL driver is psycopg 3; asked only of a PostgreSQL target, so
+    that a project without a PostgreSQL driver never imports one."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3 as answer
+
+    return answer
+
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
@@ -33,10 +40,11 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     def sends_statements_together(self) -> bool:
         # The simple query protocol runs a string of statements; Django's default psycopg
         # cursor binds client-side and so uses it. Server-side binding (an OPTIONS choice)
-        # prepares each query, which takes one statement only. (psycopg 3, a dependency, is
-        # what Django loads; psycopg2's cursor would hide all but the last statement's result.)
+        # prepares each query, which takes one statement only. (psycopg 3, the `postgresql`
+        # extra, is what Django loads; psycopg2's cursor would hide all but the last
+        # statement's result.)
         return (
-            is_psycopg3
+            is_psycopg3()
             and self.connection.settings_dict["OPTIONS"].get("server_side_binding") is not True
         )
 
@@ -45,7 +53,7 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
         return "clock_timestamp()"
 
     def for_many_rows(self, cursor: Any) -> None:
-        if is_psycopg3:
+        if is_psycopg3():
             # Django reads each timestamptz through a Python subclass of psycopg's loader
             # (to set the time zone it wants); psycopg's own loader, in C, reads a ledger of
             # thousands of rows several times faster, as aware datetimes in the connection's
