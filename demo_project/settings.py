@@ -94,16 +94,25 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The app logs under "schema_manager" (schema_manager.manager, .executor, ...). Unset,
+# SCHEMA_MANAGER_LOG_LEVEL leaves its records to the root logger's handlers, so that a script's
+# logging.basicConfig(level=logging.INFO) shows them and manage.py prints none of its own; set
+# (e.g. INFO), the demo prints the records of that level and above on stderr itself.
+SCHEMA_MANAGER_LOG_LEVEL = env("SCHEMA_MANAGER_LOG_LEVEL", default=None)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Stops Python's last-resort handler from printing warnings a second time in commands.
+        "quiet": {"class": "logging.NullHandler"},
+    },
     "loggers": {
         "schema_manager": {
-            "handlers": ["console"],
-            "level": env("SCHEMA_MANAGER_LOG_LEVEL", default="ERROR"),
-            "propagate": False,
+            "handlers": ["console" if SCHEMA_MANAGER_LOG_LEVEL else "quiet"],
+            "level": SCHEMA_MANAGER_LOG_LEVEL or "INFO",
+            "propagate": not SCHEMA_MANAGER_LOG_LEVEL,
         },
     },
 }

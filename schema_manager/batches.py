@@ -73,7 +73,7 @@ class _Batch:
     def _not_run(
         self, migration_id: str, exc: MigrationStateError | LockTimeoutError
     ) -> MigrationResult:
-        logger.info("%s", exc)
+        logger.warning("%s", exc)
         return results.not_run(migration_id, self.target.environment, self.operation, str(exc))
 
 
@@ -129,7 +129,7 @@ class ApplyBatch(_Batch):
                 f"Migration {migration.id} was not applied to {target.environment}: "
                 f"validation failed ({len(validation.errors)} error(s))."
             )
-            logger.info("%s %s", message, " ".join(validation.errors))
+            logger.warning("%s %s", message, " ".join(validation.errors))
             result = results.not_run(
                 migration.id, target.environment, "apply", message, "\n".join(validation.errors)
             )
@@ -143,6 +143,8 @@ class ApplyBatch(_Batch):
             return self._not_run(migration.id, MigrationStateError(problem))
         if before_apply is not None:
             before_apply(migration, validation)
+        for warning in validation.warnings:  # the apply goes ahead with them: say so
+            logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
         rollback_script, generated = validation.rollback_script, validation.rollback_generated
         try:
             stored = self._store(migration, checksum)
@@ -185,7 +187,7 @@ class ApplyBatch(_Batch):
             if outcome.success and on_disk is None and policy.writes_files(target):
                 self.manager._export(stored, rollback_script, target, result)
         self._done(outcome)
-        logger.info(result.message)
+        _log(result)
         self.manager._sync_after(result, target)
         return result
 
@@ -295,6 +297,11 @@ class RollbackBatch(_Batch):
         result = results.rolled_back(
             migration_id, target.environment, outcome, rollback_script=script, record=record
         )
-        logger.info(result.message)
+        _log(result)
         self.manager._sync_after(result, target)
         return result
+
+
+def _log(result: MigrationResult) -> None:
+    """A finished apply or rollback: its message, as a warning if it failed."""
+    logger.log(logging.INFO if result.success else logging.WARNING, "%s", result.message)

@@ -548,7 +548,7 @@ def _executor(target: Target) -> MigrationExecutor:
 def _not_run(
     migration_id: str, target: Target, operation: str, exc: MigrationStateError | LockTimeoutError
 ) -> MigrationResult:
-    logger.info("%s", exc)
+    logger.warning("%s", exc)
     return results.not_run(migration_id, target.environment, operation, str(exc))
 
 
