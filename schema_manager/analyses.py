@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from django.db import connections
+from django.db import DatabaseError, connections, router, transaction
 
 from . import __version__
 from .backends import TargetBackend, get_backend
@@ -30,6 +32,8 @@ from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
 from .sql.statements import is_streamed, parse_statements
 from .targets import Target
+
+logger = logging.getLogger("schema_manager.analyses")
 
 # Fewer unknown scripts than this are analysed when asked for, not on a thread ahead.
 AHEAD_FROM = 8
@@ -98,17 +102,18 @@ class Analyses:
     @classmethod
     def read(cls, target: Target, checksums: Iterable[str]) -> Analyses:
         analyses = cls(target)
-        for chunk in id_chunks(checksums):
-            rows = ScriptAnalysis.objects.filter(context=analyses.context, checksum__in=chunk)
-            for checksum, findings, stepwise, statements, cuts in rows.values_list(
-                "checksum", "findings", "stepwise", "statements", "cuts"
-            ):
-                analyses._known[checksum] = Analysis(
-                    tuple(Finding(*finding) for finding in findings),
-                    stepwise,
-                    statements,
-                    tuple((offset, before) for offset, before in cuts),
-                )
+        with _cache_access("read"):
+            for chunk in id_chunks(checksums):
+                rows = ScriptAnalysis.objects.filter(context=analyses.context, checksum__in=chunk)
+                for checksum, findings, stepwise, statements, cuts in rows.values_list(
+                    "checksum", "findings", "stepwise", "statements", "cuts"
+                ):
+                    analyses._known[checksum] = Analysis(
+                        tuple(Finding(*finding) for finding in findings),
+                        stepwise,
+                        statements,
+                        tuple((offset, before) for offset, before in cuts),
+                    )
         return analyses
 
     def get(self, sql: str, checksum: str) -> Analysis:
@@ -190,9 +195,28 @@ class Analyses:
             )
             for checksum, analysis in self._new.items()
         ]
-        # Another process may store the same analysis meanwhile: it is the same result.
-        ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
-        self._new.clear()
+        self._new.clear()  # stored or not, not offered again: the next apply analyses anew
+        with _cache_access("store"):
+            # Another process may store the same analysis meanwhile: it is the same result.
+            ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
+
+
+@contextmanager
+def _cache_access(what: str) -> Iterator[None]:
+    """Stored analyses are a cache: a database that refuses to read or store them costs a
+    new analysis, never the operation that asked (a warning says why)."""
+    alias = router.db_for_write(ScriptAnalysis)
+    # Inside a caller's transaction, a refused query must not spoil it: a savepoint then.
+    guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
+    try:
+        with guard:
+            yield
+    except DatabaseError as exc:
+        logger.warning(
+            "Could not %s script analyses (a cache; scripts are analysed again instead): %s",
+            what,
+            " ".join(str(exc).split()),
+        )
 
 
 def _analyse_in_order(

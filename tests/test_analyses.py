@@ -299,3 +299,41 @@ def test_large_scripts_are_analysed_when_asked_not_ahead(targets, manager, monke
     where = {sql: thread for thread, sql in calls}
     assert where[large.sql] == threading.current_thread().name
     assert {where[m.sql] for m in plan[:-1]} == {"schema_manager-analyses"}
+
+
+@pytest.fixture
+def refused_analyses():
+    """The app database refuses every new analysis (a trigger, as a read-only table would)."""
+    table = ScriptAnalysis._meta.db_table
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER refuse_analyses BEFORE INSERT ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'analyses are read-only'); END"
+        )
+    yield
+    with connections["default"].cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_analyses")
+
+
+def test_an_analysis_that_cannot_be_stored_only_warns(
+    targets, manager: SchemaManager, refused_analyses, caplog
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    plan = catalogue(0, 2)
+    validations = manager.validate_migrations_sync(plan, "development")
+    assert all(v.is_valid for v in validations)
+    results = manager.apply_migrations_sync(plan, "staging")
+    assert [r.success for r in results] == [True, True], results[-1].message
+    # A migration from disk, through the command: it exits 0 with a warning in the log.
+    out = StringIO()
+    with caplog.at_level("WARNING", logger="schema_manager"):
+        call_command(
+            "apply_schema_migration", "000_step", "001_step", "-e", "production", stdout=out
+        )
+    assert "2 applied" in out.getvalue()
+    assert not ScriptAnalysis.objects.exists()
+    assert "analyses are read-only" in caplog.text
+    assert {"t0", "t1"} <= targets.tables("production")
