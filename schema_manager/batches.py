@@ -125,9 +125,10 @@ class ApplyBatch(_Batch):
             checksum=checksum,
         )
         if not validation.is_valid:
-            message = (
+            message = results.with_cause(
                 f"Migration {migration.id} was not applied to {target.environment}: "
-                f"validation failed ({len(validation.errors)} error(s))."
+                f"validation failed ({len(validation.errors)} error(s)).",
+                validation.errors[0],
             )
             logger.warning("%s %s", message, " ".join(validation.errors))
             result = results.not_run(

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from . import catalogue, history, rehearsal, results, rollback_scripts
 from .analyses import Analyses
@@ -32,7 +32,7 @@ from .prisma_schema import sync_after
 from .results import MigrationResult, ValidationResult
 from .sql import generate_rollback
 from .status import MigrationState, migration_states
-from .targets import Target, resolve
+from .targets import Target, all_targets, resolve
 from .validation import KnownMigrations, validate
 
 logger = logging.getLogger("schema_manager.manager")
@@ -227,8 +227,58 @@ class SchemaManager:
     def rollback_migration_sync(
         self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
     ) -> MigrationResult:
+        """Roll ``migration_id`` back in ``environment``; with none, in the one environment
+        where it is applied (refused, naming them, if it is applied in several)."""
+        if environment is None:
+            environment, refusal = self._applied_environment(migration_id)
+            if refusal is not None:
+                logger.info("%s", refusal)
+                return results.not_run(migration_id, environment or "", "rollback", refusal)
         [result] = self.rollback_migrations_sync([migration_id], environment, applied_by=applied_by)
         return result
+
+    def applied_environments(self, migration_id: str) -> list[str]:
+        """The environments whose ledger has ``migration_id`` applied, in ENVIRONMENTS order."""
+        return [
+            target.environment
+            for target in all_targets()
+            if _executor(target).live_row(migration_id) is not None
+        ]
+
+    def _applied_environment(self, migration_id: str) -> tuple[str | None, str | None]:
+        """(the one environment where ``migration_id`` is applied, None), or (None, why
+        there is no single one)."""
+        try:
+            applied = self.applied_environments(migration_id)
+        except DatabaseError as exc:
+            return None, (
+                f"Cannot tell where migration {migration_id!r} is applied: a ledger could not "
+                f"be read ({exc}); name the environment to roll it back in."
+            )
+        if len(applied) == 1:
+            return applied[0], None
+        if applied:
+            return None, (
+                f"Migration {migration_id!r} is applied in {', '.join(applied)}; name the "
+                "environment to roll it back in."
+            )
+        environments = ", ".join(target.environment for target in all_targets())
+        if self._is_known(migration_id):
+            return None, (
+                f"Migration {migration_id!r} is not applied in any environment ({environments}); "
+                "nothing to roll back."
+            )
+        return None, (
+            f"Unknown migration {migration_id!r}: it is neither in the catalogue, nor in the "
+            f"migrations directory, nor in the history of any environment ({environments})."
+        )
+
+    def _is_known(self, migration_id: str) -> bool:
+        return (
+            Migration.objects.filter(pk=migration_id).exists()
+            or (self.migrations_directory.path / migration_id).is_dir()
+            or VersionRecord.objects.filter(migration_id=migration_id).exists()
+        )
 
     def rollback_migrations_sync(
         self,
@@ -303,8 +353,8 @@ class SchemaManager:
     def get_version_history(
         self, environment: str | None = None, *, limit: int | None = None
     ) -> list[VersionRecord]:
-        """Every attempt in the environment (or the newest ``limit``), newest first, in one
-        query. Safe to call from async code."""
+        """Every attempt in every environment, or in ``environment`` only (or the newest
+        ``limit``), newest first, in one query. Safe to call from async code."""
         return _outside_event_loop(self._history, environment, limit)
 
     # -- catalogue and planning --------------------------------------------------------------
@@ -469,7 +519,9 @@ class SchemaManager:
             self._sync_pending[target.environment] = (result, target)
 
     def _history(self, environment: str | None, limit: int | None = None) -> list[VersionRecord]:
-        records = VersionRecord.objects.for_environment(resolve(environment).environment)
+        records = VersionRecord.objects.all()
+        if environment is not None:
+            records = records.for_environment(resolve(environment).environment)
         return list(records if limit is None else records[: max(limit, 0)])
 
     def _catch_up(self, target: Target, executor: MigrationExecutor) -> tuple[int, int, int]:

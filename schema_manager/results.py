@@ -83,6 +83,8 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
             f"Migration {migration_id} failed in {environment}; its transaction was rolled back "
             "and nothing of it remains."
         )
+    if not outcome.success:
+        message = with_cause(message, outcome.error)
     return _from_outcome(
         migration_id,
         environment,
@@ -109,6 +111,8 @@ def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields)
             f"Rollback of {migration_id} failed in {environment}; its transaction was rolled "
             "back and the migration is still applied."
         )
+    if not outcome.success:
+        message = with_cause(message, outcome.error)
     return _from_outcome(
         migration_id,
         environment,
@@ -118,6 +122,14 @@ def rolled_back(migration_id: str, environment: str, outcome: Outcome, **fields)
         rollback_executed=outcome.success,
         **fields,
     )
+
+
+def with_cause(message: str, error: str | None) -> str:
+    """``message`` followed by its cause in one sentence: the first line of ``error``."""
+    cause = next((line.strip() for line in (error or "").splitlines() if line.strip()), "")
+    if not cause:
+        return message
+    return f"{message} {cause if cause.endswith(('.', '!', '?')) else cause + '.'}"
 
 
 def _from_outcome(

@@ -145,3 +145,75 @@ def test_default_settings_migrate_the_app_database_itself(transactional_db):
             with connection.cursor() as cursor:
                 cursor.execute("DROP TABLE IF EXISTS sm_default_t")
                 cursor.execute("DROP TABLE IF EXISTS _prisma_migrations")
+
+
+# -- what the guide's calls mean with no environment ---------------------------------------------
+
+
+def apply_in(manager: SchemaManager, migration_id: str, *environments: str) -> None:
+    table = migration_id.split("_", 1)[1]
+    for environment in environments:
+        migration = Migration(id=migration_id, sql=f"CREATE TABLE {table} (id INTEGER);")
+        result = manager.apply_migration_sync(migration, environment)
+        assert result.success, result.error
+
+
+def test_history_without_environment_is_every_environment_newest_first(targets):
+    manager = SchemaManager()
+    apply_in(manager, "001_a", "staging", "production")
+    apply_in(manager, "002_b", "development")
+
+    history = manager.get_version_history()
+
+    assert [(r.migration_id, r.environment) for r in history] == [
+        ("002_b", "development"),
+        ("001_a", "production"),
+        ("001_a", "staging"),
+    ]
+    assert [r.environment for r in manager.get_version_history("production")] == ["production"]
+    assert len(manager.get_version_history(limit=2)) == 2
+    assert len(asyncio.run(manager.get_version_history_async())) == 3
+
+
+def test_rollback_without_environment_rolls_back_where_applied(targets):
+    manager = SchemaManager()
+    apply_in(manager, "001_a", "production")
+
+    result = asyncio.run(manager.rollback_migration("001_a"))
+
+    assert result.success, result.error
+    assert result.environment == "production"
+    assert "a" not in targets.tables("production")
+
+
+def test_rollback_without_environment_refuses_when_applied_in_several(targets):
+    manager = SchemaManager()
+    apply_in(manager, "001_a", "staging", "production")
+
+    result = manager.rollback_migration_sync("001_a")
+
+    assert not result.success
+    assert result.message == (
+        "Migration '001_a' is applied in staging, production; name the environment to roll it "
+        "back in."
+    )
+    assert "a" in targets.tables("staging")
+    assert "a" in targets.tables("production")
+    assert [r.operation for r in manager.get_version_history()] == ["apply", "apply"]
+
+
+def test_rollback_without_environment_tells_unknown_from_not_applied(targets):
+    manager = SchemaManager()
+    apply_in(manager, "001_a", "staging")
+    assert manager.rollback_migration_sync("001_a", "staging").success
+
+    not_applied = manager.rollback_migration_sync("001_a")
+    unknown = manager.rollback_migration_sync("999_nowhere")
+
+    assert not not_applied.success
+    assert not_applied.message == (
+        "Migration '001_a' is not applied in any environment (development, staging, "
+        "production); nothing to roll back."
+    )
+    assert not unknown.success
+    assert unknown.message.startswith("Unknown migration '999_nowhere': it is neither in the ")

@@ -101,6 +101,10 @@ def test_failing_migration_leaves_no_trace(targets, manager: SchemaManager):
         assert "rolled back" in result.message
         assert record.recovery == "rolled_back"
         assert row["applied_steps_count"] == 0
+    # The message ends with the cause: the error's first line, as one sentence.
+    cause = result.error.splitlines()[0]
+    assert result.message.endswith(f" {cause}.") or result.message.endswith(f" {cause}")
+    assert "missing_table" in result.message
 
 
 def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManager):
@@ -234,7 +238,7 @@ def test_same_id_with_different_sql_is_refused(targets, manager: SchemaManager):
 
 
 def test_rollback_of_migration_not_applied(targets, manager: SchemaManager):
-    result = manager.rollback_migration_sync("001_add_users_table")
+    result = manager.rollback_migration_sync("001_add_users_table", "development")
     assert not result.success
     assert "not applied in development" in result.message
     assert VersionRecord.objects.count() == 0

@@ -62,5 +62,8 @@ class SchemaCommand(BaseCommand):
                 self.stdout.write(self.style.WARNING(f"    warning: {warning}"))
 
     def fail(self, result: MigrationResult) -> CommandError:
-        detail = f" {result.error}" if result.error and result.error not in result.message else ""
+        # The message ends with the error's first line; the rest (e.g. where in the statement
+        # the database points) follows it.
+        rest = (result.error or "").strip().split("\n", 1)[1:]
+        detail = f" {rest[0]}" if rest and rest[0] not in result.message else ""
         return CommandError(f"{result.message}{detail}".replace("\n", " "))
