@@ -130,7 +130,7 @@ class ApplyBatch(_Batch):
                 f"validation failed ({len(validation.errors)} error(s)).",
                 validation.errors[0],
             )
-            logger.warning("%s %s", message, " ".join(validation.errors))
+            logger.warning("%s", " ".join([message, *validation.errors[1:]]))
             result = results.not_run(
                 migration.id, target.environment, "apply", message, "\n".join(validation.errors)
             )

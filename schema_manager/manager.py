@@ -232,7 +232,7 @@ class SchemaManager:
         if environment is None:
             environment, refusal = self._applied_environment(migration_id)
             if refusal is not None:
-                logger.info("%s", refusal)
+                logger.warning("%s", refusal)
                 return results.not_run(migration_id, environment or "", "rollback", refusal)
         [result] = self.rollback_migrations_sync([migration_id], environment, applied_by=applied_by)
         return result
