@@ -139,7 +139,7 @@ def check_rules(app_configs=None, **kwargs) -> list[Error]:
                     Error(
                         f"SCHEMA_MANAGER['RULES'][{environment!r}] has {rule_id!r}: "
                         f"{severity!r}, which is not a known rule and severity.",
-                        hint="Rule ids are listed in the README (Safety rules); severities are "
+                        hint="Rule ids are in the docs (Validation and rollbacks); severities are "
                         "'error', 'warning' or 'off'.",
                         id="schema_manager.E020",
                     )

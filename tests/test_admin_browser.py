@@ -22,7 +22,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# The README's images: refreshed only on request, so a test run leaves the checkout clean.
+# The docs' images: refreshed only on request, so a test run leaves the checkout clean.
 SCREENSHOTS_ENV = "SCHEMA_MANAGER_SCREENSHOTS"
 
 pytestmark = [

@@ -3,6 +3,9 @@
 - The integration guide's logging example, in the demo project: after
   ``logging.basicConfig(level=logging.INFO)`` the app's records show.
 - The demo prints the app's records in commands only when ``SCHEMA_MANAGER_LOG_LEVEL`` asks.
+- The reference pages name every setting, system check and safety rule the code has.
+- The settings snippet of the README and of the docs' installation section, added to a new
+  project's settings, passes ``manage.py check`` without a warning.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
+from schema_manager.conf import DEFAULTS
+from schema_manager.sql.rule_table import RULES
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +159,86 @@ def test_demo_commands_print_the_app_log_only_at_the_level_asked(tmp_path):
     assert plain.returncode == logged.returncode == 0, plain.stderr + logged.stderr
     assert "schema_manager" not in plain.stderr
     assert "INFO schema_manager.manager: Applying 001_add_users to development" in logged.stderr
+
+
+def settings_snippet(page: Path, section: str) -> str:
+    """The first ```python block after the heading ``section`` of ``page``, dedented."""
+    text = page.read_text()
+    after = text[text.index(f"\n## {section}\n") :]
+    found = re.search(r"^( *)```python\n(.*?)^\1```", after, re.M | re.S)
+    assert found, f"no python block under {section!r} in {page.name}"
+    return textwrap.dedent(found.group(2))
+
+
+@pytest.mark.parametrize(
+    ("page", "section"),
+    [("README.md", "Use it in your project"), ("docs/index.md", "Install into a project")],
+)
+def test_settings_snippet_passes_check_in_a_new_project(tmp_path, page, section):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "STAGING_DATABASE_URL": "postgres://app@db.example:5432/staging",
+        "PRODUCTION_DATABASE_URL": "postgres://app@db.example:5432/production",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "mysite", str(tmp_path)],
+        env=env,
+        check=True,
+    )
+    settings = tmp_path / "mysite" / "settings.py"
+    settings.write_text(settings.read_text() + "\n" + settings_snippet(ROOT / page, section))
+
+    done = _manage_project(tmp_path, env, "check")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def _manage_project(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(project / "manage.py"), *args],
+        env=env,
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _documented(page: str) -> str:
+    return (ROOT / "docs" / page).read_text()
+
+
+def test_every_setting_is_documented_with_its_default():
+    table = _documented("settings.md").split("\n## ")[0]  # the SCHEMA_MANAGER keys
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([A-Z_]+)` \| (.+?) \|", table, re.M)
+    }
+    assert sorted(rows) == sorted(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        if not isinstance(default, Path):  # a path is described in words
+            assert rows[name].startswith(f"`{_as_documented(default)}`"), name
+
+
+def _as_documented(value: object) -> str:
+    """A default as the page writes it: double quotes, whole numbers without ``.0``."""
+    return re.sub(r"\b(\d+)\.0\b", r"\1", repr(value).replace("'", '"'))
+
+
+def test_every_system_check_is_documented():
+    in_code = set()
+    for module in (ROOT / "schema_manager").rglob("*.py"):
+        in_code |= set(re.findall(r'id="(schema_manager\.[EW]\d+)"', module.read_text()))
+    documented = set(
+        re.findall(r"^\| `(schema_manager\.[EW]\d+)` \|", _documented("checks.md"), re.M)
+    )
+    assert in_code
+    assert documented == in_code
+
+
+def test_every_safety_rule_is_documented():
+    documented = set(re.findall(r"^\| `([a-z-]+)` \|", _documented("validation.md"), re.M))
+    assert set(RULES) <= documented

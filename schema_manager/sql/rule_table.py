@@ -1,7 +1,7 @@
 """The safety rules: id, default severity, and what to do instead. Detection is in ``lint``.
 
 Ids are stable: settings (``SCHEMA_MANAGER["RULES"]``) and acknowledgement comments
-(``-- schema-manager: allow <id>``) name them, and the README lists them.
+(``-- schema-manager: allow <id>``) name them, and docs/validation.md lists them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _BACK_UP = "Back the data up first or make the change additive."
 class Rule:
     id: str
     severity: Severity
-    summary: str  # what it catches, for the README and admin
+    summary: str  # what it catches, for the docs and admin
     advice: str  # what to do instead
     destructive: bool = False  # data loss: blocks in protected environments
     acknowledgeable: bool = True  # ``-- schema-manager: allow <id>`` may accept it
