@@ -4,21 +4,19 @@ times over.
 Bound as a query parameter, a data migration of tens of megabytes would be held whole
 several times at once: decoded from the file, encoded, escaped and quoted into the
 statement, then copied into the driver's buffer. On PostgreSQL it is instead streamed from
-its file into the row with COPY, a megabyte at a time (decoded on the way, so a file that
+its file into the row with COPY, a megabyte at a time (checked on the way, so a file that
 is not UTF-8 is still refused with the usual message), and read back a megabyte at a time.
 Other engines insert and read it as usual.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
 
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
-from .exceptions import SchemaManagerError
 from .files import MIGRATION_FILE, ROLLBACK_FILE, FolderChecksum
 from .models import Migration, id_chunks
 
@@ -49,8 +47,7 @@ def stream_in(folder: FolderChecksum) -> Migration | None:
     alias = router.db_for_write(Migration)
     connection = connections[alias]
     now = timezone.now().isoformat()
-    rollback_file = folder.path / ROLLBACK_FILE
-    rollback_sql = _read_all(rollback_file) if rollback_file.is_file() else ""
+    rollback_sql = folder.read(ROLLBACK_FILE)
     name = folder.id.split("_", 1)[1] if "_" in folder.id else folder.id
     columns = "id, name, sql, rollback_sql, checksum, created_at, updated_at"
     quote = connection.ops.quote_name
@@ -64,7 +61,7 @@ def stream_in(folder: FolderChecksum) -> Migration | None:
                 cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
             ):
                 copy.write(f"{_escape(folder.id)}\t{_escape(name)}\t")
-                for text in _decoded_chunks(folder.path / MIGRATION_FILE):
+                for text in folder.text_chunks(MIGRATION_FILE):
                     copy.write(_escape(text))
                 copy.write(f"\t{_escape(rollback_sql)}\t{folder.checksum}\t{now}\t{now}\n")
     except IntegrityError:
@@ -113,26 +110,3 @@ def _read_in_chunks(alias: str, migration_id: str) -> str:
 
 def _escape(text: str) -> str:
     return text.translate(_COPY_ESCAPES)
-
-
-def _decoded_chunks(path):
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset = 0
-    with path.open("rb") as file:
-        while True:
-            data = file.read(_CHUNK)
-            try:
-                text = decoder.decode(data, final=not data)
-            except UnicodeDecodeError as exc:
-                raise SchemaManagerError(
-                    f"{str(path)!r} is not valid UTF-8 ({exc.reason} at byte {offset + exc.start})."
-                ) from exc
-            if text:
-                yield text
-            if not data:
-                return
-            offset += len(data)
-
-
-def _read_all(path) -> str:
-    return "".join(_decoded_chunks(path))

@@ -35,3 +35,9 @@ class AppliedMigrationError(MigrationStateError):
 class CommitWithheld(SchemaManagerError):
     """What had to be done before a migration could commit on the target failed (writing
     the previous migration's history record): the migration was rolled back, not recorded."""
+
+
+class MigrationFileError(SchemaManagerError):
+    """A file or folder of the migrations directory that cannot be used as it is (a NUL
+    byte, not UTF-8, not a regular file, a link out of the directory); the message names it
+    by its path inside the directory."""

@@ -2,19 +2,23 @@
 
 ``<id>/migration.sql`` is the migration and ``<id>/down.sql`` its rollback script. Files are
 read as bytes and decoded without newline translation, so the checksum of the text is the
-checksum of the file (what Prisma stores).
+checksum of the file (what Prisma stores). A folder that cannot be read (see ``file_reads``)
+is listed apart with its error, so that it never hides the others.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checksums import file_checksum, migration_checksum, same_script
-from .exceptions import SchemaManagerError
+from . import file_reads
+from .checksums import same_script
+from .exceptions import MigrationFileError, SchemaManagerError
 
 logger = logging.getLogger("schema_manager.files")
 
@@ -34,23 +38,6 @@ _PROVIDER_LINE = re.compile(r'^\s*provider\s*=\s*"([^"]*)"', re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class DiskMigration:
-    id: str
-    sql: str
-    rollback_sql: str
-    path: Path
-
-    @property
-    def name(self) -> str:
-        """The id without its leading number: ``20240101120000_add_users`` -> ``add_users``."""
-        return self.id.split("_", 1)[1] if "_" in self.id else self.id
-
-    @property
-    def checksum(self) -> str:
-        return migration_checksum(self.sql)
-
-
-@dataclass(frozen=True)
 class FolderChecksum:
     """A migration folder known by the checksum of its migration.sql, read in chunks: what
     drift checks and the status need, without holding the text (data migrations can be
@@ -59,13 +46,41 @@ class FolderChecksum:
     id: str
     path: Path
     checksum: str
+    root: Path  # the migrations directory, resolved: what the folder's files must stay in
 
     def same_script(self, checksum: str) -> bool:
         """Whether the file is the script with ``checksum``, allowing for a CRLF/LF
         conversion (the text is read only when the checksums differ)."""
-        return checksum == self.checksum or same_script(
-            checksum, _read_text(self.path / MIGRATION_FILE)
-        )
+        return checksum == self.checksum or same_script(checksum, self.read(MIGRATION_FILE))
+
+    def read(self, name: str) -> str:
+        """The text of the folder's file ``name``, or "" if there is none but migration.sql."""
+        file = _locate(self.path, name, self.root, optional=name != MIGRATION_FILE)
+        return file_reads.read_text(file) if file else ""
+
+    def text_chunks(self, name: str) -> Iterator[str]:
+        """The text of the folder's file ``name``, a chunk at a time."""
+        file = _locate(self.path, name, self.root)
+        with file_reads.open_file(file) as opened:
+            for _data, text in file_reads.checked_chunks(opened, file.shown):
+                yield text
+
+
+@dataclass(frozen=True)
+class UnreadableFolder:
+    """A migration folder that cannot be used, with why (one sentence naming the file)."""
+
+    id: str
+    path: Path
+    error: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The migration folders, sorted by name: those that can be read, and the others."""
+
+    folders: list[FolderChecksum] = field(default_factory=list)
+    unreadable: list[UnreadableFolder] = field(default_factory=list)
 
 
 class MigrationDirectory:
@@ -82,54 +97,58 @@ class MigrationDirectory:
     def lock_path(self) -> Path:
         return self.path / LOCK_FILE
 
-    def get(self, migration_id: str) -> DiskMigration | None:
-        """The folder of ``migration_id``, if there is one."""
-        folder = self.path / migration_id
-        return self._read_folder(folder) if folder.is_dir() else None
-
     def checksum_of(self, migration_id: str) -> FolderChecksum | None:
-        """The folder of ``migration_id`` by checksum, if there is one."""
+        """The folder of ``migration_id`` by checksum, if there is one; raises
+        ``MigrationFileError`` if it cannot be read."""
         folder = self.path / migration_id
-        return self._checksum(folder) if folder.is_dir() else None
+        if Path(migration_id).name != migration_id or not folder.is_dir():
+            return None  # not a folder's name ("", "..", "a/b") or no such folder
+        return self._checksum(folder, self.path.resolve())
 
     def checksums(self) -> list[FolderChecksum]:
-        """Every migration folder by checksum, sorted by name as Prisma sorts them."""
+        """Every migration folder that can be read, by checksum, sorted by name as Prisma
+        sorts them."""
+        return self.listing().folders
+
+    def listing(self) -> Listing:
+        """Every migration folder: by checksum, or with why it cannot be read."""
+        listing = Listing()
         if not self.path.is_dir():
-            return []
-        return [self._checksum(folder) for folder in sorted(self._folders())]
-
-    def _checksum(self, folder: Path) -> FolderChecksum:
-        sql_file = self._migration_file(folder)
-        return FolderChecksum(id=folder.name, path=folder, checksum=file_checksum(sql_file))
-
-    def _folders(self) -> list[Path]:
-        return [entry for entry in self.path.iterdir() if entry.is_dir()]
+            return listing
+        root = self.path.resolve()
+        with os.scandir(self.path) as entries:  # is_dir() from the listing itself, mostly
+            names = sorted(entry.name for entry in entries if entry.is_dir())
+        for folder in (self.path / name for name in names):
+            try:
+                listing.folders.append(self._checksum(folder, root))
+            except MigrationFileError as exc:
+                logger.warning("Migration folder %s cannot be used: %s", folder.name, exc)
+                listing.unreadable.append(UnreadableFolder(folder.name, folder, str(exc)))
+        return listing
 
     @staticmethod
-    def _migration_file(folder: Path) -> Path:
-        sql_file = folder / MIGRATION_FILE
-        if not sql_file.is_file():
-            raise SchemaManagerError(
-                f"Migration folder {str(folder)!r} has no {MIGRATION_FILE}; Prisma requires one "
+    def _checksum(folder: Path, root: Path) -> FolderChecksum:
+        place = file_reads.locate(folder, root, folder.name).path
+        shown = f"{folder.name}/{MIGRATION_FILE}"
+        sql_file = file_reads.locate_if_any(place / MIGRATION_FILE, root, shown)
+        if sql_file is None:
+            raise MigrationFileError(
+                f"Migration folder {folder.name!r} has no {MIGRATION_FILE}; Prisma requires one "
                 "in every folder under migrations/."
             )
-        return sql_file
-
-    def _read_folder(self, folder: Path) -> DiskMigration:
-        sql_file = self._migration_file(folder)
-        down_file = folder / ROLLBACK_FILE
-        return DiskMigration(
-            id=folder.name,
-            sql=_read_text(sql_file),
-            rollback_sql=_read_text(down_file) if down_file.is_file() else "",
-            path=folder,
-        )
+        checksum = file_reads.checksum(sql_file)
+        shown = f"{folder.name}/{ROLLBACK_FILE}"
+        down_file = file_reads.locate_if_any(place / ROLLBACK_FILE, root, shown)
+        if down_file is not None:  # checked now, so that an import cannot fail on it
+            file_reads.checksum(down_file)
+        return FolderChecksum(id=folder.name, path=folder, checksum=checksum, root=root)
 
     def lock_provider(self) -> str | None:
         """The provider ``migration_lock.toml`` names, or None when there is no lock file."""
         if not self.lock_path.is_file():
             return None
-        found = _PROVIDER_LINE.search(_read_text(self.lock_path))
+        lock = file_reads.locate(self.lock_path, self.path.resolve(), LOCK_FILE)
+        found = _PROVIDER_LINE.search(file_reads.read_text(lock))
         return found.group(1) if found else ""
 
     def export(self, migration_id: str, sql: str, rollback_sql: str, vendor: str) -> bool:
@@ -173,6 +192,16 @@ class MigrationDirectory:
         _write_text(self.lock_path, LOCK_TEXT.format(provider=provider))
 
 
+def _locate(folder: Path, name: str, root: Path, *, optional: bool = False):
+    """The folder's file ``name`` (through the folder's link and its own, if they stay inside
+    ``root``), or None if ``optional`` and there is none."""
+    place = file_reads.locate(folder, root, folder.name)
+    shown = f"{folder.name}/{name}"
+    if optional:
+        return file_reads.locate_if_any(place.path / name, root, shown)
+    return file_reads.locate(place.path / name, root, shown)
+
+
 def slugify(name: str) -> str:
     """Prisma's folder slug: lowercase, each run of non-alphanumerics one ``_``, ≤ 200 chars."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower())[:SLUG_MAX_LENGTH]
@@ -181,10 +210,3 @@ def slugify(name: str) -> str:
 def _write_text(path: Path, text: str) -> None:
     # Bytes, so no newline translation: the file's checksum is the text's.
     path.write_bytes(text.encode("utf-8"))
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SchemaManagerError(f"{str(path)!r} is not valid UTF-8 ({exc.reason}).") from exc

@@ -23,13 +23,25 @@ from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
-from .exceptions import LockTimeoutError, MigrationStateError, SchemaManagerError
+from .exceptions import (
+    LockTimeoutError,
+    MigrationFileError,
+    MigrationStateError,
+    SchemaManagerError,
+)
 from .executor import MigrationExecutor
-from .files import DiskMigration, FolderChecksum, MigrationDirectory
+from .files import (
+    MIGRATION_FILE,
+    ROLLBACK_FILE,
+    FolderChecksum,
+    Listing,
+    MigrationDirectory,
+    UnreadableFolder,
+)
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .prisma_schema import sync_after
-from .results import MigrationResult, ValidationResult
+from .results import FolderImport, MigrationResult, ValidationResult
 from .sql import generate_rollback
 from .status import MigrationState, migration_states
 from .targets import Target, all_targets, resolve
@@ -364,40 +376,63 @@ class SchemaManager:
 
         A folder whose migration.sql changed since it was imported updates the catalogue,
         unless the migration is applied somewhere: that is drift, reported and never applied.
+        A folder that cannot be read is skipped (``import_folders`` says why).
         """
-        return self._import(self.migrations_directory.checksums())
+        return self.import_folders().imported
 
-    def _import(self, on_disk: list[FolderChecksum]) -> list[Migration]:
+    def import_folders(self) -> FolderImport:
+        """``import_migrations``, also returning the folders that could not be read."""
+        return self._import(self.migrations_directory.listing())
+
+    def _import(self, listing: Listing) -> FolderImport:
         """Only new and changed folders are read in full: the others are known by checksum."""
-        known = {m.id: m for m in Migration.objects.only("id", "checksum")}
-        directory = self.migrations_directory
-        new, streamed_in = [], []
-        for folder in on_disk:
-            stored = known.get(folder.id)
-            if stored is None and catalogue.streams(folder):
-                if (streamed := catalogue.stream_in(folder)) is not None:
-                    streamed_in.append(streamed)
-            elif stored is None:
-                disk = directory.get(folder.id)
-                if disk is not None:  # removed since it was listed: nothing to import
-                    new.append(
-                        Migration(
-                            id=disk.id,
-                            name=disk.name,
-                            sql=disk.sql,
-                            rollback_sql=disk.rollback_sql,
-                            checksum=folder.checksum,  # bulk_create skips save()
-                        )
-                    )
-            elif stored.checksum != folder.checksum and (disk := directory.get(folder.id)):
-                self._update_from_disk(stored, disk)
+        # Tuples, not models: the admin imports on every view of its changelist.
+        known = dict(Migration.objects.values_list("id", "checksum"))
+        new: list[Migration] = []
+        streamed_in: list[Migration] = []
+        unreadable = list(listing.unreadable)
+        for folder in listing.folders:
+            try:
+                self._import_folder(folder, known.get(folder.id), new, streamed_in)
+            except MigrationFileError as exc:  # changed since it was listed
+                unreadable.append(UnreadableFolder(folder.id, folder.path, str(exc)))
         # One transaction for the whole import; a folder a concurrent process imported a
         # moment ago is skipped, not an error.
         Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
         new = sorted([*new, *streamed_in], key=lambda migration: migration.id)
         for migration in new:
-            logger.info("Imported migration %s from %s", migration.id, directory.path)
-        return new
+            logger.info(
+                "Imported migration %s from %s", migration.id, self.migrations_directory.path
+            )
+        return FolderImport(new, sorted(unreadable, key=lambda folder: folder.id))
+
+    def _import_folder(
+        self,
+        folder: FolderChecksum,
+        stored: str | None,
+        new: list[Migration],
+        streamed_in: list[Migration],
+    ) -> None:
+        """Add ``folder`` to ``new`` (or stream it in), or update its entry whose checksum is
+        ``stored`` if its file changed."""
+        if stored is None and catalogue.streams(folder):
+            if (streamed := catalogue.stream_in(folder)) is not None:
+                streamed_in.append(streamed)
+        elif stored is None:
+            sql = folder.read(MIGRATION_FILE)
+            new.append(
+                Migration(
+                    id=folder.id,
+                    name=folder.id.split("_", 1)[1] if "_" in folder.id else folder.id,
+                    sql=sql,
+                    rollback_sql=folder.read(ROLLBACK_FILE),
+                    # bulk_create skips save(); hashed from the text read, not the listing's
+                    # (the file may have changed in between).
+                    checksum=migration_checksum(sql),
+                )
+            )
+        elif stored != folder.checksum:
+            self._update_from_disk(Migration.objects.get(pk=folder.id), folder)
 
     def drift_problem(self, migration: Migration) -> str | None:
         """Why ``migration`` must not be applied: its SQL differs from its migration.sql."""
@@ -405,12 +440,16 @@ class SchemaManager:
         return self._drift(migration.id, migration_checksum(migration.sql), folder)
 
     def plan_drift(self, plan: list[Migration], environment: str | None = None) -> list[str]:
-        """Every modified migration a plan must not start with: applied here and changed on
-        disk since, or in the plan and different from its folder. One read of the folders."""
+        """Every problem a plan of all pending migrations must not start with: a folder that
+        cannot be read (it may be pending, and its place in the order is unknown), a migration
+        applied here and changed on disk since, or one in the plan different from its folder.
+        One read of the folders."""
         target = resolve(environment)
         applied = _executor(target).ledger.applied()
-        on_disk = {folder.id: folder for folder in self.migrations_directory.checksums()}
+        listing = self.migrations_directory.listing()
+        on_disk = {folder.id: folder for folder in listing.folders}
         return [
+            *(folder.error for folder in listing.unreadable),
             *(
                 self._modified(folder, applied[folder.id], target)
                 for folder in on_disk.values()
@@ -488,11 +527,11 @@ class SchemaManager:
     def status(self, environment: str | None = None) -> list[MigrationState]:
         """Each migration on disk, in the catalogue or in the ledger, with its state here."""
         target = resolve(environment)
-        on_disk = self.migrations_directory.checksums()
-        self._import(on_disk)
-        disk = {m.id: m for m in on_disk}
+        listing = self.migrations_directory.listing()
+        unreadable = {folder.id: folder for folder in self._import(listing).unreadable}
+        disk = {m.id: m for m in listing.folders if m.id not in unreadable}
         return migration_states(
-            target.environment, self._reconcile(target, _executor(target)), disk
+            target.environment, self._reconcile(target, _executor(target)), disk, unreadable
         )
 
     @contextmanager
@@ -552,7 +591,7 @@ class SchemaManager:
         history.reconcile(target.environment, target.alias, rows, catalogue_entries)
         return rows
 
-    def _update_from_disk(self, stored: Migration, disk: DiskMigration) -> None:
+    def _update_from_disk(self, stored: Migration, folder: FolderChecksum) -> None:
         applied = VersionRecord.objects.applied_environments(stored.id)
         if applied:
             logger.warning(
@@ -561,12 +600,13 @@ class SchemaManager:
                 stored.id,
                 ", ".join(sorted(applied)),
                 stored.checksum,
-                disk.checksum,
+                folder.checksum,
             )
             return
-        stored.sql, stored.rollback_sql = disk.sql, disk.rollback_sql or stored.rollback_sql
+        stored.sql = folder.read(MIGRATION_FILE)
+        stored.rollback_sql = folder.read(ROLLBACK_FILE) or stored.rollback_sql
         stored.save(update_fields=["sql", "rollback_sql", "updated_at"])
-        logger.info("Updated migration %s from %s", stored.id, disk.path)
+        logger.info("Updated migration %s from %s", stored.id, folder.path)
 
     def _export(
         self, migration: Migration, rollback_script: str, target: Target, result: MigrationResult

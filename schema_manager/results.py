@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .executor import Outcome
-    from .models import VersionRecord
+    from .files import UnreadableFolder
+    from .models import Migration, VersionRecord
     from .sql import Finding
 
 
@@ -34,6 +35,14 @@ class MigrationResult:
     faked: bool = False
     warnings: list[str] = field(default_factory=list)
     record: VersionRecord | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class FolderImport:
+    """What an import from the migrations directory added, and the folders it could not read."""
+
+    imported: list[Migration]
+    unreadable: list[UnreadableFolder]
 
 
 @dataclass

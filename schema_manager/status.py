@@ -2,8 +2,9 @@
 
 A migration is known from three places: its folder on disk, the catalogue and the target's
 ledger. Its state is the ledger's (pending, applied, failed, rolled_back, unresolved), turned
-into ``modified`` when the SQL it was applied with no longer matches its SQL now, and into
-``missing`` when the ledger knows it but neither the disk nor the catalogue does.
+into ``modified`` when the SQL it was applied with no longer matches its SQL now, into
+``missing`` when the ledger knows it but neither the disk nor the catalogue does, and into
+``unreadable`` when its folder cannot be read (``error`` says why, naming the file).
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from .files import FolderChecksum
+from .files import FolderChecksum, UnreadableFolder
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 
 # States that a CI gate (schema_migration_status --check) treats as "not deployed as on disk".
-NOT_DEPLOYED = frozenset({"pending", "failed", "rolled_back", "unresolved", "modified"})
+NOT_DEPLOYED = frozenset(
+    {"pending", "failed", "rolled_back", "unresolved", "modified", "unreadable"}
+)
 
 
 @dataclass(frozen=True)
 class MigrationState:
     migration_id: str
     name: str
-    state: str  # pending, applied, failed, rolled_back, unresolved, modified, missing
+    # pending, applied, failed, rolled_back, unresolved, modified, missing, unreadable
+    state: str
     in_catalogue: bool
     applied_at: datetime | None = None
     applied_by: str = ""
@@ -44,10 +48,14 @@ class MigrationState:
 
 
 def migration_states(
-    environment: str, rows: list[LedgerRow], disk: dict[str, FolderChecksum] | None = None
+    environment: str,
+    rows: list[LedgerRow],
+    disk: dict[str, FolderChecksum] | None = None,
+    unreadable: dict[str, UnreadableFolder] | None = None,
 ) -> list[MigrationState]:
-    """Every migration on ``disk``, in the catalogue or in ``rows`` (the ledger), sorted by id."""
-    disk = disk or {}
+    """Every migration on ``disk`` (readable or ``unreadable``), in the catalogue or in
+    ``rows`` (the ledger), sorted by id."""
+    disk, unreadable = disk or {}, unreadable or {}
     catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
     for row in rows:  # oldest first, so the last row per name wins
@@ -59,7 +67,7 @@ def migration_states(
         ).only("ledger_id", "applied_by", "execution_time", "faked")
     }
     states = []
-    for migration_id in sorted(set(catalogue) | set(latest) | set(disk)):
+    for migration_id in sorted(set(catalogue) | set(latest) | set(disk) | set(unreadable)):
         last = latest.get(migration_id)
         record = attempts.get(last.id) if last else None
         stored = catalogue.get(migration_id)
@@ -74,6 +82,9 @@ def migration_states(
                 state = "modified"
         elif state == "applied":
             state = "missing"
+        bad_folder = unreadable.get(migration_id)
+        if bad_folder is not None:  # its SQL on disk is unknown: nothing else can be told
+            state = "unreadable"
         states.append(
             MigrationState(
                 migration_id=migration_id,
@@ -84,8 +95,8 @@ def migration_states(
                 applied_by=record.applied_by if record else "",
                 execution_time=record.execution_time if record else None,
                 rolled_back_at=last.rolled_back_at if last else None,
-                error=(last.logs or "") if last else "",
-                on_disk=on_disk is not None,
+                error=bad_folder.error if bad_folder else ((last.logs or "") if last else ""),
+                on_disk=on_disk is not None or bad_folder is not None,
                 applied_checksum=applied_checksum,
                 current_checksum=current,
                 faked=bool(record and record.faked),

@@ -136,11 +136,20 @@ def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
 ):
     directory = manager.migrations_directory.path
     folder = write_big(directory, "20240101000000_big", big_script(20_000))
+    listed = manager.migrations_directory.checksum_of("20240101000000_big")
     with folder.joinpath("migration.sql").open("ab") as file:
         file.write(b"SELECT '\xff';\n")
 
-    with pytest.raises(SchemaManagerError, match="not valid UTF-8"):
-        manager.import_migrations()
+    done = manager.import_folders()
+    assert done.imported == []
+    [unreadable] = done.unreadable
+    assert unreadable.error.startswith(
+        "'20240101000000_big/migration.sql' is not valid UTF-8 (invalid start byte at byte "
+    )
+    assert not Migration.objects.exists()
+    # Changed after it was listed: refused while it streams, and nothing is stored either.
+    with pytest.raises(SchemaManagerError, match="is not valid UTF-8"):
+        catalogue_module.stream_in(listed)
     assert not Migration.objects.exists()
 
 

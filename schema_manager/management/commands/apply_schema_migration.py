@@ -56,7 +56,7 @@ class Command(SchemaCommand):
             # Refuse before the first apply, not halfway through the plan.
             drift = manager.plan_drift(plan, environment)
             if drift:
-                others = f" ({len(drift) - 1} more modified)" if len(drift) > 1 else ""
+                others = f" ({len(drift) - 1} more problem(s))" if len(drift) > 1 else ""
                 raise CommandError(f"Refusing to apply: {drift[0]}{others}")
         verbosity = options["verbosity"]
         if not plan:
@@ -124,7 +124,12 @@ class Command(SchemaCommand):
             raise CommandError(f"Migration {migration.id} was not applied: declined at the prompt.")
 
     def _named(self, ids: list[str]) -> list[Migration]:
-        self.manager.import_migrations()
+        unreadable = {folder.id: folder for folder in self.manager.import_folders().unreadable}
+        for migration_id in ids:
+            if migration_id in unreadable:
+                raise CommandError(
+                    f"Cannot apply {migration_id!r}: {unreadable[migration_id].error}"
+                )
         found = Migration.objects.in_bulk(ids)
         missing = [migration_id for migration_id in ids if migration_id not in found]
         if missing:

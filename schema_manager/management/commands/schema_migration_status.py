@@ -26,7 +26,7 @@ class Command(SchemaCommand):
             "--check",
             action="store_true",
             help="Exit 1 if any migration is not applied (pending, failed, rolled back, "
-            "unresolved) or modified since it was applied.",
+            "unresolved), modified since it was applied, or in a folder that cannot be read.",
         )
 
     def handle(self, *args, environment: str | None, **options) -> None:
@@ -56,6 +56,7 @@ class Command(SchemaCommand):
             "modified": self.style.ERROR,
             "missing": self.style.NOTICE,
             "rolled_back": self.style.NOTICE,
+            "unreadable": self.style.ERROR,
         }
         for state in states:
             line = f"  [{state.state.replace('_', ' '):^11}] {state.migration_id}"
@@ -63,6 +64,8 @@ class Command(SchemaCommand):
 
 
 def _details(state: MigrationState) -> str:
+    if state.state == "unreadable":
+        return f"  {state.error}"  # what is wrong with the folder, whatever its history
     parts = []
     if state.applied_at and state.state in {"applied", "modified", "missing"}:
         applied = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S}"
