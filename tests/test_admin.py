@@ -562,41 +562,77 @@ def test_an_unreadable_target_shows_unknown_and_keeps_migrations_read_only(
         os.remove(path)
 
 
-def test_import_adds_the_folders_on_disk_the_catalogue_lacks(
-    sqlite_targets, admin_client, django_user_model, tmp_path
+def test_opening_the_changelist_imports_the_folders_on_disk(
+    sqlite_targets, django_user_model, tmp_path
 ):
-    folder = tmp_path / "prisma" / "migrations" / "010_from_disk"
-    folder.mkdir(parents=True)
-    (folder / "migration.sql").write_text("CREATE TABLE d (id INTEGER);\n")
-    (folder / "down.sql").write_text("DROP TABLE d;\n")
-    url = f"{CHANGELIST}import/"
-    assert (
-        'action="/admin/schema_manager/migration/import/"'
-        in admin_client.get(CHANGELIST).content.decode()
-    )
+    directory = tmp_path / "prisma" / "migrations"
+    for migration_id in ("010_from_disk", "011_more"):
+        (directory / migration_id).mkdir(parents=True)
+        (directory / migration_id / "migration.sql").write_text(
+            f"CREATE TABLE t{migration_id[:3]} (id INTEGER);\n"
+        )
+    (directory / "010_from_disk" / "down.sql").write_text("DROP TABLE t010;\n")
+    # Who may only look sees what the commands see, and is offered what they may run.
+    viewer = client_for(make_user(django_user_model, "viewer", "view_migration", "apply_migration"))
 
-    done = admin_client.post(url)
+    page = viewer.get(CHANGELIST)
 
-    assert done.status_code == 302
-    [(level, text)] = messages_of(admin_client.get(done.url))
-    assert (level, text.split(" from ")[0]) == ("success", "Imported 1 migration")
-    assert text.endswith(": 010_from_disk.")
+    html = page.content.decode()
+    assert column(html, "development", "010_from_disk") == "pending"
+    assert column(html, "development", "011_more") == "pending"
+    assert "apply_to_development" in offered_actions(viewer)
+    assert messages_of(page) == [
+        ("info", f"Imported 2 migrations from {directory}: 010_from_disk, 011_more.")
+    ]
     imported = Migration.objects.get(pk="010_from_disk")
-    assert (imported.name, imported.rollback_sql) == ("from_disk", "DROP TABLE d;\n")
-    assert LogEntry.objects.get().change_message == "Imported from prisma/migrations."
+    assert (imported.name, imported.rollback_sql) == ("from_disk", "DROP TABLE t010;\n")
+    assert messages_of(viewer.get(CHANGELIST)) == []  # nothing new: nothing said
 
-    again = admin_client.get(admin_client.post(url).url)
-    assert messages_of(again)[0][0] == "info"
-    (tmp_path / "prisma" / "migrations" / "011_broken").mkdir()
-    broken = admin_client.get(admin_client.post(url).url)
-    assert messages_of(broken)[0][0] == "error"
-    assert "has no migration.sql" in messages_of(broken)[0][1]
-    assert Migration.objects.count() == 1
+    # Changed on disk before it was applied anywhere: the catalogue follows, as in commands.
+    (directory / "011_more" / "migration.sql").write_text("CREATE TABLE t011 (id BIGINT);\n")
+    viewer.get(CHANGELIST)
+    assert Migration.objects.get(pk="011_more").sql == "CREATE TABLE t011 (id BIGINT);\n"
+    assert "/import/" not in html  # no button: opening the page is the import
 
-    assert admin_client.get(url).status_code == 405
-    viewer = client_for(make_user(django_user_model, "viewer", "view_migration"))
-    assert viewer.post(url).status_code == 403
-    assert "Import from prisma/migrations" not in viewer.get(CHANGELIST).content.decode()
+
+def test_a_folder_that_cannot_be_read_is_named_on_the_changelist(
+    sqlite_targets, admin_client, tmp_path
+):
+    directory = tmp_path / "prisma" / "migrations"
+    (directory / "010_good").mkdir(parents=True)
+    (directory / "010_good" / "migration.sql").write_text("CREATE TABLE g (id INTEGER);\n")
+    (directory / "011_nul").mkdir()
+    (directory / "011_nul" / "migration.sql").write_bytes(b"CREATE TABLE n (id INTEGER);\0\n")
+    (directory / "012_empty").mkdir()
+    (directory / "013_linked").mkdir()
+    (tmp_path / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (directory / "013_linked" / "migration.sql").symlink_to(tmp_path / "passwd")
+
+    page = admin_client.get(CHANGELIST)
+
+    assert page.status_code == 200
+    assert column(page.content.decode(), "development", "010_good") == "pending"
+    assert messages_of(page) == [
+        ("info", f"Imported 1 migration from {directory}: 010_good."),
+        (
+            "error",
+            "Migration folder 011_nul cannot be used: '011_nul/migration.sql' contains a NUL "
+            "byte (at byte 28), which no SQL text may hold; remove it.",
+        ),
+        (
+            "error",
+            "Migration folder 012_empty cannot be used: Migration folder '012_empty' has no "
+            "migration.sql; Prisma requires one in every folder under migrations/.",
+        ),
+        (
+            "error",
+            "Migration folder 013_linked cannot be used: '013_linked/migration.sql' links "
+            "outside the migrations directory, so it is refused; copy what it links to into "
+            "the directory instead.",
+        ),
+    ]
+    assert "root:x" not in page.content.decode()
+    assert list(Migration.objects.values_list("id", flat=True)) == ["010_good"]
 
 
 def test_the_apply_confirmation_counts_the_statements_that_will_run(

@@ -1,22 +1,64 @@
-"""The migration changelist's per-environment columns and filters.
+"""The migration changelist: the import from disk that opening it does, and its
+per-environment columns and filters.
 
 Each page reads each target's ledger once (``states.ledgers``), never once per row.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from ..exceptions import SchemaManagerError
+from ..manager import SchemaManager
 from ..models import Migration
 from .display import state_badge
 from .states import STATE_LABELS, ledgers, state_in, states_of
+
+logger = logging.getLogger("schema_manager.admin")
+
+
+def import_from_disk(request: HttpRequest, manager: SchemaManager) -> None:
+    """Import the migration folders the catalogue lacks (or that changed), as every command
+    does first, and say so; a folder that cannot be read is named with why, never an error
+    page. Unchanged files are not read again (``file_reads`` remembers their checksums)."""
+    directory = manager.migrations_directory.path
+    try:
+        done = manager.import_folders()
+    except (OSError, SchemaManagerError, DatabaseError) as exc:
+        logger.warning("Could not import from %s: %s", directory, exc)
+        messages.error(
+            request,
+            _("Could not import from %(path)s: %(error)s") % {"path": directory, "error": exc},
+        )
+        return
+    if done.imported:
+        ids = ", ".join(migration.id for migration in done.imported)
+        count = len(done.imported)
+        messages.info(
+            request,
+            ngettext(
+                "Imported %(count)d migration from %(path)s: %(ids)s.",
+                "Imported %(count)d migrations from %(path)s: %(ids)s.",
+                count,
+            )
+            % {"count": count, "path": directory, "ids": ids},
+        )
+    for folder in done.unreadable:
+        messages.error(
+            request,
+            _("Migration folder %(id)s cannot be used: %(error)s")
+            % {"id": folder.id, "error": folder.error},
+        )
 
 
 class MigrationChangeList(ChangeList):

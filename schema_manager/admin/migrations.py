@@ -12,17 +12,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
-    HttpResponseRedirect,
     JsonResponse,
 )
 from django.urls import URLPattern, path, reverse
@@ -30,7 +29,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from ..checksums import canonical_sql
 from ..exceptions import SchemaManagerError
@@ -38,7 +37,7 @@ from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..targets import all_targets, resolve
 from . import actions as admin_actions
-from .changelist import MigrationChangeList, state_column, state_filter
+from .changelist import MigrationChangeList, import_from_disk, state_column, state_filter
 from .display import state_badge, when
 from .states import ledgers, live_environments, states_of
 from .widgets import RollbackTextarea, SQLTextarea
@@ -155,6 +154,10 @@ class MigrationAdmin(admin.ModelAdmin):
             if requested - set(self.get_actions(request)):
                 # A forged POST for an action this user is not offered.
                 raise PermissionDenied
+        else:
+            # What the commands see: never an empty page while migrations wait on disk. Not
+            # on POST, so that an action runs on the catalogue its confirmation showed.
+            import_from_disk(request, SchemaManager())
         return super().changelist_view(request, extra_context)
 
     @admin.action(description=gettext_lazy("Validate selected migrations"), permissions=["view"])
@@ -248,51 +251,11 @@ class MigrationAdmin(admin.ModelAdmin):
         for alias in connections:
             changelist = transaction.non_atomic_requests(using=alias)(changelist)
         generate = self.admin_site.admin_view(self.generate_rollback_view)
-        import_view = self.admin_site.admin_view(self.import_view)
         return [
-            path("import/", import_view, name="{}_{}_import".format(*info)),
             path("", changelist, name="{}_{}_changelist".format(*info)),
             path("generate-rollback/", generate, name="{}_{}_generate_rollback".format(*info)),
             *super().get_urls(),
         ]
-
-    def import_view(self, request: HttpRequest) -> HttpResponse:
-        """POST: add the migration folders on disk that the catalogue lacks (as commands do)."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        manager = SchemaManager()
-        try:
-            imported = manager.import_migrations()
-        except (OSError, SchemaManagerError, DatabaseError) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            imported = None
-        if imported:
-            for migration in imported:
-                self.log_addition(request, migration, "Imported from prisma/migrations.")
-            self.message_user(
-                request,
-                ngettext(
-                    "Imported %(count)d migration from %(path)s: %(ids)s.",
-                    "Imported %(count)d migrations from %(path)s: %(ids)s.",
-                    len(imported),
-                )
-                % {
-                    "count": len(imported),
-                    "path": manager.migrations_directory.path,
-                    "ids": ", ".join(m.id for m in imported),
-                },
-                messages.SUCCESS,
-            )
-        elif imported is not None:
-            self.message_user(
-                request,
-                _("Nothing to import: every folder in %(path)s is in the catalogue.")
-                % {"path": manager.migrations_directory.path},
-                messages.INFO,
-            )
-        return HttpResponseRedirect(reverse("admin:schema_manager_migration_changelist"))
 
     def generate_rollback_view(self, request: HttpRequest) -> HttpResponse:
         """POST ``sql`` (and optionally ``environment``): the generated rollback, as JSON."""
