@@ -354,8 +354,17 @@ def test_destructive_warnings(sql: str, code: str, what: str) -> None:
         "CREATE TABLE users (id INT);",
         "INSERT INTO users (id) VALUES (1);",
         "SELECT * FROM users;",
-        "CREATE FUNCTION f() RETURNS void AS $$ BEGIN DELETE FROM t; DROP TABLE u; END $$ "
+        "CREATE FUNCTION f() RETURNS void AS $$ BEGIN DELETE FROM t WHERE id = 1; END $$ "
         "LANGUAGE plpgsql;",
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'mood') THEN "
+        "CREATE TYPE mood AS ENUM ('ok'); END IF; END $$;",
+        "CREATE TRIGGER t BEFORE DELETE ON x FOR EACH ROW EXECUTE FUNCTION keep();",
+        "CREATE TABLE jobs (trigger TEXT, procedure TEXT);",
+        "DELETE FROM t WHERE 1 = 1 AND id = 3;",
+        "DELETE FROM t WHERE 1 = 0 OR id = 3;",
+        "DELETE FROM t WHERE a = b;",
+        "DELETE FROM t WHERE NULL = NULL;",
+        "UPDATE t SET a = 1 WHERE a BETWEEN 1 AND 2;",
         "INSERT INTO notes (body) VALUES ('DROP TABLE users; TRUNCATE x; DROP DATABASE y;');",
         "-- DROP TABLE users;\n/* TRUNCATE users; */\nSELECT 1;",
     ],
@@ -428,4 +437,138 @@ def test_syntax_error_and_destructive_warning_on_one_statement() -> None:
     assert _codes("DROP TABLE users (;") == [
         ("syntax", "error", False),
         ("drop-table", "warning", True),
+    ]
+
+
+# --- What the text does not show: always-true conditions, code run later or built at run time
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "true",
+        "TRUE",
+        "1=1",
+        "1 = 1",
+        "'a'='a'",
+        "(1 = 1)",
+        "NOT false",
+        "2 > 1",
+        "1 = 1 AND 2 = 2",
+        "true OR id = 3",
+        "id = 3 OR 1 = 1",
+        "id = id",
+        "1 <> 2",
+    ],
+)
+def test_a_where_that_is_always_true_is_no_where(condition: str) -> None:
+    [delete] = check_sql(f"DELETE FROM sessions WHERE {condition};")
+    assert (delete.code, delete.severity, delete.destructive) == (
+        "delete-without-where",
+        "warning",
+        True,
+    )
+    assert "deletes every row (its WHERE is always true)" in delete.message
+    [update] = check_sql(f"UPDATE users SET active = false WHERE {condition};")
+    assert update.code == "update-without-where"
+
+
+def test_mysql_reads_a_number_as_a_condition() -> None:
+    assert _codes_for("DELETE FROM t WHERE 1;", "mysql") == ["delete-without-where"]
+    assert _codes_for("DELETE FROM t WHERE 0 LIMIT 1;", "mysql") == []
+
+
+def _codes_for(sql: str, vendor: str) -> list[str]:
+    return [finding.code for finding in check_sql(sql, vendor)]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "sql", "codes", "what"),
+    [
+        (
+            "postgresql",
+            "DO $$ BEGIN EXECUTE 'DROP TABLE users'; END $$;",
+            ["dynamic-sql"],
+            "runs SQL built at run time (EXECUTE) in its DO block",
+        ),
+        (
+            "postgresql",
+            "DO $body$ BEGIN EXECUTE format('TRUNCATE %I', 'users'); END $body$;",
+            ["dynamic-sql"],
+            "runs SQL built at run time (EXECUTE) in its DO block",
+        ),
+        (
+            "postgresql",
+            "DO LANGUAGE plpgsql $$ BEGIN DROP TABLE users; END $$;",
+            ["drop-table"],
+            "drops a table and all its rows in its DO block",
+        ),
+        (
+            "postgresql",
+            "DO $$ BEGIN IF true THEN DELETE FROM users WHERE 1 = 1; END IF; END $$;",
+            ["delete-without-where"],
+            "deletes every row (its WHERE is always true) in its DO block",
+        ),
+        (
+            "postgresql",
+            "CREATE FUNCTION wipe() RETURNS void LANGUAGE plpgsql AS $$ BEGIN "
+            "EXECUTE 'TRUNCATE users'; END $$;",
+            ["dynamic-sql"],
+            "runs SQL built at run time (EXECUTE) in the body of function wipe, when it is called",
+        ),
+        (
+            "postgresql",
+            "CREATE OR REPLACE FUNCTION app.wipe() RETURNS void LANGUAGE sql "
+            "AS 'DELETE FROM users';",
+            ["delete-without-where"],
+            "deletes every row (no WHERE) in the body of function app.wipe, when it is called",
+        ),
+        (
+            "postgresql",
+            "CREATE PROCEDURE wipe() LANGUAGE sql BEGIN ATOMIC TRUNCATE users; END;",
+            ["truncate"],
+            "deletes every row of a table in the body of procedure wipe, when it is called",
+        ),
+        (
+            "postgresql",
+            "CALL wipe();",
+            ["dynamic-sql"],
+            "calls wipe, whose statements the rules cannot read",
+        ),
+        (
+            "postgresql",
+            "EXECUTE wipe_all;",
+            ["dynamic-sql"],
+            "executes a prepared statement, whose SQL the rules cannot read",
+        ),
+        (
+            "mysql",
+            "CREATE PROCEDURE wipe() BEGIN DROP TABLE users; END;",
+            ["drop-table"],
+            "drops a table and all its rows in the body of procedure wipe, when it is called",
+        ),
+        (
+            "sqlite",
+            "CREATE TRIGGER purge AFTER INSERT ON audit BEGIN DELETE FROM users; END;",
+            ["delete-without-where"],
+            "deletes every row (no WHERE) in the body of trigger purge, when it fires",
+        ),
+    ],
+)
+def test_code_run_later_or_built_at_run_time_counts_as_destructive(
+    vendor: str, sql: str, codes: list[str], what: str
+) -> None:
+    findings = check_sql(sql, vendor)
+    assert [f.code for f in findings] == codes
+    assert all(f.destructive and f.severity == "warning" for f in findings)
+    assert what in findings[0].message
+    if codes == ["dynamic-sql"]:
+        assert "the rules cannot see what that SQL does, so it may drop or delete data" in (
+            findings[0].message
+        )
+
+
+def test_mysql_prepared_statements_count_as_destructive() -> None:
+    assert _codes_for("PREPARE s FROM @sql; EXECUTE s; DEALLOCATE PREPARE s;", "mysql") == [
+        "dynamic-sql"
     ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from . import bodies
 from .names import QualifiedName, unquote
 from .operations import (
     AddColumn,
@@ -24,6 +25,7 @@ from .operations import (
     Rename,
     RenameTo,
     Truncate,
+    describe,
 )
 from .statements import Statement, Word
 
@@ -63,13 +65,8 @@ def hits(statement: Statement, operation: Operation, context: Context) -> list[H
     found: list[Hit] = []
     if isinstance(operation, Drop):
         found += _drop(operation, context)
-    elif isinstance(operation, Truncate):
-        found.append(("truncate", "deletes every row of a table"))
-        if operation.cascade:
-            found.append(("truncate-cascade", "also empties every table referencing it"))
-    elif isinstance(operation, DataChange) and not operation.has_where:
-        verb = "deletes" if operation.verb == "DELETE" else "updates"
-        found.append((f"{operation.verb.lower()}-without-where", f"{verb} every row (no WHERE)"))
+    elif isinstance(operation, (Truncate, DataChange)):
+        found += _destroys(operation)
     elif isinstance(operation, CreateTable):
         context.created_tables.add(table_key(operation.table))
     elif isinstance(operation, CreateIndex):
@@ -77,7 +74,58 @@ def hits(statement: Statement, operation: Operation, context: Context) -> list[H
     elif isinstance(operation, AlterTable):
         found += _alter(operation, context)
     found += _statement_level(statement, context)
+    found += _unread_code(statement)
     return found
+
+
+def _destroys(operation: Operation) -> list[Hit]:
+    """The data-destroying rules ``operation`` breaks (whatever the context)."""
+    if isinstance(operation, Drop):
+        kinds = ("DATABASE", "TABLE", "SCHEMA")
+        return _drop(operation, Context(None)) if operation.object_type in kinds else []
+    if isinstance(operation, Truncate):
+        found = [("truncate", "deletes every row of a table")]
+        if operation.cascade:
+            found.append(("truncate-cascade", "also empties every table referencing it"))
+        return found
+    if isinstance(operation, DataChange) and not operation.limits_rows:
+        verb = "deletes" if operation.verb == "DELETE" else "updates"
+        why = "its WHERE is always true" if operation.has_where else "no WHERE"
+        return [(f"{operation.verb.lower()}-without-where", f"{verb} every row ({why})")]
+    if isinstance(operation, AlterTable):
+        return [
+            ("drop-column", "drops a column and its data")
+            for action in operation.actions
+            if isinstance(action, DropColumn)
+        ]
+    return []
+
+
+def _unread_code(statement: Statement, depth: int = 0) -> list[Hit]:
+    """What ``statement`` runs beyond its own words: a prepared statement or a procedure
+    (unreadable here), or a DO block's or routine's body (read: its destructive statements
+    count, and SQL it builds at run time counts as possibly destructive)."""
+    first = statement.words[0].upper if statement.words else ""
+    if first == "EXECUTE":
+        return [("dynamic-sql", "executes a prepared statement, whose SQL the rules cannot read")]
+    if first == "CALL":
+        name = statement.words[1].text if len(statement.words) > 1 else "a procedure"
+        return [("dynamic-sql", f"calls {name}, whose statements the rules cannot read")]
+    if first not in ("DO", "CREATE"):
+        return []
+    code = bodies.body(statement)
+    if code is None:
+        return []
+    found: list[Hit] = []
+    if code.dynamic or (depth >= bodies.MAX_DEPTH and code.statements):
+        found.append(("dynamic-sql", f"runs SQL built at run time (EXECUTE) {code.where}"))
+    if depth < bodies.MAX_DEPTH:
+        for inner in code.statements:
+            if inner.words[0].upper == "EXECUTE":
+                continue  # ``code.dynamic`` says it
+            inner_hits = _destroys(describe(inner)) + _unread_code(inner, depth + 1)
+            found += [(rule, f"{what} {code.where}") for rule, what in inner_hits]
+    return list(dict.fromkeys(found))  # each finding once, in order
 
 
 def _drop(operation: Drop, context: Context) -> list[Hit]:

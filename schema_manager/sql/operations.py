@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .conditions import always_true
 from .names import QualifiedName, WordCursor, split_top_level, with_depth
-from .statements import Statement, Word, WordKind
+from .statements import Statement, Word
 
 _TABLE_PREFIXES = ("GLOBAL", "LOCAL", "TEMPORARY", "TEMP", "UNLOGGED")
 _NON_COLUMN_ADDS = (
@@ -129,6 +130,12 @@ class DataChange(Operation):
     verb: str  # DELETE or UPDATE
     table: QualifiedName | None
     has_where: bool
+    # The WHERE holds for every row (``WHERE true``, ``1=1``...): it limits nothing.
+    where_always_true: bool = False
+
+    @property
+    def limits_rows(self) -> bool:
+        return self.has_where and not self.where_always_true
 
 
 def describe(statement: Statement) -> Operation:
@@ -340,17 +347,28 @@ def _data_change(statement: Statement, cursor: WordCursor) -> Operation | None:
         cursor.take_keywords("FROM")
     cursor.take_keywords("ONLY")
     table = cursor.take_name()
-    has_where = any(word.upper == "WHERE" for word in _outside_parentheses(cursor.rest()))
-    return DataChange(statement, verb, table, has_where)
+    condition = _where_condition(cursor.rest())
+    if condition is None:
+        return DataChange(statement, verb, table, has_where=False)
+    return DataChange(statement, verb, table, True, where_always_true=always_true(condition))
 
 
-def _outside_parentheses(words: list[Word]) -> list[Word]:
-    """The words at depth 0: a subquery's WHERE does not limit the outer statement's rows."""
-    return [
-        word
-        for depth, word in with_depth(words)
-        if depth == 0 and not (word.kind is WordKind.PUNCTUATION and word.text in ("(", ")"))
-    ]
+# What may follow a DELETE's or UPDATE's condition.
+_AFTER_CONDITION = frozenset({"RETURNING", "ORDER", "LIMIT"})
+
+
+def _where_condition(words: list[Word]) -> list[Word] | None:
+    """The words of the statement's own WHERE condition (not a subquery's); None if none."""
+    condition: list[Word] | None = None
+    for depth, word in with_depth(words):
+        if depth == 0 and word.upper == "WHERE" and condition is None:
+            condition = []
+        elif condition is not None:
+            if depth == 0 and word.upper in _AFTER_CONDITION:
+                break
+            if word.text != ";":
+                condition.append(word)
+    return condition
 
 
 def _comment(statement: Statement, cursor: WordCursor) -> Operation | None:

@@ -25,6 +25,8 @@ class Rule:
     destructive: bool = False  # data loss: blocks in protected environments
     acknowledgeable: bool = True  # ``-- schema-manager: allow <id>`` may accept it
     dialects: frozenset[str] | None = None  # None: every dialect
+    # For a destructive rule: why it matters, after what the statement does.
+    consequence: str = "this cannot be undone by a rollback script"
 
 
 RULES: dict[str, Rule] = {
@@ -43,8 +45,25 @@ RULES: dict[str, Rule] = {
             "Truncate the referencing tables by name, so the script says what it empties.",
             destructive=True,
         ),
-        Rule("delete-without-where", "warning", "DELETE without WHERE", _BACK_UP, destructive=True),
-        Rule("update-without-where", "warning", "UPDATE without WHERE", _BACK_UP, destructive=True),
+        Rule(
+            "delete-without-where", "warning",
+            "DELETE without WHERE, or with a WHERE that is always true (true, 1=1, 'a'='a')",
+            _BACK_UP, destructive=True,
+        ),
+        Rule(
+            "update-without-where", "warning",
+            "UPDATE without WHERE, or with a WHERE that is always true",
+            _BACK_UP, destructive=True,
+        ),
+        Rule(
+            "dynamic-sql", "warning",
+            "SQL the rules cannot read before it runs: EXECUTE of SQL built at run time in a DO "
+            "block or a routine's body, EXECUTE of a prepared statement, CALL of a procedure",
+            "Review what it runs; where destructive statements block (production), it blocks "
+            "too unless allowed (--allow-destructive).",
+            destructive=True,
+            consequence="the rules cannot see what that SQL does, so it may drop or delete data",
+        ),
         Rule(
             "create-index-not-concurrently", "warning",
             "CREATE INDEX on an existing table without CONCURRENTLY",

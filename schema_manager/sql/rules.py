@@ -143,7 +143,7 @@ def _finding(
     if rule.id == "drop-database":
         message = f"{where} drops a whole database; migrations may never do that."
     elif rule.destructive:
-        message = f"{where} {what}; this cannot be undone by a rollback script. {rule.advice}"
+        message = f"{where} {what}; {rule.consequence}. {rule.advice}"
     else:
         message = f"{where} {what}. {rule.advice} (rule {rule.id})"
     return Finding(rule.id, severity, message, destructive=rule.destructive)  # type: ignore[arg-type]
