@@ -85,6 +85,10 @@ CASES: dict[str, tuple[str, str, str]] = {
     "vacuum-full": ("postgresql", "VACUUM FULL users;", "VACUUM users;"),
     "cluster": ("postgresql", "CLUSTER users USING users_pkey;", "ANALYZE users;"),
     "transaction-control": ("sqlite", "BEGIN TRANSACTION;", "SAVEPOINT a;"),
+    "dynamic-sql": (
+        "postgresql", "DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'users'; END $$;",
+        "DO $$ BEGIN PERFORM pg_sleep(0); END $$;",
+    ),
     "mysql-table-copy": (
         "mysql", "ALTER TABLE users MODIFY email VARCHAR(500);",
         "ALTER TABLE users ADD COLUMN age INT, ALGORITHM=INSTANT;",

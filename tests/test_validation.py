@@ -131,3 +131,31 @@ def test_validation_changes_nothing(targets):
     assert not Migration.objects.exists()
     assert targets.ledger() == []
     assert "users" not in targets.tables()
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment", "engines"),
+    [
+        ("DELETE FROM users WHERE true;", "its WHERE is always true", None),
+        ("DELETE FROM users WHERE 1=1;", "its WHERE is always true", None),
+        ("UPDATE users SET a = 0 WHERE 'a'='a';", "its WHERE is always true", None),
+        (
+            "DO $$ BEGIN EXECUTE 'DROP TABLE users'; END $$;",
+            "runs SQL built at run time",
+            {"postgresql"},
+        ),
+        ("CALL wipe();", "calls wipe", {"postgresql", "mysql"}),
+    ],
+)
+def test_the_production_guard_reads_past_the_text(targets, sql, fragment, engines):
+    if engines is not None and targets.engine not in engines:
+        pytest.skip(f"{targets.engine} has no such statement")
+    m = migration(sql=sql, rollback_sql="SELECT 1;")
+    development = validate(m)
+    assert development.is_valid
+    assert any(fragment in warning for warning in development.warnings)
+
+    production = validate(m, "production")
+    assert not production.is_valid
+    assert any(fragment in e and "Blocked in production" in e for e in production.errors)
+    assert validate(m, "production", allow_destructive=True).is_valid
