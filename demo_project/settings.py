@@ -117,5 +117,7 @@ LOGGING = {
     },
 }
 
-# Error pages and reports mask passwords inside the *_DATABASE_URL-style values too.
+# Error pages and reports mask database passwords wherever they are: in *_DATABASE_URL-style
+# values, in a frame's variables (a driver's connection parameters), in an error's message.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "schema_manager.security.ExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "schema_manager.security.ExceptionReporter"

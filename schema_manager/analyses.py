@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -28,12 +27,13 @@ from .backends import TargetBackend, get_backend
 from .conf import app_settings
 from .executor import GROUP_CHARS
 from .models import ScriptAnalysis, id_chunks
+from .security import get_logger
 from .sql import Finding, Statement, check_sql
 from .sql.directives import parse_directives
 from .sql.statements import is_streamed, parse_statements
 from .targets import Target
 
-logger = logging.getLogger("schema_manager.analyses")
+logger = get_logger("schema_manager.analyses")
 
 # Fewer unknown scripts than this are analysed when asked for, not on a thread ahead.
 AHEAD_FROM = 8

@@ -22,13 +22,14 @@ from .exceptions import LockTimeoutError, MigrationStateError
 from .executor import MigrationExecutor, Outcome
 from .models import Migration, id_chunks
 from .results import MigrationResult, ValidationResult
+from .security import get_logger
 from .targets import Target
 from .validation import KnownMigrations, validate
 
 if TYPE_CHECKING:
     from .manager import SchemaManager
 
-logger = logging.getLogger("schema_manager.manager")
+logger = get_logger("schema_manager.manager")
 
 
 class _Batch:

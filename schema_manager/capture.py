@@ -8,16 +8,16 @@ before the migration's lock is taken, so a concurrent change can make a capture 
 
 from __future__ import annotations
 
-import logging
 import re
 
 from django.db import DatabaseError, connections
 
+from .security import get_logger
 from .sql import parse_statements
 from .sql.names import QualifiedName, render_name, render_part, unquote
 from .sql.operations import AlterColumn, AlterTable, Drop, DropColumn, OtherAction, describe
 
-logger = logging.getLogger("schema_manager.capture")
+logger = get_logger("schema_manager.capture")
 
 _DROP_CONSTRAINT = re.compile(
     r'DROP CONSTRAINT (?:IF EXISTS )?(?P<name>"(?:[^"]|"")*"|[^\s"]+)', re.IGNORECASE

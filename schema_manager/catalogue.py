@@ -11,16 +11,15 @@ Other engines insert and read it as usual.
 
 from __future__ import annotations
 
-import logging
-
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from .files import MIGRATION_FILE, ROLLBACK_FILE, FolderChecksum
 from .models import Migration, id_chunks
+from .security import get_logger
 
-logger = logging.getLogger("schema_manager.catalogue")
+logger = get_logger("schema_manager.catalogue")
 
 # migration.sql files larger than this many bytes are streamed.
 STREAM_ABOVE = 1 << 20

@@ -8,16 +8,15 @@ from the same generator as rollback scripts, one statement at a time.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .security import scrub
+from .security import get_logger, scrub
 from .sql import Statement, generate_rollback
 from .sql.rollback import WARNING_PREFIX
 
-logger = logging.getLogger("schema_manager.compensation")
+logger = get_logger("schema_manager.compensation")
 
 
 @dataclass

@@ -34,7 +34,7 @@ from .ledger import (
     LedgerRow,
     utc_now,
 )
-from .security import scrub
+from .security import get_logger, scrub
 from .sql import Statement, parse_statements
 from .sql.directives import parse_directives
 from .sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
@@ -42,7 +42,7 @@ from .sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_s
 if TYPE_CHECKING:
     from .analyses import Analysis
 
-logger = logging.getLogger("schema_manager.executor")
+logger = get_logger("schema_manager.executor")
 
 Progress = Callable[[str, Statement], None]
 

@@ -8,7 +8,6 @@ is listed apart with its error, so that it never hides the others.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -19,8 +18,9 @@ from pathlib import Path
 from . import file_reads
 from .checksums import same_script
 from .exceptions import MigrationFileError, SchemaManagerError
+from .security import get_logger
 
-logger = logging.getLogger("schema_manager.files")
+logger = get_logger("schema_manager.files")
 
 MIGRATION_FILE = "migration.sql"
 ROLLBACK_FILE = "down.sql"

@@ -7,19 +7,19 @@ missing rows from the ledger, so history converges on the truth at the next oper
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .history_writes import RecordWriter
 from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
+from .security import get_logger
 
 if TYPE_CHECKING:
     from .executor import Outcome
     from .targets import Target
 
-logger = logging.getLogger("schema_manager.history")
+logger = get_logger("schema_manager.history")
 
 Status = VersionRecord.Status
 Operation = VersionRecord.Operation

@@ -12,7 +12,6 @@ back and the batch stops with the error, as it would have one migration earlier.
 
 from __future__ import annotations
 
-import logging
 import selectors
 from contextlib import nullcontext
 from datetime import datetime
@@ -22,8 +21,9 @@ from django.db import DatabaseError, IntegrityError, connections, router, transa
 
 from .backends.postgresql import is_psycopg3
 from .models import VersionRecord
+from .security import get_logger
 
-logger = logging.getLogger("schema_manager.history")
+logger = get_logger("schema_manager.history")
 
 # Below this many migrations, opening the extra connection costs more than overlapping saves
 # (a connection costs a few milliseconds; overlapping saves a fraction of one per record).

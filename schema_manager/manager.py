@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,12 +41,13 @@ from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .prisma_schema import sync_after
 from .results import FolderImport, MigrationResult, ValidationResult
+from .security import get_logger
 from .sql import generate_rollback
 from .status import MigrationState, migration_states
 from .targets import Target, all_targets, resolve
 from .validation import KnownMigrations, validate
 
-logger = logging.getLogger("schema_manager.manager")
+logger = get_logger("schema_manager.manager")
 
 
 class SchemaManager:

@@ -9,7 +9,6 @@ fast instead of queueing behind (and in front of) live traffic.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -18,12 +17,13 @@ from django.db import DatabaseError, connections, transaction
 from . import rollback_scripts
 from .models import Migration
 from .results import ValidationResult
+from .security import get_logger, scrub
 from .sql import parse_statements
 from .sql.directives import parse_directives
 from .sql.statements import Statement
 from .targets import Target
 
-logger = logging.getLogger("schema_manager.rehearsal")
+logger = get_logger("schema_manager.rehearsal")
 
 LOCK_TIMEOUT = "5s"
 # Statements PostgreSQL refuses inside a transaction; with "-- schema-manager: no-transaction"
@@ -96,7 +96,7 @@ def _run(cursor, statements: list[Statement], result: Rehearsal, prefix: str) ->
         try:
             cursor.execute(statement.text)
         except DatabaseError as exc:
-            detail = " ".join((str(exc).strip() or exc.__class__.__name__).split())
+            detail = " ".join((scrub(str(exc).strip()) or exc.__class__.__name__).split())
             return f"{prefix}statement {statement.index + 1} ({statement.summary}) failed: {detail}"
         result.statements_run += 1
     return None

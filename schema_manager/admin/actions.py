@@ -4,7 +4,6 @@ what running them does (confirmation page, then the operation, its messages and 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration
 from ..results import MigrationResult
+from ..security import get_logger, scrub
 from ..targets import Target
 from . import plans
 from .states import forget_ledgers
@@ -34,7 +34,7 @@ except ImportError:  # Earlier versions: (function, name, description) tuples.
     Action = ActionLocation = None
 
 
-logger = logging.getLogger("schema_manager.admin")
+logger = get_logger("schema_manager.admin")
 
 OPERATIONS = ("apply", "rollback")
 ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
@@ -85,7 +85,7 @@ def report_validation(
             problems = [("error", e) for e in result.errors]
             problems += [("warning", w) for w in result.warnings]
         except (DatabaseError, SchemaManagerError) as exc:
-            problems = [("error", str(exc))]
+            problems = [("error", scrub(str(exc)))]
         for problem in problems:
             found.setdefault(problem, []).append(target.environment)
     everywhere = [target.environment for target in targets]
@@ -204,7 +204,7 @@ def run(
         logger.exception("%s of %s in %s", operation, migration.id, target.environment)
         report(
             results.not_run(
-                migration.id, target.environment, operation, f"{type(exc).__name__}: {exc}"
+                migration.id, target.environment, operation, scrub(f"{type(exc).__name__}: {exc}")
             )
         )
     rest = migrations[len(done) :]

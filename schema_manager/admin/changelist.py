@@ -6,7 +6,6 @@ Each page reads each target's ledger once (``states.ledgers``), never once per r
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from django.contrib import admin, messages
@@ -21,10 +20,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration
+from ..security import get_logger, scrub
 from .display import state_badge
 from .states import STATE_LABELS, ledgers, state_in, states_of
 
-logger = logging.getLogger("schema_manager.admin")
+logger = get_logger("schema_manager.admin")
 
 
 def import_from_disk(request: HttpRequest, manager: SchemaManager) -> None:
@@ -38,7 +38,8 @@ def import_from_disk(request: HttpRequest, manager: SchemaManager) -> None:
         logger.warning("Could not import from %s: %s", directory, exc)
         messages.error(
             request,
-            _("Could not import from %(path)s: %(error)s") % {"path": directory, "error": exc},
+            _("Could not import from %(path)s: %(error)s")
+            % {"path": directory, "error": scrub(str(exc))},
         )
         return
     if done.imported:

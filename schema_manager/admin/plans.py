@@ -15,6 +15,7 @@ from .. import rollback_scripts
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
+from ..security import scrub
 from ..sql import check_sql, parse_statements
 from ..targets import Target
 from .states import EnvironmentState, read_ledger, state_in
@@ -47,7 +48,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
         validations = SchemaManager().validate_migrations_sync(migrations, target.environment)
         unreadable = None
     except (DatabaseError, SchemaManagerError) as exc:
-        validations, unreadable = [None] * len(migrations), str(exc)
+        validations, unreadable = [None] * len(migrations), scrub(str(exc))
     items = []
     for migration, validation in zip(migrations, validations, strict=True):
         item = PlanItem(migration, state_in(migration, snapshot))

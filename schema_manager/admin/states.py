@@ -19,6 +19,7 @@ from ..checksums import same_script
 from ..exceptions import SchemaManagerError
 from ..ledger import Ledger, LedgerRow
 from ..models import Migration
+from ..security import scrub
 from ..targets import Target, all_targets
 
 STATE_LABELS = {
@@ -65,7 +66,7 @@ def read_ledger(target: Target) -> LedgerSnapshot:
     try:
         rows = Ledger(get_backend(connections[target.alias])).rows()
     except (DatabaseError, SchemaManagerError) as exc:
-        return LedgerSnapshot(target, error=f"{type(exc).__name__}: {exc}")
+        return LedgerSnapshot(target, error=scrub(f"{type(exc).__name__}: {exc}"))
     latest: dict[str, LedgerRow] = {}
     for row in rows:  # oldest first, so the last row per migration wins
         latest[row.migration_name] = row

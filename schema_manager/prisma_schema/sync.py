@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import logging
 import os
 import subprocess
 import tempfile
@@ -15,6 +14,7 @@ from django.db import DatabaseError
 
 from ..conf import app_settings
 from ..exceptions import SchemaManagerError
+from ..security import get_logger
 from ..targets import Target, resolve
 from .introspection import introspect
 from .render import notes
@@ -23,7 +23,7 @@ from .writer import write_schema
 if TYPE_CHECKING:
     from ..results import MigrationResult
 
-logger = logging.getLogger("schema_manager.prisma_schema")
+logger = get_logger("schema_manager.prisma_schema")
 
 # Environments whose schema file is never written (the checks still run there).
 READ_ONLY_ENVIRONMENTS = frozenset({"staging", "production"})

@@ -27,7 +27,7 @@ class SchemaCommand(BaseCommand):
         try:
             return super().execute(*args, **options)
         except SchemaManagerError as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(scrub(str(exc))) from exc
         except DatabaseError as exc:  # e.g. the target is unreachable; never echo its DSN
             raise CommandError(scrub(f"Database error: {exc}".replace("\n", " "))) from None
 
@@ -66,4 +66,4 @@ class SchemaCommand(BaseCommand):
         # the database points) follows it.
         rest = (result.error or "").strip().split("\n", 1)[1:]
         detail = f" {rest[0]}" if rest and rest[0] not in result.message else ""
-        return CommandError(f"{result.message}{detail}".replace("\n", " "))
+        return CommandError(scrub(f"{result.message}{detail}".replace("\n", " ")))
