@@ -191,8 +191,8 @@ class VersionRecord(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        verbose_name = _("version record")
-        verbose_name_plural = _("version history")
+        verbose_name = _("version history record")
+        verbose_name_plural = _("version history records")
         indexes = [
             models.Index(fields=["environment", "-recorded_at"], name="sm_history_env_time"),
             models.Index(fields=["migration_id", "environment"], name="sm_history_migration"),

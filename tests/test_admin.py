@@ -340,8 +340,43 @@ def test_rolling_back_what_is_not_applied_runs_nothing(sqlite_targets, admin_cli
 
     page = post_action(admin_client, "rollback_in_staging", "001_a").content.decode()
     assert "Not applied in staging: nothing to roll back." in page
-    assert "None of the selected migrations can run" in page
+    assert "<h1>Nothing to roll back in staging</h1>" in page
+    assert "1 migration below cannot run: see why below. Nothing will change." in page
     assert 'type="submit"' not in page.split("sm-confirm-form")[1]
+
+
+def test_a_batch_confirmation_counts_what_will_run_and_skips_what_is_applied(
+    sqlite_targets, admin_client
+):
+    manager = SchemaManager()
+    for migration_id in ("001_a", "003_c"):
+        table = migration_id[-1]
+        migration = stored(migration_id, f"CREATE TABLE {table} (id INTEGER);")
+        assert manager.apply_migration_sync(migration, "staging").success
+    stored("002_b", "CREATE TABLE b (id INTEGER);")
+
+    page = post_action(admin_client, "apply_to_staging", "001_a", "002_b", "003_c")
+
+    html = page.content.decode()
+    assert "<h1>Apply 1 migration to staging?</h1>" in html
+    assert "1 migration below will run in staging." in html
+    assert "2 migrations below are already applied in staging: they will be skipped." in html
+    assert "errornote" not in html  # nothing is wrong
+    skipped = '<dd class="sm-consequence sm-skipped">Already applied in staging, will be skipped.'
+    assert html.count(skipped) == 2
+    assert html.count("sm-plan-item sm-plan-item-skipped") == 2
+
+    listing = admin_client.get(
+        confirm(admin_client, "apply_to_staging", "001_a", "002_b", "003_c").url
+    )
+    assert [level for level, _text in messages_of(listing)] == ["info", "success", "info"]
+    assert "b" in sqlite_targets.tables("staging")
+
+    # Nothing left to run: said so, and no button to confirm nothing.
+    again = post_action(admin_client, "apply_to_staging", "001_a", "002_b").content.decode()
+    assert "<h1>Nothing to apply in staging</h1>" in again
+    assert "<p>Nothing will change.</p>" in again
+    assert 'type="submit"' not in again.split("sm-confirm-form")[1]
 
 
 def test_production_confirmation_stands_out(sqlite_targets, admin_client):
@@ -449,6 +484,13 @@ def test_a_migration_applied_anywhere_is_read_only(sqlite_targets, admin_client)
     assert '<textarea name="sql"' not in html
     assert 'name="_save"' not in html
 
+    # What a rollback would run there, not the empty field and its "leave empty" hint.
+    rollback = html.split('class="form-row field-rollback_in_force"')[1].split("</fieldset>")[0]
+    assert "production" in rollback
+    assert ">generated<" in rollback
+    assert "DROP TABLE IF EXISTS t;" in rollback
+    assert "Leave empty to generate one" not in html
+
     response = admin_client.post(url, {"name": "a", "sql": "DROP TABLE t;", "rollback_sql": ""})
     assert response.status_code == 403
     assert admin_client.post(f"{CHANGELIST}001_a/delete/", {"post": "yes"}).status_code == 403
@@ -523,6 +565,7 @@ def test_history_is_read_only_newest_first_and_searchable(admin_client):
     ids = [r.pk for r in listing.context["cl"].result_list]
     assert ids == sorted(ids, reverse=True)
     html = listing.content.decode()
+    assert "5 version history records" in html
     assert "By environment" in html
     assert "By status" in html
     assert 'class="xfull"' in html or "date-hierarchy" in html or "toplinks" in html

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from schema_manager import Migration, SchemaManager, VersionRecord
-from tests.admin_support import CHANGELIST, PASSWORD, make_user, sqlite_environments, stored
+from tests.admin_support import (
+    CHANGELIST,
+    HISTORY,
+    PASSWORD,
+    make_user,
+    sqlite_environments,
+    stored,
+)
 from tests.conftest import Targets
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -89,6 +96,27 @@ def run_action(page, migration_id: str, action: str) -> None:
 def badge(page, migration_id: str, environment: str) -> str:
     row = page.locator("#result_list tbody tr").filter(has_text=migration_id)
     return row.locator(f"td.field-state_{environment} .sm-badge").text_content()
+
+
+def log_in(page, live_server) -> None:
+    page.goto(f"{live_server.url}/admin/login/?next={CHANGELIST}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", PASSWORD)
+    page.click('input[type="submit"]')
+    page.wait_for_url(live_server.url + CHANGELIST)
+
+
+def overflows(locator) -> bool:
+    """Whether the element's content is wider than the element (cut off or scrolled)."""
+    return locator.evaluate("element => element.scrollWidth > element.clientWidth")
+
+
+def is_grey(locator) -> bool:
+    """Whether the element's text colour is neutral (no hue), as opposed to an error's red."""
+    red, green, blue = locator.evaluate(
+        "element => getComputedStyle(element).color.match(/\\d+/g).slice(0, 3).map(Number)"
+    )
+    return max(red, green, blue) - min(red, green, blue) < 30
 
 
 @pytest.fixture
@@ -165,7 +193,7 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
     ]
     assert "display_name" not in sqlite_targets.columns("users", "staging")
     assert sqlite_targets.ledger("production")[-1]["migration_name"] == "001_create_users"
-    assert {p.name for p in screenshots.glob("*.png")} == {
+    assert {p.name for p in screenshots.glob("*.png")} >= {
         "changelist.png",
         "change-form.png",
         "confirm-production.png",
@@ -173,3 +201,69 @@ def test_apply_and_roll_back_in_staging_through_the_browser(
     }
     created = Migration.objects.get(pk="007_create_invoices")
     assert created.rollback_sql == "DROP TABLE IF EXISTS invoices;"
+
+
+def test_history_confirmation_and_applied_migration_fit_and_agree_at_1440_px(
+    live_server, sqlite_targets, django_user_model, screenshots
+):
+    seed(sqlite_targets)
+    SchemaManager().apply_migration_sync(
+        Migration.objects.get(pk="005_create_audit_log"),
+        "staging",
+        applied_by="release-manager@ci",
+    )
+    make_user(django_user_model, "admin", superuser=True)
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 800})
+            page.set_default_timeout(10_000)
+            log_in(page, live_server)
+
+            # The history: every column visible beside the navigation and the filters.
+            page.goto(live_server.url + HISTORY)
+            page.screenshot(path=screenshots / "history.png", full_page=True)
+            assert not overflows(page.locator("#changelist .results"))
+            applied_by = page.locator("#result_list td.field-applied_by")
+            assert applied_by.first.inner_text() == "release-manager@ci"
+            assert not any(overflows(cell) for cell in applied_by.all())
+            assert page.locator("#result_list th.column-seconds").is_visible()
+            assert page.locator(".paginator").inner_text().startswith("10 version history records")
+            failed = page.locator("#result_list tr", has_text="004_backfill_order_totals")
+            assert failed.locator(".sm-badge").inner_text() == "APPLY FAILED"
+
+            # A batch with two migrations already applied there: the counts agree, and the
+            # two are neutral (skipped), not errors.
+            page.goto(live_server.url + CHANGELIST)
+            for migration_id in ("001_create_users", "002_add_display_name", "003_create_orders"):
+                page.check(f'input.action-select[value="{migration_id}"]')
+            page.select_option('select[name="action"]', "apply_to_staging")
+            page.click('button[name="index"]')
+            page.wait_for_selector(".sm-plan-item")
+            page.screenshot(path=screenshots / "confirm-batch.png", full_page=True)
+            assert page.locator("#content h1").inner_text() == "Apply 1 migration to staging?"
+            summary = page.locator(".sm-summary").inner_text()
+            assert "1 migration below will run in staging." in summary
+            assert "2 migrations below are already applied in staging: they will be skipped." in (
+                summary
+            )
+            assert page.locator(".errornote").count() == 0
+            skipped = page.locator(".sm-consequence.sm-skipped")
+            assert skipped.all_inner_texts() == ["Already applied in staging, will be skipped."] * 2
+            assert all(is_grey(consequence) for consequence in skipped.all())
+            page.click('.sm-confirm-form input[type="submit"]')
+            page.wait_for_selector("ul.messagelist li.success")
+
+            # An applied migration's page shows the rollback a rollback would run.
+            page.goto(f"{live_server.url}{CHANGELIST}002_add_display_name/change/")
+            page.screenshot(path=screenshots / "applied-migration.png", full_page=True)
+            rollback = page.locator(".field-rollback_in_force").inner_text()
+            assert "development, staging" in rollback
+            assert "DROP INDEX IF EXISTS idx_users_display_name;" in rollback
+            assert "ALTER TABLE users DROP COLUMN display_name;" in rollback
+            assert "Leave empty to generate one" not in page.content()
+        finally:
+            browser.close()
+
+    assert "display_name" in sqlite_targets.columns("users", "staging")

@@ -125,24 +125,14 @@ def confirmation(
     target: Target,
 ) -> TemplateResponse:
     """The page shown before an apply or rollback runs, like delete_selected's."""
-    if operation == "apply":
-        items = plans.apply_plan(migrations, target)
-        title = ngettext(
-            "Apply %(count)d migration to %(env)s?",
-            "Apply %(count)d migrations to %(env)s?",
-            len(items),
-        )
-    else:
-        items = plans.rollback_plan(migrations, target)
-        title = ngettext(
-            "Roll back %(count)d migration in %(env)s?",
-            "Roll back %(count)d migrations in %(env)s?",
-            len(items),
-        )
-    allow_destructive = operation == "apply" and any(i.blocked_destructive for i in items)
+    items = (plans.apply_plan if operation == "apply" else plans.rollback_plan)(migrations, target)
+    runnable = [item for item in items if item.will_run]
+    blocked = [item for item in items if item.blocked_destructive]
+    allow_destructive = operation == "apply" and bool(blocked)
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": title % {"count": len(items), "env": target.environment},
+        # What confirming may run: the title counts what the page says will run.
+        "title": _title(operation, len(runnable) or len(blocked), target),
         "subtitle": None,
         "opts": modeladmin.opts,
         "operation": operation,
@@ -151,7 +141,10 @@ def confirmation(
         "target": target,
         "vendor": plans.vendor_name(target),
         "items": items,
-        "runnable": [item for item in items if item.will_run],
+        "runnable": runnable,
+        "blocked_destructive": blocked,
+        "skipped": [item for item in items if item.skipped],
+        "refused": [i for i in items if not (i.will_run or i.skipped or i.blocked_destructive)],
         # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
         "breadcrumbs_as_list": django.VERSION >= (6, 1),
         "offer_allow_destructive": allow_destructive,
@@ -165,6 +158,25 @@ def confirmation(
         or "admin/schema_manager/migration/confirm_operation.html",
         context,
     )
+
+
+def _title(operation: str, count: int, target: Target) -> str:
+    values = {"count": count, "env": target.environment}
+    if not count:
+        if operation == "apply":
+            return _("Nothing to apply in %(env)s") % values
+        return _("Nothing to roll back in %(env)s") % values
+    if operation == "apply":
+        title = ngettext(
+            "Apply %(count)d migration to %(env)s?", "Apply %(count)d migrations to %(env)s?", count
+        )
+    else:
+        title = ngettext(
+            "Roll back %(count)d migration in %(env)s?",
+            "Roll back %(count)d migrations in %(env)s?",
+            count,
+        )
+    return title % values
 
 
 def run(

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 from .states import STATE_LABELS, EnvironmentState
 
+if TYPE_CHECKING:
+    from .plans import PlanItem
 
-def badge(state: str, title: str = "") -> SafeString:
+
+def badge(state: str, title: str = "", *, label: str = "") -> SafeString:
     """A coloured label for a state (``applied``, ``failed``, …), its detail as a tooltip."""
     return format_html(
         '<span class="sm-badge sm-badge-{}" title="{}">{}</span>',
         state,
         title,
-        STATE_LABELS.get(state, state),
+        label or STATE_LABELS.get(state, state),
     )
 
 
@@ -43,3 +49,24 @@ def when(value) -> str:
 def code_block(text: str) -> SafeString:
     """SQL or an error in a monospace block (escaped, never marked safe as is)."""
     return format_html('<pre class="sm-code">{}</pre>', text)
+
+
+def rollback_blocks(groups: list[tuple[list[str], PlanItem]]) -> SafeString | str:
+    """Each rollback script in force (``plans.rollbacks_in_force``): where, given or
+    generated, why it cannot run if it cannot, and the script."""
+    if not groups:
+        return "—"
+    return format_html_join(
+        "",
+        '<div class="sm-rollback-in-force"><p class="sm-rollback-where">{} '
+        '<span class="sm-tag">{}</span></p>{}<pre class="sm-code">{}</pre></div>',
+        (
+            (
+                ", ".join(environments),
+                _("generated") if item.rollback_generated else _("given"),
+                format_html_join("", '<p class="errornote">{}</p>', ((e,) for e in item.errors)),
+                item.rollback_script or _("(none)"),
+            )
+            for environments, item in groups
+        ),
+    )

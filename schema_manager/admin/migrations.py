@@ -37,8 +37,9 @@ from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..targets import all_targets, resolve
 from . import actions as admin_actions
+from . import plans
 from .changelist import MigrationChangeList, import_from_disk, state_column, state_filter
-from .display import state_badge, when
+from .display import rollback_blocks, state_badge, when
 from .states import ledgers, live_environments, states_of
 from .widgets import RollbackTextarea, SQLTextarea
 
@@ -185,9 +186,13 @@ class MigrationAdmin(admin.ModelAdmin):
     # -- change form --------------------------------------------------------------------------
 
     def get_fieldsets(self, request: HttpRequest, obj: Migration | None = None):
+        # Once applied, the rollback that matters is the one a rollback would run (recorded
+        # when it was applied, perhaps generated), not the catalogue's empty field.
+        live = obj is not None and bool(live_environments(request, obj))
+        rollback = "rollback_in_force" if live else "rollback_sql"
         fieldsets = [
             (None, {"fields": ("id", "name")}),
-            (_("SQL"), {"fields": ("sql", "rollback_sql")}),
+            (_("SQL"), {"fields": ("sql", rollback)}),
         ]
         if obj is not None:
             state = ("checksum", "environments", "created_at", "updated_at")
@@ -198,7 +203,14 @@ class MigrationAdmin(admin.ModelAdmin):
         if obj is None:
             return ()
         # The id is the primary key: changing it would create another migration.
-        return ("id", "checksum", "environments", "created_at", "updated_at")
+        return (
+            "id",
+            "checksum",
+            "environments",
+            "rollback_in_force",
+            "created_at",
+            "updated_at",
+        )
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if db_field.name == "sql":
@@ -216,6 +228,11 @@ class MigrationAdmin(admin.ModelAdmin):
             '<span class="sm-env-state"><span class="sm-env-name">{}</span> {}</span>',
             ((environment, state_badge(state)) for environment, state in states.items()),
         )
+
+    @admin.display(description=gettext_lazy("rollback in force"))
+    def rollback_in_force(self, migration: Migration):
+        states = getattr(migration, "environment_states", None) or states_of(migration, ledgers())
+        return rollback_blocks(plans.rollbacks_in_force(migration, states))
 
     def has_change_permission(self, request: HttpRequest, obj: Migration | None = None) -> bool:
         # A migration live in any environment is read-only: editing it would be drift.

@@ -17,7 +17,7 @@ from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..security import scrub
 from ..sql import check_sql, parse_statements
-from ..targets import Target
+from ..targets import Target, resolve
 from .states import EnvironmentState, read_ledger, state_in
 
 VENDOR_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL/MariaDB"}
@@ -34,6 +34,8 @@ class PlanItem:
     # Destructive statements blocked in a protected environment (the only errors, if True).
     blocked_destructive: bool = False
     will_run: bool = False
+    # Nothing to do, and no error: already applied (an apply skips it and goes on).
+    skipped: bool = False
     consequence: str = ""
     statements: int = 0  # from the validation's analysis of the script
 
@@ -67,6 +69,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
                 if finding.severity == "error"
             )
         item.will_run, item.consequence = _apply_consequence(item, target)
+        item.skipped = item.state.state == "applied"
         items.append(item)
     return items
 
@@ -74,7 +77,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
 def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
     state = item.state.state
     if state == "applied":
-        return False, _("Already applied in %(env)s: nothing will run.") % {
+        return False, _("Already applied in %(env)s, will be skipped.") % {
             "env": target.environment
         }
     if state in {"drifted", "unknown", "unresolved"}:
@@ -147,3 +150,18 @@ def _recorded_as_generated(migration: Migration, target: Target, item: PlanItem)
     if recorded is not None:
         return recorded
     return not migration.rollback_sql.strip()
+
+
+def rollbacks_in_force(
+    migration: Migration, states: dict[str, EnvironmentState]
+) -> list[tuple[list[str], PlanItem]]:
+    """The rollback that would run in each environment where ``migration`` is applied, the
+    environments with the same script (and the same verdict on it) together."""
+    groups: dict[tuple[str, bool, tuple[str, ...]], tuple[list[str], PlanItem]] = {}
+    for environment, state in states.items():
+        if state.state not in {"applied", "drifted"}:
+            continue
+        [item] = rollback_plan([migration], resolve(environment))
+        key = (item.rollback_script, item.rollback_generated, tuple(item.errors))
+        groups.setdefault(key, ([], item))[0].append(environment)
+    return list(groups.values())
