@@ -85,6 +85,13 @@ CASES: dict[str, tuple[str, str, str]] = {
     "vacuum-full": ("postgresql", "VACUUM FULL users;", "VACUUM users;"),
     "cluster": ("postgresql", "CLUSTER users USING users_pkey;", "ANALYZE users;"),
     "transaction-control": ("sqlite", "BEGIN TRANSACTION;", "SAVEPOINT a;"),
+    "session-setting": (
+        "postgresql", "SET search_path TO billing;", "SET LOCAL statement_timeout = 1000;",
+    ),
+    "foreign-savepoint": (
+        "postgresql", "RELEASE SAVEPOINT schema_manager_statements;",
+        "SAVEPOINT mine;\nUPDATE users SET email = NULL WHERE id = 1;\nRELEASE SAVEPOINT mine;",
+    ),
     "dynamic-sql": (
         "postgresql", "DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'users'; END $$;",
         "DO $$ BEGIN PERFORM pg_sleep(0); END $$;",

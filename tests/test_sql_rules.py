@@ -204,12 +204,12 @@ def test_syntax_error_message_names_the_right_statement() -> None:
         "WITH x AS (SELECT 1) SELECT * FROM x;",
         "SAVEPOINT a; ROLLBACK TO SAVEPOINT a;",  # BEGIN/COMMIT: see test_sql_rule_table.py
         "VACUUM t;",
-        "SET search_path TO s;",
+        "SET statement_timeout TO 0;",
         # Verbs sqlparse lexes as names, once refused as "does not start with an SQL keyword".
         "PRAGMA foreign_keys=OFF;",
         "PRAGMA defer_foreign_keys = ON;",
         "REFRESH MATERIALIZED VIEW CONCURRENTLY v;",
-        "RELEASE SAVEPOINT a;",
+        "SAVEPOINT a; RELEASE SAVEPOINT a;",
         "DISCARD ALL;",
         "REASSIGN OWNED BY a TO b;",
         "OPTIMIZE TABLE t;",
@@ -572,3 +572,66 @@ def test_mysql_prepared_statements_count_as_destructive() -> None:
     assert _codes_for("PREPARE s FROM @sql; EXECUTE s; DEALLOCATE PREPARE s;", "mysql") == [
         "dynamic-sql"
     ]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "sql", "what"),
+    [
+        ("postgresql", "SET search_path TO billing, public;", "changes the session's search_path"),
+        ("postgresql", "SET LOCAL search_path = billing;", "changes the session's search_path"),
+        ("postgresql", "SET SCHEMA 'billing';", "changes the session's search_path"),
+        (
+            "postgresql",
+            "SELECT pg_catalog.set_config('search_path', '', false);",
+            "changes the session's settings with set_config()",
+        ),
+        (
+            "postgresql",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+            "changes the transaction characteristics of the session",
+        ),
+        ("postgresql", "SET TRANSACTION READ ONLY;", "makes transactions read-only"),
+        ("postgresql", "SET default_transaction_read_only = on;", "makes transactions read-only"),
+        ("postgresql", "SET ROLE reporting;", "changes the role the session runs as"),
+        ("postgresql", "SET SESSION AUTHORIZATION bob;", "changes the role the session runs as"),
+        ("mysql", "SET SESSION TRANSACTION READ ONLY;", "makes transactions read-only"),
+        ("mysql", "USE other_app;", "changes the session's default database (USE)"),
+        ("sqlite", "PRAGMA query_only = 1;", "makes the connection read-only"),
+    ],
+)
+def test_session_settings_the_tool_works_under_are_errors(vendor: str, sql: str, what: str):
+    [finding] = check_sql(sql, vendor)
+    assert (finding.code, finding.severity) == ("session-setting", "error")
+    assert finding.message.startswith("Statement 1 (")
+    assert what in finding.message
+    assert finding.message.endswith("(rule session-setting)")
+
+
+@pytest.mark.parametrize(
+    ("sql", "what"),
+    [
+        (
+            "CREATE TABLE a (id INT);\nRELEASE SAVEPOINT schema_manager_statements;",
+            "Statement 2 (RELEASE SAVEPOINT schema_manager_statements) releases savepoint "
+            "schema_manager_statements, which it did not create",
+        ),
+        (
+            "ROLLBACK TO SAVEPOINT outer_one;",
+            "Statement 1 (ROLLBACK TO SAVEPOINT outer_one) rolls back to savepoint outer_one, "
+            "which it did not create",
+        ),
+        (
+            "SAVEPOINT a;\nRELEASE a;\nRELEASE a;",  # the second one is someone else's
+            "Statement 3 (RELEASE a) releases savepoint a, which it did not create",
+        ),
+    ],
+)
+def test_releasing_a_savepoint_the_migration_did_not_create_is_an_error(sql: str, what: str):
+    [finding] = check_sql(sql, "postgresql")
+    assert (finding.code, finding.severity) == ("foreign-savepoint", "error")
+    assert finding.message.startswith(what)
+
+
+def test_the_migrations_own_savepoints_are_its_business() -> None:
+    sql = "SAVEPOINT a;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT a;\nRELEASE a;"
+    assert check_sql(sql, "postgresql") == []

@@ -27,7 +27,7 @@ from .operations import (
     Truncate,
     describe,
 )
-from .statements import Statement, Word
+from .statements import Statement, Word, WordKind
 
 Hit = tuple[str, str]  # rule id, what the statement does (a phrase after "Statement N (...)")
 
@@ -48,11 +48,12 @@ _MYSQL_COPY = ("MODIFY", "CHANGE", "CONVERT", "ENGINE", "ORDER", "FORCE")
 
 @dataclass
 class Context:
-    """What the script has done so far, for rules about *existing* tables."""
+    """What the script has done so far, for rules about *existing* tables (and savepoints)."""
 
     dialect: str | None
     transactional: bool = True
     created_tables: set[str] = field(default_factory=set)
+    savepoints: set[str] = field(default_factory=set)  # created by the script, not released
 
 
 def table_key(name: QualifiedName) -> str:
@@ -240,7 +241,62 @@ def _statement_level(statement: Statement, context: Context) -> list[Hit]:
         return [("concurrently-in-transaction", "reindexes CONCURRENTLY in a transaction")]
     if context.transactional and _is_transaction_control(words):
         return [("transaction-control", f"controls the transaction itself ({first})")]
-    return []
+    setting = _session_setting(words, context.dialect)
+    if setting:
+        return [("session-setting", setting)]
+    return _savepoint(words, context)
+
+
+# Session settings the ledger's reads and writes, and the next migrations, would run under.
+_READ_ONLY = "READ_ONLY"
+
+
+def _session_setting(words: tuple[Word, ...], dialect: str | None) -> str | None:
+    """What ``words`` change about the session the tool works in, if anything."""
+    uppers = [word.upper for word in words if word.text != ";"]
+    if not uppers:
+        return None
+    if uppers[0] == "SET":
+        rest = uppers[2:] if uppers[1:2] in (["SESSION"], ["LOCAL"]) else uppers[1:]
+        if rest[:1] == ["AUTHORIZATION"] or rest[:1] == ["ROLE"]:
+            return "changes the role the session runs as"
+        if rest[:1] in (["SEARCH_PATH"], ["SCHEMA"]):
+            return "changes the session's search_path"
+        if rest[:1] == ["CHARACTERISTICS"]:
+            return "changes the transaction characteristics of the session"
+        if _has_sequence(rest, "READ", "ONLY") or any(_READ_ONLY in word for word in rest):
+            return "makes transactions read-only"
+        return None
+    if "SET_CONFIG" in uppers:
+        settings = [w.text.strip("'").upper() for w in words if w.kind is WordKind.STRING]
+        if any(s in ("SEARCH_PATH", "ROLE") or _READ_ONLY in s for s in settings):
+            return "changes the session's settings with set_config()"
+    if uppers[0] == "USE" and dialect == "mysql":
+        return "changes the session's default database (USE)"
+    if uppers[0] == "PRAGMA" and any("QUERY_ONLY" in word for word in uppers):
+        return "makes the connection read-only (PRAGMA query_only)"
+    return None
+
+
+def _savepoint(words: tuple[Word, ...], context: Context) -> list[Hit]:
+    """SAVEPOINT names what the script may release; releasing any other is the tool's."""
+    uppers = [word.upper for word in words if word.text != ";"]
+    if not uppers or uppers[0] not in ("SAVEPOINT", "RELEASE", "ROLLBACK") or len(uppers) < 2:
+        return []
+    if uppers[0] == "ROLLBACK" and "TO" not in uppers:
+        return []
+    spelled = [word.text for word in words if word.text != ";"][-1]
+    value, quoted = unquote(spelled)
+    name = value if quoted else value.lower()
+    if uppers[0] == "SAVEPOINT":
+        context.savepoints.add(name)
+        return []
+    if name in context.savepoints:
+        if uppers[0] == "RELEASE":
+            context.savepoints.discard(name)
+        return []
+    verb = "releases" if uppers[0] == "RELEASE" else "rolls back to"
+    return [("foreign-savepoint", f"{verb} savepoint {spelled}, which it did not create")]
 
 
 def _is_transaction_control(words: tuple[Word, ...]) -> bool:

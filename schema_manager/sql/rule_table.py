@@ -160,6 +160,23 @@ RULES: dict[str, Rule] = {
             acknowledgeable=False,
         ),
         Rule(
+            "session-setting", "error",
+            "SET search_path / SCHEMA / ROLE / SESSION AUTHORIZATION, read-only transactions "
+            "(SET SESSION CHARACTERISTICS, SET TRANSACTION READ ONLY, *read_only settings), "
+            "set_config() of those, MySQL USE, SQLite PRAGMA query_only",
+            "The ledger is read and written, and the next migrations run, in this same "
+            "session; qualify names with their schema instead, and leave roles and read-only "
+            "modes to the database's configuration.",
+            acknowledgeable=False,
+        ),
+        Rule(
+            "foreign-savepoint", "error",
+            "RELEASE / ROLLBACK TO a savepoint the migration did not create",
+            "The migration runs inside the tool's own transaction and savepoints; release or "
+            "roll back only savepoints the migration creates itself.",
+            acknowledgeable=False,
+        ),
+        Rule(
             "mysql-table-copy", "warning",
             "MySQL ALTER TABLE that copies the table (MODIFY, CHANGE, CONVERT TO, primary key "
             "changes, ENGINE, ORDER BY, FORCE, ALGORITHM=COPY) or OPTIMIZE TABLE",
