@@ -18,7 +18,7 @@ from django.utils import timezone
 from . import history, history_writes, policy, results, rollback_scripts
 from .analyses import Analyses
 from .checksums import migration_checksum
-from .exceptions import LockTimeoutError, MigrationStateError
+from .exceptions import LedgerUnusable, LockTimeoutError, MigrationStateError
 from .executor import MigrationExecutor, Outcome
 from .models import Migration, id_chunks
 from .results import MigrationResult, ValidationResult
@@ -158,6 +158,9 @@ class ApplyBatch(_Batch):
                 fake=fake,
                 analysis=self.analyses.get(stored.sql, stored.checksum),
             )
+        except LedgerUnusable as exc:
+            logger.warning("%s", exc)
+            return results.refused(migration.id, target.environment, "apply", str(exc))
         except (MigrationStateError, LockTimeoutError) as exc:
             return self._not_run(migration.id, exc)
         result = results.applied(

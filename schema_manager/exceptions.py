@@ -41,3 +41,8 @@ class MigrationFileError(SchemaManagerError):
     """A file or folder of the migrations directory that cannot be used as it is (a NUL
     byte, not UTF-8, not a regular file, a link out of the directory); the message names it
     by its path inside the directory."""
+
+
+class LedgerUnusable(MigrationStateError):
+    """The target's ``_prisma_migrations`` cannot serve as the ledger: it is another table of
+    that name, or this role cannot read or write it. Found before anything runs."""

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils.dateparse import parse_datetime
 
 from .backends import LEDGER_TABLE, TargetBackend
+from .exceptions import LedgerUnusable
 
 # Markers the executor writes into a failed row's ``logs``; history reads them back.
 COMPENSATED = "Compensated:"
@@ -30,6 +31,7 @@ _COLUMNS = (
     "id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, "
     "applied_steps_count"
 )
+_NOTHING_RUN = "nothing was run"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Ledger:
         self.connection = backend.connection
         self._table = self.connection.ops.quote_name(LEDGER_TABLE)
         self._seen_table = False  # once seen, not looked up again by this (short-lived) ledger
+        self._writable = False  # once this role is known to write it, not asked again
         self._held: _HeldRows | None = None  # see held()
 
     def _exists(self) -> bool:
@@ -89,11 +92,81 @@ class Ledger:
         return self._seen_table
 
     def ensure_table(self) -> None:
-        """Create the table exactly as Prisma would, if it is missing."""
-        if not self._exists():
-            with self.connection.cursor() as cursor:
+        """Create the table exactly as Prisma would, if it is missing; if it exists, make sure
+        this role may write it (before anything runs, not after the migration's statements)."""
+        if self._exists():
+            self._check_writable()
+            return
+        try:
+            with self._guard(), self.connection.cursor() as cursor:
                 cursor.execute(self.backend.ledger_ddl)
-            self._seen_table = True
+        except DatabaseError as exc:
+            raise LedgerUnusable(
+                f"The ledger {LEDGER_TABLE} does not exist on {self.connection.alias!r} and "
+                f"could not be created ({_one_line(exc)}); create it as Prisma does, or grant "
+                f"this role CREATE on the schema; {_NOTHING_RUN}."
+            ) from exc
+        self._seen_table = True
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read of the table; if it fails because the table named ``_prisma_migrations`` is
+        not Prisma's ledger, say so (the check costs nothing while reads succeed)."""
+        try:
+            yield
+        except DatabaseError as exc:
+            missing = self._missing_columns()
+            if not missing:
+                raise
+            raise self._not_prisma(missing) from exc
+
+    def _not_prisma(self, missing: list[str]) -> LedgerUnusable:
+        self._seen_table = False
+        return LedgerUnusable(
+            f"The table {LEDGER_TABLE} on {self.connection.alias!r} is not Prisma's migration "
+            f"ledger (it has no {', '.join(missing)} column); rename or drop it, or point the "
+            f"environment at another database; {_NOTHING_RUN}."
+        )
+
+    def _missing_columns(self) -> list[str]:
+        expected = [name.strip() for name in _COLUMNS.split(",")]
+        try:
+            with self._guard(), self.connection.cursor() as cursor:
+                found = self.connection.introspection.get_table_description(cursor, LEDGER_TABLE)
+        except DatabaseError:  # e.g. inside a transaction the failed read has aborted
+            return []
+        names = {column.name.lower() for column in found}
+        return [name for name in expected if name not in names] if names else []
+
+    def _check_writable(self) -> None:
+        """Statements that write nothing but need INSERT and UPDATE on the table: a role
+        without them is told so now, rather than after running a migration it cannot record."""
+        if self._writable or not self.backend.has_privileges:
+            return
+        try:
+            with self._guard(), self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {self._table} ({_COLUMNS}) "
+                    f"SELECT {_COLUMNS} FROM {self._table} WHERE 1 = 0"
+                )
+                cursor.execute(f"UPDATE {self._table} SET logs = logs WHERE 1 = 0")
+        except DatabaseError as exc:
+            missing = self._missing_columns()
+            if missing:
+                raise self._not_prisma(missing) from exc
+            user = self.connection.settings_dict.get("USER") or "this role"
+            raise LedgerUnusable(
+                f"The role {user!r} cannot write the ledger {LEDGER_TABLE} on "
+                f"{self.connection.alias!r} ({_one_line(exc)}); grant it INSERT and UPDATE on "
+                f"the table; {_NOTHING_RUN}."
+            ) from exc
+        self._writable = True
+
+    def _guard(self):
+        """A savepoint inside a transaction, so that a refused statement does not spoil it."""
+        if self.connection.in_atomic_block:
+            return transaction.atomic(using=self.connection.alias)
+        return nullcontext()
 
     @contextmanager
     def held(self, migration_names: Collection[str]) -> Iterator[None]:
@@ -138,7 +211,7 @@ class Ledger:
         if names:
             sql += f" WHERE migration_name IN ({', '.join(['%s'] * len(names))})"
             params.extend(sorted(names))
-        with self.connection.cursor() as cursor:
+        with self._reading(), self.connection.cursor() as cursor:
             self.backend.for_many_rows(cursor)
             cursor.execute(sql + " ORDER BY started_at, id", params)
             return [self._row(values) for values in cursor.fetchall()]
@@ -154,7 +227,7 @@ class Ledger:
             )
         if not self._exists():
             return (0, 0, 0)
-        with self.connection.cursor() as cursor:
+        with self._reading(), self.connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT COUNT(*), COUNT(finished_at), COUNT(rolled_back_at) FROM {LEDGER_TABLE}"
             )
@@ -334,3 +407,7 @@ class _HeldRows:
     def change(self, row_id: str, changes: dict[str, object]) -> None:
         if row_id in self._by_id:
             self._by_id[row_id] = replace(self._by_id[row_id], **changes)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -23,6 +23,7 @@ from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
 from .exceptions import (
+    LedgerUnusable,
     LockTimeoutError,
     MigrationFileError,
     MigrationStateError,
@@ -346,6 +347,12 @@ class SchemaManager:
                     batch.close()
         except LockTimeoutError as exc:  # the migration lock, before the first migration
             done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
+        except LedgerUnusable as exc:  # found when the ledger was first read: nothing ran
+            logger.warning("%s", exc)
+            refused = results.refused(
+                ids[len(done)], target.environment, batch_class.operation, str(exc)
+            )
+            done.append(refused)
         except BaseException:
             # A history record may be missing: the next operation reconciles in full.
             self._in_sync.pop((target.environment, target.alias), None)

@@ -168,3 +168,10 @@ def not_run(
         error=error if error is not None else message,
         operation=operation,
     )
+
+
+def refused(migration_id: str, environment: str, operation: str, cause: str) -> MigrationResult:
+    """``not_run`` for a cause that does not name the migration (the target's ledger)."""
+    done = "applied to" if operation == "apply" else "rolled back in"
+    message = f"Migration {migration_id} was not {done} {environment}: {cause}"
+    return not_run(migration_id, environment, operation, message, cause)

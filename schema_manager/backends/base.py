@@ -32,6 +32,8 @@ class TargetBackend:
     # True when migration_lock() is held by the session for the whole run, so that an
     # unfinished ledger row seen under it belongs to a process that died.
     has_session_lock: bool = False
+    # Whether roles and table privileges exist (a role may be refused writing the ledger).
+    has_privileges: bool = True
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection

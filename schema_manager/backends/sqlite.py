@@ -10,6 +10,7 @@ from .base import LEDGER_TABLE, TargetBackend
 
 class SQLiteBackend(TargetBackend):
     vendor = "sqlite"
+    has_privileges = False  # whoever may open the file may write it
     ledger_ddl = """
 CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "id"                    TEXT PRIMARY KEY NOT NULL,
