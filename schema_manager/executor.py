@@ -21,9 +21,9 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
-from .backends import TargetBackend, Timeouts, get_backend
+from .backends import LEDGER_TABLE, TargetBackend, Timeouts, get_backend
 from .compensation import cleanup_after_failure, compensate, execute_quietly, inverse
 from .exceptions import CommitWithheld, MigrationStateError, SchemaManagerError
 from .ledger import (
@@ -240,15 +240,28 @@ class MigrationExecutor:
                 try:
                     self._settle_before_commit()
                 finally:  # the failed attempt is recorded in the ledger all the same
-                    outcome.ledger_id = self.ledger.insert(
-                        migration_id,
-                        checksum,
-                        outcome.started_at,
-                        finished_at=None,
-                        rolled_back_at=utc_now(),
-                        logs=outcome.error,
-                    )
+                    self._record_failed_attempt(migration_id, checksum, outcome)
                 return
+
+    def _record_failed_attempt(self, migration_id: str, checksum: str, outcome: Outcome) -> None:
+        """The rolled-back attempt's ledger row; if the ledger refuses it too, its error joins
+        the migration's own (neither hides the other) and history keeps the attempt."""
+        try:
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=None,
+                rolled_back_at=utc_now(),
+                logs=outcome.error,
+            )
+        except DatabaseError as exc:
+            refused = scrub(" ".join(str(exc).split())) or type(exc).__name__
+            outcome.error = (
+                f"{outcome.error}; and the failed attempt could not be recorded in "
+                f"{LEDGER_TABLE} either: {refused}"
+            )
+            logger.warning("Migration %s: %s", migration_id, outcome.error)
 
     def _run_and_record(
         self,
@@ -690,9 +703,10 @@ class MigrationExecutor:
         # Scrubbed once here: the error goes on to the ledger, history, results and logs.
         outcome.error = scrub(str(exc).strip()) or exc.__class__.__name__
         outcome.finished_at = None
-        # A failing statement is an expected outcome (WARNING); anything else is a bug (ERROR),
+        # A failing statement, or any error the database reports (the ledger row refused, a
+        # savepoint gone), is an expected outcome (WARNING); anything else is a bug (ERROR),
         # logged with its traceback, scrubbed too (driver errors may quote a DSN).
-        expected = isinstance(exc, StatementError)
+        expected = isinstance(exc, (StatementError, DatabaseError))
         logger.log(
             logging.WARNING if expected else logging.ERROR,
             "Migration %s failed on %r%s: %s%s",

@@ -597,6 +597,17 @@ def test_mysql_prepared_statements_count_as_destructive() -> None:
         ("mysql", "SET SESSION TRANSACTION READ ONLY;", "makes transactions read-only"),
         ("mysql", "USE other_app;", "changes the session's default database (USE)"),
         ("sqlite", "PRAGMA query_only = 1;", "makes the connection read-only"),
+        (
+            "postgresql",
+            "DO $$ BEGIN PERFORM set_config('default_transaction_read_only', 'on', false); END $$;",
+            "changes the session's settings with set_config() in its DO block",
+        ),
+        (
+            "postgresql",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SET search_path = x; "
+            "END $$;",
+            "changes the session's search_path in the body of function f",
+        ),
     ],
 )
 def test_session_settings_the_tool_works_under_are_errors(vendor: str, sql: str, what: str):

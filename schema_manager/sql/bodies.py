@@ -18,8 +18,10 @@ from .statements import Statement, Word, WordKind
 
 # Words after which a statement starts inside PL/pgSQL, SQL/PSM and trigger bodies.
 _STARTS_AFTER = frozenset({"BEGIN", "ATOMIC", "THEN", "ELSE", "LOOP", "DO"})
-# Statements the rules look at inside a body (others cannot destroy anything by themselves).
-_VERBS = frozenset({"DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER", "DO", "CALL", "EXECUTE"})
+# Statements the rules look at inside a body: those that may destroy data or change the session.
+_VERBS = frozenset(
+    {"DROP", "TRUNCATE", "DELETE", "UPDATE", "ALTER", "DO", "CALL", "EXECUTE", "SET", "PERFORM"}
+)
 _ROUTINES = ("FUNCTION", "PROCEDURE", "TRIGGER")
 # Nested DO blocks are read this deep; deeper code counts as unreadable (dynamic).
 MAX_DEPTH = 3

@@ -125,6 +125,9 @@ def _unread_code(statement: Statement, depth: int = 0) -> list[Hit]:
             if inner.words[0].upper == "EXECUTE":
                 continue  # ``code.dynamic`` says it
             inner_hits = _destroys(describe(inner)) + _unread_code(inner, depth + 1)
+            setting = _session_setting(inner.words, None)
+            if setting:
+                inner_hits.append(("session-setting", setting))
             found += [(rule, f"{what} {code.where}") for rule, what in inner_hits]
     return list(dict.fromkeys(found))  # each finding once, in order
 
