@@ -97,6 +97,7 @@ class ApplyBatch(_Batch):
         self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
         self.analyses = Analyses.read(target, self.checksums.values())
         self.promotion = policy.PromotionGate(target)
+        self.order = manager.order_gate(target)
         # Each migration's folder, by checksum, once for the drift check and the export.
         directory = manager.migrations_directory
         self.on_disk = {m.id: directory.checksum_of(m.id) for m in plan if m.id}
@@ -112,6 +113,7 @@ class ApplyBatch(_Batch):
         applied_by: str,
         fake: bool,
         before_apply: Callable[[Migration, ValidationResult], None] | None,
+        allow_out_of_order: bool = False,
     ) -> MigrationResult:
         target, executor = self.target, self.executor
         checksum = self.checksums.get(id(migration)) or migration_checksum(migration.sql)
@@ -143,6 +145,12 @@ class ApplyBatch(_Batch):
         )
         if problem:
             return self._not_run(migration.id, MigrationStateError(problem))
+        out_of_order, order_warning = self.order.check(migration.id, allowed=allow_out_of_order)
+        if out_of_order:
+            return self._not_run(migration.id, MigrationStateError(out_of_order))
+        if order_warning:
+            logger.warning("Migration %s: %s", migration.id, order_warning)
+            validation.warnings.append(order_warning)
         if before_apply is not None:
             before_apply(migration, validation)
         for warning in validation.warnings:  # the apply goes ahead with them: say so
@@ -183,6 +191,7 @@ class ApplyBatch(_Batch):
             )
             if outcome.success:
                 self.known.record_applied(stored.id, target.environment, stored.checksum)
+                self.order.applied(stored.id)
             if outcome.success and fake:
                 result.faked = True
                 result.message = (

@@ -48,7 +48,7 @@ def stream_in(folder: FolderChecksum) -> Migration | None:
     now = timezone.now().isoformat()
     rollback_sql = folder.read(ROLLBACK_FILE)
     name = folder.id.split("_", 1)[1] if "_" in folder.id else folder.id
-    columns = "id, name, sql, rollback_sql, checksum, created_at, updated_at"
+    columns = "id, name, sql, rollback_sql, checksum, kept_on_disk, created_at, updated_at"
     quote = connection.ops.quote_name
     try:
         # A savepoint inside a caller's transaction: a refused row must not spoil it.
@@ -62,7 +62,7 @@ def stream_in(folder: FolderChecksum) -> Migration | None:
                 copy.write(f"{_escape(folder.id)}\t{_escape(name)}\t")
                 for text in folder.text_chunks(MIGRATION_FILE):
                     copy.write(_escape(text))
-                copy.write(f"\t{_escape(rollback_sql)}\t{folder.checksum}\t{now}\t{now}\n")
+                copy.write(f"\t{_escape(rollback_sql)}\t{folder.checksum}\tt\t{now}\t{now}\n")
     except IntegrityError:
         return None  # imported a moment ago by another process: nothing to do
     logger.info("Streamed %s into the catalogue", folder.id)

@@ -126,6 +126,13 @@ class MigrationDirectory:
                 listing.unreadable.append(UnreadableFolder(folder.name, folder, str(exc)))
         return listing
 
+    def folder_names(self) -> set[str]:
+        """The names of the migration folders, without reading them."""
+        if not self.path.is_dir():
+            return set()
+        with os.scandir(self.path) as entries:
+            return {entry.name for entry in entries if entry.is_dir()}
+
     @staticmethod
     def _checksum(folder: Path, root: Path) -> FolderChecksum:
         place = file_reads.locate(folder, root, folder.name).path

@@ -17,7 +17,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from . import catalogue, history, rehearsal, results, rollback_scripts
+from . import catalogue, history, policy, rehearsal, results, rollback_scripts
 from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
@@ -41,10 +41,10 @@ from .files import (
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .prisma_schema import sync_after
-from .results import FolderImport, MigrationResult, ValidationResult
+from .results import FolderImport, MigrationResult, PlanCheck, ValidationResult
 from .security import get_logger
 from .sql import generate_rollback
-from .status import MigrationState, migration_states
+from .status import MigrationState, catalogue_applied, migration_states
 from .targets import Target, all_targets, resolve
 from .validation import KnownMigrations, validate
 
@@ -79,6 +79,7 @@ class SchemaManager:
         allow_destructive: bool = False,
         applied_by: str | None = None,
         fake: bool = False,
+        allow_out_of_order: bool = False,
     ) -> MigrationResult:
         return await sync_to_async(self.apply_migration_sync)(
             migration,
@@ -86,6 +87,7 @@ class SchemaManager:
             allow_destructive=allow_destructive,
             applied_by=applied_by,
             fake=fake,
+            allow_out_of_order=allow_out_of_order,
         )
 
     async def rollback_migration(
@@ -173,6 +175,47 @@ class SchemaManager:
         analyses.save()  # an apply of these scripts will not analyse them again
         return validations
 
+    def check_plan(
+        self,
+        plan: list[Migration],
+        environment: str | None = None,
+        *,
+        allow_destructive: bool = False,
+        allow_out_of_order: bool = False,
+        fake: bool = False,
+        rehearse: bool = False,
+    ) -> list[PlanCheck]:
+        """What applying ``plan`` in order would meet, without applying it: for each
+        migration, its validation and every gate an apply passes (drift, PROMOTION_ORDER,
+        migration order), each earlier one assumed applied. What ``--dry-run`` shows and
+        ``validate_schema_migration`` gates on."""
+        target = resolve(environment)
+        # A fake runs nothing, so destructive statements cannot block it.
+        validations = self.validate_migrations_sync(
+            plan, environment, allow_destructive=allow_destructive or fake, rehearse=rehearse
+        )
+        promotion = policy.PromotionGate(target)
+        self._reconcile(target, _executor(target))  # the order gate reads history
+        order = self.order_gate(target)
+        checks = []
+        for migration, validation in zip(plan, validations, strict=True):
+            check = PlanCheck(
+                migration.id, validation, [*validation.errors], [*validation.warnings]
+            )
+            checksum = migration_checksum(migration.sql)
+            for problem in (
+                self.drift_problem(migration),
+                promotion.problem(migration.id, checksum),
+            ):
+                if problem:
+                    check.errors.append(problem)
+            refusal, warning = order.check(migration.id, allowed=allow_out_of_order)
+            check.errors.extend([refusal] if refusal else [])
+            check.warnings.extend([warning] if warning else [])
+            order.applied(migration.id)
+            checks.append(check)
+        return checks
+
     def generate_rollback_script(self, migration: Migration, environment: str | None = None) -> str:
         """The rollback for ``migration.sql`` in the dialect of the environment's target."""
         return generate_rollback(migration.sql, resolve(environment).vendor).text
@@ -185,14 +228,18 @@ class SchemaManager:
         allow_destructive: bool = False,
         applied_by: str | None = None,
         fake: bool = False,
+        allow_out_of_order: bool = False,
     ) -> MigrationResult:
-        """Apply ``migration``; ``fake`` records it as applied without running its SQL."""
+        """Apply ``migration``; ``fake`` records it as applied without running its SQL;
+        ``allow_out_of_order`` lets a protected environment apply it while a migration
+        before it is pending there (elsewhere that is a warning)."""
         [result] = self.apply_migrations_sync(
             [migration],
             environment,
             allow_destructive=allow_destructive,
             applied_by=applied_by,
             fake=fake,
+            allow_out_of_order=allow_out_of_order,
         )
         return result
 
@@ -206,6 +253,7 @@ class SchemaManager:
         fake: bool = False,
         before_apply: Callable[[Migration, ValidationResult], None] | None = None,
         after_apply: Callable[[MigrationResult], None] | None = None,
+        allow_out_of_order: bool = False,
     ) -> list[MigrationResult]:
         """Apply ``migrations`` in order, stopping at the first that does not succeed.
 
@@ -233,6 +281,7 @@ class SchemaManager:
                 applied_by=who,
                 fake=fake,
                 before_apply=before_apply,
+                allow_out_of_order=allow_out_of_order,
             ),
             after_apply,
         )
@@ -394,10 +443,14 @@ class SchemaManager:
     def _import(self, listing: Listing) -> FolderImport:
         """Only new and changed folders are read in full: the others are known by checksum."""
         # Tuples, not models: the admin imports on every view of its changelist.
-        known = dict(Migration.objects.values_list("id", "checksum"))
+        entries = Migration.objects.values_list("id", "checksum", "kept_on_disk")
+        known = {migration_id: checksum for migration_id, checksum, _ in entries}
+        kept = {migration_id for migration_id, _, kept_on_disk in entries if kept_on_disk}
         new: list[Migration] = []
         streamed_in: list[Migration] = []
         unreadable = list(listing.unreadable)
+        # Entries stored before their folder appeared (written by hand, or by an export).
+        _mark_kept_on_disk([f.id for f in listing.folders if f.id in known and f.id not in kept])
         for folder in listing.folders:
             try:
                 self._import_folder(folder, known.get(folder.id), new, streamed_in)
@@ -436,6 +489,7 @@ class SchemaManager:
                     # bulk_create skips save(); hashed from the text read, not the listing's
                     # (the file may have changed in between).
                     checksum=migration_checksum(sql),
+                    kept_on_disk=True,
                 )
             )
         elif stored != folder.checksum:
@@ -513,14 +567,20 @@ class SchemaManager:
         return list(reversed(names[names.index(to_id) + 1 :]))
 
     def pending_migrations(self, environment: str | None = None) -> list[Migration]:
-        """Catalogue entries (after importing from disk) not applied in the environment, by id."""
+        """Catalogue entries (after importing from disk) not applied in the environment, by id;
+        not those whose folder was deleted before they were applied anywhere."""
         target = resolve(environment)
         # What was imported just now is in memory already (unless streamed in, deferred).
         imported = {
             m.id: m for m in self.import_migrations() if "sql" not in m.get_deferred_fields()
         }
         applied = _executor(target).ledger.applied()
-        pending = [m for m in Migration.objects.order_by("id").defer("sql") if m.id not in applied]
+        gone = self.missing_on_disk()
+        pending = [
+            m
+            for m in Migration.objects.order_by("id").defer("sql")
+            if m.id not in applied and m.id not in gone
+        ]
         unread = []
         for migration in pending:
             known = imported.get(migration.id)
@@ -537,9 +597,47 @@ class SchemaManager:
         listing = self.migrations_directory.listing()
         unreadable = {folder.id: folder for folder in self._import(listing).unreadable}
         disk = {m.id: m for m in listing.folders if m.id not in unreadable}
-        return migration_states(
-            target.environment, self._reconcile(target, _executor(target)), disk, unreadable
-        )
+        rows = self._reconcile(target, _executor(target))
+        gone = self.missing_on_disk({*disk, *unreadable})
+        return migration_states(target.environment, rows, disk, unreadable, gone)
+
+    def missing_on_disk(self, folders: set[str] | None = None) -> set[str]:
+        """Catalogue entries whose folder was deleted from disk before they were applied
+        anywhere: never planned, and removed by ``prune_missing``. ``folders`` are the
+        folder names on disk (listed when not given)."""
+        if folders is None:
+            folders = self.migrations_directory.folder_names()
+        kept = Migration.objects.filter(kept_on_disk=True).values_list("id", flat=True)
+        candidates = set(kept) - folders
+        if not candidates:
+            return set()
+        ever_applied = VersionRecord.objects.filter(
+            migration_id__in=candidates, status=VersionRecord.Status.APPLIED
+        ).values_list("migration_id", flat=True)
+        return candidates - set(ever_applied)
+
+    def order_gate(self, target: Target) -> policy.OrderGate:
+        """The migration-order gate of ``target`` (see ``policy.OrderGate``)."""
+
+        def read() -> tuple[set[str], set[str]]:
+            # From history, reconciled with the ledger when the operation began: reading
+            # the whole ledger for each apply would grow with it.
+            applied = catalogue_applied(target.environment)
+            gone = self.missing_on_disk()
+            pending = {i for i, here in applied.items() if not here and i not in gone}
+            return pending, {i for i, here in applied.items() if here}
+
+        return policy.OrderGate(target, read)
+
+    def prune_missing(self) -> list[str]:
+        """Delete the catalogue entries ``missing_on_disk`` names (their history stays), as
+        ``migrate --prune`` forgets migrations whose files are gone; return their ids."""
+        gone = sorted(self.missing_on_disk())
+        if gone:
+            Migration.objects.filter(pk__in=gone, kept_on_disk=True).delete()
+            for migration_id in gone:
+                logger.info("Removed %s: its folder is gone and it was never applied", migration_id)
+        return gone
 
     @contextmanager
     def deferred_schema_sync(self) -> Iterator[None]:
@@ -633,6 +731,11 @@ def _canonicalise(migration: Migration) -> None:
     """Give a migration built in code (not yet stored) its canonical SQL text."""
     if migration._state.adding:
         migration.sql = canonical_sql(migration.sql)
+
+
+def _mark_kept_on_disk(migration_ids: list[str]) -> None:
+    if migration_ids:
+        Migration.objects.filter(pk__in=migration_ids).update(kept_on_disk=True)
 
 
 def _executor(target: Target) -> MigrationExecutor:

@@ -49,6 +49,15 @@ class Migration(models.Model):
         _("rollback SQL"), blank=True, default="", help_text=_("Leave empty to generate one.")
     )
     checksum = models.CharField(_("checksum"), max_length=64, editable=False)
+    kept_on_disk = models.BooleanField(
+        _("kept on disk"),
+        default=False,
+        editable=False,
+        help_text=_(
+            "Its folder under migrations/ was imported or written. If that folder is deleted "
+            "before the migration is applied anywhere, the migration is no longer planned."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

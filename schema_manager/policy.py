@@ -1,6 +1,10 @@
-"""Environment policy: promotion order, which environments write files, which may prompt."""
+"""Environment policy: promotion and migration order, which environments write files, which
+may prompt."""
 
 from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Collection
 
 from django.db import DatabaseError, connections
 
@@ -70,3 +74,64 @@ class PromotionGate:
             self._unreadable = exc
             return
         self._applied = {(row.migration_name, row.checksum) for row in rows if row.is_applied}
+
+
+class OrderGate:
+    """Whether applying a migration now keeps migration order (by id, as Prisma sorts its
+    folders) in ``target``: a migration applied while one before it is pending there runs
+    out of order. Protected environments refuse that unless allowed (Flyway's
+    ``outOfOrder=false``); the others apply it with a warning.
+
+    ``read`` returns (the ids pending in the target, the ids applied there); it is called on
+    the first question, and the gate then follows the plan as it applies.
+    """
+
+    def __init__(
+        self, target: Target, read: Callable[[], tuple[Collection[str], Collection[str]]]
+    ) -> None:
+        self.target = target
+        self._read = read
+        self._pending: list[str] | None = None
+        self._applied: set[str] = set()
+
+    def check(self, migration_id: str, *, allowed: bool) -> tuple[str | None, str | None]:
+        """(why applying ``migration_id`` now is refused, a warning about it): at most one."""
+        earlier = self._earlier(migration_id)
+        if not earlier:
+            return None, None
+        shown = ", ".join(repr(name) for name in earlier[:3])
+        if len(earlier) > 3:
+            shown += f" and {len(earlier) - 3} more"
+        environment = self.target.environment
+        if self.target.is_protected and not allowed:
+            return (
+                f"Migration {migration_id!r} was not applied to {environment}: it would run "
+                f"out of order, before {shown} (earlier by id, still pending there); apply "
+                "those first, or pass allow_out_of_order=True (--allow-out-of-order).",
+                None,
+            )
+        return (
+            None,
+            f"Applied out of order: {shown} (earlier by id) still pending in {environment}.",
+        )
+
+    def applied(self, migration_id: str) -> None:
+        """``migration_id`` is applied now (or, in a plan's check, would be)."""
+        pending = self._ids()
+        position = bisect_left(pending, migration_id)
+        if position < len(pending) and pending[position] == migration_id:
+            del pending[position]
+        self._applied.add(migration_id)
+
+    def _earlier(self, migration_id: str) -> list[str]:
+        pending = self._ids()
+        if migration_id in self._applied:
+            return []  # applying it again is a no-op
+        return pending[: bisect_left(pending, migration_id)]
+
+    def _ids(self) -> list[str]:
+        if self._pending is None:
+            pending, applied = self._read()
+            self._applied = set(applied)
+            self._pending = sorted(set(pending) - self._applied)
+        return self._pending

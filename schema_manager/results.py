@@ -66,6 +66,21 @@ class ValidationResult:
     statements: int = 0
 
 
+@dataclass
+class PlanCheck:
+    """What applying one migration of a plan now would meet: every reason it would be
+    refused (``errors``) and what would only be reported (``warnings``)."""
+
+    migration_id: str
+    validation: ValidationResult
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.errors)
+
+
 def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> MigrationResult:
     """The result of an apply that ran (or found the migration already applied)."""
     if outcome.already_applied:

@@ -3,14 +3,17 @@
 A migration is known from three places: its folder on disk, the catalogue and the target's
 ledger. Its state is the ledger's (pending, applied, failed, rolled_back, unresolved), turned
 into ``modified`` when the SQL it was applied with no longer matches its SQL now, into
-``missing`` when the ledger knows it but neither the disk nor the catalogue does, and into
-``unreadable`` when its folder cannot be read (``error`` says why, naming the file).
+``missing`` when the ledger knows it but neither the disk nor the catalogue does, into
+``unreadable`` when its folder cannot be read (``error`` says why, naming the file), and
+into ``missing_on_disk`` when its folder was deleted before it was applied anywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+
+from django.db.models import OuterRef, Subquery
 
 from .files import FolderChecksum, UnreadableFolder
 from .ledger import LedgerRow
@@ -26,7 +29,8 @@ NOT_DEPLOYED = frozenset(
 class MigrationState:
     migration_id: str
     name: str
-    # pending, applied, failed, rolled_back, unresolved, modified, missing, unreadable
+    # pending, applied, failed, rolled_back, unresolved, modified, missing, unreadable,
+    # missing_on_disk
     state: str
     in_catalogue: bool
     applied_at: datetime | None = None
@@ -52,10 +56,14 @@ def migration_states(
     rows: list[LedgerRow],
     disk: dict[str, FolderChecksum] | None = None,
     unreadable: dict[str, UnreadableFolder] | None = None,
+    gone: set[str] | None = None,
 ) -> list[MigrationState]:
     """Every migration on ``disk`` (readable or ``unreadable``), in the catalogue or in
-    ``rows`` (the ledger), sorted by id."""
-    disk, unreadable = disk or {}, unreadable or {}
+    ``rows`` (the ledger), sorted by id.
+
+    ``gone`` are the catalogue entries whose folder was deleted before they were applied
+    anywhere (``SchemaManager.missing_on_disk``): not pending, ``missing_on_disk``."""
+    disk, unreadable, gone = disk or {}, unreadable or {}, gone or set()
     catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
     for row in rows:  # oldest first, so the last row per name wins
@@ -82,6 +90,8 @@ def migration_states(
                 state = "modified"
         elif state == "applied":
             state = "missing"
+        elif migration_id in gone and state in {"pending", "failed"}:
+            state = "missing_on_disk"
         bad_folder = unreadable.get(migration_id)
         if bad_folder is not None:  # its SQL on disk is unknown: nothing else can be told
             state = "unreadable"
@@ -119,3 +129,19 @@ def _state(row: LedgerRow | None) -> str:
     if row.is_unresolved_failure:
         return "unresolved"
     return "rolled_back" if row.finished_at else "failed"
+
+
+def catalogue_applied(environment: str) -> dict[str, bool]:
+    """Each catalogue entry's id -> whether history leaves it applied in ``environment``, in
+    one query (history matches the ledger once an operation has reconciled them)."""
+    latest = (
+        VersionRecord.objects.filter(
+            environment=environment,
+            migration_id=OuterRef("pk"),
+            status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
+        )
+        .order_by("-recorded_at", "-id")
+        .values("status")[:1]
+    )
+    rows = Migration.objects.annotate(last=Subquery(latest)).values_list("id", "last")
+    return {migration_id: last == VersionRecord.Status.APPLIED for migration_id, last in rows}

@@ -28,6 +28,20 @@ def run_command(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def run_command_status(*args: str) -> tuple[int, str, str]:
+    """``run_command``, with the exit status ``manage.py`` would end with (a CommandError is
+    1, its sentence on stderr, as Django's own runner writes it)."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err, no_color=True)
+    except CommandError as exc:
+        err.write(f"CommandError: {exc}\n")
+        return 1, out.getvalue(), err.getvalue()
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
 def write_migration(directory: Path, migration_id: str, sql: str, down: str | None = None) -> Path:
     folder = directory / migration_id
     folder.mkdir(parents=True)

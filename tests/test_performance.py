@@ -76,8 +76,8 @@ def bulk_history(targets, first: int, count: int, records_each: int) -> None:
     with transaction.atomic(using="default"), app.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {Migration._meta.db_table} (id, name, sql, rollback_sql, checksum, "
-            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            migrations,
+            "created_at, updated_at, kept_on_disk) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [[*migration, False] for migration in migrations],
         )
         cursor.executemany(
             f"INSERT INTO {VersionRecord._meta.db_table} (migration_id, name, environment, "

@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from ...conf import app_settings
 from ...exceptions import SchemaManagerError
 from ...manager import SchemaManager
+from ...models import Migration
 from ...results import MigrationResult
 from ...security import scrub
 
@@ -34,6 +35,21 @@ class SchemaCommand(BaseCommand):
     @property
     def manager(self) -> SchemaManager:
         return SchemaManager()
+
+    def named_migrations(self, ids: list[str]) -> list[Migration]:
+        """The catalogue entries ``ids`` (after importing new folders), in the order given."""
+        unreadable = {folder.id: folder for folder in self.manager.import_folders().unreadable}
+        for migration_id in ids:
+            if migration_id in unreadable:
+                raise CommandError(f"Cannot use {migration_id!r}: {unreadable[migration_id].error}")
+        found = Migration.objects.in_bulk(ids)
+        missing = [migration_id for migration_id in ids if migration_id not in found]
+        if missing:
+            raise CommandError(
+                f"Unknown migration(s): {', '.join(map(repr, missing))}; they are neither in the "
+                "catalogue nor in the migrations directory."
+            )
+        return [found[migration_id] for migration_id in ids]
 
     def report_line(
         self, result: MigrationResult, position: int, total: int, verbosity: int

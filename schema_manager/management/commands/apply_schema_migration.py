@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from ...models import Migration
 from ...policy import may_prompt
-from ...results import MigrationResult, ValidationResult
+from ...results import MigrationResult, PlanCheck, ValidationResult
 from ...targets import resolve
 from ._base import SchemaCommand
 
@@ -34,6 +34,18 @@ class Command(SchemaCommand):
             help="Apply destructive statements even in a protected environment (production).",
         )
         parser.add_argument(
+            "--allow-out-of-order",
+            action="store_true",
+            help="Apply even while a migration before it (by id) is pending in a protected "
+            "environment (elsewhere that is only a warning).",
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
+            help="First remove catalogue entries whose folder was deleted from migrations/ "
+            "before they were applied anywhere (then apply the named ones, or --all, if given).",
+        )
+        parser.add_argument(
             "--fake",
             action="store_true",
             help="Record the migrations as applied without running their SQL (baseline).",
@@ -47,11 +59,19 @@ class Command(SchemaCommand):
         )
 
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
-        if bool(ids) == bool(options["all"]):
+        if (ids and options["all"]) or not (ids or options["all"] or options["prune"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
         manager = self.manager
         target = resolve(environment)
-        plan = manager.pending_migrations(environment) if options["all"] else self._named(ids)
+        if options["prune"]:
+            self._prune(options["verbosity"])
+            if not (ids or options["all"]):
+                return
+        plan = (
+            manager.pending_migrations(environment)
+            if options["all"]
+            else self.named_migrations(ids)
+        )
         if options["all"]:
             # Refuse before the first apply, not halfway through the plan.
             drift = manager.plan_drift(plan, environment)
@@ -64,9 +84,21 @@ class Command(SchemaCommand):
                 self.stdout.write(f"No migrations to apply in {target.environment}.")
             return
         if options["dry_run"]:
-            self._show_plan(
-                plan, environment, verbosity, fake=options["fake"], rehearse=options["rehearse"]
+            checks = manager.check_plan(
+                plan,
+                environment,
+                allow_destructive=options["allow_destructive"],
+                allow_out_of_order=options["allow_out_of_order"],
+                fake=options["fake"],
+                rehearse=options["rehearse"],
             )
+            self._show_plan(plan, checks, environment, verbosity, fake=options["fake"])
+            refused = sum(check.refused for check in checks)
+            if refused:
+                raise CommandError(
+                    f"{refused} of {len(plan)} migration(s) would be refused in "
+                    f"{target.environment}; see the errors above."
+                )
             return
         if verbosity >= 1:
             verb = "Faking" if options["fake"] else "Applying"
@@ -88,6 +120,7 @@ class Command(SchemaCommand):
             environment,
             allow_destructive=options["allow_destructive"],
             fake=options["fake"],
+            allow_out_of_order=options["allow_out_of_order"],
             before_apply=self._confirm if prompt else None,
             after_apply=lambda result: self.report_line(
                 result, next(positions), len(plan), verbosity
@@ -123,47 +156,37 @@ class Command(SchemaCommand):
         if answer not in {"y", "yes"}:
             raise CommandError(f"Migration {migration.id} was not applied: declined at the prompt.")
 
-    def _named(self, ids: list[str]) -> list[Migration]:
-        unreadable = {folder.id: folder for folder in self.manager.import_folders().unreadable}
-        for migration_id in ids:
-            if migration_id in unreadable:
-                raise CommandError(
-                    f"Cannot apply {migration_id!r}: {unreadable[migration_id].error}"
+    def _prune(self, verbosity: int) -> None:
+        removed = self.manager.prune_missing()
+        if verbosity >= 1:
+            for migration_id in removed:
+                self.stdout.write(
+                    f"Removed {migration_id}: its folder is gone and it was never applied."
                 )
-        found = Migration.objects.in_bulk(ids)
-        missing = [migration_id for migration_id in ids if migration_id not in found]
-        if missing:
-            raise CommandError(
-                f"Unknown migration(s): {', '.join(map(repr, missing))}; they are neither in the "
-                "catalogue nor in the migrations directory."
-            )
-        return [found[migration_id] for migration_id in ids]
+            if not removed:
+                self.stdout.write("No migrations to prune.")
 
     def _show_plan(
         self,
         plan: list[Migration],
+        checks: list[PlanCheck],
         environment: str | None,
         verbosity: int,
         *,
         fake: bool,
-        rehearse: bool,
     ) -> None:
         manager = self.manager
         verb = "fake" if fake else "apply"
-        validations = manager.validate_migrations_sync(plan, environment, rehearse=rehearse)
-        for position, migration in enumerate(plan, start=1):
-            validation = validations[position - 1]
+        for position, (migration, check) in enumerate(zip(plan, checks, strict=True), start=1):
+            validation = check.validation
             counter = f"[{position}/{len(plan)}] " if len(plan) > 1 else ""
             self.stdout.write(self.style.MIGRATE_HEADING(f"{counter}Would {verb} {migration.id}"))
             if validation.rehearsed and not validation.rehearsal_error:
                 self.stdout.write(f"  rehearsed: no error ({validation.rehearsal_time:.3f} s)")
-            for error in validation.errors:
+            for error in check.errors:
                 self.stdout.write(self.style.ERROR(f"  error: {error}"))
-            for warning in validation.warnings:
+            for warning in check.warnings:
                 self.stdout.write(self.style.WARNING(f"  warning: {warning}"))
-            problem = manager.drift_problem(migration)
-            if problem:
-                self.stdout.write(self.style.ERROR(f"  error: {problem}"))
             for note in validation.acknowledged:
                 self.stdout.write(f"  acknowledged: {note}")
             if verbosity >= 1:

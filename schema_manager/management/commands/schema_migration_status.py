@@ -55,6 +55,7 @@ class Command(SchemaCommand):
             "unresolved": self.style.ERROR,
             "modified": self.style.ERROR,
             "missing": self.style.NOTICE,
+            "missing_on_disk": self.style.NOTICE,
             "rolled_back": self.style.NOTICE,
             "unreadable": self.style.ERROR,
         }
@@ -93,6 +94,11 @@ def _details(state: MigrationState) -> str:
         )
     if state.state == "missing":
         parts.append("not on disk nor in the catalogue")
+    elif state.state == "missing_on_disk":
+        parts.append(
+            "folder deleted before it was applied anywhere: never planned; "
+            "apply_schema_migration --prune removes it"
+        )
     elif state.in_catalogue and not state.on_disk and state.state != "pending":
         parts.append("not on disk")
     return "".join(f"  {part}" for part in parts)
