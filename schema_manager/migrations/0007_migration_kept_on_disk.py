@@ -19,7 +19,7 @@ def mark_entries_with_a_folder(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("schema_manager", "0005_scriptanalysis_cuts"),
+        ("schema_manager", "0006_versionrecord_verbose_names"),
     ]
 
     operations = [
