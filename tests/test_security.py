@@ -233,9 +233,7 @@ def test_a_password_in_a_failed_migrations_error_is_masked_everywhere(
         )
         shown = [str(message) for message in page.context["messages"]]
         # In staging: production would refuse 002 before it runs, as 001 is pending there.
-        page = admin_client.get(
-            confirm_as_shown(admin_client, "apply_to_staging", "002_leaky").url
-        )
+        page = admin_client.get(confirm_as_shown(admin_client, "apply_to_staging", "002_leaky").url)
         shown += [str(message) for message in page.context["messages"]]
     finally:
         del settings.DATABASES["default"]["PASSWORD"]

@@ -7,7 +7,7 @@ import asyncio
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from schema_manager import Migration, SchemaManager
 from schema_manager.rehearsal import rehearse
@@ -126,10 +126,12 @@ def test_dry_run_rehearse_flag(targets):
     Migration.objects.create(id="004_good", name="good", sql="CREATE TABLE d (id INT);")
     out = StringIO()
 
-    call_command(
-        "apply_schema_migration", "004_good", "003_bad", "--dry-run", "--rehearse",
-        stdout=out, no_color=True,
-    )  # fmt: skip
+    # The plan is printed whole, then the dry run fails: 003_bad would be refused.
+    with pytest.raises(CommandError, match="1 of 2 migration"):
+        call_command(
+            "apply_schema_migration", "004_good", "003_bad", "--dry-run", "--rehearse",
+            stdout=out, no_color=True,
+        )  # fmt: skip
 
     text = out.getvalue()
     assert "rehearsed: no error (" in text
