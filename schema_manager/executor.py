@@ -23,9 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connections, transaction
 
+from . import journal
 from .backends import LEDGER_TABLE, TargetBackend, Timeouts, get_backend
-from .compensation import cleanup_after_failure, compensate, execute_quietly, inverse
+from .compensation import (
+    Step,
+    commits_with_its_progress,
+    compensate,
+    execute_quietly,
+    undo_uncertain,
+)
 from .exceptions import CommitWithheld, MigrationStateError, SchemaManagerError
+from .footprints import Footprint, probe, targets_of
 from .ledger import (
     COMPENSATED,
     COMPENSATION_INCOMPLETE,
@@ -315,20 +323,25 @@ class MigrationExecutor:
                 outcome.success = True
                 return
             # Committed before the first statement: whoever comes next (after a crash, too)
-            # sees the attempt and how far it got.
+            # sees the attempt, how far it got and, in its journal, what each step found.
             self._settle_before_commit()
             outcome.ledger_id = self.ledger.insert(
-                migration_id, checksum, outcome.started_at, finished_at=None
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=None,
+                logs=journal.encode({}),
             )
-        completed: list[Statement] = []
-        failed: Statement | None = None
+        entries: journal.Entries = {}
+        completed: list[Step] = []
+        step: Step | None = None
         try:
             for count, statement in enumerate(statements, start=1):
-                failed = statement
+                step = self._read_step(statement, count, entries, outcome.ledger_id)
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
-                self._run_one(statement, outcome, then=record)
-                completed.append(statement)
-                failed = None
+                self._run_one(statement, outcome, then=record, step=step)
+                completed.append(step)
+                step = None
                 crash_point(f"after-step-{len(completed)}")
             outcome.finished_at = utc_now()
             crash_point("before-commit")
@@ -336,12 +349,33 @@ class MigrationExecutor:
             outcome.success = True
         except Exception as exc:  # compensated, recorded, logged and returned
             self._fail(outcome, exc, migration_id)
-            self._compensate(outcome, completed, failed)
+            self._compensate(outcome, completed, self._may_have_acted(step))
 
-    def _compensate(
-        self, outcome: Outcome, completed: list[Statement], failed: Statement | None
-    ) -> None:
-        result = compensate(self.connection, completed, failed)
+    def _read_step(
+        self, statement: Statement, count: int, entries: journal.Entries, row_id: str
+    ) -> Step:
+        """Read from the catalogue what ``statement`` would create or drop, and journal it
+        (before it runs) where a crash could otherwise leave its effect unknown."""
+        footprint = None
+        if targets_of(statement, self.backend.vendor) is not None:
+            with self.connection.cursor() as cursor:
+                footprint = probe(cursor, statement, self.backend.vendor)
+        if footprint is not None or not commits_with_its_progress(statement, self.backend):
+            entries[count] = footprint.existed if footprint is not None else None
+            self.ledger.set_logs(row_id, journal.encode(entries))
+        return Step(statement, footprint)
+
+    def _may_have_acted(self, step: Step | None) -> Step | None:
+        """The failed step, if it may have left something behind although it failed: one
+        that commits apart from its progress (a failed CREATE INDEX CONCURRENTLY leaves an
+        INVALID index) and whose footprint says what to look for. A failing statement
+        otherwise leaves nothing (its transaction, or the engine's atomic DDL, undoes it)."""
+        if step is None or step.footprint is None:
+            return None
+        return None if commits_with_its_progress(step.statement, self.backend) else step
+
+    def _compensate(self, outcome: Outcome, completed: list[Step], last: Step | None) -> None:
+        result = compensate(self.connection, completed, last)
         outcome.finished_at = None
         if result.complete:
             outcome.compensated = True
@@ -363,19 +397,22 @@ class MigrationExecutor:
     ) -> bool:
         """Settle what a dead process's step-by-step attempt of this migration left behind.
 
-        Under the session lock, an unfinished row without logs can only belong to a process
-        that died mid-run (a live one would hold the lock; a failed one writes its logs).
-        ``applied_steps_count`` says how far it got. If every statement had run, the attempt
-        is finished (rolled forward) and True is returned. Otherwise its statements are
-        compensated; the statement after the recorded ones may have committed just before the
-        process died (DDL commits by itself; DML commits with its progress), so that
-        statement's inverse is tried too, quietly.
+        Under the session lock, an unfinished row whose ``logs`` are still its journal (or
+        empty, from an older version) can only belong to a process that died mid-run (a live
+        one would hold the lock; a failed one writes its error). ``applied_steps_count`` says
+        how far it got. If every statement had run, the attempt is finished (rolled forward)
+        and True is returned. Otherwise what its statements created is compensated: the
+        journal says what each found before it ran, and the catalogue, read now, whether the
+        statement after the recorded ones (which may have committed just before the process
+        died) created anything. Where that cannot be known, nothing is undone and the row
+        says what an operator must check.
         """
         if not self.backend.has_session_lock:
             return False
         statements: list[Statement] | None = None  # read only if there is something to recover
         for row in self.ledger.rows(migration_id):
-            if not row.is_unresolved_failure or row.logs is not None or row.checksum != checksum:
+            interrupted = row.logs is None or journal.is_journal(row.logs)
+            if not row.is_unresolved_failure or not interrupted or row.checksum != checksum:
                 continue
             if statements is None:
                 statements = every_statement()
@@ -391,25 +428,44 @@ class MigrationExecutor:
                 outcome.success, outcome.ledger_id = True, row.id
                 logger.warning("Recovered %s on %r: %s", migration_id, self.alias, summary)
                 return True
-            done = statements[: row.applied_steps_count]
-            maybe = statements[row.applied_steps_count : row.applied_steps_count + 1]
-            for statement in maybe:
-                for line in inverse(statement, self.backend.vendor) or []:
-                    execute_quietly(self.connection, line)
-            result = compensate(self.connection, done, None)
-            if result.complete:
-                logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
-                when = utc_now()
-                self.ledger.close_failed(row.id, logs, rolled_back_at=when)
-                outcome.recovered.append(
-                    LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
-                )
-                logger.warning("Recovered %s on %r: %s", migration_id, self.alias, logs)
-            else:
-                logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
-                self.ledger.close_failed(row.id, logs, rolled_back_at=None)
-                logger.error("Could not recover %s on %r: %s", migration_id, self.alias, logs)
+            self._compensate_interrupted(row, statements, summary, outcome)
         return False
+
+    def _compensate_interrupted(
+        self, row: LedgerRow, statements: list[Statement], summary: str, outcome: Outcome
+    ) -> None:
+        entries = journal.decode(row.logs)
+        count = row.applied_steps_count
+        done = [self._journaled_step(s, entries) for s in statements[:count]]
+        result = compensate(self.connection, done, self._in_flight(statements[count], entries))
+        if result.complete:
+            logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
+            when = utc_now()
+            self.ledger.close_failed(row.id, logs, rolled_back_at=when)
+            outcome.recovered.append(
+                LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
+            )
+            logger.warning("Recovered %s on %r: %s", row.migration_name, self.alias, logs)
+            return
+        logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
+        self.ledger.close_failed(row.id, logs, rolled_back_at=None)
+        logger.error("Could not recover %s on %r: %s", row.migration_name, self.alias, logs)
+
+    def _journaled_step(self, statement: Statement, entries: journal.Entries | None) -> Step:
+        """A completed statement with the footprint its journal recorded (if any)."""
+        found = (entries or {}).get(statement.index + 1)
+        targets = targets_of(statement, self.backend.vendor)
+        if found is None or targets is None or len(targets) != len(found):
+            return Step(statement)
+        return Step(statement, Footprint(targets, found))
+
+    def _in_flight(self, statement: Statement, entries: journal.Entries | None) -> Step | None:
+        """The statement that was running when the process died, if it may have acted."""
+        if commits_with_its_progress(statement, self.backend):
+            return None  # it committed with its count, which says it did not
+        if entries is not None and statement.index + 1 not in entries:
+            return None  # its journal entry, written before it ran, was never written
+        return self._journaled_step(statement, entries)
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
@@ -484,7 +540,7 @@ class MigrationExecutor:
         unresolved = [row for row in rows if row.is_unresolved_failure]
         if unresolved:
             row = unresolved[-1]
-            detail = f": {row.logs.strip()}" if row.logs else ""
+            detail = f": {row.logs.strip().rstrip('.')}" if row.logs else ""
             raise MigrationStateError(
                 f"Migration {migration_id!r} has an unfinished attempt on {self.alias!r} "
                 f"(ledger row {row.id}, started {row.started_at:%Y-%m-%d %H:%M:%S}){detail}; "
@@ -532,7 +588,11 @@ class MigrationExecutor:
         return True
 
     def _run_one(
-        self, statement: Statement, outcome: Outcome, then: Callable[[], None] | None = None
+        self,
+        statement: Statement,
+        outcome: Outcome,
+        then: Callable[[], None] | None = None,
+        step: Step | None = None,
     ) -> None:
         """One statement outside the migration's transaction, retried after a lock timeout.
 
@@ -549,15 +609,27 @@ class MigrationExecutor:
                 with transaction.atomic(using=self.alias) if wrap else nullcontext():
                     with self.connection.cursor() as cursor:
                         cursor.execute(statement.text)
+                    crash_point(f"in-step-{statement.index + 1}")
                     if then is not None:
                         then()
                 break
             except Exception as exc:
                 if not self._retry_after(exc, attempt):
                     raise StatementError(statement, exc) from exc
-                for line in cleanup_after_failure(statement, self.backend.vendor):
-                    execute_quietly(self.connection, line)
+                self._clean_up_before_retry(self._may_have_acted(step))
         outcome.statements_run += 1
+
+    def _clean_up_before_retry(self, step: Step | None) -> None:
+        """Drop what the failed try created (an INVALID index of CREATE INDEX CONCURRENTLY
+        that did not exist before it), so that the retry starts afresh."""
+        if step is None:
+            return
+        try:
+            lines = undo_uncertain(self.connection, step)
+        except Exception:  # nothing known to clean up: the retry will say if it cannot run
+            return
+        for line in lines if isinstance(lines, list) else []:
+            execute_quietly(self.connection, line)
 
     def _run(self, statements: Iterable[Statement], outcome: Outcome, then: str = "") -> Any:
         """Run ``statements`` in the open transaction; where the engine allows, several per

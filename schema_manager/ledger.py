@@ -320,13 +320,16 @@ class Ledger:
         self._fold_change(row_id, applied_steps_count=applied_steps_count)
 
     def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
+        """Mark a step-by-step attempt finished; its journal in ``logs`` gives way to NULL."""
         with self.connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {self._table} SET finished_at = %s, applied_steps_count = %s "
-                "WHERE id = %s",
+                f"UPDATE {self._table} SET finished_at = %s, applied_steps_count = %s, "
+                "logs = NULL WHERE id = %s",
                 [self.backend.now_param(when), applied_steps_count, row_id],
             )
-        self._fold_change(row_id, finished_at=when, applied_steps_count=applied_steps_count)
+        self._fold_change(
+            row_id, finished_at=when, applied_steps_count=applied_steps_count, logs=None
+        )
 
     def set_logs(self, row_id: str, logs: str) -> None:
         with self.connection.cursor() as cursor:

@@ -3,9 +3,13 @@ existed before it began survive, with their rows, on every engine that runs step
 
 from __future__ import annotations
 
+import signal
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from schema_manager import Migration
+from tests.processes import Fleet, kill_started
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -134,3 +138,102 @@ def test_an_invalid_index_left_by_this_attempt_is_dropped(postgres_targets, mana
     assert result.compensated, result.message
     assert _unique_email_index(postgres_targets) == []
     assert postgres_targets.schema_snapshot() == before
+
+
+# -- after a kill -9 -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fleet(targets, tmp_path):
+    yield Fleet(targets, tmp_path)
+    kill_started()
+
+
+def _touching_users(engine: str) -> list[str]:
+    """A no-transaction migration that creates two objects and touches users' existing ones
+    with IF [NOT] EXISTS (on PostgreSQL, by CREATE INDEX CONCURRENTLY whose name is taken)."""
+    existing_index = "CREATE INDEX IF NOT EXISTS users_email ON users (email)"
+    new_index = "CREATE INDEX fresh_note ON fresh (note)"
+    if engine == "postgresql":
+        existing_index = existing_index.replace("INDEX", "INDEX CONCURRENTLY", 1)
+        new_index = new_index.replace("INDEX", "INDEX CONCURRENTLY", 1)
+    return [
+        "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, email VARCHAR(100))",
+        "CREATE TABLE fresh (id INTEGER PRIMARY KEY, note VARCHAR(20))",
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS email VARCHAR(100)",
+        existing_index,
+        "DROP TABLE IF EXISTS ghost",
+        new_index,
+    ]
+
+
+def _users_made_by_hand(targets) -> None:
+    """users, its unique index and ROWS rows, made before the migration (not by it)."""
+    targets.execute("development", USERS.split(";")[0])
+    targets.execute("development", "CREATE UNIQUE INDEX users_email ON users (email)")
+    with targets.connection().cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO users (id, email) VALUES (%s, %s)",
+            [(n, f"u{n}@example.com") for n in range(1, ROWS + 1)],
+        )
+
+
+def _killed_at(fleet, point: str) -> None:
+    process = fleet.start(SCHEMA_MANAGER_TEST_CRASH_AT=point)
+    process.wait(timeout=120)
+    assert process.returncode == -signal.SIGKILL, (point, process.stderr.read())
+
+
+KILL_POINTS = [f"in-step-{n}" for n in range(1, 7)] + [f"after-step-{n}" for n in range(1, 6)]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"], indirect=True)
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_after_a_kill_the_next_apply_undoes_only_what_the_attempt_created(targets, fleet, point):
+    _users_made_by_hand(targets)
+    before = targets.schema_snapshot()
+    fleet.write("002_touch_users", NO_TRANSACTION + ";\n".join(_touching_users(targets.engine)))
+    _killed_at(fleet, point)
+
+    call_command("apply_schema_migration", "--all", verbosity=0)
+
+    assert user_rows(targets) == (ROWS, ROWS)
+    assert {"users_email", "fresh_note"} <= targets.indexes("users") | targets.indexes("fresh")
+    interrupted, applied = targets.ledger()
+    assert "Interrupted:" in interrupted["logs"], interrupted["logs"]
+    assert interrupted["rolled_back_at"] is not None
+    assert (applied["finished_at"] is not None, applied["logs"]) == (True, None)
+    # Nothing of users changed: what the migration added is fresh and its index only.
+    added = set(targets.schema_snapshot()) - set(before)
+    assert all("fresh" in str(item) or "_prisma_migrations" in str(item) for item in added)
+    assert set(before) <= set(targets.schema_snapshot())
+
+
+UNKNOWABLE = {
+    # No name: the catalogue cannot say whether the build ran.
+    "postgresql": "CREATE INDEX CONCURRENTLY ON users (email)",
+    # Its effect on the column is not read from the catalogue.
+    "mysql": "ALTER TABLE users MODIFY email VARCHAR(200)",
+}
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"], indirect=True)
+def test_after_a_kill_an_unknowable_statement_stops_the_next_apply(targets, fleet):
+    _users_made_by_hand(targets)
+    sql = "CREATE TABLE fresh (id INTEGER PRIMARY KEY);\n" + UNKNOWABLE[targets.engine]
+    fleet.write("002_unknowable", NO_TRANSACTION + sql + ";\n")
+    _killed_at(fleet, "in-step-2")
+    after_kill = targets.schema_snapshot()
+
+    for _ in range(2):  # and again: still nothing touched
+        with pytest.raises(CommandError) as raised:
+            call_command("apply_schema_migration", "--all", verbosity=0)
+        message = " ".join(str(raised.value).split())
+        assert "statement 2 (" in message, message
+        assert "may have run before the process died" in message
+        assert "check on " in message
+        assert "whether it took effect" in message
+        assert targets.schema_snapshot() == after_kill
+        assert user_rows(targets) == (ROWS, ROWS)
+    [row] = targets.ledger()
+    assert (row["finished_at"], row["rolled_back_at"]) == (None, None)

@@ -92,8 +92,13 @@ Inverse = tuple[list[str], str | None]  # statements, and why it cannot be (full
 
 def invert(statement: Statement, vendor: str) -> Inverse:
     """The statements undoing ``statement`` and, if it cannot be fully undone, why."""
+    return invert_operation(describe(statement), vendor)
+
+
+def invert_operation(operation: Operation, vendor: str) -> Inverse:
+    """``invert`` for a recognised statement (or part of one: some of an ALTER TABLE's
+    actions, for compensation that undoes only those)."""
     dialect = vendor if vendor in DIALECTS else "postgresql"
-    operation = describe(statement)
     if isinstance(operation, CreateTable):
         cascade = " CASCADE" if dialect == "postgresql" else ""
         return [f"DROP TABLE IF EXISTS {render_name(operation.table, dialect)}{cascade};"], None
