@@ -291,6 +291,11 @@ class RollbackBatch(_Batch):
                 target.environment, live.id, migration_id, target.vendor
             )
         problem = rollback_scripts.why_unusable(migration_id, script, target.vendor)
+        if problem and not script.strip():  # unless the migration itself ran nothing
+            sql = Migration.objects.filter(pk=migration_id).values_list("sql", flat=True).first()
+            problem = rollback_scripts.why_unusable(
+                migration_id, script, target.vendor, migration_sql=sql or ""
+            )
         if problem:
             return self._not_run(migration_id, MigrationStateError(problem))
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)

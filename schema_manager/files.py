@@ -19,6 +19,7 @@ from . import file_reads
 from .checksums import same_script
 from .exceptions import MigrationFileError, SchemaManagerError
 from .security import get_logger
+from .slugs import slugify
 
 logger = get_logger("schema_manager.files")
 
@@ -33,7 +34,6 @@ LOCK_TEXT = (
     'provider = "{provider}"\n'
 )
 EMPTY_MIGRATION = "-- This is an empty migration.\n"
-SLUG_MAX_LENGTH = 200
 _PROVIDER_LINE = re.compile(r'^\s*provider\s*=\s*"([^"]*)"', re.MULTILINE)
 
 
@@ -178,7 +178,7 @@ class MigrationDirectory:
     def create(self, name: str, sql: str = "", rollback_sql: str = "") -> Path:
         """Scaffold ``<UTC timestamp>_<slug>/`` with migration.sql (and down.sql if given)."""
         slug = slugify(name)
-        if not slug.strip("_"):
+        if not slug:
             raise SchemaManagerError(
                 f"Migration name {name!r} has no letter or digit to make a folder name from."
             )
@@ -207,11 +207,6 @@ def _locate(folder: Path, name: str, root: Path, *, optional: bool = False):
     if optional:
         return file_reads.locate_if_any(place.path / name, root, shown)
     return file_reads.locate(place.path / name, root, shown)
-
-
-def slugify(name: str) -> str:
-    """Prisma's folder slug: lowercase, each run of non-alphanumerics one ``_``, ≤ 200 chars."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower())[:SLUG_MAX_LENGTH]
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -56,17 +56,23 @@ def scripts_in_force(environment: str, live_rows: dict[str, str], vendor: str) -
     return scripts
 
 
-def why_unusable(migration_id: str, script: str, vendor: str | None = None) -> str | None:
+def why_unusable(
+    migration_id: str, script: str, vendor: str | None = None, *, migration_sql: str = ""
+) -> str | None:
     """Why ``script`` must not run as the rollback of ``migration_id``; None if it may.
 
-    ``vendor``: the target's, so that the script is split once for this and for running it."""
+    ``vendor``: the target's, so that the script is split once for this and for running it.
+    An empty script may roll back a migration whose ``migration_sql`` has no statements
+    either (Prisma's empty migration): there is nothing to undo."""
     warnings = script_warnings(script)
     if warnings:
         return (
             f"Migration {migration_id!r} cannot be rolled back automatically: "
             f"{' '.join(warnings)} Give the migration a rollback_sql (down.sql) that handles it."
         )
-    if not parse_statements(script, vendor):
+    if not parse_statements(script, vendor) and (
+        not migration_sql or parse_statements(migration_sql, vendor)
+    ):
         return f"Migration {migration_id!r} has no rollback script to run."
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.test import override_settings
@@ -13,6 +14,8 @@ from schema_manager import Migration, MigrationResult, SchemaManager, Validation
 from schema_manager.checks import check_environments
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_importing_the_package_needs_no_django_setup():
@@ -25,6 +28,29 @@ def test_importing_the_package_needs_no_django_setup():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={})
     assert done.returncode == 0, done.stderr
     assert "SchemaManager" in done.stdout
+
+
+def test_importing_models_before_setup_says_what_to_do_and_works_after():
+    code = (
+        "import django\n"
+        "from django.core.exceptions import AppRegistryNotReady\n"
+        "from schema_manager import MigrationResult, ValidationResult\n"
+        "try:\n"
+        "    from schema_manager import SchemaManager\n"
+        "except AppRegistryNotReady as exc:\n"
+        "    print(exc)\n"
+        "django.setup()\n"
+        "from schema_manager import Migration, SchemaManager\n"
+        "print(SchemaManager.__name__, Migration._meta.label)\n"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "schema_manager.SchemaManager uses Django models: call django.setup() (with "
+        "DJANGO_SETTINGS_MODULE set) before importing it, or import it inside a function.",
+        "SchemaManager schema_manager.Migration",
+    ]
 
 
 def test_unknown_attribute_is_an_attribute_error():

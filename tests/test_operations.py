@@ -18,8 +18,8 @@ from django.test import override_settings
 
 from schema_manager import Migration, SchemaManager
 from schema_manager.exceptions import AppliedMigrationError
-from schema_manager.files import slugify
 from schema_manager.models import VersionRecord
+from schema_manager.slugs import UntranslatableName, slugify
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS
 from tests.test_commands import demo_env, manage, run_command, write_migration
@@ -208,9 +208,77 @@ def test_status_every_state_all_environments_and_check(targets, migrations_dir):
 # -- create_schema_migration -------------------------------------------------------------------
 
 
-def test_slug_follows_prisma():
-    assert slugify("Add Users -- table!") == "add_users_table_"
-    assert slugify("x" * 300) == "x" * 200
+# What Prisma 6.19's `migrate dev --name NAME` makes of each name (its bundled slug function
+# run with Node on these inputs).
+PRISMA_SLUGS = [
+    ("añadir_ñandú", "anadir_nandu"),
+    ("Add Users -- table!", "add_users_table"),
+    ("Add Users & Posts", "add_users_and_posts"),
+    ("addUsersTable", "add_users_table"),
+    ("  --Hello World!! ", "hello_world"),
+    ("ÄÖÜ straße", "ae_oe_ue_strasse"),
+    ("user's table", "users_table"),
+    ("I'm here", "i_m_here"),
+    ("HTMLParser2", "html_parser2"),
+    ("IDs2FA", "ids2_fa"),
+    ("USERSTable", "users_table"),
+    ("_leading", "leading"),
+    ("ÆØ æø", "aeo_aeo"),
+    ("Łódź", "lodz"),
+    ("Crème brûlée", "creme_brulee"),
+    ("Ðð Þþ", "dd_t_hth"),
+    ("İstanbul ılık", "istanbul_ilik"),  # noqa: RUF001 (a Turkish dotless i)
+    ("dvořák", "dvorak"),
+    ("Ångström", "angstroem"),
+    ("€5 price", "e5_price"),
+    ("l·l", "ll"),
+    ("x" * 300, "x" * 200),
+]
+
+
+@pytest.mark.parametrize(("name", "slug"), PRISMA_SLUGS)
+def test_slug_follows_prisma(name, slug):
+    assert slugify(name) == slug
+
+
+@pytest.mark.parametrize("name", ["Привет мир", "日本語", "œuvre"])
+def test_a_name_prisma_would_transliterate_otherwise_is_refused(name):
+    with pytest.raises(UntranslatableName, match="write the name in Latin letters"):
+        slugify(name)
+
+
+def test_create_says_when_it_changed_a_name(targets):
+    out, _ = run_command("create_schema_migration", "añadir_ñandú")
+    [folder] = SchemaManager().migrations_directory.path.iterdir()
+    assert re.fullmatch(r"\d{14}_anadir_nandu", folder.name)
+    assert out.splitlines() == [
+        f"Created {folder}",
+        "The name 'añadir_ñandú' became 'anadir_nandu', as Prisma names migration folders.",
+    ]
+    with pytest.raises(CommandError, match="Migration name 'Привет' has characters"):
+        run_command("create_schema_migration", "Привет")
+
+
+def test_an_empty_migration_applies_and_rolls_back_as_prisma_applies_it(targets):
+    run_command("create_schema_migration", "nothing yet")
+    [folder] = SchemaManager().migrations_directory.path.iterdir()
+
+    out, _ = run_command("apply_schema_migration", "--all", "-e", "staging")
+
+    assert f"{folder.name} ... applied (0 statement(s)" in out
+    [row] = targets.ledger("staging")
+    assert row["migration_name"] == folder.name
+    assert row["finished_at"] is not None
+    assert row["applied_steps_count"] == 1
+    file_bytes = (folder / "migration.sql").read_bytes()
+    assert file_bytes == b"-- This is an empty migration.\n"
+    assert row["checksum"] == hashlib.sha256(file_bytes).hexdigest()
+    [record] = SchemaManager().get_version_history("staging")
+    assert record.status == "applied"
+
+    result = SchemaManager().rollback_migration_sync(folder.name)
+    assert result.success, result.error
+    assert result.environment == "staging"
 
 
 def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):

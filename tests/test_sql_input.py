@@ -27,9 +27,10 @@ def test_empty_and_comment_only_scripts_have_no_statements(sql: str | bytes) -> 
     assert generate_rollback(sql if isinstance(sql, str) else sql.decode(), "sqlite").text == ""
 
 
-@pytest.mark.parametrize("sql", ["", "-- only a comment\n"])
-def test_empty_and_comment_only_scripts_are_validation_errors(sql: str) -> None:
-    assert [finding.code for finding in check_sql(sql)] == ["empty-sql"]
+def test_an_empty_script_is_an_error_and_a_comment_only_one_a_warning() -> None:
+    assert [(f.code, f.severity) for f in check_sql("")] == [("empty-sql", "error")]
+    comments = check_sql("-- only a comment\n")
+    assert [(f.code, f.severity) for f in comments] == [("no-statements", "warning")]
 
 
 def test_utf8_bytes_are_decoded() -> None:

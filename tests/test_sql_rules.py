@@ -117,9 +117,14 @@ def test_empty_sql(sql: str) -> None:
         "; ;\n;",
     ],
 )
-def test_comment_only_sql(sql: str) -> None:
+def test_comment_only_sql_is_prismas_empty_migration(sql: str) -> None:
     assert check_sql(sql) == [
-        Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")
+        Finding(
+            "no-statements",
+            "warning",
+            "SQL has no statements, only comments: applying it changes nothing and records it "
+            "as applied, as Prisma does with an empty migration.",
+        )
     ]
 
 

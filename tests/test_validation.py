@@ -29,7 +29,6 @@ def test_a_sound_migration_is_valid(targets):
     [
         ("", "SQL is empty"),
         ("   \n\t ", "SQL is empty"),
-        ("-- nothing here\n/* or here */", "only comments"),
         ("DROP DATABASE production;", "drops a whole database"),
         ("CREATE TABLE t (name TEXT DEFAULT 'oops);", "unterminated quoted string"),
         ("CREATE TABLE t (id INT;", "unbalanced parentheses"),
@@ -41,6 +40,15 @@ def test_sql_errors(targets, sql, fragment):
     result = validate(migration(sql=sql))
     assert not result.is_valid
     assert any(fragment in error for error in result.errors), result.errors
+
+
+def test_a_comment_only_migration_is_valid_with_a_warning(targets):
+    result = validate(migration(sql="-- This is an empty migration."))
+    assert result.is_valid, result.errors
+    assert result.warnings == [
+        "SQL has no statements, only comments: applying it changes nothing and records it as "
+        "applied, as Prisma does with an empty migration."
+    ]
 
 
 @pytest.mark.parametrize(

@@ -94,7 +94,16 @@ def _check_sql(
     except SqlInputError as exc:
         return [Finding("invalid-input", "error", str(exc))]
     if first is None:
-        return [Finding("empty-sql", "error", "SQL contains only comments; nothing would run.")]
+        # Prisma's `migrate dev --create-only` writes such a script when there is nothing to
+        # change, and `migrate deploy` records it as applied: so do we, with this warning.
+        return [
+            Finding(
+                "no-statements",
+                "warning",
+                "SQL has no statements, only comments: applying it changes nothing and "
+                "records it as applied, as Prisma does with an empty migration.",
+            )
+        ]
     directives = parse_directives(sql)
     dialect = vendor if vendor in DIALECTS else None
     # A migration made only of statements the engine refuses in a transaction runs without one.

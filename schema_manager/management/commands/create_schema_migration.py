@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -28,6 +29,12 @@ class Command(SchemaCommand):
         )
         if options["verbosity"] >= 1:
             self.stdout.write(self.style.SUCCESS(f"Created {folder}"))
+            slug = folder.name.split("_", 1)[1]
+            # Lowercasing and spaces made underscores go without saying; anything else is told.
+            if slug != re.sub(r"[\s-]+", "_", name.strip().lower()):
+                self.stdout.write(
+                    f"The name {name!r} became {slug!r}, as Prisma names migration folders."
+                )
 
 
 def _read(path: str | None) -> str:
