@@ -242,7 +242,7 @@ def test_slug_follows_prisma(name, slug):
 
 
 @pytest.mark.parametrize("name", ["Привет мир", "日本語", "œuvre"])
-def test_a_name_prisma_would_transliterate_otherwise_is_refused(name):
+def test_a_name_with_letters_outside_the_latin_alphabets_is_refused(name):
     with pytest.raises(UntranslatableName, match="write the name in Latin letters"):
         slugify(name)
 
