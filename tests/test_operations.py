@@ -269,7 +269,8 @@ def test_an_empty_migration_applies_and_rolls_back_as_prisma_applies_it(targets)
     [row] = targets.ledger("staging")
     assert row["migration_name"] == folder.name
     assert row["finished_at"] is not None
-    assert row["applied_steps_count"] == 1
+    # MySQL counts the statements run, one by one: none here.
+    assert row["applied_steps_count"] == (0 if targets.engine == "mysql" else 1)
     file_bytes = (folder / "migration.sql").read_bytes()
     assert file_bytes == b"-- This is an empty migration.\n"
     assert row["checksum"] == hashlib.sha256(file_bytes).hexdigest()
