@@ -18,7 +18,7 @@ from django.utils import timezone
 from . import history, history_writes, policy, results, rollback_scripts
 from .analyses import Analyses
 from .checksums import migration_checksum
-from .exceptions import LedgerUnusable, LockTimeoutError, MigrationStateError
+from .exceptions import LedgerUnusable, LockTimeoutError, MigrationFileError, MigrationStateError
 from .executor import MigrationExecutor, Outcome
 from .models import Migration, id_chunks
 from .results import MigrationResult, ValidationResult
@@ -27,6 +27,7 @@ from .targets import Target
 from .validation import KnownMigrations, validate
 
 if TYPE_CHECKING:
+    from .files import FolderChecksum
     from .manager import SchemaManager
 
 logger = get_logger("schema_manager.manager")
@@ -98,9 +99,16 @@ class ApplyBatch(_Batch):
         self.analyses = Analyses.read(target, self.checksums.values())
         self.promotion = policy.PromotionGate(target)
         self.order = manager.order_gate(target)
-        # Each migration's folder, by checksum, once for the drift check and the export.
+        # Each migration's folder, by checksum, once for the drift check and the export; a
+        # folder that cannot be read refuses its migration only.
+        self.on_disk: dict[str, FolderChecksum | None] = {}
+        self.unreadable: dict[str, str] = {}
         directory = manager.migrations_directory
-        self.on_disk = {m.id: directory.checksum_of(m.id) for m in plan if m.id}
+        for migration_id in (m.id for m in plan if m.id):
+            try:
+                self.on_disk[migration_id] = directory.checksum_of(migration_id)
+            except MigrationFileError as exc:
+                self.unreadable[migration_id] = str(exc)
         # Last, as nothing after it may fail before ``close`` stops it: the scripts not
         # analysed before are analysed on a thread while the first ones run.
         self.analyses.analyse_ahead((m.sql, self.checksums[id(m)]) for m in plan)
@@ -140,8 +148,10 @@ class ApplyBatch(_Batch):
             result.warnings = validation.warnings
             return result
         on_disk = self.on_disk.get(migration.id)
-        problem = self.manager._drift(migration.id, checksum, on_disk) or self.promotion.problem(
-            migration.id, checksum
+        problem = (
+            self._unreadable(migration.id)
+            or self.manager._drift(migration.id, checksum, on_disk)
+            or self.promotion.problem(migration.id, checksum)
         )
         if problem:
             return self._not_run(migration.id, MigrationStateError(problem))
@@ -204,6 +214,17 @@ class ApplyBatch(_Batch):
         _log(result)
         self.manager._sync_after(result, target)
         return result
+
+    def _unreadable(self, migration_id: str) -> str | None:
+        """Why ``migration_id`` must not run: its folder cannot be read, so whether it still
+        holds the SQL to apply cannot be told."""
+        error = self.unreadable.get(migration_id)
+        if error is None:
+            return None
+        return (
+            f"Migration {migration_id!r} was not applied to {self.target.environment}: its "
+            f"folder cannot be read: {error}"
+        )
 
     def finish(self) -> None:
         self.analyses.save()  # for the applies of the same scripts in other environments

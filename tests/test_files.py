@@ -188,3 +188,22 @@ def test_unchanged_files_are_not_read_again(directory, monkeypatch):
     manager.status()
     assert [path.parent.name for path in opened] == [BAD, BAD]  # hashed, then imported
     assert Migration.objects.get(pk=BAD).sql == "CREATE TABLE bad (id BIGINT);\n"
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_api_does_not_apply_a_migration_whose_folder_cannot_be_read(targets, directory):
+    manager = SchemaManager()
+    (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id INTEGER);\n")
+    manager.import_migrations()
+    nul_byte(directory / BAD)  # the catalogue still holds the text it had
+    good, bad = Migration.objects.order_by("id")
+
+    results = manager.apply_migrations_sync([good, bad], "staging")
+
+    assert [result.success for result in results] == [True, False]
+    assert results[1].message.startswith(
+        f"Migration {BAD!r} was not applied to staging: its folder cannot be read: "
+        f"'{BAD}/migration.sql' contains a NUL byte (at byte 31)"
+    )
+    assert [row["migration_name"] for row in targets.ledger("staging")] == [GOOD]
+    assert "bad" not in targets.tables("staging")
