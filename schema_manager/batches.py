@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from . import history, history_writes, policy, results, rollback_scripts
+from . import confirmations, history, history_writes, policy, results, rollback_scripts
 from .analyses import Analyses
 from .checksums import migration_checksum
 from .exceptions import LedgerUnusable, LockTimeoutError, MigrationFileError, MigrationStateError
@@ -78,6 +78,18 @@ class _Batch:
         logger.warning("%s", exc)
         return results.not_run(migration_id, self.target.environment, self.operation, str(exc))
 
+    def _not_as_confirmed(self, migration_id: str, reason: str) -> MigrationResult:
+        """Refused: a script about to run is not the one its confirmation showed."""
+        done = "applied to" if self.operation == "apply" else "rolled back in"
+        message = (
+            f"Migration {migration_id} was not {done} {self.target.environment}: {reason}; "
+            "nothing ran. Review it and confirm again."
+        )
+        logger.warning("%s", message)
+        result = results.not_run(migration_id, self.target.environment, self.operation, message)
+        result.not_as_confirmed = True
+        return result
+
 
 class ApplyBatch(_Batch):
     """Applies a plan: validation, drift, promotion and storing read what they need once."""
@@ -122,9 +134,13 @@ class ApplyBatch(_Batch):
         fake: bool,
         before_apply: Callable[[Migration, ValidationResult], None] | None,
         allow_out_of_order: bool = False,
+        confirmed: confirmations.Confirmed = None,
     ) -> MigrationResult:
         target, executor = self.target, self.executor
         checksum = self.checksums.get(id(migration)) or migration_checksum(migration.sql)
+        # Under the lock, before anything else: the SQL that runs is the SQL confirmed.
+        if reason := confirmations.difference(confirmed, migration.id, sql=checksum):
+            return self._not_as_confirmed(migration.id, reason)
         validation = validate(
             migration,
             target,
@@ -147,6 +163,10 @@ class ApplyBatch(_Batch):
             )
             result.warnings = validation.warnings
             return result
+        # The rollback stored with it is the one confirmed (generated again, it may differ).
+        rollback_checksum = migration_checksum(validation.rollback_script)
+        if reason := confirmations.difference(confirmed, migration.id, rollback=rollback_checksum):
+            return self._not_as_confirmed(migration.id, reason)
         on_disk = self.on_disk.get(migration.id)
         problem = (
             self._unreadable(migration.id)
@@ -297,7 +317,9 @@ class RollbackBatch(_Batch):
         for chunk in id_chunks(plan):
             self.names.update(Migration.objects.filter(pk__in=chunk).values_list("id", "name"))
 
-    def rollback(self, migration_id: str, *, applied_by: str) -> MigrationResult:
+    def rollback(
+        self, migration_id: str, *, applied_by: str, confirmed: confirmations.Confirmed = None
+    ) -> MigrationResult:
         target, executor = self.target, self.executor
         live = executor.live_row(migration_id)
         if live is None:
@@ -311,6 +333,10 @@ class RollbackBatch(_Batch):
             script = rollback_scripts.script_in_force(
                 target.environment, live.id, migration_id, target.vendor
             )
+        # Under the lock: the script that runs is the script confirmed.
+        rollback = migration_checksum(script)
+        if reason := confirmations.difference(confirmed, migration_id, rollback=rollback):
+            return self._not_as_confirmed(migration_id, reason)
         problem = rollback_scripts.why_unusable(migration_id, script, target.vendor)
         if problem and not script.strip():  # unless the migration itself ran nothing
             sql = Migration.objects.filter(pk=migration_id).values_list("sql", flat=True).first()

@@ -17,7 +17,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from . import catalogue, history, policy, rehearsal, results, rollback_scripts
+from . import catalogue, confirmations, history, policy, rehearsal, results, rollback_scripts
 from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch
 from .checksums import canonical_sql, migration_checksum
@@ -254,6 +254,7 @@ class SchemaManager:
         before_apply: Callable[[Migration, ValidationResult], None] | None = None,
         after_apply: Callable[[MigrationResult], None] | None = None,
         allow_out_of_order: bool = False,
+        confirmed: confirmations.Confirmed = None,
     ) -> list[MigrationResult]:
         """Apply ``migrations`` in order, stopping at the first that does not succeed.
 
@@ -265,6 +266,10 @@ class SchemaManager:
         stop there); ``after_apply`` with each result as soon as it is known (in a long plan
         with the app's database on PostgreSQL, its history record may still be on its way:
         it is committed before the next migration commits, see ``history_writes``).
+        ``confirmed`` (from a confirmation page: migration id -> ``confirmations.Shown``)
+        binds the run to what was shown: a migration whose SQL or rollback script is not the
+        one confirmed, compared under the lock just before it runs, is refused and nothing
+        of it runs (``result.not_as_confirmed``).
         """
         plan = list(migrations)
         for migration in plan:
@@ -282,6 +287,7 @@ class SchemaManager:
                 fake=fake,
                 before_apply=before_apply,
                 allow_out_of_order=allow_out_of_order,
+                confirmed=confirmed,
             ),
             after_apply,
         )
@@ -349,10 +355,12 @@ class SchemaManager:
         *,
         applied_by: str | None = None,
         after_rollback: Callable[[MigrationResult], None] | None = None,
+        confirmed: confirmations.Confirmed = None,
     ) -> list[MigrationResult]:
         """Roll back ``migration_ids`` in the order given (newest first, normally), stopping at
         the first that does not succeed; one lock and one read of ledger and history, as for
-        ``apply_migrations_sync``."""
+        ``apply_migrations_sync`` (``confirmed`` too: the rollback script that runs is the one
+        confirmed)."""
         plan = list(migration_ids)
         who = _who(applied_by)
         return self._run_batch(
@@ -360,7 +368,9 @@ class SchemaManager:
             plan,
             plan,
             environment,
-            lambda batch, migration_id: batch.rollback(migration_id, applied_by=who),
+            lambda batch, migration_id: batch.rollback(
+                migration_id, applied_by=who, confirmed=confirmed
+            ),
             after_rollback,
         )
 

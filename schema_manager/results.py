@@ -33,6 +33,9 @@ class MigrationResult:
     rollback_script: str = ""
     # True when the migration was recorded as applied without running (apply --fake).
     faked: bool = False
+    # True when refused because a script was not the one its confirmation showed (see
+    # ``confirmations``): nothing ran.
+    not_as_confirmed: bool = False
     warnings: list[str] = field(default_factory=list)
     record: VersionRecord | None = field(default=None, repr=False)
 

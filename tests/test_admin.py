@@ -14,7 +14,16 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from schema_manager import Migration, SchemaManager, VersionRecord
-from tests.admin_support import CHANGELIST, HISTORY, make_user, sqlite_environments, stored
+from tests.admin_support import (
+    CHANGELIST,
+    HISTORY,
+    confirm_as_shown,
+    confirmation_form,
+    make_user,
+    sqlite_environments,
+    stored,
+    submit,
+)
 from tests.conftest import Targets
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -46,8 +55,12 @@ def post_action(client: Client, action: str, *ids: str, **extra):
     return client.post(CHANGELIST, data)
 
 
-def confirm(client: Client, action: str, *ids: str, **extra):
+def forge(client: Client, action: str, *ids: str, **extra):
+    """A confirming POST written by hand, not sent from a confirmation page."""
     return post_action(client, action, *ids, post="yes", **extra)
+
+
+confirm = confirm_as_shown
 
 
 def messages_of(response) -> list[tuple[str, str]]:
@@ -198,7 +211,7 @@ def test_forged_post_for_an_action_not_offered_is_forbidden(
     ledgers_before = {env: sqlite_targets.ledger(env) for env in ALL_ENVIRONMENTS}
     history_before = VersionRecord.objects.count()
 
-    send = confirm if step == "execution" else post_action
+    send = forge if step == "execution" else post_action
     response = send(client, action, migration.pk)
 
     assert response.status_code == 403
@@ -221,12 +234,18 @@ def test_csrf_is_enforced_on_actions(sqlite_targets, django_user_model):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
 
-    assert confirm(client, "apply_to_staging", "001_a").status_code == 403
+    assert forge(client, "apply_to_staging", "001_a").status_code == 403
     assert sqlite_targets.ledger("staging") == []
 
     page = client.get(CHANGELIST).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    response = confirm(client, "apply_to_staging", "001_a", csrfmiddlewaretoken=token)
+    shown = post_action(client, "apply_to_staging", "001_a", csrfmiddlewaretoken=token)
+    without_token = [
+        (k, v) for k, v in confirmation_form(shown.content.decode()) if "csrf" not in k
+    ]
+    assert submit(client, without_token).status_code == 403
+    assert sqlite_targets.ledger("staging") == []
+    response = submit(client, confirmation_form(shown.content.decode()))
     assert response.status_code == 302
     assert [row["migration_name"] for row in sqlite_targets.ledger("staging")] == ["001_a"]
 
@@ -429,6 +448,126 @@ def test_apply_and_rollback_round_trip_on_each_engine(targets, admin_client):
     assert messages_of(admin_client.get(rolled.url))[0][0] == "success"
     assert "t" not in targets.tables("staging")
     assert LogEntry.objects.count() == 2
+
+
+# -- the confirmation binds what runs to what it showed -------------------------------------
+
+
+def opened(client: Client, action: str, *ids: str) -> list[tuple[str, str]]:
+    """Open the confirmation page of ``action``; the form fields its confirm button sends."""
+    page = post_action(client, action, *ids)
+    assert page.status_code == 200
+    return confirmation_form(page.content.decode())
+
+
+def nothing_changed(targets: Targets, environment: str, ledger: list, history: int) -> None:
+    assert targets.ledger(environment) == ledger
+    assert VersionRecord.objects.count() == history
+
+
+@pytest.mark.parametrize("field", ["sql", "rollback_sql"])
+def test_a_migration_edited_after_its_confirmation_was_shown_is_refused(
+    sqlite_targets, django_user_model, field
+):
+    stored("001_a", CREATE_T + "\n", rollback_sql="DROP TABLE t;")  # as the form stores it
+    operator = client_for(
+        make_user(
+            django_user_model, "operator", "view_migration", "apply_migration", "operate_production"
+        )
+    )
+    editor = client_for(
+        make_user(django_user_model, "editor", "view_migration", "change_migration")
+    )
+    shown = opened(operator, "apply_to_production", "001_a")
+    edited = {"name": "a", "sql": CREATE_T + "\n", "rollback_sql": "DROP TABLE t;"}
+    edited[field] = {
+        "sql": CREATE_T + "\nCREATE TABLE evil (id INTEGER);",
+        "rollback_sql": "DROP TABLE t;\nDROP TABLE precious;",
+    }[field]
+    assert editor.post(f"{CHANGELIST}001_a/change/", edited).status_code == 302
+
+    refused = submit(operator, shown)
+
+    # Nothing ran and nothing was recorded; the page shown again is the migration as it is now.
+    assert sqlite_targets.tables("production") <= {"_prisma_migrations"}
+    nothing_changed(sqlite_targets, "production", [], 0)
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert "Apply 1 migration to production?" in html
+    assert edited[field].split("\n")[1] in html
+    [(level, text)] = messages_of(refused)
+    what = {"sql": "SQL", "rollback_sql": "rollback script"}[field]
+    assert level == "error"
+    assert f"its {what} changed after it was shown for confirmation" in text
+    old = dict(shown)[f"{field.split('_')[0]}_checksum:001_a"]
+    new = dict(confirmation_form(html))[f"{field.split('_')[0]}_checksum:001_a"]
+    assert old != new
+    assert old in text
+    assert new in text
+
+    # Confirmed as now shown, it runs.
+    done = submit(operator, confirmation_form(html))
+    assert done.status_code == 302
+    assert [row["migration_name"] for row in sqlite_targets.ledger("production")] == ["001_a"]
+    [record] = VersionRecord.objects.all()
+    assert record.checksum == Migration.objects.get(pk="001_a").checksum
+    assert record.rollback_script.split("\n") == edited["rollback_sql"].split("\n")
+
+
+def test_a_rollback_script_changed_after_its_confirmation_was_shown_is_refused(
+    sqlite_targets, admin_client
+):
+    manager = SchemaManager()
+    migration = stored("001_a", CREATE_T, rollback_sql="DROP TABLE t;")
+    assert manager.apply_migration_sync(migration, "staging").success
+    shown = opened(admin_client, "rollback_in_staging", "001_a")
+    # Meanwhile someone rolls it back, gives it another rollback script and applies it again.
+    assert manager.rollback_migration_sync("001_a", "staging").success
+    Migration.objects.filter(pk="001_a").update(rollback_sql="DROP TABLE t;\nDROP TABLE u;")
+    assert manager.apply_migration_sync(Migration.objects.get(pk="001_a"), "staging").success
+    ledger, history = sqlite_targets.ledger("staging"), VersionRecord.objects.count()
+
+    refused = submit(admin_client, shown)
+
+    assert "t" in sqlite_targets.tables("staging")
+    nothing_changed(sqlite_targets, "staging", ledger, history)
+    html = refused.content.decode()
+    assert "Roll back 1 migration in staging?" in html
+    assert "DROP TABLE u;" in html
+    [(level, text)] = messages_of(refused)
+    assert level == "error"
+    assert "its rollback script changed after it was shown for confirmation" in text
+
+
+@pytest.mark.parametrize("operation", ["apply", "rollback"])
+@pytest.mark.parametrize("forgery", ["without checksums", "with other checksums"])
+def test_a_confirmation_not_bound_to_what_was_shown_is_refused(
+    sqlite_targets, admin_client, operation, forgery
+):
+    migration = stored("001_a", CREATE_T)
+    if operation == "rollback":
+        assert SchemaManager().apply_migration_sync(migration, "staging").success
+    action = f"{'apply_to' if operation == 'apply' else 'rollback_in'}_staging"
+    ledger, history = sqlite_targets.ledger("staging"), VersionRecord.objects.count()
+    tables = sqlite_targets.tables("staging")
+
+    if forgery == "without checksums":
+        response = forge(admin_client, action, "001_a")
+    else:
+        fields = [
+            (name, "0" * 64 if "checksum" in name else value)
+            for name, value in opened(admin_client, action, "001_a")
+        ]
+        assert any("checksum" in name for name, _value in fields)
+        response = submit(admin_client, fields)
+
+    assert sqlite_targets.tables("staging") == tables
+    nothing_changed(sqlite_targets, "staging", ledger, history)
+    assert response.status_code == 200  # the confirmation again, to review
+    [(level, text)] = messages_of(response)
+    assert level == "error"
+    assert "001_a" in text
+    assert "nothing ran" in text.lower()
 
 
 # -- validate ---------------------------------------------------------------------------------

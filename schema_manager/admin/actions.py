@@ -4,7 +4,7 @@ what running them does (confirmation page, then the operation, its messages and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import django
@@ -12,13 +12,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db import DatabaseError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from .. import results
+from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration
@@ -39,6 +40,8 @@ logger = get_logger("schema_manager.admin")
 OPERATIONS = ("apply", "rollback")
 ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
 ACTION_LABELS = {"apply": gettext_lazy("Apply to %s"), "rollback": gettext_lazy("Roll back in %s")}
+# The confirmation form's fields carrying, per migration, the checksums of what it showed.
+SHOWN_FIELDS = ("sql_checksum:{}", "rollback_checksum:{}")
 
 
 def action_name(operation: str, environment: str) -> str:
@@ -123,9 +126,13 @@ def confirmation(
     migrations: list[Migration],
     operation: str,
     target: Target,
+    changed: Collection[str] = (),
 ) -> TemplateResponse:
-    """The page shown before an apply or rollback runs, like delete_selected's."""
+    """The page shown before an apply or rollback runs, like delete_selected's; ``changed``:
+    the ids of migrations shown again because they changed since an earlier page."""
     items = (plans.apply_plan if operation == "apply" else plans.rollback_plan)(migrations, target)
+    for item in items:
+        item.changed = item.migration.id in changed
     runnable = [item for item in items if item.will_run]
     blocked = [item for item in items if item.blocked_destructive]
     allow_destructive = operation == "apply" and bool(blocked)
@@ -149,6 +156,7 @@ def confirmation(
         "breadcrumbs_as_list": django.VERSION >= (6, 1),
         "offer_allow_destructive": allow_destructive,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "shown_fields": _shown_fields(items),
         "media": modeladmin.media,
     }
     request.current_app = modeladmin.admin_site.name
@@ -179,6 +187,47 @@ def _title(operation: str, count: int, target: Target) -> str:
     return title % values
 
 
+def _shown_fields(items: list[plans.PlanItem]) -> list[tuple[str, str]]:
+    """The form's hidden fields that bind confirming to what the page shows."""
+    sql_field, rollback_field = SHOWN_FIELDS
+    return [
+        field
+        for item in items
+        for field in (
+            (sql_field.format(item.migration.pk), item.shown.sql),
+            (rollback_field.format(item.migration.pk), item.shown.rollback),
+        )
+    ]
+
+
+def shown_scripts(
+    data: QueryDict, migrations: list[Migration]
+) -> tuple[dict[str, Shown], list[str]]:
+    """What the confirmation page showed of each migration, as its form sent it back; and
+    the ids of those it sent nothing for (a POST not made from the page)."""
+    shown: dict[str, Shown] = {}
+    for migration in migrations:
+        sql, rollback = (data.get(name.format(migration.pk), "") for name in SHOWN_FIELDS)
+        if sql and rollback:
+            shown[migration.id] = Shown(sql, rollback)
+    return shown, [migration.id for migration in migrations if migration.id not in shown]
+
+
+def refuse_unbound(modeladmin: admin.ModelAdmin, request: HttpRequest, ids: list[str]) -> None:
+    modeladmin.message_user(
+        request,
+        ngettext(
+            "Nothing ran: the confirmation did not say which SQL and rollback script it showed "
+            "for %(ids)s. Review them below and confirm again.",
+            "Nothing ran: the confirmation did not say which SQL and rollback scripts it showed "
+            "for %(ids)s. Review them below and confirm again.",
+            len(ids),
+        )
+        % {"ids": ", ".join(ids)},
+        messages.ERROR,
+    )
+
+
 def run(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -186,8 +235,10 @@ def run(
     operation: str,
     target: Target,
     allow_destructive: bool,
-) -> None:
-    """Run the operation on the migrations as one batch, stopping at the first failure."""
+    shown: dict[str, Shown],
+) -> list[MigrationResult]:
+    """Run the operation on the migrations as one batch, stopping at the first failure; each
+    runs only if its scripts are those ``shown`` (compared under the migration lock)."""
     manager = SchemaManager()
     who = request.user.get_username()
     by_id = {migration.id: migration for migration in migrations}
@@ -206,10 +257,15 @@ def run(
                 allow_destructive=allow_destructive,
                 applied_by=who,
                 after_apply=report,
+                confirmed=shown,
             )
         else:
             manager.rollback_migrations_sync(
-                list(by_id), target.environment, applied_by=who, after_rollback=report
+                list(by_id),
+                target.environment,
+                applied_by=who,
+                after_rollback=report,
+                confirmed=shown,
             )
     except (DatabaseError, SchemaManagerError) as exc:
         migration = migrations[len(done)] if len(done) < len(migrations) else migrations[-1]
@@ -228,6 +284,7 @@ def run(
             messages.WARNING,
         )
     forget_ledgers(request)
+    return done
 
 
 def _outcome_level(result: MigrationResult) -> int:

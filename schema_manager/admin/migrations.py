@@ -177,11 +177,24 @@ class MigrationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         # Apply in id order; roll back newest first.
         migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))
-        if request.POST.get("post") == "yes":
-            allow_destructive = request.POST.get("allow_destructive") == "yes"
-            admin_actions.run(self, request, migrations, operation, target, allow_destructive)
-            return None
-        return admin_actions.confirmation(self, request, migrations, operation, target)
+        if request.POST.get("post") != "yes":
+            return admin_actions.confirmation(self, request, migrations, operation, target)
+        # Confirming runs exactly what the page showed, or nothing: the page again instead.
+        shown, unbound = admin_actions.shown_scripts(request.POST, migrations)
+        if unbound:
+            admin_actions.refuse_unbound(self, request, unbound)
+            return admin_actions.confirmation(self, request, migrations, operation, target)
+        allow_destructive = request.POST.get("allow_destructive") == "yes"
+        done = admin_actions.run(
+            self, request, migrations, operation, target, allow_destructive, shown
+        )
+        changed = [result.migration_id for result in done if result.not_as_confirmed]
+        if changed:  # as they are now (the plan's objects hold what was read before)
+            migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))
+            return admin_actions.confirmation(
+                self, request, migrations, operation, target, changed=changed
+            )
+        return None
 
     # -- change form --------------------------------------------------------------------------
 

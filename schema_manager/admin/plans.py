@@ -12,6 +12,7 @@ from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
 from .. import rollback_scripts
+from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
@@ -38,6 +39,10 @@ class PlanItem:
     skipped: bool = False
     consequence: str = ""
     statements: int = 0  # from the validation's analysis of the script
+    # What the page shows, by checksum: confirming runs exactly this (``confirmations``).
+    shown: Shown | None = None
+    # Shown again because it changed after an earlier confirmation page showed it.
+    changed: bool = False
 
 
 def vendor_name(target: Target) -> str:
@@ -70,6 +75,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
             )
         item.will_run, item.consequence = _apply_consequence(item, target)
         item.skipped = item.state.state == "applied"
+        item.shown = Shown.of(migration.sql, item.rollback_script)
         items.append(item)
     return items
 
@@ -112,6 +118,7 @@ def rollback_plan(migrations: list[Migration], target: Target) -> list[PlanItem]
             item.consequence = _("Not applied in %(env)s: nothing to roll back.") % {
                 "env": target.environment
             }
+            item.shown = Shown.of(migration.sql, item.rollback_script)
             items.append(item)
             continue
         item.rollback_script = manager.rollback_script_in_force(migration.id, target.environment)
@@ -131,6 +138,7 @@ def rollback_plan(migrations: list[Migration], target: Target) -> list[PlanItem]
             ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
         else:
             item.consequence = _("Cannot be rolled back: nothing will run.")
+        item.shown = Shown.of(migration.sql, item.rollback_script)
         items.append(item)
     return items
 
