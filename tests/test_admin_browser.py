@@ -267,3 +267,54 @@ def test_history_confirmation_and_applied_migration_fit_and_agree_at_1440_px(
             browser.close()
 
     assert "display_name" in sqlite_targets.columns("users", "staging")
+
+
+def logged_in(browser, live_server, username: str):
+    """A page of a browser context of its own (its own session cookie) for ``username``."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/admin/login/?next={CHANGELIST}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click('input[type="submit"]')
+    page.wait_for_url(live_server.url + CHANGELIST)
+    return page
+
+
+def test_sql_edited_while_the_production_confirmation_is_open_does_not_run(
+    live_server, sqlite_targets, django_user_model
+):
+    stored("001_create_users", CATALOGUE["001_create_users"] + "\n")
+    make_user(django_user_model, "operator", superuser=True)
+    make_user(django_user_model, "editor", "view_migration", "change_migration")
+    edited = CATALOGUE["001_create_users"] + "\nCREATE TABLE backdoor (id INTEGER);\n"
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            operator = logged_in(browser, live_server, "operator")
+            run_action(operator, "001_create_users", "apply_to_production")
+            operator.wait_for_selector(".sm-environment-protected")
+            assert "backdoor" not in operator.content()
+
+            # Meanwhile, in another session, someone with change permission edits the SQL.
+            editor = logged_in(browser, live_server, "editor")
+            editor.goto(f"{live_server.url}{CHANGELIST}001_create_users/change/")
+            editor.fill("#id_sql", edited)
+            editor.click('input[name="_save"]')
+            editor.wait_for_selector("ul.messagelist li.success")
+
+            operator.click('.sm-confirm-form input[type="submit"]')
+            operator.wait_for_selector("ul.messagelist li.error")
+            refusal = operator.text_content("ul.messagelist li.error")
+            changed = operator.text_content(".sm-changed")
+            fresh_sql = operator.text_content(".sm-plan-item pre.sm-code")
+        finally:
+            browser.close()
+
+    assert "its SQL changed after it was shown for confirmation" in refusal
+    assert "Nothing of it ran" in changed
+    assert "CREATE TABLE backdoor" in fresh_sql  # shown again as it is now, to review
+    assert sqlite_targets.tables("production") <= {"_prisma_migrations"}
+    assert sqlite_targets.ledger("production") == []
+    assert not VersionRecord.objects.exists()
