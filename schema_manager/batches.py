@@ -166,6 +166,11 @@ class ApplyBatch(_Batch):
         # The rollback stored with it is the one confirmed (generated again, it may differ).
         rollback_checksum = migration_checksum(validation.rollback_script)
         if reason := confirmations.difference(confirmed, migration.id, rollback=rollback_checksum):
+            if validation.rollback_generated:
+                reason += (
+                    "; it is generated from the SQL and what the target holds now, which an "
+                    "earlier migration may have changed"
+                )
             return self._not_as_confirmed(migration.id, reason)
         on_disk = self.on_disk.get(migration.id)
         problem = (

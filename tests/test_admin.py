@@ -539,6 +539,33 @@ def test_a_rollback_script_changed_after_its_confirmation_was_shown_is_refused(
     assert "its rollback script changed after it was shown for confirmation" in text
 
 
+def test_a_rollback_generated_differently_under_the_lock_is_shown_again(
+    postgres_targets, admin_client
+):
+    # The second drops a column the first creates: its rollback is captured from the target
+    # only once the first has run, so it is not the one the page showed.
+    stored("001_a", "CREATE TABLE t (id INTEGER, legacy TEXT);\n")
+    stored("002_b", "ALTER TABLE t DROP COLUMN legacy;\n")
+
+    again = confirm(admin_client, "apply_to_staging", "001_a", "002_b")
+
+    assert [row["migration_name"] for row in postgres_targets.ledger("staging")] == ["001_a"]
+    assert "legacy" in postgres_targets.columns("t", "staging")
+    [applied, refused] = messages_of(again)
+    assert applied[0] == "success"
+    assert refused[0] == "error"
+    assert "its rollback script changed" in refused[1]
+    assert "it is generated from the SQL and what the target holds now" in refused[1]
+    html = again.content.decode()
+    assert "ADD COLUMN" in html  # the captured rollback, shown now
+    done = submit(admin_client, confirmation_form(html))
+    assert messages_of(admin_client.get(done.url))[-1] == (
+        "success",
+        "Migration 002_b applied to staging (1 statement(s)).",
+    )
+    assert "legacy" not in postgres_targets.columns("t", "staging")
+
+
 @pytest.mark.parametrize("operation", ["apply", "rollback"])
 @pytest.mark.parametrize("forgery", ["without checksums", "with other checksums"])
 def test_a_confirmation_not_bound_to_what_was_shown_is_refused(
