@@ -35,6 +35,7 @@ _KEY_PASSWORD = re.compile(
     r"(?P<secret>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^'\"\s,;}&]+)",
     re.IGNORECASE,
 )
+_KEY_HINT = re.compile(r"passw|pwd", re.IGNORECASE)
 # Very short passwords would mask ordinary words; the patterns above still catch them.
 _SHORTEST_MASKED = 4
 
@@ -45,9 +46,14 @@ def scrub(text: str) -> str:
         return text
     # The configured passwords first, whole: a pattern would stop at an '@' or a space in one.
     for spelling in _spellings(frozenset(_configured_passwords())):
-        text = text.replace(spelling, MASK)
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
-    return _KEY_PASSWORD.sub(_mask_value, text)
+        if spelling in text:
+            text = text.replace(spelling, MASK)
+    # Each pattern only where its anchor occurs: most texts (log lines) have neither.
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    if _KEY_HINT.search(text):
+        text = _KEY_PASSWORD.sub(_mask_value, text)
+    return text
 
 
 def _mask_value(match: re.Match) -> str:
