@@ -13,13 +13,22 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from . import confirmations, history, history_writes, policy, results, rollback_scripts
 from .analyses import Analyses
 from .checksums import migration_checksum
-from .exceptions import LedgerUnusable, LockTimeoutError, MigrationFileError, MigrationStateError
+from .exceptions import (
+    CommitWithheld,
+    HistoryNotWritten,
+    LedgerUnusable,
+    LockTimeoutError,
+    MigrationFileError,
+    MigrationStateError,
+)
 from .executor import MigrationExecutor, Outcome
+from .kept_records import KeptRecords
 from .models import Migration, id_chunks
 from .results import MigrationResult, ValidationResult
 from .security import get_logger
@@ -49,6 +58,10 @@ class _Batch:
         self.plan_length = len(plan)
         # Each history record is settled before the target's next commit (see history_writes).
         executor.before_commit = self._settle_records
+        # Results by ledger row id, so that a record refused later (as it settles) is told
+        # on the result of the operation it belongs to.
+        self.results: dict[str, MigrationResult] = {}
+        self.history_failed = False  # a record was refused: the batch stops
 
     @cached_property
     def records(self) -> history_writes.RecordWriter:
@@ -60,14 +73,85 @@ class _Batch:
             self.records.settle()
 
     def close(self) -> None:
-        """Called last, whatever happened: every history record of the batch is written."""
+        """Called last, whatever happened: every history record of the batch is written (or,
+        refused, kept on the target and told on its result)."""
         self.executor.before_commit = None
         if "records" in self.__dict__:
-            self.records.close()
+            try:
+                self.records.close()
+            except HistoryNotWritten as exc:
+                self._history_refused(exc)
 
     def _done(self, outcome: Outcome) -> None:
+        sync = self.target.environment, self.target.alias
+        if self.history_failed:  # history lacks a record: the next operation reconciles
+            self.manager._in_sync.pop(sync, None)
+            return
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
-        self.manager._in_sync[self.target.environment, self.target.alias] = self.fingerprint
+        self.manager._in_sync[sync] = self.fingerprint
+
+    def _record(self, result: MigrationResult, outcome: Outcome, write) -> None:
+        """``write()`` the history record of ``result``; if the app's database refuses it,
+        the result says so (the target has committed: the operation stands)."""
+        if outcome.ledger_id:
+            self.results[outcome.ledger_id] = result
+        try:
+            result.record = write()
+        except HistoryNotWritten as exc:
+            self._history_refused(exc, result)
+
+    def _history_refused(
+        self, exc: HistoryNotWritten, result: MigrationResult | None = None
+    ) -> str:
+        """Keep the refused record on the target (for reconciliation), and tell it on the
+        result of its operation; return the sentence that tells it."""
+        self.history_failed = True
+        self.manager._in_sync.pop((self.target.environment, self.target.alias), None)
+        ledger_id = exc.key.get("ledger_id") or ""
+        result = result or self.results.get(ledger_id)
+        rebuilt = bool(ledger_id) and not (
+            exc.key["operation"] == "rollback" and exc.fields.get("rolled_back_at") is None
+        )
+        kept_error = self._keep(exc) if rebuilt else None
+        sentence = results.history_refused(
+            exc.fields["migration_id"],
+            self.target.environment,
+            exc.key["operation"],
+            success=result.success if result else True,
+            cause=exc.cause,
+            rebuilt=rebuilt,
+            kept_error=kept_error,
+        )
+        logger.warning("%s", sentence)
+        if result is not None:
+            result.history_error = exc.cause
+            result.message = sentence if result.success else f"{result.message} {sentence}"
+        return sentence
+
+    def _keep(self, exc: HistoryNotWritten) -> str | None:
+        """Write the refused record on the target; the error if that fails too."""
+        try:
+            KeptRecords(self.executor.connection).keep(
+                exc.key["ledger_id"], exc.key["operation"], exc.fields
+            )
+        except DatabaseError as error:
+            return " ".join(str(error).split())
+        return None
+
+    def _withheld(self, migration_id: str, exc: CommitWithheld) -> MigrationResult:
+        """The migration was rolled back before its commit because the previous record was
+        refused (see ``history_writes``): both are told."""
+        if not isinstance(exc.__cause__, HistoryNotWritten):
+            raise exc
+        sentence = self._history_refused(exc.__cause__)
+        done = "applied to" if self.operation == "apply" else "rolled back in"
+        message = (
+            f"Migration {migration_id} was not {done} {self.target.environment} (it was "
+            f"rolled back before its commit, as history could not be written): {sentence}"
+        )
+        return results.not_run(
+            migration_id, self.target.environment, self.operation, message, exc.__cause__.cause
+        )
 
     def finish(self) -> None:
         """Called once the plan has run (or stopped at a failure)."""
@@ -204,6 +288,8 @@ class ApplyBatch(_Batch):
         except LedgerUnusable as exc:
             logger.warning("%s", exc)
             return results.refused(migration.id, target.environment, "apply", str(exc))
+        except CommitWithheld as exc:
+            return self._withheld(migration.id, exc)
         except (MigrationStateError, LockTimeoutError) as exc:
             return self._not_run(migration.id, exc)
         result = results.applied(
@@ -214,25 +300,30 @@ class ApplyBatch(_Batch):
             warnings=validation.warnings,
         )
         if not outcome.already_applied:
-            result.record = history.record_apply(
-                target,
-                stored,
+            self._record(
+                result,
                 outcome,
-                rollback_script,
-                rollback_generated=generated,
-                applied_by=applied_by,
-                faked=fake,
-                writer=self.records,
+                lambda: history.record_apply(
+                    target,
+                    stored,
+                    outcome,
+                    rollback_script,
+                    rollback_generated=generated,
+                    applied_by=applied_by,
+                    faked=fake,
+                    writer=self.records,
+                ),
             )
             if outcome.success:
                 self.known.record_applied(stored.id, target.environment, stored.checksum)
                 self.order.applied(stored.id)
             if outcome.success and fake:
                 result.faked = True
-                result.message = (
-                    f"Migration {stored.id} recorded as applied in {target.environment} "
-                    "without running its SQL (fake)."
-                )
+                if not result.history_error:
+                    result.message = (
+                        f"Migration {stored.id} recorded as applied in {target.environment} "
+                        "without running its SQL (fake)."
+                    )
             if outcome.success and on_disk is None and policy.writes_files(target):
                 self.manager._export(stored, rollback_script, target, result)
         self._done(outcome)
@@ -353,21 +444,27 @@ class RollbackBatch(_Batch):
         logger.info("Rolling back %s in %s (%s)", migration_id, target.environment, target.alias)
         try:
             outcome = executor.rollback(migration_id, script)
+        except CommitWithheld as exc:
+            return self._withheld(migration_id, exc)
         except (MigrationStateError, LockTimeoutError) as exc:
             return self._not_run(migration_id, exc)
-        record = history.record_rollback(
-            target,
-            migration_id,
+        result = results.rolled_back(
+            migration_id, target.environment, outcome, rollback_script=script
+        )
+        self._record(
+            result,
             outcome,
-            script,
-            applied_by=applied_by,
-            name=self.names.get(migration_id, migration_id),
-            writer=self.records,
+            lambda: history.record_rollback(
+                target,
+                migration_id,
+                outcome,
+                script,
+                applied_by=applied_by,
+                name=self.names.get(migration_id, migration_id),
+                writer=self.records,
+            ),
         )
         self._done(outcome)
-        result = results.rolled_back(
-            migration_id, target.environment, outcome, rollback_script=script, record=record
-        )
         _log(result)
         self.manager._sync_after(result, target)
         return result

@@ -46,3 +46,12 @@ class MigrationFileError(SchemaManagerError):
 class LedgerUnusable(MigrationStateError):
     """The target's ``_prisma_migrations`` cannot serve as the ledger: it is another table of
     that name, or this role cannot read or write it. Found before anything runs."""
+
+
+class HistoryNotWritten(SchemaManagerError):
+    """The app's database refused the history record of an operation the target has
+    committed. ``key`` and ``fields`` are the record's, ``cause`` the database's error."""
+
+    def __init__(self, key: dict, fields: dict, cause: str) -> None:
+        super().__init__(f"The history record could not be written: {cause}")
+        self.key, self.fields, self.cause = key, fields, cause

@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from django.db import DatabaseError
+
+from .exceptions import HistoryNotWritten
 from .history_writes import RecordWriter
+from .kept_records import KeptRecords
 from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
 from .security import get_logger
@@ -57,30 +61,32 @@ def record_apply(
         )
         for row in outcome.recovered
     ]
+    key = {
+        "environment": target.environment,
+        "ledger_id": outcome.ledger_id,
+        "operation": Operation.APPLY,
+    }
+    fields = {
+        "migration_id": migration.id,
+        "name": migration.name,
+        "database": target.alias,
+        "status": Status.APPLIED if outcome.success else Status.FAILED,
+        "recovery": _recovery(outcome),
+        "applied_at": outcome.finished_at if outcome.success else None,
+        "execution_time": outcome.elapsed,
+        "checksum": migration.checksum,
+        "rollback_script": rollback_script,
+        "rollback_generated": rollback_generated,
+        "error": outcome.error or "",
+        "applied_by": applied_by,
+        "faked": faked and outcome.success,
+    }
     if interrupted:
-        VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
-    return (writer or RecordWriter()).write(
-        {
-            "environment": target.environment,
-            "ledger_id": outcome.ledger_id,
-            "operation": Operation.APPLY,
-        },
-        {
-            "migration_id": migration.id,
-            "name": migration.name,
-            "database": target.alias,
-            "status": Status.APPLIED if outcome.success else Status.FAILED,
-            "recovery": _recovery(outcome),
-            "applied_at": outcome.finished_at if outcome.success else None,
-            "execution_time": outcome.elapsed,
-            "checksum": migration.checksum,
-            "rollback_script": rollback_script,
-            "rollback_generated": rollback_generated,
-            "error": outcome.error or "",
-            "applied_by": applied_by,
-            "faked": faked and outcome.success,
-        },
-    )
+        try:
+            VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
+        except DatabaseError as exc:  # the ledger has them: the next reconcile writes them
+            raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
+    return (writer or RecordWriter()).write(key, fields)
 
 
 def record_rollback(
@@ -117,7 +123,10 @@ def record_rollback(
         "ledger_id": live.id if live else "",
     }
     if not outcome.success:  # failed rollbacks may repeat: one record each
-        return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
+        try:
+            return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
+        except DatabaseError as exc:
+            raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
     return (writer or RecordWriter()).write({**key, "status": Status.ROLLED_BACK}, fields)
 
 
@@ -126,11 +135,14 @@ def reconcile(
     database: str,
     ledger_rows: Iterable[LedgerRow],
     catalogue_entries: Callable[[set[str]], dict[str, tuple[str, str]]],
+    kept: KeptRecords | None = None,
 ) -> list[VersionRecord]:
     """Append the history rows that the ledger proves happened but history lacks.
 
     ``catalogue_entries(migration_ids)`` gives each id's (name, rollback script in force); it
     is called once, with only the ids that need a record, so the queries stay constant.
+    ``kept``: the target's records that the app's database refused when they were written
+    (who, how long, the rollback script of that apply); a row rebuilt from one has them.
     """
     ledger_rows = list(ledger_rows)
     seen = _recorded(environment) if ledger_rows else set()
@@ -141,31 +153,36 @@ def reconcile(
         if (row.id, operation) not in seen
     ]
     entries = catalogue_entries({row.migration_name for row, *_ in events}) if events else {}
+    details = kept.read([(row.id, operation) for row, operation, *_ in events]) if kept else {}
     missing: list[VersionRecord] = []
     for row, operation, status, when in events:
         name, rollback_script = entries.get(row.migration_name, (row.migration_name, ""))
-        missing.append(
-            VersionRecord(
-                migration_id=row.migration_name,
-                name=name,
-                environment=environment,
-                database=database,
-                operation=operation,
-                status=status,
-                recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
-                recorded_at=when,
-                applied_at=row.finished_at,
-                rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
-                checksum=row.checksum,
-                rollback_script=rollback_script,
-                error=row.logs or "",
-                ledger_id=row.id,
-                reconciled=True,
-            )
+        record = VersionRecord(
+            migration_id=row.migration_name,
+            name=name,
+            environment=environment,
+            database=database,
+            operation=operation,
+            status=status,
+            recovery=_recovery_from_logs(row) if status == Status.FAILED else "",
+            recorded_at=when,
+            applied_at=row.finished_at,
+            rolled_back_at=row.rolled_back_at if operation == Operation.ROLLBACK else None,
+            checksum=row.checksum,
+            rollback_script=rollback_script,
+            error=row.logs or "",
+            ledger_id=row.id,
+            reconciled=True,
         )
+        for field_name in _KEPT_FIELDS:
+            if field_name in details.get((row.id, operation), {}):
+                setattr(record, field_name, details[row.id, operation][field_name])
+        missing.append(record)
     if missing:
         # Another process may be reconciling (or recording) the same rows right now.
         VersionRecord.objects.bulk_create(missing, ignore_conflicts=True)
+        if details:
+            _forget(kept, details)
         logger.warning(
             "Reconciled %d history record(s) in %s from the ledger of %r: %s",
             len(missing),
@@ -174,6 +191,30 @@ def reconcile(
             ", ".join(f"{r.migration_id} {r.status}" for r in missing),
         )
     return missing
+
+
+# What a kept record adds to what the ledger says (see ``kept_records``).
+_KEPT_FIELDS = (
+    "name",
+    "applied_by",
+    "execution_time",
+    "rollback_script",
+    "rollback_generated",
+    "faked",
+    "recovery",
+    "error",
+)
+
+
+def _forget(kept: KeptRecords | None, details: dict) -> None:
+    """History has them now; if the target refuses to forget them, they are only read again
+    (and ignored) by a later reconcile that finds their rows already recorded."""
+    if kept is None:
+        return
+    try:
+        kept.forget(details.keys())
+    except DatabaseError as exc:
+        logger.warning("Could not remove records kept on the target (%s)", exc)
 
 
 def fingerprint_after(

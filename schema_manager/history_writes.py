@@ -20,6 +20,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
 from .backends.postgresql import is_psycopg3
+from .exceptions import HistoryNotWritten
 from .models import VersionRecord
 from .security import get_logger
 
@@ -39,6 +40,13 @@ def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
     (``reconciled=True``; the unique constraint on the event refuses a second row): the
     applier's own record then replaces it.
     """
+    try:
+        return _write_record(key, fields)
+    except DatabaseError as exc:  # e.g. this role may not INSERT into the history table
+        raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
+
+
+def _write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
     record = VersionRecord(**key, **fields, reconciled=False)
     alias = router.db_for_write(VersionRecord)
     # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
@@ -49,7 +57,9 @@ def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
             record.save(force_insert=True, using=alias)
         return record
     except IntegrityError:
-        existing = VersionRecord.objects.using(alias).get(**key)
+        existing = VersionRecord.objects.using(alias).filter(**key).first()
+        if existing is None:  # refused by another constraint (or a trigger): not a duplicate
+            raise
         for name, value in {**fields, "reconciled": False}.items():
             setattr(existing, name, value)
         existing.save(using=alias)

@@ -38,6 +38,7 @@ from .files import (
     MigrationDirectory,
     UnreadableFolder,
 )
+from .kept_records import KeptRecords
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .prisma_schema import sync_after
@@ -399,7 +400,7 @@ class SchemaManager:
                         done.append(result)
                         if after is not None:
                             after(result)
-                        if not result.success:
+                        if not result.success or batch.history_failed:
                             break
                     batch.finish()
                 finally:
@@ -703,7 +704,13 @@ class SchemaManager:
                 for migration in Migration.objects.in_bulk(migration_ids).values()
             }
 
-        history.reconcile(target.environment, target.alias, rows, catalogue_entries)
+        history.reconcile(
+            target.environment,
+            target.alias,
+            rows,
+            catalogue_entries,
+            KeptRecords(executor.connection),
+        )
         return rows
 
     def _update_from_disk(self, stored: Migration, folder: FolderChecksum) -> None:

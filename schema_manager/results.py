@@ -38,6 +38,9 @@ class MigrationResult:
     not_as_confirmed: bool = False
     warnings: list[str] = field(default_factory=list)
     record: VersionRecord | None = field(default=None, repr=False)
+    # The operation committed on the target, but the app's database refused its history
+    # record (this is the database's error); ``message`` says what became of the record.
+    history_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,3 +196,35 @@ def refused(migration_id: str, environment: str, operation: str, cause: str) -> 
     done = "applied to" if operation == "apply" else "rolled back in"
     message = f"Migration {migration_id} was not {done} {environment}: {cause}"
     return not_run(migration_id, environment, operation, message, cause)
+
+
+def history_refused(
+    migration_id: str,
+    environment: str,
+    operation: str,
+    *,
+    success: bool,
+    cause: str,
+    rebuilt: bool,
+    kept_error: str | None,
+) -> str:
+    """What became of an operation whose history record the app's database refused: the
+    target has committed it, and (where the ledger shows it) reconciliation rebuilds the
+    record, with the details kept on the target."""
+    if success:
+        done = "applied in" if operation == "apply" else "rolled back in"
+        sentence = (
+            f"Migration {migration_id} {done} {environment}; its history record could not be "
+            f"written: {cause}"
+        )
+    else:
+        sentence = f"Its history record could not be written: {cause}"
+    if not rebuilt:
+        return f"{sentence}."
+    if kept_error is None:
+        return f"{sentence}; it will be rebuilt from the ledger."
+    return (
+        f"{sentence}; it will be rebuilt from the ledger, without who ran it, how long it took "
+        f"and the rollback script in force, which could not be kept on the target either "
+        f"({kept_error})."
+    )

@@ -12,7 +12,6 @@ import pytest
 from django.db import connections, transaction
 
 from schema_manager import Migration, SchemaManager, VersionRecord, history_writes
-from schema_manager.exceptions import CommitWithheld
 from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
 from tests.routers import move_model
 from tests.test_batches import catalogue
@@ -113,10 +112,20 @@ def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
     refuse_records_of(postgres_targets, "001_step")
     plan = catalogue(0, 4)
 
-    with pytest.raises(CommitWithheld, match="history is read-only"):
-        manager.apply_migrations_sync(plan, "staging")
+    results = first = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
 
-    # 001 committed before its record failed; 002 ran but was rolled back, unrecorded.
+    # 001 committed before its record failed, and says so; 002 ran but was rolled back,
+    # unrecorded, and says why.
+    assert [r.success for r in results] == [True, True, False]
+    assert results[1].message.startswith(
+        "Migration 001_step applied in staging; its history record could not be written: "
+    )
+    assert "history is read-only" in results[1].history_error
+    assert results[1].message.endswith("; it will be rebuilt from the ledger.")
+    assert results[2].message.startswith(
+        "Migration 002_step was not applied to staging (it was rolled back before its commit, "
+        "as history could not be written): Migration 001_step applied in staging;"
+    )
     ledger = postgres_targets.ledger("staging")
     assert [row["migration_name"] for row in ledger] == ["000_step", "001_step"]
     assert "t2" not in postgres_targets.tables("staging")
@@ -129,6 +138,10 @@ def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
     assert [r.success for r in results] == [True, True]
     records = {r.migration_id: r.reconciled for r in VersionRecord.objects.all()}
     assert records == {"000_step": False, "001_step": True, "002_step": False, "003_step": False}
+    # Rebuilt with what the ledger does not hold, kept on the target meanwhile.
+    rebuilt = VersionRecord.objects.get(migration_id="001_step")
+    assert (rebuilt.applied_by, rebuilt.rollback_script) == ("deploy", "DROP TABLE t1;")
+    assert rebuilt.execution_time == first[1].execution_time
 
 
 def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
@@ -138,8 +151,9 @@ def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
     plan = catalogue(0, 2)
     broken = Migration(id="002_step", name="step", sql="INSERT INTO missing VALUES (1);\n")
 
-    with pytest.raises(CommitWithheld, match="history is read-only"):
-        manager.apply_migrations_sync([*plan, broken], "staging")
+    results = manager.apply_migrations_sync([*plan, broken], "staging")
+    assert [r.success for r in results] == [True, True, False]
+    assert "history is read-only" in results[1].history_error
 
     # 002 failed while 001's record could not be written: its failed attempt is still in
     # the ledger, so the next operation's reconciliation puts both in history.

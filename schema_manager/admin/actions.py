@@ -290,6 +290,8 @@ def run(
 def _outcome_level(result: MigrationResult) -> int:
     if not result.success:
         return messages.ERROR
+    if result.history_error:  # done, but its history record is still to be rebuilt
+        return messages.WARNING
     return messages.INFO if result.skipped else messages.SUCCESS
 
 

@@ -6,6 +6,7 @@ from django.db import connections
 
 from ..backends import LEDGER_TABLE
 from ..exceptions import UnsupportedDatabaseError
+from ..kept_records import TABLE as KEPT_TABLE
 from .model import Database
 
 PROVIDERS = {"postgresql": "postgresql", "sqlite": "sqlite"}
@@ -26,7 +27,9 @@ def introspect(alias: str) -> Database:
         )
     with connection.cursor() as cursor:
         names = connection.introspection.get_table_list(cursor)
-        tables = sorted(n.name for n in names if n.type == "t" and n.name != LEDGER_TABLE)
+        # The app's own tables on the target are not the application's schema.
+        ours = {LEDGER_TABLE, KEPT_TABLE}
+        tables = sorted(n.name for n in names if n.type == "t" and n.name not in ours)
         views = sorted(n.name for n in names if n.type == "v")
         database = reader.read(cursor, tables, views)
     database.provider = PROVIDERS[vendor]

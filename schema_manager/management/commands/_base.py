@@ -77,6 +77,12 @@ class SchemaCommand(BaseCommand):
             for warning in result.warnings:
                 self.stdout.write(self.style.WARNING(f"    warning: {warning}"))
 
+    def stop_unless_recorded(self, result: MigrationResult) -> None:
+        """Exit with status 3 when the operation committed on the target but its history
+        record was refused: done, but not as the history (and a CI gate) should see it."""
+        if result.success and result.history_error:
+            raise CommandError(scrub(result.message.replace("\n", " ")), returncode=3)
+
     def fail(self, result: MigrationResult) -> CommandError:
         # The message ends with the error's first line; the rest (e.g. where in the statement
         # the database points) follows it.

@@ -128,6 +128,7 @@ class Command(SchemaCommand):
         )
         if not results[-1].success:
             raise self.fail(results[-1])
+        self.stop_unless_recorded(results[-1])
         if verbosity >= 1:
             self.stdout.write(self._summary(results, target.environment, clock))
 
