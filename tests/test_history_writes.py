@@ -246,3 +246,22 @@ def test_inside_a_transaction_on_the_app_database_records_belong_to_it(postgres_
     writer = writer_for(100)
     writer.close()
     assert type(writer) is OverlappedRecordWriter
+
+
+def test_the_last_record_refused_as_the_batch_ends_is_told_on_its_result(
+    postgres_targets, postgres_history, manager: SchemaManager
+):
+    refuse_records_of(postgres_targets, "003_step")
+    plan = catalogue(0, 4)
+
+    results = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
+
+    assert [r.success for r in results] == [True] * 4
+    assert [bool(r.history_error) for r in results] == [False, False, False, True]
+    assert results[3].message.startswith(
+        "Migration 003_step applied in staging; its history record could not be written: "
+    )
+    postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
+    manager.status("staging")
+    rebuilt = VersionRecord.objects.get(migration_id="003_step")
+    assert (rebuilt.reconciled, rebuilt.applied_by) == (True, "deploy")
