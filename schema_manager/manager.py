@@ -45,7 +45,7 @@ from .prisma_schema import sync_after
 from .results import FolderImport, MigrationResult, PlanCheck, ValidationResult
 from .security import get_logger
 from .sql import generate_rollback
-from .status import MigrationState, catalogue_applied, migration_states
+from .status import MigrationState, catalogue_pending, migration_states
 from .targets import Target, all_targets, resolve
 from .validation import KnownMigrations, validate
 
@@ -633,10 +633,8 @@ class SchemaManager:
         def read() -> tuple[set[str], set[str]]:
             # From history, reconciled with the ledger when the operation began: reading
             # the whole ledger for each apply would grow with it.
-            applied = catalogue_applied(target.environment)
-            gone = self.missing_on_disk()
-            pending = {i for i, here in applied.items() if not here and i not in gone}
-            return pending, {i for i, here in applied.items() if here}
+            pending, catalogue = catalogue_pending(target.environment)
+            return pending - self.missing_on_disk(), catalogue - pending
 
         return policy.OrderGate(target, read)
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
-
 from .files import FolderChecksum, UnreadableFolder
 from .ledger import LedgerRow
-from .models import Migration, VersionRecord
+from .models import Migration, VersionRecord, id_chunks
 
 # States that a CI gate (schema_migration_status --check) treats as "not deployed as on disk".
 NOT_DEPLOYED = frozenset(
@@ -131,17 +129,30 @@ def _state(row: LedgerRow | None) -> str:
     return "rolled_back" if row.finished_at else "failed"
 
 
-def catalogue_applied(environment: str) -> dict[str, bool]:
-    """Each catalogue entry's id -> whether history leaves it applied in ``environment``, in
-    one query (history matches the ledger once an operation has reconciled them)."""
-    latest = (
-        VersionRecord.objects.filter(
-            environment=environment,
-            migration_id=OuterRef("pk"),
-            status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
+def catalogue_pending(environment: str) -> tuple[set[str], set[str]]:
+    """(the catalogue entries history leaves not applied in ``environment``, every catalogue
+    entry): history matches the ledger once an operation has reconciled them.
+
+    Without a query per entry: the entries never applied here, by one anti-join; then, of
+    those rolled back here at some time (few), the ones whose latest event is a rollback."""
+    records = VersionRecord.objects.filter(environment=environment)
+    applied_once = records.filter(status=VersionRecord.Status.APPLIED).values("migration_id")
+    catalogue = set(Migration.objects.values_list("id", flat=True))
+    pending = set(Migration.objects.exclude(pk__in=applied_once).values_list("id", flat=True))
+    rolled_back = records.filter(status=VersionRecord.Status.ROLLED_BACK)
+    for chunk in id_chunks(set(rolled_back.values_list("migration_id", flat=True)) & catalogue):
+        latest: dict[str, str] = {}
+        events = (
+            records.filter(
+                migration_id__in=chunk,
+                status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
+            )
+            .order_by("-recorded_at", "-id")
+            .values_list("migration_id", "status")
         )
-        .order_by("-recorded_at", "-id")
-        .values("status")[:1]
-    )
-    rows = Migration.objects.annotate(last=Subquery(latest)).values_list("id", "last")
-    return {migration_id: last == VersionRecord.Status.APPLIED for migration_id, last in rows}
+        for migration_id, status in events:
+            latest.setdefault(migration_id, status)
+        pending.update(
+            i for i, status in latest.items() if status == VersionRecord.Status.ROLLED_BACK
+        )
+    return pending, catalogue

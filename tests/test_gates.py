@@ -125,6 +125,23 @@ def test_out_of_order_is_refused_in_production_unless_allowed(targets, migration
     assert manager.apply_migration_sync(Migration.objects.get(pk="001_a"), "production").success
 
 
+def test_a_migration_rolled_back_is_pending_again_for_the_order(targets, migrations_dir):
+    folders(
+        migrations_dir,
+        ("001_a", "CREATE TABLE a (id INTEGER);"),
+        ("002_b", "CREATE TABLE b (id INTEGER);"),
+    )
+    manager = SchemaManager()
+    manager.import_migrations()
+    assert manager.apply_migration_sync(Migration.objects.get(pk="001_a"), "production").success
+    assert manager.rollback_migration_sync("001_a", "production").success
+
+    refused = manager.apply_migration_sync(Migration.objects.get(pk="002_b"), "production")
+
+    assert not refused.success
+    assert "out of order, before '001_a'" in refused.message
+
+
 def test_out_of_order_elsewhere_applies_with_a_warning(targets, migrations_dir):
     folders(
         migrations_dir,
