@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import schema_manager
 from schema_manager.conf import DEFAULTS
 from schema_manager.sql.rule_table import RULES
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
@@ -230,7 +231,8 @@ def _as_documented(value: object) -> str:
 
 def test_every_system_check_is_documented():
     in_code = set()
-    for module in (ROOT / "schema_manager").rglob("*.py"):
+    # The package as imported (CI runs the suite against the installed wheel).
+    for module in Path(schema_manager.__file__).parent.rglob("*.py"):
         in_code |= set(re.findall(r'id="(schema_manager\.[EW]\d+)"', module.read_text()))
     documented = set(
         re.findall(r"^\| `(schema_manager\.[EW]\d+)` \|", _documented("checks.md"), re.M)
