@@ -154,6 +154,10 @@ class _ChecksumMemo:
         known = self._known.get(file.path)
         return known[1] if known and known[0] == _identity(file.status) else None
 
+    def clear(self) -> None:
+        with self._lock:
+            self._known.clear()
+
     def put(self, file: Located, after: os.stat_result, value: str) -> None:
         before = file.status
         settled = time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= SETTLED_NS
@@ -166,6 +170,11 @@ class _ChecksumMemo:
 
 
 _memo = _ChecksumMemo()
+
+
+def forget_checksums() -> None:
+    """Forget every remembered checksum: the next listing reads every file again."""
+    _memo.clear()
 
 
 def _identity(status: os.stat_result) -> tuple[int, ...]:
