@@ -126,7 +126,7 @@ def _alter_targets(operation: AlterTable) -> tuple[Target, ...] | None:
 def _probed(target: Target, vendor: str) -> bool:
     """Whether ``exists`` can answer for ``target`` on ``vendor``."""
     if vendor == "postgresql":
-        return target.kind in _RELATIONS | {"COLUMN", "CONSTRAINT", "SCHEMA", "TYPE"}
+        return target.kind in _RELATIONS | {"COLUMN", "CONSTRAINT", "SCHEMA", "TYPE", "EXTENSION"}
     if vendor == "mysql":
         return target.kind in {"TABLE", "VIEW", "INDEX", "COLUMN", "CONSTRAINT"}
     if vendor == "sqlite":
@@ -188,6 +188,9 @@ def _exists_postgresql(cursor: Any, target: Target) -> bool:
         return _one(cursor, "SELECT to_regnamespace(%s) IS NOT NULL", [str(target.name)]) is True
     if target.kind == "TYPE":
         return _one(cursor, "SELECT to_regtype(%s) IS NOT NULL", [str(target.name)]) is True
+    if target.kind == "EXTENSION":
+        sql = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = %s)"
+        return _one(cursor, sql, [_pg_name(target.name.object)]) is True
     if target.kind == "COLUMN":
         sql = (
             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) "

@@ -105,8 +105,8 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
     elif outcome.stepwise:
         message = (
             f"Migration {migration_id} failed in {environment}; it ran statement by statement "
-            "without a transaction, and its completed statements were compensated (undone by "
-            "their inverses, newest first), so nothing of it remains."
+            "without a transaction, and what its statements created was compensated (undone "
+            "newest first; what existed before it is left as it was), so nothing of it remains."
         )
     else:
         message = (
