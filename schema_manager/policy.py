@@ -50,21 +50,27 @@ class PromotionGate:
         """Why ``migration_id`` (with this checksum) may not be applied yet (None if it may)."""
         if self.previous is None:
             return None
-        if self._applied is None and self._unreadable is None:
-            self._read()
-        if self._unreadable is not None:
+        applied = self._applied_in_previous()
+        if applied is None:
             return (
                 f"Migration {migration_id!r} cannot be promoted to {self.target.environment}: "
                 f"the ledger of {self.previous} (SCHEMA_MANAGER['PROMOTION_ORDER']) could not "
                 f"be read ({self._unreadable})."
             )
-        if (migration_id, checksum) in self._applied:
+        if (migration_id, checksum) in applied:
             return None
         return (
             f"Migration {migration_id!r} has not been applied in {self.previous} (with this "
             f"SQL), and SCHEMA_MANAGER['PROMOTION_ORDER'] requires it to succeed in "
             f"{self.previous} before {self.target.environment}."
         )
+
+    def _applied_in_previous(self) -> set[tuple[str, str]] | None:
+        """What the previous environment has applied, read once; None when its ledger could not
+        be read (``_unreadable`` says why)."""
+        if self._applied is None and self._unreadable is None:
+            self._read()
+        return self._applied
 
     def _read(self) -> None:
         source = resolve(self.previous)

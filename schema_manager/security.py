@@ -16,10 +16,12 @@ import html
 import logging
 import pprint
 import re
+from collections.abc import ItemsView
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from django.conf import settings
+from django.utils.safestring import SafeString, mark_safe
 from django.views import debug
 
 MASK = "********"
@@ -129,12 +131,12 @@ class ExceptionReporterFilter(debug.SafeExceptionReporterFilter):
             return scrub(cleansed)
         return cleansed
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list:
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> ItemsView[str, Any]:
         # Whatever DEBUG says: the demo runs with DEBUG on, and its page must not show them.
-        return [
-            (name, mask_object(value))
+        return {
+            name: mask_object(value)
             for name, value in super().get_traceback_frame_variables(request, tb_frame)
-        ]
+        }.items()
 
 
 class ExceptionReporter(debug.ExceptionReporter):
@@ -144,11 +146,12 @@ class ExceptionReporter(debug.ExceptionReporter):
     Enable with ``DEFAULT_EXCEPTION_REPORTER = "schema_manager.security.ExceptionReporter"``.
     """
 
-    def get_traceback_html(self) -> str:
-        return scrub(super().get_traceback_html())
+    # Still what Django's templates rendered (escaped): masking replaces text and adds no markup.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(scrub(super().get_traceback_html()))
 
-    def get_traceback_text(self) -> str:
-        return scrub(super().get_traceback_text())
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(scrub(super().get_traceback_text()))
 
 
 class ScrubFilter(logging.Filter):

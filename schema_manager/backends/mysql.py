@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import LockTimeoutError
 from .base import TargetBackend, Timeouts
+
+if TYPE_CHECKING:  # the module imports MySQLdb, which only a MySQL target needs
+    from django.db.backends.mysql.base import DatabaseWrapper
 
 # ER_LOCK_WAIT_TIMEOUT: raised by both lock_wait_timeout (metadata) and innodb's row locks.
 _LOCK_WAIT_TIMEOUT = 1205
@@ -21,6 +24,7 @@ PRISMA_LOCK_NAME = "prisma_migrate"
 
 
 class MySQLBackend(TargetBackend):
+    connection: DatabaseWrapper
     vendor = "mysql"
     has_session_lock = True
     ledger_ddl = """
@@ -48,7 +52,7 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     def _try_get_lock(self, cursor: Any) -> bool:
         # GET_LOCK with timeout 0: 1 (taken), 0 (held by another session) or NULL (error).
         cursor.execute("SELECT GET_LOCK(%s, 0)", [PRISMA_LOCK_NAME])
-        taken = cursor.fetchone()[0]
+        taken: int | None = cursor.fetchone()[0]
         if taken is None:
             raise LockTimeoutError(
                 f"GET_LOCK({PRISMA_LOCK_NAME!r}) failed on {self.alias!r} (NULL result)."
@@ -73,11 +77,12 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
             cursor.execute("SET SESSION max_statement_time = DEFAULT")
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
-        while exc is not None:
-            args = getattr(exc, "args", ())
+        error: BaseException | None = exc
+        while error is not None:
+            args = getattr(error, "args", ())
             if args and args[0] == _LOCK_WAIT_TIMEOUT:
                 return True
-            exc = exc.__cause__ or exc.__context__
+            error = error.__cause__ or error.__context__
         return False
 
     def _holder_message(self, cursor: Any, wait: float) -> str:

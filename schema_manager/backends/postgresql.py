@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, TargetBackend, Timeouts
+
+if TYPE_CHECKING:  # the module imports the driver, which only a PostgreSQL target needs
+    from django.db.backends.postgresql.base import DatabaseWrapper
 
 
 def is_psycopg3() -> bool:
@@ -22,6 +25,7 @@ PRISMA_ADVISORY_LOCK_KEY = 72707369
 
 
 class PostgreSQLBackend(TargetBackend):
+    connection: DatabaseWrapper
     vendor = "postgresql"
     has_session_lock = True
     ledger_ddl = """
@@ -102,13 +106,14 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         # SQLSTATE 55P03 lock_not_available: what lock_timeout raises.
-        while exc is not None:
-            if getattr(exc, "sqlstate", None) == "55P03":
+        error: BaseException | None = exc
+        while error is not None:
+            if getattr(error, "sqlstate", None) == "55P03":
                 return True
-            exc = exc.__cause__ or exc.__context__
+            error = error.__cause__ or error.__context__
         return False
 
-    def _holder_message(self, cursor, wait: float) -> str:
+    def _holder_message(self, cursor: Any, wait: float) -> str:
         cursor.execute(
             """
             SELECT a.pid, a.xact_start, a.backend_start

@@ -34,8 +34,9 @@ def default_argument(provider: str, column: Column, field_type: FieldType) -> st
         if values is None:
             return _generated(text)
         element = FieldType(scalar)
-        rendered = [_scalar_literal(value, element, column) for value in values]
-        if any(value is None for value in rendered):
+        literals = [_scalar_literal(value, element, column) for value in values]
+        rendered = [literal for literal in literals if literal is not None]
+        if len(rendered) < len(literals):  # an element is not a literal of its type
             return _generated(text)
         return f"[{', '.join(rendered)}]"
     if scalar == "DateTime" and text.lower() in _NOW:

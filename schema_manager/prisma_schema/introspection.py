@@ -17,9 +17,9 @@ def introspect(alias: str) -> Database:
     connection = connections[alias]
     vendor = connection.vendor
     if vendor == "postgresql":
-        from . import postgresql as reader
+        from .postgresql import read
     elif vendor == "sqlite":
-        from . import sqlite as reader
+        from .sqlite import read
     else:
         raise UnsupportedDatabaseError(
             f"Prisma schema sync does not support {vendor!r} databases yet "
@@ -31,6 +31,6 @@ def introspect(alias: str) -> Database:
         ours = {LEDGER_TABLE, KEPT_TABLE}
         tables = sorted(n.name for n in names if n.type == "t" and n.name not in ours)
         views = sorted(n.name for n in names if n.type == "v")
-        database = reader.read(cursor, tables, views)
+        database = read(cursor, tables, views)
     database.provider = PROVIDERS[vendor]
     return database

@@ -107,9 +107,13 @@ class Naming:
         previous = self._forward(table, columns)
         return previous[2] if previous and previous[2] else default
 
-    def _forward(self, table: str, columns: tuple[str, ...]):
+    def _forward(
+        self, table: str, columns: tuple[str, ...]
+    ) -> tuple[str, list[str], str | None] | None:
         known = self._by_table.get(table)
-        for entry in known.forward if known else ():
+        if known is None:
+            return None
+        for entry in known.forward:
             if tuple(known.columns.get(f, f) for f in entry[1]) == columns:
                 return entry
         return None
@@ -127,8 +131,9 @@ class Naming:
 
 def _read(text: str, model_names: set[str]) -> _Model:
     lines = text.split("\n")
-    start = next(i for i, line in enumerate(lines) if _MODEL.match(line))
-    name = _MODEL.match(lines[start]).group(1)
+    start, name = next(
+        (i, found.group(1)) for i, line in enumerate(lines) if (found := _MODEL.match(line))
+    )
     docs = [line.strip() for line in lines[:start] if line.strip().startswith("///")]
     model = _Model(name, name, docs)
     pending: list[str] = []

@@ -112,7 +112,8 @@ def _model(provider: str, table: Table, relations: list[Field], naming: Naming) 
 
 def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
     fields = []
-    single_key = table.primary_key.columns if table.primary_key else ()
+    key = table.primary_key
+    single_key = key.columns if key else ()
     for column in table.columns:
         kind = field_type(provider, column)
         if column.is_enum:
@@ -120,8 +121,7 @@ def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
         name = naming.field(table.name, column.name)
         arity = "[]" if column.array else "?" if column.nullable else ""
         attributes = []
-        if single_key == (column.name,):
-            key = table.primary_key
+        if key and single_key == (column.name,):
             custom = _custom_name(provider, table, key.name, (), "pkey")
             attributes.append("@id" + _map_argument(custom, first=True))
         unique = _column_unique(table, column.name)

@@ -221,10 +221,13 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
     while True:
         found = match(sql, position)
         assert found is not None  # (?P<other>.) or (?P<eof>\Z) always matches
-        kind = found.lastgroup
+        kind, group = found.lastgroup, found.lastindex
+        # Every alternative is a named group.
+        assert kind is not None
+        assert group is not None
         if kind == "eof":
             break
-        token_start, position = found.span(found.lastindex)
+        token_start, position = found.span(group)
         if ended >= 0:  # the first token after a closing ``;``
             on_its_line = sql.find("\n", ended, token_start) < 0
             if kind == "comment" and on_its_line:  # a comment there stays with its statement
