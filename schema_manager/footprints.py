@@ -35,7 +35,8 @@ _NO_DEFINITIONS = {"VACUUM", "ANALYZE"}
 
 @dataclass(frozen=True)
 class Target:
-    """One object a statement creates (``creates``) or drops (not ``creates``)."""
+    """One object a statement creates (``creates``) or drops (not ``creates``); or, for a
+    ``guard``, the object without which the statement does nothing (ALTER TABLE IF EXISTS)."""
 
     kind: str  # TABLE, INDEX, VIEW, ..., COLUMN, CONSTRAINT, SCHEMA
     name: QualifiedName
@@ -43,6 +44,7 @@ class Target:
     table: QualifiedName | None = None  # COLUMN, CONSTRAINT, and an index's table
     action: int | None = None  # the ALTER TABLE action that creates it
     constraint: str = ""  # a constraint's kind: PRIMARY KEY, UNIQUE, FOREIGN KEY, INDEX...
+    guard: bool = False
 
     @property
     def label(self) -> str:
@@ -62,6 +64,8 @@ class Footprint:
         """The created targets that did not exist before; ``exists_after`` (read again after
         a failure or a crash) narrows them to those that exist now (by default: all, as a
         statement that succeeded created each of its missing targets)."""
+        if self._guarded():
+            return []
         after = exists_after or (True,) * len(self.targets)
         return [
             target
@@ -71,12 +75,21 @@ class Footprint:
 
     def dropped(self, exists_after: tuple[bool, ...] | None = None) -> list[Target]:
         """The dropped targets that existed before (and, if read again, are gone now)."""
+        if self._guarded():
+            return []
         after = exists_after or (False,) * len(self.targets)
         return [
             target
             for target, before, now in zip(self.targets, self.existed, after, strict=True)
-            if not target.creates and before and not now
+            if not target.creates and not target.guard and before and not now
         ]
+
+    def _guarded(self) -> bool:
+        """Whether a guard was missing, so that the statement did nothing."""
+        return any(
+            target.guard and not before
+            for target, before in zip(self.targets, self.existed, strict=True)
+        )
 
 
 def targets_of(statement: Statement, vendor: str) -> tuple[Target, ...] | None:
@@ -111,6 +124,8 @@ def _targets(operation: Operation, vendor: str) -> tuple[Target, ...] | None:
 
 def _alter_targets(operation: AlterTable) -> tuple[Target, ...] | None:
     found = []
+    if [word.upper for word in operation.statement.words[2:4]] == ["IF", "EXISTS"]:
+        found.append(Target("TABLE", operation.table, False, guard=True))
     for position, action in enumerate(operation.actions):
         if isinstance(action, AddColumn):
             name = QualifiedName((action.column,))
