@@ -1,11 +1,6 @@
-"""Where each migration stands in one environment: read from the ledger, enriched by history.
-
-A migration is known from three places: its folder on disk, the catalogue and the target's
-ledger. Its state is the ledger's (pending, applied, failed, rolled_back, unresolved), turned
-into ``modified`` when the SQL it was applied with no longer matches its SQL now, into
-``missing`` when the ledger knows it but neither the disk nor the catalogue does, into
-``unreadable`` when its folder cannot be read (``error`` says why, naming the file), and
-into ``missing_on_disk`` when its folder was deleted before it was applied anywhere.
+"""The status of every migration in one environment: each on disk, in the catalogue or in the
+ledger, with where it stands there (``state.standing``) and what history adds (who applied it,
+how long it took).
 """
 
 from __future__ import annotations
@@ -16,20 +11,14 @@ from datetime import datetime
 from .files import FolderChecksum, UnreadableFolder
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
-
-# States that a CI gate (schema_migration_status --check) treats as "not deployed as on disk".
-NOT_DEPLOYED = frozenset(
-    {"pending", "failed", "rolled_back", "unresolved", "modified", "unreadable"}
-)
+from .state import Facts, State, standing
 
 
 @dataclass(frozen=True)
 class MigrationState:
     migration_id: str
     name: str
-    # pending, applied, failed, rolled_back, unresolved, modified, missing, unreadable,
-    # missing_on_disk
-    state: str
+    state: State
     in_catalogue: bool
     applied_at: datetime | None = None
     applied_by: str = ""
@@ -44,6 +33,7 @@ class MigrationState:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
+        data["state"] = self.state.value
         for key in ("applied_at", "rolled_back_at"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
@@ -60,7 +50,7 @@ def migration_states(
     ``rows`` (the ledger), sorted by id.
 
     ``gone`` are the catalogue entries whose folder was deleted before they were applied
-    anywhere (``SchemaManager.missing_on_disk``): not pending, ``missing_on_disk``."""
+    anywhere (``SchemaManager.missing_on_disk``)."""
     disk, unreadable, gone = disk or {}, unreadable or {}, gone or set()
     catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
@@ -77,56 +67,27 @@ def migration_states(
         last = latest.get(migration_id)
         record = attempts.get(last.id) if last else None
         stored = catalogue.get(migration_id)
-        on_disk = disk.get(migration_id)
-        current = on_disk.checksum if on_disk else (stored.checksum if stored else "")
-        state, applied_checksum = _state(last), last.checksum if last else ""
-        if on_disk and stored and state != "applied" and stored.checksum != on_disk.checksum:
-            # The catalogue keeps the SQL applied elsewhere when the file changes afterwards.
-            state, applied_checksum = "modified", stored.checksum
-        elif state == "applied" and (on_disk or stored):
-            if not _matches(last.checksum, on_disk, stored):
-                state = "modified"
-        elif state == "applied":
-            state = "missing"
-        elif migration_id in gone and state in {"pending", "failed"}:
-            state = "missing_on_disk"
         bad_folder = unreadable.get(migration_id)
-        if bad_folder is not None:  # its SQL on disk is unknown: nothing else can be told
-            state = "unreadable"
+        facts = Facts(last, stored, disk.get(migration_id), bad_folder, migration_id in gone)
+        where = standing(facts)
         states.append(
             MigrationState(
                 migration_id=migration_id,
                 name=stored.name if stored else migration_id.split("_", 1)[-1],
-                state=state,
+                state=where.state,
                 in_catalogue=stored is not None,
                 applied_at=last.finished_at if last else None,
                 applied_by=record.applied_by if record else "",
                 execution_time=record.execution_time if record else None,
                 rolled_back_at=last.rolled_back_at if last else None,
                 error=bad_folder.error if bad_folder else ((last.logs or "") if last else ""),
-                on_disk=on_disk is not None or bad_folder is not None,
-                applied_checksum=applied_checksum,
-                current_checksum=current,
+                on_disk=facts.folder is not None or bad_folder is not None,
+                applied_checksum=where.applied_checksum,
+                current_checksum=where.current_checksum,
                 faked=bool(record and record.faked),
             )
         )
     return states
-
-
-def _matches(checksum: str, on_disk: FolderChecksum | None, stored: Migration | None) -> bool:
-    if on_disk is not None:
-        return on_disk.same_script(checksum)
-    return stored is None or stored.checksum == checksum
-
-
-def _state(row: LedgerRow | None) -> str:
-    if row is None:
-        return "pending"
-    if row.is_applied:
-        return "applied"
-    if row.is_unresolved_failure:
-        return "unresolved"
-    return "rolled_back" if row.finished_at else "failed"
 
 
 def catalogue_pending(environment: str) -> tuple[set[str], set[str]]:

@@ -94,13 +94,41 @@ def test_changelist_shows_each_migrations_state_in_each_environment(sqlite_targe
     html = admin_client.get(CHANGELIST).content.decode()
 
     assert column(html, "development", "001_create_t") == "pending"
-    assert column(html, "staging", "001_create_t") == "drifted"
-    assert column(html, "production", "001_create_t") == "drifted"
+    assert column(html, "staging", "001_create_t") == "modified"
+    assert column(html, "production", "001_create_t") == "modified"
     assert column(html, "staging", "002_create_u") == "rolled_back"
     assert column(html, "staging", "003_bad") == "failed"
     assert "Failed in staging" in html  # the last change column
     for environment in ALL_ENVIRONMENTS:
         assert f'<th scope="col" class="column-state_{environment}">' in html
+
+
+def test_changelist_shows_what_the_status_says_of_folders_on_disk(sqlite_targets, admin_client):
+    directory = SchemaManager().migrations_directory.path
+    for migration_id in ("001_gone", "002_bad", "003_edited"):
+        (directory / migration_id).mkdir(parents=True)
+        (directory / migration_id / "migration.sql").write_text(CREATE_T.replace("t ", "t3 "))
+    assert admin_client.get(CHANGELIST).status_code == 200  # imports the three folders
+    assert (
+        SchemaManager()
+        .apply_migration_sync(Migration.objects.get(pk="003_edited"), "staging")
+        .success
+    )
+    (directory / "001_gone" / "migration.sql").unlink()
+    (directory / "001_gone").rmdir()
+    (directory / "002_bad" / "migration.sql").write_bytes(b"CREATE TABLE b (id INTEGER);\x00")
+    (directory / "003_edited" / "migration.sql").write_text(CREATE_T + "\n-- edited\n")
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert column(html, "staging", "001_gone") == "missing_on_disk"
+    assert column(html, "staging", "002_bad") == "unreadable"
+    assert column(html, "staging", "003_edited") == "modified"
+    assert ">missing on disk</span>" in html
+    # The unreadable badge's tooltip says why.
+    assert re.search(r'sm-badge-unreadable" title="[^"]*contains a NUL byte', html)
+    filtered = admin_client.get(CHANGELIST, {"state_staging": "missing_on_disk"})
+    assert [m.pk for m in filtered.context["cl"].result_list] == ["001_gone"]
 
 
 def test_changelist_filters_by_state_in_an_environment(sqlite_targets, admin_client):

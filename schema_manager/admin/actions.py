@@ -27,7 +27,7 @@ from ..results import MigrationResult
 from ..security import get_logger, scrub
 from ..targets import Target
 from . import plans
-from .states import forget_ledgers
+from .states import disk, forget
 
 try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
     from django.contrib.admin.options import Action, ActionLocation
@@ -130,7 +130,8 @@ def confirmation(
 ) -> TemplateResponse:
     """The page shown before an apply or rollback runs, like delete_selected's; ``changed``:
     the ids of migrations shown again because they changed since an earlier page."""
-    items = (plans.apply_plan if operation == "apply" else plans.rollback_plan)(migrations, target)
+    build = plans.apply_plan if operation == "apply" else plans.rollback_plan
+    items = build(migrations, target, disk(request))
     for item in items:
         item.changed = item.migration.id in changed
     runnable = [item for item in items if item.will_run]
@@ -283,7 +284,7 @@ def run(
             % {"ids": ", ".join(m.id for m in rest)},
             messages.WARNING,
         )
-    forget_ledgers(request)
+    forget(request)
     return done
 
 

@@ -21,8 +21,9 @@ from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration
 from ..security import get_logger, scrub
+from ..state import State
 from .display import state_badge
-from .states import STATE_LABELS, ledgers, state_in, states_of
+from .states import disk, ledgers, state_in, states_of
 
 logger = get_logger("schema_manager.admin")
 
@@ -67,9 +68,9 @@ class MigrationChangeList(ChangeList):
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
-        snapshots = ledgers(request)
+        snapshots, on_disk = ledgers(request), disk(request)
         for migration in self.result_list:
-            migration.environment_states = states_of(migration, snapshots)
+            migration.environment_states = states_of(migration, snapshots, on_disk)
         for snapshot in snapshots:
             if snapshot.error:
                 messages.warning(
@@ -89,16 +90,22 @@ def state_filter(environment: str) -> type[admin.SimpleListFilter]:
         parameter_name = f"state_{environment}"
 
         def lookups(self, request, model_admin):
-            return [(state, label) for state, label in STATE_LABELS.items() if state != "unknown"]
+            # Every state a catalogue entry can be in (never MISSING: that is no entry).
+            return [
+                (state.value, state.label)
+                for state in State
+                if state not in {State.MISSING, State.UNKNOWN}
+            ]
 
         def queryset(self, request, queryset):
             if not self.value():
                 return None
             snapshot = next(s for s in ledgers(request) if s.target.environment == environment)
+            on_disk = disk(request)
             matching = [
                 migration.pk
-                for migration in Migration.objects.only("id", "sql")
-                if state_in(migration, snapshot).state == self.value()
+                for migration in Migration.objects.only("id", "sql", "checksum")
+                if state_in(migration, snapshot, on_disk).state == self.value()
             ]
             return queryset.filter(pk__in=matching)
 

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.db.models import Choices
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
-from .states import STATE_LABELS, EnvironmentState
+from ..state import State
+from .states import EnvironmentState
 
 if TYPE_CHECKING:
     from .plans import PlanItem
 
 
-def badge(state: str, title: str = "", *, label: str = "") -> SafeString:
-    """A coloured label for a state (``applied``, ``failed``, …), its detail as a tooltip."""
+def badge(state: Choices, title: str = "", *, label: str = "") -> SafeString:
+    """A coloured label for a state (a ``State`` or a history record's status), its detail
+    as a tooltip."""
     return format_html(
         '<span class="sm-badge sm-badge-{}" title="{}">{}</span>',
-        state,
+        state.value,
         title,
-        label or STATE_LABELS.get(state, state),
+        label or state.label,
     )
 
 
@@ -33,9 +36,9 @@ def state_badge(state: EnvironmentState) -> SafeString:
 def _tooltip(state: EnvironmentState) -> str:
     parts = []
     row = state.row
-    if row is not None and row.finished_at and state.state in {"applied", "drifted"}:
+    if row is not None and row.finished_at and state.state in {State.APPLIED, State.MODIFIED}:
         parts.append(f"Applied {when(row.finished_at)}")
-    if row is not None and row.rolled_back_at and state.state == "rolled_back":
+    if row is not None and row.rolled_back_at and state.state is State.ROLLED_BACK:
         parts.append(f"Rolled back {when(row.rolled_back_at)}")
     if state.detail:
         parts.append(state.detail)

@@ -69,7 +69,7 @@ class VersionRecordAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, record: VersionRecord):
-        return badge(record.status, record.error)
+        return badge(VersionRecord.Status(record.status), record.error)
 
     @admin.display(description=gettext_lazy("recorded at"), ordering="recorded_at")
     def recorded(self, record: VersionRecord):
@@ -84,9 +84,9 @@ class VersionRecordAdmin(admin.ModelAdmin):
     def outcome(self, record: VersionRecord):
         """The status; a failure says of what (applied and rolled back say it themselves)."""
         if record.status != VersionRecord.Status.FAILED:
-            return badge(record.status, record.error)
+            return badge(VersionRecord.Status(record.status), record.error)
         label = _("%(operation)s failed") % {"operation": record.get_operation_display()}
-        return badge(record.status, record.error, label=label)
+        return badge(VersionRecord.Status(record.status), record.error, label=label)
 
     @admin.display(description=gettext_lazy("time (s)"), ordering="execution_time")
     def seconds(self, record: VersionRecord) -> str:

@@ -40,7 +40,7 @@ from . import actions as admin_actions
 from . import plans
 from .changelist import MigrationChangeList, import_from_disk, state_column, state_filter
 from .display import rollback_blocks, state_badge, when
-from .states import ledgers, live_environments, states_of
+from .states import disk, ledgers, live_environments, states_of
 from .widgets import RollbackTextarea, SQLTextarea
 
 
@@ -235,7 +235,9 @@ class MigrationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("state per environment"))
     def environments(self, migration: Migration):
-        states = getattr(migration, "environment_states", None) or states_of(migration, ledgers())
+        states = getattr(migration, "environment_states", None) or states_of(
+            migration, ledgers(), disk()
+        )
         return format_html_join(
             "",
             '<span class="sm-env-state"><span class="sm-env-name">{}</span> {}</span>',
@@ -244,8 +246,10 @@ class MigrationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("rollback in force"))
     def rollback_in_force(self, migration: Migration):
-        states = getattr(migration, "environment_states", None) or states_of(migration, ledgers())
-        return rollback_blocks(plans.rollbacks_in_force(migration, states))
+        states = getattr(migration, "environment_states", None) or states_of(
+            migration, ledgers(), disk()
+        )
+        return rollback_blocks(plans.rollbacks_in_force(migration, states, disk()))
 
     def has_change_permission(self, request: HttpRequest, obj: Migration | None = None) -> bool:
         # A migration live in any environment is read-only: editing it would be drift.
@@ -262,7 +266,7 @@ class MigrationAdmin(admin.ModelAdmin):
         self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None
     ):
         if obj is not None:
-            obj.environment_states = states_of(obj, ledgers(request))
+            obj.environment_states = states_of(obj, ledgers(request), disk(request))
             live = live_environments(request, obj)
             if live:
                 context["readonly_reason"] = _(

@@ -18,9 +18,13 @@ from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..security import scrub
 from ..sql import check_sql, parse_statements
+from ..state import State
 from ..targets import Target, resolve
-from .states import EnvironmentState, read_ledger, state_in
+from .states import DiskSnapshot, EnvironmentState, read_ledger, state_in
 
+# An apply refuses these: the target holds other SQL, or an attempt to resolve, or its
+# ledger or the migration's folder cannot be read (so what it holds is unknown).
+REFUSED = frozenset({State.MODIFIED, State.UNKNOWN, State.UNRESOLVED, State.UNREADABLE})
 VENDOR_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL/MariaDB"}
 
 
@@ -49,7 +53,9 @@ def vendor_name(target: Target) -> str:
     return VENDOR_NAMES.get(target.vendor, target.vendor)
 
 
-def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
+def apply_plan(
+    migrations: list[Migration], target: Target, on_disk: DiskSnapshot
+) -> list[PlanItem]:
     snapshot = read_ledger(target)
     try:  # the whole plan at once: ledger, catalogue and history read once
         validations = SchemaManager().validate_migrations_sync(migrations, target.environment)
@@ -58,7 +64,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
         validations, unreadable = [None] * len(migrations), scrub(str(exc))
     items = []
     for migration, validation in zip(migrations, validations, strict=True):
-        item = PlanItem(migration, state_in(migration, snapshot))
+        item = PlanItem(migration, state_in(migration, snapshot, on_disk))
         item.rollback_script, item.rollback_generated = migration.rollback_sql, False
         if validation is None:
             item.errors = [unreadable]
@@ -74,7 +80,7 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
                 if finding.severity == "error"
             )
         item.will_run, item.consequence = _apply_consequence(item, target)
-        item.skipped = item.state.state == "applied"
+        item.skipped = item.state.state is State.APPLIED
         item.shown = Shown.of(migration.sql, item.rollback_script)
         items.append(item)
     return items
@@ -82,11 +88,11 @@ def apply_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
 
 def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
     state = item.state.state
-    if state == "applied":
+    if state is State.APPLIED:
         return False, _("Already applied in %(env)s, will be skipped.") % {
             "env": target.environment
         }
-    if state in {"drifted", "unknown", "unresolved"}:
+    if state in REFUSED:
         return False, _("Will be refused: %(detail)s") % {
             "detail": item.state.detail or item.state.label
         }
@@ -105,13 +111,15 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
     ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
 
 
-def rollback_plan(migrations: list[Migration], target: Target) -> list[PlanItem]:
+def rollback_plan(
+    migrations: list[Migration], target: Target, on_disk: DiskSnapshot
+) -> list[PlanItem]:
     snapshot = read_ledger(target)
     manager = SchemaManager()
     items = []
     for migration in migrations:
-        item = PlanItem(migration, state_in(migration, snapshot))
-        if item.state.state not in {"applied", "drifted"}:
+        item = PlanItem(migration, state_in(migration, snapshot, on_disk))
+        if not item.state.is_applied:
             item.rollback_script, item.rollback_generated = rollback_scripts.script_for(
                 migration, target.vendor
             )
@@ -161,15 +169,15 @@ def _recorded_as_generated(migration: Migration, target: Target, item: PlanItem)
 
 
 def rollbacks_in_force(
-    migration: Migration, states: dict[str, EnvironmentState]
+    migration: Migration, states: dict[str, EnvironmentState], on_disk: DiskSnapshot
 ) -> list[tuple[list[str], PlanItem]]:
     """The rollback that would run in each environment where ``migration`` is applied, the
     environments with the same script (and the same verdict on it) together."""
     groups: dict[tuple[str, bool, tuple[str, ...]], tuple[list[str], PlanItem]] = {}
     for environment, state in states.items():
-        if state.state not in {"applied", "drifted"}:
+        if not state.is_applied:
             continue
-        [item] = rollback_plan([migration], resolve(environment))
+        [item] = rollback_plan([migration], resolve(environment), on_disk)
         key = (item.rollback_script, item.rollback_generated, tuple(item.errors))
         groups.setdefault(key, ([], item))[0].append(environment)
     return list(groups.values())

@@ -1,8 +1,9 @@
 """Where each migration stands in each environment, read for a whole page at once.
 
-The target's ``_prisma_migrations`` ledger is the truth. Each target's ledger is read once
-per request (cached on the request), whatever the number of migrations shown: the
-changelist, its filters and the permission checks all share that one read.
+``state.standing`` decides; this module gathers its facts for a page. Each target's
+``_prisma_migrations`` ledger is read once per request (cached on the request), whatever the
+number of migrations shown: the changelist, its filters and the permission checks all share
+that one read; the migrations directory is listed once per request too.
 """
 
 from __future__ import annotations
@@ -12,29 +13,20 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
 
 from ..backends import get_backend
-from ..checksums import same_script
 from ..exceptions import SchemaManagerError
+from ..files import FolderChecksum, UnreadableFolder
 from ..ledger import Ledger, LedgerRow
+from ..manager import SchemaManager
 from ..models import Migration
 from ..security import scrub
+from ..state import Facts, Standing, State, standing
 from ..targets import Target, all_targets
 
-STATE_LABELS = {
-    "applied": _("applied"),
-    "failed": _("failed"),
-    "rolled_back": _("rolled back"),
-    "pending": _("pending"),
-    "drifted": _("drifted"),
-    "unresolved": _("unresolved"),
-    "unknown": _("unknown"),
-}
-# States in which the target holds the migration's effects: editing it would be drift.
-LIVE_STATES = frozenset({"applied", "drifted", "unresolved", "unknown"})
-
 _CACHE_ATTRIBUTE = "_schema_manager_ledgers"
+_DISK_ATTRIBUTE = "_schema_manager_disk"
 
 
 @dataclass(frozen=True)
@@ -47,19 +39,37 @@ class LedgerSnapshot:
 
 
 @dataclass(frozen=True)
+class DiskSnapshot:
+    """The migrations directory as listed now: its folders by checksum, those that cannot be
+    read, and the catalogue entries whose folder was deleted before they were applied."""
+
+    folders: dict[str, FolderChecksum] = field(default_factory=dict)
+    unreadable: dict[str, UnreadableFolder] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class EnvironmentState:
     environment: str
-    state: str
+    standing: Standing
     row: LedgerRow | None = None
-    detail: str = ""
+    detail: str = ""  # why, in one sentence: shown as the badge's tooltip
+
+    @property
+    def state(self) -> State:
+        return self.standing.state
 
     @property
     def label(self) -> str:
-        return str(STATE_LABELS[self.state])
+        return str(self.state.label)
 
     @property
     def is_live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.standing.is_live
+
+    @property
+    def is_applied(self) -> bool:
+        return self.standing.is_applied
 
 
 def read_ledger(target: Target) -> LedgerSnapshot:
@@ -83,46 +93,88 @@ def ledgers(request: HttpRequest | None = None) -> list[LedgerSnapshot]:
     return snapshots
 
 
-def forget_ledgers(request: HttpRequest) -> None:
-    """Drop the request's cached ledgers (after an operation changed one)."""
-    if hasattr(request, _CACHE_ATTRIBUTE):
-        delattr(request, _CACHE_ATTRIBUTE)
+def forget(request: HttpRequest) -> None:
+    """Drop the request's cached ledgers and listing (after an operation changed them: a
+    development apply writes its folder)."""
+    for attribute in (_CACHE_ATTRIBUTE, _DISK_ATTRIBUTE):
+        if hasattr(request, attribute):
+            delattr(request, attribute)
 
 
-def state_in(migration: Migration, snapshot: LedgerSnapshot) -> EnvironmentState:
+def read_disk() -> DiskSnapshot:
+    """The migrations directory now (file checksums are remembered: unchanged files are not
+    read again)."""
+    manager = SchemaManager()
+    try:
+        listing = manager.migrations_directory.listing()
+    except OSError:  # the import already said why; the catalogue alone is shown
+        return DiskSnapshot()
+    folders = {folder.id: folder for folder in listing.folders}
+    unreadable = {folder.id: folder for folder in listing.unreadable}
+    gone = manager.missing_on_disk({*folders, *unreadable})
+    return DiskSnapshot(folders, unreadable, frozenset(gone))
+
+
+def disk(request: HttpRequest | None = None) -> DiskSnapshot:
+    """The migrations directory, listed once per request."""
+    if request is not None and hasattr(request, _DISK_ATTRIBUTE):
+        return getattr(request, _DISK_ATTRIBUTE)
+    snapshot = read_disk()
+    if request is not None:
+        setattr(request, _DISK_ATTRIBUTE, snapshot)
+    return snapshot
+
+
+def state_in(
+    migration: Migration, snapshot: LedgerSnapshot, on_disk: DiskSnapshot
+) -> EnvironmentState:
     """The state of ``migration`` in the snapshot's environment."""
-    environment = snapshot.target.environment
-    if snapshot.error:
-        return EnvironmentState(environment, "unknown", detail=snapshot.error)
-    row = snapshot.latest.get(migration.id)
-    if row is None:
-        return EnvironmentState(environment, "pending")
-    if row.is_applied:
-        if same_script(row.checksum, migration.sql):
-            return EnvironmentState(environment, "applied", row)
-        detail = (
-            f"Applied with checksum {row.checksum[:12]}…, but the SQL in the catalogue now has "
-            f"checksum {migration.current_checksum[:12]}…."
+    row = None if snapshot.error else snapshot.latest.get(migration.id)
+    facts = Facts(
+        row=row,
+        catalogue=migration,
+        folder=on_disk.folders.get(migration.id),
+        unreadable=on_disk.unreadable.get(migration.id),
+        gone=migration.id in on_disk.gone,
+        ledger_error=snapshot.error,
+    )
+    where = standing(facts)
+    return EnvironmentState(snapshot.target.environment, where, row, _detail(where, facts))
+
+
+def _detail(where: Standing, facts: Facts) -> str:
+    if where.state is State.UNREADABLE and facts.unreadable is not None:
+        return facts.unreadable.error
+    if where.state is State.UNKNOWN:
+        return facts.ledger_error
+    if where.state is State.MODIFIED:
+        return _(
+            "Applied with checksum %(applied)s…, but its SQL now has checksum %(current)s…."
+        ) % {"applied": where.applied_checksum[:12], "current": where.current_checksum[:12]}
+    if where.state is State.MISSING_ON_DISK:
+        return _(
+            "Its folder was deleted before it was applied anywhere: it is never planned, and "
+            "apply_schema_migration --prune removes it."
         )
-        return EnvironmentState(environment, "drifted", row, detail)
-    if row.is_unresolved_failure:
-        return EnvironmentState(environment, "unresolved", row, row.logs or "")
-    if row.finished_at:
-        return EnvironmentState(environment, "rolled_back", row)
-    return EnvironmentState(environment, "failed", row, row.logs or "")
+    if where.state in {State.FAILED, State.UNRESOLVED} and facts.row is not None:
+        return facts.row.logs or ""
+    return ""
 
 
 def states_of(
-    migration: Migration, snapshots: Iterable[LedgerSnapshot]
+    migration: Migration, snapshots: Iterable[LedgerSnapshot], on_disk: DiskSnapshot
 ) -> dict[str, EnvironmentState]:
     """Environment -> state of ``migration``, in the order of ``ENVIRONMENTS``."""
-    return {snapshot.target.environment: state_in(migration, snapshot) for snapshot in snapshots}
+    return {
+        snapshot.target.environment: state_in(migration, snapshot, on_disk)
+        for snapshot in snapshots
+    }
 
 
 def live_environments(request: HttpRequest | None, migration: Migration) -> list[str]:
     """Environments whose target holds ``migration`` (or cannot be read, so might)."""
     return [
         environment
-        for environment, state in states_of(migration, ledgers(request)).items()
+        for environment, state in states_of(migration, ledgers(request), disk(request)).items()
         if state.is_live
     ]

@@ -25,7 +25,8 @@ class Command(SchemaCommand):
         if not records:
             self.stdout.write("  (no attempts yet)")
         for record in records:
-            style = self.style.ERROR if record.status == "failed" else self.style.SUCCESS
+            failed = record.status == VersionRecord.Status.FAILED
+            style = self.style.ERROR if failed else self.style.SUCCESS
             when = f"{record.recorded_at:%Y-%m-%d %H:%M:%S}"
             by = f" by {record.applied_by}" if record.applied_by else ""
             by += " (faked)" if record.faked else ""

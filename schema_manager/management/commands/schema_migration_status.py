@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 import sys
 
-from ...status import NOT_DEPLOYED, MigrationState
+from ...state import NOT_DEPLOYED, State
+from ...status import MigrationState
 from ...targets import Target, all_targets, resolve
 from ._base import SchemaCommand
 
@@ -49,26 +50,27 @@ class Command(SchemaCommand):
         if not states:
             self.stdout.write("  (no migrations)")
         styles = {
-            "applied": self.style.SUCCESS,
-            "pending": self.style.WARNING,
-            "failed": self.style.ERROR,
-            "unresolved": self.style.ERROR,
-            "modified": self.style.ERROR,
-            "missing": self.style.NOTICE,
-            "missing_on_disk": self.style.NOTICE,
-            "rolled_back": self.style.NOTICE,
-            "unreadable": self.style.ERROR,
+            State.APPLIED: self.style.SUCCESS,
+            State.PENDING: self.style.WARNING,
+            State.FAILED: self.style.ERROR,
+            State.UNRESOLVED: self.style.ERROR,
+            State.MODIFIED: self.style.ERROR,
+            State.MISSING: self.style.NOTICE,
+            State.MISSING_ON_DISK: self.style.NOTICE,
+            State.ROLLED_BACK: self.style.NOTICE,
+            State.UNREADABLE: self.style.ERROR,
+            State.UNKNOWN: self.style.ERROR,
         }
         for state in states:
-            line = f"  [{state.state.replace('_', ' '):^11}] {state.migration_id}"
+            line = f"  [{state.state.label!s:^11}] {state.migration_id}"
             self.stdout.write(styles[state.state](line) + _details(state))
 
 
 def _details(state: MigrationState) -> str:
-    if state.state == "unreadable":
+    if state.state is State.UNREADABLE:
         return f"  {state.error}"  # what is wrong with the folder, whatever its history
     parts = []
-    if state.applied_at and state.state in {"applied", "modified", "missing"}:
+    if state.applied_at and state.state in {State.APPLIED, State.MODIFIED, State.MISSING}:
         applied = f"applied {state.applied_at:%Y-%m-%d %H:%M:%S}"
         if state.applied_by:
             applied += f" by {state.applied_by}"
@@ -77,29 +79,29 @@ def _details(state: MigrationState) -> str:
         elif state.execution_time is not None:
             applied += f" in {state.execution_time:.3f}s"
         parts.append(applied)
-    if state.state == "rolled_back" and state.rolled_back_at:
+    if state.state is State.ROLLED_BACK and state.rolled_back_at:
         parts.append(f"rolled back {state.rolled_back_at:%Y-%m-%d %H:%M:%S}")
-    if state.state in {"failed", "unresolved"}:
+    if state.state in {State.FAILED, State.UNRESOLVED}:
         when = state.rolled_back_at or state.applied_at
         error = state.error.strip().splitlines()[0][:120] if state.error.strip() else ""
         if when:
             parts.append(f"{state.state} {when:%Y-%m-%d %H:%M:%S}: {error}")
         elif error:
             parts.append(error)
-    if state.state == "modified":
+    if state.state is State.MODIFIED:
         where = "" if state.applied_at else " in another environment"
         parts.append(
             f"applied{where} with checksum {state.applied_checksum}, SQL now has checksum "
             f"{state.current_checksum}"
         )
-    if state.state == "missing":
+    if state.state is State.MISSING:
         parts.append("not on disk nor in the catalogue")
-    elif state.state == "missing_on_disk":
+    elif state.state is State.MISSING_ON_DISK:
         parts.append(
             "folder deleted before it was applied anywhere: never planned; "
             "apply_schema_migration --prune removes it"
         )
-    elif state.in_catalogue and not state.on_disk and state.state != "pending":
+    elif state.in_catalogue and not state.on_disk and state.state is not State.PENDING:
         parts.append("not on disk")
     return "".join(f"  {part}" for part in parts)
 
