@@ -9,8 +9,8 @@ confirmation pages all ask it, so that no two faces of the app name one fact dif
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
-from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .checksums import same_script
@@ -19,26 +19,47 @@ from .ledger import LedgerRow
 from .models import Migration
 
 
-class State(models.TextChoices):
+class State(str, Enum):
     """The values are those of ``schema_migration_status --format json``."""
 
-    PENDING = "pending", _("pending")
-    APPLIED = "applied", _("applied")
-    FAILED = "failed", _("failed")
-    ROLLED_BACK = "rolled_back", _("rolled back")
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
     # Unfinished and not rolled back: Prisma refuses to deploy until someone resolves it.
-    UNRESOLVED = "unresolved", _("unresolved")
+    UNRESOLVED = "unresolved"
     # Applied with other SQL than its SQL now (on disk, else in the catalogue): drift.
-    MODIFIED = "modified", _("modified")
+    MODIFIED = "modified"
     # Applied here, but neither on disk nor in the catalogue.
-    MISSING = "missing", _("missing")
+    MISSING = "missing"
     # In the catalogue, its folder deleted before it was applied anywhere: never planned.
-    MISSING_ON_DISK = "missing_on_disk", _("missing on disk")
+    MISSING_ON_DISK = "missing_on_disk"
     # Its folder cannot be read, so its SQL now is unknown.
-    UNREADABLE = "unreadable", _("unreadable")
+    UNREADABLE = "unreadable"
     # The environment's ledger cannot be read (the admin shows it; commands fail instead).
-    UNKNOWN = "unknown", _("unknown")
+    UNKNOWN = "unknown"
 
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def label(self) -> str:
+        """How people read it: the status's text output and the admin's badges."""
+        return str(_LABELS[self])
+
+
+_LABELS = {
+    State.PENDING: _("pending"),
+    State.APPLIED: _("applied"),
+    State.FAILED: _("failed"),
+    State.ROLLED_BACK: _("rolled back"),
+    State.UNRESOLVED: _("unresolved"),
+    State.MODIFIED: _("modified"),
+    State.MISSING: _("missing"),
+    State.MISSING_ON_DISK: _("missing on disk"),
+    State.UNREADABLE: _("unreadable"),
+    State.UNKNOWN: _("unknown"),
+}
 
 # Not deployed as on disk: what ``schema_migration_status --check`` fails on.
 NOT_DEPLOYED = frozenset(

@@ -42,7 +42,7 @@ def status_of(migration_id: str) -> State:
     [entry] = [m for m in json.loads(out)["migrations"] if m["migration_id"] == migration_id]
     assert entry["state"] == state.state.value
     text, _ = run_command("schema_migration_status", "-e", ENV)
-    assert f"[{state.state.label!s:^11}] {migration_id}" in text
+    assert f"[{state.state.label:^11}] {migration_id}" in text
     return state.state
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Choices
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
+from ..models import VersionRecord
 from ..state import State
 from .states import EnvironmentState
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .plans import PlanItem
 
 
-def badge(state: Choices, title: str = "", *, label: str = "") -> SafeString:
+def badge(state: State | VersionRecord.Status, title: str = "", *, label: str = "") -> SafeString:
     """A coloured label for a state (a ``State`` or a history record's status), its detail
     as a tooltip."""
     return format_html(

@@ -62,7 +62,7 @@ class Command(SchemaCommand):
             State.UNKNOWN: self.style.ERROR,
         }
         for state in states:
-            line = f"  [{state.state.label!s:^11}] {state.migration_id}"
+            line = f"  [{state.state.label:^11}] {state.migration_id}"
             self.stdout.write(styles[state.state](line) + _details(state))
 
 
