@@ -102,12 +102,9 @@ class OrderGate:
 
     def check(self, migration_id: str, *, allowed: bool) -> tuple[str | None, str | None]:
         """(why applying ``migration_id`` now is refused, a warning about it): at most one."""
-        earlier = self._earlier(migration_id)
-        if not earlier:
+        shown = self.pending_before(migration_id)
+        if not shown:
             return None, None
-        shown = ", ".join(repr(name) for name in earlier[:3])
-        if len(earlier) > 3:
-            shown += f" and {len(earlier) - 3} more"
         environment = self.target.environment
         if self.target.is_protected and not allowed:
             return (
@@ -128,6 +125,15 @@ class OrderGate:
         if position < len(pending) and pending[position] == migration_id:
             del pending[position]
         self._applied.add(migration_id)
+
+    def pending_before(self, migration_id: str) -> str:
+        """The migrations earlier by id still pending, named as a sentence names them (the
+        first three), or "" if there are none."""
+        earlier = self._earlier(migration_id)
+        shown = ", ".join(repr(name) for name in earlier[:3])
+        if len(earlier) > 3:
+            shown += f" and {len(earlier) - 3} more"
+        return shown
 
     def _earlier(self, migration_id: str) -> list[str]:
         pending = self._ids()

@@ -454,6 +454,49 @@ def test_destructive_sql_in_production_needs_an_explicit_allow(sqlite_targets, a
     assert "t" not in sqlite_targets.tables("production")
 
 
+def test_out_of_order_in_production_needs_an_explicit_allow(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+    stored("002_b", "CREATE TABLE b (id INTEGER);")
+
+    page = post_action(admin_client, "apply_to_production", "002_b").content.decode()
+    assert "Blocked: it would run out of order, before &#x27;001_a&#x27;" in page
+    assert 'name="allow_out_of_order"' in page
+    assert "which stay pending and, applied later, run after them" in page
+    assert 'name="allow_destructive"' not in page
+    assert "Apply 1 migration to production?" in page
+
+    refused = admin_client.get(confirm(admin_client, "apply_to_production", "002_b").url)
+    [(level, text)] = messages_of(refused)
+    assert level == "error"
+    assert "it would run out of order, before '001_a'" in text
+    assert "b" not in sqlite_targets.tables("production")
+
+    allowed = confirm(admin_client, "apply_to_production", "002_b", allow_out_of_order="yes")
+    assert messages_of(admin_client.get(allowed.url))[0][0] == "success"
+    assert "b" in sqlite_targets.tables("production")
+
+
+def test_out_of_order_elsewhere_is_a_warning_on_the_confirmation(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+    stored("002_b", "CREATE TABLE b (id INTEGER);")
+
+    page = post_action(admin_client, "apply_to_staging", "002_b").content.decode()
+
+    assert "Applied out of order: &#x27;001_a&#x27; (earlier by id) still pending" in page
+    assert 'name="allow_out_of_order"' not in page
+    assert "1 migration below will run in staging" in page
+
+
+def test_a_plan_in_order_is_not_out_of_order_on_the_confirmation(sqlite_targets, admin_client):
+    stored("001_a", CREATE_T)
+    stored("002_b", "CREATE TABLE b (id INTEGER);")
+
+    page = post_action(admin_client, "apply_to_production", "001_a", "002_b").content.decode()
+
+    assert "out of order" not in page
+    assert "2 migrations below will run in production" in page
+
+
 def test_actions_run_outside_atomic_requests(sqlite_targets, admin_client, monkeypatch):
     """ATOMIC_REQUESTS must not wrap the apply: the executor refuses an open transaction."""
     stored("001_a", CREATE_T)

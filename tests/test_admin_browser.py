@@ -269,6 +269,44 @@ def test_history_confirmation_and_applied_migration_fit_and_agree_at_1440_px(
     assert "display_name" in sqlite_targets.columns("users", "staging")
 
 
+def test_out_of_order_in_production_is_allowed_only_by_its_checkbox_at_1440_px(
+    live_server, sqlite_targets, django_user_model, screenshots
+):
+    seed(sqlite_targets)  # production: 001 applied, 002 and 003 pending
+    make_user(django_user_model, "admin", superuser=True)
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 800})
+            page.set_default_timeout(10_000)
+            log_in(page, live_server)
+            # The hand-edited 001 reads as the status says it: modified.
+            assert badge(page, "001_create_users", "production") == "modified"
+
+            run_action(page, "003_create_orders", "apply_to_production")
+            page.wait_for_selector(".sm-allow-out-of-order")
+            page.screenshot(path=screenshots / "confirm-out-of-order.png", full_page=True)
+            assert page.locator("#content h1").inner_text() == "Apply 1 migration to production?"
+            consequence = page.locator(".sm-consequence.sm-wont-run").inner_text()
+            assert "Blocked: it would run out of order, before '002_add_display_name'" in (
+                consequence
+            )
+            checkbox = page.locator('input[name="allow_out_of_order"]')
+            assert checkbox.is_visible()
+            assert not checkbox.is_checked()
+            checkbox.check()
+            page.click('.sm-confirm-form input[type="submit"]')
+            page.wait_for_selector("ul.messagelist li.success")
+            assert badge(page, "003_create_orders", "production") == "applied"
+            assert badge(page, "002_add_display_name", "production") == "pending"
+            page.screenshot(path=screenshots / "changelist-out-of-order.png", full_page=True)
+        finally:
+            browser.close()
+
+    assert "orders" in sqlite_targets.tables("production")
+
+
 def logged_in(browser, live_server, username: str):
     """A page of a browser context of its own (its own session cookie) for ``username``."""
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()

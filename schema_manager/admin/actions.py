@@ -5,6 +5,7 @@ what running them does (confirmation page, then the operation, its messages and 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import django
@@ -42,6 +43,21 @@ ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
 ACTION_LABELS = {"apply": gettext_lazy("Apply to %s"), "rollback": gettext_lazy("Roll back in %s")}
 # The confirmation form's fields carrying, per migration, the checksums of what it showed.
 SHOWN_FIELDS = ("sql_checksum:{}", "rollback_checksum:{}")
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What the confirmation's checkboxes allowed in a protected environment."""
+
+    destructive: bool = False
+    out_of_order: bool = False
+
+    @classmethod
+    def ticked(cls, data: QueryDict) -> Allowed:
+        return cls(
+            destructive=data.get("allow_destructive") == "yes",
+            out_of_order=data.get("allow_out_of_order") == "yes",
+        )
 
 
 def action_name(operation: str, environment: str) -> str:
@@ -136,11 +152,13 @@ def confirmation(
         item.changed = item.migration.id in changed
     runnable = [item for item in items if item.will_run]
     blocked = [item for item in items if item.blocked_destructive]
-    allow_destructive = operation == "apply" and bool(blocked)
+    out_of_order = [item for item in items if item.out_of_order]
+    # Runnable once allowed (a blocked item with other errors never is).
+    allowable = [item for item in items if item.blocked_destructive or item.out_of_order]
     context = {
         **modeladmin.admin_site.each_context(request),
         # What confirming may run: the title counts what the page says will run.
-        "title": _title(operation, len(runnable) or len(blocked), target),
+        "title": _title(operation, len(runnable) or len(allowable), target),
         "subtitle": None,
         "opts": modeladmin.opts,
         "operation": operation,
@@ -152,10 +170,12 @@ def confirmation(
         "runnable": runnable,
         "blocked_destructive": blocked,
         "skipped": [item for item in items if item.skipped],
-        "refused": [i for i in items if not (i.will_run or i.skipped or i.blocked_destructive)],
+        "blocked_out_of_order": out_of_order,
+        "refused": [i for i in items if not (i.will_run or i.skipped or i in allowable)],
         # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
         "breadcrumbs_as_list": django.VERSION >= (6, 1),
-        "offer_allow_destructive": allow_destructive,
+        "offer_allow_destructive": operation == "apply" and bool(blocked),
+        "offer_allow_out_of_order": operation == "apply" and bool(out_of_order),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "shown_fields": _shown_fields(items),
         "media": modeladmin.media,
@@ -235,7 +255,7 @@ def run(
     migrations: list[Migration],
     operation: str,
     target: Target,
-    allow_destructive: bool,
+    allowed: Allowed,
     shown: dict[str, Shown],
 ) -> list[MigrationResult]:
     """Run the operation on the migrations as one batch, stopping at the first failure; each
@@ -255,7 +275,8 @@ def run(
             manager.apply_migrations_sync(
                 migrations,
                 target.environment,
-                allow_destructive=allow_destructive,
+                allow_destructive=allowed.destructive,
+                allow_out_of_order=allowed.out_of_order,
                 applied_by=who,
                 after_apply=report,
                 confirmed=shown,

@@ -184,10 +184,8 @@ class MigrationAdmin(admin.ModelAdmin):
         if unbound:
             admin_actions.refuse_unbound(self, request, unbound)
             return admin_actions.confirmation(self, request, migrations, operation, target)
-        allow_destructive = request.POST.get("allow_destructive") == "yes"
-        done = admin_actions.run(
-            self, request, migrations, operation, target, allow_destructive, shown
-        )
+        allowed = admin_actions.Allowed.ticked(request.POST)
+        done = admin_actions.run(self, request, migrations, operation, target, allowed, shown)
         changed = [result.migration_id for result in done if result.not_as_confirmed]
         if changed:  # as they are now (the plan's objects hold what was read before)
             migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))

@@ -38,6 +38,9 @@ class PlanItem:
     warnings: list[str] = field(default_factory=list)
     # Destructive statements blocked in a protected environment (the only errors, if True).
     blocked_destructive: bool = False
+    # In a protected environment, the migrations earlier by id still pending there that it
+    # would run before (it runs only if out of order is allowed), or "".
+    out_of_order: str = ""
     will_run: bool = False
     # Nothing to do, and no error: already applied (an apply skips it and goes on).
     skipped: bool = False
@@ -57,14 +60,18 @@ def apply_plan(
     migrations: list[Migration], target: Target, on_disk: DiskSnapshot
 ) -> list[PlanItem]:
     snapshot = read_ledger(target)
+    manager = SchemaManager()
     try:  # the whole plan at once: ledger, catalogue and history read once
-        validations = SchemaManager().validate_migrations_sync(migrations, target.environment)
+        validations = manager.validate_migrations_sync(migrations, target.environment)
+        order = _order(manager, migrations, target)
         unreadable = None
     except (DatabaseError, SchemaManagerError) as exc:
         validations, unreadable = [None] * len(migrations), scrub(str(exc))
+        order = {}
     items = []
     for migration, validation in zip(migrations, validations, strict=True):
         item = PlanItem(migration, state_in(migration, snapshot, on_disk))
+        item.out_of_order, order_warning = order.get(migration.id, ("", None))
         item.rollback_script, item.rollback_generated = migration.rollback_sql, False
         if validation is None:
             item.errors = [unreadable]
@@ -72,7 +79,8 @@ def apply_plan(
             if validation.rollback_script:  # what the apply will store, capture included
                 item.rollback_script = validation.rollback_script
                 item.rollback_generated = validation.rollback_generated
-            item.errors, item.warnings = validation.errors, validation.warnings
+            item.errors = validation.errors
+            item.warnings = [*validation.warnings, *([order_warning] if order_warning else [])]
             item.statements = validation.statements
             item.blocked_destructive = bool(item.errors) and all(
                 finding.destructive
@@ -86,6 +94,21 @@ def apply_plan(
     return items
 
 
+def _order(
+    manager: SchemaManager, migrations: list[Migration], target: Target
+) -> dict[str, tuple[str, str | None]]:
+    """Migration id -> (the earlier migrations still pending that a protected environment
+    refuses to run it before, or ""; the warning it is applied with elsewhere), each earlier
+    one of the plan assumed applied: the gate an apply passes (``policy.OrderGate``)."""
+    gate = manager.order_gate(target)
+    found: dict[str, tuple[str, str | None]] = {}
+    for migration in migrations:
+        refusal, warning = gate.check(migration.id, allowed=False)
+        found[migration.id] = (gate.pending_before(migration.id) if refusal else "", warning)
+        gate.applied(migration.id)
+    return found
+
+
 def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
     state = item.state.state
     if state is State.APPLIED:
@@ -96,13 +119,26 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
         return False, _("Will be refused: %(detail)s") % {
             "detail": item.state.detail or item.state.label
         }
-    if item.blocked_destructive:
-        return False, _(
-            "Blocked: destructive statements in a protected environment. Tick “allow "
-            "destructive statements” below to run it anyway."
-        )
-    if item.errors:
+    if item.errors and not item.blocked_destructive:
         return False, _("Blocked by validation errors: nothing will run.")
+    blocks = []
+    if item.blocked_destructive:
+        blocks.append(
+            _(
+                "Blocked: destructive statements in a protected environment. Tick “allow "
+                "destructive statements” below to run it anyway."
+            )
+        )
+    if item.out_of_order:
+        blocks.append(
+            _(
+                "Blocked: it would run out of order, before %(earlier)s (earlier by id, still "
+                "pending in %(env)s). Tick “allow out of order” below to run it anyway."
+            )
+            % {"earlier": item.out_of_order, "env": target.environment}
+        )
+    if blocks:
+        return False, " ".join(blocks)
     count = item.statements  # counted by the analysis: the script is not read again
     return True, _(
         "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) in one transaction and records "
