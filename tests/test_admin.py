@@ -493,7 +493,8 @@ def test_a_plan_in_order_is_not_out_of_order_on_the_confirmation(sqlite_targets,
 
     page = post_action(admin_client, "apply_to_production", "001_a", "002_b").content.decode()
 
-    assert "out of order" not in page
+    assert "would run out of order" not in page
+    assert 'name="allow_out_of_order"' not in page
     assert "2 migrations below will run in production" in page
 
 
