@@ -96,6 +96,14 @@ CASES: dict[str, tuple[str, str, str]] = {
         "postgresql", "DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'users'; END $$;",
         "DO $$ BEGIN PERFORM pg_sleep(0); END $$;",
     ),
+    "ledger-table": (
+        "postgresql", "DELETE FROM _prisma_migrations WHERE migration_name = '001_a';",
+        "-- unlike _prisma_migrations, an archive may be edited\n"
+        "DELETE FROM migrations_archive WHERE id = 1;",
+    ),
+    "advisory-unlock": (
+        "postgresql", "SELECT pg_advisory_unlock_all();", "SELECT pg_advisory_xact_lock(1);",
+    ),
     "mysql-table-copy": (
         "mysql", "ALTER TABLE users MODIFY email VARCHAR(500);",
         "ALTER TABLE users ADD COLUMN age INT, ALGORITHM=INSTANT;",
@@ -266,6 +274,78 @@ def test_errors_that_may_not_be_acknowledged_stay_errors() -> None:
     assert [(f.code, f.acknowledged) for f in check_sql(sql)] == [
         ("drop-database", False),
         ("transaction-control", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [
+        ("postgresql", "TRUNCATE _prisma_migrations;"),
+        ("postgresql", 'DROP TABLE "_prisma_migrations";'),
+        ("postgresql", "ALTER TABLE public._prisma_migrations ADD COLUMN note TEXT;"),
+        ("postgresql", "UPDATE _Prisma_Migrations SET rolled_back_at = now() WHERE true;"),
+        ("postgresql", "CREATE TEMP TABLE _prisma_migrations (id TEXT);"),
+        ("postgresql", "DO $$ BEGIN EXECUTE 'DELETE FROM _prisma_migrations'; END $$;"),
+        ("mysql", "DELETE FROM `_prisma_migrations` WHERE id = 'x';"),
+        ("mysql", "RENAME TABLE _prisma_migrations TO old_ledger;"),
+        ("sqlite", "DROP TABLE [_prisma_migrations];"),
+        ("sqlite", "INSERT INTO main._prisma_migrations (id) VALUES ('x');"),
+    ],
+)
+def test_statements_touching_the_ledger_are_errors(dialect: str, sql: str) -> None:
+    findings = [f for f in check_sql(sql, dialect) if f.code == "ledger-table"]
+
+    assert [(f.severity, f.acknowledged) for f in findings] == [("error", False)]
+    assert "names the ledger table _prisma_migrations" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [
+        ("postgresql", "SELECT pg_advisory_unlock(72707369);"),
+        ("postgresql", "SELECT PG_ADVISORY_UNLOCK_SHARED(1, 2);"),
+        ("postgresql", 'SELECT "pg_advisory_unlock_all"();'),
+        ("postgresql", "DO $$ BEGIN PERFORM pg_advisory_unlock_all(); END $$;"),
+        (
+            "postgresql",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';",
+        ),
+        ("mysql", "DO RELEASE_ALL_LOCKS();"),
+        ("mysql", "SELECT RELEASE_LOCK('prisma_migrate');"),
+        ("mysql", "PREPARE s FROM 'DO release_all_locks ()';"),
+    ],
+)
+def test_releasing_session_locks_is_an_error(dialect: str, sql: str) -> None:
+    findings = [f for f in check_sql(sql, dialect) if f.code == "advisory-unlock"]
+
+    assert [(f.severity, f.acknowledged) for f in findings] == [("error", False)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT pg_advisory_xact_lock(72707369);",
+        "SELECT pg_advisory_lock(1);",
+        "SELECT release_lock FROM locks WHERE id = 1;",  # a column, not a call
+        "-- never call pg_advisory_unlock_all() here\nSELECT 1;",
+        "INSERT INTO notes (body) VALUES ('the ledger lives elsewhere');",
+    ],
+)
+def test_lock_and_ledger_rules_stay_quiet(sql: str) -> None:
+    codes = {f.code for f in check_sql(sql, "postgresql")}
+
+    assert not codes & {"ledger-table", "advisory-unlock"}
+
+
+def test_ledger_and_unlock_rules_cannot_be_acknowledged() -> None:
+    sql = (
+        "-- schema-manager: allow ledger-table, advisory-unlock\n"
+        "DELETE FROM _prisma_migrations WHERE id = 'x';\nSELECT pg_advisory_unlock_all();"
+    )
+
+    assert [(f.code, f.acknowledged) for f in check_sql(sql, "postgresql")] == [
+        ("ledger-table", False),
+        ("advisory-unlock", False),
     ]
 
 

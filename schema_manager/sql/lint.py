@@ -5,6 +5,7 @@ The rule table (severity, advice) is ``rule_table.RULES``; this module only dete
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -45,6 +46,25 @@ _TRANSACTION_WORDS = frozenset(
 )
 _MYSQL_COPY = ("MODIFY", "CHANGE", "CONVERT", "ENGINE", "ORDER", "FORCE")
 
+LEDGER_NAME = "_prisma_migrations"
+# Functions that end a session-level lock held by the migration's session: Prisma's own
+# deploy holds its migration lock on the session that runs the script.
+_UNLOCK_FUNCTIONS = frozenset(
+    {
+        "pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory_unlock_shared",
+        "release_lock", "release_all_locks",
+    }
+)  # fmt: skip
+# One search of a statement's text (comments included) finds the statements worth reading
+# word by word: most statements of a large data migration name neither.
+_LEDGER_OR_UNLOCK = re.compile(
+    r"_prisma_migrations|pg_advisory_unlock|release_lock|release_all_locks", re.IGNORECASE
+)
+_UNLOCK_CALL = re.compile(
+    r"\b(?:pg_advisory_unlock(?:_all|_shared)?|release_lock|release_all_locks)\s*\(",
+    re.IGNORECASE,
+)
+
 
 @dataclass
 class Context:
@@ -76,6 +96,8 @@ def hits(statement: Statement, operation: Operation, context: Context) -> list[H
         found += _alter(operation, context)
     found += _statement_level(statement, context)
     found += _unread_code(statement)
+    if _LEDGER_OR_UNLOCK.search(statement.text):
+        found += _ledger_and_locks(statement.words)
     return found
 
 
@@ -300,6 +322,29 @@ def _savepoint(words: tuple[Word, ...], context: Context) -> list[Hit]:
         return []
     verb = "releases" if uppers[0] == "RELEASE" else "rolls back to"
     return [("foreign-savepoint", f"{verb} savepoint {spelled}, which it did not create")]
+
+
+def _ledger_and_locks(words: tuple[Word, ...]) -> list[Hit]:
+    """A statement naming the ledger or calling an unlock function, in its own words or in a
+    string it may run (a routine body, an EXECUTE): the migration's SQL must leave both to
+    the applier. Comments do not count."""
+    ledger = unlock = False
+    for word, following in pairwise((*words, None)):
+        if word.kind is WordKind.STRING:
+            ledger = ledger or LEDGER_NAME in word.text.lower()
+            unlock = unlock or bool(_UNLOCK_CALL.search(word.text))
+            continue
+        name = unquote(word.text)[0].lower()
+        ledger = ledger or name == LEDGER_NAME
+        unlock = unlock or (
+            name in _UNLOCK_FUNCTIONS and following is not None and following.text == "("
+        )
+    found: list[Hit] = []
+    if ledger:
+        found.append(("ledger-table", f"names the ledger table {LEDGER_NAME}"))
+    if unlock:
+        found.append(("advisory-unlock", "releases session-level locks"))
+    return found
 
 
 def _is_transaction_control(words: tuple[Word, ...]) -> bool:

@@ -177,6 +177,22 @@ RULES: dict[str, Rule] = {
             acknowledgeable=False,
         ),
         Rule(
+            "ledger-table", "error", "a statement naming _prisma_migrations (the ledger)",
+            "The ledger is what makes a migration applied or pending: only schema_manager and "
+            "Prisma write it; to resolve a migration use 'prisma migrate resolve' or "
+            "rollback_schema_migration.",
+            acknowledgeable=False,
+        ),
+        Rule(
+            "advisory-unlock", "error",
+            "pg_advisory_unlock / pg_advisory_unlock_all / pg_advisory_unlock_shared, MySQL "
+            "RELEASE_LOCK / RELEASE_ALL_LOCKS",
+            "Run by 'prisma migrate deploy', it releases the lock that keeps two appliers "
+            "apart; on PostgreSQL take pg_advisory_xact_lock instead, which ends with the "
+            "migration's transaction.",
+            acknowledgeable=False,
+        ),
+        Rule(
             "mysql-table-copy", "warning",
             "MySQL ALTER TABLE that copies the table (MODIFY, CHANGE, CONVERT TO, primary key "
             "changes, ENGINE, ORDER BY, FORCE, ALGORITHM=COPY) or OPTIMIZE TABLE",
