@@ -26,6 +26,7 @@ from .exceptions import (
     LockTimeoutError,
     MigrationFileError,
     MigrationStateError,
+    NotAppliedError,
 )
 from .executor import MigrationExecutor, Outcome
 from .kept_records import KeptRecords
@@ -413,11 +414,17 @@ class RollbackBatch(_Batch):
         for chunk in id_chunks(plan):
             self.names.update(Migration.objects.filter(pk__in=chunk).values_list("id", "name"))
 
+    # Whether a migration of the plan found not applied when its turn comes is skipped (it
+    # was rolled back meanwhile) rather than refused.
+    skips_not_applied = False
+
     def rollback(
         self, migration_id: str, *, applied_by: str, confirmed: confirmations.Confirmed = None
     ) -> MigrationResult:
         target, executor = self.target, self.executor
         live = executor.live_row(migration_id)
+        if live is None and self.skips_not_applied:
+            return self._skipped(migration_id)
         if live is None:
             message = (
                 f"Migration {migration_id!r} is not applied in {target.environment}; "
@@ -446,6 +453,10 @@ class RollbackBatch(_Batch):
             outcome = executor.rollback(migration_id, script)
         except CommitWithheld as exc:
             return self._withheld(migration_id, exc)
+        except NotAppliedError as exc:  # rolled back since it was read (no session lock)
+            if self.skips_not_applied:
+                return self._skipped(migration_id)
+            return self._not_run(migration_id, exc)
         except (MigrationStateError, LockTimeoutError) as exc:
             return self._not_run(migration_id, exc)
         result = results.rolled_back(
@@ -468,6 +479,28 @@ class RollbackBatch(_Batch):
         _log(result)
         self.manager._sync_after(result, target)
         return result
+
+    def _skipped(self, migration_id: str) -> MigrationResult:
+        message = (
+            f"Migration {migration_id} is no longer applied in {self.target.environment} "
+            "(rolled back meanwhile); nothing to do."
+        )
+        logger.info(message)
+        return MigrationResult(
+            success=True,
+            migration_id=migration_id,
+            environment=self.target.environment,
+            message=message,
+            operation=self.operation,
+            skipped=True,
+        )
+
+
+class RollbackToBatch(RollbackBatch):
+    """Rolls back what ``rollback_to_sync`` planned under the lock: a migration of the plan
+    that another process rolled back meanwhile (SQLite, without a session lock) is skipped."""
+
+    skips_not_applied = True
 
 
 def _log(result: MigrationResult) -> None:

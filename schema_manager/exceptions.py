@@ -28,6 +28,15 @@ class MigrationStateError(SchemaManagerError):
     """The operation does not fit the migration's state on the target (e.g. not applied)."""
 
 
+class NotAppliedError(MigrationStateError):
+    """A rollback found the migration not applied (any more) on the target."""
+
+
+class LedgerGuardError(MigrationStateError):
+    """The ledger no longer holds what this run wrote there, or the run no longer holds the
+    migration lock: it stops before writing to the ledger again."""
+
+
 class AppliedMigrationError(MigrationStateError):
     """The SQL of a migration that is applied somewhere must not change."""
 

@@ -32,7 +32,14 @@ from .compensation import (
     execute_quietly,
     undo_uncertain,
 )
-from .exceptions import CommitWithheld, MigrationStateError, SchemaManagerError
+from .exceptions import (
+    CommitWithheld,
+    LedgerGuardError,
+    LockTimeoutError,
+    MigrationStateError,
+    NotAppliedError,
+    SchemaManagerError,
+)
 from .footprints import Footprint, probe, targets_of
 from .ledger import (
     COMPENSATED,
@@ -128,9 +135,9 @@ class MigrationExecutor:
         self.before_commit: Callable[[], None] | None = None
 
     @contextmanager
-    def session(self, migration_names: Collection[str]) -> Iterator[None]:
-        """Hold the migration lock, and a copy of these migrations' ledger rows, across
-        several operations on them.
+    def session(self, migration_names: Collection[str] | None) -> Iterator[None]:
+        """Hold the migration lock, and a copy of these migrations' ledger rows (None: of
+        the whole ledger), across several operations on them.
 
         Each apply or rollback inside the block skips taking the lock and reads the ledger
         from the copy (see ``Ledger.held``), so a batch pays for both once.
@@ -139,16 +146,22 @@ class MigrationExecutor:
             yield
             return
         self._refuse_open_transaction()
-        with self.backend.migration_lock(self.lock_wait), self.ledger.held(migration_names):
+        with self._lock(), self.ledger.held(migration_names):
             self._in_session = True
             try:
                 yield
             finally:
                 self._in_session = False
 
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the migration lock, every ledger write checked against it (``guarded``)."""
+        with self.backend.migration_lock(self.lock_wait) as lock, self.ledger.guarded(lock):
+            yield
+
     def _locked(self):
         """The migration lock for one operation, unless a session already holds it."""
-        return nullcontext() if self._in_session else self.backend.migration_lock(self.lock_wait)
+        return nullcontext() if self._in_session else self._lock()
 
     def runs_stepwise(self, sql: str, statements: list[Statement] | None = None) -> bool:
         """Whether ``sql`` runs statement by statement outside a transaction here."""
@@ -239,7 +252,12 @@ class MigrationExecutor:
                     self._settle_before_commit()
                 outcome.success = True
                 return
-            except (MigrationStateError, CommitWithheld):
+            except LedgerGuardError as exc:
+                raise LedgerGuardError(
+                    f"Migration {migration_id} was not applied (its transaction was rolled "
+                    f"back): {exc}."
+                ) from exc
+            except (MigrationStateError, CommitWithheld, LockTimeoutError):
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
                 if self._retry_after(exc, attempt):
@@ -290,11 +308,11 @@ class MigrationExecutor:
                 )
         slices = self._slices(sql, analysis)
         if slices:
-            finished_at = self._run_slices(sql, slices, outcome, then=record)
+            returned = self._run_slices(sql, slices, outcome, then=record)
         else:  # a fresh reading of the script for each attempt
             statements = iter_statements(sql, self.connection.vendor)
-            finished_at = self._run(statements, outcome, then=record)
-        if finished_at is None:  # the row did not go with the statements
+            returned = self._run(statements, outcome, then=record)
+        if returned is None:  # the row did not go with the statements
             outcome.finished_at = utc_now()
             outcome.ledger_id = self.ledger.insert(
                 migration_id,
@@ -305,6 +323,7 @@ class MigrationExecutor:
                 row_id=row_id,
             )
             return
+        finished_at = self.ledger.confirm(returned)
         outcome.finished_at, outcome.ledger_id = finished_at, row_id
         self.ledger.inserted(
             LedgerRow(
@@ -480,7 +499,7 @@ class MigrationExecutor:
                     self._begin_locked(local_timeouts=not outcome.stepwise)
                     live = self.live_row(migration_id)
                     if live is None:
-                        raise MigrationStateError(
+                        raise NotAppliedError(
                             f"Migration {migration_id!r} is not applied on {self.alias!r}."
                         )
                     outcome.applied_row = live
@@ -494,7 +513,12 @@ class MigrationExecutor:
                         self._run_one(statement, outcome)
                     self._mark_rolled_back(live, outcome)
                 outcome.success = True
-            except (MigrationStateError, CommitWithheld):
+            except LedgerGuardError as exc:
+                raise LedgerGuardError(
+                    f"Migration {migration_id} was not rolled back (the rollback's transaction "
+                    f"was rolled back): {exc}."
+                ) from exc
+            except (MigrationStateError, CommitWithheld, LockTimeoutError):
                 raise
             except Exception as exc:  # recorded, logged and returned; see _fail
                 self._fail(outcome, exc, migration_id)
@@ -517,10 +541,11 @@ class MigrationExecutor:
         if self.backend.sends_statements_together:
             with self.connection.cursor() as cursor:
                 mark = self.ledger.mark_rolled_back_sql(cursor, live.id)
-        when = self._run(statements, outcome, then=mark)
-        if when is None:  # the mark did not go with the statements
+        returned = self._run(statements, outcome, then=mark)
+        if returned is None:  # the mark did not go with the statements
             self._mark_rolled_back(live, outcome)
             return
+        when = self.ledger.confirm(returned)
         outcome.finished_at, outcome.ledger_id = when, live.id
         self.ledger.marked_rolled_back(live.id, when)
 
@@ -568,7 +593,7 @@ class MigrationExecutor:
     def _begin_locked(self, *, local_timeouts: bool) -> None:
         """First statements of the migration's (or ledger check's) transaction."""
         with self.connection.cursor() as cursor:
-            self.backend.lock_in_transaction(cursor)
+            self.ledger.lock_in_transaction(cursor)
             self.backend.set_timeouts(cursor, self.timeouts, local=local_timeouts)
 
     def _retry_after(self, exc: Exception, attempt: int) -> bool:
@@ -634,7 +659,7 @@ class MigrationExecutor:
     def _run(self, statements: Iterable[Statement], outcome: Outcome, then: str = "") -> Any:
         """Run ``statements`` in the open transaction; where the engine allows, several per
         round trip (see ``_run_together``), the last round trip followed by the statement
-        ``then`` (a ledger write), whose returned value is returned (None if not sent)."""
+        ``then`` (a ledger write), whose returned row is returned (None if not sent)."""
         together = self.backend.sends_statements_together
         with self.connection.cursor() as cursor:
             group: list[Statement] = []
@@ -723,7 +748,7 @@ class MigrationExecutor:
         then: str = "",
     ) -> Any:
         """Send ``body``, then the statement ``then`` (if any), in one query inside a
-        savepoint; return the first value ``then`` returns.
+        savepoint; return the row ``then`` returns.
 
         If the query fails, the savepoint undoes it and ``statements()`` are run again one by
         one, so the error names the statement that failed (and counts those before it); if
@@ -747,7 +772,7 @@ class MigrationExecutor:
             returned = None
             if then:  # its own error, if it fails on its own
                 cursor.execute(then)
-                returned = cursor.fetchone()[0]
+                returned = cursor.fetchone()
             cursor.execute(f"RELEASE SAVEPOINT {savepoint}")
             return returned
         if not then:
@@ -762,7 +787,7 @@ class MigrationExecutor:
             if results.description is not None:
                 row = results.fetchone()
             if not results.nextset():
-                return row[0]
+                return row
 
     @staticmethod
     def _execute(cursor: Any, statement: Statement) -> None:

@@ -17,7 +17,9 @@ from django.db import DatabaseError, transaction
 from django.utils.dateparse import parse_datetime
 
 from .backends import LEDGER_TABLE, TargetBackend
+from .backends.base import HeldLock, LedgerLocation
 from .exceptions import LedgerUnusable
+from .ledger_guard import LedgerGuard
 
 # Markers the executor writes into a failed row's ``logs``; history reads them back.
 COMPENSATED = "Compensated:"
@@ -81,15 +83,24 @@ class Ledger:
     def __init__(self, backend: TargetBackend) -> None:
         self.backend = backend
         self.connection = backend.connection
-        self._table = self.connection.ops.quote_name(LEDGER_TABLE)
-        self._seen_table = False  # once seen, not looked up again by this (short-lived) ledger
+        # Found once by this (short-lived) ledger, before the run's migrations can move
+        # search_path; once seen to exist, not looked up again.
+        self._location: LedgerLocation | None = None
         self._writable = False  # once this role is known to write it, not asked again
         self._held: _HeldRows | None = None  # see held()
+        self._lock_guard: LedgerGuard | None = None  # see guarded()
+
+    @property
+    def _table(self) -> str:
+        """The table, qualified with the schema it was found (or is to be created) in."""
+        if self._location is None:
+            self._location = self.backend.locate_ledger()
+        return self._location.table
 
     def _exists(self) -> bool:
-        if not self._seen_table:
-            self._seen_table = self.backend.ledger_exists()
-        return self._seen_table
+        if self._location is None or not self._location.exists:
+            self._location = self.backend.locate_ledger()
+        return self._location.exists
 
     def ensure_table(self) -> None:
         """Create the table exactly as Prisma would, if it is missing; if it exists, make sure
@@ -99,14 +110,14 @@ class Ledger:
             return
         try:
             with self._guard(), self.connection.cursor() as cursor:
-                cursor.execute(self.backend.ledger_ddl)
+                cursor.execute(self.backend.ledger_ddl.format(table=self._table))
         except DatabaseError as exc:
             raise LedgerUnusable(
                 f"The ledger {LEDGER_TABLE} does not exist on {self.connection.alias!r} and "
                 f"could not be created ({_one_line(exc)}); create it as Prisma does, or grant "
                 f"this role CREATE on the schema; {_NOTHING_RUN}."
             ) from exc
-        self._seen_table = True
+        self._location = replace(self._location, exists=True)
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -121,7 +132,7 @@ class Ledger:
             raise self._not_prisma(missing) from exc
 
     def _not_prisma(self, missing: list[str]) -> LedgerUnusable:
-        self._seen_table = False
+        self._location = None
         return LedgerUnusable(
             f"The table {LEDGER_TABLE} on {self.connection.alias!r} is not Prisma's migration "
             f"ledger (it has no {', '.join(missing)} column); rename or drop it, or point the "
@@ -169,9 +180,31 @@ class Ledger:
         return nullcontext()
 
     @contextmanager
-    def held(self, migration_names: Collection[str]) -> Iterator[None]:
-        """Read the rows of ``migration_names`` once and answer from that copy until the
-        block ends.
+    def guarded(self, lock: HeldLock) -> Iterator[None]:
+        """Check before each write of the block that ``lock`` is still held and that the
+        ledger holds what this run wrote (see ``ledger_guard``).
+
+        For engines whose lock is a session's (PostgreSQL, MySQL): the lock is the run's for
+        the whole block. SQLite's lock is each migration's own transaction, and a script
+        there cannot reach the ledger without naming it (the rules refuse that).
+        """
+        if not self.backend.has_session_lock:
+            yield
+            return
+        self._lock_guard = LedgerGuard(self.connection, self._table, lock, self._count())
+        try:
+            yield
+        finally:
+            self._lock_guard = None
+
+    def lock_in_transaction(self, cursor: Any) -> None:
+        """Take the lock that the migration's transaction must take first (SQLite)."""
+        self.backend.lock_in_transaction(cursor, self._table)
+
+    @contextmanager
+    def held(self, migration_names: Collection[str] | None) -> Iterator[None]:
+        """Read the rows of ``migration_names`` (None: every row) once and answer from that
+        copy until the block ends.
 
         Only for a caller holding the session-level migration lock, which every writer of the
         ledger takes (this app and Prisma alike): then nothing but this process can change
@@ -183,8 +216,8 @@ class Ledger:
         if not self.backend.has_session_lock:
             yield
             return
-        names = set(migration_names)
-        if len(names) > _NAMES_PER_READ:  # a long plan: one scan of the table, kept whole
+        names = set(migration_names or ())
+        if migration_names is None or len(names) > _NAMES_PER_READ:  # one scan, kept whole
             self._held = _HeldRows(self._read(), None)
         else:
             self._held = _HeldRows(self._read(names=names), names)
@@ -218,6 +251,8 @@ class Ledger:
 
     def fingerprint(self) -> tuple[int, int, int]:
         """(rows, finished, rolled back): one constant-size read that any ledger write changes."""
+        if self._lock_guard is not None:  # read when the lock was taken, kept up to date since
+            return self._lock_guard.expected()
         if self._held is not None and self._held.covers(None):
             every = self._held.rows()
             return (
@@ -225,14 +260,45 @@ class Ledger:
                 sum(row.finished_at is not None for row in every),
                 sum(row.rolled_back_at is not None for row in every),
             )
+        return self._count()
+
+    def _count(self) -> tuple[int, int, int]:
         if not self._exists():
             return (0, 0, 0)
         with self._reading(), self.connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT COUNT(*), COUNT(finished_at), COUNT(rolled_back_at) FROM {LEDGER_TABLE}"
+                f"SELECT COUNT(*), COUNT(finished_at), COUNT(rolled_back_at) FROM {self._table}"
             )
             rows, finished, rolled_back = cursor.fetchone()
         return int(rows), int(finished), int(rolled_back)
+
+    def _check(self, cursor: Any) -> None:
+        """Before a write: raise LedgerGuardError if the run lost its lock or the ledger
+        changed behind it (nothing when unguarded)."""
+        if self._lock_guard is None:
+            return
+        sql, params = self._lock_guard.query()
+        try:
+            cursor.execute(sql, params)
+            held, *counts = cursor.fetchone()
+        except DatabaseError as exc:
+            raise self._lock_guard.unreadable(exc) from exc
+        self._lock_guard.check(held, tuple(counts))
+
+    def _returning(self, cursor: Any) -> str:
+        """What a write sent with the migration's statements returns after its own value: the
+        guard's reading, taken as the statement starts (see ``confirm``)."""
+        guard = self._lock_guard
+        return f", {guard.reading_sql(cursor)}" if guard is not None else ""
+
+    def confirm(self, returned: tuple) -> Any:
+        """The value a write of ``insert_finished_sql`` or ``mark_rolled_back_sql`` returned,
+        once the guard's reading returned with it is checked (LedgerGuardError if not)."""
+        value, *reading = returned
+        if self._lock_guard is not None:
+            held, counts = reading
+            self._lock_guard.check(held, tuple(counts))
+        return value
 
     def applied(self) -> dict[str, LedgerRow]:
         """Migration name -> its live (applied) row."""
@@ -253,6 +319,7 @@ class Ledger:
         row_id = row_id or str(uuid.uuid4())
         param = self.backend.now_param
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(
                 f"INSERT INTO {self._table} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 [
@@ -291,7 +358,10 @@ class Ledger:
             f"%s, %s, {self.backend.clock_sql}, %s, NULL, NULL, %s, 1",
             [row_id, checksum, migration_name, self.backend.now_param(started_at)],
         )
-        return f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({values}) RETURNING finished_at"
+        return (
+            f"INSERT INTO {self._table} ({_COLUMNS}) VALUES ({values}) "
+            f"RETURNING finished_at{self._returning(cursor)}"
+        )
 
     def inserted(self, row: LedgerRow) -> None:
         """``row`` was written by a statement of ``insert_finished_sql``."""
@@ -303,7 +373,7 @@ class Ledger:
         where = cursor.mogrify("%s", [row_id])
         return (
             f"UPDATE {self._table} SET rolled_back_at = {self.backend.clock_sql} "
-            f"WHERE id = {where} RETURNING rolled_back_at"
+            f"WHERE id = {where} RETURNING rolled_back_at{self._returning(cursor)}"
         )
 
     def marked_rolled_back(self, row_id: str, when: datetime) -> None:
@@ -313,6 +383,7 @@ class Ledger:
     def set_progress(self, row_id: str, applied_steps_count: int) -> None:
         """Record how many statements of a step-by-step migration have run (committed)."""
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(
                 f"UPDATE {self._table} SET applied_steps_count = %s WHERE id = %s",
                 [applied_steps_count, row_id],
@@ -322,6 +393,7 @@ class Ledger:
     def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
         """Mark a step-by-step attempt finished; its journal in ``logs`` gives way to NULL."""
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(
                 f"UPDATE {self._table} SET finished_at = %s, applied_steps_count = %s, "
                 "logs = NULL WHERE id = %s",
@@ -333,12 +405,14 @@ class Ledger:
 
     def set_logs(self, row_id: str, logs: str) -> None:
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(f"UPDATE {self._table} SET logs = %s WHERE id = %s", [logs, row_id])
         self._fold_change(row_id, logs=logs)
 
     def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
         """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(
                 f"UPDATE {self._table} SET logs = %s, rolled_back_at = %s WHERE id = %s",
                 [logs, self.backend.now_param(rolled_back_at), row_id],
@@ -347,6 +421,7 @@ class Ledger:
 
     def mark_rolled_back(self, row_id: str, when: datetime) -> None:
         with self.connection.cursor() as cursor:
+            self._check(cursor)
             cursor.execute(
                 f"UPDATE {self._table} SET rolled_back_at = %s WHERE id = %s",
                 [self.backend.now_param(when), row_id],
@@ -355,12 +430,25 @@ class Ledger:
 
     def _fold(self, row: LedgerRow) -> None:
         """Add a written row to the held copy once (and only if) its transaction commits."""
+        if self._lock_guard is not None:
+            self._lock_guard.written(
+                1, int(row.finished_at is not None), int(row.rolled_back_at is not None)
+            )
         if self._held is not None:
             held = self._held
             transaction.on_commit(lambda: held.add(row), using=self.connection.alias)
 
     def _fold_change(self, row_id: str, **changes: object) -> None:
-        """Apply an UPDATE of row ``row_id`` to the held copy once its transaction commits."""
+        """Apply an UPDATE of row ``row_id`` to the held copy once its transaction commits.
+
+        A timestamp set here was NULL before (an unfinished row is finished, a live or
+        unfinished one rolled back)."""
+        if self._lock_guard is not None:
+            self._lock_guard.written(
+                0,
+                int(changes.get("finished_at") is not None),
+                int(changes.get("rolled_back_at") is not None),
+            )
         if self._held is not None:
             held = self._held
             transaction.on_commit(lambda: held.change(row_id, changes), using=self.connection.alias)

@@ -19,7 +19,7 @@ from django.db import DatabaseError, connections
 
 from . import catalogue, confirmations, history, policy, rehearsal, results, rollback_scripts
 from .analyses import Analyses
-from .batches import ApplyBatch, RollbackBatch
+from .batches import ApplyBatch, RollbackBatch, RollbackToBatch
 from .checksums import canonical_sql, migration_checksum
 from .conf import app_settings
 from .exceptions import (
@@ -375,27 +375,70 @@ class SchemaManager:
             after_rollback,
         )
 
+    def rollback_to_sync(
+        self,
+        to_id: str,
+        environment: str | None = None,
+        *,
+        applied_by: str | None = None,
+        planned: Callable[[list[str]], None] | None = None,
+        after_rollback: Callable[[MigrationResult], None] | None = None,
+    ) -> list[MigrationResult]:
+        """Roll back every migration applied after ``to_id``, newest first (``to_id`` stays).
+
+        The plan is read from the ledger under the migration lock, and ``planned`` is called
+        with it before the first rollback: a second caller that waited for the lock finds
+        nothing left to do ([]). Without a session lock (SQLite) a migration of the plan
+        that another process rolled back meanwhile is skipped (``result.skipped``).
+        """
+        target = resolve(environment)
+        who = _who(applied_by)
+
+        def plan(executor: MigrationExecutor) -> list[str]:
+            ids = _applied_after(to_id, target, executor.ledger.rows())
+            if planned is not None:
+                planned(ids)
+            return ids
+
+        return self._run_batch(
+            RollbackToBatch,
+            plan,
+            [to_id],
+            environment,
+            lambda batch, migration_id: batch.rollback(migration_id, applied_by=who),
+            after_rollback,
+        )
+
     def _run_batch(
         self,
         batch_class: type[ApplyBatch] | type[RollbackBatch],
-        plan: list,
+        plan: list | Callable[[MigrationExecutor], list],
         ids: list[str],
         environment: str | None,
         step: Callable,
         after: Callable[[MigrationResult], None] | None,
     ) -> list[MigrationResult]:
         """Run ``step(batch, item)`` for each item of ``plan`` (whose migration ids are
-        ``ids``) in one batch on the environment's target, stopping at the first failure."""
-        if not plan:
+        ``ids``) in one batch on the environment's target, stopping at the first failure.
+
+        ``plan`` may be a function of the executor that returns the items once the
+        migration lock is held (the whole ledger is then read under it, and ``ids`` only
+        name what a result says if the lock could not be had).
+        """
+        under_lock = callable(plan)
+        if not under_lock and not plan:
             return []
         target = resolve(environment)
         executor = _executor(target)
         done: list[MigrationResult] = []
         try:
-            with self.deferred_schema_sync(), executor.session(ids):
-                batch = batch_class(self, target, executor, plan)
+            with self.deferred_schema_sync(), executor.session(None if under_lock else ids):
+                items = plan(executor) if under_lock else plan
+                if not items:
+                    return done
+                batch = batch_class(self, target, executor, items)
                 try:
-                    for item in plan:
+                    for item in items:
                         result = step(batch, item)
                         done.append(result)
                         if after is not None:
@@ -565,17 +608,10 @@ class SchemaManager:
         )
 
     def rollback_plan(self, to_id: str, environment: str | None = None) -> list[str]:
-        """The migrations applied after ``to_id`` in the environment, newest first."""
+        """The migrations applied after ``to_id`` in the environment, newest first, as the
+        ledger says now (``rollback_to_sync`` reads it again under the lock)."""
         target = resolve(environment)
-        rows = _executor(target).ledger.rows()
-        live = [row for row in rows if row.is_applied]
-        names = [row.migration_name for row in live]
-        if to_id not in names:
-            raise MigrationStateError(
-                f"Migration {to_id!r} is not applied in {target.environment}, so there is no "
-                "point to roll back to."
-            )
-        return list(reversed(names[names.index(to_id) + 1 :]))
+        return _applied_after(to_id, target, _executor(target).ledger.rows())
 
     def pending_migrations(self, environment: str | None = None) -> list[Migration]:
         """Catalogue entries (after importing from disk) not applied in the environment, by id;
@@ -751,6 +787,17 @@ def _canonicalise(migration: Migration) -> None:
 def _mark_kept_on_disk(migration_ids: list[str]) -> None:
     if migration_ids:
         Migration.objects.filter(pk__in=migration_ids).update(kept_on_disk=True)
+
+
+def _applied_after(to_id: str, target: Target, rows: list[LedgerRow]) -> list[str]:
+    """The migrations applied after ``to_id`` in the ledger ``rows``, newest first."""
+    names = [row.migration_name for row in rows if row.is_applied]
+    if to_id not in names:
+        raise MigrationStateError(
+            f"Migration {to_id!r} is not applied in {target.environment}, so there is no "
+            "point to roll back to."
+        )
+    return list(reversed(names[names.index(to_id) + 1 :]))
 
 
 def _executor(target: Target) -> MigrationExecutor:

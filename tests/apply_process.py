@@ -3,9 +3,10 @@
 ``python -m tests.apply_process migrate`` prepares the shared app database.
 ``python -m tests.apply_process`` prints ``ready`` once Django is set up (so a test can kill it
 inside the apply, not during start-up), then runs ``apply_schema_migration --all``.
-``python -m tests.apply_process serve`` prints ``ready``, then applies once per line read
-from stdin, answering ``done <exit status> <seconds> <error>`` for each: the start-up is paid
-before the moment that matters (a round, or a kill).
+``python -m tests.apply_process serve`` prints ``ready``, then runs one command per line read
+from stdin (``apply``: ``apply_schema_migration --all``; ``rollback-to ID``:
+``rollback_schema_migration --to ID``), answering ``done <exit status> <seconds> <error>`` for
+each: the start-up is paid before the moment that matters (a round, or a kill).
 The parent test sets the SCHEMA_MANAGER_TEST_* variables that tests/settings.py reads.
 """
 
@@ -17,12 +18,16 @@ import time
 
 
 def apply_all() -> tuple[int, float, str]:
+    return run("apply_schema_migration", "--all")
+
+
+def run(command: str, *args: str) -> tuple[int, float, str]:
     from django.core.management import CommandError, call_command
     from django.db import connections
 
     started = time.monotonic()
     try:
-        call_command("apply_schema_migration", "--all", verbosity=0)
+        call_command(command, *args, verbosity=0)
         status, error = 0, ""
     except CommandError as exc:
         status, error = 1, " ".join(str(exc).split())
@@ -42,8 +47,12 @@ def main() -> int:
         return 0
     if sys.argv[1:] == ["serve"]:
         print("ready", flush=True)
-        for _ in sys.stdin:
-            status, elapsed, error = apply_all()
+        for line in sys.stdin:
+            words = line.split()
+            if words[:1] == ["rollback-to"]:
+                status, elapsed, error = run("rollback_schema_migration", "--to", *words[1:])
+            else:
+                status, elapsed, error = apply_all()
             print(f"done {status} {elapsed:.3f} {error}", flush=True)
         return 0
     print("ready", flush=True)

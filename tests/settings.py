@@ -65,6 +65,11 @@ for _environment in ENVIRONMENT_NAMES:
         "NAME": str(_path),
         "TEST": {"NAME": str(_path)},
     }
+    if os.environ.get("SCHEMA_MANAGER_TEST_SQLITE_TIMEOUT"):
+        # The driver's own busy timeout (5 s by default), which a child may shorten.
+        DATABASES[f"sqlite_{_environment}"]["OPTIONS"] = {
+            "timeout": float(os.environ["SCHEMA_MANAGER_TEST_SQLITE_TIMEOUT"])
+        }
     if POSTGRES_URL:
         _config = environ.Env.db_url_config(POSTGRES_URL)
         _config["OPTIONS"] = {
@@ -89,7 +94,7 @@ SCHEMA_MANAGER = {
     "PRISMA_SCHEMA_PATH": Path(
         os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_SCHEMA", SCRATCH / "prisma" / "schema.prisma")
     ),
-    "LOCK_WAIT": 5,
+    "LOCK_WAIT": float(os.environ.get("SCHEMA_MANAGER_TEST_LOCK_WAIT", 5)),
     # Prisma schema sync is exercised by tests/test_prisma_schema.py only.
     "PRISMA_SYNC_ENVIRONMENTS": [],
 }

@@ -17,6 +17,28 @@ LEDGER_TABLE = "_prisma_migrations"
 
 
 @dataclass(frozen=True)
+class HeldLock:
+    """The migration lock as this process holds it, on a server session of its own.
+
+    ``still_held`` is an SQL boolean expression (with ``params``) that says, on the
+    migration's own session, whether that session still holds the lock; empty where the lock
+    is the migration's transaction itself (SQLite). ``holder`` names the session in messages.
+    """
+
+    holder: str = ""
+    still_held: str = ""
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class LedgerLocation:
+    """Where the ledger is (or is to be created), addressed as the SQL the ledger sends."""
+
+    table: str  # quoted and qualified with its schema (database, on MySQL)
+    exists: bool
+
+
+@dataclass(frozen=True)
 class Timeouts:
     """Seconds, or None for the server's default. See SCHEMA_MANAGER['TIMEOUTS']."""
 
@@ -66,17 +88,37 @@ class TargetBackend:
     def for_many_rows(self, cursor: Any) -> None:
         """Make ``cursor`` quick to read many rows from (the whole ledger, for instance)."""
 
-    def ledger_exists(self) -> bool:
-        with self.connection.cursor() as cursor:
-            return LEDGER_TABLE in self.connection.introspection.table_names(cursor)
+    def locate_ledger(self) -> LedgerLocation:
+        """The ledger's table, qualified with the schema it is in now (or, if it does not
+        exist, the schema it will be created in), so that SQL a migration runs (``SET
+        search_path``, ``USE``) cannot point the ledger's reads and writes elsewhere."""
+        raise NotImplementedError
+
+    def qualified(self, schema: str) -> str:
+        quote = self.connection.ops.quote_name
+        return f"{quote(schema)}.{quote(LEDGER_TABLE)}"
 
     @contextmanager
-    def migration_lock(self, wait: float) -> Iterator[None]:
+    def migration_lock(self, wait: float) -> Iterator[HeldLock]:
         """Hold the target's migration lock for the block (session level, outside transactions)."""
-        yield
+        yield HeldLock()
 
-    def lock_in_transaction(self, cursor: Any) -> None:
-        """Take whatever lock must be taken inside the migration's transaction."""
+    @contextmanager
+    def lock_session(self) -> Iterator[BaseDatabaseWrapper]:
+        """A server session of its own for the migration lock, closed when the block ends.
+
+        The migration's SQL runs on the target's connection, never on this one, so nothing
+        it does (``pg_advisory_unlock_all()``, ``RELEASE_ALL_LOCKS()``) can release the lock.
+        """
+        holder = type(self.connection)(self.connection.settings_dict, self.connection.alias)
+        try:
+            yield holder
+        finally:
+            holder.close()
+
+    def lock_in_transaction(self, cursor: Any, table: str) -> None:
+        """Take whatever lock must be taken inside the migration's transaction (``table``: the
+        ledger's, as ``locate_ledger`` named it)."""
 
     def now_param(self, value: Any) -> Any:
         """A datetime as this engine's driver wants it for a timestamp column."""

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import LockTimeoutError
-from .base import TargetBackend, Timeouts
+from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend, Timeouts
 
 if TYPE_CHECKING:  # the module imports MySQLdb, which only a MySQL target needs
     from django.db.backends.mysql.base import DatabaseWrapper
@@ -28,7 +28,7 @@ class MySQLBackend(TargetBackend):
     vendor = "mysql"
     has_session_lock = True
     ledger_ddl = """
-CREATE TABLE IF NOT EXISTS _prisma_migrations (
+CREATE TABLE IF NOT EXISTS {table} (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
     checksum                VARCHAR(64) NOT NULL,
     finished_at             DATETIME(3),
@@ -39,15 +39,26 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     applied_steps_count     INTEGER UNSIGNED NOT NULL DEFAULT 0
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"""
 
-    @contextmanager
-    def migration_lock(self, wait: float) -> Iterator[None]:
+    def locate_ledger(self) -> LedgerLocation:
         with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DATABASE(), EXISTS (SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_name = %s)",
+                [LEDGER_TABLE],
+            )
+            database, exists = cursor.fetchone()
+        return LedgerLocation(self.qualified(database), exists=bool(exists))
+
+    @contextmanager
+    def migration_lock(self, wait: float) -> Iterator[HeldLock]:
+        with self.lock_session() as holder, holder.cursor() as cursor:
             self.poll_lock(cursor, wait, self._try_get_lock)
-        try:
-            yield
-        finally:
-            with self.connection.cursor() as cursor:
-                cursor.execute("SELECT RELEASE_LOCK(%s)", [PRISMA_LOCK_NAME])
+            cursor.execute("SELECT CONNECTION_ID()")
+            session = cursor.fetchone()[0]
+            # Released by closing the session, as Prisma does.
+            yield HeldLock(
+                f"connection id {session}", "IS_USED_LOCK(%s) <=> %s", (PRISMA_LOCK_NAME, session)
+            )
 
     def _try_get_lock(self, cursor: Any) -> bool:
         # GET_LOCK with timeout 0: 1 (taken), 0 (held by another session) or NULL (error).

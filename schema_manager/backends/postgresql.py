@@ -4,9 +4,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import SchemaManagerError
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
-from .base import LEDGER_TABLE, TargetBackend, Timeouts
+from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend, Timeouts
 
 if TYPE_CHECKING:  # the module imports the driver, which only a PostgreSQL target needs
     from django.db.backends.postgresql.base import DatabaseWrapper
@@ -22,6 +23,13 @@ def is_psycopg3() -> bool:
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
+# Whether backend ``pid`` holds the key, asked from any session of the database. A bigint key
+# is kept as (classid, objid) = its high and low 32 bits, with objsubid 1.
+_STILL_HELD = (
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND classid = 0 AND objid = %s AND objsubid = 1 AND pid = %s AND database = "
+    "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))"
+)
 
 
 class PostgreSQLBackend(TargetBackend):
@@ -29,7 +37,7 @@ class PostgreSQLBackend(TargetBackend):
     vendor = "postgresql"
     has_session_lock = True
     ledger_ddl = """
-CREATE TABLE IF NOT EXISTS _prisma_migrations (
+CREATE TABLE IF NOT EXISTS {table} (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,
     checksum                VARCHAR(64) NOT NULL,
     finished_at             TIMESTAMPTZ,
@@ -66,22 +74,32 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
 
             cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
-    def ledger_exists(self) -> bool:
-        # One lookup by name (through search_path, as introspection would): listing every
-        # table costs milliseconds once the schema holds thousands.
+    def locate_ledger(self) -> LedgerLocation:
+        # One lookup by name (through search_path, as an unqualified name would be found):
+        # listing every table costs milliseconds once the schema holds thousands.
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [LEDGER_TABLE])
-            return bool(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT n.nspname, current_schema() FROM (SELECT to_regclass(%s) AS oid) r "
+                "LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid "
+                "LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace",
+                [LEDGER_TABLE],
+            )
+            found, current = cursor.fetchone()
+        if found is None and current is None:
+            raise SchemaManagerError(
+                f"No schema of {self.alias!r}'s search_path exists, so there is nowhere to "
+                f"create {LEDGER_TABLE}; create the schema or fix search_path in OPTIONS."
+            )
+        return LedgerLocation(self.qualified(found or current), exists=found is not None)
 
     @contextmanager
-    def migration_lock(self, wait: float) -> Iterator[None]:
-        with self.connection.cursor() as cursor:
+    def migration_lock(self, wait: float) -> Iterator[HeldLock]:
+        with self.lock_session() as holder, holder.cursor() as cursor:
             self.poll_lock(cursor, wait, _try_advisory_lock)
-        try:
-            yield
-        finally:
-            with self.connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+            # Released as Prisma releases it: by closing the session.
+            yield HeldLock(f"backend pid {pid}", _STILL_HELD, (PRISMA_ADVISORY_LOCK_KEY, pid))
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor, self.connection.pg_version)

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from django.db import OperationalError
+
+from ..exceptions import LockTimeoutError
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
-from .base import LEDGER_TABLE, TargetBackend
+from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend
 
 
 class SQLiteBackend(TargetBackend):
     vendor = "sqlite"
     has_privileges = False  # whoever may open the file may write it
     ledger_ddl = """
-CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+CREATE TABLE IF NOT EXISTS {table} (
     "id"                    TEXT PRIMARY KEY NOT NULL,
     "checksum"              TEXT NOT NULL,
     "finished_at"           DATETIME,
@@ -23,10 +29,48 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "applied_steps_count"   INTEGER UNSIGNED NOT NULL DEFAULT 0
 )"""
 
-    def lock_in_transaction(self, cursor: Any) -> None:
+    def locate_ledger(self) -> LedgerLocation:
+        # "main": a TEMP table or an attached database's table of the same name cannot stand in.
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE type = 'table' "
+                "AND name = %s)",
+                [LEDGER_TABLE],
+            )
+            exists = bool(cursor.fetchone()[0])
+        return LedgerLocation(self.qualified("main"), exists)
+
+    @contextmanager
+    def migration_lock(self, wait: float) -> Iterator[HeldLock]:
+        # The lock is each migration's write transaction (see lock_in_transaction). While the
+        # block runs, waiting for it is bounded by LOCK_WAIT, not by the driver's busy
+        # timeout (5 s unless OPTIONS say otherwise).
+        with self.connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            driver_timeout = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA busy_timeout = {max(int(wait * 1000), 0)}")
+        try:
+            yield HeldLock()
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {driver_timeout}")
+
+    def lock_in_transaction(self, cursor: Any, table: str) -> None:
         # A write statement takes SQLite's RESERVED lock at once, so a second applier waits
         # here (busy timeout) before reading the ledger, instead of both reading it unlocked.
-        cursor.execute(f'UPDATE "{LEDGER_TABLE}" SET id = id WHERE 0')
+        # Being the transaction's first statement, it waits without holding a read lock.
+        try:
+            cursor.execute(f"UPDATE {table} SET id = id WHERE 0")
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            cursor.execute("PRAGMA busy_timeout")
+            waited = int(cursor.fetchone()[0]) / 1000
+            raise LockTimeoutError(
+                f"Another apply is running on {self.alias!r} (it holds the database's write "
+                f"lock); waited {waited:g}s for it. Retry when it has finished, or raise "
+                "SCHEMA_MANAGER['LOCK_WAIT']."
+            ) from exc
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor)
@@ -36,3 +80,12 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
         if value is None:
             return None
         return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLITE_BUSY: another connection holds the lock asked for."""
+    cause = exc.__cause__ or exc
+    code = getattr(cause, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(cause)

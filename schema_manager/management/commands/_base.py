@@ -62,7 +62,8 @@ class SchemaCommand(BaseCommand):
         if not result.success:
             outcome, style = f"FAILED ({seconds})", self.style.ERROR
         elif result.skipped:
-            outcome, style = "already applied, nothing to do", self.style.WARNING
+            done = "rolled back" if result.operation == "rollback" else "applied"
+            outcome, style = f"already {done}, nothing to do", self.style.WARNING
         elif result.faked:
             outcome, style = (
                 f"faked: recorded as applied, SQL not run ({seconds})",

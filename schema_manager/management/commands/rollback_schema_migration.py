@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import count
+
 from django.core.management.base import CommandError
 
 from ...targets import resolve
@@ -29,42 +31,61 @@ class Command(SchemaCommand):
     ) -> None:
         if bool(id) == bool(to):
             raise CommandError("Name the migration to roll back, or pass --to ID (not both).")
-        manager = self.manager
         verbosity = options["verbosity"]
-        plan = [id] if id else manager.rollback_plan(to, environment)
-        if not plan:
-            if verbosity >= 1:
-                self.stdout.write(
-                    f"Nothing is applied after {to} in {resolve(environment).environment}."
-                )
-            return
+        nothing = f"Nothing is applied after {to} in {resolve(environment).environment}."
         if options["dry_run"]:
-            for migration_id in plan:
-                script = manager.rollback_script_in_force(migration_id, environment)
-                if not script:
-                    raise CommandError(
-                        f"Migration {migration_id!r} is not applied in "
-                        f"{resolve(environment).environment}; nothing to roll back."
-                    )
-                self.stdout.write(
-                    self.style.MIGRATE_HEADING(f"Would roll back {migration_id} with:")
-                )
-                self.stdout.write(script)
+            plan = [id] if id else self.manager.rollback_plan(to, environment)
+            if not plan and verbosity >= 1:
+                self.stdout.write(nothing)
+            self._show(plan, environment)
             return
-        positions = iter(range(1, len(plan) + 1))
-        results = manager.rollback_migrations_sync(
-            plan,
+        if id:
+            results = self._run(id, environment, verbosity)
+        else:
+            results = self._run_to(to, environment, verbosity)
+        if to and all(result.skipped for result in results):
+            # Also when another process rolled the plan back while this one waited for the lock.
+            if verbosity >= 1:
+                self.stdout.write(nothing)
+            return
+        if not results[-1].success:
+            raise self.fail(results[-1])
+        self.stop_unless_recorded(results[-1])
+        if verbosity >= 1 and len(results) > 1:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Rolled back {sum(not result.skipped for result in results)} migration(s) "
+                    f"in {resolve(environment).environment}."
+                )
+            )
+
+    def _run(self, migration_id: str, environment: str | None, verbosity: int):
+        return self.manager.rollback_migrations_sync(
+            [migration_id],
             environment,
+            after_rollback=lambda result: self.report_line(result, 1, 1, verbosity),
+        )
+
+    def _run_to(self, to: str, environment: str | None, verbosity: int):
+        """Roll back what is applied after ``to`` as the ledger says once the lock is held."""
+        plan: list[str] = []
+        positions = count(1)
+        return self.manager.rollback_to_sync(
+            to,
+            environment,
+            planned=plan.extend,
             after_rollback=lambda result: self.report_line(
                 result, next(positions), len(plan), verbosity
             ),
         )
-        if not results[-1].success:
-            raise self.fail(results[-1])
-        self.stop_unless_recorded(results[-1])
-        if verbosity >= 1 and len(plan) > 1:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Rolled back {len(plan)} migration(s) in {resolve(environment).environment}."
+
+    def _show(self, plan: list[str], environment: str | None) -> None:
+        for migration_id in plan:
+            script = self.manager.rollback_script_in_force(migration_id, environment)
+            if not script:
+                raise CommandError(
+                    f"Migration {migration_id!r} is not applied in "
+                    f"{resolve(environment).environment}; nothing to roll back."
                 )
-            )
+            self.stdout.write(self.style.MIGRATE_HEADING(f"Would roll back {migration_id} with:"))
+            self.stdout.write(script)

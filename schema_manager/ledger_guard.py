@@ -1,0 +1,112 @@
+"""Whether the run still holds the migration lock and the ledger still holds what it wrote.
+
+While a run holds the migration lock, only it writes ``_prisma_migrations``. Each of its
+ledger writes is therefore preceded, in the same transaction, by one reading: whether the
+session holding the lock still does, and the ledger's (rows, finished, rolled back) counts,
+which must be what the run last committed plus its own writes since. SQL a migration runs
+(a ``DELETE`` built at run time, ``pg_terminate_backend`` of the lock's session) cannot then
+be followed by a ledger write: the write raises, and the migration's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from .backends.base import HeldLock
+from .exceptions import LedgerGuardError
+
+Fingerprint = tuple[int, int, int]  # rows, finished, rolled back
+
+
+class LedgerGuard:
+    """The expected state of one ledger for the run that holds ``lock``."""
+
+    def __init__(
+        self,
+        connection: BaseDatabaseWrapper,
+        table: str,
+        lock: HeldLock,
+        committed: Fingerprint,
+    ) -> None:
+        self.connection, self.table, self.lock = connection, table, lock
+        self.committed = committed  # as the run left it at its last commit
+        self._pending: list[_Write] = []
+
+    def reading_sql(self, cursor: Any) -> str:
+        """The reading as literal SQL columns (PostgreSQL): the lock (a boolean), then the
+        counts as an array, from a subquery, so that it can go in a RETURNING list too."""
+        held = cursor.mogrify(self.lock.still_held, self.lock.params)
+        return (
+            f"{held}, (SELECT ARRAY[COUNT(*), COUNT(finished_at), COUNT(rolled_back_at)] "
+            f"FROM {self.table})"
+        )
+
+    def query(self) -> tuple[str, tuple[Any, ...]]:
+        """The reading as a SELECT of four columns (any engine): held, rows, finished,
+        rolled back."""
+        return (
+            f"SELECT {self.lock.still_held}, COUNT(*), COUNT(finished_at), COUNT(rolled_back_at) "
+            f"FROM {self.table}",
+            self.lock.params,
+        )
+
+    def check(self, held: Any, counts: tuple[Any, ...]) -> None:
+        """Raise LedgerGuardError unless the reading is what this run expects."""
+        if not held:
+            raise LedgerGuardError(
+                f"this applier no longer holds the migration lock on {self.connection.alias!r} "
+                f"(the session that held it, {self.lock.holder}, was ended), so another "
+                "applier may be running"
+            )
+        found = tuple(int(count) for count in counts)
+        expected = self.expected()
+        if found != expected:
+            raise LedgerGuardError(
+                f"the ledger {self.table} on {self.connection.alias!r} no longer holds what "
+                f"this applier wrote there (expected {_counts(expected)}, found "
+                f"{_counts(found)}): SQL of the migration, or another tool, changed it"
+            )
+
+    def unreadable(self, exc: Exception) -> LedgerGuardError:
+        return LedgerGuardError(
+            f"the ledger {self.table} on {self.connection.alias!r} can no longer be read "
+            f"({str(exc).strip()}): SQL of the migration, or another tool, changed it"
+        )
+
+    def written(self, rows: int, finished: int, rolled_back: int) -> None:
+        """A write of this run changed the counts; they count as committed once it commits."""
+        write = _Write(self, (rows, finished, rolled_back))
+        self._pending.append(write)
+        self.connection.on_commit(write)
+
+    def expected(self) -> Fingerprint:
+        """What the last commit left, plus the writes of the open transaction. A write whose
+        transaction (or savepoint) was rolled back is no longer among the connection's
+        on-commit callbacks."""
+        waiting = {id(entry[1]) for entry in self.connection.run_on_commit}
+        self._pending = [write for write in self._pending if id(write) in waiting]
+        return _add(self.committed, *(write.delta for write in self._pending))
+
+
+class _Write:
+    """One write's change to the counts, folded into ``committed`` when it commits."""
+
+    def __init__(self, guard: LedgerGuard, delta: Fingerprint) -> None:
+        self.guard, self.delta = guard, delta
+
+    def __call__(self) -> None:
+        self.guard.committed = _add(self.guard.committed, self.delta)
+        if self in self.guard._pending:
+            self.guard._pending.remove(self)
+
+
+def _add(*fingerprints: Fingerprint) -> Fingerprint:
+    rows, finished, rolled_back = (sum(values) for values in zip(*fingerprints, strict=True))
+    return rows, finished, rolled_back
+
+
+def _counts(fingerprint: Fingerprint) -> str:
+    rows, finished, rolled_back = fingerprint
+    return f"{rows} row(s) with {finished} finished and {rolled_back} rolled back"
