@@ -12,6 +12,21 @@ from tests.settings import SESSION
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# SQL that releases the session's locks, which the rules cannot read (the function's name is
+# built at run time): only the applier itself can keep its migration lock.
+RELEASE_LOCKS = {
+    "postgresql": (
+        "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock(72707369)'; "
+        "EXECUTE 'SELECT pg_advisory_' || 'unlock_all()'; END $$;\n"
+    ),
+    "mysql": (
+        "PREPARE release_locks FROM CONCAT('DO RELEASE_', 'ALL_LOCKS()');\n"
+        "EXECUTE release_locks;\n"
+        "DEALLOCATE PREPARE release_locks;\n"
+    ),
+    "sqlite": "",  # its lock is the migration's transaction
+}
+
 # Every child started, so a failing test's teardown can kill what it left running (a live
 # child would hold locks that block dropping the session's databases).
 STARTED: list[subprocess.Popen] = []

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
-from tests.processes import Fleet, answer, kill_started
+from tests.processes import RELEASE_LOCKS, Fleet, answer, kill_started
 from tests.settings import SCHEMA_MANAGER
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -32,13 +32,23 @@ ROUNDS = 5
 WAIT_BOUND = SCHEMA_MANAGER["LOCK_WAIT"] + 5
 
 
-def _round_migrations(fleet: Fleet, round_: int) -> list[str]:
+PREEXISTING_ROWS = 100
+
+
+def _round_migrations(fleet: Fleet, round_: int, engine: str) -> list[str]:
+    """Three migrations: the first releases the session's locks (as hostile SQL may), the
+    second touches objects that existed before it with IF NOT EXISTS."""
+    touch = (
+        "CREATE TABLE IF NOT EXISTS preexisting (id INTEGER PRIMARY KEY, note VARCHAR(20));\n"
+        "CREATE INDEX IF NOT EXISTS preexisting_note ON preexisting (note);\n"
+    )
+    extra = {1: RELEASE_LOCKS[engine], 2: touch}
     ids = []
     for step in range(1, 4):
         migration_id = f"{round_:02d}{step}_round_{round_}_step_{step}"
         fleet.write(
             migration_id,
-            f"CREATE TABLE r{round_}_s{step} (id INTEGER PRIMARY KEY);\n"
+            extra.get(step, "") + f"CREATE TABLE r{round_}_s{step} (id INTEGER PRIMARY KEY);\n"
             f"INSERT INTO apply_marker (migration) VALUES ('{migration_id}');\n",
         )
         ids.append(migration_id)
@@ -48,10 +58,19 @@ def _round_migrations(fleet: Fleet, round_: int) -> list[str]:
 def test_concurrent_appliers_apply_each_migration_exactly_once(targets, tmp_path):
     fleet = Fleet(targets, tmp_path)
     targets.execute("development", "CREATE TABLE apply_marker (migration VARCHAR(64) NOT NULL)")
+    targets.execute(
+        "development", "CREATE TABLE preexisting (id INTEGER PRIMARY KEY, note VARCHAR(20))"
+    )
+    targets.execute("development", "CREATE INDEX preexisting_note ON preexisting (note)")
+    targets.execute(
+        "development",
+        "INSERT INTO preexisting (id, note) VALUES "
+        + ", ".join(f"({n}, 'row {n}')" for n in range(1, PREEXISTING_ROWS + 1)),
+    )
     expected: list[str] = []
     appliers = [fleet.start("serve") for _ in range(APPLIERS)]
     for round_ in range(1, ROUNDS + 1):
-        expected += _round_migrations(fleet, round_)
+        expected += _round_migrations(fleet, round_, targets.engine)
         for process in appliers:  # all at once: each starts its apply on reading the line
             process.stdin.write("apply\n")
             process.stdin.flush()
@@ -73,6 +92,8 @@ def test_concurrent_appliers_apply_each_migration_exactly_once(targets, tmp_path
     history = fleet.history()
     assert Counter(record[0] for record in history) == dict.fromkeys(expected, 1)
     assert {record[1:3] for record in history} == {("apply", "applied")}
+    assert targets.fetch("development", "SELECT COUNT(*) FROM preexisting") == [(PREEXISTING_ROWS,)]
+    assert "preexisting_note" in targets.indexes("preexisting")
 
 
 # -- kill -9 at random moments ---------------------------------------------------------------

@@ -18,25 +18,11 @@ from django.db import connections
 from schema_manager import Migration
 from schema_manager.backends import get_backend
 from schema_manager.ledger import Ledger
-from tests.processes import Fleet, answer, kill_started
+from tests.processes import RELEASE_LOCKS, Fleet, answer, kill_started
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 MARKER_TABLE = "CREATE TABLE apply_marker (migration VARCHAR(64) NOT NULL)"
-
-# Lock-releasing SQL that the rules cannot read (the function's name is built at run time):
-# only the applier itself can keep its lock.
-RELEASE_LOCKS = {
-    "postgresql": (
-        "DO $$ BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock(72707369)'; "
-        "EXECUTE 'SELECT pg_advisory_' || 'unlock_all()'; END $$;\n"
-    ),
-    "mysql": (
-        "PREPARE release_locks FROM CONCAT('DO RELEASE_', 'ALL_LOCKS()');\n"
-        "EXECUTE release_locks;\n"
-        "DEALLOCATE PREPARE release_locks;\n"
-    ),
-}
 
 
 @pytest.fixture(autouse=True)
@@ -137,6 +123,23 @@ def test_sql_that_releases_the_lock_cannot_let_a_second_applier_in(targets, tmp_
     }
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_migration_that_ends_the_lock_session_commits_nothing(targets, manager):
+    targets.execute("development", MARKER_TABLE)
+    # Ends the session holding Prisma's lock, and waits until it is gone (the lock with it).
+    hostile = (
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND objid = 72707369 AND granted;\n"
+    ) + _marker("001_ends_lock_session")
+
+    result = manager.apply_migration_sync(Migration(id="001_ends_lock_session", sql=hostile))
+
+    assert not result.success
+    assert "no longer holds the migration lock on 'pg_development'" in result.error
+    assert _markers(targets) == {}
+    assert targets.ledger() == []
+
+
 # -- the ledger belongs to the applier ---------------------------------------------------------
 
 LEDGER_EDITS = [
@@ -186,7 +189,8 @@ def test_a_migration_that_changed_the_ledger_fails_and_is_rolled_back(targets, m
     assert _live_rows(targets) == {"001_first": 1}
     # Nothing is applied twice afterwards.
     again = manager.apply_migration_sync(Migration(id="001_first", sql=_marker("001_first")))
-    assert again.success and again.skipped
+    assert again.success
+    assert again.skipped
     assert _markers(targets) == {"001_first": 1}
 
 
