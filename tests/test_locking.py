@@ -92,8 +92,12 @@ def test_sql_that_releases_the_lock_cannot_let_a_second_applier_in(targets, tmp_
     fleet.write(ids[2], _marker(ids[2]))
     gate = _hold_row_lock(targets)
     try:
-        first = fleet.start()
-        _wait_for(lambda: _lock_waiters(targets) == 1, "the first applier to reach the gate")
+        first = fleet.start(SCHEMA_MANAGER_TEST_LOCK_WAIT="60")
+        _wait_for(
+            lambda: first.poll() is not None or _lock_waiters(targets) == 1,
+            "the first applier to reach the gate",
+        )
+        assert first.poll() is None, first.communicate()
         # Short LOCK_WAIT: it gives up while the first still holds the lock, or (if the lock
         # was lost) it gets in and queues at the gate behind the first.
         second = fleet.start(SCHEMA_MANAGER_TEST_LOCK_WAIT="1")

@@ -7,8 +7,10 @@ runs migrations step by step with compensation (see ``executor.py``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError
 
 from ..exceptions import LockTimeoutError
 from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend, Timeouts
@@ -55,10 +57,17 @@ CREATE TABLE IF NOT EXISTS {table} (
             self.poll_lock(cursor, wait, self._try_get_lock)
             cursor.execute("SELECT CONNECTION_ID()")
             session = cursor.fetchone()[0]
-            # Released by closing the session, as Prisma does.
-            yield HeldLock(
-                f"connection id {session}", "IS_USED_LOCK(%s) <=> %s", (PRISMA_LOCK_NAME, session)
-            )
+            try:
+                yield HeldLock(
+                    f"connection id {session}",
+                    "IS_USED_LOCK(%s) <=> %s",
+                    (PRISMA_LOCK_NAME, session),
+                )
+            finally:
+                # Closing the session releases it too, as Prisma does; a session a migration
+                # ended (KILL) cannot say so.
+                with suppress(DatabaseError):
+                    cursor.execute("SELECT RELEASE_LOCK(%s)", [PRISMA_LOCK_NAME])
 
     def _try_get_lock(self, cursor: Any) -> bool:
         # GET_LOCK with timeout 0: 1 (taken), 0 (held by another session) or NULL (error).

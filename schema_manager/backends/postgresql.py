@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError
 
 from ..exceptions import SchemaManagerError
 from ..sql import Statement
@@ -98,8 +100,14 @@ CREATE TABLE IF NOT EXISTS {table} (
             self.poll_lock(cursor, wait, _try_advisory_lock)
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
-            # Released as Prisma releases it: by closing the session.
-            yield HeldLock(f"backend pid {pid}", _STILL_HELD, (PRISMA_ADVISORY_LOCK_KEY, pid))
+            try:
+                yield HeldLock(f"backend pid {pid}", _STILL_HELD, (PRISMA_ADVISORY_LOCK_KEY, pid))
+            finally:
+                # Closing the session releases it too (as Prisma does), unless the session
+                # outlives the close: a pooled connection (OPTIONS "pool") goes back to the
+                # pool. A session a migration ended cannot say so.
+                with suppress(DatabaseError):
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor, self.connection.pg_version)
