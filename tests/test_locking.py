@@ -56,17 +56,17 @@ def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
 
 
 def _lock_waiters(targets) -> int:
-    """Sessions of the development target waiting for a row lock."""
+    """Other sessions of the development target running the gated UPDATE (alone, or sent
+    with other statements; the test's own has run it and sits idle in its transaction)."""
     if targets.engine == "postgresql":
         sql = (
-            "SELECT COUNT(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%%UPDATE gate%%'"
         )
     else:
         sql = (
-            "SELECT COUNT(*) FROM information_schema.innodb_trx t "
-            "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-            "WHERE t.trx_state = 'LOCK WAIT' AND p.db = DATABASE()"
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() "
+            "AND id <> CONNECTION_ID() AND info LIKE '%%UPDATE gate%%'"
         )
     return targets.fetch("development", sql)[0][0]
 
