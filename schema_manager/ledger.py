@@ -117,7 +117,7 @@ class Ledger:
                 f"could not be created ({_one_line(exc)}); create it as Prisma does, or grant "
                 f"this role CREATE on the schema; {_NOTHING_RUN}."
             ) from exc
-        self._location = replace(self._location, exists=True)
+        self._location = LedgerLocation(self._table, exists=True)
 
     @contextmanager
     def _reading(self) -> Iterator[None]:

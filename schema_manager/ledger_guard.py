@@ -60,7 +60,8 @@ class LedgerGuard:
                 f"(the session that held it, {self.lock.holder}, was ended), so another "
                 "applier may be running"
             )
-        found = tuple(int(count) for count in counts)
+        rows, finished, rolled_back = (int(count) for count in counts)
+        found = (rows, finished, rolled_back)
         expected = self.expected()
         if found != expected:
             raise LedgerGuardError(

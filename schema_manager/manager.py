@@ -425,7 +425,7 @@ class SchemaManager:
         migration lock is held (the whole ledger is then read under it, and ``ids`` only
         name what a result says if the lock could not be had).
         """
-        under_lock = callable(plan)
+        under_lock = not isinstance(plan, list)
         if not under_lock and not plan:
             return []
         target = resolve(environment)
@@ -433,7 +433,7 @@ class SchemaManager:
         done: list[MigrationResult] = []
         try:
             with self.deferred_schema_sync(), executor.session(None if under_lock else ids):
-                items = plan(executor) if under_lock else plan
+                items = plan if isinstance(plan, list) else plan(executor)
                 if not items:
                     return done
                 batch = batch_class(self, target, executor, items)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,6 +11,8 @@ from ..exceptions import LockTimeoutError
 from ..sql import Statement
 from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend
+
+_SQLITE_BUSY = 5  # the primary result code of "database is locked"
 
 
 class SQLiteBackend(TargetBackend):
@@ -86,6 +87,6 @@ def _is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLITE_BUSY: another connection holds the lock asked for."""
     cause = exc.__cause__ or exc
     code = getattr(cause, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None:
-        return code & 0xFF == sqlite3.SQLITE_BUSY
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_BUSY
     return "database is locked" in str(cause)

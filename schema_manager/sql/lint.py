@@ -329,16 +329,15 @@ def _ledger_and_locks(words: tuple[Word, ...]) -> list[Hit]:
     string it may run (a routine body, an EXECUTE): the migration's SQL must leave both to
     the applier. Comments do not count."""
     ledger = unlock = False
-    for word, following in pairwise((*words, None)):
+    for position, word in enumerate(words):
         if word.kind is WordKind.STRING:
             ledger = ledger or LEDGER_NAME in word.text.lower()
             unlock = unlock or bool(_UNLOCK_CALL.search(word.text))
             continue
         name = unquote(word.text)[0].lower()
         ledger = ledger or name == LEDGER_NAME
-        unlock = unlock or (
-            name in _UNLOCK_FUNCTIONS and following is not None and following.text == "("
-        )
+        following = words[position + 1].text if position + 1 < len(words) else ""
+        unlock = unlock or (name in _UNLOCK_FUNCTIONS and following == "(")
     found: list[Hit] = []
     if ledger:
         found.append(("ledger-table", f"names the ledger table {LEDGER_NAME}"))

@@ -31,6 +31,7 @@ class Command(SchemaCommand):
     ) -> None:
         if bool(id) == bool(to):
             raise CommandError("Name the migration to roll back, or pass --to ID (not both).")
+        to = to or ""
         verbosity = options["verbosity"]
         nothing = f"Nothing is applied after {to} in {resolve(environment).environment}."
         if options["dry_run"]:
