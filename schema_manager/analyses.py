@@ -158,7 +158,7 @@ class Analyses:
         # The thread must not use the connection (Django binds it to this thread): whatever
         # the engine's checks read from it is read here, first.
         self.backend.read_for_analysis()
-        futures = {checksum: Future() for checksum in todo}
+        futures: dict[str, Future[Analysis]] = {checksum: Future() for checksum in todo}
         self._ahead.update(futures)
         self._stop = threading.Event()
         self._thread = threading.Thread(

@@ -8,6 +8,7 @@ missing rows from the ledger, so history converges on the truth at the next oper
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
@@ -239,7 +240,7 @@ def _recorded(environment: str) -> set[tuple[str, str]]:
     return set(rows.values_list("ledger_id", "operation"))
 
 
-def _events(row: LedgerRow) -> list[tuple[str, str, object]]:
+def _events(row: LedgerRow) -> list[tuple[str, str, datetime]]:
     """The attempts a ledger row stands for, as (operation, status, when)."""
     if row.finished_at is None:
         if row.rolled_back_at is None:
@@ -248,7 +249,7 @@ def _events(row: LedgerRow) -> list[tuple[str, str, object]]:
             # Still running, or a crashed run (recovered by the next apply): nothing yet.
             return []
         return [(Operation.APPLY, Status.FAILED, row.rolled_back_at)]
-    events: list[tuple[str, str, object]] = [(Operation.APPLY, Status.APPLIED, row.finished_at)]
+    events: list[tuple[str, str, datetime]] = [(Operation.APPLY, Status.APPLIED, row.finished_at)]
     if row.rolled_back_at is not None:
         events.append((Operation.ROLLBACK, Status.ROLLED_BACK, row.rolled_back_at))
     return events

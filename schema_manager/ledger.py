@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db import DatabaseError, transaction
 from django.utils.dateparse import parse_datetime
@@ -20,6 +20,9 @@ from .backends import LEDGER_TABLE, TargetBackend
 from .backends.base import HeldLock, LedgerLocation
 from .exceptions import LedgerUnusable
 from .ledger_guard import LedgerGuard
+
+if TYPE_CHECKING:  # typing.Unpack is Python >= 3.11
+    from typing import Unpack
 
 # Markers the executor writes into a failed row's ``logs``; history reads them back.
 COMPENSATED = "Compensated:"
@@ -56,6 +59,15 @@ class LedgerRow:
     def is_unresolved_failure(self) -> bool:
         """Unfinished and not rolled back: Prisma refuses to deploy until someone resolves it."""
         return self.finished_at is None and self.rolled_back_at is None
+
+
+class RowChanges(TypedDict, total=False):
+    """The columns an UPDATE of a ledger row changes."""
+
+    finished_at: datetime | None
+    logs: str | None
+    rolled_back_at: datetime | None
+    applied_steps_count: int
 
 
 def _as_datetime(value: object) -> datetime | None:
@@ -238,7 +250,7 @@ class Ledger:
         if not self._exists():
             return []
         sql = f"SELECT {_COLUMNS} FROM {self._table}"
-        params: list[object] = []
+        params: list[str] = []
         if migration_name is not None:
             names = [migration_name]
         if names:
@@ -438,7 +450,7 @@ class Ledger:
             held = self._held
             transaction.on_commit(lambda: held.add(row), using=self.connection.alias)
 
-    def _fold_change(self, row_id: str, **changes: object) -> None:
+    def _fold_change(self, row_id: str, **changes: Unpack[RowChanges]) -> None:
         """Apply an UPDATE of row ``row_id`` to the held copy once its transaction commits.
 
         A timestamp set here was NULL before (an unfinished row is finished, a live or
@@ -495,7 +507,7 @@ class _HeldRows:
         self._by_id[row.id] = row
         self._ids_by_name.setdefault(row.migration_name, []).append(row.id)
 
-    def change(self, row_id: str, changes: dict[str, object]) -> None:
+    def change(self, row_id: str, changes: RowChanges) -> None:
         if row_id in self._by_id:
             self._by_id[row_id] = replace(self._by_id[row_id], **changes)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import django
 from django.contrib import admin, messages
@@ -30,10 +30,15 @@ from ..targets import Target
 from . import plans
 from .states import disk, forget
 
+if TYPE_CHECKING:  # the admin imports this module
+    from .migrations import MigrationAdmin
+
 try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
     from django.contrib.admin.options import Action, ActionLocation
+
+    ACTIONS_ARE_DATACLASSES = True
 except ImportError:  # Earlier versions: (function, name, description) tuples.
-    Action = ActionLocation = None
+    ACTIONS_ARE_DATACLASSES = False
 
 
 logger = get_logger("schema_manager.admin")
@@ -84,7 +89,7 @@ def operation_action(operation: str, environment: str) -> Callable:
 
 def action_entry(function: Callable, name: str, description: str) -> Any:
     """An entry of ``ModelAdmin.get_actions()`` in the form this Django version uses."""
-    if Action is None:
+    if not ACTIONS_ARE_DATACLASSES:
         return (function, name, description)
     return Action(function, name, description, description, [ActionLocation.CHANGE_LIST])
 
@@ -137,7 +142,7 @@ def report_validation(
 
 
 def confirmation(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: MigrationAdmin,
     request: HttpRequest,
     migrations: list[Migration],
     operation: str,
@@ -211,14 +216,12 @@ def _title(operation: str, count: int, target: Target) -> str:
 def _shown_fields(items: list[plans.PlanItem]) -> list[tuple[str, str]]:
     """The form's hidden fields that bind confirming to what the page shows."""
     sql_field, rollback_field = SHOWN_FIELDS
-    return [
-        field
-        for item in items
-        for field in (
-            (sql_field.format(item.migration.pk), item.shown.sql),
-            (rollback_field.format(item.migration.pk), item.shown.rollback),
-        )
-    ]
+    fields = []
+    for item in items:
+        shown = item.shown
+        fields.append((sql_field.format(item.migration.pk), shown.sql))
+        fields.append((rollback_field.format(item.migration.pk), shown.rollback))
+    return fields
 
 
 def shown_scripts(

@@ -108,14 +108,17 @@ class MigrationAdmin(admin.ModelAdmin):
         at = getattr(migration, "last_change_at", None)
         if at is None:
             return "—"
-        status = VersionRecord.Status(migration.last_change_status).label
+        # Annotated by get_queryset() together with last_change_at.
+        status, environment, by = (
+            getattr(migration, f"last_change_{part}") for part in ("status", "environment", "by")
+        )
         return format_html(
             '{} in {}<br><span class="sm-quiet" title="{}">{}{}</span>',
-            str(status).capitalize(),
-            migration.last_change_environment,
+            str(VersionRecord.Status(status).label).capitalize(),
+            environment,
             when(at),
             _ago(at),
-            f" · {migration.last_change_by}" if migration.last_change_by else "",
+            f" · {by}" if by else "",
         )
 
     # -- actions ------------------------------------------------------------------------------
@@ -124,7 +127,12 @@ class MigrationAdmin(admin.ModelAdmin):
         if action_location is None:
             actions = super().get_actions(request)
         else:
-            actions = super().get_actions(request, action_location=action_location)
+            # Django >= 6.1 only, which needs Python >= 3.12: django-stubs describe
+            # Django 5's signature for the Python 3.10 the package is checked against.
+            actions = super().get_actions(
+                request,
+                action_location=action_location,  # type: ignore[call-arg]
+            )
         # Deleting applied migrations from the catalogue would hide them: one by one only.
         actions.pop("delete_selected", None)
         if self.actions is None or IS_POPUP_VAR in request.GET:
@@ -201,7 +209,7 @@ class MigrationAdmin(admin.ModelAdmin):
         # when it was applied, perhaps generated), not the catalogue's empty field.
         live = obj is not None and bool(live_environments(request, obj))
         rollback = "rollback_in_force" if live else "rollback_sql"
-        fieldsets = [
+        fieldsets: list[tuple[str | None, dict[str, tuple[str, ...]]]] = [
             (None, {"fields": ("id", "name")}),
             (_("SQL"), {"fields": ("sql", rollback)}),
         ]

@@ -6,6 +6,7 @@ the validation result and, in one sentence, what will happen. Building a plan ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError
@@ -16,6 +17,7 @@ from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
+from ..results import ValidationResult
 from ..security import scrub
 from ..sql import check_sql, parse_statements
 from ..state import State
@@ -46,10 +48,13 @@ class PlanItem:
     skipped: bool = False
     consequence: str = ""
     statements: int = 0  # from the validation's analysis of the script
-    # What the page shows, by checksum: confirming runs exactly this (``confirmations``).
-    shown: Shown | None = None
     # Shown again because it changed after an earlier confirmation page showed it.
     changed: bool = False
+
+    @property
+    def shown(self) -> Shown:
+        """What the page shows, by checksum: confirming runs exactly this (``confirmations``)."""
+        return Shown.of(self.migration.sql, self.rollback_script)
 
 
 def vendor_name(target: Target) -> str:
@@ -62,9 +67,10 @@ def apply_plan(
     snapshot = read_ledger(target)
     manager = SchemaManager()
     try:  # the whole plan at once: ledger, catalogue and history read once
+        validations: Sequence[ValidationResult | None]
         validations = manager.validate_migrations_sync(migrations, target.environment)
         order = _order(manager, migrations, target)
-        unreadable = None
+        unreadable = ""
     except (DatabaseError, SchemaManagerError) as exc:
         validations, unreadable = [None] * len(migrations), scrub(str(exc))
         order = {}
@@ -89,7 +95,6 @@ def apply_plan(
             )
         item.will_run, item.consequence = _apply_consequence(item, target)
         item.skipped = item.state.state is State.APPLIED
-        item.shown = Shown.of(migration.sql, item.rollback_script)
         items.append(item)
     return items
 
@@ -162,7 +167,6 @@ def rollback_plan(
             item.consequence = _("Not applied in %(env)s: nothing to roll back.") % {
                 "env": target.environment
             }
-            item.shown = Shown.of(migration.sql, item.rollback_script)
             items.append(item)
             continue
         item.rollback_script = manager.rollback_script_in_force(migration.id, target.environment)
@@ -182,7 +186,6 @@ def rollback_plan(
             ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
         else:
             item.consequence = _("Cannot be rolled back: nothing will run.")
-        item.shown = Shown.of(migration.sql, item.rollback_script)
         items.append(item)
     return items
 
