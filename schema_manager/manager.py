@@ -518,7 +518,12 @@ class SchemaManager:
             logger.info(
                 "Imported migration %s from %s", migration.id, self.migrations_directory.path
             )
-        return FolderImport(new, sorted(unreadable, key=lambda folder: folder.id))
+        bad = {folder.id for folder in unreadable}
+        return FolderImport(
+            new,
+            sorted(unreadable, key=lambda folder: folder.id),
+            [folder for folder in listing.folders if folder.id not in bad],
+        )
 
     def _import_folder(
         self,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .executor import Outcome
-    from .files import UnreadableFolder
+    from .files import FolderChecksum, UnreadableFolder
     from .models import Migration, VersionRecord
     from .sql import Finding
 
@@ -49,6 +49,8 @@ class FolderImport:
 
     imported: list[Migration]
     unreadable: list[UnreadableFolder]
+    # The folders it found readable, by checksum: the admin's states read them too.
+    folders: list[FolderChecksum] = field(default_factory=list)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager.files import MigrationDirectory
 from tests.admin_support import (
     CHANGELIST,
     HISTORY,
@@ -169,6 +170,25 @@ def test_changelist_reads_each_ledger_once_whatever_the_page_size(sqlite_targets
 
     assert many == few
     assert few["sqlite_staging"] <= 2  # does the ledger exist, then read it
+
+
+def test_changelist_lists_the_migrations_directory_once(sqlite_targets, admin_client, monkeypatch):
+    """The import and the states of one page share one listing of prisma/migrations."""
+    directory = SchemaManager().migrations_directory.path
+    (directory / "001_a").mkdir(parents=True)
+    (directory / "001_a" / "migration.sql").write_text(CREATE_T)
+    listings = []
+    listing = MigrationDirectory.listing
+
+    def counted(self):
+        listings.append(self.path)
+        return listing(self)
+
+    monkeypatch.setattr(MigrationDirectory, "listing", counted)
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert column(html, "staging", "001_a") == "pending"
+    assert listings == [directory]
 
 
 # -- permissions ------------------------------------------------------------------------------

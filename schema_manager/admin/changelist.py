@@ -23,7 +23,7 @@ from ..models import Migration
 from ..security import get_logger, scrub
 from ..state import State
 from .display import state_badge
-from .states import disk, ledgers, state_in, states_of
+from .states import disk, ledgers, remember_disk, state_in, states_of
 
 logger = get_logger("schema_manager.admin")
 
@@ -43,6 +43,7 @@ def import_from_disk(request: HttpRequest, manager: SchemaManager) -> None:
             % {"path": directory, "error": scrub(str(exc))},
         )
         return
+    remember_disk(request, done)
     if done.imported:
         ids = ", ".join(migration.id for migration in done.imported)
         count = len(done.imported)

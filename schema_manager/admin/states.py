@@ -21,6 +21,7 @@ from ..files import FolderChecksum, UnreadableFolder
 from ..ledger import Ledger, LedgerRow
 from ..manager import SchemaManager
 from ..models import Migration
+from ..results import FolderImport
 from ..security import scrub
 from ..state import Facts, Standing, State, standing
 from ..targets import Target, all_targets
@@ -104,15 +105,20 @@ def forget(request: HttpRequest) -> None:
 def read_disk() -> DiskSnapshot:
     """The migrations directory now (file checksums are remembered: unchanged files are not
     read again)."""
-    manager = SchemaManager()
     try:
-        listing = manager.migrations_directory.listing()
-    except OSError:  # the import already said why; the catalogue alone is shown
+        listing = SchemaManager().migrations_directory.listing()
+    except OSError:  # the catalogue alone is shown
         return DiskSnapshot()
-    folders = {folder.id: folder for folder in listing.folders}
-    unreadable = {folder.id: folder for folder in listing.unreadable}
-    gone = manager.missing_on_disk({*folders, *unreadable})
-    return DiskSnapshot(folders, unreadable, frozenset(gone))
+    return _snapshot(listing.folders, listing.unreadable)
+
+
+def _snapshot(
+    folders: Iterable[FolderChecksum], unreadable: Iterable[UnreadableFolder]
+) -> DiskSnapshot:
+    readable = {folder.id: folder for folder in folders}
+    bad = {folder.id: folder for folder in unreadable}
+    gone = SchemaManager().missing_on_disk({*readable, *bad})
+    return DiskSnapshot(readable, bad, frozenset(gone))
 
 
 def disk(request: HttpRequest | None = None) -> DiskSnapshot:
@@ -123,6 +129,12 @@ def disk(request: HttpRequest | None = None) -> DiskSnapshot:
     if request is not None:
         setattr(request, _DISK_ATTRIBUTE, snapshot)
     return snapshot
+
+
+def remember_disk(request: HttpRequest, done: FolderImport) -> None:
+    """What the request's import from disk listed is the request's ``disk``: the directory
+    is not listed twice for one page."""
+    setattr(request, _DISK_ATTRIBUTE, _snapshot(done.folders, done.unreadable))
 
 
 def state_in(
