@@ -119,13 +119,14 @@ class VersionRecordQuerySet(models.QuerySet):
 
     def applied_environments(self, migration_id: str) -> set[str]:
         """Environments whose latest apply/rollback of ``migration_id`` left it applied."""
+        applied, rolled_back = VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK
         latest: dict[str, str] = {}
         records = self.filter(
-            migration_id=migration_id, status__in=["applied", "rolled_back"]
+            migration_id=migration_id, status__in=[applied, rolled_back]
         ).order_by("-recorded_at", "-id")
         for environment, status in records.values_list("environment", "status"):
             latest.setdefault(environment, status)
-        return {environment for environment, status in latest.items() if status == "applied"}
+        return {environment for environment, status in latest.items() if status == applied}
 
 
 class VersionRecord(models.Model):

@@ -45,7 +45,8 @@ class KnownMigrations:
                 known.stored[migration_id] = Stored(*entry)
             records = (
                 VersionRecord.objects.filter(
-                    migration_id__in=chunk, status__in=["applied", "rolled_back"]
+                    migration_id__in=chunk,
+                    status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
                 )
                 .order_by("-recorded_at", "-id")
                 .values_list("migration_id", "environment", "status", "checksum")
@@ -55,7 +56,7 @@ class KnownMigrations:
                 if (migration_id, environment) in latest:
                     continue
                 latest.add((migration_id, environment))
-                if status == "applied":
+                if status == VersionRecord.Status.APPLIED:
                     known.applied.setdefault(migration_id, {})[environment] = checksum
         return known
 
