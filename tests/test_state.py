@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -13,7 +14,8 @@ from schema_manager import Migration, SchemaManager
 from schema_manager.admin.states import read_disk, read_ledger, state_in
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
-from schema_manager.ledger import Ledger, utc_now
+from schema_manager.files import UnreadableFolder
+from schema_manager.ledger import Ledger, LedgerRow, utc_now
 from schema_manager.state import Facts, State, standing
 from schema_manager.targets import resolve
 from tests.conftest import POSTGRES_SKIP_REASON, TRANSACTIONAL_ENGINES, _clean_targets
@@ -26,6 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 ENV = "staging"
 CREATE_A = "CREATE TABLE a (id INTEGER);"
+UNREADABLE = UnreadableFolder("001_a", Path("001_a"), "'001_a/migration.sql' contains a NUL byte")
 
 
 @pytest.fixture(params=TRANSACTIONAL_ENGINES)
@@ -176,3 +179,42 @@ def test_a_ledger_that_cannot_be_read_is_unknown(targets, migrations_dir):
     assert admin_state_of("001_a") is State.UNKNOWN
     # The commands fail instead of guessing; the function says the same as the admin.
     assert standing(Facts(ledger_error="no such column: id")).state is State.UNKNOWN
+
+
+def row(finished: bool, rolled_back: bool) -> LedgerRow:
+    now = utc_now()
+    return LedgerRow(
+        "id",
+        "0" * 64,
+        now if finished else None,
+        "001_a",
+        None,
+        now if rolled_back else None,
+        now,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("facts", "state", "applied", "live"),
+    [
+        (Facts(), State.PENDING, False, False),
+        (Facts(row=row(finished=True, rolled_back=False)), State.MISSING, True, True),
+        (Facts(row=row(finished=True, rolled_back=True)), State.ROLLED_BACK, False, False),
+        (Facts(row=row(finished=False, rolled_back=True)), State.FAILED, False, False),
+        (Facts(row=row(finished=False, rolled_back=False)), State.UNRESOLVED, False, True),
+        # Whatever the folder, the target holds what its ledger says it holds.
+        (
+            Facts(row=row(finished=True, rolled_back=False), unreadable=UNREADABLE),
+            State.UNREADABLE,
+            True,
+            True,
+        ),
+        (Facts(unreadable=UNREADABLE), State.UNREADABLE, False, False),
+        # An unreadable ledger may hold it: read-only, but nothing to roll back that is known.
+        (Facts(ledger_error="gone"), State.UNKNOWN, False, True),
+    ],
+)
+def test_what_the_ledger_holds_decides_applied_and_live(facts, state, applied, live):
+    where = standing(facts)
+    assert (where.state, where.is_applied, where.is_live) == (state, applied, live)
