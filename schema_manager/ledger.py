@@ -124,6 +124,9 @@ class Ledger:
             with self._guard(), self.connection.cursor() as cursor:
                 cursor.execute(self.backend.ledger_ddl.format(table=self._table))
         except DatabaseError as exc:
+            timeout = self.backend.lock_timeout(exc)  # another applier is creating it
+            if timeout is not None:
+                raise timeout from exc
             raise LedgerUnusable(
                 f"The ledger {LEDGER_TABLE} does not exist on {self.connection.alias!r} and "
                 f"could not be created ({_one_line(exc)}); create it as Prisma does, or grant "

@@ -252,11 +252,12 @@ def migrations_dir(tmp_path):
 # -- SQLite: the write lock is the migration lock ------------------------------------------------
 
 
-def _sqlite_fleet(targets, tmp_path) -> tuple[Fleet, sqlite3.Connection]:
+def _sqlite_fleet(targets, tmp_path, *, ledger: bool = True) -> tuple[Fleet, sqlite3.Connection]:
     """A fleet with one migration pending, and a connection holding the target's write lock."""
     fleet = Fleet(targets, tmp_path)
     targets.execute("development", MARKER_TABLE)
-    Ledger(get_backend(targets.connection("development"))).ensure_table()
+    if ledger:
+        Ledger(get_backend(targets.connection("development"))).ensure_table()
     fleet.write("001_first", _marker("001_first"))
     holder = sqlite3.connect(targets.connection("development").settings_dict["NAME"])
     holder.execute("BEGIN IMMEDIATE")
@@ -285,8 +286,9 @@ def test_a_second_sqlite_applier_waits_for_the_write_lock(targets, tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_a_sqlite_applier_gives_up_after_lock_wait_and_records_nothing(targets, tmp_path):
-    fleet, holder = _sqlite_fleet(targets, tmp_path)
+@pytest.mark.parametrize("ledger", [True, False], ids=["ledger", "no-ledger-yet"])
+def test_a_sqlite_applier_gives_up_after_lock_wait_and_records_nothing(targets, tmp_path, ledger):
+    fleet, holder = _sqlite_fleet(targets, tmp_path, ledger=ledger)
     try:
         applier = fleet.start(
             SCHEMA_MANAGER_TEST_SQLITE_TIMEOUT="0.5", SCHEMA_MANAGER_TEST_LOCK_WAIT="1.5"

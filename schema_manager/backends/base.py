@@ -116,6 +116,11 @@ class TargetBackend:
         finally:
             holder.close()
 
+    def lock_timeout(self, exc: BaseException) -> LockTimeoutError | None:
+        """The error to raise if ``exc`` is a statement giving up on the migration lock
+        (SQLite: its write lock, held by another applier), else None."""
+        return None
+
     def lock_in_transaction(self, cursor: Any, table: str) -> None:
         """Take whatever lock must be taken inside the migration's transaction (``table``: the
         ledger's, as ``locate_ledger`` named it)."""

@@ -63,15 +63,22 @@ CREATE TABLE IF NOT EXISTS {table} (
         try:
             cursor.execute(f"UPDATE {table} SET id = id WHERE 0")
         except OperationalError as exc:
-            if not _is_busy(exc):
+            timeout = self.lock_timeout(exc)
+            if timeout is None:
                 raise
+            raise timeout from exc
+
+    def lock_timeout(self, exc: BaseException) -> LockTimeoutError | None:
+        if not _is_busy(exc):
+            return None
+        with self.connection.cursor() as cursor:
             cursor.execute("PRAGMA busy_timeout")
             waited = int(cursor.fetchone()[0]) / 1000
-            raise LockTimeoutError(
-                f"Another apply is running on {self.alias!r} (it holds the database's write "
-                f"lock); waited {waited:g}s for it. Retry when it has finished, or raise "
-                "SCHEMA_MANAGER['LOCK_WAIT']."
-            ) from exc
+        return LockTimeoutError(
+            f"Another apply is running on {self.alias!r} (it holds the database's write "
+            f"lock); waited {waited:g}s for it. Retry when it has finished, or raise "
+            "SCHEMA_MANAGER['LOCK_WAIT']."
+        )
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor)
