@@ -17,7 +17,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from . import catalogue, confirmations, history, policy, rehearsal, results, rollback_scripts
+from . import confirmations, history, large_scripts, policy, rehearsal, results, rollback_scripts
 from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch, RollbackToBatch
 from .checksums import canonical_sql, migration_checksum
@@ -534,8 +534,8 @@ class SchemaManager:
     ) -> None:
         """Add ``folder`` to ``new`` (or stream it in), or update its entry whose checksum is
         ``stored`` if its file changed."""
-        if stored is None and catalogue.streams(folder):
-            if (streamed := catalogue.stream_in(folder)) is not None:
+        if stored is None and large_scripts.streams(folder):
+            if (streamed := large_scripts.stream_in(folder)) is not None:
                 streamed_in.append(streamed)
         elif stored is None:
             sql = folder.read(MIGRATION_FILE)
@@ -640,7 +640,7 @@ class SchemaManager:
                 migration.sql = known.sql
             else:
                 unread.append(migration)
-        catalogue.load_sql(unread)
+        large_scripts.load_sql(unread)
         return pending
 
     def status(self, environment: str | None = None) -> list[MigrationState]:

@@ -11,9 +11,8 @@ import tracemalloc
 import pytest
 from django.db import connections
 
-from schema_manager import Migration, SchemaManager
+from schema_manager import Migration, SchemaManager, large_scripts
 from schema_manager import analyses as analyses_module
-from schema_manager import catalogue as catalogue_module
 from schema_manager import executor as executor_module
 from schema_manager.backends import get_backend
 from schema_manager.checksums import file_checksum, migration_checksum
@@ -108,7 +107,7 @@ def test_a_large_file_is_streamed_into_and_out_of_a_postgresql_catalogue(
     directory = manager.migrations_directory.path
     text = big_script(110_000)  # ~8 MB of text, ~9 MB of UTF-8
     folder = write_big(directory, "20240101000000_big", text)
-    assert folder.joinpath("migration.sql").stat().st_size > catalogue_module.STREAM_ABOVE
+    assert folder.joinpath("migration.sql").stat().st_size > large_scripts.STREAM_ABOVE
     del text  # measured from the file, as an import reads it
 
     imported: list[Migration] = []
@@ -128,7 +127,7 @@ def test_a_large_file_is_streamed_into_and_out_of_a_postgresql_catalogue(
     [pending] = manager.pending_migrations("staging")
     assert pending.sql == on_disk
     # Imported twice (a concurrent process): skipped, not an error.
-    assert catalogue_module.stream_in(manager.migrations_directory.checksum_of(pending.id)) is None
+    assert large_scripts.stream_in(manager.migrations_directory.checksum_of(pending.id)) is None
 
 
 def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
@@ -149,7 +148,7 @@ def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
     assert not Migration.objects.exists()
     # Changed after it was listed: refused while it streams, and nothing is stored either.
     with pytest.raises(SchemaManagerError, match="is not valid UTF-8"):
-        catalogue_module.stream_in(listed)
+        large_scripts.stream_in(listed)
     assert not Migration.objects.exists()
 
 

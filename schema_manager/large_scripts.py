@@ -19,7 +19,7 @@ from .files import MIGRATION_FILE, ROLLBACK_FILE, FolderChecksum
 from .models import Migration, id_chunks
 from .security import get_logger
 
-logger = get_logger("schema_manager.catalogue")
+logger = get_logger("schema_manager.large_scripts")
 
 # migration.sql files larger than this many bytes are streamed.
 STREAM_ABOVE = 1 << 20
