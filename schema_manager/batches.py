@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import confirmations, history, history_writes, policy, results, rollback_scripts
+from . import confirmations, history, history_writes, policy, results, rollback_choice
 from .analyses import Analyses
 from .checksums import migration_checksum
 from .exceptions import (
@@ -409,7 +409,7 @@ class RollbackBatch(_Batch):
             for migration_id in plan
             if (row := executor.live_row(migration_id)) is not None
         }
-        self.scripts = rollback_scripts.scripts_in_force(target.environment, live, target.vendor)
+        self.scripts = rollback_choice.scripts_in_force(target.environment, live, target.vendor)
         self.names: dict[str, str] = {}
         for chunk in id_chunks(plan):
             self.names.update(Migration.objects.filter(pk__in=chunk).values_list("id", "name"))
@@ -433,17 +433,17 @@ class RollbackBatch(_Batch):
             return self._not_run(migration_id, MigrationStateError(message))
         script = self.scripts.get(live.id)
         if script is None:  # applied again since the batch started (engines without a lock)
-            script = rollback_scripts.script_in_force(
+            script = rollback_choice.script_in_force(
                 target.environment, live.id, migration_id, target.vendor
             )
         # Under the lock: the script that runs is the script confirmed.
         rollback = migration_checksum(script)
         if reason := confirmations.difference(confirmed, migration_id, rollback=rollback):
             return self._not_as_confirmed(migration_id, reason)
-        problem = rollback_scripts.why_unusable(migration_id, script, target.vendor)
+        problem = rollback_choice.why_unusable(migration_id, script, target.vendor)
         if problem and not script.strip():  # unless the migration itself ran nothing
             sql = Migration.objects.filter(pk=migration_id).values_list("sql", flat=True).first()
-            problem = rollback_scripts.why_unusable(
+            problem = rollback_choice.why_unusable(
                 migration_id, script, target.vendor, migration_sql=sql or ""
             )
         if problem:

@@ -17,7 +17,7 @@ from pathlib import Path
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connections
 
-from . import confirmations, history, large_scripts, policy, rehearsal, results, rollback_scripts
+from . import confirmations, history, large_scripts, policy, rehearsal, results, rollback_choice
 from .analyses import Analyses
 from .batches import ApplyBatch, RollbackBatch, RollbackToBatch
 from .checksums import canonical_sql, migration_checksum
@@ -468,7 +468,7 @@ class SchemaManager:
         live = _executor(target).live_row(migration_id)
         if live is None:
             return ""
-        return rollback_scripts.script_in_force(
+        return rollback_choice.script_in_force(
             target.environment, live.id, migration_id, target.vendor
         )
 
@@ -738,7 +738,7 @@ class SchemaManager:
             return {
                 migration.id: (
                     migration.name,
-                    rollback_scripts.script_for(migration, target.vendor)[0],
+                    rollback_choice.script_for(migration, target.vendor)[0],
                 )
                 for migration in Migration.objects.in_bulk(migration_ids).values()
             }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connections, transaction
 
-from . import rollback_scripts
+from . import rollback_choice
 from .models import Migration
 from .results import ValidationResult
 from .security import get_logger, scrub
@@ -106,7 +106,7 @@ def rehearse_into(result: ValidationResult, migration: Migration, target: Target
     """Rehearse ``migration`` (and its rollback script, when usable) on ``target``, and add
     the outcome to ``result``: a database error makes it invalid."""
     script = result.rollback_script  # the one apply would store
-    usable = rollback_scripts.why_unusable(migration.id, script) is None
+    usable = rollback_choice.why_unusable(migration.id, script) is None
     rehearsal = rehearse(target.alias, migration.sql, script if usable else None)
     result.rehearsed = rehearsal.ran
     result.rehearsal_time = rehearsal.elapsed if rehearsal.ran else None

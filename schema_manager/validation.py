@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from . import rollback_scripts
+from . import rollback_choice
 from .analyses import Analyses
 from .checksums import migration_checksum
 from .ledger import LedgerRow
@@ -99,7 +99,7 @@ def validate(
         if migration.rollback_sql.strip() or len(migration.sql) <= MAX_SCRIPT_CHARS:
             # The script apply will store (captured from the target where it can be): made
             # once here and carried on the result, not generated again by apply.
-            rollback_script, rollback_generated = rollback_scripts.script_for(
+            rollback_script, rollback_generated = rollback_choice.script_for(
                 migration, target.vendor, target.alias
             )
         else:  # generating one would hold every statement at once
@@ -171,7 +171,7 @@ def _rollback_gaps(generated_script: str) -> list[Finding]:
             "warning",
             f"No rollback_sql given, and the generated one is incomplete: {warning}",
         )
-        for warning in rollback_scripts.script_warnings(generated_script)
+        for warning in rollback_choice.script_warnings(generated_script)
     ]
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from schema_manager import Migration, SchemaManager
 from schema_manager.capture import capture
-from schema_manager.rollback_scripts import why_unusable
+from schema_manager.rollback_choice import why_unusable
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
-from .. import rollback_scripts
+from .. import rollback_choice
 from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..manager import SchemaManager
@@ -161,7 +161,7 @@ def rollback_plan(
     for migration in migrations:
         item = PlanItem(migration, state_in(migration, snapshot, on_disk))
         if not item.state.is_applied:
-            item.rollback_script, item.rollback_generated = rollback_scripts.script_for(
+            item.rollback_script, item.rollback_generated = rollback_choice.script_for(
                 migration, target.vendor
             )
             item.consequence = _("Not applied in %(env)s: nothing to roll back.") % {
@@ -171,7 +171,7 @@ def rollback_plan(
             continue
         item.rollback_script = manager.rollback_script_in_force(migration.id, target.environment)
         item.rollback_generated = _recorded_as_generated(migration, target, item)
-        problem = rollback_scripts.why_unusable(migration.id, item.rollback_script)
+        problem = rollback_choice.why_unusable(migration.id, item.rollback_script)
         findings = check_sql(item.rollback_script) if not problem else []
         item.errors = [problem] if problem else []
         item.errors += [f.message for f in findings if f.severity == "error"]
