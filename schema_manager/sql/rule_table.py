@@ -1,4 +1,4 @@
-"""The safety rules: id, default severity, and what to do instead. Detection is in ``lint``.
+"""The safety rules: id, default severity, and what to do instead (detection: ``rule_detection``).
 
 Ids are stable: settings (``SCHEMA_MANAGER["RULES"]``) and acknowledgement comments
 (``-- schema-manager: allow <id>``) name them, and docs/validation.md lists them.

@@ -10,8 +10,8 @@ from itertools import chain
 from . import pg_syntax
 from .directives import parse_directives
 from .lexer import DIALECTS
-from .lint import Context, hits
 from .operations import describe
+from .rule_detection import Context, hits
 from .rule_table import RULES, Rule, Severity
 from .statements import SqlInputError, Statement, iter_statements, large_input_gc_pause
 from .transactional import runs_outside_transaction
