@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .checksums import migration_checksum
 from .exceptions import AppliedMigrationError
-from .sql.rules import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
+from .sql.rule_checks import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
 
 # Ids per ``__in`` query when reading for a whole plan: within SQLite's oldest limit of 999
 # parameters per statement.

@@ -2,8 +2,8 @@
 
 from .directives import Directives, parse_directives
 from .rollback import RollbackScript, generate_rollback
+from .rule_checks import Finding, check_migration_id, check_sql
 from .rule_table import RULES, Rule
-from .rules import Finding, check_migration_id, check_sql
 from .statements import SqlInputError, Statement, parse_statements
 
 __all__ = [

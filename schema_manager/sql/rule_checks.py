@@ -1,4 +1,4 @@
-"""Safety rules run before anything touches a database. Pure: text in, findings out."""
+"""Running the safety rules before anything touches a database. Pure: text in, findings out."""
 
 from __future__ import annotations
 
