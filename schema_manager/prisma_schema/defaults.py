@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
+from .identifiers import identifier, quoted
 from .model import Column
-from .names import identifier, quoted
 from .types import FieldType
 
 _CAST_LITERAL = re.compile(r"^'((?:[^']|'')*)'(?:::[\w .\"\[\]()-]+)?$", re.DOTALL)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from .blocks import Item
-from .names import identifier
+from .identifiers import identifier
 
 _MODEL = re.compile(r"^\s*model\s+(\w+)\s*\{", re.MULTILINE)
 _ENUM = re.compile(r"^\s*enum\s+(\w+)\s*\{", re.MULTILINE)

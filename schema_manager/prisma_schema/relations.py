@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from .identifiers import default_constraint_name, identifier
 from .model import RESTRICT, SET_NULL, ForeignKey, Table
-from .names import default_constraint_name, identifier
 from .naming import Naming
 
 CASCADE_ON_UPDATE = "Cascade"

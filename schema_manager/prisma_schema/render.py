@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .defaults import default_argument
+from .identifiers import default_constraint_name, identifier, quoted
 from .model import Database, Enum, Index, Table
-from .names import default_constraint_name, identifier, quoted
 from .naming import Naming
 from .relations import Field, implicit_many_to_many, relation_fields
 from .types import field_type

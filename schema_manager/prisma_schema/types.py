@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .identifiers import identifier
 from .model import Column
-from .names import identifier
 
 
 @dataclass(frozen=True)
