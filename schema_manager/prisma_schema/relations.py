@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from .identifiers import default_constraint_name, identifier
+from .kept_names import Naming
 from .model import RESTRICT, SET_NULL, ForeignKey, Table
-from .naming import Naming
 
 CASCADE_ON_UPDATE = "Cascade"
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from .defaults import default_argument
 from .identifiers import default_constraint_name, identifier, quoted
+from .kept_names import Naming
 from .model import Database, Enum, Index, Table
-from .naming import Naming
 from .relations import Field, implicit_many_to_many, relation_fields
 from .types import field_type
 

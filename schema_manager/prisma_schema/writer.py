@@ -10,8 +10,8 @@ from .blocks import (
     parse,
     preview_features,
 )
+from .kept_names import Naming
 from .model import Database
-from .naming import Naming
 from .render import render_blocks
 
 
