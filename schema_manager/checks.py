@@ -25,7 +25,7 @@ def check_environments(app_configs=None, **kwargs) -> list[Error]:
             Error(
                 "SCHEMA_MANAGER['ENVIRONMENTS'] is empty.",
                 hint="Map at least one environment name to a DATABASES alias.",
-                id="schema_manager.E001",
+                id="schema_manager.E006",
             )
         ]
     for environment, alias in environments.items():
@@ -141,7 +141,7 @@ def check_rules(app_configs=None, **kwargs) -> list[Error]:
                         f"{severity!r}, which is not a known rule and severity.",
                         hint="Rule ids are in the docs (Validation and rollbacks); severities are "
                         "'error', 'warning' or 'off'.",
-                        id="schema_manager.E020",
+                        id="schema_manager.E007",
                     )
                 )
     return errors
@@ -173,7 +173,7 @@ def check_no_transaction_pooler(app_configs=None, **kwargs) -> list[CheckMessage
                     f"connection pooler in transaction mode ({', '.join(signs)}); the "
                     "migration lock needs one server session for the whole apply.",
                     hint="Point the target at PostgreSQL directly or at a session-mode pool.",
-                    id="schema_manager.W006",
+                    id="schema_manager.W002",
                 )
             )
     return warnings

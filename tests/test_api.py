@@ -117,7 +117,7 @@ def test_default_environment_is_used_when_none_is_given(targets):
     ("config", "expected_ids"),
     [
         ({"ENVIRONMENTS": {"development": "sqlite_development"}}, []),
-        ({"ENVIRONMENTS": {}}, ["schema_manager.E001"]),
+        ({"ENVIRONMENTS": {}}, ["schema_manager.E006"]),
         ({"ENVIRONMENTS": {"development": "nowhere"}}, ["schema_manager.E001"]),
         (
             {"ENVIRONMENTS": {"production": "sqlite_production"}, "DEFAULT_ENVIRONMENT": "dev"},

@@ -241,6 +241,20 @@ def test_every_system_check_is_documented():
     assert documented == in_code
 
 
+def test_each_system_check_has_its_own_id_and_ids_are_consecutive():
+    """One problem, one id; per family (E, W and the Prisma schema's E8xx, W8xx) 1, 2, 3..."""
+    ids = []
+    for module in Path(schema_manager.__file__).parent.rglob("*.py"):
+        ids += re.findall(r'id="schema_manager\.([EW]\d+)"', module.read_text())
+    assert len(ids) == len(set(ids)), sorted(ids)
+    families: dict[tuple[str, int], list[int]] = {}
+    for check_id in ids:
+        number = int(check_id[1:])
+        families.setdefault((check_id[0], number // 100), []).append(number % 100)
+    for family, numbers in families.items():
+        assert sorted(numbers) == list(range(1, len(numbers) + 1)), family
+
+
 def test_every_safety_rule_is_documented():
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", _documented("validation.md"), re.M))
     assert set(RULES) <= documented

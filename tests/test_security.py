@@ -99,7 +99,7 @@ def test_a_postgresql_target_behind_a_transaction_pooler_is_warned_about(monkeyp
     settings.SCHEMA_MANAGER["DEFAULT_ENVIRONMENT"] = "production"
     try:
         [warning] = check_no_transaction_pooler()
-        assert warning.id == "schema_manager.W006"
+        assert warning.id == "schema_manager.W002"
         assert "port 6432, DISABLE_SERVER_SIDE_CURSORS" in warning.msg
         pooled.update(PORT="5432", DISABLE_SERVER_SIDE_CURSORS=False)
         assert check_no_transaction_pooler() == []

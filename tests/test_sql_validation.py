@@ -76,6 +76,6 @@ def test_system_check_refuses_unknown_rules_and_severities():
     with _rules({"*": {"truncate": "off"}}):
         assert check_rules() == []
 
-    assert [error.id for error in errors] == ["schema_manager.E020"] * 2
+    assert [error.id for error in errors] == ["schema_manager.E007"] * 2
     assert "'drop-colum'" in errors[0].msg
     assert "'fatal'" in errors[1].msg
