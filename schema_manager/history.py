@@ -44,7 +44,8 @@ def record_apply(
 ) -> VersionRecord:
     """Append the history row of one apply attempt (and of the stale attempts it recovered).
 
-    ``writer`` is the batch's (see ``history_writes``); by default the row is written now."""
+    ``writer`` is the batch's (see ``VersionRecord.objects.record``); by default the row is
+    written now."""
     interrupted = [
         VersionRecord(
             migration_id=row.migration_name,
@@ -84,10 +85,10 @@ def record_apply(
     }
     if interrupted:
         try:
-            VersionRecord.objects.bulk_create(interrupted, ignore_conflicts=True)
+            VersionRecord.objects.record_many(interrupted)
         except DatabaseError as exc:  # the ledger has them: the next reconcile writes them
             raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
-    return (writer or RecordWriter()).write(key, fields)
+    return VersionRecord.objects.record(key, fields, writer=writer)
 
 
 def record_rollback(
@@ -123,12 +124,11 @@ def record_rollback(
         "operation": Operation.ROLLBACK,
         "ledger_id": live.id if live else "",
     }
-    if not outcome.success:  # failed rollbacks may repeat: one record each
-        try:
-            return VersionRecord.objects.create(**key, status=Status.FAILED, **fields)
-        except DatabaseError as exc:
-            raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
-    return (writer or RecordWriter()).write({**key, "status": Status.ROLLED_BACK}, fields)
+    if not outcome.success:  # failed rollbacks may repeat: one record each, written now
+        return VersionRecord.objects.record({**key, "status": Status.FAILED}, fields)
+    return VersionRecord.objects.record(
+        {**key, "status": Status.ROLLED_BACK}, fields, writer=writer
+    )
 
 
 def reconcile(
@@ -181,7 +181,7 @@ def reconcile(
         missing.append(record)
     if missing:
         # Another process may be reconciling (or recording) the same rows right now.
-        VersionRecord.objects.bulk_create(missing, ignore_conflicts=True)
+        VersionRecord.objects.record_many(missing)
         if details:
             _forget(kept, details)
         logger.warning(

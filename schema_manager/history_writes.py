@@ -1,5 +1,5 @@
-"""How a batch writes its history records: each as it comes, or overlapped with the next
-migration.
+"""How history records reach the app's database, behind ``VersionRecord.objects.record``:
+each as it comes, or overlapped with the next migration.
 
 A record is one INSERT and one commit in the app's database; written as it comes, each
 migration waits for it. On PostgreSQL (psycopg 3) a long batch instead sends each
@@ -15,14 +15,17 @@ from __future__ import annotations
 import selectors
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
 from .backends.postgresql import is_psycopg3
 from .exceptions import HistoryNotWritten
-from .models import VersionRecord
 from .security import get_logger
+
+if TYPE_CHECKING:
+    from .models import VersionRecord
 
 logger = get_logger("schema_manager.history")
 
@@ -33,12 +36,18 @@ OVERLAP_FROM = 32
 _UNIQUE_VIOLATION = b"23505"
 
 
+def _model() -> type[VersionRecord]:
+    # Looked up, not imported: models.py imports this module for its manager.
+    return apps.get_model("schema_manager", "VersionRecord")
+
+
 def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
     """Insert the record of one ledger event through the app's own connection: one INSERT.
 
     A process reconciling from the ledger may have recorded the same event a moment ago
     (``reconciled=True``; the unique constraint on the event refuses a second row): the
-    applier's own record then replaces it.
+    applier's own record then replaces it. An applier's own record of the event (a resend
+    whose first INSERT did arrive) is returned as it is.
     """
     try:
         return _write_record(key, fields)
@@ -47,8 +56,9 @@ def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
 
 
 def _write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
-    record = VersionRecord(**key, **fields, reconciled=False)
-    alias = router.db_for_write(VersionRecord)
+    model = _model()
+    record = model(**key, **fields, reconciled=False)
+    alias = router.db_for_write(model)
     # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
     # Otherwise the INSERT is its own statement, and nothing needs undoing if it is refused.
     guard = transaction.atomic(using=alias) if connections[alias].in_atomic_block else nullcontext()
@@ -57,14 +67,24 @@ def _write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
             record.save(force_insert=True, using=alias)
         return record
     except IntegrityError:
-        existing = VersionRecord.objects.using(alias).filter(**key).first()
+        existing = model.objects.using(alias).filter(**key).first() if _unique(key) else None
         if existing is None:  # refused by another constraint (or a trigger): not a duplicate
             raise
+        if not existing.reconciled:
+            return existing
         for name, value in {**fields, "reconciled": False}.items():
             setattr(existing, name, value)
         existing.save(using=alias)
         logger.info("Replaced the reconciled record of %s with the applier's own", existing)
         return existing
+
+
+def _unique(key: dict[str, Any]) -> bool:
+    """Whether history holds at most one row of this event (its unique constraint): an
+    apply, or a rollback that succeeded, of one ledger row. Failed rollbacks may repeat."""
+    return bool(key.get("ledger_id")) and (
+        key.get("operation") == "apply" or key.get("status") == "rolled_back"
+    )
 
 
 class RecordWriter:
@@ -107,7 +127,7 @@ class OverlappedRecordWriter(RecordWriter):
             # Without a ledger event to key it, a resend after an unknown outcome could
             # write it twice: written directly.
             return super().write(key, fields)
-        record = VersionRecord(**key, **fields, reconciled=False)
+        record = _model()(**key, **fields, reconciled=False)
         try:
             self._send(record)
         except Exception as exc:  # the app's own connection writes it instead, now
@@ -129,7 +149,7 @@ class OverlappedRecordWriter(RecordWriter):
             self.broken = True
         if pk is not None:
             record.pk = pk
-            record._state.adding, record._state.db = False, router.db_for_write(VersionRecord)
+            record._state.adding, record._state.db = False, router.db_for_write(_model())
             return
         if sqlstate != _UNIQUE_VIOLATION:
             logger.warning("A history record was not written (%s); writing it directly", error)
@@ -149,7 +169,7 @@ class OverlappedRecordWriter(RecordWriter):
         """Send the INSERT of ``record``, its values as parameters in text form (as they go
         into the columns' own types: no literal to quote, no adapter to look up)."""
         if self._insert is None:
-            meta = VersionRecord._meta
+            meta = _model()._meta
             quote = self.wrapper.ops.quote_name
             fields = [f for f in meta.concrete_fields if not f.primary_key]
             sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
@@ -209,7 +229,7 @@ def _as_text(value: object, encoding: str) -> bytes | None:
 
 def writer_for(plan_length: int) -> RecordWriter:
     """The writer for a batch of ``plan_length`` migrations."""
-    alias = router.db_for_write(VersionRecord)
+    alias = router.db_for_write(_model())
     connection = connections[alias]
     if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not is_psycopg3():
         return RecordWriter()

@@ -6,6 +6,7 @@ Models hold fields and small helpers only; SQL execution lives in ``executor.py`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -13,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import history_writes
 from .checksums import migration_checksum
 from .exceptions import AppliedMigrationError
 from .sql.rule_checks import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
@@ -114,6 +116,29 @@ class Migration(models.Model):
 
 
 class VersionRecordQuerySet(models.QuerySet):
+    """Reads of history, and its only two writers: ``record`` and ``record_many``."""
+
+    def record(
+        self,
+        key: dict[str, Any],
+        fields: dict[str, Any],
+        *,
+        writer: history_writes.RecordWriter | None = None,
+    ) -> VersionRecord:
+        """Append the record of one attempt: ``key`` names its event (environment, ledger id,
+        operation, and status where the ledger does not tell it), ``fields`` the rest.
+
+        ``writer`` is a plan's (``history_writes.writer_for``: on PostgreSQL a long plan's
+        records are sent overlapped with the next migration); by default it is written now.
+        A record that another process rebuilt from the ledger meanwhile is replaced by this
+        one (the only update of history). Raises ``HistoryNotWritten`` if it is refused."""
+        return (writer or history_writes.RecordWriter()).write(key, fields)
+
+    def record_many(self, records: Iterable[VersionRecord]) -> list[VersionRecord]:
+        """Append records rebuilt from the ledger (or of attempts a crash interrupted),
+        skipping an event already recorded: another process may be recording it right now."""
+        return self.bulk_create(records, ignore_conflicts=True)
+
     def for_environment(self, environment: str) -> VersionRecordQuerySet:
         return self.filter(environment=environment)
 
@@ -130,7 +155,13 @@ class VersionRecordQuerySet(models.QuerySet):
 
 
 class VersionRecord(models.Model):
-    """One row per apply or rollback attempt in one environment. Never updated or deleted."""
+    """One row per apply or rollback attempt in one environment, appended by
+    ``objects.record`` / ``record_many`` and never deleted.
+
+    Updated in one case only: a row rebuilt from the ledger (``reconciled``) by another
+    process, between the target's commit and the applier's own record of that event, is
+    replaced by the applier's record, which knows more (who, how long, the rollback script);
+    the unique constraint allows one row per ledger event."""
 
     class Operation(models.TextChoices):
         APPLY = "apply", _("apply")
