@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
-from pathlib import Path
 
 # Characters encoded per step: a large script is hashed without a whole encoded copy.
 _CHUNK = 1 << 18
@@ -18,15 +17,6 @@ def migration_checksum(sql: str) -> str:
     for start in range(0, len(sql), _CHUNK):
         # A chunk boundary inside a surrogate pair cannot happen: str holds code points.
         digest.update(sql[start : start + _CHUNK].encode("utf-8"))
-    return digest.hexdigest()
-
-
-def file_checksum(path: Path) -> str:
-    """``migration_checksum`` of a file's text, read in chunks (never the whole file)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -73,11 +73,6 @@ def _without_strings_and_comments(line: str) -> str:
     return line.split("//", 1)[0]
 
 
-def kept_items(text: str) -> list[Item]:
-    """Everything that is not generated: generator and datasource blocks, free comments."""
-    return [item for item in parse(text) if item.kind not in GENERATED_KINDS]
-
-
 def datasource_provider(items: list[Item]) -> str | None:
     for item in items:
         if item.kind == "datasource":
