@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import DatabaseError
 from django.utils import timezone
 
-from . import confirmations, history, history_writes, policy, results, rollback_choice
+from . import confirmations, history, history_writes, planning, policy, results, rollback_choice
 from .analyses import Analyses
 from .checksums import migration_checksum
 from .exceptions import (
@@ -38,24 +38,24 @@ from .validation import KnownMigrations, validate
 
 if TYPE_CHECKING:
     from .files import FolderChecksum
-    from .manager import SchemaManager
+    from .workspace import Workspace
 
 logger = get_logger("schema_manager.manager")
 
 
 class _Batch:
     """What applies and rollbacks share: the reconcile at the start, and keeping the
-    manager's record of the ledger's fingerprint up to date as the batch writes it."""
+    workspace's record of the ledger's fingerprint up to date as the batch writes it."""
 
     operation = ""  # "apply" or "rollback": for results and the ledger's fingerprint
 
     def __init__(
-        self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list
+        self, workspace: Workspace, target: Target, executor: MigrationExecutor, plan: list
     ) -> None:
-        self.manager, self.target, self.executor = manager, target, executor
+        self.workspace, self.target, self.executor = workspace, target, executor
         # The ledger as history last matched it; kept up to date by each operation so that
-        # the manager's next operation need not reconcile.
-        self.fingerprint = manager._catch_up(target, executor)
+        # the workspace's next operation need not reconcile.
+        self.fingerprint = workspace.catch_up(target, executor)
         self.plan_length = len(plan)
         # Each history record is settled before the target's next commit (see history_writes).
         executor.before_commit = self._settle_records
@@ -84,12 +84,11 @@ class _Batch:
                 self._history_refused(exc)
 
     def _done(self, outcome: Outcome) -> None:
-        sync = self.target.environment, self.target.alias
         if self.history_failed:  # history lacks a record: the next operation reconciles
-            self.manager._in_sync.pop(sync, None)
+            self.workspace.forget(self.target)
             return
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
-        self.manager._in_sync[sync] = self.fingerprint
+        self.workspace.remember(self.target, self.fingerprint)
 
     def _record(self, result: MigrationResult, outcome: Outcome, write) -> None:
         """``write()`` the history record of ``result``; if the app's database refuses it,
@@ -107,7 +106,7 @@ class _Batch:
         """Keep the refused record on the target (for reconciliation), and tell it on the
         result of its operation; return the sentence that tells it."""
         self.history_failed = True
-        self.manager._in_sync.pop((self.target.environment, self.target.alias), None)
+        self.workspace.forget(self.target)
         ledger_id = exc.key.get("ledger_id") or ""
         result = result or self.results.get(ledger_id)
         rebuilt = bool(ledger_id) and not (
@@ -183,24 +182,24 @@ class ApplyBatch(_Batch):
 
     def __init__(
         self,
-        manager: SchemaManager,
+        workspace: Workspace,
         target: Target,
         executor: MigrationExecutor,
         plan: list[Migration],
     ) -> None:
-        super().__init__(manager, target, executor, plan)
+        super().__init__(workspace, target, executor, plan)
         self.known = KnownMigrations.read([migration.id for migration in plan])
         # Each script hashed once, for its stored analysis, drift, promotion and storing (a
         # data migration can be megabytes).
         self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
         self.analyses = Analyses.read(target, self.checksums.values())
         self.promotion = policy.PromotionGate(target)
-        self.order = manager.order_gate(target)
+        self.order = planning.order_gate(target, workspace.directory)
         # Each migration's folder, by checksum, once for the drift check and the export; a
         # folder that cannot be read refuses its migration only.
         self.on_disk: dict[str, FolderChecksum | None] = {}
         self.unreadable: dict[str, str] = {}
-        directory = manager.migrations_directory
+        directory = workspace.directory
         for migration_id in (m.id for m in plan if m.id):
             try:
                 self.on_disk[migration_id] = directory.checksum_of(migration_id)
@@ -260,7 +259,7 @@ class ApplyBatch(_Batch):
         on_disk = self.on_disk.get(migration.id)
         problem = (
             self._unreadable(migration.id)
-            or self.manager._drift(migration.id, checksum, on_disk)
+            or planning.drift(migration.id, checksum, on_disk)
             or self.promotion.problem(migration.id, checksum)
         )
         if problem:
@@ -326,10 +325,10 @@ class ApplyBatch(_Batch):
                         "without running its SQL (fake)."
                     )
             if outcome.success and on_disk is None and policy.writes_files(target):
-                self.manager._export(stored, rollback_script, target, result)
+                self.workspace.export(stored, rollback_script, target, result)
         self._done(outcome)
         _log(result)
-        self.manager._sync_after(result, target)
+        self.workspace.sync_after(result, target)
         return result
 
     def _unreadable(self, migration_id: str) -> str | None:
@@ -401,9 +400,9 @@ class RollbackBatch(_Batch):
     operation = "rollback"
 
     def __init__(
-        self, manager: SchemaManager, target: Target, executor: MigrationExecutor, plan: list[str]
+        self, workspace: Workspace, target: Target, executor: MigrationExecutor, plan: list[str]
     ) -> None:
-        super().__init__(manager, target, executor, plan)
+        super().__init__(workspace, target, executor, plan)
         live = {
             migration_id: row.id
             for migration_id in plan
@@ -477,7 +476,7 @@ class RollbackBatch(_Batch):
         )
         self._done(outcome)
         _log(result)
-        self.manager._sync_after(result, target)
+        self.workspace.sync_after(result, target)
         return result
 
     def _skipped(self, migration_id: str) -> MigrationResult:

@@ -371,11 +371,11 @@ def test_a_declared_no_transaction_migration_is_compensated_on_any_engine(target
 def test_a_reconcile_racing_the_applier_leaves_one_record_per_event(targets, manager, monkeypatch):
     """Another process reconciles from the ledger between the target's commit and history."""
     from schema_manager import history
-    from schema_manager import manager as manager_module
+    from schema_manager.workspace import executor_for, reconcile
 
     def racing(real):
         def record(target, *args, **kwargs):
-            manager._reconcile(target, manager_module._executor(target))
+            reconcile(target, executor_for(target))
             return real(target, *args, **kwargs)
 
         return record
