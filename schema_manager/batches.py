@@ -9,7 +9,7 @@ record, however long the plan and the history.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from .exceptions import (
 )
 from .executor import MigrationExecutor, Outcome
 from .kept_records import KeptRecords
-from .models import Migration, id_chunks
+from .models import Migration, VersionRecord, id_chunks
 from .results import MigrationResult, ValidationResult
 from .security import get_logger
 from .targets import Target
@@ -50,7 +50,7 @@ class _Batch:
     operation = ""  # "apply" or "rollback": for results and the ledger's fingerprint
 
     def __init__(
-        self, workspace: Workspace, target: Target, executor: MigrationExecutor, plan: list
+        self, workspace: Workspace, target: Target, executor: MigrationExecutor, plan: Sized
     ) -> None:
         self.workspace, self.target, self.executor = workspace, target, executor
         # The ledger as history last matched it; kept up to date by each operation so that
@@ -90,7 +90,9 @@ class _Batch:
         self.fingerprint = history.fingerprint_after(self.fingerprint, self.operation, outcome)
         self.workspace.remember(self.target, self.fingerprint)
 
-    def _record(self, result: MigrationResult, outcome: Outcome, write) -> None:
+    def _record(
+        self, result: MigrationResult, outcome: Outcome, write: Callable[[], VersionRecord]
+    ) -> None:
         """``write()`` the history record of ``result``; if the app's database refuses it,
         the result says so (the target has committed: the operation stands)."""
         if outcome.ledger_id:

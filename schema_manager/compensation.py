@@ -22,7 +22,7 @@ from .backends import TargetBackend
 from .footprints import Footprint, Target, exists_now, targets_of
 from .security import get_logger, scrub
 from .sql import Statement, generate_rollback
-from .sql.operations import AlterTable, describe
+from .sql.operations import AlterTable, Operation, describe
 from .sql.rollback import WARNING_PREFIX, invert_operation
 
 logger = get_logger("schema_manager.compensation")
@@ -168,7 +168,7 @@ def _undo_footprint(
     return _concurrently(lines, statement, vendor)
 
 
-def _only(statement: Statement, targets: tuple[Target, ...], created: list[Target]):
+def _only(statement: Statement, targets: tuple[Target, ...], created: list[Target]) -> Operation:
     """The statement's operation, narrowed to the ALTER TABLE actions that created
     ``created`` when it created only some of its targets."""
     operation = describe(statement)

@@ -15,7 +15,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -159,7 +159,7 @@ class MigrationExecutor:
         with self.backend.migration_lock(self.lock_wait) as lock, self.ledger.guarded(lock):
             yield
 
-    def _locked(self):
+    def _locked(self) -> AbstractContextManager[object]:
         """The migration lock for one operation, unless a session already holds it."""
         return nullcontext() if self._in_session else self._lock()
 

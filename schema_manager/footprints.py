@@ -11,6 +11,7 @@ footprint (None); the caller then decides without one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +165,7 @@ def exists_now(cursor: Any, found: tuple[Target, ...], vendor: str) -> tuple[boo
     return tuple(reader(cursor, target) for target in found)
 
 
-def _one(cursor: Any, sql: str, params: list) -> Any:
+def _one(cursor: Any, sql: str, params: Sequence[object]) -> Any:
     cursor.execute(sql, params)
     row = cursor.fetchone()
     return row[0] if row else None

@@ -13,12 +13,14 @@ back and the batch stops with the error, as it would have one migration earlier.
 from __future__ import annotations
 
 import selectors
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db.models import Field
 
 from .backends.postgresql import is_psycopg3
 from .exceptions import HistoryNotWritten
@@ -169,16 +171,7 @@ class OverlappedRecordWriter(RecordWriter):
         """Send the INSERT of ``record``, its values as parameters in text form (as they go
         into the columns' own types: no literal to quote, no adapter to look up)."""
         if self._insert is None:
-            meta = _model()._meta
-            quote = self.wrapper.ops.quote_name
-            fields = [f for f in meta.concrete_fields if not f.primary_key]
-            sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
-                quote(meta.db_table),
-                ", ".join(quote(f.column) for f in fields),
-                ", ".join(f"${number}" for number in range(1, len(fields) + 1)),
-                quote(meta.pk.column),
-            )
-            self._insert = (sql.encode(), fields, self.wrapper.connection.info.encoding)
+            self._insert = self._insert_statement()
         sql, fields, encoding = self._insert
         values = [
             _as_text(f.get_db_prep_save(f.pre_save(record, True), self.wrapper), encoding)
@@ -186,6 +179,20 @@ class OverlappedRecordWriter(RecordWriter):
         ]
         self.pgconn.send_query_params(sql, values)
         self._wait_until(lambda: self.pgconn.flush() == 0, selectors.EVENT_WRITE)
+
+    def _insert_statement(self) -> tuple[bytes, list[Any], str]:
+        """The INSERT (numbered parameters, the new id returned), its fields and the
+        connection's encoding."""
+        meta = _model()._meta
+        quote = self.wrapper.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
+            quote(meta.db_table),
+            ", ".join(quote(_column(f)) for f in fields),
+            ", ".join(f"${number}" for number in range(1, len(fields) + 1)),
+            quote(_column(meta.pk)),
+        )
+        return sql.encode(), fields, self.wrapper.connection.info.encoding
 
     def _result(self) -> tuple[int | None, bytes | None, str]:
         """(new id, or None with the SQLSTATE and message of the error)."""
@@ -205,13 +212,19 @@ class OverlappedRecordWriter(RecordWriter):
                 error = result.error_message.decode(errors="replace").strip()
         return pk, sqlstate, error
 
-    def _wait_until(self, done, event: int) -> None:
+    def _wait_until(self, done: Callable[[], bool], event: int) -> None:
         if done():
             return
         with selectors.DefaultSelector() as selector:
             selector.register(self.pgconn.socket, event)
             while not done():
                 selector.select()
+
+
+def _column(field: Field[Any, Any]) -> str:
+    """The column of a concrete field (Django gives every concrete field one)."""
+    assert field.column is not None
+    return field.column
 
 
 def _as_text(value: object, encoding: str) -> bytes | None:

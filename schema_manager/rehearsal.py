@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
@@ -90,7 +91,7 @@ def _rehearsable(sql: str, vendor: str, result: Rehearsal) -> list[Statement]:
     return kept
 
 
-def _run(cursor, statements: list[Statement], result: Rehearsal, prefix: str) -> str | None:
+def _run(cursor: Any, statements: list[Statement], result: Rehearsal, prefix: str) -> str | None:
     """Run ``statements`` in a savepoint-free sequence; the first error, as the database said."""
     for statement in statements:
         try:
