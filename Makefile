@@ -58,6 +58,7 @@ test: $(VENV)/.installed-$(EXTRAS)
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 # The documentation site, built into site/; --strict makes every warning (a broken link or
 # anchor, a page missing from the navigation) an error. NO_MKDOCS_2_WARNING: the theme's
