@@ -115,7 +115,7 @@ class Migration(models.Model):
         return migration_checksum(self.sql)
 
 
-class VersionRecordQuerySet(models.QuerySet):
+class VersionRecordQuerySet(models.QuerySet["VersionRecord"]):
     """Reads of history, and its only two writers: ``record`` and ``record_many``."""
 
     def record(
@@ -137,7 +137,12 @@ class VersionRecordQuerySet(models.QuerySet):
     def record_many(self, records: Iterable[VersionRecord]) -> list[VersionRecord]:
         """Append records rebuilt from the ledger (or of attempts a crash interrupted),
         skipping an event already recorded: another process may be recording it right now."""
-        return self.bulk_create(records, ignore_conflicts=True)
+        # django-stubs' plugin leaves this queryset's model unbound here (the class is given
+        # to as_manager()), although it names VersionRecord.
+        return self.bulk_create(  # type: ignore[return-value]
+            records,  # type: ignore[arg-type]
+            ignore_conflicts=True,
+        )
 
     def for_environment(self, environment: str) -> VersionRecordQuerySet:
         return self.filter(environment=environment)
