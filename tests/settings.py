@@ -95,7 +95,7 @@ SCHEMA_MANAGER = {
         os.environ.get("SCHEMA_MANAGER_TEST_PRISMA_SCHEMA", SCRATCH / "prisma" / "schema.prisma")
     ),
     "LOCK_WAIT": float(os.environ.get("SCHEMA_MANAGER_TEST_LOCK_WAIT", 5)),
-    # Prisma schema sync is exercised by tests/test_prisma_schema.py only.
+    # Prisma schema sync is exercised by tests/prisma_schema/test_sync.py only.
     "PRISMA_SYNC_ENVIRONMENTS": [],
 }
 

@@ -20,9 +20,9 @@ from schema_manager import Migration, SchemaManager
 from schema_manager.exceptions import AppliedMigrationError
 from schema_manager.models import VersionRecord
 from schema_manager.slugs import UntranslatableName, slugify
+from tests.commands.test_commands import demo_env, manage, run_command, write_migration
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS
-from tests.test_commands import demo_env, manage, run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -547,7 +547,7 @@ def test_processes_create_fake_check_and_drift(tmp_path):
 
 
 def test_processes_status_check_on_postgresql(postgres_targets, tmp_path):
-    from tests.test_integration_guide import _postgres_url
+    from tests.guide.test_integration_guide import _postgres_url
 
     env = demo_env(
         tmp_path, {"DEVELOPMENT_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["development"])}

@@ -15,7 +15,7 @@ from schema_manager.checks import check_environments
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_the_package_needs_no_django_setup():

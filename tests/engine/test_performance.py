@@ -180,7 +180,7 @@ def test_apply_queries_do_not_grow_with_history(sqlite_targets, manager):
 
 
 def test_ledger_read_in_full_only_when_it_changed_behind_the_manager(targets, manager):
-    from tests.test_apply import users_migration
+    from tests.engine.test_apply import users_migration
 
     alias = targets.alias("development")
     first = users_migration()

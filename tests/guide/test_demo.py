@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.guide import python_blocks
+from tests.guide.blocks import python_blocks
 from tests.local_postgres import available
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 URL_VARIABLES = (
     "DATABASE_URL",
     "DEVELOPMENT_DATABASE_URL",

@@ -24,7 +24,7 @@ from schema_manager.checks import check_no_transaction_pooler
 from schema_manager.security import MASK, ExceptionReporterFilter, scrub
 from tests.admin_support import confirm_as_shown, stored
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

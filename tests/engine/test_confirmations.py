@@ -1,7 +1,7 @@
 """Confirming runs what was shown: the service compares the confirmed checksums under the lock.
 
 The admin's confirmation page sends back the checksums of the SQL and rollback script it
-showed (tests/test_admin.py drives it); here the service is called as the admin calls it.
+showed (tests/admin/test_admin.py drives it); here the service is called as the admin calls it.
 """
 
 from __future__ import annotations

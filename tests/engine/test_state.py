@@ -18,9 +18,9 @@ from schema_manager.files import UnreadableFolder
 from schema_manager.ledger import Ledger, LedgerRow, utc_now
 from schema_manager.state import Facts, State, standing
 from schema_manager.targets import resolve
+from tests.commands.test_commands import migrations_dir, run_command, write_migration
 from tests.conftest import POSTGRES_SKIP_REASON, TRANSACTIONAL_ENGINES, _clean_targets
 from tests.settings import POSTGRES_URL
-from tests.test_commands import migrations_dir, run_command, write_migration
 
 __all__ = ["migrations_dir"]  # a fixture used below
 

@@ -15,7 +15,7 @@ import schema_manager
 
 # The checkout to build from; CI runs the suite from a copy of tests/ beside the installed
 # wheel and names the checkout here.
-SOURCE = Path(os.environ.get("SCHEMA_MANAGER_TEST_SOURCE") or Path(__file__).parent.parent)
+SOURCE = Path(os.environ.get("SCHEMA_MANAGER_TEST_SOURCE") or Path(__file__).parents[2])
 DRIVERS = ("psycopg", "psycopg2", "MySQLdb", "pymysql", "environ")
 
 

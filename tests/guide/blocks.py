@@ -8,7 +8,7 @@ import inspect
 import re
 from pathlib import Path
 
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "integration-guide.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "integration-guide.md"
 
 
 def python_blocks() -> list[str]:

@@ -207,7 +207,7 @@ def test_syntax_error_message_names_the_right_statement() -> None:
         "COMMENT ON TABLE t IS 'x';",
         "GRANT SELECT ON t TO bob;",
         "WITH x AS (SELECT 1) SELECT * FROM x;",
-        "SAVEPOINT a; ROLLBACK TO SAVEPOINT a;",  # BEGIN/COMMIT: see test_sql_rule_table.py
+        "SAVEPOINT a; ROLLBACK TO SAVEPOINT a;",  # BEGIN/COMMIT: see tests/sql/test_rule_table.py
         "VACUUM t;",
         "SET statement_timeout TO 0;",
         # Verbs sqlparse lexes as names, once refused as "does not start with an SQL keyword".

@@ -19,7 +19,7 @@ from tests.settings import POSTGRES_SCHEMAS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_command(*args: str) -> tuple[str, str]:
@@ -266,7 +266,7 @@ def test_processes_exit_codes_and_one_line_errors(tmp_path):
 
 def test_bundled_examples_round_trip_on_postgresql(postgres_targets, tmp_path):
     """The bundled migrations are portable: apply all, roll all back, on PostgreSQL."""
-    from tests.test_integration_guide import _postgres_url
+    from tests.guide.test_integration_guide import _postgres_url
 
     env = demo_env(
         tmp_path, {"DEVELOPMENT_DATABASE_URL": _postgres_url(POSTGRES_SCHEMAS["development"])}

@@ -17,12 +17,12 @@ import pytest
 
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.sql import generate_rollback
-from tests.guide import python_blocks, run_block, sql_rollback_examples
+from tests.guide.blocks import python_blocks, run_block, sql_rollback_examples
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("statement", "rollback"), sql_rollback_examples())

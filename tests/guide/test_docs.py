@@ -24,7 +24,7 @@ from schema_manager.conf import DEFAULTS
 from schema_manager.sql.rule_table import RULES
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _postgres_url(schema: str) -> str:
@@ -39,7 +39,7 @@ import django
 
 django.setup()
 
-from tests.guide import python_blocks, run_block
+from tests.guide.blocks import python_blocks, run_block
 
 from schema_manager import Migration, SchemaManager
 

@@ -16,7 +16,7 @@ from schema_manager.executor import MigrationExecutor
 from schema_manager.history import Operation, Status
 from schema_manager.history_writes import write_record as _write
 from schema_manager.ledger import Ledger
-from tests.test_performance import count_queries
+from tests.engine.test_performance import count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

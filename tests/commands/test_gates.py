@@ -8,7 +8,12 @@ import shutil
 import pytest
 
 from schema_manager import Migration, SchemaManager
-from tests.test_commands import migrations_dir, run_command, run_command_status, write_migration
+from tests.commands.test_commands import (
+    migrations_dir,
+    run_command,
+    run_command_status,
+    write_migration,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -1,6 +1,6 @@
 """Prisma schema sync: golden files, the apply/rollback hook, the command, the file's blocks.
 
-The expected files in tests/prisma_golden/ are what `prisma db pull` (Prisma 6.19) writes for
+The expected files in tests/prisma_schema/golden/ are what `prisma db pull` (Prisma 6.19) writes for
 the SQL beside them, after the header (generator and datasource blocks, comments) kept verbatim.
 """
 
@@ -27,8 +27,8 @@ from tests.settings import POSTGRES_URL
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN = ROOT / "tests" / "prisma_golden"
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "prisma_schema" / "golden"
 
 
 def golden(name: str) -> str:
