@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 import pytest
 
 from schema_manager import Migration, SchemaManager, VersionRecord
-from schema_manager.backends import get_backend
-from schema_manager.checksums import migration_checksum
-from schema_manager.ledger import Ledger, utc_now
-from tests.conftest import TRANSACTIONAL_ENGINES
+from tests.utils import CREATE_USERS, users_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-CREATE_USERS = """
-CREATE TABLE users (
-    id INTEGER PRIMARY KEY,
-    email VARCHAR(255) NOT NULL
-);
-CREATE INDEX idx_users_email ON users(email);
-"""
-
-
-def users_migration(**overrides) -> Migration:
-    fields = {"id": "001_add_users_table", "name": "add_users_table", "sql": CREATE_USERS}
-    return Migration(**{**fields, **overrides})
 
 
 def test_apply_creates_objects_ledger_row_and_history(targets, manager: SchemaManager):
@@ -120,57 +103,6 @@ def test_failed_migration_can_be_fixed_and_applied(targets, manager: SchemaManag
     result = manager.apply_migration_sync(fixed)
     assert result.success, result.error
     assert "t" in targets.tables()
-
-
-def refuse_ledger_writes(targets, when: str) -> None:
-    """Make the target's own ledger refuse, with a real database error, an INSERT (``when``
-    "finished") or UPDATE ("rolled back") that sets that timestamp."""
-    Ledger(get_backend(targets.connection())).ensure_table()
-    column, event = {
-        "finished": ("finished_at", "INSERT"),
-        "rolled back": ("rolled_back_at", "UPDATE"),
-    }[when]
-    with targets.connection().cursor() as cursor:
-        if targets.engine == "sqlite":
-            cursor.execute(
-                f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
-                f"WHEN NEW.{column} IS NOT NULL "
-                "BEGIN SELECT RAISE(ABORT, 'ledger unavailable'); END"
-            )
-        else:
-            cursor.execute(
-                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.{column} IS NOT NULL THEN RAISE EXCEPTION 'ledger unavailable'; "
-                "END IF; RETURN NEW; END $$"
-            )
-            cursor.execute(
-                f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
-                "FOR EACH ROW EXECUTE FUNCTION refuse()"
-            )
-
-
-@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
-def test_ledger_row_commits_with_the_statements(targets, manager):
-    """If recording in the ledger fails, the migration's DDL is rolled back with it."""
-    refuse_ledger_writes(targets, "finished")
-    result = manager.apply_migration_sync(users_migration())
-
-    assert not result.success
-    assert "ledger unavailable" in result.error
-    assert "users" not in targets.tables()
-    assert [row["finished_at"] for row in targets.ledger()] == [None]
-
-
-@pytest.mark.parametrize("engine", TRANSACTIONAL_ENGINES, indirect=True)
-def test_rollback_and_its_ledger_mark_commit_together(targets, manager):
-    assert manager.apply_migration_sync(users_migration()).success
-    refuse_ledger_writes(targets, "rolled back")
-
-    result = manager.rollback_migration_sync("001_add_users_table")
-    assert not result.success
-    assert "ledger unavailable" in result.error
-    assert "users" in targets.tables()  # the DROP TABLE was rolled back with it
-    assert targets.ledger()[0]["rolled_back_at"] is None
 
 
 def test_apply_rollback_apply_round_trip(targets, manager: SchemaManager):
@@ -303,41 +235,6 @@ def test_history_is_reconciled_from_the_ledger_after_a_crash(targets, manager):
     # And a rollback still works from the reconciled record.
     assert manager.rollback_migration_sync("001_add_users_table").success
     assert "users" not in targets.tables()
-
-
-def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):
-    """A migration that Prisma applied (row present) is not applied again."""
-    targets.execute("development", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
-    ledger = Ledger(get_backend(targets.connection()))
-    ledger.ensure_table()
-    now = utc_now()
-    checksum = migration_checksum(CREATE_USERS.strip() + "\n")
-    ledger.insert("001_add_users_table", checksum, now, finished_at=now, applied_steps_count=1)
-    result = manager.apply_migration_sync(users_migration())
-    assert result.success
-    assert result.skipped
-    assert [r.status for r in manager.get_version_history()] == ["applied"]
-    assert manager.get_version_history()[0].reconciled
-
-
-def test_ledger_reads_back_the_instants_it_wrote(targets):
-    """Each engine's timestamps come back as the same aware instants (on PostgreSQL through
-    psycopg's own loader, not Django's), whole table or one migration's rows."""
-    ledger = Ledger(get_backend(targets.connection()))
-    ledger.ensure_table()
-    started = utc_now().replace(microsecond=0) - timedelta(days=400)
-    finished = started + timedelta(seconds=1, microseconds=250_000)
-    ledger.insert("001_a", "c" * 64, started, finished_at=finished, applied_steps_count=1)
-    ledger.insert("002_b", "d" * 64, finished, finished_at=None)
-    every = Ledger(get_backend(targets.connection())).rows()
-    assert [(r.migration_name, r.started_at, r.finished_at) for r in every] == [
-        ("001_a", started, finished),
-        ("002_b", finished, None),
-    ]
-    assert all(r.started_at.utcoffset() == timedelta(0) for r in every)
-    [one] = Ledger(get_backend(targets.connection())).rows("001_a")
-    assert one.finished_at == finished
-    assert one.is_applied
 
 
 def test_unknown_environment_is_a_clear_error(targets, manager: SchemaManager):

@@ -6,7 +6,6 @@ import pytest
 
 from schema_manager import Migration, VersionRecord
 from schema_manager.backends.mysql import PRISMA_LOCK_NAME
-from tests.settings import MYSQL_DATABASES
 
 MySQLdb = pytest.importorskip("MySQLdb", reason="mysqlclient is not installed (the mysql extra)")
 
@@ -103,33 +102,3 @@ def test_incomplete_compensation_names_what_remains(mysql_targets, manager):
     assert not again.success
     assert "unfinished attempt" in again.message
     assert "statement 2 (INSERT INTO a" in again.message
-
-
-def test_ledger_table_is_prismas(mysql_targets, manager):
-    assert manager.apply_migration_sync(
-        Migration(id="004_t", sql="CREATE TABLE t (id INT);")
-    ).success
-    database = MYSQL_DATABASES["development"]
-    columns = mysql_targets.fetch(
-        "development",
-        "SELECT column_name, column_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = '_prisma_migrations' ORDER BY ordinal_position",
-        [database],
-    )
-    assert columns == [
-        ("id", "varchar(36)", "NO"),
-        ("checksum", "varchar(64)", "NO"),
-        ("finished_at", "datetime(3)", "YES"),
-        ("migration_name", "varchar(255)", "NO"),
-        ("logs", "text", "YES"),
-        ("rolled_back_at", "datetime(3)", "YES"),
-        ("started_at", "datetime(3)", "NO"),
-        ("applied_steps_count", "int(10) unsigned", "NO"),
-    ]
-    [(collation,)] = mysql_targets.fetch(
-        "development",
-        "SELECT table_collation FROM information_schema.tables "
-        "WHERE table_schema = %s AND table_name = '_prisma_migrations'",
-        [database],
-    )
-    assert collation == "utf8mb4_unicode_ci"

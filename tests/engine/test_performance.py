@@ -179,35 +179,6 @@ def test_apply_queries_do_not_grow_with_history(sqlite_targets, manager):
     assert large == small
 
 
-def test_ledger_read_in_full_only_when_it_changed_behind_the_manager(targets, manager):
-    from tests.engine.test_apply import users_migration
-
-    alias = targets.alias("development")
-    first = users_migration()
-    assert manager.apply_migration_sync(first).success
-
-    def full_ledger_reads(migration: Migration) -> int:
-        with CaptureQueriesContext(connections[alias]) as context:
-            assert manager.apply_migration_sync(migration).success, migration.id
-        return sum(
-            LEDGER_TABLE in q["sql"] and "ORDER BY" in q["sql"] and "WHERE" not in q["sql"]
-            for q in context.captured_queries
-        )
-
-    assert full_ledger_reads(Migration(id="002_a", sql="CREATE TABLE a (id INT);")) == 0
-    # Another tool (Prisma) applies a migration; this process never recorded it.
-    now = utc_now()
-    Ledger(get_backend(targets.connection())).insert(
-        "003_by_prisma", "0" * 64, now, finished_at=now, applied_steps_count=1
-    )
-    assert full_ledger_reads(Migration(id="004_b", sql="CREATE TABLE b (id INT);")) == 1
-    [reconciled] = VersionRecord.objects.filter(reconciled=True)
-    assert reconciled.migration_id == "003_by_prisma"
-    assert manager.rollback_migration_sync("004_b").success
-    assert full_ledger_reads(Migration(id="005_c", sql="CREATE TABLE c (id INT);")) == 0
-    assert VersionRecord.objects.filter(reconciled=True).count() == 1
-
-
 def test_reconciling_many_rows_takes_constant_queries(sqlite_targets, manager):
     """Rows another tool wrote (no history) are reconciled with one catalogue read."""
     targets = sqlite_targets
