@@ -12,6 +12,7 @@ back and the batch stops with the error, as it would have one migration earlier.
 
 from __future__ import annotations
 
+import functools
 import selectors
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -38,6 +39,7 @@ OVERLAP_FROM = 32
 _UNIQUE_VIOLATION = b"23505"
 
 
+@functools.cache
 def _model() -> type[VersionRecord]:
     # Looked up, not imported: models.py imports this module for its manager.
     return apps.get_model("schema_manager", "VersionRecord")
