@@ -62,7 +62,7 @@ logger = get_logger("schema_manager.executor")
 Progress = Callable[[str, Statement], None]
 
 # Tests kill the process at a named point to prove crash safety
-# (see tests/engine/test_reliability.py).
+# (see tests/engine/test_compensation.py).
 CRASH_ENV = "SCHEMA_MANAGER_TEST_CRASH_AT"
 RETRY_DELAY = 0.5  # seconds before the first retry after a lock timeout; doubles each time
 # Characters of SQL per round trip where statements can be sent together.

@@ -11,6 +11,8 @@ CREATE TABLE users (
 );
 CREATE INDEX idx_users_email ON users(email);
 """
+# One statement, for tests where the users table is only a first migration to build on.
+USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));\n"
 
 
 def users_migration(**overrides) -> Migration:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 
 import pytest
 
 from schema_manager import Migration, SchemaManager, VersionRecord
-from tests.utils import CREATE_USERS, users_migration
+from tests import local_postgres
+from tests.settings import POSTGRES_SCHEMAS
+from tests.utils import CREATE_USERS, USERS, users_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -296,3 +299,54 @@ def test_crash_after_commit_before_history_converges_without_applying_twice(
     assert len(targets.ledger()) == 1
     [record] = manager.get_version_history()
     assert (record.status, record.reconciled) == ("applied", True)
+
+
+FIVE = [
+    "CREATE TABLE fi_a (id INTEGER PRIMARY KEY, name VARCHAR(20))",
+    "ALTER TABLE fi_a ADD COLUMN note VARCHAR(20)",
+    "CREATE INDEX fi_a_note ON fi_a (note)",
+    "CREATE TABLE fi_b (id INTEGER PRIMARY KEY)",
+    "ALTER TABLE fi_b ADD COLUMN flag INTEGER",
+]
+
+
+def _catalogue(targets) -> str:
+    """A dump of the target's schema: pg_dump, sqlite_master, or information_schema."""
+    if targets.engine == "postgresql":
+        settings = targets.connection().settings_dict
+        host = settings["HOST"] or settings["OPTIONS"].get("host", "")
+        command = [local_postgres.pg_dump(), "--schema-only", "-n", POSTGRES_SCHEMAS["development"]]
+        command += ["-h", host, "-p", str(settings["PORT"] or 5432)]
+        dump = subprocess.run(
+            [*command, "-U", settings["USER"], settings["NAME"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        # pg_dump 15.14+ opens with a random \restrict key.
+        return "\n".join(line for line in dump.splitlines() if "restrict " not in line)
+    return repr(targets.schema_snapshot())
+
+
+def test_a_failure_at_each_statement_position_leaves_nothing(targets, manager):
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    before = _catalogue(targets)
+    for position in range(1, 6):
+        statements = list(FIVE)
+        statements[position - 1] = "INSERT INTO fi_missing VALUES (1)"
+        migration = Migration(id=f"00{position + 1}_fail_at_{position}", sql=";\n".join(statements))
+        result = manager.apply_migration_sync(migration)
+        assert not result.success
+        assert f"Statement {position}" in result.error
+        assert _catalogue(targets) == before, position
+        row = targets.ledger()[-1]
+        assert row["finished_at"] is None
+        assert row["rolled_back_at"] is not None
+        record = VersionRecord.objects.get(ledger_id=row["id"])
+        assert record.status == "failed"
+        if targets.engine == "mysql":
+            assert result.compensated
+            assert row["applied_steps_count"] == position - 1
+            assert record.recovery == "compensated"
+        else:
+            assert record.recovery == "rolled_back"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import schema_manager
-from schema_manager import VersionRecord
+from schema_manager import Migration, VersionRecord
+from tests.utils import USERS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -66,3 +67,28 @@ def test_record_many_appends_only_events_not_yet_recorded(targets):
 
     stored = VersionRecord.objects.order_by("ledger_id")
     assert [(r.ledger_id, r.reconciled) for r in stored] == [("l-1", False), ("l-2", True)]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_reconcile_racing_the_applier_leaves_one_record_per_event(targets, manager, monkeypatch):
+    """Another process reconciles from the ledger between the target's commit and history."""
+    from schema_manager import history
+    from schema_manager.workspace import executor_for, reconcile
+
+    def racing(real):
+        def record(target, *args, **kwargs):
+            reconcile(target, executor_for(target))
+            return real(target, *args, **kwargs)
+
+        return record
+
+    monkeypatch.setattr(history, "record_apply", racing(history.record_apply))
+    monkeypatch.setattr(history, "record_rollback", racing(history.record_rollback))
+    migration = Migration(id="001_users", sql=USERS)
+    assert manager.apply_migration_sync(migration, applied_by="ops").success
+    assert manager.rollback_migration_sync("001_users", applied_by="ops").success
+    records = VersionRecord.objects.order_by("id")
+    assert [(r.operation, r.status, r.reconciled, r.applied_by) for r in records] == [
+        ("apply", "applied", False, "ops"),
+        ("rollback", "rolled_back", False, "ops"),
+    ]

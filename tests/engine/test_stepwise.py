@@ -1,0 +1,123 @@
+"""No-transaction migrations: run statement by statement outside a transaction, and
+compensated when one fails."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+
+from schema_manager import Migration, VersionRecord
+from schema_manager.backends import get_backend
+from schema_manager.sql import parse_statements
+from tests.utils import USERS
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+@pytest.mark.parametrize(
+    ("sql", "refused"),
+    [
+        ("CREATE INDEX CONCURRENTLY i ON t (c)", True),
+        ("create unique index concurrently if not exists i on t (c)", True),
+        ("DROP INDEX CONCURRENTLY IF EXISTS i", True),
+        ("REINDEX INDEX CONCURRENTLY i", True),
+        ("VACUUM ANALYZE t", True),
+        ("CREATE INDEX i ON t (c)", False),
+        ("ALTER TYPE mood ADD VALUE 'meh'", False),  # PostgreSQL 12+ allows it
+        ("SELECT 'CONCURRENTLY'", False),
+    ],
+)
+def test_postgresql_statements_refused_in_a_transaction(postgres_targets, sql, refused):
+    backend = get_backend(connections["pg_development"])
+    [statement] = parse_statements(sql)
+    assert bool(backend.refuses_transaction(statement)) is refused
+
+
+def _index_states(targets) -> dict[str, bool]:
+    rows = targets.fetch(
+        "development",
+        "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema()",
+    )
+    return dict(rows)
+
+
+def test_a_concurrent_index_runs_outside_a_transaction(postgres_targets, manager):
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    migration = Migration(
+        id="002_email_index", sql="CREATE INDEX CONCURRENTLY users_email ON users (email);"
+    )
+    result = manager.apply_migration_sync(migration)
+    assert result.success, result.error
+    assert _index_states(postgres_targets)["users_email"] is True
+    row = postgres_targets.ledger()[-1]
+    assert row["applied_steps_count"] == 1
+    assert row["finished_at"] is not None
+    # Its generated rollback runs outside a transaction too.
+    assert manager.rollback_migration_sync(migration.id).success
+    assert "users_email" not in _index_states(postgres_targets)
+
+
+def test_mixing_without_the_directive_is_a_validation_error(postgres_targets, manager):
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    before = postgres_targets.schema_snapshot()
+    mixed = Migration(
+        id="002_mixed",
+        sql="ALTER TABLE users ADD COLUMN age INTEGER;\n"
+        "CREATE INDEX CONCURRENTLY users_age ON users (age);",
+    )
+    result = manager.apply_migration_sync(mixed)
+    assert not result.success
+    assert "Statement 2 (CREATE INDEX CONCURRENTLY users_age" in result.error
+    assert "-- schema-manager: no-transaction" in result.error
+    assert postgres_targets.schema_snapshot() == before
+    assert len(postgres_targets.ledger()) == 1
+
+
+def test_a_failed_no_transaction_migration_is_compensated(postgres_targets, manager):
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    postgres_targets.execute(
+        "development", "INSERT INTO users VALUES (1, 'a@example.com'), (2, 'a@example.com')"
+    )
+    before = postgres_targets.schema_snapshot()
+    migration = Migration(
+        id="002_indexes",
+        sql=(
+            "-- schema-manager: no-transaction\n"
+            "ALTER TABLE users ADD COLUMN age INTEGER;\n"
+            "CREATE INDEX CONCURRENTLY users_age ON users (age);\n"
+            "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);"
+        ),
+    )
+    result = manager.apply_migration_sync(migration)
+    assert not result.success
+    assert result.compensated
+    assert "could not create unique index" in result.error
+    # The duplicate left an INVALID users_email behind; it was dropped with the others.
+    assert postgres_targets.schema_snapshot() == before
+    row = postgres_targets.ledger()[-1]
+    assert (row["applied_steps_count"], row["finished_at"]) == (2, None)
+    assert row["rolled_back_at"] is not None
+    assert VersionRecord.objects.get(ledger_id=row["id"]).recovery == "compensated"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "mysql"], indirect=True)
+def test_a_declared_no_transaction_migration_is_compensated_on_any_engine(targets, manager):
+    before = targets.schema_snapshot()
+    migration = Migration(
+        id="001_stepwise",
+        sql=(
+            "-- schema-manager: no-transaction\n"
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, note VARCHAR(20));\n"
+            "CREATE INDEX a_note ON a (note);\n"
+            "INSERT INTO missing VALUES (1);"
+        ),
+    )
+    result = manager.apply_migration_sync(migration)
+    assert not result.success
+    assert result.compensated
+    after = [item for item in targets.schema_snapshot() if "_prisma_migrations" not in str(item)]
+    assert after == before
+    [row] = targets.ledger()
+    assert row["applied_steps_count"] == 2
+    assert "Compensated: 2 statement(s) undone" in row["logs"]
