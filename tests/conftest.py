@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -237,3 +238,13 @@ def manager():
     from schema_manager import SchemaManager
 
     return SchemaManager()
+
+
+@pytest.fixture
+def migrations_dir(targets) -> Path:
+    """The targets' migrations directory (under the test's tmp_path), created empty."""
+    from schema_manager import SchemaManager
+
+    directory = SchemaManager().migrations_directory.path
+    directory.mkdir(parents=True)
+    return directory

@@ -1,6 +1,16 @@
-"""Helpers shared by the tests: migrations to apply."""
+"""Helpers shared by the tests: migrations to apply, migration folders, management commands run
+in this process, and query counts. Engine fixtures (``targets``, ``manager``) are in conftest.py."""
 
 from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from io import StringIO
+from pathlib import Path
+from typing import NamedTuple
+
+from django.core.management import CommandError, call_command
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from schema_manager import Migration
 
@@ -15,6 +25,80 @@ CREATE INDEX idx_users_email ON users(email);
 USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));\n"
 
 
+def make_migration(id: str, sql: str, rollback_sql: str = "", **fields) -> Migration:
+    """An unsaved migration named as a folder's import names it (the id after its first "_")."""
+    name = fields.pop("name", id.partition("_")[2] or id)
+    return Migration(id=id, name=name, sql=sql, rollback_sql=rollback_sql, **fields)
+
+
 def users_migration(**overrides) -> Migration:
-    fields = {"id": "001_add_users_table", "name": "add_users_table", "sql": CREATE_USERS}
-    return Migration(**{**fields, **overrides})
+    return make_migration(**{"id": "001_add_users_table", "sql": CREATE_USERS, **overrides})
+
+
+def write_migration(directory: Path, migration_id: str, sql: str, down: str | None = None) -> Path:
+    folder = directory / migration_id
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_bytes(sql.encode())
+    if down is not None:
+        (folder / "down.sql").write_bytes(down.encode())
+    return folder
+
+
+def catalogue(first: int, count: int) -> list[Migration]:
+    """``count`` stored migrations of two statements each (as ``import_migrations`` leaves them)."""
+    migrations = [
+        make_migration(
+            id=f"{i:03d}_step",
+            sql=f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY);\nINSERT INTO t{i} VALUES (1);\n",
+            rollback_sql=f"DROP TABLE t{i};\n",
+        )
+        for i in range(first, first + count)
+    ]
+    for migration in migrations:
+        migration.save()
+    return list(Migration.objects.filter(pk__in=[m.id for m in migrations]).order_by("id"))
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def count_queries(*aliases: str, transaction_control: bool = True):
+    """Yield a dict that, after the block, maps each alias to its number of queries; without
+    BEGIN, COMMIT and savepoints if ``transaction_control`` is false (Django versions differ
+    in which of those they log)."""
+    counts: dict[str, int] = {}
+    with ExitStack() as stack:
+        contexts = {a: stack.enter_context(CaptureQueriesContext(connections[a])) for a in aliases}
+        yield counts
+    for alias, context in contexts.items():
+        queries = [query["sql"] for query in context.captured_queries]
+        if not transaction_control:
+            queries = [sql for sql in queries if not sql.upper().startswith(TRANSACTION_CONTROL)]
+        counts[alias] = len(queries)
+
+
+class CommandRun(NamedTuple):
+    stdout: str
+    stderr: str
+    status: int
+
+
+def run_command(*args: str, check: bool = True) -> CommandRun:
+    """Run a management command in this process, its output captured. With ``check``, a
+    CommandError or SystemExit propagates (as from call_command); without, the run ends with
+    the exit status manage.py would end with (a CommandError is 1, its sentence on stderr as
+    Django's runner writes it)."""
+    if check:
+        out, err = StringIO(), StringIO()
+        call_command(*args, stdout=out, stderr=err, no_color=True)
+        return CommandRun(out.getvalue(), err.getvalue(), 0)
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err, no_color=True)
+    except CommandError as exc:
+        err.write(f"CommandError: {exc}\n")
+        return CommandRun(out.getvalue(), err.getvalue(), 1)
+    except SystemExit as exc:
+        return CommandRun(out.getvalue(), err.getvalue(), int(exc.code or 0))
+    return CommandRun(out.getvalue(), err.getvalue(), 0)

@@ -8,54 +8,18 @@ import os
 import re
 import subprocess
 import sys
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
-from schema_manager import Migration, SchemaManager
+from schema_manager import Migration
 from tests.settings import POSTGRES_SCHEMAS
+from tests.utils import run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_command(*args: str) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command(*args, stdout=out, stderr=err, no_color=True)
-    return out.getvalue(), err.getvalue()
-
-
-def run_command_status(*args: str) -> tuple[int, str, str]:
-    """``run_command``, with the exit status ``manage.py`` would end with (a CommandError is
-    1, its sentence on stderr, as Django's own runner writes it)."""
-    out, err = StringIO(), StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=err, no_color=True)
-    except CommandError as exc:
-        err.write(f"CommandError: {exc}\n")
-        return 1, out.getvalue(), err.getvalue()
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
-
-
-def write_migration(directory: Path, migration_id: str, sql: str, down: str | None = None) -> Path:
-    folder = directory / migration_id
-    folder.mkdir(parents=True)
-    (folder / "migration.sql").write_bytes(sql.encode())
-    if down is not None:
-        (folder / "down.sql").write_bytes(down.encode())
-    return folder
-
-
-@pytest.fixture
-def migrations_dir(targets) -> Path:
-    directory = SchemaManager().migrations_directory.path
-    directory.mkdir(parents=True)
-    return directory
 
 
 def test_apply_all_imports_folders_and_applies_in_order(targets, migrations_dir):
@@ -72,7 +36,7 @@ def test_apply_all_imports_folders_and_applies_in_order(targets, migrations_dir)
         down="DROP TABLE customers;\n",
     )
 
-    out, _ = run_command("apply_schema_migration", "--all")
+    out, _, _ = run_command("apply_schema_migration", "--all")
 
     lines = out.splitlines()
     assert lines[0] == f"Applying 2 migration(s) in development ({targets.alias('development')}):"
@@ -94,7 +58,7 @@ def test_apply_all_imports_folders_and_applies_in_order(targets, migrations_dir)
     assert Migration.objects.get(pk="20240101000000_init").rollback_sql == "DROP TABLE customers;\n"
     assert "phone" in targets.columns("customers")
 
-    out, _ = run_command("apply_schema_migration", "--all")
+    out, _, _ = run_command("apply_schema_migration", "--all")
     assert out.strip() == "No migrations to apply in development."
 
 
@@ -137,7 +101,7 @@ def test_dry_run_shows_plan_sql_and_rollback_and_runs_nothing(targets, migration
         migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);\nDROP TABLE old;"
     )
 
-    out, _ = run_command("apply_schema_migration", "--all", "--dry-run")
+    out, _, _ = run_command("apply_schema_migration", "--all", "--dry-run")
 
     assert "Would apply 001_users" in out
     assert "CREATE TABLE users (id INTEGER);" in out
@@ -151,7 +115,7 @@ def test_rollback_command_and_its_dry_run(targets, migrations_dir):
     write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);")
     run_command("apply_schema_migration", "--all")
 
-    out, _ = run_command("rollback_schema_migration", "001_users", "--dry-run")
+    out, _, _ = run_command("rollback_schema_migration", "001_users", "--dry-run")
     cascade = " CASCADE" if targets.engine == "postgresql" else ""
     assert out.splitlines() == [
         "Would roll back 001_users with:",
@@ -159,7 +123,7 @@ def test_rollback_command_and_its_dry_run(targets, migrations_dir):
     ]
     assert "users" in targets.tables()
 
-    out, _ = run_command("rollback_schema_migration", "001_users")
+    out, _, _ = run_command("rollback_schema_migration", "001_users")
     assert re.fullmatch(r"001_users \.\.\. rolled back \(1 statement\(s\), [\d.]+s\)", out.strip())
     assert "users" not in targets.tables()
 
@@ -178,7 +142,7 @@ def test_status_text_and_json(targets, migrations_dir):
     with pytest.raises(CommandError):
         run_command("apply_schema_migration", "003_c")
 
-    out, _ = run_command("schema_migration_status")
+    out, _, _ = run_command("schema_migration_status")
     lines = out.splitlines()
     assert lines[0] == f"development ({targets.alias('development')}):"
     assert lines[1].startswith("  [  applied  ] 001_a  applied ")
@@ -187,7 +151,7 @@ def test_status_text_and_json(targets, migrations_dir):
         r"  \[  failed   \] 003_c  failed [\d-]+ [\d:]+: Statement 2 .*nope.*", lines[3]
     )
 
-    out, _ = run_command("schema_migration_status", "--format", "json", "-e", "staging")
+    out, _, _ = run_command("schema_migration_status", "--format", "json", "-e", "staging")
     payload = json.loads(out)
     assert payload["environment"] == "staging"
     assert [(m["migration_id"], m["state"]) for m in payload["migrations"]] == [
@@ -202,13 +166,13 @@ def test_history_command(targets, migrations_dir):
     run_command("apply_schema_migration", "--all")
     run_command("rollback_schema_migration", "001_a")
 
-    out, _ = run_command("schema_migration_history")
+    out, _, _ = run_command("schema_migration_history")
     lines = out.splitlines()
     assert lines[0] == "History of development:"
     assert "rollback rolled back 001_a" in lines[1]
     assert "apply    applied     001_a" in lines[2]
 
-    out, _ = run_command("schema_migration_history", "--format", "json", "--limit", "1")
+    out, _, _ = run_command("schema_migration_history", "--format", "json", "--limit", "1")
     [record] = json.loads(out)
     assert (record["operation"], record["status"]) == ("rollback", "rolled_back")
 

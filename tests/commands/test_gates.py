@@ -8,16 +8,9 @@ import shutil
 import pytest
 
 from schema_manager import Migration, SchemaManager
-from tests.commands.test_commands import (
-    migrations_dir,
-    run_command,
-    run_command_status,
-    write_migration,
-)
+from tests.utils import run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
-
-__all__ = ["migrations_dir"]  # the fixture, imported for these tests
 
 
 def folders(directory, *specs: tuple[str, str]) -> None:
@@ -35,7 +28,7 @@ def test_validate_command_exits_1_on_any_error_and_runs_nothing(targets, migrati
         ("002_drop", "DROP DATABASE production;"),
     )
 
-    status, out, err = run_command_status("validate_schema_migration")
+    out, err, status = run_command("validate_schema_migration", check=False)
 
     assert status == 1
     assert "  001_a ... ok" in out
@@ -45,7 +38,7 @@ def test_validate_command_exits_1_on_any_error_and_runs_nothing(targets, migrati
     assert targets.ledger() == []
     assert "a" not in targets.tables()
 
-    status, out, err = run_command_status("validate_schema_migration", "001_a")
+    out, err, status = run_command("validate_schema_migration", "001_a", check=False)
     assert (status, err) == (0, "")
     assert out.splitlines()[-1] == "1 migration(s) would be applied in development."
 
@@ -53,14 +46,14 @@ def test_validate_command_exits_1_on_any_error_and_runs_nothing(targets, migrati
 def test_validate_command_follows_production_rules(targets, migrations_dir):
     folders(migrations_dir, ("001_drop", "DROP TABLE legacy;"))
 
-    status, out, _ = run_command_status("validate_schema_migration", "-e", "production")
+    out, _, status = run_command("validate_schema_migration", "-e", "production", check=False)
     assert status == 1
     assert "Blocked in production" in out
-    assert run_command_status("validate_schema_migration", "-e", "staging")[0] == 0
-    allowed = run_command_status(
-        "validate_schema_migration", "-e", "production", "--allow-destructive"
+    assert run_command("validate_schema_migration", "-e", "staging", check=False).status == 0
+    allowed = run_command(
+        "validate_schema_migration", "-e", "production", "--allow-destructive", check=False
     )
-    assert allowed[0] == 0
+    assert allowed.status == 0
 
 
 def test_dry_run_prints_the_plan_and_exits_1_when_a_migration_would_be_refused(
@@ -72,7 +65,7 @@ def test_dry_run_prints_the_plan_and_exits_1_when_a_migration_would_be_refused(
         ("002_drop", "DROP DATABASE production;"),
     )
 
-    status, out, err = run_command_status("apply_schema_migration", "--all", "--dry-run")
+    out, err, status = run_command("apply_schema_migration", "--all", "--dry-run", check=False)
 
     assert status == 1
     assert "[1/2] Would apply 001_a" in out
@@ -84,7 +77,7 @@ def test_dry_run_prints_the_plan_and_exits_1_when_a_migration_would_be_refused(
     )
     assert targets.ledger() == []
 
-    status, out, err = run_command_status("apply_schema_migration", "001_a", "--dry-run")
+    out, err, status = run_command("apply_schema_migration", "001_a", "--dry-run", check=False)
     assert (status, err) == (0, "")
     assert "Would apply 001_a" in out
 
@@ -113,15 +106,18 @@ def test_out_of_order_is_refused_in_production_unless_allowed(targets, migration
     assert "b" not in targets.tables("production")
     assert targets.ledger("production") == []
 
-    status, _, err = run_command_status("apply_schema_migration", "002_b", "-e", "production")
+    _, err, status = run_command("apply_schema_migration", "002_b", "-e", "production", check=False)
     assert status == 1
     assert "it would run out of order, before '001_a'" in err
-    status, out, _ = run_command_status(
-        "apply_schema_migration", "002_b", "-e", "production", "--dry-run"
+    out, _, status = run_command(
+        "apply_schema_migration", "002_b", "-e", "production", "--dry-run", check=False
     )
     assert status == 1
     assert "out of order" in out
-    assert run_command_status("validate_schema_migration", "002_b", "-e", "production")[0] == 1
+    assert (
+        run_command("validate_schema_migration", "002_b", "-e", "production", check=False).status
+        == 1
+    )
 
     allowed = manager.apply_migration_sync(later, "production", allow_out_of_order=True)
     assert allowed.success, allowed.error
@@ -154,7 +150,7 @@ def test_out_of_order_elsewhere_applies_with_a_warning(targets, migrations_dir):
         ("002_b", "CREATE TABLE b (id INTEGER);"),
     )
 
-    out, _ = run_command("apply_schema_migration", "002_b", "-e", "staging", "-v", "2")
+    out, _, _ = run_command("apply_schema_migration", "002_b", "-e", "staging", "-v", "2")
 
     assert "002_b ... applied" in out
     assert "warning: Applied out of order: '001_a' (earlier by id) still pending in staging." in out
@@ -167,8 +163,10 @@ def test_a_plan_in_order_is_not_out_of_order(targets, migrations_dir):
         ("001_a", "CREATE TABLE a (id INTEGER);"),
         ("002_b", "CREATE TABLE b (id INTEGER);"),
     )
-    assert run_command_status("validate_schema_migration", "-e", "production")[0] == 0
-    assert run_command_status("apply_schema_migration", "--all", "-e", "production")[0] == 0
+    assert run_command("validate_schema_migration", "-e", "production", check=False).status == 0
+    assert (
+        run_command("apply_schema_migration", "--all", "-e", "production", check=False).status == 0
+    )
     assert {"a", "b"} <= targets.tables("production")
 
 
@@ -181,23 +179,23 @@ def test_a_deleted_folder_never_applied_is_not_pending_and_can_be_pruned(targets
         ("001_a", "CREATE TABLE a (id INTEGER);"),
         ("002_broken", "CREATE TABLE broken (id INTEGER REFERENCES nowhere_at_all(id)) x;"),
     )
-    assert run_command_status("apply_schema_migration", "--all")[0] == 1  # 002 fails
+    assert run_command("apply_schema_migration", "--all", check=False).status == 1  # 002 fails
     shutil.rmtree(migrations_dir / "002_broken")
     # An entry made in code or in the admin never had a folder: it stays pending.
     Migration(id="003_from_code", sql="CREATE TABLE c (id INTEGER);").save()
 
-    out, _ = run_command("schema_migration_status")
+    out, _, _ = run_command("schema_migration_status")
     assert "[missing on disk] 002_broken  folder deleted before it was applied anywhere" in out
     assert "[  pending  ] 003_from_code" in out
     assert [m.id for m in SchemaManager().pending_migrations()] == ["003_from_code"]
-    assert run_command_status("schema_migration_status", "--check")[0] == 1  # 003 pending
+    assert run_command("schema_migration_status", "--check", check=False).status == 1  # 003 pending
 
-    out, _ = run_command("apply_schema_migration", "--prune")
+    out, _, _ = run_command("apply_schema_migration", "--prune")
     assert out == "Removed 002_broken: its folder is gone and it was never applied.\n"
     assert not Migration.objects.filter(pk="002_broken").exists()
     assert run_command("apply_schema_migration", "--prune")[0] == "No migrations to prune.\n"
 
-    out, _ = run_command("apply_schema_migration", "--all")
+    out, _, _ = run_command("apply_schema_migration", "--all")
     assert "003_from_code ... applied" in out
     assert "002_broken" not in out
 

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 from django.core.checks import run_checks
@@ -20,24 +19,18 @@ from schema_manager import Migration, SchemaManager
 from schema_manager.exceptions import AppliedMigrationError
 from schema_manager.models import VersionRecord
 from schema_manager.slugs import UntranslatableName, slugify
-from tests.commands.test_commands import demo_env, manage, run_command, write_migration
+from tests.commands.test_commands import demo_env, manage
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS
+from tests.utils import run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 PROVIDER = {"sqlite": "sqlite", "postgresql": "postgresql", "mysql": "mysql"}
 
 
-@pytest.fixture
-def migrations_dir(targets) -> Path:
-    directory = SchemaManager().migrations_directory.path
-    directory.mkdir(parents=True)
-    return directory
-
-
 def status_of(environment: str = "development") -> dict[str, dict]:
-    out, _ = run_command("schema_migration_status", "--format", "json", "-e", environment)
+    out, _, _ = run_command("schema_migration_status", "--format", "json", "-e", environment)
     return {m["migration_id"]: m for m in json.loads(out)["migrations"]}
 
 
@@ -53,7 +46,7 @@ def settings_with(**changes):
 def test_fake_records_without_running_and_history_says_so(targets, migrations_dir):
     write_migration(migrations_dir, "001_users", "CREATE TABLE users (id INTEGER);")
 
-    out, _ = run_command("apply_schema_migration", "--all", "--fake")
+    out, _, _ = run_command("apply_schema_migration", "--all", "--fake")
 
     assert "001_users ... faked: recorded as applied, SQL not run" in out
     assert "Done in development: 0 applied, 1 faked" in out
@@ -66,9 +59,9 @@ def test_fake_records_without_running_and_history_says_so(targets, migrations_di
     [record] = VersionRecord.objects.all()
     assert (record.status, record.faked) == ("applied", True)
     assert status_of()["001_users"]["faked"] is True
-    text, _ = run_command("schema_migration_status")
+    text, _, _ = run_command("schema_migration_status")
     assert "(faked)" in text
-    text, _ = run_command("schema_migration_history")
+    text, _, _ = run_command("schema_migration_history")
     assert "(faked)" in text.splitlines()[1]
 
 
@@ -79,9 +72,9 @@ def test_apply_output_is_verbosity_gated(targets, migrations_dir):
         migrations_dir, "002_b", "DROP TABLE old;", down="CREATE TABLE old (id INTEGER);"
     )
 
-    out, err = run_command("apply_schema_migration", "001_a", "-v", "0")
+    out, err, _ = run_command("apply_schema_migration", "001_a", "-v", "0")
     assert (out, err) == ("", "")
-    out, _ = run_command("apply_schema_migration", "002_b", "-v", "2")
+    out, _, _ = run_command("apply_schema_migration", "002_b", "-v", "2")
     assert out.splitlines()[1].startswith("  002_b ... applied (1 statement(s), ")
     assert out.splitlines()[2].startswith("    warning: ")
 
@@ -138,14 +131,14 @@ def test_rollback_to_rolls_back_later_migrations_newest_first(targets, migration
         )
     run_command("apply_schema_migration", "--all")
 
-    out, _ = run_command("rollback_schema_migration", "--to", "001_a", "--dry-run")
+    out, _, _ = run_command("rollback_schema_migration", "--to", "001_a", "--dry-run")
     assert [line for line in out.splitlines() if line.startswith("Would")] == [
         "Would roll back 003_c with:",
         "Would roll back 002_b with:",
     ]
     assert {"b", "c"} <= targets.tables()
 
-    out, _ = run_command("rollback_schema_migration", "--to", "001_a")
+    out, _, _ = run_command("rollback_schema_migration", "--to", "001_a")
     lines = out.splitlines()
     assert lines[0].startswith("  [1/2] 003_c ... rolled back")
     assert lines[1].startswith("  [2/2] 002_b ... rolled back")
@@ -153,7 +146,7 @@ def test_rollback_to_rolls_back_later_migrations_newest_first(targets, migration
     assert "a" in targets.tables()
     assert not {"b", "c"} & targets.tables()
 
-    out, _ = run_command("rollback_schema_migration", "--to", "001_a")
+    out, _, _ = run_command("rollback_schema_migration", "--to", "001_a")
     assert out.strip() == "Nothing is applied after 001_a in development."
     with pytest.raises(CommandError, match="'002_b' is not applied in development"):
         run_command("rollback_schema_migration", "--to", "002_b")
@@ -180,7 +173,7 @@ def test_status_every_state_all_environments_and_check(targets, migrations_dir):
         run_command("schema_migration_status", "--all-environments", "--check")
     assert exited.value.code == 1
 
-    out, _ = run_command("schema_migration_status", "--all-environments")
+    out, _, _ = run_command("schema_migration_status", "--all-environments")
     assert "development (" in out
     assert "production (" in out
     staging = out.split("staging (")[1].split("production (")[0]
@@ -188,7 +181,7 @@ def test_status_every_state_all_environments_and_check(targets, migrations_dir):
     assert "not on disk nor in the catalogue" in staging
     assert re.search(r"\[  applied  \] 001_a  applied [\d-]+ [\d:]+ (by \S+ )?in \d", staging)
 
-    out, _ = run_command("schema_migration_status", "--all-environments", "--format", "json")
+    out, _, _ = run_command("schema_migration_status", "--all-environments", "--format", "json")
     environments = {e["environment"]: e for e in json.loads(out)["environments"]}
     assert set(environments) == {"development", "staging", "production"}
     states = {m["migration_id"]: m for m in environments["staging"]["migrations"]}
@@ -248,7 +241,7 @@ def test_a_name_with_letters_outside_the_latin_alphabets_is_refused(name):
 
 
 def test_create_says_when_it_changed_a_name(targets):
-    out, _ = run_command("create_schema_migration", "añadir_ñandú")
+    out, _, _ = run_command("create_schema_migration", "añadir_ñandú")
     [folder] = SchemaManager().migrations_directory.path.iterdir()
     assert re.fullmatch(r"\d{14}_anadir_nandu", folder.name)
     assert out.splitlines() == [
@@ -263,7 +256,7 @@ def test_an_empty_migration_applies_and_rolls_back_as_prisma_applies_it(targets)
     run_command("create_schema_migration", "nothing yet")
     [folder] = SchemaManager().migrations_directory.path.iterdir()
 
-    out, _ = run_command("apply_schema_migration", "--all", "-e", "staging")
+    out, _, _ = run_command("apply_schema_migration", "--all", "-e", "staging")
 
     assert f"{folder.name} ... applied (0 statement(s)" in out
     [row] = targets.ledger("staging")
@@ -288,7 +281,7 @@ def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):
     down_file = tmp_path / "down.sql"
     down_file.write_bytes(b"DROP TABLE widgets;\n")
 
-    out, _ = run_command(
+    out, _, _ = run_command(
         "create_schema_migration", "Add widgets", "--sql", str(sql_file), "--down", str(down_file)
     )
 
@@ -392,9 +385,9 @@ def test_edited_applied_migration_is_modified_and_refused(targets, migrations_di
         state = status_of(environment)["001_users"]
         assert state["state"] == "modified"
         assert (state["applied_checksum"], state["current_checksum"]) == (old, new)
-    out, _ = run_command("schema_migration_status")
+    out, _, _ = run_command("schema_migration_status")
     assert f"applied with checksum {old}, SQL now has checksum {new}" in out
-    out, _ = run_command("schema_migration_status", "-e", "staging")
+    out, _, _ = run_command("schema_migration_status", "-e", "staging")
     assert f"applied in another environment with checksum {old}, SQL now has" in out
     with pytest.raises(SystemExit):
         run_command("schema_migration_status", "-e", "development", "--check")

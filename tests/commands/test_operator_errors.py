@@ -12,9 +12,10 @@ import pytest
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.ledger import Ledger
-from tests.commands.test_commands import demo_env, manage, write_migration
+from tests.commands.test_commands import demo_env, manage
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS, POSTGRES_URL
+from tests.utils import write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

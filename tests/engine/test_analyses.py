@@ -16,8 +16,7 @@ from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.models import ScriptAnalysis
 from schema_manager.targets import resolve
-from tests.engine.test_batches import catalogue
-from tests.engine.test_performance import count_queries
+from tests.utils import catalogue, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

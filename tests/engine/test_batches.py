@@ -16,28 +16,12 @@ from schema_manager.executor import MigrationExecutor
 from schema_manager.history import Operation, Status
 from schema_manager.history_writes import write_record as _write
 from schema_manager.ledger import Ledger
-from tests.engine.test_performance import count_queries
+from tests.utils import catalogue, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 # Statements only: Django versions differ in which BEGIN/COMMIT of bulk_create they log.
 STATEMENTS = {"transaction_control": False}
-
-
-def catalogue(first: int, count: int) -> list[Migration]:
-    """``count`` stored migrations of two statements each (as ``import_migrations`` leaves them)."""
-    migrations = [
-        Migration(
-            id=f"{i:03d}_step",
-            name="step",
-            sql=f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY);\nINSERT INTO t{i} VALUES (1);\n",
-            rollback_sql=f"DROP TABLE t{i};\n",
-        )
-        for i in range(first, first + count)
-    ]
-    for migration in migrations:
-        migration.save()
-    return list(Migration.objects.filter(pk__in=[m.id for m in migrations]).order_by("id"))
 
 
 def batch_queries(targets, call) -> dict[str, int]:

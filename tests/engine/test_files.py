@@ -9,26 +9,20 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from schema_manager import Migration, SchemaManager, file_reads
 from tests.routers import move_model
+from tests.utils import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 GOOD = "20240101000000_good"
 BAD = "20240102000000_bad"
 SECRET = "SELECT 'a system file, never to be quoted';\n"
-
-
-def run_command(*args: str) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO(), no_color=True)
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -101,7 +95,7 @@ def test_status_lists_a_bad_folder_with_its_error_and_stores_nothing_of_it(
     make(directory / BAD)
     named = f"{BAD}/{file}" if file else BAD
 
-    out = run_command("schema_migration_status")
+    out = run_command("schema_migration_status").stdout
     good_line, bad_line = out.splitlines()[1:3]
     assert good_line.startswith(f"  [  pending  ] {GOOD}")
     assert bad_line.startswith(f"  [unreadable ] {BAD}  ")
@@ -110,7 +104,7 @@ def test_status_lists_a_bad_folder_with_its_error_and_stores_nothing_of_it(
     assert "never to be quoted" not in out
     assert str(directory.parent) not in bad_line
 
-    payload = json.loads(run_command("schema_migration_status", "--format", "json"))
+    payload = json.loads(run_command("schema_migration_status", "--format", "json").stdout)
     [bad] = [m for m in payload["migrations"] if m["migration_id"] == BAD]
     assert bad["state"] == "unreadable"
     assert words in bad["error"]
@@ -138,7 +132,7 @@ def test_a_nul_byte_never_reaches_a_postgresql_catalogue(postgres_targets, direc
     move_model(Migration, postgres_targets.alias("development"), monkeypatch)
     nul_byte(directory / BAD)
 
-    out = run_command("schema_migration_status")
+    out = run_command("schema_migration_status").stdout
     assert f"[unreadable ] {BAD}  '{BAD}/migration.sql' contains a NUL byte" in out
     assert list(Migration.objects.values_list("id", flat=True)) == [GOOD]
 

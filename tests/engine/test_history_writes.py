@@ -13,8 +13,8 @@ from django.db import connections, transaction
 
 from schema_manager import Migration, SchemaManager, VersionRecord, history_writes
 from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
-from tests.engine.test_batches import catalogue
 from tests.routers import move_model
+from tests.utils import catalogue
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

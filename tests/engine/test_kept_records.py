@@ -14,9 +14,10 @@ from django.db import connections
 
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.kept_records import TABLE
-from tests.commands.test_commands import manage, write_migration
+from tests.commands.test_commands import manage
 from tests.commands.test_operator_errors import _postgres_url, migrations_of, staging  # noqa: F401
 from tests.settings import POSTGRES_SCHEMAS
+from tests.utils import write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

@@ -19,6 +19,7 @@ from schema_manager import Migration
 from schema_manager.backends import get_backend
 from schema_manager.ledger import Ledger
 from tests.processes import RELEASE_LOCKS, Fleet, answer, kill_started
+from tests.utils import write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -215,11 +216,11 @@ def test_search_path_set_by_a_migration_cannot_redirect_the_ledger(
             Ledger(get_backend(connections["pg_development"])).ensure_table()
             cursor.execute(f"SET search_path TO {schema}")
         ids = ["001_first", "002_moves_search_path", "003_third"]
-        _write(migrations_dir, ids[0], _marker(ids[0]))
+        write_migration(migrations_dir, ids[0], _marker(ids[0]))
         # Built at run time, where the rules cannot read it (they refuse a plain SET).
         moves = f"DO $$ BEGIN EXECUTE '{scope} search_' || 'path TO {decoy}, {schema}'; END $$;\n"
-        _write(migrations_dir, ids[1], moves + _marker(ids[1]))
-        _write(migrations_dir, ids[2], _marker(ids[2]))
+        write_migration(migrations_dir, ids[1], moves + _marker(ids[1]))
+        write_migration(migrations_dir, ids[2], _marker(ids[2]))
         for _ in range(2):  # the deploy, then the next one on a new session
             call_command("apply_schema_migration", "--all", verbosity=0)
             connections["pg_development"].close()
@@ -232,14 +233,6 @@ def test_search_path_set_by_a_migration_cannot_redirect_the_ledger(
     finally:
         connections["pg_development"].close()
         targets.execute("development", f"DROP SCHEMA IF EXISTS {decoy} CASCADE")
-
-
-def _write(directory, migration_id: str, sql: str, down: str | None = None) -> None:
-    folder = directory / migration_id
-    folder.mkdir()
-    (folder / "migration.sql").write_text(sql)
-    if down is not None:
-        (folder / "down.sql").write_text(down)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from io import StringIO
 
@@ -16,13 +15,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.ledger import Ledger, utc_now
 from schema_manager.models import Migration, VersionRecord
 from tests.conftest import Targets, _environment_settings
+from tests.utils import count_queries
 
 SQL = "CREATE TABLE t (id INTEGER PRIMARY KEY);\n"
 CHECKSUM = migration_checksum(SQL)
@@ -95,25 +94,6 @@ def bulk_history(targets, first: int, count: int, records_each: int) -> None:
             "applied_steps_count, started_at) VALUES (%s, %s, %s, %s, %s, %s)",
             [[*row, row[2]] for row in ledger_rows],
         )
-
-
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
-@contextmanager
-def count_queries(*aliases: str, transaction_control: bool = True):
-    """Yield a dict that, after the block, maps each alias to its number of queries; without
-    BEGIN, COMMIT and savepoints if ``transaction_control`` is false (Django versions differ
-    in which of those they log)."""
-    counts: dict[str, int] = {}
-    with ExitStack() as stack:
-        contexts = {a: stack.enter_context(CaptureQueriesContext(connections[a])) for a in aliases}
-        yield counts
-    for alias, context in contexts.items():
-        queries = [query["sql"] for query in context.captured_queries]
-        if not transaction_control:
-            queries = [sql for sql in queries if not sql.upper().startswith(TRANSACTION_CONTROL)]
-        counts[alias] = len(queries)
 
 
 def status_queries(targets) -> tuple[dict[str, int], str]:

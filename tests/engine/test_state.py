@@ -18,11 +18,9 @@ from schema_manager.files import UnreadableFolder
 from schema_manager.ledger import Ledger, LedgerRow, utc_now
 from schema_manager.state import Facts, State, standing
 from schema_manager.targets import resolve
-from tests.commands.test_commands import migrations_dir, run_command, write_migration
 from tests.conftest import POSTGRES_SKIP_REASON, TRANSACTIONAL_ENGINES, _clean_targets
 from tests.settings import POSTGRES_URL
-
-__all__ = ["migrations_dir"]  # a fixture used below
+from tests.utils import run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -41,10 +39,10 @@ def targets(request, tmp_path, transactional_db):
 def status_of(migration_id: str) -> State:
     """What ``schema_migration_status`` says, checked against its JSON output."""
     [state] = [s for s in SchemaManager().status(ENV) if s.migration_id == migration_id]
-    out, _ = run_command("schema_migration_status", "-e", ENV, "--format", "json")
+    out, _, _ = run_command("schema_migration_status", "-e", ENV, "--format", "json")
     [entry] = [m for m in json.loads(out)["migrations"] if m["migration_id"] == migration_id]
     assert entry["state"] == state.state.value
-    text, _ = run_command("schema_migration_status", "-e", ENV)
+    text, _, _ = run_command("schema_migration_status", "-e", ENV)
     assert f"[{state.state.label:^11}] {migration_id}" in text
     return state.state
 
