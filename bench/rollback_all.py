@@ -17,12 +17,12 @@ import django
 def main(environment: str | None) -> int:
     django.setup()
     from schema_manager import SchemaManager
-    from schema_manager.executor import MigrationExecutor
+    from schema_manager.execution.session import ExecutionSession
     from schema_manager.targets import resolve
 
     manager = SchemaManager()
     target = resolve(environment)
-    applied = MigrationExecutor(target.alias, 60).ledger.applied()
+    applied = ExecutionSession(target.alias, 60).ledger.applied()
     results = manager.rollback_migrations_sync(sorted(applied, reverse=True), environment)
     if results and not results[-1].success:
         print(results[-1].message, results[-1].error, file=sys.stderr)

@@ -25,7 +25,7 @@ from django.db import DatabaseError, connections, router, transaction
 from . import __version__
 from .backends import TargetBackend, get_backend
 from .conf import app_settings
-from .executor import GROUP_CHARS
+from .execution import transport
 from .models import ScriptAnalysis, id_chunks
 from .security import get_logger
 from .sql import Finding, Statement, check_sql
@@ -291,7 +291,7 @@ class _Cuts:
     def see(self, statement: Statement) -> None:
         self.statements += 1
         end = statement.start + len(statement.text)
-        if end - self.group_start >= GROUP_CHARS:
+        if end - self.group_start >= transport.GROUP_CHARS:
             self.cuts.append((end, self.statements))
             self.group_start = end
 
@@ -326,7 +326,7 @@ class _TransactionMix:
 
     @property
     def stepwise(self) -> bool:
-        """Whether the script runs statement by statement (``executor.runs_stepwise``, from
+        """Whether the script runs statement by statement (``stepwise.runs_stepwise``, from
         this reading): where the engine cannot roll DDL back, where the script says so, or
         where a statement refuses a transaction."""
         return not self.applies or self.first is not None

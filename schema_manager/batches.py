@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sized
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
@@ -28,7 +27,8 @@ from .exceptions import (
     MigrationStateError,
     NotAppliedError,
 )
-from .executor import MigrationExecutor, Outcome
+from .execution.executor import MigrationExecutor
+from .execution.outcome import Outcome
 from .kept_records import KeptRecords
 from .models import Migration, VersionRecord, id_chunks
 from .results import MigrationResult, ValidationResult
@@ -57,31 +57,24 @@ class _Batch:
         # the workspace's next operation need not reconcile.
         self.fingerprint = workspace.catch_up(target, executor)
         self.plan_length = len(plan)
-        # Each history record is settled before the target's next commit (see history_writes).
-        executor.before_commit = self._settle_records
         # Results by ledger row id, so that a record refused later (as it settles) is told
         # on the result of the operation it belongs to.
         self.results: dict[str, MigrationResult] = {}
         self.history_failed = False  # a record was refused: the batch stops
 
-    @cached_property
+    @property
     def records(self) -> history_writes.RecordWriter:
-        """How this batch writes its history records (chosen, and connected, at the first)."""
-        return history_writes.writer_for(self.plan_length)
-
-    def _settle_records(self) -> None:
-        if "records" in self.__dict__:
-            self.records.settle()
+        """How this batch writes its history records: the session's writer, each record
+        settled before the target's next commit (see history_writes)."""
+        return self.executor.session.records(self.plan_length)
 
     def close(self) -> None:
         """Called last, whatever happened: every history record of the batch is written (or,
         refused, kept on the target and told on its result)."""
-        self.executor.before_commit = None
-        if "records" in self.__dict__:
-            try:
-                self.records.close()
-            except HistoryNotWritten as exc:
-                self._history_refused(exc)
+        try:
+            self.executor.session.close_records()
+        except HistoryNotWritten as exc:
+            self._history_refused(exc)
 
     def _done(self, outcome: Outcome) -> None:
         if self.history_failed:  # history lacks a record: the next operation reconciles

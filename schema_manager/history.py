@@ -21,7 +21,7 @@ from .models import Migration, VersionRecord
 from .security import get_logger
 
 if TYPE_CHECKING:
-    from .executor import Outcome
+    from .execution.outcome import Outcome
     from .targets import Target
 
 logger = get_logger("schema_manager.history")

@@ -25,7 +25,7 @@ from .exceptions import (
     LockTimeoutError,
     MigrationStateError,
 )
-from .executor import MigrationExecutor
+from .execution.executor import MigrationExecutor
 from .files import (
     MigrationDirectory,
 )
@@ -418,7 +418,7 @@ class SchemaManager:
         executor = executor_for(target)
         done: list[MigrationResult] = []
         try:
-            with self.deferred_schema_sync(), executor.session(None if under_lock else ids):
+            with self.deferred_schema_sync(), executor.session.hold(None if under_lock else ids):
                 items = plan if isinstance(plan, list) else plan(executor)
                 if not items:
                     return done

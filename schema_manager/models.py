@@ -1,6 +1,6 @@
 """The catalogue of migrations and the append-only history of every attempt.
 
-Models hold fields and small helpers only; SQL execution lives in ``executor.py``.
+Models hold fields and small helpers only; SQL execution lives in ``execution/``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .executor import Outcome
+    from .execution.outcome import Outcome
     from .files import FolderChecksum, UnreadableFolder
     from .models import Migration, VersionRecord
     from .sql import Finding

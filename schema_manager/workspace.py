@@ -10,7 +10,8 @@ from pathlib import Path
 from . import history, rollback_choice
 from .conf import app_settings
 from .exceptions import SchemaManagerError
-from .executor import MigrationExecutor
+from .execution.executor import MigrationExecutor
+from .execution.session import ExecutionSession
 from .files import MigrationDirectory
 from .kept_records import KeptRecords
 from .ledger import LedgerRow
@@ -122,9 +123,4 @@ def reconcile(target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
 
 def executor_for(target: Target) -> MigrationExecutor:
     """An executor on ``target`` with the environment's timeouts and lock settings."""
-    return MigrationExecutor(
-        target.alias,
-        app_settings.LOCK_WAIT,
-        timeouts=app_settings.timeouts_for(target.environment),
-        lock_retries=app_settings.LOCK_TIMEOUT_RETRIES,
-    )
+    return MigrationExecutor(ExecutionSession.for_target(target))

@@ -1,7 +1,7 @@
 """MySQL and MariaDB targets: Prisma's ledger DDL and its ``GET_LOCK('prisma_migrate')``.
 
 DDL commits implicitly on these engines, so ``can_rollback_ddl`` is False and the executor
-runs migrations step by step with compensation (see ``executor.py``).
+runs migrations step by step with compensation (see ``execution/stepwise.py``).
 """
 
 from __future__ import annotations

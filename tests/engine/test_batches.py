@@ -12,7 +12,8 @@ from django.db import connections, transaction
 
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.backends import get_backend
-from schema_manager.executor import MigrationExecutor
+from schema_manager.execution.executor import MigrationExecutor
+from schema_manager.execution.session import ExecutionSession
 from schema_manager.history import Operation, Status
 from schema_manager.history_writes import write_record as _write
 from schema_manager.ledger import Ledger
@@ -137,14 +138,15 @@ def test_a_held_ledger_never_shows_a_row_whose_transaction_did_not_commit(postgr
     """The ledger row is written just before COMMIT; a constraint checked at COMMIT fails the
     migration after it. The batch's copy of the ledger must not keep the rolled-back row."""
     alias = postgres_targets.alias("development")
-    executor = MigrationExecutor(alias, lock_wait=5)
+    session = ExecutionSession(alias, lock_wait=5)
+    executor = MigrationExecutor(session)
     sql = (
         "CREATE TABLE parent (id INT PRIMARY KEY);\n"
         "CREATE TABLE child (parent_id INT REFERENCES parent (id) DEFERRABLE INITIALLY "
         "DEFERRED);\n"
         "INSERT INTO child VALUES (1);\n"
     )
-    with executor.session(["001_deferred"]):
+    with session.hold(["001_deferred"]):
         outcome = executor.apply("001_deferred", sql, "c" * 64)
         held = executor.ledger.rows("001_deferred")
     on_disk = Ledger(get_backend(connections[alias])).rows("001_deferred")

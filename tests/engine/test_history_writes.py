@@ -36,7 +36,7 @@ def writers(monkeypatch) -> list[RecordWriter]:
         chosen.append(writer_for(plan_length))
         return chosen[-1]
 
-    monkeypatch.setattr("schema_manager.batches.history_writes.writer_for", spy)
+    monkeypatch.setattr("schema_manager.execution.session.history_writes.writer_for", spy)
     return chosen
 
 

@@ -14,11 +14,11 @@ from django.db import connections
 
 from schema_manager import Migration, SchemaManager, large_scripts
 from schema_manager import analyses as analyses_module
-from schema_manager import executor as executor_module
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.exceptions import SchemaManagerError
-from schema_manager.executor import MigrationExecutor
+from schema_manager.execution import transport as transport_module
+from schema_manager.execution.executor import MigrationExecutor
 from schema_manager.sql import check_sql, statements
 from schema_manager.validation import validate
 from tests.routers import move_model
@@ -157,7 +157,7 @@ def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
 def test_statements_sent_together_still_name_the_one_that_failed(
     postgres_targets, manager: SchemaManager, monkeypatch
 ):
-    monkeypatch.setattr(executor_module, "GROUP_CHARS", 120)  # several round trips
+    monkeypatch.setattr(transport_module, "GROUP_CHARS", 120)  # several round trips
     rows = "".join(f"INSERT INTO g VALUES ({i}); -- row {i}\n" for i in range(30))
     sql = f"CREATE TABLE g (id INT PRIMARY KEY);\n{rows}INSERT INTO g (id) VALUES (7);\nSELECT 1"
     failing = Migration(id="001_g", sql=sql, rollback_sql="DROP TABLE g;")
@@ -190,7 +190,7 @@ def tricky_large_script(rows: int) -> str:
 def test_the_analysis_cuts_a_large_script_into_runs_of_whole_statements(
     postgres_targets, monkeypatch
 ):
-    monkeypatch.setattr(analyses_module, "GROUP_CHARS", 4_000)
+    monkeypatch.setattr(transport_module, "GROUP_CHARS", 4_000)
     sql = tricky_large_script(1_500)
     assert statements.is_streamed(sql)
     backend = get_backend(connections[postgres_targets.alias("staging")])
@@ -215,13 +215,12 @@ def test_a_large_script_runs_in_its_analysed_slices_without_being_split_again(
     postgres_targets, manager: SchemaManager, monkeypatch
 ):
     # Slices of ~16 kB (a script up to GROUP_CHARS goes whole, in one round trip).
-    monkeypatch.setattr(analyses_module, "GROUP_CHARS", 16_000)
-    monkeypatch.setattr(executor_module, "GROUP_CHARS", 16_000)
+    monkeypatch.setattr(transport_module, "GROUP_CHARS", 16_000)
     # What the executor splits while it runs a script (the analysis before it reads the
     # script's first statement through the same function).
     split: list[int] = []
     running: list[bool] = []
-    real_split, real_run = executor_module.iter_statements, MigrationExecutor._run_and_record
+    real_split, real_run = transport_module.iter_statements, MigrationExecutor._run_and_record
 
     def iter_statements(sql, *args):
         if running:
@@ -235,7 +234,7 @@ def test_a_large_script_runs_in_its_analysed_slices_without_being_split_again(
         finally:
             running.pop()
 
-    monkeypatch.setattr(executor_module, "iter_statements", iter_statements)
+    monkeypatch.setattr(transport_module, "iter_statements", iter_statements)
     monkeypatch.setattr(MigrationExecutor, "_run_and_record", run_and_record)
     sql = tricky_large_script(1_500)
     result = manager.apply_migration_sync(

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .sql import Statement
-from .sql.names import QualifiedName, unquote
-from .sql.operations import (
+from ..sql import Statement
+from ..sql.names import QualifiedName, unquote
+from ..sql.operations import (
     AddColumn,
     AddConstraint,
     AlterTable,

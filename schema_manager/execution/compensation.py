@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .backends import TargetBackend
+from ..backends import TargetBackend
+from ..security import get_logger, scrub
+from ..sql import Statement, generate_rollback
+from ..sql.operations import AlterTable, Operation, describe
+from ..sql.rollback import WARNING_PREFIX, invert_operation
 from .footprints import Footprint, Target, exists_now, targets_of
-from .security import get_logger, scrub
-from .sql import Statement, generate_rollback
-from .sql.operations import AlterTable, Operation, describe
-from .sql.rollback import WARNING_PREFIX, invert_operation
 
 logger = get_logger("schema_manager.compensation")
 

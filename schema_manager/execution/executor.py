@@ -1,0 +1,324 @@
+"""The transaction protocol of one migration on one target: statements and ledger row commit
+together, or not at all.
+
+The executor runs the statements in ``transaction.atomic(using=target)`` and writes the
+``_prisma_migrations`` row inside the same transaction (with the statements' last round trip,
+where the transport sends them together). A script that cannot run in a transaction goes to
+``stepwise`` once its attempt's row is committed. The session handed in at construction owns
+the lock, the held ledger rows and the hook settled before each commit; the executor never
+touches the app's own tables: the caller records history from the ``Outcome`` it returns.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Protocol
+
+from django.db import DatabaseError, transaction
+
+from ..backends import LEDGER_TABLE
+from ..exceptions import (
+    CommitWithheld,
+    LedgerGuardError,
+    LockTimeoutError,
+    MigrationStateError,
+    NotAppliedError,
+)
+from ..ledger import LedgerRow, utc_now
+from ..security import get_logger, scrub
+from ..sql import Statement, parse_statements
+from ..sql.statements import MAX_STREAMED_CHARS, check_input, iter_statements
+from . import journal
+from .crash import crash_point
+from .outcome import Outcome, record_failure
+from .session import ExecutionSession
+from .standing import check_can_apply, live_row
+from .stepwise import StepwiseRun, runs_stepwise
+from .transport import Progress, Shape, Transport
+
+logger = get_logger("schema_manager.executor")
+
+# Errors that leave the migration's transaction rolled back and go to the caller as they are.
+_RAISED = (MigrationStateError, CommitWithheld, LockTimeoutError)
+
+
+class Analysed(Shape, Protocol):
+    """What the script's stored analysis says about running it (see ``analyses.Analysis``)."""
+
+    @property
+    def stepwise(self) -> bool: ...
+
+
+class MigrationExecutor:
+    """Applies and rolls back migrations in the session's target, one transaction each."""
+
+    def __init__(self, session: ExecutionSession, progress: Progress | None = None) -> None:
+        self.session = session
+        self.alias = session.alias
+        self.connection = session.connection
+        self.backend = session.backend
+        self.ledger = session.ledger
+        self.transport = Transport(session, progress)
+        self.stepwise = StepwiseRun(session, self.transport)
+
+    def live_row(self, migration_id: str) -> LedgerRow | None:
+        """The ledger row that makes ``migration_id`` applied here, if any."""
+        return live_row(self.ledger, migration_id)
+
+    def apply(
+        self,
+        migration_id: str,
+        sql: str,
+        checksum: str,
+        *,
+        fake: bool = False,
+        analysis: Analysed | None = None,
+    ) -> Outcome:
+        """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
+
+        ``fake`` records the row without running the SQL (baselining an existing database).
+        In a transaction the statements are read one at a time, so a large data migration
+        never has all its statements in memory. ``analysis``, the script's analysis for this
+        target, spares reading the script to know how it runs.
+        """
+        check_input(sql, MAX_STREAMED_CHARS)
+        self.session.refuse_open_transaction()
+        outcome = Outcome(success=False, started_at=utc_now())
+        # A fake runs nothing, so it is one atomic ledger insert on every engine.
+        if not fake:
+            stepwise = analysis.stepwise if analysis is not None else None
+            outcome.stepwise = runs_stepwise(self.backend, sql) if stepwise is None else stepwise
+
+        def every_statement() -> list[Statement]:
+            return list(iter_statements(sql, self.connection.vendor))
+
+        clock = time.perf_counter()
+        with self.session.locked():
+            self.ledger.ensure_table()
+            if self.stepwise.recover_interrupted(migration_id, checksum, every_statement, outcome):
+                pass  # a dead process had run every statement: its attempt is now finished
+            elif outcome.stepwise:
+                try:
+                    self._apply_stepwise(migration_id, checksum, every_statement(), outcome)
+                finally:  # its timeouts were set for the session
+                    self._reset_timeouts()
+            else:
+                self._apply_atomic(migration_id, checksum, sql, outcome, fake, analysis)
+        outcome.elapsed = time.perf_counter() - clock
+        return outcome
+
+    def _apply_atomic(
+        self,
+        migration_id: str,
+        checksum: str,
+        sql: str,
+        outcome: Outcome,
+        fake: bool,
+        analysis: Analysed | None,
+    ) -> None:
+        for attempt in range(self.session.lock_retries + 1):
+            outcome.attempts, outcome.statements_run = attempt + 1, 0
+            try:
+                with transaction.atomic(using=self.alias):
+                    self._begin_locked(local_timeouts=True)
+                    live = check_can_apply(self.ledger, self.alias, migration_id, checksum)
+                    if live is not None:
+                        outcome.already_applied, outcome.applied_row = True, live
+                    elif fake:
+                        self._record_fake(migration_id, checksum, outcome)
+                    else:
+                        self._run_and_record(migration_id, checksum, sql, outcome, analysis)
+                        crash_point("before-commit")
+                    self.session.before_commit()
+                outcome.success = True
+                return
+            except LedgerGuardError as exc:
+                raise LedgerGuardError(
+                    f"Migration {migration_id} was not applied (its transaction was rolled "
+                    f"back): {exc}."
+                ) from exc
+            except _RAISED:
+                raise
+            except Exception as exc:  # recorded, logged and returned; see record_failure
+                if self.transport.retry_after(exc, attempt):
+                    continue
+                record_failure(outcome, exc, migration_id, self.alias)
+                try:
+                    self.session.before_commit()
+                finally:  # the failed attempt is recorded in the ledger all the same
+                    self._record_failed_attempt(migration_id, checksum, outcome)
+                return
+
+    def _record_fake(self, migration_id: str, checksum: str, outcome: Outcome) -> None:
+        """The row ``prisma migrate resolve --applied`` writes: one instant, empty logs, no
+        steps."""
+        outcome.started_at = outcome.finished_at = utc_now()
+        outcome.ledger_id = self.ledger.insert(
+            migration_id,
+            checksum,
+            outcome.started_at,
+            finished_at=outcome.finished_at,
+            logs="",
+            applied_steps_count=0,
+        )
+
+    def _record_failed_attempt(self, migration_id: str, checksum: str, outcome: Outcome) -> None:
+        """The rolled-back attempt's ledger row; if the ledger refuses it too, its error joins
+        the migration's own (neither hides the other) and history keeps the attempt."""
+        try:
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=None,
+                rolled_back_at=utc_now(),
+                logs=outcome.error,
+            )
+        except DatabaseError as exc:
+            refused = scrub(" ".join(str(exc).split())) or type(exc).__name__
+            outcome.error = (
+                f"{outcome.error}; and the failed attempt could not be recorded in "
+                f"{LEDGER_TABLE} either: {refused}"
+            )
+            logger.warning("Migration %s: %s", migration_id, outcome.error)
+
+    def _run_and_record(
+        self,
+        migration_id: str,
+        checksum: str,
+        sql: str,
+        outcome: Outcome,
+        analysis: Analysed | None,
+    ) -> None:
+        """Run the script in the open transaction, then insert its finished ledger row; where
+        statements go to the server together, the row goes with the last of them."""
+        row_id = str(uuid.uuid4())
+        record = ""
+        if self.backend.sends_statements_together:
+            with self.connection.cursor() as cursor:
+                record = self.ledger.insert_finished_sql(
+                    cursor, row_id, migration_id, checksum, outcome.started_at
+                )
+        returned = self.transport.run_script(sql, analysis, outcome, then=record)
+        if returned is None:  # the row did not go with the statements
+            outcome.finished_at = utc_now()
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=outcome.finished_at,
+                applied_steps_count=1,
+                row_id=row_id,
+            )
+            return
+        finished_at = self.ledger.confirm(returned)
+        outcome.finished_at, outcome.ledger_id = finished_at, row_id
+        self.ledger.inserted(
+            LedgerRow(
+                row_id, checksum, finished_at, migration_id, None, None, outcome.started_at, 1
+            )
+        )
+
+    def _apply_stepwise(
+        self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
+    ) -> None:
+        with transaction.atomic(using=self.alias):
+            self._begin_locked(local_timeouts=False)
+            live = check_can_apply(self.ledger, self.alias, migration_id, checksum)
+            if live is not None:
+                outcome.already_applied, outcome.applied_row = True, live
+                outcome.success = True
+                return
+            # Committed before the first statement: whoever comes next (after a crash, too)
+            # sees the attempt, how far it got and, in its journal, what each step found.
+            self.session.before_commit()
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=None,
+                logs=journal.encode({}),
+            )
+        self.stepwise.run(migration_id, statements, outcome)
+
+    def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
+        """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
+        statements = parse_statements(rollback_sql, self.connection.vendor)
+        self.session.refuse_open_transaction()
+        outcome = Outcome(success=False, started_at=utc_now())
+        outcome.stepwise = runs_stepwise(self.backend, rollback_sql, statements)
+        clock = time.perf_counter()
+        with self.session.locked():
+            try:
+                self._rollback(migration_id, statements, outcome)
+            except LedgerGuardError as exc:
+                raise LedgerGuardError(
+                    f"Migration {migration_id} was not rolled back (the rollback's transaction "
+                    f"was rolled back): {exc}."
+                ) from exc
+            except _RAISED:
+                raise
+            except Exception as exc:  # recorded, logged and returned; see record_failure
+                record_failure(outcome, exc, migration_id, self.alias)
+                if outcome.stepwise and outcome.statements_run:
+                    outcome.remaining = _still_in_effect(statements[: outcome.statements_run])
+            finally:
+                if outcome.stepwise:
+                    self._reset_timeouts()
+        outcome.elapsed = time.perf_counter() - clock
+        return outcome
+
+    def _rollback(self, migration_id: str, statements: list[Statement], outcome: Outcome) -> None:
+        with transaction.atomic(using=self.alias):
+            self._begin_locked(local_timeouts=not outcome.stepwise)
+            live = self.live_row(migration_id)
+            if live is None:
+                raise NotAppliedError(
+                    f"Migration {migration_id!r} is not applied on {self.alias!r}."
+                )
+            outcome.applied_row = live
+            if not outcome.stepwise:
+                # The ledger row changes in the statements' own transaction (with their last
+                # round trip, where statements go together).
+                self._run_and_mark(statements, live, outcome)
+            self.session.before_commit()
+        if outcome.stepwise:
+            for statement in statements:
+                self.transport.run_one(statement, outcome)
+            self._mark_rolled_back(live, outcome)
+        outcome.success = True
+
+    def _run_and_mark(self, statements: list[Statement], live: LedgerRow, outcome: Outcome) -> None:
+        mark = ""
+        if self.backend.sends_statements_together:
+            with self.connection.cursor() as cursor:
+                mark = self.ledger.mark_rolled_back_sql(cursor, live.id)
+        returned = self.transport.run(statements, outcome, then=mark)
+        if returned is None:  # the mark did not go with the statements
+            self._mark_rolled_back(live, outcome)
+            return
+        when = self.ledger.confirm(returned)
+        outcome.finished_at, outcome.ledger_id = when, live.id
+        self.ledger.marked_rolled_back(live.id, when)
+
+    def _mark_rolled_back(self, live: LedgerRow, outcome: Outcome) -> None:
+        outcome.finished_at = utc_now()
+        self.ledger.mark_rolled_back(live.id, outcome.finished_at)
+        outcome.ledger_id = live.id
+
+    def _begin_locked(self, *, local_timeouts: bool) -> None:
+        """First statements of the migration's (or ledger check's) transaction."""
+        with self.connection.cursor() as cursor:
+            self.ledger.lock_in_transaction(cursor)
+            self.backend.set_timeouts(cursor, self.session.timeouts, local=local_timeouts)
+
+    def _reset_timeouts(self) -> None:
+        with self.connection.cursor() as cursor:
+            self.backend.reset_timeouts(cursor)
+
+
+def _still_in_effect(done: list[Statement]) -> str:
+    """What a failed stepwise rollback left in effect, for an operator."""
+    ran = "; ".join(f"statement {s.index + 1} ({s.summary})" for s in done)
+    return f"the rollback's {ran} ran and stay in effect"

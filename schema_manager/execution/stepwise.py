@@ -1,0 +1,217 @@
+"""Scripts that run statement by statement outside a transaction: the run, its compensation
+when a statement fails, and the recovery of an attempt whose process died.
+
+Where the engine cannot roll DDL back (MySQL/MariaDB), where the script declares
+``no-transaction``, or where a statement refuses a transaction, each statement commits on
+its own with its progress count in the ledger row; the executor has committed the row (its
+journal empty) before the first statement runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from ..backends import TargetBackend
+from ..ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
+from ..security import get_logger
+from ..sql import Statement, parse_statements
+from ..sql.directives import parse_directives
+from ..sql.statements import is_streamed, iter_statements
+from . import journal
+from .compensation import (
+    Step,
+    commits_with_its_progress,
+    compensate,
+    execute_quietly,
+    undo_uncertain,
+)
+from .crash import crash_point
+from .footprints import Footprint, probe, targets_of
+from .outcome import Outcome, record_failure
+from .session import ExecutionSession
+from .transport import Transport
+
+logger = get_logger("schema_manager.executor")
+
+
+def runs_stepwise(
+    backend: TargetBackend, sql: str, statements: list[Statement] | None = None
+) -> bool:
+    """Whether ``sql`` runs statement by statement outside a transaction on ``backend``."""
+    if not backend.can_rollback_ddl or parse_directives(sql).no_transaction:
+        return True
+    if statements is None:
+        if is_streamed(sql):
+            # A large script is not held in memory: its first statement decides, since
+            # validation refuses a script that mixes statements the engine refuses in a
+            # transaction with others (and the engine would refuse such a mix anyway).
+            first = next(iter_statements(sql, backend.vendor), None)
+            return first is not None and bool(backend.refuses_transaction(first))
+        statements = parse_statements(sql, backend.vendor)
+    return any(backend.refuses_transaction(s) for s in statements)
+
+
+class StepwiseRun:
+    """Runs, compensates and recovers step-by-step attempts in one session."""
+
+    def __init__(self, session: ExecutionSession, transport: Transport) -> None:
+        self.session = session
+        self.transport = transport
+        self.connection = session.connection
+        self.backend = session.backend
+        self.ledger = session.ledger
+
+    def run(self, migration_id: str, statements: list[Statement], outcome: Outcome) -> None:
+        """Run the attempt whose ledger row ``outcome.ledger_id`` is committed; finish the row,
+        or on a failure compensate what ran and close it."""
+        entries: journal.Entries = {}
+        completed: list[Step] = []
+        step: Step | None = None
+        try:
+            for count, statement in enumerate(statements, start=1):
+                step = self._read_step(statement, count, entries, outcome.ledger_id)
+                record = partial(self.ledger.set_progress, outcome.ledger_id, count)
+                self.transport.run_one(
+                    statement, outcome, then=record, before_retry=partial(self._clean_up, step)
+                )
+                completed.append(step)
+                step = None
+                crash_point(f"after-step-{len(completed)}")
+            outcome.finished_at = utc_now()
+            crash_point("before-commit")
+            self.ledger.finish(outcome.ledger_id, outcome.finished_at, len(completed))
+            outcome.success = True
+        except Exception as exc:  # compensated, recorded, logged and returned
+            record_failure(outcome, exc, migration_id, self.session.alias)
+            self._compensate(outcome, completed, self._may_have_acted(step))
+
+    def _read_step(
+        self, statement: Statement, count: int, entries: journal.Entries, row_id: str
+    ) -> Step:
+        """Read from the catalogue what ``statement`` would create or drop, and journal it
+        (before it runs) where a crash could otherwise leave its effect unknown."""
+        footprint = None
+        if targets_of(statement, self.backend.vendor) is not None:
+            with self.connection.cursor() as cursor:
+                footprint = probe(cursor, statement, self.backend.vendor)
+        if footprint is not None or not commits_with_its_progress(statement, self.backend):
+            entries[count] = footprint.existed if footprint is not None else None
+            self.ledger.set_logs(row_id, journal.encode(entries))
+        return Step(statement, footprint)
+
+    def _may_have_acted(self, step: Step | None) -> Step | None:
+        """The failed step, if it may have left something behind although it failed: one
+        that commits apart from its progress (a failed CREATE INDEX CONCURRENTLY leaves an
+        INVALID index) and whose footprint says what to look for. A failing statement
+        otherwise leaves nothing (its transaction, or the engine's atomic DDL, undoes it)."""
+        if step is None or step.footprint is None:
+            return None
+        return None if commits_with_its_progress(step.statement, self.backend) else step
+
+    def _clean_up(self, step: Step) -> None:
+        """Before a retry, drop what the failed try created (an INVALID index of CREATE INDEX
+        CONCURRENTLY that did not exist before it), so that the retry starts afresh."""
+        acted = self._may_have_acted(step)
+        if acted is None:
+            return
+        try:
+            lines = undo_uncertain(self.connection, acted)
+        except Exception:  # nothing known to clean up: the retry will say if it cannot run
+            return
+        for line in lines if isinstance(lines, list) else []:
+            execute_quietly(self.connection, line)
+
+    def _compensate(self, outcome: Outcome, completed: list[Step], last: Step | None) -> None:
+        result = compensate(self.connection, completed, last)
+        outcome.finished_at = None
+        if result.complete:
+            outcome.compensated = True
+            logs = f"{outcome.error}\n{COMPENSATED} {len(result.undone)} statement(s) undone."
+            self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=utc_now())
+            return
+        outcome.remaining = result.describe_remaining()
+        # finished_at and rolled_back_at stay NULL: Prisma (rightly) refuses to deploy until an
+        # operator has undone what remains and resolved the row.
+        logs = f"{outcome.error}\n{COMPENSATION_INCOMPLETE}; {outcome.remaining}"
+        self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=None)
+
+    def recover_interrupted(
+        self,
+        migration_id: str,
+        checksum: str,
+        every_statement: Callable[[], list[Statement]],
+        outcome: Outcome,
+    ) -> bool:
+        """Settle what a dead process's step-by-step attempt of this migration left behind.
+
+        Under the session lock, an unfinished row whose ``logs`` are still its journal (or
+        empty, from an older version) can only belong to a process that died mid-run (a live
+        one would hold the lock; a failed one writes its error). ``applied_steps_count`` says
+        how far it got. If every statement had run, the attempt is finished (rolled forward)
+        and True is returned. Otherwise what its statements created is compensated: the
+        journal says what each found before it ran, and the catalogue, read now, whether the
+        statement after the recorded ones (which may have committed just before the process
+        died) created anything. Where that cannot be known, nothing is undone and the row
+        says what an operator must check.
+        """
+        if not self.backend.has_session_lock:
+            return False
+        statements: list[Statement] | None = None  # read only if there is something to recover
+        for row in self.ledger.rows(migration_id):
+            interrupted = row.logs is None or journal.is_journal(row.logs)
+            if not row.is_unresolved_failure or not interrupted or row.checksum != checksum:
+                continue
+            if statements is None:
+                statements = every_statement()
+                self.session.before_commit()
+            summary = (
+                f"{INTERRUPTED} the process applying this migration died after "
+                f"{row.applied_steps_count} of {len(statements)} statement(s)"
+            )
+            if row.applied_steps_count >= len(statements):
+                outcome.finished_at = utc_now()
+                self.ledger.finish(row.id, outcome.finished_at, row.applied_steps_count)
+                self.ledger.set_logs(row.id, f"{summary}; the next apply recorded it as applied.")
+                outcome.success, outcome.ledger_id = True, row.id
+                logger.warning("Recovered %s on %r: %s", migration_id, self.session.alias, summary)
+                return True
+            self._compensate_interrupted(row, statements, summary, outcome)
+        return False
+
+    def _compensate_interrupted(
+        self, row: LedgerRow, statements: list[Statement], summary: str, outcome: Outcome
+    ) -> None:
+        entries = journal.decode(row.logs)
+        count = row.applied_steps_count
+        done = [self._journaled_step(s, entries) for s in statements[:count]]
+        result = compensate(self.connection, done, self._in_flight(statements[count], entries))
+        alias = self.session.alias
+        if result.complete:
+            logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
+            when = utc_now()
+            self.ledger.close_failed(row.id, logs, rolled_back_at=when)
+            outcome.recovered.append(
+                LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
+            )
+            logger.warning("Recovered %s on %r: %s", row.migration_name, alias, logs)
+            return
+        logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
+        self.ledger.close_failed(row.id, logs, rolled_back_at=None)
+        logger.error("Could not recover %s on %r: %s", row.migration_name, alias, logs)
+
+    def _journaled_step(self, statement: Statement, entries: journal.Entries | None) -> Step:
+        """A completed statement with the footprint its journal recorded (if any)."""
+        found = (entries or {}).get(statement.index + 1)
+        targets = targets_of(statement, self.backend.vendor)
+        if found is None or targets is None or len(targets) != len(found):
+            return Step(statement)
+        return Step(statement, Footprint(targets, found))
+
+    def _in_flight(self, statement: Statement, entries: journal.Entries | None) -> Step | None:
+        """The statement that was running when the process died, if it may have acted."""
+        if commits_with_its_progress(statement, self.backend):
+            return None  # it committed with its count, which says it did not
+        if entries is not None and statement.index + 1 not in entries:
+            return None  # its journal entry, written before it ran, was never written
+        return self._journaled_step(statement, entries)
