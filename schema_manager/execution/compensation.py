@@ -8,8 +8,11 @@ An inverse comes from the same generator as rollback scripts, one statement at a
 Only effects this attempt is known to have caused are undone: each statement's footprint
 (``footprints``), read before it ran, says which of the objects it creates were missing, and
 only those are dropped; a statement that found its object already there (``IF NOT EXISTS``)
-or nothing to drop (``IF EXISTS``) changed nothing and is left alone. Where the tool cannot
-know what a statement did, nothing at all is undone, and the result says what to check.
+or nothing to drop (``IF EXISTS``) changed nothing and is left alone. A statement that alters
+a value in place (a column's default or nullability, a comment) is undone by putting back
+the value read before it ran (``restores``), never a guessed one. Where the tool cannot know
+what a statement did, or what it altered, nothing at all is undone, and the result says what
+to check.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..sql import Statement, generate_rollback
 from ..sql.operations import AlterTable, Operation, describe
 from ..sql.rollback import WARNING_PREFIX, invert_operation
 from .footprints import Footprint, Target, exists_now, targets_of
+from .restores import alters_in_place
 
 logger = get_logger("schema_manager.compensation")
 
@@ -33,10 +37,12 @@ _DATA_CHANGES = {"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH"}
 
 @dataclass(frozen=True)
 class Step:
-    """A statement of a step-by-step attempt and its footprint before it ran (None: unread)."""
+    """A statement of a step-by-step attempt and its footprint before it ran (None: unread);
+    for one that alters values in place, the statements putting them back (None: unread)."""
 
     statement: Statement
     footprint: Footprint | None = None
+    restore: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -99,7 +105,11 @@ def undo_completed(step: Step, vendor: str) -> list[str] | str:
     """The statements undoing what ``step`` (which ran to completion) changed, or why they
     cannot be run (a sentence). Raises ``_Unknown`` if what it changed cannot be known."""
     statement, footprint = step.statement, step.footprint
+    if step.restore is not None:
+        return list(step.restore)
     if footprint is None:
+        if alters_in_place(statement):
+            raise _Unknown(_unread(statement))
         if _conditional(statement):
             raise _Unknown(
                 f"statement {statement.index + 1} ({statement.summary}) may have changed "
@@ -118,11 +128,25 @@ def undo_uncertain(connection: BaseDatabaseWrapper, step: Step) -> list[str] | s
     process died) created, read from the catalogue now. Raises ``_Unknown`` if the catalogue
     cannot tell."""
     statement, footprint, vendor = step.statement, step.footprint, connection.vendor
+    if step.restore is not None:
+        # Putting back the values it found is right whether or not it ran.
+        return list(step.restore)
     if footprint is None:
         raise _Unknown(_unknowable(connection, statement))
     with connection.cursor() as cursor:
         now = exists_now(cursor, footprint.targets, vendor)
     return _undo_footprint(statement, footprint, now, vendor)
+
+
+def _unread(statement: Statement) -> str:
+    """Why what ``statement`` altered in place cannot be put back, and what to check."""
+    return (
+        f"statement {statement.index + 1} ({statement.summary}) altered in place (a column's "
+        "default, nullability or definition, or a comment) something whose earlier value was "
+        "not read before it ran (this tool reads PostgreSQL column defaults and nullability "
+        "and comments on tables, views, indexes, sequences and columns, and MySQL column "
+        "definitions not moved by FIRST/AFTER); check what it was before this migration"
+    )
 
 
 def _unknowable(connection: BaseDatabaseWrapper, statement: Statement) -> str:

@@ -29,6 +29,7 @@ from .compensation import (
 from .crash import crash_point
 from .footprints import Footprint, probe, targets_of
 from .outcome import Outcome, record_failure
+from .restores import alters_in_place, read_restore
 from .session import ExecutionSession
 from .transport import Transport
 
@@ -89,16 +90,23 @@ class StepwiseRun:
     def _read_step(
         self, statement: Statement, count: int, entries: journal.Entries, row_id: str
     ) -> Step:
-        """Read from the catalogue what ``statement`` would create or drop, and journal it
-        (before it runs) where a crash could otherwise leave its effect unknown."""
-        footprint = None
-        if targets_of(statement, self.backend.vendor) is not None:
+        """Read from the catalogue what ``statement`` would create or drop, or what it alters
+        in place and how to put that back, and journal it (before it runs) where a crash could
+        otherwise leave its effect unknown."""
+        footprint, restore, vendor = None, None, self.backend.vendor
+        if targets_of(statement, vendor) is not None:
             with self.connection.cursor() as cursor:
-                footprint = probe(cursor, statement, self.backend.vendor)
-        if footprint is not None or not commits_with_its_progress(statement, self.backend):
+                footprint = probe(cursor, statement, vendor)
+        elif alters_in_place(statement):
+            with self.connection.cursor() as cursor:
+                restore = read_restore(cursor, statement, vendor)
+        if restore is not None:
+            entries[count] = journal.Restore(restore)
+            self.ledger.set_logs(row_id, journal.encode(entries))
+        elif footprint is not None or not commits_with_its_progress(statement, self.backend):
             entries[count] = footprint.existed if footprint is not None else None
             self.ledger.set_logs(row_id, journal.encode(entries))
-        return Step(statement, footprint)
+        return Step(statement, footprint, restore)
 
     def _may_have_acted(self, step: Step | None) -> Step | None:
         """The failed step, if it may have left something behind although it failed: one
@@ -201,8 +209,10 @@ class StepwiseRun:
         logger.error("Could not recover %s on %r: %s", row.migration_name, alias, logs)
 
     def _journaled_step(self, statement: Statement, entries: journal.Entries | None) -> Step:
-        """A completed statement with the footprint its journal recorded (if any)."""
+        """A completed statement with the footprint (or the restore) its journal recorded."""
         found = (entries or {}).get(statement.index + 1)
+        if isinstance(found, journal.Restore):
+            return Step(statement, restore=found.statements)
         targets = targets_of(statement, self.backend.vendor)
         if found is None or targets is None or len(targets) != len(found):
             return Step(statement)
