@@ -255,6 +255,21 @@ def test_each_system_check_has_its_own_id_and_ids_are_consecutive():
         assert sorted(numbers) == list(range(1, len(numbers) + 1)), family
 
 
+def test_the_architecture_page_names_every_module():
+    """docs/architecture.md's module map names each module of the package by its path."""
+    package = Path(schema_manager.__file__).parent
+    modules = {
+        str(module.relative_to(package))
+        for module in package.rglob("*.py")
+        if "migrations" not in module.parts
+        and module.name != "__init__.py"
+        and "commands" not in module.parts
+    }
+    page = _documented("architecture.md")
+    assert modules
+    assert not {module for module in modules if f"`{module}`" not in page}
+
+
 def test_every_safety_rule_is_documented():
     documented = set(re.findall(r"^\| `([a-z-]+)` \|", _documented("validation.md"), re.M))
     assert set(RULES) <= documented
