@@ -22,7 +22,7 @@ def main(environment: str | None) -> int:
 
     manager = SchemaManager()
     target = resolve(environment)
-    applied = ExecutionSession(target.alias, 60).ledger.applied()
+    applied = ExecutionSession(target).ledger.applied()
     results = manager.rollback_migrations_sync(sorted(applied, reverse=True), environment)
     if results and not results[-1].success:
         print(results[-1].message, results[-1].error, file=sys.stderr)

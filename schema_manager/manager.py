@@ -18,18 +18,15 @@ from django.db import DatabaseError, connections
 
 from . import confirmations, planning, policy, rehearsal, results, rollback_choice
 from .analyses import Analyses
-from .batches import ApplyBatch, RollbackBatch, RollbackToBatch
 from .checksums import canonical_sql, migration_checksum
-from .exceptions import (
-    LedgerUnusable,
-    LockTimeoutError,
-    MigrationStateError,
-)
+from .execution.apply_run import ApplyRun
 from .execution.executor import MigrationExecutor
+from .execution.rollback_run import RollbackRun, RollbackToRun
+from .execution.runner import Plan, run_plan
 from .files import (
     MigrationDirectory,
 )
-from .ledger import LedgerRow
+from .ledger import Ledger, LedgerRow
 from .models import Migration, VersionRecord
 from .results import FolderImport, MigrationResult, PlanCheck, ValidationResult
 from .security import get_logger
@@ -262,12 +259,12 @@ class SchemaManager:
         for migration in plan:
             _canonicalise(migration)
         who = _who(applied_by)
-        return self._run_batch(
-            ApplyBatch,
-            plan,
-            [migration.id for migration in plan],
+        return run_plan(
+            self._workspace,
             environment,
-            lambda batch, migration: batch.apply(
+            Plan.of(plan, [migration.id for migration in plan]),
+            ApplyRun,
+            lambda run, migration: run.apply(
                 migration,
                 allow_destructive=allow_destructive,
                 applied_by=who,
@@ -350,12 +347,12 @@ class SchemaManager:
         confirmed)."""
         plan = list(migration_ids)
         who = _who(applied_by)
-        return self._run_batch(
-            RollbackBatch,
-            plan,
-            plan,
+        return run_plan(
+            self._workspace,
             environment,
-            lambda batch, migration_id: batch.rollback(
+            Plan.of(plan, plan),
+            RollbackRun,
+            lambda run, migration_id: run.rollback(
                 migration_id, applied_by=who, confirmed=confirmed
             ),
             after_rollback,
@@ -380,73 +377,21 @@ class SchemaManager:
         target = resolve(environment)
         who = _who(applied_by)
 
-        def plan(executor: MigrationExecutor) -> list[str]:
-            ids = planning.applied_after(to_id, target, executor.ledger.rows())
+        def plan(ledger: Ledger) -> list[str]:
+            ids = planning.applied_after(to_id, target, ledger.rows())
             if planned is not None:
                 planned(ids)
             return ids
 
-        return self._run_batch(
-            RollbackToBatch,
-            plan,
-            [to_id],
+        # Read under the lock, from the whole ledger.
+        return run_plan(
+            self._workspace,
             environment,
-            lambda batch, migration_id: batch.rollback(migration_id, applied_by=who),
+            Plan(plan, None, [to_id]),
+            RollbackToRun,
+            lambda run, migration_id: run.rollback(migration_id, applied_by=who),
             after_rollback,
         )
-
-    def _run_batch(
-        self,
-        batch_class: type[ApplyBatch] | type[RollbackBatch],
-        plan: list | Callable[[MigrationExecutor], list],
-        ids: list[str],
-        environment: str | None,
-        step: Callable,
-        after: Callable[[MigrationResult], None] | None,
-    ) -> list[MigrationResult]:
-        """Run ``step(batch, item)`` for each item of ``plan`` (whose migration ids are
-        ``ids``) in one batch on the environment's target, stopping at the first failure.
-
-        ``plan`` may be a function of the executor that returns the items once the
-        migration lock is held (the whole ledger is then read under it, and ``ids`` only
-        name what a result says if the lock could not be had).
-        """
-        under_lock = not isinstance(plan, list)
-        if not under_lock and not plan:
-            return []
-        target = resolve(environment)
-        executor = executor_for(target)
-        done: list[MigrationResult] = []
-        try:
-            with self.deferred_schema_sync(), executor.session.hold(None if under_lock else ids):
-                items = plan if isinstance(plan, list) else plan(executor)
-                if not items:
-                    return done
-                batch = batch_class(self._workspace, target, executor, items)
-                try:
-                    for item in items:
-                        result = step(batch, item)
-                        done.append(result)
-                        if after is not None:
-                            after(result)
-                        if not result.success or batch.history_failed:
-                            break
-                    batch.finish()
-                finally:
-                    batch.close()
-        except LockTimeoutError as exc:  # the migration lock, before the first migration
-            done.append(_not_run(ids[len(done)], target, batch_class.operation, exc))
-        except LedgerUnusable as exc:  # found when the ledger was first read: nothing ran
-            logger.warning("%s", exc)
-            refused = results.refused(
-                ids[len(done)], target.environment, batch_class.operation, str(exc)
-            )
-            done.append(refused)
-        except BaseException:
-            # A history record may be missing: the next operation reconciles in full.
-            self._workspace.forget(target)
-            raise
-        return done
 
     def rollback_script_in_force(self, migration_id: str, environment: str | None = None) -> str:
         """The script a rollback of ``migration_id`` would run now (empty if not applied)."""
@@ -536,20 +481,13 @@ class SchemaManager:
         return list(records if limit is None else records[: max(limit, 0)])
 
     def _reconcile(self, target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
-        return reconcile(target, executor)
+        return reconcile(executor.session)
 
 
 def _canonicalise(migration: Migration) -> None:
     """Give a migration built in code (not yet stored) its canonical SQL text."""
     if migration._state.adding:
         migration.sql = canonical_sql(migration.sql)
-
-
-def _not_run(
-    migration_id: str, target: Target, operation: str, exc: MigrationStateError | LockTimeoutError
-) -> MigrationResult:
-    logger.warning("%s", exc)
-    return results.not_run(migration_id, target.environment, operation, str(exc))
 
 
 def _who(applied_by: str | None) -> str:

@@ -46,13 +46,14 @@ class Workspace:
 
     # -- history as the ledger says ------------------------------------------------------------
 
-    def catch_up(self, target: Target, executor: MigrationExecutor) -> Fingerprint:
+    def catch_up(self, session: ExecutionSession) -> Fingerprint:
         """Reconcile, unless the ledger is as this workspace's last operation left it; return
         the ledger's fingerprint. Keeps each apply's reads constant as history grows."""
-        fingerprint = executor.ledger.fingerprint()
+        target = session.target
+        fingerprint = session.ledger.fingerprint()
         # Popped: if the operation fails midway, the next one reconciles in full.
         if self._in_sync.pop((target.environment, target.alias), None) != fingerprint:
-            reconcile(target, executor)
+            reconcile(session)
         return fingerprint
 
     def remember(self, target: Target, fingerprint: Fingerprint) -> None:
@@ -99,9 +100,10 @@ class Workspace:
             self._sync_pending[target.environment] = (result, target)
 
 
-def reconcile(target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
+def reconcile(session: ExecutionSession) -> list[LedgerRow]:
     """Bring history up to the ledger's truth; return the ledger's rows."""
-    rows = executor.ledger.rows()
+    target = session.target
+    rows = session.ledger.rows()
     if not rows:
         return rows
 
@@ -116,11 +118,11 @@ def reconcile(target: Target, executor: MigrationExecutor) -> list[LedgerRow]:
         }
 
     history.reconcile(
-        target.environment, target.alias, rows, catalogue_entries, KeptRecords(executor.connection)
+        target.environment, target.alias, rows, catalogue_entries, KeptRecords(session.connection)
     )
     return rows
 
 
 def executor_for(target: Target) -> MigrationExecutor:
     """An executor on ``target`` with the environment's timeouts and lock settings."""
-    return MigrationExecutor(ExecutionSession.for_target(target))
+    return MigrationExecutor(ExecutionSession(target))

@@ -2,54 +2,53 @@
 
 A session holds the migration lock and a copy of the plan's ledger rows across the plan
 (``hold``), so each migration pays for neither; it owns the writer of the plan's history
-records, whose last record settles before each commit on the target (``before_commit``).
+records, whose last record settles before each commit on the target (``before_commit``);
+it keeps the ledger's fingerprint as history matches it, so that the workspace's next
+operation need not reconcile (``catch_up``, ``advance``, ``forget``); and it hands each
+result to the workspace's ``schema.prisma`` sync, deferred to the plan's end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from django.db import connections
 
-from .. import history_writes
-from ..backends import TargetBackend, Timeouts, get_backend
+from .. import history, history_writes
+from ..backends import TargetBackend, get_backend
 from ..conf import app_settings
 from ..exceptions import CommitWithheld, SchemaManagerError
 from ..ledger import Ledger
+from ..results import MigrationResult
 from ..targets import Target
+from .outcome import Outcome
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 class ExecutionSession:
-    """The connection, lock, held ledger rows and history writer of one plan on one alias."""
+    """The connection, lock, held ledger rows, history writer and fingerprint of one plan."""
 
-    def __init__(
-        self,
-        alias: str,
-        lock_wait: float,
-        *,
-        timeouts: Timeouts | None = None,
-        lock_retries: int = 0,
-    ) -> None:
-        self.alias = alias
-        self.connection = connections[alias]
+    def __init__(self, target: Target, workspace: Workspace | None = None) -> None:
+        self.target = target
+        self.alias = target.alias
+        self.connection = connections[target.alias]
         self.backend: TargetBackend = get_backend(self.connection)
         self.ledger = Ledger(self.backend)
-        self.lock_wait = lock_wait
-        self.timeouts = timeouts or Timeouts()
-        self.lock_retries = lock_retries
+        self.lock_wait = app_settings.LOCK_WAIT
+        self.timeouts = app_settings.timeouts_for(target.environment)
+        self.lock_retries = app_settings.LOCK_TIMEOUT_RETRIES
+        # None: the session only reads the ledger (no history to keep in step).
+        self.workspace = workspace
+        self.history_failed = False  # a record was refused: the plan stops
         self._holding = False
         self._records: history_writes.RecordWriter | None = None
+        self._fingerprint = (0, 0, 0)
 
-    @classmethod
-    def for_target(cls, target: Target) -> ExecutionSession:
-        """A session on ``target`` with the lock wait, timeouts and retries of the settings."""
-        return cls(
-            target.alias,
-            app_settings.LOCK_WAIT,
-            timeouts=app_settings.timeouts_for(target.environment),
-            lock_retries=app_settings.LOCK_TIMEOUT_RETRIES,
-        )
+    # -- the lock and the held ledger ----------------------------------------------------------
 
     @contextmanager
     def hold(self, migration_names: Collection[str] | None) -> Iterator[None]:
@@ -80,6 +79,15 @@ class ExecutionSession:
         with self.backend.migration_lock(self.lock_wait) as lock, self.ledger.guarded(lock):
             yield
 
+    def refuse_open_transaction(self) -> None:
+        if self.connection.in_atomic_block:
+            raise SchemaManagerError(
+                f"Refusing to migrate {self.alias!r} inside an open transaction on it (e.g. "
+                "ATOMIC_REQUESTS): the migration must commit on its own."
+            )
+
+    # -- history records -----------------------------------------------------------------------
+
     def records(self, plan_length: int) -> history_writes.RecordWriter:
         """The writer of this plan's history records, chosen (and connected) at the first."""
         if self._records is None:
@@ -104,9 +112,31 @@ class ExecutionSession:
         if records is not None:
             records.close()
 
-    def refuse_open_transaction(self) -> None:
-        if self.connection.in_atomic_block:
-            raise SchemaManagerError(
-                f"Refusing to migrate {self.alias!r} inside an open transaction on it (e.g. "
-                "ATOMIC_REQUESTS): the migration must commit on its own."
-            )
+    # -- history in step with the ledger ------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Reconcile history with the ledger, unless the workspace's last operation left the
+        ledger as it is (the plan's start, under the lock)."""
+        self._fingerprint = self._workspace().catch_up(self)
+
+    def advance(self, operation: str, outcome: Outcome) -> None:
+        """The plan wrote ``outcome``'s ledger row, and history has its record."""
+        if self.history_failed:  # history lacks a record: the next operation reconciles
+            self.forget()
+            return
+        self._fingerprint = history.fingerprint_after(self._fingerprint, operation, outcome)
+        self._workspace().remember(self.target, self._fingerprint)
+
+    def forget(self) -> None:
+        """History may lack a record: the next operation on the target reconciles in full."""
+        if self.workspace is not None:
+            self.workspace.forget(self.target)
+
+    def sync_after(self, result: MigrationResult) -> None:
+        """Sync ``schema.prisma`` after ``result`` (when the plan ends, if it defers it)."""
+        self._workspace().sync_after(result, self.target)
+
+    def _workspace(self) -> Workspace:
+        if self.workspace is None:
+            raise SchemaManagerError(f"The session on {self.alias!r} only reads the ledger.")
+        return self.workspace

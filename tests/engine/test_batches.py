@@ -17,6 +17,7 @@ from schema_manager.execution.session import ExecutionSession
 from schema_manager.history import Operation, Status
 from schema_manager.history_writes import write_record as _write
 from schema_manager.ledger import Ledger
+from schema_manager.targets import resolve
 from tests.utils import catalogue, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -138,7 +139,7 @@ def test_a_held_ledger_never_shows_a_row_whose_transaction_did_not_commit(postgr
     """The ledger row is written just before COMMIT; a constraint checked at COMMIT fails the
     migration after it. The batch's copy of the ledger must not keep the rolled-back row."""
     alias = postgres_targets.alias("development")
-    session = ExecutionSession(alias, lock_wait=5)
+    session = ExecutionSession(resolve("development"))
     executor = MigrationExecutor(session)
     sql = (
         "CREATE TABLE parent (id INT PRIMARY KEY);\n"

@@ -77,7 +77,7 @@ def test_a_reconcile_racing_the_applier_leaves_one_record_per_event(targets, man
 
     def racing(real):
         def record(target, *args, **kwargs):
-            reconcile(target, executor_for(target))
+            reconcile(executor_for(target).session)
             return real(target, *args, **kwargs)
 
         return record
