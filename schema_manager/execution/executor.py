@@ -15,9 +15,8 @@ import time
 import uuid
 from typing import Protocol
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
-from ..backends import LEDGER_TABLE
 from ..exceptions import (
     CommitWithheld,
     LedgerGuardError,
@@ -26,10 +25,11 @@ from ..exceptions import (
     NotAppliedError,
 )
 from ..ledger import LedgerRow, utc_now
-from ..security import get_logger, scrub
+from ..security import get_logger
 from ..sql import Statement, parse_statements
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, iter_statements
 from . import journal
+from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
 from .session import ExecutionSession
@@ -126,7 +126,7 @@ class MigrationExecutor:
                     if live is not None:
                         outcome.already_applied, outcome.applied_row = True, live
                     elif fake:
-                        self._record_fake(migration_id, checksum, outcome)
+                        record_fake(self.ledger, migration_id, checksum, outcome)
                     else:
                         self._run_and_record(migration_id, checksum, sql, outcome, analysis)
                         crash_point("before-commit")
@@ -147,41 +147,8 @@ class MigrationExecutor:
                 try:
                     self.session.before_commit()
                 finally:  # the failed attempt is recorded in the ledger all the same
-                    self._record_failed_attempt(migration_id, checksum, outcome)
+                    record_failed_attempt(self.ledger, migration_id, checksum, outcome)
                 return
-
-    def _record_fake(self, migration_id: str, checksum: str, outcome: Outcome) -> None:
-        """The row ``prisma migrate resolve --applied`` writes: one instant, empty logs, no
-        steps."""
-        outcome.started_at = outcome.finished_at = utc_now()
-        outcome.ledger_id = self.ledger.insert(
-            migration_id,
-            checksum,
-            outcome.started_at,
-            finished_at=outcome.finished_at,
-            logs="",
-            applied_steps_count=0,
-        )
-
-    def _record_failed_attempt(self, migration_id: str, checksum: str, outcome: Outcome) -> None:
-        """The rolled-back attempt's ledger row; if the ledger refuses it too, its error joins
-        the migration's own (neither hides the other) and history keeps the attempt."""
-        try:
-            outcome.ledger_id = self.ledger.insert(
-                migration_id,
-                checksum,
-                outcome.started_at,
-                finished_at=None,
-                rolled_back_at=utc_now(),
-                logs=outcome.error,
-            )
-        except DatabaseError as exc:
-            refused = scrub(" ".join(str(exc).split())) or type(exc).__name__
-            outcome.error = (
-                f"{outcome.error}; and the failed attempt could not be recorded in "
-                f"{LEDGER_TABLE} either: {refused}"
-            )
-            logger.warning("Migration %s: %s", migration_id, outcome.error)
 
     def _run_and_record(
         self,

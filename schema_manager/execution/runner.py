@@ -23,6 +23,7 @@ from ..exceptions import (
     LockTimeoutError,
     MigrationStateError,
 )
+from ..history_writes import RecordWriter
 from ..kept_records import KeptRecords
 from ..ledger import Ledger
 from ..models import VersionRecord
@@ -74,7 +75,7 @@ class PlanRun:
         self.results: dict[str, MigrationResult] = {}
 
     @property
-    def records(self) -> Any:
+    def records(self) -> RecordWriter:
         """The session's history writer: each record settles before the target's next
         commit (see history_writes)."""
         return self.session.records(self.plan_length)
