@@ -22,11 +22,10 @@ from ..results import MigrationResult, ValidationResult
 from ..security import get_logger
 from ..validation import KnownMigrations, validate
 from .runner import PlanRun
-from .session import ExecutionSession
+from .session import ExecutionSession, PlanWorkspace
 
 if TYPE_CHECKING:
     from ..files import FolderChecksum
-    from ..workspace import Workspace
 
 logger = get_logger("schema_manager.manager")
 
@@ -37,7 +36,7 @@ class ApplyRun(PlanRun):
     operation = "apply"
 
     def __init__(
-        self, workspace: Workspace, session: ExecutionSession, plan: list[Migration]
+        self, workspace: PlanWorkspace, session: ExecutionSession, plan: list[Migration]
     ) -> None:
         super().__init__(workspace, session, plan)
         target = self.target

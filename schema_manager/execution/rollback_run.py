@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import confirmations, history, results, rollback_choice
 from ..checksums import migration_checksum
 from ..exceptions import CommitWithheld, LockTimeoutError, MigrationStateError, NotAppliedError
@@ -11,10 +9,7 @@ from ..models import Migration, id_chunks
 from ..results import MigrationResult
 from ..security import get_logger
 from .runner import PlanRun
-from .session import ExecutionSession
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
+from .session import ExecutionSession, PlanWorkspace
 
 logger = get_logger("schema_manager.manager")
 
@@ -24,7 +19,9 @@ class RollbackRun(PlanRun):
 
     operation = "rollback"
 
-    def __init__(self, workspace: Workspace, session: ExecutionSession, plan: list[str]) -> None:
+    def __init__(
+        self, workspace: PlanWorkspace, session: ExecutionSession, plan: list[str]
+    ) -> None:
         super().__init__(workspace, session, plan)
         target, executor = self.target, self.executor
         live = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.db import DatabaseError
 
@@ -32,10 +32,7 @@ from ..security import get_logger
 from ..targets import resolve
 from .executor import MigrationExecutor
 from .outcome import Outcome
-from .session import ExecutionSession
-
-if TYPE_CHECKING:
-    from ..workspace import Workspace
+from .session import ExecutionSession, PlanWorkspace
 
 logger = get_logger("schema_manager.manager")
 
@@ -64,7 +61,9 @@ class PlanRun:
 
     operation = ""  # "apply" or "rollback": for results and the ledger's fingerprint
 
-    def __init__(self, workspace: Workspace, session: ExecutionSession, plan: list[Any]) -> None:
+    def __init__(
+        self, workspace: PlanWorkspace, session: ExecutionSession, plan: list[Any]
+    ) -> None:
         self.workspace, self.session = workspace, session
         self.target = session.target
         self.executor = MigrationExecutor(session)
@@ -186,7 +185,7 @@ Run = TypeVar("Run", bound=PlanRun)
 
 
 def run_plan(
-    workspace: Workspace,
+    workspace: PlanWorkspace,
     environment: str | None,
     plan: Plan[Item],
     run_class: type[Run],

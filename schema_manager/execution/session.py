@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django.db import connections
 
@@ -26,13 +26,34 @@ from ..targets import Target
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-    from ..workspace import Workspace
+    from ..files import MigrationDirectory
+    from ..models import Migration
+
+Fingerprint = tuple[int, int, int]
+
+
+class PlanWorkspace(Protocol):
+    """What plans keep with their caller between them (``schema_manager.workspace``): the
+    migrations folder, the ledger's fingerprint when history last matched it, and the
+    ``schema.prisma`` sync deferred to a plan's end. A protocol, so that execution does not
+    import the layer above it."""
+
+    @property
+    def directory(self) -> MigrationDirectory: ...
+    def catch_up(self, session: ExecutionSession) -> Fingerprint: ...
+    def remember(self, target: Target, fingerprint: Fingerprint) -> None: ...
+    def forget(self, target: Target) -> None: ...
+    def export(
+        self, migration: Migration, rollback_script: str, target: Target, result: MigrationResult
+    ) -> None: ...
+    def deferred_schema_sync(self) -> AbstractContextManager[None]: ...
+    def sync_after(self, result: MigrationResult, target: Target) -> None: ...
 
 
 class ExecutionSession:
     """The connection, lock, held ledger rows, history writer and fingerprint of one plan."""
 
-    def __init__(self, target: Target, workspace: Workspace | None = None) -> None:
+    def __init__(self, target: Target, workspace: PlanWorkspace | None = None) -> None:
         self.target = target
         self.alias = target.alias
         self.connection = connections[target.alias]
@@ -136,7 +157,7 @@ class ExecutionSession:
         """Sync ``schema.prisma`` after ``result`` (when the plan ends, if it defers it)."""
         self._workspace().sync_after(result, self.target)
 
-    def _workspace(self) -> Workspace:
+    def _workspace(self) -> PlanWorkspace:
         if self.workspace is None:
             raise SchemaManagerError(f"The session on {self.alias!r} only reads the ledger.")
         return self.workspace
