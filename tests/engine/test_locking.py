@@ -132,7 +132,8 @@ def test_sql_that_releases_the_lock_cannot_let_a_second_applier_in(targets, tmp_
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 def test_a_migration_that_ends_the_lock_session_commits_nothing(targets, manager):
     targets.execute("development", MARKER_TABLE)
-    # Ends the session holding Prisma's lock on this database (never another's), and waits until it is gone (the lock with it).
+    # Ends the session holding Prisma's lock on this database (never another's), and waits
+    # until it is gone (the lock with it).
     hostile = (
         "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
         "WHERE locktype = 'advisory' AND objid = 72707369 AND granted "
