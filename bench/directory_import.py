@@ -2,7 +2,7 @@
 
 In one process (the test settings, an SQLite app database in a temporary file): N migration
 folders (each with down.sql), the first L of them ~4.7 MB data migrations, all imported once;
-then the median of 15 further imports (``SchemaManager.import_folders``, what each view of the
+then the median of 15 further imports (``services.import_folders``, what each view of the
 changelist calls) with the checksums of unchanged files remembered, and the same with the
 memory turned off, so that every view reads every file.
 
@@ -65,22 +65,21 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from schema_manager import SchemaManager, file_reads
+    from schema_manager import file_reads, services
 
     call_command("migrate", verbosity=0)
     size = write_folders(scratch / "prisma" / "migrations", args.n, args.large)
-    manager = SchemaManager()
     start = time.perf_counter()
-    imported = manager.import_folders().imported
+    imported = services.import_folders().imported
     first = (time.perf_counter() - start) * 1000
     assert len(imported) == args.n, len(imported)
     # The change times are those of the utime above: a second old before they are remembered.
     time.sleep(file_reads.SETTLED_NS / 1e9 + 0.1)
-    manager.import_folders()
-    remembered = median_ms(manager.import_folders)
+    services.import_folders()
+    remembered = median_ms(services.import_folders)
     file_reads.SETTLED_NS = 1 << 62  # never settled: nothing remembered from now on
     file_reads.forget_checksums()
-    every_file = median_ms(manager.import_folders)
+    every_file = median_ms(services.import_folders)
     print(
         f"{args.n} folders ({args.large} large), {size / 1e6:.1f} MB of SQL: first import "
         f"{first:.0f} ms; each later view {remembered:.1f} ms with checksums remembered, "

@@ -1,7 +1,7 @@
 """Roll back every applied migration of an environment, newest first, in one process.
 
 ``rollback_schema_migration --to ID`` keeps ID applied, so this driver calls what the command
-calls, ``SchemaManager.rollback_migrations_sync``, with every applied migration, newest first:
+calls, ``services.rollback``, with every applied migration, newest first:
 the honest equivalent of one ``psql`` reading all the down scripts.
 
 Usage: DJANGO_SETTINGS_MODULE=bench.settings python bench/rollback_all.py [ENVIRONMENT]
@@ -16,14 +16,13 @@ import django
 
 def main(environment: str | None) -> int:
     django.setup()
-    from schema_manager import SchemaManager
+    from schema_manager import services
     from schema_manager.execution.session import ExecutionSession
     from schema_manager.targets import resolve
 
-    manager = SchemaManager()
     target = resolve(environment)
     applied = ExecutionSession(target).ledger.applied()
-    results = manager.rollback_migrations_sync(sorted(applied, reverse=True), environment)
+    results = services.rollback(sorted(applied, reverse=True), environment)
     if results and not results[-1].success:
         print(results[-1].message, results[-1].error, file=sys.stderr)
         return 1

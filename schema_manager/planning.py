@@ -1,117 +1,23 @@
-"""What to run: migrations imported from disk, what is pending, what a rollback undoes, and the
+"""What to run: what is pending, where each migration stands, what a rollback undoes, and the
 sentences that refuse a plan (drift, migration order)."""
 
 from __future__ import annotations
 
-from . import large_scripts, policy
+from django.db import DatabaseError
+
+from . import large_scripts, policy, rollback_choice
 from .checksums import migration_checksum
-from .exceptions import MigrationFileError, MigrationStateError
-from .files import (
-    MIGRATION_FILE,
-    ROLLBACK_FILE,
-    FolderChecksum,
-    Listing,
-    MigrationDirectory,
-    UnreadableFolder,
-)
+from .disk_import import import_folders
+from .exceptions import MigrationStateError
+from .files import FolderChecksum, MigrationDirectory
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
-from .results import FolderImport
 from .security import get_logger
-from .status import catalogue_pending
-from .targets import Target
-from .workspace import executor_for
+from .status import MigrationState, catalogue_pending, migration_states
+from .targets import Target, all_targets
+from .workspace import executor_for, reconcile
 
 logger = get_logger("schema_manager.manager")
-
-
-# -- import from disk ------------------------------------------------------------------------
-
-
-def import_folders(directory: MigrationDirectory, listing: Listing | None = None) -> FolderImport:
-    """Add migration folders on disk that the catalogue lacks; return the new entries and the
-    folders that could not be read.
-
-    A folder whose migration.sql changed since it was imported updates the catalogue, unless
-    the migration is applied somewhere: that is drift, reported and never applied. Only new
-    and changed folders are read in full: the others are known by checksum.
-    """
-    listing = directory.listing() if listing is None else listing
-    # Tuples, not models: the admin imports on every view of its changelist.
-    entries = Migration.objects.values_list("id", "checksum", "kept_on_disk")
-    known = {migration_id: checksum for migration_id, checksum, _ in entries}
-    kept = {migration_id for migration_id, _, kept_on_disk in entries if kept_on_disk}
-    new: list[Migration] = []
-    streamed_in: list[Migration] = []
-    unreadable = list(listing.unreadable)
-    # Entries stored before their folder appeared (written by hand, or by an export).
-    _mark_kept_on_disk([f.id for f in listing.folders if f.id in known and f.id not in kept])
-    for folder in listing.folders:
-        try:
-            _import_folder(folder, known.get(folder.id), new, streamed_in)
-        except MigrationFileError as exc:  # changed since it was listed
-            unreadable.append(UnreadableFolder(folder.id, folder.path, str(exc)))
-    # One transaction for the whole import; a folder a concurrent process imported a
-    # moment ago is skipped, not an error.
-    Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
-    new = sorted([*new, *streamed_in], key=lambda migration: migration.id)
-    for migration in new:
-        logger.info("Imported migration %s from %s", migration.id, directory.path)
-    bad = {folder.id for folder in unreadable}
-    return FolderImport(
-        new,
-        sorted(unreadable, key=lambda folder: folder.id),
-        [folder for folder in listing.folders if folder.id not in bad],
-    )
-
-
-def _import_folder(
-    folder: FolderChecksum, stored: str | None, new: list[Migration], streamed_in: list[Migration]
-) -> None:
-    """Add ``folder`` to ``new`` (or stream it in), or update its entry whose checksum is
-    ``stored`` if its file changed."""
-    if stored is None and large_scripts.streams(folder):
-        if (streamed := large_scripts.stream_in(folder)) is not None:
-            streamed_in.append(streamed)
-    elif stored is None:
-        sql = folder.read(MIGRATION_FILE)
-        new.append(
-            Migration(
-                id=folder.id,
-                name=folder.id.split("_", 1)[1] if "_" in folder.id else folder.id,
-                sql=sql,
-                rollback_sql=folder.read(ROLLBACK_FILE),
-                # bulk_create skips save(); hashed from the text read, not the listing's
-                # (the file may have changed in between).
-                checksum=migration_checksum(sql),
-                kept_on_disk=True,
-            )
-        )
-    elif stored != folder.checksum:
-        _update_from_disk(Migration.objects.get(pk=folder.id), folder)
-
-
-def _update_from_disk(stored: Migration, folder: FolderChecksum) -> None:
-    applied = VersionRecord.objects.applied_environments(stored.id)
-    if applied:
-        logger.warning(
-            "Migration %s changed on disk after it was applied in %s (applied checksum %s, "
-            "file checksum %s); it will not be applied until the file is restored.",
-            stored.id,
-            ", ".join(sorted(applied)),
-            stored.checksum,
-            folder.checksum,
-        )
-        return
-    stored.sql = folder.read(MIGRATION_FILE)
-    stored.rollback_sql = folder.read(ROLLBACK_FILE) or stored.rollback_sql
-    stored.save(update_fields=["sql", "rollback_sql", "updated_at"])
-    logger.info("Updated migration %s from %s", stored.id, folder.path)
-
-
-def _mark_kept_on_disk(migration_ids: list[str]) -> None:
-    if migration_ids:
-        Migration.objects.filter(pk__in=migration_ids).update(kept_on_disk=True)
 
 
 # -- what is pending -------------------------------------------------------------------------
@@ -179,6 +85,81 @@ def order_gate(target: Target, directory: MigrationDirectory) -> policy.OrderGat
         return pending - missing_on_disk(directory), catalogue - pending
 
     return policy.OrderGate(target, read)
+
+
+def status(directory: MigrationDirectory, target: Target) -> list[MigrationState]:
+    """Each migration on disk, in the catalogue or in the ledger, with its state on ``target``."""
+    listing = directory.listing()
+    unreadable = {folder.id: folder for folder in import_folders(directory, listing).unreadable}
+    disk = {m.id: m for m in listing.folders if m.id not in unreadable}
+    rows = reconcile(executor_for(target).session)
+    gone = missing_on_disk(directory, {*disk, *unreadable})
+    return migration_states(target.environment, rows, disk, unreadable, gone)
+
+
+# -- rollback plans --------------------------------------------------------------------------
+
+
+def rollback_plan(to_id: str, target: Target) -> list[str]:
+    """The migrations applied after ``to_id`` on ``target``, newest first, as the ledger says
+    now (``services.rollback_to`` reads it again under the lock)."""
+    return applied_after(to_id, target, executor_for(target).ledger.rows())
+
+
+def rollback_script_in_force(migration_id: str, target: Target) -> str:
+    """The script a rollback of ``migration_id`` would run now (empty if not applied)."""
+    live = executor_for(target).live_row(migration_id)
+    if live is None:
+        return ""
+    return rollback_choice.script_in_force(target.environment, live.id, migration_id, target.vendor)
+
+
+def applied_environments(migration_id: str) -> list[str]:
+    """The environments whose ledger has ``migration_id`` applied, in ENVIRONMENTS order."""
+    return [
+        target.environment
+        for target in all_targets()
+        if executor_for(target).live_row(migration_id) is not None
+    ]
+
+
+def where_applied(
+    directory: MigrationDirectory, migration_id: str
+) -> tuple[str | None, str | None]:
+    """(the one environment where ``migration_id`` is applied, None), or (None, why there is
+    no single one)."""
+    try:
+        applied = applied_environments(migration_id)
+    except DatabaseError as exc:
+        return None, (
+            f"Cannot tell where migration {migration_id!r} is applied: a ledger could not "
+            f"be read ({exc}); name the environment to roll it back in."
+        )
+    if len(applied) == 1:
+        return applied[0], None
+    if applied:
+        return None, (
+            f"Migration {migration_id!r} is applied in {', '.join(applied)}; name the "
+            "environment to roll it back in."
+        )
+    environments = ", ".join(target.environment for target in all_targets())
+    if _is_known(directory, migration_id):
+        return None, (
+            f"Migration {migration_id!r} is not applied in any environment ({environments}); "
+            "nothing to roll back."
+        )
+    return None, (
+        f"Unknown migration {migration_id!r}: it is neither in the catalogue, nor in the "
+        f"migrations directory, nor in the history of any environment ({environments})."
+    )
+
+
+def _is_known(directory: MigrationDirectory, migration_id: str) -> bool:
+    return (
+        Migration.objects.filter(pk=migration_id).exists()
+        or (directory.path / migration_id).is_dir()
+        or VersionRecord.objects.filter(migration_id=migration_id).exists()
+    )
 
 
 def applied_after(to_id: str, target: Target, rows: list[LedgerRow]) -> list[str]:

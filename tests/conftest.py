@@ -243,8 +243,8 @@ def manager():
 @pytest.fixture
 def migrations_dir(targets) -> Path:
     """The targets' migrations directory (under the test's tmp_path), created empty."""
-    from schema_manager import SchemaManager
+    from schema_manager.workspace import Workspace
 
-    directory = SchemaManager().migrations_directory.path
+    directory = Workspace().directory.path
     directory.mkdir(parents=True)
     return directory

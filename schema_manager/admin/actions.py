@@ -19,10 +19,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .. import results
+from .. import results, services
 from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
-from ..manager import SchemaManager
 from ..models import Migration
 from ..results import MigrationResult
 from ..security import get_logger, scrub
@@ -97,7 +96,6 @@ def action_entry(function: Callable, name: str, description: str) -> Any:
 def report_validation(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
-    manager: SchemaManager,
     migration: Migration,
     targets: list[Target],
 ) -> None:
@@ -105,7 +103,7 @@ def report_validation(
     found: dict[tuple[str, str], list[str]] = {}
     for target in targets:
         try:
-            result = manager.validate_migration_sync(migration, target.environment)
+            [result] = services.validate([migration], target.environment)
             problems = [("error", e) for e in result.errors]
             problems += [("warning", w) for w in result.warnings]
         except (DatabaseError, SchemaManagerError) as exc:
@@ -263,7 +261,6 @@ def run(
 ) -> list[MigrationResult]:
     """Run the operation on the migrations as one batch, stopping at the first failure; each
     runs only if its scripts are those ``shown`` (compared under the migration lock)."""
-    manager = SchemaManager()
     who = request.user.get_username()
     by_id = {migration.id: migration for migration in migrations}
     done: list[MigrationResult] = []
@@ -275,7 +272,7 @@ def run(
 
     try:
         if operation == "apply":
-            manager.apply_migrations_sync(
+            services.apply(
                 migrations,
                 target.environment,
                 allow_destructive=allowed.destructive,
@@ -285,7 +282,7 @@ def run(
                 confirmed=shown,
             )
         else:
-            manager.rollback_migrations_sync(
+            services.rollback(
                 list(by_id),
                 target.environment,
                 applied_by=who,

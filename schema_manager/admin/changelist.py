@@ -17,24 +17,26 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from ..disk_import import import_folders
 from ..exceptions import SchemaManagerError
-from ..manager import SchemaManager
 from ..models import Migration
 from ..security import get_logger, scrub
 from ..state import State
+from ..workspace import Workspace
 from .display import state_badge
 from .states import disk, ledgers, remember_disk, state_in, states_of
 
 logger = get_logger("schema_manager.admin")
 
 
-def import_from_disk(request: HttpRequest, manager: SchemaManager) -> None:
+def import_from_disk(request: HttpRequest) -> None:
     """Import the migration folders the catalogue lacks (or that changed), as every command
     does first, and say so; a folder that cannot be read is named with why, never an error
     page. Unchanged files are not read again (``file_reads`` remembers their checksums)."""
-    directory = manager.migrations_directory.path
+    folders = Workspace().directory
+    directory = folders.path
     try:
-        done = manager.import_folders()
+        done = import_folders(folders)
     except (OSError, SchemaManagerError, DatabaseError) as exc:
         logger.warning("Could not import from %s: %s", directory, exc)
         messages.error(

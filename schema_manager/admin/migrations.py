@@ -31,9 +31,9 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .. import services
 from ..checksums import canonical_sql
 from ..exceptions import SchemaManagerError
-from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..targets import all_targets, resolve
 from . import actions as admin_actions
@@ -166,15 +166,14 @@ class MigrationAdmin(admin.ModelAdmin):
         else:
             # What the commands see: never an empty page while migrations wait on disk. Not
             # on POST, so that an action runs on the catalogue its confirmation showed.
-            import_from_disk(request, SchemaManager())
+            import_from_disk(request)
         return super().changelist_view(request, extra_context)
 
     @admin.action(description=gettext_lazy("Validate selected migrations"), permissions=["view"])
     def validate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        manager = SchemaManager()
         targets = all_targets()
         for migration in queryset.order_by("id"):
-            admin_actions.report_validation(self, request, manager, migration, targets)
+            admin_actions.report_validation(self, request, migration, targets)
 
     def operate(
         self, request: HttpRequest, queryset: QuerySet, operation: str, environment: str
@@ -310,7 +309,7 @@ class MigrationAdmin(admin.ModelAdmin):
             target = resolve(request.POST.get("environment") or None)
         except SchemaManagerError as exc:
             return JsonResponse({"error": str(exc)}, status=400)
-        script = SchemaManager().generate_rollback_script(Migration(sql=sql), target.environment)
+        script = services.generate_rollback_script(Migration(sql=sql), target.environment)
         return JsonResponse(
             {"rollback_sql": script, "environment": target.environment, "vendor": target.vendor}
         )

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
 
-from .. import rollback_choice
+from .. import planning, rollback_choice, services
 from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
-from ..manager import SchemaManager
 from ..models import Migration, VersionRecord
 from ..results import ValidationResult
 from ..security import scrub
 from ..sql import check_sql, parse_statements
 from ..state import State
 from ..targets import Target, resolve
+from ..workspace import Workspace
 from .states import DiskSnapshot, EnvironmentState, read_ledger, state_in
 
 # An apply refuses these: the target holds other SQL, or an attempt to resolve, or its
@@ -65,11 +65,10 @@ def apply_plan(
     migrations: list[Migration], target: Target, on_disk: DiskSnapshot
 ) -> list[PlanItem]:
     snapshot = read_ledger(target)
-    manager = SchemaManager()
     try:  # the whole plan at once: ledger, catalogue and history read once
         validations: Sequence[ValidationResult | None]
-        validations = manager.validate_migrations_sync(migrations, target.environment)
-        order = _order(manager, migrations, target)
+        validations = services.validate(migrations, target.environment)
+        order = _order(migrations, target)
         unreadable = ""
     except (DatabaseError, SchemaManagerError) as exc:
         validations, unreadable = [None] * len(migrations), scrub(str(exc))
@@ -99,13 +98,11 @@ def apply_plan(
     return items
 
 
-def _order(
-    manager: SchemaManager, migrations: list[Migration], target: Target
-) -> dict[str, tuple[str, str | None]]:
+def _order(migrations: list[Migration], target: Target) -> dict[str, tuple[str, str | None]]:
     """Migration id -> (the earlier migrations still pending that a protected environment
     refuses to run it before, or ""; the warning it is applied with elsewhere), each earlier
     one of the plan assumed applied: the gate an apply passes (``policy.OrderGate``)."""
-    gate = manager.order_gate(target)
+    gate = planning.order_gate(target, Workspace().directory)
     found: dict[str, tuple[str, str | None]] = {}
     for migration in migrations:
         refusal, warning = gate.check(migration.id, allowed=False)
@@ -156,7 +153,6 @@ def rollback_plan(
     migrations: list[Migration], target: Target, on_disk: DiskSnapshot
 ) -> list[PlanItem]:
     snapshot = read_ledger(target)
-    manager = SchemaManager()
     items = []
     for migration in migrations:
         item = PlanItem(migration, state_in(migration, snapshot, on_disk))
@@ -169,7 +165,7 @@ def rollback_plan(
             }
             items.append(item)
             continue
-        item.rollback_script = manager.rollback_script_in_force(migration.id, target.environment)
+        item.rollback_script = planning.rollback_script_in_force(migration.id, target)
         item.rollback_generated = _recorded_as_generated(migration, target, item)
         problem = rollback_choice.why_unusable(migration.id, item.rollback_script)
         findings = check_sql(item.rollback_script) if not problem else []

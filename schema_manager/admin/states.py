@@ -15,16 +15,17 @@ from django.db import DatabaseError, connections
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from .. import planning
 from ..backends import get_backend
 from ..exceptions import SchemaManagerError
 from ..files import FolderChecksum, UnreadableFolder
 from ..ledger import Ledger, LedgerRow
-from ..manager import SchemaManager
 from ..models import Migration
 from ..results import FolderImport
 from ..security import scrub
 from ..state import Facts, Standing, State, standing
 from ..targets import Target, all_targets
+from ..workspace import Workspace
 
 _CACHE_ATTRIBUTE = "_schema_manager_ledgers"
 _DISK_ATTRIBUTE = "_schema_manager_disk"
@@ -106,7 +107,7 @@ def read_disk() -> DiskSnapshot:
     """The migrations directory now (file checksums are remembered: unchanged files are not
     read again)."""
     try:
-        listing = SchemaManager().migrations_directory.listing()
+        listing = Workspace().directory.listing()
     except OSError:  # the catalogue alone is shown
         return DiskSnapshot()
     return _snapshot(listing.folders, listing.unreadable)
@@ -117,7 +118,7 @@ def _snapshot(
 ) -> DiskSnapshot:
     readable = {folder.id: folder for folder in folders}
     bad = {folder.id: folder for folder in unreadable}
-    gone = SchemaManager().missing_on_disk({*readable, *bad})
+    gone = planning.missing_on_disk(Workspace().directory, {*readable, *bad})
     return DiskSnapshot(readable, bad, frozenset(gone))
 
 

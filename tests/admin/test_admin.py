@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.files import MigrationDirectory
+from schema_manager.workspace import Workspace
 from tests.admin_support import (
     CHANGELIST,
     HISTORY,
@@ -105,7 +106,7 @@ def test_changelist_shows_each_migrations_state_in_each_environment(sqlite_targe
 
 
 def test_changelist_shows_what_the_status_says_of_folders_on_disk(sqlite_targets, admin_client):
-    directory = SchemaManager().migrations_directory.path
+    directory = Workspace().directory.path
     for migration_id in ("001_gone", "002_bad", "003_edited"):
         (directory / migration_id).mkdir(parents=True)
         (directory / migration_id / "migration.sql").write_text(CREATE_T.replace("t ", "t3 "))
@@ -174,7 +175,7 @@ def test_changelist_reads_each_ledger_once_whatever_the_page_size(sqlite_targets
 
 def test_changelist_lists_the_migrations_directory_once(sqlite_targets, admin_client, monkeypatch):
     """The import and the states of one page share one listing of prisma/migrations."""
-    directory = SchemaManager().migrations_directory.path
+    directory = Workspace().directory.path
     (directory / "001_a").mkdir(parents=True)
     (directory / "001_a" / "migration.sql").write_text(CREATE_T)
     listings = []

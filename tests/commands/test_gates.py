@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from schema_manager import Migration, SchemaManager
+from schema_manager import Migration, SchemaManager, services
 from tests.utils import run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -92,7 +92,7 @@ def test_out_of_order_is_refused_in_production_unless_allowed(targets, migration
         ("002_b", "CREATE TABLE b (id INTEGER);"),
     )
     manager = SchemaManager()
-    manager.import_migrations()
+    services.import_folders()
     later = Migration.objects.get(pk="002_b")
 
     refused = manager.apply_migration_sync(later, "production")
@@ -133,7 +133,7 @@ def test_a_migration_rolled_back_is_pending_again_for_the_order(targets, migrati
         ("002_b", "CREATE TABLE b (id INTEGER);"),
     )
     manager = SchemaManager()
-    manager.import_migrations()
+    services.import_folders()
     assert manager.apply_migration_sync(Migration.objects.get(pk="001_a"), "production").success
     assert manager.rollback_migration_sync("001_a", "production").success
 
@@ -187,7 +187,7 @@ def test_a_deleted_folder_never_applied_is_not_pending_and_can_be_pruned(targets
     out, _, _ = run_command("schema_migration_status")
     assert "[missing on disk] 002_broken  folder deleted before it was applied anywhere" in out
     assert "[  pending  ] 003_from_code" in out
-    assert [m.id for m in SchemaManager().pending_migrations()] == ["003_from_code"]
+    assert [m.id for m in services.pending()] == ["003_from_code"]
     assert run_command("schema_migration_status", "--check", check=False).status == 1  # 003 pending
 
     out, _, _ = run_command("apply_schema_migration", "--prune")
@@ -206,4 +206,4 @@ def test_a_deleted_folder_once_applied_is_kept(targets, migrations_dir):
     shutil.rmtree(migrations_dir / "001_a")
 
     assert run_command("apply_schema_migration", "--prune")[0] == "No migrations to prune.\n"
-    assert [m.id for m in SchemaManager().pending_migrations()] == ["001_a"]
+    assert [m.id for m in services.pending()] == ["001_a"]

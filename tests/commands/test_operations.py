@@ -15,10 +15,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError
 from django.test import override_settings
 
-from schema_manager import Migration, SchemaManager
+from schema_manager import Migration, SchemaManager, services
 from schema_manager.exceptions import AppliedMigrationError
 from schema_manager.models import VersionRecord
 from schema_manager.slugs import UntranslatableName, slugify
+from schema_manager.workspace import Workspace
 from tests.commands.test_commands import demo_env, manage
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import POSTGRES_SCHEMAS
@@ -242,7 +243,7 @@ def test_a_name_with_letters_outside_the_latin_alphabets_is_refused(name):
 
 def test_create_says_when_it_changed_a_name(targets):
     out, _, _ = run_command("create_schema_migration", "añadir_ñandú")
-    [folder] = SchemaManager().migrations_directory.path.iterdir()
+    [folder] = Workspace().directory.path.iterdir()
     assert re.fullmatch(r"\d{14}_anadir_nandu", folder.name)
     assert out.splitlines() == [
         f"Created {folder}",
@@ -254,7 +255,7 @@ def test_create_says_when_it_changed_a_name(targets):
 
 def test_an_empty_migration_applies_and_rolls_back_as_prisma_applies_it(targets):
     run_command("create_schema_migration", "nothing yet")
-    [folder] = SchemaManager().migrations_directory.path.iterdir()
+    [folder] = Workspace().directory.path.iterdir()
 
     out, _, _ = run_command("apply_schema_migration", "--all", "-e", "staging")
 
@@ -285,7 +286,7 @@ def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):
         "create_schema_migration", "Add widgets", "--sql", str(sql_file), "--down", str(down_file)
     )
 
-    [folder] = SchemaManager().migrations_directory.path.iterdir()
+    [folder] = Workspace().directory.path.iterdir()
     assert re.fullmatch(r"\d{14}_add_widgets", folder.name)
     assert out.strip() == f"Created {folder}"
     assert (folder / "migration.sql").read_bytes() == sql_file.read_bytes()
@@ -310,7 +311,7 @@ def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):
 def test_development_apply_writes_folder_and_lock_staging_writes_nothing(
     targets, manager, tmp_path
 ):
-    directory = manager.migrations_directory
+    directory = Workspace().directory
     migration = Migration(
         id="20240105000000_add_tags", name="add_tags", sql="CREATE TABLE tags (id INTEGER);"
     )
@@ -331,7 +332,7 @@ def test_development_apply_writes_folder_and_lock_staging_writes_nothing(
     [row] = targets.ledger()
     assert row["checksum"] == hashlib.sha256((folder / "migration.sql").read_bytes()).hexdigest()
     # Written once: the folder is now the source, read back unchanged.
-    assert manager.import_migrations() == []
+    assert services.import_folders().imported == []
     assert status_of()[migration.id]["state"] == "applied"
 
 
@@ -341,7 +342,7 @@ def test_writing_environments_are_a_setting(targets, manager):
     ):
         migration = Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);")
         assert manager.apply_migration_sync(migration).success
-        assert not manager.migrations_directory.path.exists()
+        assert not Workspace().directory.path.exists()
 
 
 # The folder's SQL quotes names as Prisma does for PostgreSQL and SQLite (MySQL uses backticks).

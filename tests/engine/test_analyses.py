@@ -11,11 +11,12 @@ from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
-from schema_manager import Migration, SchemaManager, analyses
+from schema_manager import Migration, SchemaManager, analyses, services
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.models import ScriptAnalysis
 from schema_manager.targets import resolve
+from schema_manager.workspace import Workspace
 from tests.utils import catalogue, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -41,13 +42,13 @@ def test_applies_reuse_the_analysis_made_when_the_plan_was_validated(
     targets, manager: SchemaManager, analysed
 ):
     plan = catalogue(0, 3)
-    assert all(v.is_valid for v in manager.validate_migrations_sync(plan, "development"))
+    assert all(v.is_valid for v in services.validate(plan, "development"))
     assert len(analysed) == 3
     assert ScriptAnalysis.objects.count() == 3
 
     # Applying, in this environment and the next (same engine, same severities): no parsing.
     for environment in ("development", "staging"):
-        results = manager.apply_migrations_sync(plan, environment)
+        results = services.apply(plan, environment)
         assert [r.success for r in results] == [True] * 3, results[-1].message
         assert [r.statements_run for r in results] == [2, 2, 2]
     assert len(analysed) == 3
@@ -77,18 +78,18 @@ def test_a_stored_analysis_is_the_analysis(targets):
 
 def test_other_rule_severities_are_another_analysis(targets, manager: SchemaManager, analysed):
     migration = Migration(id="001_delete_all", sql=DELETE_ALL, rollback_sql="DROP TABLE d;")
-    [warned] = manager.validate_migrations_sync([migration], "development")
+    [warned] = services.validate([migration], "development")
     assert any("DELETE" in warning for warning in warned.warnings)
 
     quiet = {**settings.SCHEMA_MANAGER, "RULES": {"*": {"delete-without-where": "off"}}}
     with override_settings(SCHEMA_MANAGER=quiet):
-        [unwarned] = manager.validate_migrations_sync([migration], "development")
+        [unwarned] = services.validate([migration], "development")
     assert unwarned.is_valid
     assert not unwarned.warnings
     assert len(analysed) == 2  # the cached analysis for the default severities was not used
 
     # Back to the default severities: the first analysis again, read from the database.
-    [again] = manager.validate_migrations_sync([migration], "development")
+    [again] = services.validate([migration], "development")
     assert again.warnings == warned.warnings
     assert len(analysed) == 2
     assert ScriptAnalysis.objects.filter(checksum=migration_checksum(DELETE_ALL)).count() == 2
@@ -121,7 +122,7 @@ def test_an_analysed_script_fails_whole_and_names_its_statement(
     )
     migration = Migration(id="001_fails", sql=sql, rollback_sql="DROP TABLE kept;")
     migration.save()
-    [result] = postgres_manager.apply_migrations_sync([migration], "staging")
+    [result] = services.apply([migration], "staging")
 
     assert not result.success
     assert result.error.startswith("Statement 2 (INSERT INTO kept")
@@ -170,7 +171,7 @@ def made_on(monkeypatch) -> list[tuple[str, str]]:
 def test_a_long_plan_is_analysed_on_a_thread_while_it_runs(targets, manager, monkeypatch):
     calls = made_on(monkeypatch)
     plan = catalogue(0, analyses.AHEAD_FROM + 2)
-    results = manager.apply_migrations_sync(plan, "development")
+    results = services.apply(plan, "development")
     assert all(r.success for r in results), results[-1].message
 
     # Each script once, ahead on the analyses' thread, which the batch stopped.
@@ -240,8 +241,8 @@ def test_a_plan_stopped_early_leaves_no_thread_behind(targets, manager, monkeypa
     monkeypatch.setattr(analyses, "analyse", slow)
     plan = catalogue(0, analyses.AHEAD_FROM + 2)
     # A folder without its migration.sql: the plan stops at that migration.
-    (manager.migrations_directory.path / plan[5].id).mkdir(parents=True)
-    done = manager.apply_migrations_sync(plan, "development")
+    (Workspace().directory.path / plan[5].id).mkdir(parents=True)
+    done = services.apply(plan, "development")
     assert [result.success for result in done] == [True] * 5 + [False]
     assert "has no migration.sql" in done[-1].message
     assert "schema_manager-analyses" not in {thread.name for thread in threading.enumerate()}
@@ -265,7 +266,7 @@ def test_the_thread_never_uses_the_connection(postgres_targets, manager, monkeyp
 
     monkeypatch.setattr(analyses, "analyse", analyse)
     plan = catalogue(0, analyses.AHEAD_FROM)
-    assert all(r.success for r in manager.apply_migrations_sync(plan, "development"))
+    assert all(r.success for r in services.apply(plan, "development"))
     assert failed == []
     assert "pg_version" in connection.__dict__
 
@@ -289,7 +290,7 @@ def test_large_scripts_are_analysed_when_asked_not_ahead(targets, manager, monke
     large = Migration(id="999_big", name="big", sql=f"CREATE TABLE big (id INTEGER);\n{rows}")
     large.save()
     plan = [*catalogue(0, analyses.AHEAD_FROM), large]
-    results = manager.apply_migrations_sync(plan, "development")
+    results = services.apply(plan, "development")
     assert all(r.success for r in results), results[-1].message
     # A long analysis on the thread would hold the interpreter for the switch interval at
     # each of the main thread's wake-ups: the large script is analysed here, when its turn
@@ -321,9 +322,9 @@ def test_an_analysis_that_cannot_be_stored_only_warns(
     from django.core.management import call_command
 
     plan = catalogue(0, 2)
-    validations = manager.validate_migrations_sync(plan, "development")
+    validations = services.validate(plan, "development")
     assert all(v.is_valid for v in validations)
-    results = manager.apply_migrations_sync(plan, "staging")
+    results = services.apply(plan, "staging")
     assert [r.success for r in results] == [True, True], results[-1].message
     # A migration from disk, through the command: it exits 0 with a warning in the log.
     out = StringIO()

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager import Migration, SchemaManager, VersionRecord, services
 from tests import local_postgres
 from tests.settings import POSTGRES_SCHEMAS
 from tests.utils import CREATE_USERS, USERS, users_migration
@@ -228,7 +228,7 @@ def test_history_is_reconciled_from_the_ledger_after_a_crash(targets, manager):
     assert manager.apply_migration_sync(users_migration()).success
     VersionRecord.objects.all().delete()
 
-    manager.status()  # any operation reconciles
+    services.status()  # any operation reconciles
 
     [record] = manager.get_version_history()
     assert record.status == "applied"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.db import connections, transaction
 
-from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager import Migration, SchemaManager, VersionRecord, services
 from schema_manager.backends import get_backend
 from schema_manager.execution.executor import MigrationExecutor
 from schema_manager.execution.session import ExecutionSession
@@ -40,10 +40,10 @@ def test_each_migration_of_a_batch_costs_its_statements_ledger_row_and_one_recor
     # Staging: no schema.prisma sync, whose introspection (once per batch) grows with tables.
     alias = targets.alias("staging")
     # Warm-up: the first batch also creates the ledger table.
-    assert manager.apply_migrations_sync(catalogue(90, 1), "staging")[0].success
+    assert services.apply(catalogue(90, 1), "staging")[0].success
     first, second = catalogue(0, 3), catalogue(3, 9)
-    small = batch_queries(targets, lambda: manager.apply_migrations_sync(first, "staging"))
-    large = batch_queries(targets, lambda: manager.apply_migrations_sync(second, "staging"))
+    small = batch_queries(targets, lambda: services.apply(first, "staging"))
+    large = batch_queries(targets, lambda: services.apply(second, "staging"))
     per_migration = {name: (large[name] - small[name]) / 6 for name in large}
 
     # The app's database: the history record, nothing else (catalogue and history are read
@@ -58,8 +58,8 @@ def test_each_migration_of_a_batch_costs_its_statements_ledger_row_and_one_recor
 
     # Rolling back: one record per migration as well, and the script came with the batch.
     ids = [f"{i:03d}_step" for i in reversed(range(12))]
-    few = batch_queries(targets, lambda: manager.rollback_migrations_sync(ids[:3], "staging"))
-    many = batch_queries(targets, lambda: manager.rollback_migrations_sync(ids[3:], "staging"))
+    few = batch_queries(targets, lambda: services.rollback(ids[:3], "staging"))
+    many = batch_queries(targets, lambda: services.rollback(ids[3:], "staging"))
     assert (many["default"] - few["default"]) / 6 == 1
     if targets.engine == "postgresql":
         # BEGIN, DROP TABLE with the ledger row's rolled_back_at, COMMIT.
@@ -76,7 +76,7 @@ def test_a_batch_stops_at_the_first_failure_and_reports_each_result(
     plan = catalogue(0, 3)
     broken = Migration(id="001_broken", sql="CREATE TABLE t_ok (id INT);\nSELECT * FROM nowhere;")
     seen = []
-    results = manager.apply_migrations_sync(
+    results = services.apply(
         [plan[0], broken, plan[2]], after_apply=lambda result: seen.append(result.migration_id)
     )
 
@@ -90,7 +90,7 @@ def test_a_batch_stops_at_the_first_failure_and_reports_each_result(
     # The failure is in history and in the ledger, as for a single apply.
     assert VersionRecord.objects.get(migration_id="001_broken").status == "failed"
     # The lock was released: the next batch runs.
-    assert manager.apply_migrations_sync([plan[2]])[0].success
+    assert services.apply([plan[2]])[0].success
 
 
 def test_before_apply_sees_each_validation_and_may_stop_the_batch(targets, manager):
@@ -106,20 +106,20 @@ def test_before_apply_sees_each_validation_and_may_stop_the_batch(targets, manag
             raise Declined
 
     with pytest.raises(Declined):
-        manager.apply_migrations_sync(plan, before_apply=before_apply)
+        services.apply(plan, before_apply=before_apply)
 
     assert asked == [("000_step", True, "DROP TABLE t0;"), ("001_step", True, "DROP TABLE t1;")]
     assert [row["migration_name"] for row in targets.ledger()] == ["000_step"]
-    assert manager.apply_migrations_sync(plan[1:])[-1].success  # the lock was released
+    assert services.apply(plan[1:])[-1].success  # the lock was released
 
 
 def test_validating_a_plan_reads_ledger_catalogue_and_history_once(targets, manager):
-    manager.apply_migrations_sync(catalogue(0, 2))
+    services.apply(catalogue(0, 2))
     # 000_step is applied; a new migration reuses the id of 001_step with other SQL.
     clash = Migration(id="001_step", sql="CREATE TABLE other (id INT);")
     plan = [*catalogue(2, 8), clash]
     with count_queries("default", targets.alias("development"), **STATEMENTS) as counts:
-        validations = manager.validate_migrations_sync(plan)
+        validations = services.validate(plan)
 
     assert [v.is_valid for v in validations] == [True] * 8 + [False]
     assert "already used with different SQL" in validations[-1].errors[0]
@@ -130,7 +130,7 @@ def test_validating_a_plan_reads_ledger_catalogue_and_history_once(targets, mana
 
     # Validating again analyses nothing: the analyses are read, none is stored.
     with count_queries("default", targets.alias("development"), **STATEMENTS) as again:
-        revalidated = manager.validate_migrations_sync(plan)
+        revalidated = services.validate(plan)
     assert [v.errors for v in revalidated] == [v.errors for v in validations]
     assert again["default"] == 3
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager import Migration, SchemaManager, VersionRecord, services
 from schema_manager.confirmations import Shown
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -27,8 +27,8 @@ def test_a_plan_runs_when_its_scripts_are_those_confirmed(targets):
     migration = stored()
     confirmed = {migration.id: Shown.of(CREATE, "DROP TABLE t;")}  # the rollback as shown
 
-    [applied] = SchemaManager().apply_migrations_sync([migration], confirmed=confirmed)
-    [rolled_back] = SchemaManager().rollback_migrations_sync([migration.id], confirmed=confirmed)
+    [applied] = services.apply([migration], confirmed=confirmed)
+    [rolled_back] = services.rollback([migration.id], confirmed=confirmed)
 
     assert applied.success, applied.message
     assert rolled_back.success, rolled_back.message
@@ -46,7 +46,7 @@ def test_an_apply_whose_scripts_are_not_those_confirmed_runs_nothing(
 ):
     migration = stored()
 
-    [result] = SchemaManager().apply_migrations_sync(
+    [result] = services.apply(
         [migration], confirmed={migration.id: Shown.of(shown_sql, shown_rollback)}
     )
 
@@ -65,7 +65,7 @@ def test_a_rollback_whose_script_is_not_the_one_confirmed_runs_nothing(targets):
     assert manager.apply_migration_sync(migration).success
     ledger, history = targets.ledger(), VersionRecord.objects.count()
 
-    [result] = manager.rollback_migrations_sync(
+    [result] = services.rollback(
         [migration.id], confirmed={migration.id: Shown.of(CREATE, "DROP TABLE u;")}
     )
 
@@ -80,7 +80,7 @@ def test_a_migration_left_out_of_the_confirmation_is_refused_and_stops_the_plan(
     first, second = stored(), Migration(id="002_create_u", sql="CREATE TABLE u (id INTEGER);\n")
     second.save()
 
-    results = SchemaManager().apply_migrations_sync(
+    results = services.apply(
         [first, second], confirmed={first.id: Shown.of(CREATE, "DROP TABLE t;")}
     )
 

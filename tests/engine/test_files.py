@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError
 
-from schema_manager import Migration, SchemaManager, file_reads
+from schema_manager import Migration, file_reads, services
+from schema_manager.workspace import Workspace
 from tests.routers import move_model
 from tests.utils import run_command
 
@@ -27,7 +28,7 @@ SECRET = "SELECT 'a system file, never to be quoted';\n"
 
 @pytest.fixture
 def directory(targets) -> Path:
-    path = SchemaManager().migrations_directory.path
+    path = Workspace().directory.path
     (path / GOOD).mkdir(parents=True)
     (path / GOOD / "migration.sql").write_text("CREATE TABLE good (id INTEGER);\n")
     (path / BAD).mkdir()
@@ -143,19 +144,18 @@ def test_a_link_inside_the_directory_is_followed(directory):
     linked = directory / "20240103000000_linked"
     linked.symlink_to(GOOD, target_is_directory=True)
 
-    SchemaManager().import_migrations()
+    services.import_folders()
     assert Migration.objects.get(pk=BAD).sql == "CREATE TABLE good (id INTEGER);\n"
     assert Migration.objects.get(pk=linked.name).sql == "CREATE TABLE good (id INTEGER);\n"
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_a_folder_that_goes_bad_after_its_import_is_named(directory):
-    manager = SchemaManager()
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id INTEGER);\n")
-    manager.import_migrations()
+    services.import_folders()
     nul_byte(directory / BAD)
 
-    states = {state.migration_id: state for state in manager.status()}
+    states = {state.migration_id: state for state in services.status()}
     assert states[BAD].state == "unreadable"
     assert f"'{BAD}/migration.sql' contains a NUL byte" in states[BAD].error
     assert Migration.objects.get(pk=BAD).sql == "CREATE TABLE bad (id INTEGER);\n"
@@ -166,8 +166,7 @@ def test_unchanged_files_are_not_read_again(directory, monkeypatch):
     """Their checksums are remembered by the files' identity (inode, size, times)."""
     monkeypatch.setattr(file_reads, "SETTLED_NS", 0)
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id INTEGER);\n")
-    manager = SchemaManager()
-    manager.import_migrations()
+    services.import_folders()
     opened: list[Path] = []
     real_open = file_reads.open_file
 
@@ -176,23 +175,22 @@ def test_unchanged_files_are_not_read_again(directory, monkeypatch):
         return real_open(file)
 
     monkeypatch.setattr(file_reads, "open_file", spy)
-    manager.status()
+    services.status()
     assert opened == []
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id BIGINT);\n")
-    manager.status()
+    services.status()
     assert [path.parent.name for path in opened] == [BAD, BAD]  # hashed, then imported
     assert Migration.objects.get(pk=BAD).sql == "CREATE TABLE bad (id BIGINT);\n"
 
 
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_the_api_does_not_apply_a_migration_whose_folder_cannot_be_read(targets, directory):
-    manager = SchemaManager()
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id INTEGER);\n")
-    manager.import_migrations()
+    services.import_folders()
     nul_byte(directory / BAD)  # the catalogue still holds the text it had
     good, bad = Migration.objects.order_by("id")
 
-    results = manager.apply_migrations_sync([good, bad], "staging")
+    results = services.apply([good, bad], "staging")
 
     assert [result.success for result in results] == [True, False]
     assert results[1].message.startswith(

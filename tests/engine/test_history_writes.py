@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import connections, transaction
 
-from schema_manager import Migration, SchemaManager, VersionRecord, history_writes
+from schema_manager import Migration, SchemaManager, VersionRecord, history_writes, services
 from schema_manager.history_writes import OverlappedRecordWriter, RecordWriter, writer_for
 from tests.routers import move_model
 from tests.utils import catalogue
@@ -78,7 +78,7 @@ def test_a_batch_writes_every_record_on_its_own_connection_and_closes_it(
     postgres_targets, postgres_history, writers, manager: SchemaManager
 ):
     plan = catalogue(0, 5)
-    results = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
+    results = services.apply(plan, "staging", applied_by="deploy")
     assert [r.success for r in results] == [True] * 5
 
     [writer] = writers
@@ -96,7 +96,7 @@ def test_a_batch_writes_every_record_on_its_own_connection_and_closes_it(
     assert {r.ledger_id: r.migration_id for r in records} == ledger
 
     ids = [m.id for m in reversed(plan)]
-    results = manager.rollback_migrations_sync(ids, "staging", applied_by="deploy")
+    results = services.rollback(ids, "staging", applied_by="deploy")
     assert [r.success for r in results] == [True] * 5
     assert isinstance(writers[-1], OverlappedRecordWriter)
     rolled_back = VersionRecord.objects.filter(status="rolled_back")
@@ -112,7 +112,7 @@ def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
     refuse_records_of(postgres_targets, "001_step")
     plan = catalogue(0, 4)
 
-    results = first = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
+    results = first = services.apply(plan, "staging", applied_by="deploy")
 
     # 001 committed before its record failed, and says so; 002 ran but was rolled back,
     # unrecorded, and says why.
@@ -134,7 +134,7 @@ def test_a_record_that_cannot_be_written_stops_the_batch_before_the_next_commit(
     # Once history can be written again, the next operation rebuilds 001's record from the
     # ledger and the plan carries on from 002.
     postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
-    results = manager.apply_migrations_sync(plan[2:], "staging")
+    results = services.apply(plan[2:], "staging")
     assert [r.success for r in results] == [True, True]
     records = {r.migration_id: r.reconciled for r in VersionRecord.objects.all()}
     assert records == {"000_step": False, "001_step": True, "002_step": False, "003_step": False}
@@ -151,7 +151,7 @@ def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
     plan = catalogue(0, 2)
     broken = Migration(id="002_step", name="step", sql="INSERT INTO missing VALUES (1);\n")
 
-    results = manager.apply_migrations_sync([*plan, broken], "staging")
+    results = services.apply([*plan, broken], "staging")
     assert [r.success for r in results] == [True, True, False]
     assert "history is read-only" in results[1].history_error
 
@@ -163,7 +163,7 @@ def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
     assert ledger["002_step"]["rolled_back_at"] is not None
     assert "missing" in ledger["002_step"]["logs"]
     postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
-    manager.status("staging")
+    services.status("staging")
     records = {(r.migration_id, r.status, r.reconciled) for r in VersionRecord.objects.all()}
     assert records == {
         ("000_step", "applied", False),
@@ -254,7 +254,7 @@ def test_the_last_record_refused_as_the_batch_ends_is_told_on_its_result(
     refuse_records_of(postgres_targets, "003_step")
     plan = catalogue(0, 4)
 
-    results = manager.apply_migrations_sync(plan, "staging", applied_by="deploy")
+    results = services.apply(plan, "staging", applied_by="deploy")
 
     assert [r.success for r in results] == [True] * 4
     assert [bool(r.history_error) for r in results] == [False, False, False, True]
@@ -262,6 +262,6 @@ def test_the_last_record_refused_as_the_batch_ends_is_told_on_its_result(
         "Migration 003_step applied in staging; its history record could not be written: "
     )
     postgres_targets.execute("production", f"DROP TRIGGER refuse ON {TABLE}")
-    manager.status("staging")
+    services.status("staging")
     rebuilt = VersionRecord.objects.get(migration_id="003_step")
     assert (rebuilt.reconciled, rebuilt.applied_by) == (True, "deploy")

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from django.db import connections
 
-from schema_manager import Migration, SchemaManager, VersionRecord
+from schema_manager import Migration, SchemaManager, VersionRecord, services
 from schema_manager.kept_records import TABLE
 from tests.commands.test_commands import manage
 from tests.commands.test_operator_errors import _postgres_url, migrations_of, staging  # noqa: F401
@@ -73,7 +73,7 @@ def test_a_refused_record_is_told_truthfully_and_rebuilt_whole(targets, app_hist
     assert TABLE in targets.tables("staging")
 
     app_history.accept()
-    SchemaManager().status("staging")  # the next operation reconciles
+    services.status("staging")  # the next operation reconciles
 
     rebuilt = VersionRecord.objects.get(migration_id="002_drop_view")
     assert rebuilt.reconciled
@@ -101,7 +101,7 @@ def test_a_refused_rollback_record_is_told_and_rebuilt(targets, app_history):
         "Migration 001_t rolled back in staging; its history record could not be written: "
     )
     app_history.accept()
-    SchemaManager().status("staging")
+    services.status("staging")
     rebuilt = VersionRecord.objects.get(operation="rollback")
     assert (rebuilt.status, rebuilt.applied_by, rebuilt.reconciled) == ("rolled_back", "ops", True)
 

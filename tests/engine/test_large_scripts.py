@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 from django.db import connections
 
-from schema_manager import Migration, SchemaManager, large_scripts
+from schema_manager import Migration, SchemaManager, large_scripts, services
 from schema_manager import analyses as analyses_module
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
@@ -21,6 +21,7 @@ from schema_manager.execution import transport as transport_module
 from schema_manager.execution.executor import MigrationExecutor
 from schema_manager.sql import check_sql, statements
 from schema_manager.validation import validate
+from schema_manager.workspace import Workspace
 from tests.routers import move_model
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -105,14 +106,14 @@ def write_big(directory, migration_id: str, text: str):
 def test_a_large_file_is_streamed_into_and_out_of_a_postgresql_catalogue(
     postgres_catalogue, manager: SchemaManager
 ):
-    directory = manager.migrations_directory.path
+    directory = Workspace().directory.path
     text = big_script(110_000)  # ~8 MB of text, ~9 MB of UTF-8
     folder = write_big(directory, "20240101000000_big", text)
     assert folder.joinpath("migration.sql").stat().st_size > large_scripts.STREAM_ABOVE
     del text  # measured from the file, as an import reads it
 
     imported: list[Migration] = []
-    peak = peak_while(lambda: imported.extend(manager.import_migrations()))
+    peak = peak_while(lambda: imported.extend(services.import_folders().imported))
     size = folder.joinpath("migration.sql").stat().st_size
     assert peak < size / 2  # never the whole text, let alone quoted copies of it
     assert [m.id for m in imported] == ["20240101000000_big"]
@@ -126,22 +127,22 @@ def test_a_large_file_is_streamed_into_and_out_of_a_postgresql_catalogue(
     assert stored.name == "big"
 
     # Read back in chunks: one string, equal to the file (no chunk cut a character).
-    [pending] = manager.pending_migrations("staging")
+    [pending] = services.pending("staging")
     assert pending.sql == on_disk
     # Imported twice (a concurrent process): skipped, not an error.
-    assert large_scripts.stream_in(manager.migrations_directory.checksum_of(pending.id)) is None
+    assert large_scripts.stream_in(Workspace().directory.checksum_of(pending.id)) is None
 
 
 def test_a_large_file_that_is_not_utf8_is_refused_and_nothing_is_stored(
     postgres_catalogue, manager: SchemaManager
 ):
-    directory = manager.migrations_directory.path
+    directory = Workspace().directory.path
     folder = write_big(directory, "20240101000000_big", big_script(20_000))
-    listed = manager.migrations_directory.checksum_of("20240101000000_big")
+    listed = Workspace().directory.checksum_of("20240101000000_big")
     with folder.joinpath("migration.sql").open("ab") as file:
         file.write(b"SELECT '\xff';\n")
 
-    done = manager.import_folders()
+    done = services.import_folders()
     assert done.imported == []
     [unreadable] = done.unreadable
     assert unreadable.error.startswith(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from schema_manager import Migration, SchemaManager
+from schema_manager import Migration, SchemaManager, services
 from schema_manager.admin.states import read_disk, read_ledger, state_in
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
@@ -38,7 +38,7 @@ def targets(request, tmp_path, transactional_db):
 
 def status_of(migration_id: str) -> State:
     """What ``schema_migration_status`` says, checked against its JSON output."""
-    [state] = [s for s in SchemaManager().status(ENV) if s.migration_id == migration_id]
+    [state] = [s for s in services.status(ENV) if s.migration_id == migration_id]
     out, _, _ = run_command("schema_migration_status", "-e", ENV, "--format", "json")
     [entry] = [m for m in json.loads(out)["migrations"] if m["migration_id"] == migration_id]
     assert entry["state"] == state.state.value
@@ -59,7 +59,7 @@ def seen(migration_id: str) -> tuple[State, State]:
 
 def apply(migration_id: str) -> bool:
     manager = SchemaManager()
-    [migration] = [m for m in manager.pending_migrations(ENV) if m.id == migration_id]
+    [migration] = [m for m in services.pending(ENV) if m.id == migration_id]
     return manager.apply_migration_sync(migration, ENV).success
 
 
@@ -124,7 +124,7 @@ def test_a_file_changed_after_it_was_applied_elsewhere_is_modified_here_too(
 ):
     folder = write_migration(migrations_dir, "001_a", CREATE_A)
     manager = SchemaManager()
-    [migration] = manager.pending_migrations("production")
+    [migration] = services.pending("production")
     assert manager.apply_migration_sync(migration, "production").success
     (folder / "migration.sql").write_text(CREATE_A + "\n-- edited\n")
     # The catalogue keeps the SQL applied in production; staging would get other SQL.
@@ -156,7 +156,7 @@ def test_a_folder_deleted_before_it_was_applied_anywhere_is_missing_on_disk(
     targets, migrations_dir
 ):
     folder = write_migration(migrations_dir, "001_a", CREATE_A)
-    SchemaManager().import_migrations()
+    services.import_folders()
     shutil.rmtree(folder)
     assert seen("001_a") == (State.MISSING_ON_DISK, State.MISSING_ON_DISK)
 
@@ -170,7 +170,7 @@ def test_a_folder_that_cannot_be_read_is_unreadable(targets, migrations_dir):
 
 def test_a_ledger_that_cannot_be_read_is_unknown(targets, migrations_dir):
     write_migration(migrations_dir, "001_a", CREATE_A)
-    SchemaManager().import_migrations()
+    services.import_folders()
     # A table of that name that is not Prisma's: reading it fails.
     with connections[targets.alias(ENV)].cursor() as cursor:
         cursor.execute(f"CREATE TABLE {LEDGER_TABLE} (something_else INTEGER)")

@@ -22,6 +22,7 @@ from django.test import override_settings
 from schema_manager import Migration, SchemaManager
 from schema_manager.prisma_schema import PrismaSchemaError, sync_schema
 from schema_manager.prisma_schema.blocks import GENERATED_KINDS, parse
+from schema_manager.workspace import Workspace
 from tests.conftest import ENGINES, POSTGRES_SKIP_REASON
 from tests.settings import POSTGRES_URL
 
@@ -49,7 +50,7 @@ def engine(request) -> str:
 @pytest.fixture
 def schema_path(targets, manager: SchemaManager) -> Path:
     """The test's schema.prisma, holding only the golden header of the engine."""
-    path = manager.prisma_schema_path
+    path = Workspace().prisma_schema_path
     path.parent.mkdir(parents=True)
     path.write_text(golden(f"header.{targets.engine}.prisma"), encoding="utf-8")
     return path
@@ -102,7 +103,7 @@ def test_apply_in_development_writes_the_golden_schema(
 def test_names_docs_and_order_chosen_in_the_file_are_kept(postgres_targets, manager):
     """Re-introspection: renamed models, fields and relation fields survive a sync."""
     renamed = golden("relations.postgresql.renamed.prisma")
-    path = manager.prisma_schema_path
+    path = Workspace().prisma_schema_path
     path.parent.mkdir(parents=True)
     path.write_text(renamed, encoding="utf-8")
     with configure(PRISMA_SYNC_ENVIRONMENTS=["development"]):
@@ -170,9 +171,11 @@ def test_rollback_in_development_syncs_the_schema_back(targets, schema_path, syn
     assert schema_path.read_text(encoding="utf-8") == first
 
 
-def test_a_batch_syncs_the_schema_once_when_it_ends(targets, schema_path, sync_on, manager):
+def test_a_batch_syncs_the_schema_once_when_it_ends(targets, schema_path, sync_on):
     header = schema_path.read_text(encoding="utf-8")
-    with manager.deferred_schema_sync():
+    workspace = Workspace()
+    manager = SchemaManager(workspace=workspace)
+    with workspace.deferred_schema_sync():
         apply(manager, "001_users", USERS)
         apply(manager, "002_add_phone", "ALTER TABLE users ADD COLUMN phone VARCHAR(20);\n")
         assert schema_path.read_text(encoding="utf-8") == header  # not after each apply
@@ -265,7 +268,7 @@ def test_an_unreadable_schema_file_is_refused(targets, schema_path):
 
 def test_a_missing_file_gets_prismas_default_blocks(targets, manager):
     call_command("sync_prisma_schema", stdout=StringIO())
-    text = manager.prisma_schema_path.read_text(encoding="utf-8")
+    text = Workspace().prisma_schema_path.read_text(encoding="utf-8")
     assert text == (
         'generator client {\n  provider = "prisma-client-js"\n}\n\n'
         f'datasource db {{\n  provider = "{targets.engine}"\n  url      = env("DATABASE_URL")\n}}\n'
@@ -302,7 +305,7 @@ def test_blocks_keep_configuration_and_comments_and_drop_generated_blocks():
 
 def test_the_hook_never_creates_a_schema_file(targets, sync_on, manager):
     apply(manager, "001_users", USERS)
-    assert not manager.prisma_schema_path.exists()
+    assert not Workspace().prisma_schema_path.exists()
 
 
 # -- validity, checked by Prisma's own CLI -------------------------------------------------------

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from ... import planning
 from ...conf import app_settings
 from ...exceptions import SchemaManagerError
-from ...manager import SchemaManager
 from ...models import Migration
 from ...results import MigrationResult
 from ...security import scrub
+from ...workspace import Workspace
 
 
 class SchemaCommand(BaseCommand):
@@ -32,13 +35,17 @@ class SchemaCommand(BaseCommand):
         except DatabaseError as exc:  # e.g. the target is unreachable; never echo its DSN
             raise CommandError(scrub(f"Database error: {exc}".replace("\n", " "))) from None
 
-    @property
-    def manager(self) -> SchemaManager:
-        return SchemaManager()
+    @cached_property
+    def workspace(self) -> Workspace:
+        """Where the migrations live, shared by what one run of the command does."""
+        return Workspace()
 
     def named_migrations(self, ids: list[str]) -> list[Migration]:
         """The catalogue entries ``ids`` (after importing new folders), in the order given."""
-        unreadable = {folder.id: folder for folder in self.manager.import_folders().unreadable}
+        unreadable = {
+            folder.id: folder
+            for folder in planning.import_folders(self.workspace.directory).unreadable
+        }
         for migration_id in ids:
             if migration_id in unreadable:
                 raise CommandError(f"Cannot use {migration_id!r}: {unreadable[migration_id].error}")

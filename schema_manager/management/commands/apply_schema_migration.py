@@ -5,6 +5,7 @@ import time
 
 from django.core.management.base import CommandError
 
+from ... import planning, services
 from ...models import Migration
 from ...policy import may_prompt
 from ...results import MigrationResult, PlanCheck, ValidationResult
@@ -61,20 +62,20 @@ class Command(SchemaCommand):
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
         if (ids and options["all"]) or not (ids or options["all"] or options["prune"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
-        manager = self.manager
+        workspace = self.workspace
         target = resolve(environment)
         if options["prune"]:
             self._prune(options["verbosity"])
             if not (ids or options["all"]):
                 return
         plan = (
-            manager.pending_migrations(environment)
+            planning.pending(workspace.directory, target)
             if options["all"]
             else self.named_migrations(ids)
         )
         if options["all"]:
             # Refuse before the first apply, not halfway through the plan.
-            drift = manager.plan_drift(plan, environment)
+            drift = planning.plan_drift(workspace.directory, plan, target)
             if drift:
                 others = f" ({len(drift) - 1} more problem(s))" if len(drift) > 1 else ""
                 raise CommandError(f"Refusing to apply: {drift[0]}{others}")
@@ -84,9 +85,10 @@ class Command(SchemaCommand):
                 self.stdout.write(f"No migrations to apply in {target.environment}.")
             return
         if options["dry_run"]:
-            checks = manager.check_plan(
+            checks = services.check_plan(
                 plan,
                 environment,
+                workspace=workspace,
                 allow_destructive=options["allow_destructive"],
                 allow_out_of_order=options["allow_out_of_order"],
                 fake=options["fake"],
@@ -115,9 +117,10 @@ class Command(SchemaCommand):
         )
         clock = time.perf_counter()
         positions = iter(range(1, len(plan) + 1))
-        results = manager.apply_migrations_sync(
+        results = services.apply(
             plan,
             environment,
+            workspace=workspace,
             allow_destructive=options["allow_destructive"],
             fake=options["fake"],
             allow_out_of_order=options["allow_out_of_order"],
@@ -158,7 +161,7 @@ class Command(SchemaCommand):
             raise CommandError(f"Migration {migration.id} was not applied: declined at the prompt.")
 
     def _prune(self, verbosity: int) -> None:
-        removed = self.manager.prune_missing()
+        removed = planning.prune_missing(self.workspace.directory)
         if verbosity >= 1:
             for migration_id in removed:
                 self.stdout.write(
@@ -176,7 +179,6 @@ class Command(SchemaCommand):
         *,
         fake: bool,
     ) -> None:
-        manager = self.manager
         verb = "fake" if fake else "apply"
         for position, (migration, check) in enumerate(zip(plan, checks, strict=True), start=1):
             validation = check.validation
@@ -191,7 +193,7 @@ class Command(SchemaCommand):
             for note in validation.acknowledged:
                 self.stdout.write(f"  acknowledged: {note}")
             if verbosity >= 1:
-                rollback = migration.rollback_sql or manager.generate_rollback_script(
+                rollback = migration.rollback_sql or services.generate_rollback_script(
                     migration, environment
                 )
                 self.stdout.write(self.style.MIGRATE_LABEL("  SQL:"))

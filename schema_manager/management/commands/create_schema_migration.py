@@ -24,7 +24,7 @@ class Command(SchemaCommand):
         )
 
     def handle(self, *args, name: str, **options) -> None:
-        folder = self.manager.migrations_directory.create(
+        folder = self.workspace.directory.create(
             name, sql=_read(options["sql"]), rollback_sql=_read(options["down"])
         )
         if options["verbosity"] >= 1:

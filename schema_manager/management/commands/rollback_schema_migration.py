@@ -4,6 +4,7 @@ from itertools import count
 
 from django.core.management.base import CommandError
 
+from ... import planning, services
 from ...targets import resolve
 from ._base import SchemaCommand
 
@@ -35,7 +36,7 @@ class Command(SchemaCommand):
         verbosity = options["verbosity"]
         nothing = f"Nothing is applied after {to} in {resolve(environment).environment}."
         if options["dry_run"]:
-            plan = [id] if id else self.manager.rollback_plan(to, environment)
+            plan = [id] if id else planning.rollback_plan(to, resolve(environment))
             if not plan and verbosity >= 1:
                 self.stdout.write(nothing)
             self._show(plan, environment)
@@ -61,9 +62,10 @@ class Command(SchemaCommand):
             )
 
     def _run(self, migration_id: str, environment: str | None, verbosity: int):
-        return self.manager.rollback_migrations_sync(
+        return services.rollback(
             [migration_id],
             environment,
+            workspace=self.workspace,
             after_rollback=lambda result: self.report_line(result, 1, 1, verbosity),
         )
 
@@ -71,9 +73,10 @@ class Command(SchemaCommand):
         """Roll back what is applied after ``to`` as the ledger says once the lock is held."""
         plan: list[str] = []
         positions = count(1)
-        return self.manager.rollback_to_sync(
+        return services.rollback_to(
             to,
             environment,
+            workspace=self.workspace,
             planned=plan.extend,
             after_rollback=lambda result: self.report_line(
                 result, next(positions), len(plan), verbosity
@@ -82,7 +85,7 @@ class Command(SchemaCommand):
 
     def _show(self, plan: list[str], environment: str | None) -> None:
         for migration_id in plan:
-            script = self.manager.rollback_script_in_force(migration_id, environment)
+            script = planning.rollback_script_in_force(migration_id, resolve(environment))
             if not script:
                 raise CommandError(
                     f"Migration {migration_id!r} is not applied in "

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from ... import services
 from ...models import VersionRecord
 from ...targets import resolve
 from ._base import SchemaCommand
@@ -17,7 +18,7 @@ class Command(SchemaCommand):
 
     def handle(self, *args, environment: str | None, limit: int, **options) -> None:
         target = resolve(environment)
-        records = self.manager.get_version_history(target.environment, limit=limit)
+        records = services.history(target.environment, limit)
         if options["format"] == "json":
             self.stdout.write(json.dumps([_as_dict(record) for record in records], indent=2))
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ... import planning
 from ...state import NOT_DEPLOYED, State
 from ...status import MigrationState
 from ...targets import Target, all_targets, resolve
@@ -32,7 +33,7 @@ class Command(SchemaCommand):
 
     def handle(self, *args, environment: str | None, **options) -> None:
         targets = all_targets() if options["all_environments"] else [resolve(environment)]
-        report = [(target, self.manager.status(target.environment)) for target in targets]
+        report = [(target, planning.status(self.workspace.directory, target)) for target in targets]
         if options["format"] == "json":
             payloads = [_payload(target, states) for target, states in report]
             data = {"environments": payloads} if options["all_environments"] else payloads[0]

@@ -23,7 +23,7 @@ class Command(SchemaCommand):
 
     def handle(self, *args, environment: str | None, check: bool, **options) -> None:
         target = resolve(environment)
-        path = self.manager.prisma_schema_path
+        path = self.workspace.prisma_schema_path
         verbosity = options["verbosity"]
         if check:
             diff = schema_diff(target.environment, path)

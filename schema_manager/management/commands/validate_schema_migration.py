@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
+from ... import planning, services
 from ...results import PlanCheck
 from ...targets import resolve
 from ._base import SchemaCommand
@@ -39,17 +40,21 @@ class Command(SchemaCommand):
         )
 
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
-        manager = self.manager
         target = resolve(environment)
-        plan = self.named_migrations(ids) if ids else manager.pending_migrations(environment)
+        plan = (
+            self.named_migrations(ids)
+            if ids
+            else planning.pending(self.workspace.directory, target)
+        )
         verbosity = options["verbosity"]
         if not plan:
             if verbosity >= 1:
                 self.stdout.write(f"No migrations to check in {target.environment}.")
             return
-        checks = manager.check_plan(
+        checks = services.check_plan(
             plan,
             environment,
+            workspace=self.workspace,
             allow_destructive=options["allow_destructive"],
             allow_out_of_order=options["allow_out_of_order"],
             rehearse=options["rehearse"],

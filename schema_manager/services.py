@@ -1,0 +1,285 @@
+"""The synchronous API that the façade, the commands and the admin all call: validate, apply
+and roll back plans on an environment's target, and read history.
+
+Each function takes an optional ``workspace``: where the migrations live and what the
+caller's earlier operations learned (see ``workspace``); a fresh one when not given.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterable
+
+from . import confirmations, disk_import, planning, policy, rehearsal, results
+from .analyses import Analyses
+from .checksums import canonical_sql, migration_checksum
+from .execution.apply_run import ApplyRun
+from .execution.rollback_run import RollbackRun, RollbackToRun
+from .execution.runner import Plan, run_plan
+from .ledger import Ledger, LedgerRow
+from .models import Migration, VersionRecord
+from .results import FolderImport, MigrationResult, PlanCheck, ValidationResult
+from .security import get_logger
+from .sql import generate_rollback
+from .status import MigrationState
+from .targets import resolve
+from .validation import KnownMigrations
+from .validation import validate as validate_one
+from .workspace import Workspace, executor_for, reconcile
+
+logger = get_logger("schema_manager.manager")
+
+
+def validate(
+    migrations: Iterable[Migration],
+    environment: str | None = None,
+    *,
+    allow_destructive: bool = False,
+    rehearse: bool = False,
+) -> list[ValidationResult]:
+    """Each migration of a plan validated, reading the ledger, catalogue and history once for
+    all of them; ``rehearse`` also runs a valid one in a transaction rolled back."""
+    plan = list(migrations)
+    if not plan:
+        return []
+    target = resolve(environment)
+    for migration in plan:
+        _canonicalise(migration)
+    ledger = executor_for(target).ledger
+    # One migration: only its rows (the table has no index to find them, but the transfer
+    # stays small); several: the whole ledger, once.
+    ids = {migration.id for migration in plan if migration.id}
+    rows = ledger.rows() if len(ids) > 1 else [row for i in ids for row in ledger.rows(i)]
+    by_id: dict[str, list[LedgerRow]] = {}
+    for row in rows:
+        by_id.setdefault(row.migration_name, []).append(row)
+    known = KnownMigrations.read([migration.id for migration in plan])
+    checksums = [migration_checksum(migration.sql) for migration in plan]
+    analyses = Analyses.read(target, checksums)
+    validations = []
+    for migration, checksum in zip(plan, checksums, strict=True):
+        result = validate_one(
+            migration,
+            target,
+            by_id.get(migration.id, []),
+            allow_destructive=allow_destructive,
+            known=known,
+            analyses=analyses,
+            checksum=checksum,
+        )
+        if rehearse and not result.errors:
+            rehearsal.rehearse_into(result, migration, target)
+        for warning in result.warnings:
+            logger.warning("Migration %s (%s): %s", migration.id, target.environment, warning)
+        validations.append(result)
+    analyses.save()  # an apply of these scripts will not analyse them again
+    return validations
+
+
+def check_plan(
+    plan: list[Migration],
+    environment: str | None = None,
+    *,
+    workspace: Workspace | None = None,
+    allow_destructive: bool = False,
+    allow_out_of_order: bool = False,
+    fake: bool = False,
+    rehearse: bool = False,
+) -> list[PlanCheck]:
+    """What applying ``plan`` in order would meet, without applying it: for each migration,
+    its validation and every gate an apply passes (drift, PROMOTION_ORDER, migration order),
+    each earlier one assumed applied. What ``--dry-run`` shows and ``validate_schema_migration``
+    gates on."""
+    directory = (workspace or Workspace()).directory
+    target = resolve(environment)
+    # A fake runs nothing, so destructive statements cannot block it.
+    validations = validate(
+        plan, environment, allow_destructive=allow_destructive or fake, rehearse=rehearse
+    )
+    promotion = policy.PromotionGate(target)
+    reconcile(executor_for(target).session)  # the order gate reads history
+    order = planning.order_gate(target, directory)
+    checks = []
+    for migration, validation in zip(plan, validations, strict=True):
+        check = PlanCheck(migration.id, validation, [*validation.errors], [*validation.warnings])
+        checksum = migration_checksum(migration.sql)
+        for problem in (
+            planning.drift_problem(directory, migration),
+            promotion.problem(migration.id, checksum),
+        ):
+            if problem:
+                check.errors.append(problem)
+        refusal, warning = order.check(migration.id, allowed=allow_out_of_order)
+        check.errors.extend([refusal] if refusal else [])
+        check.warnings.extend([warning] if warning else [])
+        order.applied(migration.id)
+        checks.append(check)
+    return checks
+
+
+def apply(
+    migrations: Iterable[Migration],
+    environment: str | None = None,
+    *,
+    workspace: Workspace | None = None,
+    allow_destructive: bool = False,
+    applied_by: str | None = None,
+    fake: bool = False,
+    before_apply: Callable[[Migration, ValidationResult], None] | None = None,
+    after_apply: Callable[[MigrationResult], None] | None = None,
+    allow_out_of_order: bool = False,
+    confirmed: confirmations.Confirmed = None,
+) -> list[MigrationResult]:
+    """Apply ``migrations`` in order, stopping at the first that does not succeed.
+
+    Returns one result per migration attempted (a failure is the last). The plan shares one
+    target connection, one hold of the migration lock and one read each of the ledger, the
+    catalogue and the history, so each migration costs its own statements, its ledger row
+    and its history record. ``fake`` records them as applied without running their SQL;
+    ``allow_out_of_order`` lets a protected environment apply one while a migration before
+    it is pending there (elsewhere that is a warning). ``before_apply`` is called with each
+    valid migration and its validation just before it runs (a command's prompt may raise to
+    stop there); ``after_apply`` with each result as soon as it is known (in a long plan with
+    the app's database on PostgreSQL, its history record may still be on its way: it is
+    committed before the next migration commits, see ``history_writes``). ``confirmed``
+    (from a confirmation page: migration id -> ``confirmations.Shown``) binds the run to what
+    was shown: a migration whose SQL or rollback script is not the one confirmed, compared
+    under the lock just before it runs, is refused and nothing of it runs
+    (``result.not_as_confirmed``).
+    """
+    plan = list(migrations)
+    for migration in plan:
+        _canonicalise(migration)
+    who = _who(applied_by)
+
+    def step(run: ApplyRun, migration: Migration) -> MigrationResult:
+        return run.apply(
+            migration,
+            allow_destructive=allow_destructive,
+            applied_by=who,
+            fake=fake,
+            before_apply=before_apply,
+            allow_out_of_order=allow_out_of_order,
+            confirmed=confirmed,
+        )
+
+    known = Plan.of(plan, [migration.id for migration in plan])
+    return run_plan(workspace or Workspace(), environment, known, ApplyRun, step, after_apply)
+
+
+def rollback(
+    migration_ids: Iterable[str],
+    environment: str | None = None,
+    *,
+    workspace: Workspace | None = None,
+    applied_by: str | None = None,
+    after_rollback: Callable[[MigrationResult], None] | None = None,
+    confirmed: confirmations.Confirmed = None,
+) -> list[MigrationResult]:
+    """Roll back ``migration_ids`` in the order given (newest first, normally), stopping at the
+    first that does not succeed; one lock and one read of ledger and history, as for
+    ``apply`` (``confirmed`` too: the rollback script that runs is the one confirmed)."""
+    plan = list(migration_ids)
+    who = _who(applied_by)
+
+    def step(run: RollbackRun, migration_id: str) -> MigrationResult:
+        return run.rollback(migration_id, applied_by=who, confirmed=confirmed)
+
+    known = Plan.of(plan, plan)
+    return run_plan(workspace or Workspace(), environment, known, RollbackRun, step, after_rollback)
+
+
+def rollback_where_applied(
+    migration_id: str, *, workspace: Workspace | None = None, applied_by: str | None = None
+) -> MigrationResult:
+    """Roll ``migration_id`` back in the one environment where it is applied (refused, naming
+    them, if it is applied in several; saying so if in none)."""
+    workspace = workspace or Workspace()
+    environment, refusal = planning.where_applied(workspace.directory, migration_id)
+    if refusal is not None:
+        logger.warning("%s", refusal)
+        return results.not_run(migration_id, environment or "", "rollback", refusal)
+    [result] = rollback([migration_id], environment, workspace=workspace, applied_by=applied_by)
+    return result
+
+
+def rollback_to(
+    to_id: str,
+    environment: str | None = None,
+    *,
+    workspace: Workspace | None = None,
+    applied_by: str | None = None,
+    planned: Callable[[list[str]], None] | None = None,
+    after_rollback: Callable[[MigrationResult], None] | None = None,
+) -> list[MigrationResult]:
+    """Roll back every migration applied after ``to_id``, newest first (``to_id`` stays).
+
+    The plan is read from the ledger under the migration lock, and ``planned`` is called with
+    it before the first rollback: a second caller that waited for the lock finds nothing left
+    to do ([]). Without a session lock (SQLite) a migration of the plan that another process
+    rolled back meanwhile is skipped (``result.skipped``).
+    """
+    target = resolve(environment)
+    who = _who(applied_by)
+
+    def plan(ledger: Ledger) -> list[str]:
+        ids = planning.applied_after(to_id, target, ledger.rows())
+        if planned is not None:
+            planned(ids)
+        return ids
+
+    def step(run: RollbackToRun, migration_id: str) -> MigrationResult:
+        return run.rollback(migration_id, applied_by=who)
+
+    # Read under the lock, from the whole ledger.
+    under_lock = Plan(plan, None, [to_id])
+    return run_plan(
+        workspace or Workspace(), environment, under_lock, RollbackToRun, step, after_rollback
+    )
+
+
+def generate_rollback_script(migration: Migration, environment: str | None = None) -> str:
+    """The rollback for ``migration.sql`` in the dialect of the environment's target."""
+    return generate_rollback(migration.sql, resolve(environment).vendor).text
+
+
+def history(environment: str | None = None, limit: int | None = None) -> list[VersionRecord]:
+    """Every attempt in every environment, or in ``environment`` only (or the newest
+    ``limit``), newest first, in one query."""
+    records = VersionRecord.objects.all()
+    if environment is not None:
+        records = records.for_environment(resolve(environment).environment)
+    return list(records if limit is None else records[: max(limit, 0)])
+
+
+def import_folders(workspace: Workspace | None = None) -> FolderImport:
+    """Import the migration folders the catalogue lacks or that changed (see ``disk_import``)."""
+    return disk_import.import_folders((workspace or Workspace()).directory)
+
+
+def pending(environment: str | None = None, workspace: Workspace | None = None) -> list[Migration]:
+    """What ``apply_schema_migration --all`` would apply (see ``planning.pending``)."""
+    return planning.pending((workspace or Workspace()).directory, resolve(environment))
+
+
+def status(
+    environment: str | None = None, workspace: Workspace | None = None
+) -> list[MigrationState]:
+    """Each migration with its state in the environment (see ``planning.status``)."""
+    return planning.status((workspace or Workspace()).directory, resolve(environment))
+
+
+def _canonicalise(migration: Migration) -> None:
+    """Give a migration built in code (not yet stored) its canonical SQL text."""
+    if migration._state.adding:
+        migration.sql = canonical_sql(migration.sql)
+
+
+def _who(applied_by: str | None) -> str:
+    """Who to record: the caller's name for it, else the operating-system user."""
+    if applied_by is not None:
+        return applied_by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, no login name (containers)
+        return ""
