@@ -243,3 +243,55 @@ def test_rollback_without_environment_tells_unknown_from_not_applied(targets):
     )
     assert not unknown.success
     assert unknown.message.startswith("Unknown migration '999_nowhere': it is neither in the ")
+
+
+def test_the_facade_offers_the_guides_operations_and_their_twins_only():
+    public = {name for name in vars(SchemaManager) if not name.startswith("_")}
+    assert public == {
+        "apply_migration",
+        "apply_migration_sync",
+        "rollback_migration",
+        "rollback_migration_sync",
+        "validate_migration",
+        "validate_migration_sync",
+        "generate_rollback_script",
+        "get_version_history",
+        "get_version_history_async",
+    }
+
+
+def test_importing_the_facade_creates_no_thread_pool():
+    code = (
+        "import gc, os, django\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'\n"
+        "django.setup()\n"
+        "def pools(): return sum(isinstance(o, ThreadPoolExecutor) for o in gc.get_objects())\n"
+        "before = pools()\n"
+        "import schema_manager.manager\n"
+        "print(pools() - before)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
+
+
+def test_the_plan_runner_does_not_import_the_facade():
+    """The façade calls services, services call the runner: never the other way round."""
+    import ast
+
+    package = ROOT / "schema_manager"
+    modules = [*(package / "execution").glob("*.py")]
+    modules += [
+        package / f"{name}.py" for name in ("services", "planning", "workspace", "disk_import")
+    ]
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert "manager" not in imported, path.name
