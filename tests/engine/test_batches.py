@@ -1,6 +1,6 @@
 """A plan applied or rolled back as one batch: what each migration costs, and what it must not.
 
-``apply_migrations_sync`` / ``rollback_migrations_sync`` read the ledger, catalogue and
+``services.apply`` / ``services.rollback`` read the ledger, catalogue and
 history once per plan; each migration then costs its statements, its ledger row and one
 history INSERT. Counted on real connections (Django's query log; BEGIN/COMMIT are not in it).
 """
