@@ -50,7 +50,7 @@ def migration_states(
     ``rows`` (the ledger), sorted by id.
 
     ``gone`` are the catalogue entries whose folder was deleted before they were applied
-    anywhere (``SchemaManager.missing_on_disk``)."""
+    anywhere (``planning.missing_on_disk``)."""
     disk, unreadable, gone = disk or {}, unreadable or {}, gone or set()
     catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
