@@ -45,7 +45,8 @@ def write_migration(directory: Path, migration_id: str, sql: str, down: str | No
 
 
 def catalogue(first: int, count: int) -> list[Migration]:
-    """``count`` stored migrations of two statements each (as ``services.import_folders`` leaves them)."""
+    """``count`` stored migrations of two statements each (as an import from disk leaves
+    them)."""
     migrations = [
         make_migration(
             id=f"{i:03d}_step",
