@@ -114,7 +114,7 @@ class RollbackRun(PlanRun):
 
 
 class RollbackToRun(RollbackRun):
-    """Rolls back what ``rollback_to_sync`` planned under the lock: a migration of the plan
+    """Rolls back what ``services.rollback_to`` planned under the lock: a migration of the plan
     that another process rolled back meanwhile (SQLite, without a session lock) is skipped."""
 
     skips_not_applied = True
