@@ -88,17 +88,7 @@ class ApplyRun(PlanRun):
             checksum=checksum,
         )
         if not validation.is_valid:
-            message = results.with_cause(
-                f"Migration {migration.id} was not applied to {target.environment}: "
-                f"validation failed ({len(validation.errors)} error(s)).",
-                validation.errors[0],
-            )
-            logger.warning("%s", " ".join([message, *validation.errors[1:]]))
-            result = results.not_run(
-                migration.id, target.environment, "apply", message, "\n".join(validation.errors)
-            )
-            result.warnings = validation.warnings
-            return result
+            return self._invalid(migration.id, validation)
         # The rollback stored with it is the one confirmed (generated again, it may differ).
         rollback_checksum = migration_checksum(validation.rollback_script)
         if reason := confirmations.difference(confirmed, migration.id, rollback=rollback_checksum):
@@ -167,18 +157,49 @@ class ApplyRun(PlanRun):
                 ),
             )
             if outcome.success:
-                self.known.record_applied(stored.id, target.environment, stored.checksum)
-                self.order.applied(stored.id)
-            if outcome.success and fake:
-                result.faked = True
-                if not result.history_error:
-                    result.message = (
-                        f"Migration {stored.id} recorded as applied in {target.environment} "
-                        "without running its SQL (fake)."
-                    )
-            if outcome.success and on_disk is None and policy.writes_files(target):
-                self.workspace.export(stored, rollback_script, target, result)
+                self._applied(
+                    result, stored, rollback_script, fake=fake, has_folder=on_disk is not None
+                )
         return self._finished(result, outcome)
+
+    def _invalid(self, migration_id: str, validation: ValidationResult) -> MigrationResult:
+        """Refused by validation: nothing ran."""
+        environment = self.target.environment
+        message = results.with_cause(
+            f"Migration {migration_id} was not applied to {environment}: "
+            f"validation failed ({len(validation.errors)} error(s)).",
+            validation.errors[0],
+        )
+        logger.warning("%s", " ".join([message, *validation.errors[1:]]))
+        result = results.not_run(
+            migration_id, environment, "apply", message, "\n".join(validation.errors)
+        )
+        result.warnings = validation.warnings
+        return result
+
+    def _applied(
+        self,
+        result: MigrationResult,
+        stored: Migration,
+        rollback_script: str,
+        *,
+        fake: bool,
+        has_folder: bool,
+    ) -> None:
+        """Applied (or recorded, for a fake): the plan's later checks learn of it, and its
+        folder is written where the environment writes files and none holds it yet."""
+        target = self.target
+        self.known.record_applied(stored.id, target.environment, stored.checksum)
+        self.order.applied(stored.id)
+        if fake:
+            result.faked = True
+            if not result.history_error:
+                result.message = (
+                    f"Migration {stored.id} recorded as applied in {target.environment} "
+                    "without running its SQL (fake)."
+                )
+        if not has_folder and policy.writes_files(target):
+            self.workspace.export(stored, rollback_script, target, result)
 
     def _unreadable(self, migration_id: str) -> str | None:
         """Why ``migration_id`` must not run: its folder cannot be read, so whether it still
