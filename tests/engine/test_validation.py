@@ -66,6 +66,22 @@ def test_valid_ids(targets, migration_id):
     assert validate(migration(migration_id=migration_id)).is_valid
 
 
+def warned_then_blocked_in_production(sql: str, fragment: str):
+    """A warning in development; blocked in production unless destructive SQL is allowed (the
+    allowed validation is returned)."""
+    m = migration(sql=sql, rollback_sql="SELECT 1;")
+    development = validate(m)
+    assert development.is_valid
+    assert any(fragment in warning for warning in development.warnings)
+
+    production = validate(m, "production")
+    assert not production.is_valid
+    assert any(fragment in e and "Blocked in production" in e for e in production.errors)
+    allowed = validate(m, "production", allow_destructive=True)
+    assert allowed.is_valid
+    return allowed
+
+
 @pytest.mark.parametrize(
     ("sql", "fragment"),
     [
@@ -77,17 +93,7 @@ def test_valid_ids(targets, migration_id):
     ],
 )
 def test_destructive_warnings_and_production_blocking(targets, sql, fragment):
-    m = migration(sql=sql, rollback_sql="SELECT 1;")
-    development = validate(m)
-    assert development.is_valid
-    assert any(fragment in warning for warning in development.warnings)
-
-    production = validate(m, "production")
-    assert not production.is_valid
-    assert any(fragment in e and "Blocked in production" in e for e in production.errors)
-
-    allowed = validate(m, "production", allow_destructive=True)
-    assert allowed.is_valid
+    allowed = warned_then_blocked_in_production(sql, fragment)
     assert any(fragment in warning for warning in allowed.warnings)
 
 
@@ -167,12 +173,4 @@ GUARDED = [
     indirect=["engine"],
 )
 def test_the_production_guard_reads_past_the_text(targets, sql, fragment):
-    m = migration(sql=sql, rollback_sql="SELECT 1;")
-    development = validate(m)
-    assert development.is_valid
-    assert any(fragment in warning for warning in development.warnings)
-
-    production = validate(m, "production")
-    assert not production.is_valid
-    assert any(fragment in e and "Blocked in production" in e for e in production.errors)
-    assert validate(m, "production", allow_destructive=True).is_valid
+    warned_then_blocked_in_production(sql, fragment)
