@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,14 @@ def test_importing_models_before_setup_says_what_to_do_and_works_after():
         "from schema_manager import Migration, SchemaManager\n"
         "print(SchemaManager.__name__, Migration._meta.label)\n"
     )
-    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    # PATH and the test servers' URLs pass through: without a PostgreSQL URL the test settings
+    # start the embedded server, whose first start as root runs `useradd`.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name == "PATH" or name.startswith("SCHEMA_MANAGER_TEST_")
+    }
+    env |= {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -282,7 +290,10 @@ def test_the_plan_runner_does_not_import_the_facade():
     """The façade calls services, services call the runner: never the other way round."""
     import ast
 
-    package = ROOT / "schema_manager"
+    import schema_manager
+
+    # The installed package, not the checkout: CI runs the suite against the built wheel.
+    package = Path(schema_manager.__file__).parent
     modules = [*(package / "execution").glob("*.py")]
     modules += [
         package / f"{name}.py" for name in ("services", "planning", "workspace", "disk_import")
@@ -290,7 +301,7 @@ def test_the_plan_runner_does_not_import_the_facade():
     for path in modules:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {
-            node.module
+            node.module.rsplit(".", 1)[-1]
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom) and node.module
         }
