@@ -20,6 +20,7 @@ from .checksums import same_script
 from .exceptions import MigrationFileError, SchemaManagerError
 from .security import get_logger
 from .slugs import slugify
+from .sql.migration_ids import id_problems
 
 logger = get_logger("schema_manager.files")
 
@@ -135,6 +136,11 @@ class MigrationDirectory:
 
     @staticmethod
     def _checksum(folder: Path, root: Path) -> FolderChecksum:
+        problems = id_problems(folder.name)
+        if problems:  # never imported: such an id is unsafe wherever it would be shown
+            raise MigrationFileError(
+                f"Migration folder {folder.name!r} cannot be used: {problems[0]}"
+            )
         place = file_reads.locate(folder, root, folder.name).path
         shown = f"{folder.name}/{MIGRATION_FILE}"
         sql_file = file_reads.locate_if_any(place / MIGRATION_FILE, root, shown)
@@ -176,12 +182,9 @@ class MigrationDirectory:
         return True
 
     def create(self, name: str, sql: str = "", rollback_sql: str = "") -> Path:
-        """Scaffold ``<UTC timestamp>_<slug>/`` with migration.sql (and down.sql if given)."""
+        """Scaffold ``<UTC timestamp>_<slug>/`` with migration.sql (and down.sql if given); a
+        name without letters or digits gives ``<UTC timestamp>_``, as Prisma names it."""
         slug = slugify(name)
-        if not slug:
-            raise SchemaManagerError(
-                f"Migration name {name!r} has no letter or digit to make a folder name from."
-            )
         migration_id = f"{datetime.now(timezone.utc):%Y%m%d%H%M%S}_{slug}"
         folder = self.path / migration_id
         if folder.exists():

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from . import history_writes
 from .checksums import migration_checksum
 from .exceptions import AppliedMigrationError
-from .sql.rule_checks import MIGRATION_ID_MAX_LENGTH, MIGRATION_ID_PATTERN
+from .sql.migration_ids import MIGRATION_ID_MAX_LENGTH, id_problems
 
 # Ids per ``__in`` query when reading for a whole plan: within SQLite's oldest limit of 999
 # parameters per statement.
@@ -31,6 +30,13 @@ def id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
         yield unique[start : start + IDS_PER_QUERY]
 
 
+def validate_migration_id(value: str) -> None:
+    """The id can name a migration folder as Prisma lists them (see ``sql.migration_ids``)."""
+    problems = id_problems(value)
+    if problems:
+        raise ValidationError(problems[0], code="invalid-id")
+
+
 class Migration(models.Model):
     """A raw-SQL migration: the SQL that goes into ``migration.sql`` and its rollback."""
 
@@ -38,12 +44,11 @@ class Migration(models.Model):
         _("id"),
         primary_key=True,
         max_length=MIGRATION_ID_MAX_LENGTH,
-        validators=[
-            RegexValidator(
-                MIGRATION_ID_PATTERN, _("Use digits, an underscore, then a-z, 0-9 or _.")
-            )
-        ],
-        help_text=_("Sortable id, e.g. 001_add_users_table or 20240101120000_add_users."),
+        validators=[validate_migration_id],
+        help_text=_(
+            "Its folder's name under migrations/, sorted by name: e.g. 001_add_users_table or "
+            "20240101120000_add_users."
+        ),
     )
     name = models.CharField(_("name"), max_length=255)
     sql = models.TextField(_("SQL"))

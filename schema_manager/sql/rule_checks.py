@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -10,16 +9,12 @@ from itertools import chain
 from . import pg_syntax
 from .directives import parse_directives
 from .lexer import DIALECTS
+from .migration_ids import id_problems
 from .operations import describe
 from .rule_detection import Context, hits
 from .rule_table import RULES, Rule, Severity
 from .statements import SqlInputError, Statement, iter_statements, large_input_gc_pause
 from .transactional import runs_outside_transaction
-
-# \A...\Z and [0-9]: ``$`` would accept a trailing newline and ``\d`` any Unicode digit; the
-# id names a folder and a ledger row.
-MIGRATION_ID_PATTERN = re.compile(r"\A[0-9]+_[a-z0-9_]+\Z")
-MIGRATION_ID_MAX_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -35,29 +30,8 @@ class Finding:
 
 
 def check_migration_id(migration_id: str) -> list[Finding]:
-    if not migration_id:
-        return [Finding("invalid-id", "error", "Migration id is empty.")]
-    findings = []
-    if len(migration_id) > MIGRATION_ID_MAX_LENGTH:
-        findings.append(
-            Finding(
-                "invalid-id",
-                "error",
-                f"Migration id is {len(migration_id)} characters long; "
-                f"the limit is {MIGRATION_ID_MAX_LENGTH}.",
-            )
-        )
-    if not MIGRATION_ID_PATTERN.match(migration_id):
-        findings.append(
-            Finding(
-                "invalid-id",
-                "error",
-                f"Migration id {migration_id!r} must be digits, an underscore, then lowercase "
-                "letters, digits or underscores (e.g. '001_add_users_table' or "
-                "'20240101120000_add_users').",
-            )
-        )
-    return findings
+    """Whether ``migration_id`` can name a migration's folder (see ``migration_ids``)."""
+    return [Finding("invalid-id", "error", problem) for problem in id_problems(migration_id)]
 
 
 def check_sql(

@@ -299,8 +299,14 @@ def test_create_scaffolds_a_folder_that_apply_picks_up(targets, tmp_path):
     [empty] = [p for p in folder.parent.iterdir() if p.name.endswith("_empty_one")]
     assert (empty / "migration.sql").read_text() == "-- This is an empty migration.\n"
     assert not (empty / "down.sql").exists()
-    with pytest.raises(CommandError, match="has no letter or digit"):
-        run_command("create_schema_migration", "!!!")
+    # Prisma names a migration without letters or digits '<timestamp>_', and applies it.
+    out, _, _ = run_command("create_schema_migration", "!!!")
+    [unnamed] = [p for p in folder.parent.iterdir() if p.name.endswith("_")]
+    assert re.fullmatch(r"\d{14}_", unnamed.name)
+    assert "The name '!!!' became ''" in out
+    out, _, _ = run_command("apply_schema_migration", "--all")
+    assert unnamed.name in out
+    assert unnamed.name in {row["migration_name"] for row in targets.ledger()}
     with pytest.raises(CommandError, match="Cannot read"):
         run_command("create_schema_migration", "x", "--sql", str(tmp_path / "nope.sql"))
 
@@ -564,3 +570,41 @@ def test_processes_status_check_on_postgresql(postgres_targets, tmp_path):
 def test_settings_checks_run_without_naming_databases(targets):
     with settings_with(ENVIRONMENTS={"development": "nowhere"}):
         assert "schema_manager.E001" in {m.id for m in run_checks()}
+
+
+# Prisma lists every folder under migrations/ as a migration named after it (an empty
+# ``--name`` gives '<timestamp>_'); what cannot be a folder's name or is unsafe to show is refused.
+PRISMA_FOLDER_NAMES = [
+    "20240101000000_",
+    "20240102000000_Add Users",
+    "20240103000000_v1.2-hotfix",
+    "20240104000000_café",
+]
+
+
+def test_every_folder_name_prisma_lists_applies_and_rolls_back(targets, migrations_dir):
+    for number, name in enumerate(PRISMA_FOLDER_NAMES):
+        write_migration(migrations_dir, name, f"CREATE TABLE t{number} (id INTEGER);")
+
+    out, _, _ = run_command("apply_schema_migration", "--all")
+
+    assert [row["migration_name"] for row in targets.ledger()] == PRISMA_FOLDER_NAMES
+    assert all(name in out for name in PRISMA_FOLDER_NAMES)
+    assert {"t0", "t1", "t2", "t3"} <= set(targets.tables())
+    assert {status_of()[name]["state"] for name in PRISMA_FOLDER_NAMES} == {"applied"}
+    run_command("rollback_schema_migration", PRISMA_FOLDER_NAMES[-1])
+    run_command("rollback_schema_migration", PRISMA_FOLDER_NAMES[0])
+    assert "t3" not in targets.tables()
+    assert "t0" not in targets.tables()
+
+
+def test_a_folder_name_unsafe_to_show_is_refused_naming_it(targets, migrations_dir):
+    write_migration(migrations_dir, "20240101000000_ok", "CREATE TABLE ok (id INTEGER);")
+    write_migration(migrations_dir, "20240102000000_\x1b[2Jx", "CREATE TABLE bad (id INTEGER);")
+
+    with pytest.raises(CommandError) as refused:
+        run_command("apply_schema_migration", "--all")
+
+    assert "'20240102000000_\\x1b[2Jx'" in str(refused.value)
+    assert "control, text-direction or undecodable character (U+001B)" in str(refused.value)
+    assert "bad" not in targets.tables()

@@ -53,7 +53,7 @@ def test_a_comment_only_migration_is_valid_with_a_warning(targets):
 
 
 @pytest.mark.parametrize(
-    "migration_id", ["migration1", "1-add", "001_Add_Users", "001_", "_001_x", "001_x" + "y" * 251]
+    "migration_id", ["", "..", "a/b", "001_\n", "001_\u202e", "001_x" + "y" * 251]
 )
 def test_invalid_ids(targets, migration_id):
     result = validate(migration(migration_id=migration_id))
@@ -61,7 +61,10 @@ def test_invalid_ids(targets, migration_id):
     assert any("Migration id" in error for error in result.errors)
 
 
-@pytest.mark.parametrize("migration_id", ["001_add_users_table", "20240101120000_add_users"])
+@pytest.mark.parametrize(
+    "migration_id",
+    ["001_add_users_table", "20240101120000_add_users", "20240101120000_", "migration1", "1-Add"],
+)
 def test_valid_ids(targets, migration_id):
     assert validate(migration(migration_id=migration_id)).is_valid
 

@@ -24,13 +24,26 @@ def _codes(sql: str) -> list[tuple[str, str, bool]]:
     [
         "001_add_users_table",
         "20240101120000_add_users",
+        "20240101120000_",  # Prisma's folder for a migration created without a name
         "1_a",
-        "0_0",
         "001__double_underscore",
-        "007_v2_add_index_0",
+        # Prisma lists every folder under migrations/ by its name, whatever it is.
+        "migration1",
+        "001_Add_Users",
+        "001-add-users",
+        "001_add users",
+        "001_add.users",
+        "_001_add",
+        "001",
+        " 001_add",
+        ".hidden",
+        "...",
+        "\u0661\u0662_add",
+        "001_caf\u00e9",
+        "001_\u65e5\u672c",
     ],
 )
-def test_valid_migration_ids_have_no_finding(migration_id: str) -> None:
+def test_every_folder_name_prisma_lists_is_a_valid_id(migration_id: str) -> None:
     assert check_migration_id(migration_id) == []
 
 
@@ -41,60 +54,77 @@ def test_255_character_id_is_valid() -> None:
     assert check_migration_id(migration_id) == []
 
 
-PATTERN_MESSAGE = (
-    "must be digits, an underscore, then lowercase letters, digits or underscores "
-    "(e.g. '001_add_users_table' or '20240101120000_add_users')."
-)
-
-
-@pytest.mark.parametrize(
-    "migration_id",
-    [
-        "migration1",
-        "001_Add_Users",
-        "001_ADD",
-        "ABC_add",
-        "001-add-users",
-        "001_add users",
-        "001_add.users",
-        "add_users_001",
-        "_001_add",
-        "001",
-        "001_",
-        " 001_add",
-        "001_add\n",  # ``$`` alone would accept a trailing newline
-        "\u0661\u0662_add",  # Arabic-Indic digits: ``\d`` alone would accept them
-        "001_caf\u00e9",
-    ],
-)
-def test_ids_not_matching_the_pattern(migration_id: str) -> None:
-    assert check_migration_id(migration_id) == [
-        Finding("invalid-id", "error", f"Migration id {migration_id!r} {PATTERN_MESSAGE}")
-    ]
+def _problems(migration_id: str) -> list[str]:
+    findings = check_migration_id(migration_id)
+    kinds = {(f.code, f.severity, f.destructive) for f in findings}
+    assert kinds == {("invalid-id", "error", False)}
+    return [f.message for f in findings]
 
 
 def test_empty_id() -> None:
-    assert check_migration_id("") == [Finding("invalid-id", "error", "Migration id is empty.")]
+    assert _problems("") == ["Migration id is empty."]
 
 
-def test_256_character_id_is_too_long() -> None:
-    migration_id = "001_" + "a" * 252
-    assert len(migration_id) == 256
-
-    assert check_migration_id(migration_id) == [
-        Finding("invalid-id", "error", "Migration id is 256 characters long; the limit is 255.")
+@pytest.mark.parametrize("migration_id", [".", ".."])
+def test_the_folder_itself_or_its_parent_is_refused(migration_id: str) -> None:
+    assert _problems(migration_id) == [
+        f"Migration id {migration_id!r} names the migrations folder or its parent, not a "
+        "folder of its own."
     ]
 
 
-def test_too_long_and_badly_formed_id_gets_both_findings() -> None:
-    migration_id = "X" * 300
+@pytest.mark.parametrize(
+    ("migration_id", "named"),
+    [("../001_x", "'/'"), ("001/x", "'/'"), ("001\\x", "'\\\\'"), ("/etc", "'/'")],
+)
+def test_a_path_is_refused(migration_id: str, named: str) -> None:
+    assert _problems(migration_id) == [
+        f"Migration id {migration_id!r} contains {named}; it must be the name of one folder "
+        "under migrations/, not a path."
+    ]
 
-    findings = check_migration_id(migration_id)
 
-    assert [f.code for f in findings] == ["invalid-id", "invalid-id"]
-    assert findings[0].message == "Migration id is 300 characters long; the limit is 255."
-    assert findings[1].message.endswith(PATTERN_MESSAGE)
-    assert all(f.severity == "error" and not f.destructive for f in findings)
+@pytest.mark.parametrize(
+    ("migration_id", "code"),
+    [
+        ("001_add\n", "U+000A"),  # would end a log line or a -- comment of generated SQL
+        ("001\x00", "U+0000"),
+        ("001_\x1b[31m", "U+001B"),  # a terminal escape
+        ("001_\u202egnp", "U+202E"),  # right-to-left override: reads otherwise than stored
+        ("001_\udcff", "U+DCFF"),  # a folder name that is not UTF-8, as Python lists it
+        ("001_\u2028", "U+2028"),
+    ],
+)
+def test_control_direction_and_undecodable_characters_are_refused(
+    migration_id: str, code: str
+) -> None:
+    assert _problems(migration_id) == [
+        f"Migration id {migration_id!r} contains a control, text-direction or undecodable "
+        f"character ({code}); rename its folder."
+    ]
+
+
+def test_256_character_id_is_too_long() -> None:
+    assert _problems("001_" + "a" * 252) == [
+        "Migration id is 256 characters long; the limit is 255 (a folder name's, and the "
+        "ledger's migration_name column)."
+    ]
+
+
+def test_an_id_over_255_bytes_of_utf8_is_too_long() -> None:
+    migration_id = "001_" + "\u00e9" * 126  # 130 characters, 256 bytes
+    assert _problems(migration_id) == [
+        "Migration id is 256 bytes of UTF-8 long; the limit is 255 (a folder name's, and the "
+        "ledger's migration_name column)."
+    ]
+
+
+def test_a_long_path_gets_both_findings() -> None:
+    problems = _problems("a/" * 200)
+
+    assert len(problems) == 2
+    assert "not a path" in problems[0]
+    assert problems[1].startswith("Migration id is 400 characters long")
 
 
 # --- Empty SQL -------------------------------------------------------------------------------

@@ -16,7 +16,12 @@ class Command(SchemaCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "name", metavar="NAME", help="What the migration does, e.g. 'add users'."
+            "name",
+            metavar="NAME",
+            nargs="?",
+            default="",
+            help="What the migration does, e.g. 'add users' (none: the folder is "
+            "'<timestamp>_', as Prisma names a migration without a name).",
         )
         parser.add_argument("--sql", metavar="FILE", help="Copy migration.sql from FILE.")
         parser.add_argument(
