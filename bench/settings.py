@@ -2,11 +2,17 @@
 
 ``BENCH_PRISMA_SCHEMA_PATH`` points at the generated project's ``prisma/schema.prisma``;
 the databases come from the demo's usual ``DATABASE_URL`` / ``DEVELOPMENT_DATABASE_URL``.
+A target whose URL is not set names the app's database: unset, the demo's settings would
+start the demo's embedded PostgreSQL for it (where the ``demo`` extra is installed) in every
+timed process, half a second and more of start-up that no deploy pays.
 """
 
 import os
 
-from demo_project.settings import *  # noqa: F403
+for _variable in ("DEVELOPMENT_DATABASE_URL", "STAGING_DATABASE_URL", "PRODUCTION_DATABASE_URL"):
+    os.environ.setdefault(_variable, os.environ["DATABASE_URL"])
+
+from demo_project.settings import *  # noqa: E402, F403
 
 SCHEMA_MANAGER = {
     **SCHEMA_MANAGER,  # noqa: F405
