@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUTS": {"production": {"lock_timeout": 2.0, "statement_timeout": None}},
     # How often a migration is retried after hitting lock_timeout (0.5 s, 1 s, 2 s... apart).
     "LOCK_TIMEOUT_RETRIES": 2,
+    # Fleets of tenant databases or schemas: name -> {"TARGETS": callable, ...} (see
+    # fleets.specs.FLEET_DEFAULTS for the other keys and docs/fleets.md).
+    "FLEETS": {},
 }
 
 

@@ -297,3 +297,6 @@ class ScriptAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.checksum[:12]} ({self.context[:8]})"
+
+
+from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401  (registered with the app)

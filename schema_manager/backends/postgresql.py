@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ def is_psycopg3() -> bool:
 
 # Prisma Migrate's advisory lock key: holding it excludes `prisma migrate deploy` as well.
 PRISMA_ADVISORY_LOCK_KEY = 72707369
+# A DATABASES entry holding this key names the one schema its migrations run in (a tenant of
+# a fleet): see ``SchemaScope``.
+LOCK_SCHEMA_KEY = "SCHEMA_MANAGER_LOCK_SCHEMA"
 # Whether backend ``pid`` holds the key, asked from any session of the database. A bigint key
 # is kept as (classid, objid) = its high and low 32 bits, with objsubid 1.
 _STILL_HELD = (
@@ -94,20 +98,32 @@ CREATE TABLE IF NOT EXISTS {table} (
             )
         return LedgerLocation(self.qualified(found or current), exists=found is not None)
 
+    @property
+    def lock_scope(self) -> SchemaScope | None:
+        """The schema scope of a fleet's tenant schema (None: the database-wide Prisma lock)."""
+        schema = self.connection.settings_dict.get(LOCK_SCHEMA_KEY)
+        return SchemaScope(schema) if schema else None
+
     @contextmanager
     def migration_lock(self, wait: float) -> Iterator[HeldLock]:
+        scope = self.lock_scope
+        key = scope.key if scope else PRISMA_ADVISORY_LOCK_KEY
+        try_lock = scope.try_lock if scope else _try_advisory_lock
         with self.lock_session() as holder, holder.cursor() as cursor:
-            self.poll_lock(cursor, wait, _try_advisory_lock)
+            self.poll_lock(cursor, wait, try_lock)
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
             try:
-                yield HeldLock(f"backend pid {pid}", _STILL_HELD, (PRISMA_ADVISORY_LOCK_KEY, pid))
+                yield HeldLock(f"backend pid {pid}", _STILL_HELD, (key, pid))
             finally:
                 # Closing the session releases it too (as Prisma does), unless the session
                 # outlives the close: a pooled connection (OPTIONS "pool") goes back to the
                 # pool. A session a migration ended cannot say so.
                 with suppress(DatabaseError):
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+                    if scope:
+                        scope.unlock(cursor)
+                    else:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         return refuses_transaction(statement, self.vendor, self.connection.pg_version)
@@ -158,6 +174,39 @@ CREATE TABLE IF NOT EXISTS {table} (
             f"Another apply is running on {self.alias!r}{holder}; waited {wait:g}s for its "
             "migration lock. Retry when it has finished, or raise SCHEMA_MANAGER['LOCK_WAIT']."
         )
+
+
+class SchemaScope:
+    """The migration lock of one schema of a database shared by many (a fleet's tenants).
+
+    Prisma's key is per database, so tenants that are schemas of one database would apply one
+    at a time under it. A tenant's applier takes instead an exclusive key of its own schema
+    plus Prisma's key *shared*: appliers of different schemas run side by side, two appliers
+    of one schema exclude each other, and ``prisma migrate deploy`` (which takes Prisma's key
+    exclusively) still excludes, and is excluded by, every tenant's applier of the database.
+    """
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        digest = hashlib.sha256(f"prisma_migrate:{schema}".encode()).digest()
+        # 31 bits, so the key is its own objid (classid 0) as _STILL_HELD reads it; a
+        # collision only makes two schemas wait for each other.
+        key = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+        self.key = key if key != PRISMA_ADVISORY_LOCK_KEY else key + 1
+
+    def try_lock(self, cursor: Any) -> bool:
+        cursor.execute("SELECT pg_try_advisory_lock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
+        if cursor.fetchone()[0]:
+            return True
+        cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+        return False
+
+    def unlock(self, cursor: Any) -> None:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+        cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
 
 
 def _try_advisory_lock(cursor: Any) -> bool:

@@ -11,6 +11,7 @@ from ...policy import may_prompt
 from ...results import MigrationResult, PlanCheck, ValidationResult
 from ...targets import resolve
 from ._base import SchemaCommand
+from ._fleet import add_fleet_arguments, apply_fleet
 
 
 class Command(SchemaCommand):
@@ -58,10 +59,15 @@ class Command(SchemaCommand):
             dest="interactive",
             help="Never ask before destructive statements (production never asks anyway).",
         )
+        add_fleet_arguments(parser)
 
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
         if (ids and options["all"]) or not (ids or options["all"] or options["prune"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
+        if options["fleet"]:
+            if environment or options["dry_run"] or options["fake"] or options["prune"]:
+                raise CommandError("--fleet takes no --environment, --dry-run, --fake or --prune.")
+            return apply_fleet(self, ids, options)
         workspace = self.workspace
         target = resolve(environment)
         if options["prune"]:

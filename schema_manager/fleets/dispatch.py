@@ -1,0 +1,129 @@
+"""Which target runs go to the task engine next: the rollout's scheduler.
+
+``advance`` is idempotent and cheap; it is called when a rollout starts or resumes, after
+every target run, and by whoever watches a rollout (the command's progress loop), so that a
+run whose worker died is given to another once its lease expires. One wave runs at a time;
+within it at most ``max_parallel`` runs are enqueued or running.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from ..security import get_logger
+from .models import Rollout, TargetRun, Wave
+from .specs import Fleet, get_fleet
+
+logger = get_logger("schema_manager.fleets")
+
+State = TargetRun.State
+_local = threading.local()
+
+
+def advance(rollout_id: int) -> None:
+    """Move the rollout on: stop a wave that reached its failures, close a finished wave
+    and start the next, enqueue runs into free slots, enqueue again runs whose lease expired,
+    and close the rollout when its last wave is done.
+
+    Re-entrant calls (a task engine that runs the task at once, inside this call) are
+    folded into the outermost one, which repeats until nothing is left to enqueue.
+    """
+    if getattr(_local, "again", None) is not None:
+        _local.again.add(rollout_id)
+        return
+    _local.again = {rollout_id}
+    try:
+        while _local.again:
+            _advance_once(_local.again.pop())
+    finally:
+        _local.again = None
+
+
+def _advance_once(rollout_id: int) -> None:
+    with transaction.atomic():
+        rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
+        if rollout is None or rollout.state != Rollout.State.RUNNING:
+            return
+        fleet = get_fleet(rollout.fleet)
+        ids = _next_runs(rollout, fleet)
+        if ids:
+            transaction.on_commit(lambda: enqueue(fleet, rollout_id, ids))
+
+
+def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:
+    now = timezone.now()
+    for wave in rollout.waves.exclude(state=Wave.State.DONE).order_by("position"):
+        runs = wave.runs.all()
+        counts = dict(runs.values_list("state").annotate(n=Count("pk")).order_by())
+        in_flight = sum(counts.get(state, 0) for state in TargetRun.ACTIVE)
+        if wave.state != Wave.State.STOPPED and _failures_reached(wave, counts):
+            wave.state = Wave.State.STOPPED
+            wave.save(update_fields=["state"])
+            logger.warning("Rollout %s: wave %r stopped after failures.", rollout.pk, wave.name)
+        if wave.state == Wave.State.STOPPED:
+            if not in_flight:  # in-flight runs finish; nothing else starts
+                _finish(rollout, Rollout.State.PARTIALLY_FAILED)
+            return []
+        if not in_flight and not counts.get(State.QUEUED):
+            wave.state = Wave.State.DONE
+            wave.save(update_fields=["state"])
+            continue
+        if wave.state == Wave.State.PENDING:
+            wave.state = Wave.State.RUNNING
+            wave.save(update_fields=["state"])
+        return _fill(wave, runs, fleet, now)
+    failed = rollout.runs.filter(state=State.FAILED).exists()
+    _finish(rollout, Rollout.State.PARTIALLY_FAILED if failed else Rollout.State.SUCCEEDED)
+    return []
+
+
+def _failures_reached(wave: Wave, counts: dict[str, int]) -> bool:
+    failures = counts.get(State.FAILED, 0) - wave.failures_forgiven
+    return wave.on_error == Wave.OnError.STOP and failures >= max(wave.max_failures, 1)
+
+
+def _fill(wave: Wave, runs: QuerySet[TargetRun], fleet: Fleet, now: datetime) -> list[int]:
+    lease = timedelta(seconds=fleet.lease_seconds)
+    # Enqueued again: an active run whose lease expired since it was last enqueued (its
+    # worker died), and a queued one whose task never came (lost by the engine).
+    due = list(
+        runs.filter(
+            Q(state__in=TargetRun.ACTIVE, lease_expires_at__lt=now)
+            & Q(enqueued_at__lt=F("lease_expires_at"))
+            | Q(state=State.QUEUED, enqueued_at__lt=now - lease)
+        ).values_list("pk", flat=True)
+    )
+    busy = runs.filter(
+        Q(state__in=TargetRun.ACTIVE) | Q(state=State.QUEUED, enqueued_at__isnull=False)
+    ).count()
+    free = max(wave.max_parallel - busy, 0)
+    fresh = list(
+        runs.filter(state=State.QUEUED, enqueued_at__isnull=True)
+        .order_by("position")
+        .values_list("pk", flat=True)[:free]
+    )
+    ids = due + fresh
+    if ids:
+        TargetRun.objects.filter(pk__in=ids).update(enqueued_at=now)
+    return ids
+
+
+def _finish(rollout: Rollout, state: str) -> None:
+    rollout.state = state
+    rollout.finished_at = timezone.now()
+    rollout.save(update_fields=["state", "finished_at"])
+    logger.info("Rollout %s of %s: %s.", rollout.pk, rollout.fleet, state)
+
+
+def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
+    """One task per target run, on the fleet's task backend and queue (JSON arguments)."""
+    from .tasks import run_target_run
+
+    task = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
+    for run_id in run_ids:
+        task.enqueue(rollout_id, run_id)

@@ -1,0 +1,130 @@
+"""One target run: claim it, skip it if the plan is there already, else apply what the
+target lacks through the service layer, and close the run under its lease."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DatabaseError, connections
+
+from .. import services
+from ..backends import LEDGER_TABLE
+from ..exceptions import SchemaManagerError
+from ..models import Migration
+from ..security import get_logger, scrub
+from . import claims
+from .connections import opened
+from .models import TargetRun
+from .specs import Fleet, get_fleet
+
+logger = get_logger("schema_manager.fleets")
+
+State = TargetRun.State
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def run_target(run_id: int, worker: str | None = None) -> str:
+    """Run target run ``run_id`` if it is this worker's to run; the state it closed in, or
+    why it did not run ("not claimed", "stale": another worker holds it now)."""
+    run = TargetRun.objects.select_related("rollout").filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    fleet = get_fleet(run.rollout.fleet)
+    token = claims.claim(
+        run_id, worker or worker_name(), fleet.lease_seconds, fleet.max_connections_per_server
+    )
+    if token is None:
+        return "not claimed"
+    try:
+        with _heartbeat(run_id, token, fleet.lease_seconds):
+            state, fields = _apply(fleet, run, token)
+        claims.close(run_id, token, state, **fields)
+    except claims.StaleLease:
+        return "stale"
+    return state
+
+
+def applied_in(alias: str) -> set[tuple[str, str]] | None:
+    """(migration, checksum) applied on the target, in one query; None without a ledger."""
+    try:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                f"SELECT migration_name, checksum FROM {LEDGER_TABLE} "
+                "WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL"
+            )
+            return {(name, checksum) for name, checksum in cursor.fetchall()}
+    except DatabaseError:
+        return None
+
+
+def _apply(fleet: Fleet, run: TargetRun, token: str) -> tuple[str, dict]:
+    spec = fleet.target(run.target_key)
+    if spec is None:
+        return State.FAILED, {"error": f"Target {run.target_key!r} is no longer in the fleet."}
+    plan = [(migration_id, checksum) for migration_id, checksum in run.rollout.plan]
+    applied: list[str] = []
+    try:
+        with opened(fleet, spec) as target:
+            there = applied_in(target.alias)
+            if there is not None and all(step in there for step in plan):
+                return State.SKIPPED, {}
+            claims.start(run.pk, token)
+            pending = _pending(plan, {name for name, _checksum in there or ()})
+            results = services.apply(
+                pending, target.environment, applied_by=run.rollout.started_by or "fleet"
+            )
+    except (SchemaManagerError, DatabaseError) as exc:
+        return State.FAILED, {"error": scrub(str(exc)), "applied": applied}
+    applied = [result.migration_id for result in results if result.success]
+    failed = next((result for result in results if not result.success), None)
+    if failed is not None:
+        return State.FAILED, {"error": scrub(failed.message), "applied": applied}
+    return State.SUCCEEDED, {"applied": applied}
+
+
+def _pending(plan: list[tuple[str, str]], applied: set[str]) -> list[Migration]:
+    """The plan's migrations the target lacks, as the catalogue holds them, each checked
+    against the checksum the rollout pinned."""
+    wanted = [(mid, checksum) for mid, checksum in plan if mid not in applied]
+    found = Migration.objects.in_bulk([mid for mid, _checksum in wanted])
+    pending = []
+    for migration_id, checksum in wanted:
+        migration = found.get(migration_id)
+        if migration is None or migration.checksum != checksum:
+            raise SchemaManagerError(
+                f"Migration {migration_id!r} is not in the catalogue as the rollout pinned it "
+                "(its SQL changed or it was removed); plan a new rollout."
+            )
+        pending.append(migration)
+    return pending
+
+
+@contextmanager
+def _heartbeat(run_id: int, token: str, lease_seconds: float) -> Iterator[None]:
+    """Renew the lease every third of it while the block runs (a run shorter than that
+    costs no query and no connection)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not done.wait(lease_seconds / 3):
+                if not claims.renew(run_id, token, lease_seconds):
+                    logger.warning("Target run %s: lease lost while running.", run_id)
+                    return
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=beat, name=f"lease-{run_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -1,0 +1,261 @@
+"""Rollouts over tenant schemas and tenant databases, run in this process (Django Tasks'
+immediate backend): waves, the fast path, failures and the controls."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager import services
+from schema_manager.exceptions import SchemaManagerError
+from schema_manager.fleets import control, planner
+from schema_manager.fleets.models import Rollout, TargetRun, Wave
+from schema_manager.fleets.planner import WaveSpec
+from schema_manager.fleets.specs import TargetSpec
+from schema_manager.models import Migration, VersionRecord
+from schema_manager.workspace import Workspace
+from tests.fleet_support import (
+    BASE_ALIAS,
+    execute,
+    fleet_settings,
+    schema_ledger,
+    schema_names,
+    schema_specs,
+    tenant_databases,
+    tenant_schemas,
+    write_plan,
+)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.usefixtures("postgres_targets"),
+]
+
+
+@pytest.fixture
+def plan() -> list[Migration]:
+    write_plan(Workspace().directory.path, 3)
+    services.import_folders()
+    return list(Migration.objects.order_by("id"))
+
+
+def states(rollout: Rollout) -> dict[str, str]:
+    return dict(rollout.runs.values_list("target_key", "state"))
+
+
+def test_a_rollout_applies_the_plan_in_each_tenant_schema_with_its_own_ledger(plan):
+    with tenant_schemas(schema_names(6)) as names, fleet_settings(schema_specs(names)):
+        rollout = planner.plan_rollout("tenants", plan, started_by="ops")
+        planner.start(rollout)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.SUCCEEDED
+        assert set(states(rollout).values()) == {"succeeded"}
+        for name in names:
+            assert schema_ledger(name) == [(m.id, True) for m in plan]
+        run = rollout.runs.first()
+        assert run.applied == [m.id for m in plan]
+        assert run.attempt == 1
+        assert VersionRecord.objects.filter(environment=run.environment).count() == 3
+
+
+def test_an_up_to_date_target_is_skipped_with_one_query_on_it(plan):
+    with tenant_schemas(schema_names(3)) as names, fleet_settings(schema_specs(names)):
+        planner.start(planner.plan_rollout("tenants", plan))
+        again = planner.plan_rollout("tenants", plan)
+        # The alias of a target exists while it runs only; count every query on the server.
+        from django.db import connections
+
+        seen: list[str] = []
+
+        def watch(execute, sql, params, many, context):
+            if context["connection"].alias.startswith("schema_manager_fleet:"):
+                seen.append(sql)
+            return execute(sql, params, many, context)
+
+        from django.db.backends.signals import connection_created
+
+        def hook(sender, connection, **kwargs):
+            connection.execute_wrappers.append(watch)
+
+        connection_created.connect(hook)
+        try:
+            planner.start(again)
+        finally:
+            connection_created.disconnect(hook)
+        again.refresh_from_db()
+        assert again.state == Rollout.State.SUCCEEDED
+        assert set(states(again).values()) == {"skipped"}
+        assert len(seen) == len(names), seen  # one ledger read per target
+        assert not [a for a in connections.settings if a.startswith("schema_manager_fleet")]
+
+
+def test_a_failing_tenant_stops_its_wave_after_max_failures_and_later_waves_wait(plan):
+    names = schema_names(8)
+    labels = {name: {"tier": "canary"} for name in names[:4]}
+    with tenant_schemas(names), fleet_settings(schema_specs(names, labels)):
+        # Two canaries already have the table the second migration creates: they fail.
+        execute(f'CREATE TABLE "{names[1]}".step_2 (id INTEGER)')
+        execute(f'CREATE TABLE "{names[2]}".step_2 (id INTEGER)')
+        waves = [
+            WaveSpec("canary", {"tier": "canary"}, max_parallel=1, max_failures=2),
+            WaveSpec("rest", {}, max_parallel=4),
+        ]
+        rollout = planner.plan_rollout("tenants", plan, waves=waves)
+        planner.start(rollout)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.PARTIALLY_FAILED
+        got = states(rollout)
+        key = [spec.key for spec in schema_specs(names)]
+        assert [got[k] for k in key] == ["succeeded", "failed", "failed", "queued"] + ["queued"] * 4
+        failed = rollout.runs.get(target_key=key[1])
+        assert "step_2" in failed.error
+        assert failed.applied == [plan[0].id]
+        assert schema_ledger(names[1]) == [(plan[0].id, True)]  # atomic per migration
+        for untouched in names[3:]:
+            assert schema_ledger_or_none(untouched) is None
+        assert list(rollout.waves.values_list("state", flat=True)) == ["stopped", "pending"]
+
+        # Resume finishes the rest; the failed targets stay failed until retried.
+        control.resume(rollout.pk)
+        rollout.refresh_from_db()
+        got = states(rollout)
+        assert [got[k] for k in key] == ["succeeded", "failed", "failed"] + ["succeeded"] * 5
+        assert rollout.state == Rollout.State.PARTIALLY_FAILED
+
+        execute(f'DROP TABLE "{names[1]}".step_2; DROP TABLE "{names[2]}".step_2')
+        control.retry_failed(rollout.pk)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.SUCCEEDED
+        assert rollout.runs.get(target_key=key[1]).attempt == 2
+        assert schema_ledger(names[1]) == [(m.id, True) for m in plan]
+
+
+def schema_ledger_or_none(schema: str):
+    from django.db import connections
+
+    with connections[BASE_ALIAS].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f'"{schema}"._prisma_migrations'])
+        if cursor.fetchone()[0] is None:
+            return None
+    return schema_ledger(schema)
+
+
+def test_on_error_continue_runs_every_target_and_ends_partially_failed(plan):
+    names = schema_names(4)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)):
+        execute(f'CREATE TABLE "{names[0]}".step_1 (id INTEGER)')
+        rollout = planner.plan_rollout(
+            "tenants", plan, waves=[WaveSpec("all", on_error="continue", max_parallel=2)]
+        )
+        planner.start(rollout)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.PARTIALLY_FAILED
+        assert sorted(states(rollout).values()) == ["failed"] + ["succeeded"] * 3
+
+
+def test_pause_holds_the_queued_targets_and_cancel_cancels_them(plan):
+    names = schema_names(3)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)):
+        rollout = planner.plan_rollout("tenants", plan)
+        Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING)
+        control.pause(rollout.pk)
+        from schema_manager.fleets import dispatch
+
+        dispatch.advance(rollout.pk)  # paused: nothing is enqueued
+        assert set(states(rollout).values()) == {"queued"}
+        control.cancel(rollout.pk)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.CANCELLED
+        assert set(states(rollout).values()) == {"cancelled"}
+        with pytest.raises(SchemaManagerError, match="cancelled"):
+            control.resume(rollout.pk)
+
+
+def test_tenant_databases_take_their_names_and_credentials_from_settings(plan, monkeypatch):
+    from django.db import connections
+
+    from schema_manager.fleets.adapters import TenantDatabases
+
+    with tenant_databases(3) as databases:
+        base = connections[BASE_ALIAS].settings_dict
+        url = f"postgres://{base['USER']}:{base['PASSWORD']}@{base['HOST']}:{base['PORT']}/"
+        monkeypatch.setenv("SM_FLEET_TEST_URL", url + databases[2])
+        entries = [
+            {"key": "a", "NAME": databases[0], "labels": {"plan": "pro"}},
+            {"key": "b", "NAME": databases[1]},
+            {"key": "c", "URL_ENV": "SM_FLEET_TEST_URL"},
+        ]
+        for entry in entries:  # the base alias's search_path names a schema of the test's
+            entry["OPTIONS"] = {}
+        specs = TenantDatabases(BASE_ALIAS, entries)()
+        assert [spec.labels for spec in specs] == [{"plan": "pro"}, {}, {}]
+        with fleet_settings(specs):
+            rollout = planner.plan_rollout("tenants", plan)
+            planner.start(rollout)
+            rollout.refresh_from_db()
+            assert rollout.state == Rollout.State.SUCCEEDED
+            assert "PASSWORD" not in str(list(TargetRun.objects.values()))
+        from tests.fleet_support import server_connection
+
+        for name in databases:
+            with server_connection(name) as db:
+                rows = db.execute("SELECT migration_name FROM _prisma_migrations").fetchall()
+                assert sorted(row[0] for row in rows) == [m.id for m in plan]
+
+
+def test_a_target_that_fits_no_wave_refuses_the_plan_and_creates_nothing(plan):
+    names = schema_names(2)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)):
+        with pytest.raises(SchemaManagerError, match="fits no wave"):
+            planner.plan_rollout("tenants", plan, waves=[WaveSpec("gold", {"tier": "gold"})])
+        assert not Rollout.objects.exists()
+        assert not Wave.objects.exists()
+
+
+def test_bad_target_specs_are_refused_with_the_target_named(plan):
+    bad = [TargetSpec(key="x", alias=BASE_ALIAS, schema="no spaces allowed")]
+    with fleet_settings(bad), pytest.raises(SchemaManagerError, match=r"'x'.*not a schema name"):
+        planner.plan_rollout("tenants", plan)
+    missing = [TargetSpec(key="x", alias="missing")]
+    with fleet_settings(missing), pytest.raises(SchemaManagerError, match="alias 'missing'"):
+        planner.plan_rollout("tenants", plan)
+    assert not Rollout.objects.exists()
+
+
+def test_tenant_schemas_of_one_database_lock_apart_yet_exclude_a_prisma_deploy():
+    from contextlib import ExitStack
+
+    from django.db import connections
+
+    from schema_manager.backends import get_backend
+    from schema_manager.backends.postgresql import PRISMA_ADVISORY_LOCK_KEY
+    from schema_manager.exceptions import LockTimeoutError
+    from schema_manager.fleets.connections import opened
+    from schema_manager.fleets.specs import get_fleet
+    from tests.fleet_support import server_connection
+
+    names = schema_names(2)
+    specs = schema_specs(names)
+    with tenant_schemas(names), fleet_settings(specs), ExitStack() as stack:
+        fleet = get_fleet("tenants")
+        first, second = (
+            get_backend(connections[stack.enter_context(opened(fleet, spec)).alias])
+            for spec in specs
+        )
+        stack.enter_context(first.migration_lock(0.2))
+        # Another schema of the same database: not excluded.
+        with second.migration_lock(0.2):
+            pass
+        # The same schema: excluded.
+        with opened(fleet, specs[0]) as again, pytest.raises(LockTimeoutError):
+            get_backend(connections[again.alias]).migration_lock(0.3).__enter__()
+        # A Prisma deploy (its key, exclusive) on the database waits for the tenants...
+        dbname = connections[BASE_ALIAS].settings_dict["NAME"]
+        with server_connection(dbname) as prisma:
+            took = prisma.execute("SELECT pg_try_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+            assert took.fetchone()[0] is False
+        stack.close()
+        # ...and a tenant waits for a Prisma deploy.
+        with server_connection(dbname) as prisma, opened(fleet, specs[1]) as tenant:
+            prisma.execute("SELECT pg_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+            with pytest.raises(LockTimeoutError):
+                get_backend(connections[tenant.alias]).migration_lock(0.3).__enter__()
