@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import SchemaManagerError
-from . import dispatch
+from . import tasks
 from .models import Rollout, TargetRun, Wave
 
 State = Rollout.State
@@ -31,7 +31,7 @@ def resume(rollout_id: int) -> Rollout:
             wave.save(update_fields=["failures_forgiven", "state"])
         _requeue(rollout, RunState.QUEUED)
         _reopen(rollout)
-    dispatch.advance(rollout_id)
+    tasks.advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 
@@ -46,7 +46,7 @@ def retry_failed(rollout_id: int) -> Rollout:
             wave.state = Wave.State.RUNNING if wave.state != Wave.State.PENDING else wave.state
             wave.save(update_fields=["failures_forgiven", "state"])
         _reopen(rollout)
-    dispatch.advance(rollout_id)
+    tasks.advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 

@@ -9,6 +9,7 @@ within it at most ``max_parallel`` runs are enqueued or running.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -25,13 +26,17 @@ State = TargetRun.State
 _local = threading.local()
 
 
-def advance(rollout_id: int) -> None:
+Enqueue = Callable[[Fleet, int, list[int]], None]
+
+
+def advance(rollout_id: int, enqueue: Enqueue) -> None:
     """Move the rollout on: stop a wave that reached its failures, close a finished wave
     and start the next, enqueue runs into free slots, enqueue again runs whose lease expired,
     and close the rollout when its last wave is done.
 
     Re-entrant calls (a task engine that runs the task at once, inside this call) are
     folded into the outermost one, which repeats until nothing is left to enqueue.
+    ``enqueue(fleet, rollout_id, run_ids)`` hands runs to the task engine (``tasks``).
     """
     if getattr(_local, "again", None) is not None:
         _local.again.add(rollout_id)
@@ -39,12 +44,12 @@ def advance(rollout_id: int) -> None:
     _local.again = {rollout_id}
     try:
         while _local.again:
-            _advance_once(_local.again.pop())
+            _advance_once(_local.again.pop(), enqueue)
     finally:
         _local.again = None
 
 
-def _advance_once(rollout_id: int) -> None:
+def _advance_once(rollout_id: int, enqueue: Enqueue) -> None:
     with transaction.atomic():
         rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
         if rollout is None or rollout.state != Rollout.State.RUNNING:
@@ -118,12 +123,3 @@ def _finish(rollout: Rollout, state: str) -> None:
     rollout.finished_at = timezone.now()
     rollout.save(update_fields=["state", "finished_at"])
     logger.info("Rollout %s of %s: %s.", rollout.pk, rollout.fleet, state)
-
-
-def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
-    """One task per target run, on the fleet's task backend and queue (JSON arguments)."""
-    from .tasks import run_target_run
-
-    task = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
-    for run_id in run_ids:
-        task.enqueue(rollout_id, run_id)

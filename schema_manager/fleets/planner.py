@@ -10,7 +10,7 @@ from django.db import transaction
 
 from ..exceptions import SchemaManagerError
 from ..models import Migration
-from . import dispatch
+from . import tasks
 from .connections import server_of
 from .models import Rollout, TargetRun, Wave
 from .specs import TargetSpec, get_fleet
@@ -122,4 +122,4 @@ def start(rollout: Rollout) -> None:
     )
     if not updated:
         raise SchemaManagerError(f"Rollout {rollout.pk} is not planned; it cannot start.")
-    dispatch.advance(rollout.pk)
+    tasks.advance(rollout.pk)

@@ -13,6 +13,7 @@ except ImportError:  # Django < 6: the backport (the `fleets` extra)
 
 from . import dispatch, runs
 from .claims import AtCap
+from .specs import Fleet
 
 
 @task()
@@ -24,5 +25,17 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     except AtCap:
         # Enqueued again when a run on that server closes; moving on now would spin.
         return "at cap"
-    dispatch.advance(rollout_id)
+    advance(rollout_id)
     return state
+
+
+def advance(rollout_id: int) -> None:
+    """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks."""
+    dispatch.advance(rollout_id, enqueue)
+
+
+def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
+    """One task per target run, on the fleet's task backend and queue (JSON arguments)."""
+    task = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
+    for run_id in run_ids:
+        task.enqueue(rollout_id, run_id)

@@ -158,9 +158,9 @@ def test_pause_holds_the_queued_targets_and_cancel_cancels_them(plan):
         rollout = planner.plan_rollout("tenants", plan)
         Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING)
         control.pause(rollout.pk)
-        from schema_manager.fleets import dispatch
+        from schema_manager.fleets import tasks
 
-        dispatch.advance(rollout.pk)  # paused: nothing is enqueued
+        tasks.advance(rollout.pk)  # paused: nothing is enqueued
         assert set(states(rollout).values()) == {"queued"}
         control.cancel(rollout.pk)
         rollout.refresh_from_db()

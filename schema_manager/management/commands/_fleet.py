@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from ... import planning
-from ...fleets import dispatch, planner
+from ...fleets import planner, tasks
 from ...fleets.models import Rollout, Wave
 from ...fleets.status import progress
 from ...models import Migration
@@ -93,7 +93,7 @@ def follow(command: SchemaCommand, rollout: Rollout, total: int, verbosity: int)
         if rollout.state in FINAL or rollout.state == Rollout.State.PAUSED:
             return rollout
         time.sleep(0.5)
-        dispatch.advance(rollout.pk)
+        tasks.advance(rollout.pk)
 
 
 def _bar(counts: dict[str, int], total: int) -> str:
