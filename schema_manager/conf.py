@@ -45,6 +45,14 @@ DEFAULTS: dict[str, Any] = {
     # Fleets of tenant databases or schemas: name -> {"TARGETS": callable, ...} (see
     # fleets.specs.FLEET_DEFAULTS for the other keys and docs/fleets.md).
     "FLEETS": {},
+    # Environments where destructive statements keep what they remove in an archive on the
+    # target, which the generated rollback restores (see docs/archive.md).
+    "ARCHIVE_ENVIRONMENTS": [],
+    # environment ("*": every one) -> bytes an apply may copy into the archive; above it the
+    # apply is refused unless confirmed or the migration accepts the loss. None: no cap.
+    "ARCHIVE_MAX_BYTES": {"*": 1024**3},
+    # Days an archive is kept before purge_schema_archives may remove it.
+    "ARCHIVE_RETENTION_DAYS": 30,
 }
 
 
@@ -116,6 +124,20 @@ class SchemaManagerSettings:
     @property
     def LOCK_TIMEOUT_RETRIES(self) -> int:
         return int(self._get("LOCK_TIMEOUT_RETRIES"))
+
+    @property
+    def ARCHIVE_ENVIRONMENTS(self) -> frozenset[str]:
+        return frozenset(self._get("ARCHIVE_ENVIRONMENTS"))
+
+    def archive_max_bytes(self, environment: str) -> int | None:
+        """The archive cap of ``environment``: its own entry, else that of "*"."""
+        caps = dict(self._get("ARCHIVE_MAX_BYTES") or {})
+        cap = caps.get(environment, caps.get("*"))
+        return None if cap is None else int(cap)
+
+    @property
+    def ARCHIVE_RETENTION_DAYS(self) -> int:
+        return int(self._get("ARCHIVE_RETENTION_DAYS"))
 
     def timeouts_for(self, environment: str) -> Timeouts:
         values = self.TIMEOUTS.get(environment) or {}

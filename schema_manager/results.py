@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .execution.outcome import Outcome
@@ -72,6 +72,8 @@ class ValidationResult:
     rollback_generated: bool = False
     # How many statements the script has (from its analysis; 0 if it could not be read).
     statements: int = 0
+    # What the apply archives of what it removes (``sql.archive_plan.ArchivePlan``), if any.
+    archive: Any = field(default=None, repr=False)
 
 
 @dataclass

@@ -7,17 +7,28 @@ import textwrap
 from .capture import capture
 from .models import Migration, VersionRecord, id_chunks
 from .sql import generate_rollback, parse_statements
+from .sql.archive_plan import ArchivePlan
+from .sql.archive_restore import extend_rollback
 from .sql.rollback import WARNING_PREFIX
 
 
-def script_for(migration: Migration, vendor: str, alias: str | None = None) -> tuple[str, bool]:
+def script_for(
+    migration: Migration,
+    vendor: str,
+    alias: str | None = None,
+    archive: ArchivePlan | None = None,
+) -> tuple[str, bool]:
     """(script, generated): the migration's own rollback, or one generated for ``vendor``;
-    given the target's ``alias``, what the SQL drops is first captured from its catalog."""
+    given the target's ``alias``, what the SQL drops is first captured from its catalog;
+    given what the apply ``archive``s, its restore steps follow the catalogue steps."""
     if migration.rollback_sql.strip():
         # Dedented for reading: scripts often come from indented triple-quoted strings.
         return textwrap.dedent(migration.rollback_sql).strip(), False
     captured = capture(migration.sql, alias) if alias else None
-    return generate_rollback(migration.sql, vendor, captured).text, True
+    script = generate_rollback(migration.sql, vendor, captured)
+    if archive is not None:  # the one place archive restores join the rollback
+        script = extend_rollback(script, archive)
+    return script.text, True
 
 
 def script_in_force(environment: str, ledger_id: str, migration_id: str, vendor: str) -> str:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from . import rollback_choice
 from .analyses import Analyses
+from .archive.planning import Prepared, prepare
 from .checksums import migration_checksum
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
@@ -83,6 +84,7 @@ def validate(
     and history say about its id, ``analyses`` (else read now, and stored) its script's
     analysis for the target; ``checksum`` is that of ``migration.sql`` (else computed)."""
     rollback_script, rollback_generated = "", False
+    archive = Prepared()
     checksum = checksum or migration_checksum(migration.sql)
     if analyses is None:
         analyses = Analyses.read(target, [checksum])
@@ -97,10 +99,14 @@ def validate(
             known = KnownMigrations.read([migration.id])
         findings.extend(_duplicates(migration, checksum, ledger_rows, known))
         if migration.rollback_sql.strip() or len(migration.sql) <= MAX_SCRIPT_CHARS:
-            # The script apply will store (captured from the target where it can be): made
-            # once here and carried on the result, not generated again by apply.
+            # What the apply archives, and the script it will store (captured from the target
+            # where it can be): made once here and carried on the result, not made again.
+            archive = prepare(
+                migration, target, stepwise=analysis.stepwise, allow_destructive=allow_destructive
+            )
+            findings.extend(archive.findings)
             rollback_script, rollback_generated = rollback_choice.script_for(
-                migration, target.vendor, target.alias
+                migration, target.vendor, target.alias, archive=archive.plan
             )
         else:  # generating one would hold every statement at once
             findings.append(_too_large_to_invert(migration))
@@ -125,6 +131,7 @@ def validate(
         rollback_script=rollback_script,
         rollback_generated=rollback_generated,
         statements=analysis.statements,
+        archive=archive.plan if archive.plan and archive.plan.steps else None,
     )
 
 

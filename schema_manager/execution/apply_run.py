@@ -126,6 +126,7 @@ class ApplyRun(PlanRun):
                 stored.checksum,
                 fake=fake,
                 analysis=self.analyses.get(stored.sql, stored.checksum),
+                archive=validation.archive,
             )
         except LedgerUnusable as exc:
             logger.warning("%s", exc)

@@ -29,6 +29,7 @@ from ..security import get_logger
 from ..sql import Statement, parse_statements
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, iter_statements
 from . import journal
+from .archive_capture import Archive, with_archive
 from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
@@ -74,6 +75,7 @@ class MigrationExecutor:
         *,
         fake: bool = False,
         analysis: Analysed | None = None,
+        archive: Archive | None = None,
     ) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
 
@@ -104,7 +106,7 @@ class MigrationExecutor:
                 finally:  # its timeouts were set for the session
                     self._reset_timeouts()
             else:
-                self._apply_atomic(migration_id, checksum, sql, outcome, fake, analysis)
+                self._apply_atomic(migration_id, checksum, sql, outcome, fake, analysis, archive)
         outcome.elapsed = time.perf_counter() - clock
         return outcome
 
@@ -116,6 +118,7 @@ class MigrationExecutor:
         outcome: Outcome,
         fake: bool,
         analysis: Analysed | None,
+        archive: Archive | None,
     ) -> None:
         for attempt in range(self.session.lock_retries + 1):
             outcome.attempts, outcome.statements_run = attempt + 1, 0
@@ -128,7 +131,9 @@ class MigrationExecutor:
                     elif fake:
                         record_fake(self.ledger, migration_id, checksum, outcome)
                     else:
-                        self._run_and_record(migration_id, checksum, sql, outcome, analysis)
+                        self._run_and_record(
+                            migration_id, checksum, sql, outcome, analysis, archive
+                        )
                         crash_point("before-commit")
                     self.session.before_commit()
                 outcome.success = True
@@ -157,6 +162,7 @@ class MigrationExecutor:
         sql: str,
         outcome: Outcome,
         analysis: Analysed | None,
+        archive: Archive | None = None,
     ) -> None:
         """Run the script in the open transaction, then insert its finished ledger row; where
         statements go to the server together, the row goes with the last of them."""
@@ -167,7 +173,12 @@ class MigrationExecutor:
                 record = self.ledger.insert_finished_sql(
                     cursor, row_id, migration_id, checksum, outcome.started_at
                 )
-        returned = self.transport.run_script(sql, analysis, outcome, then=record)
+        if archive is None:
+            returned = self.transport.run_script(sql, analysis, outcome, then=record)
+        else:
+            statements = iter_statements(sql, self.connection.vendor)
+            captured = with_archive(statements, archive, self.connection.vendor)
+            returned = self.transport.run(captured, outcome, then=record)
         if returned is None:  # the row did not go with the statements
             outcome.finished_at = utc_now()
             outcome.ledger_id = self.ledger.insert(

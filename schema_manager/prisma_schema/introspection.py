@@ -7,6 +7,7 @@ from django.db import connections
 from ..backends import LEDGER_TABLE
 from ..exceptions import UnsupportedDatabaseError
 from ..kept_records import TABLE as KEPT_TABLE
+from ..sql.archive_sql import ARCHIVE_PREFIX
 from .model import Database
 
 PROVIDERS = {"postgresql": "postgresql", "sqlite": "sqlite"}
@@ -29,7 +30,11 @@ def introspect(alias: str) -> Database:
         names = connection.introspection.get_table_list(cursor)
         # The app's own tables on the target are not the application's schema.
         ours = {LEDGER_TABLE, KEPT_TABLE}
-        tables = sorted(n.name for n in names if n.type == "t" and n.name not in ours)
+        tables = sorted(
+            n.name
+            for n in names
+            if n.type == "t" and n.name not in ours and not n.name.startswith(ARCHIVE_PREFIX)
+        )
         views = sorted(n.name for n in names if n.type == "v")
         database = read(cursor, tables, views)
     database.provider = PROVIDERS[vendor]

@@ -1,0 +1,1 @@
+"""Keeping what destructive statements remove: reading the target, bounds, records, purge."""

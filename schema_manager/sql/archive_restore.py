@@ -1,0 +1,55 @@
+"""The generated rollback with the archive's restore steps: the one place they join it.
+
+In place of a statement's ``-- WARNING`` (it removes data), the archive's inverse (a dropped
+table moved back, a dropped column added again); after every catalogue step, the data
+restores in reverse statement order, each under a ``-- NOTE`` saying what comes back and
+what does not.
+"""
+
+from __future__ import annotations
+
+from .archive_plan import ArchivePlan
+from .rollback import WARNING_PREFIX, RollbackScript
+
+_CATALOGUE_NOTE = "-- NOTE: statement {n} ("  # the catalogue's "data does not come back"
+
+
+def extend_rollback(script: RollbackScript, plan: ArchivePlan) -> RollbackScript:
+    """``script`` (the catalogue steps) with ``plan``'s restore steps."""
+    if not plan.steps:
+        return script
+    out = RollbackScript(warnings=list(script.warnings))
+    indexes = {step.index for step in plan.steps}
+    for line in script.lines:
+        index = _statement_of(line, indexes)
+        if index is None:
+            out.lines.append(line)
+            continue
+        steps = plan.steps_of(index)
+        if line.startswith(WARNING_PREFIX):
+            if not all(step.inverse_complete for step in steps):
+                out.lines.append(line)  # the archive restores the data, not the rest
+                continue
+            out.warnings = [w for w in out.warnings if not line.endswith(w)]
+            for step in reversed(steps):
+                out.lines.extend(step.inverse)
+        # The catalogue's own note (the data does not come back) gives way to the archive's.
+    restores = [step for step in reversed(plan.steps)]
+    out.lines.append(
+        "-- NOTE: what the migration removed was archived when it ran; it is restored below."
+    )
+    for step in restores:
+        out.lines.append(f"-- NOTE: {step.note}")
+        out.lines.extend(step.restore)
+    return out
+
+
+def _statement_of(line: str, indexes: set[int]) -> int | None:
+    """The archived statement whose catalogue WARNING or NOTE ``line`` is, if any."""
+    for index in indexes:
+        n = index + 1
+        if line.startswith(f"{WARNING_PREFIX} cannot roll back statement {n} (") or (
+            line.startswith(_CATALOGUE_NOTE.format(n=n))
+        ):
+            return index
+    return None

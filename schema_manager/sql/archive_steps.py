@@ -1,0 +1,316 @@
+"""The archive step of each kind of destructive statement (see ``archive_plan``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import archive_sql as sql
+from .archive_plan import (
+    ArchivePlan,
+    ArchiveStep,
+    DataTarget,
+    TableInfo,
+    _Table,
+    _Walk,
+    data_target,
+    follow_alter,
+    forget,
+    table_key,
+)
+from .lexer import DIALECTS
+from .names import render_name
+from .operations import (
+    AlterColumn,
+    AlterTable,
+    CreateTable,
+    DataChange,
+    Drop,
+    DropColumn,
+    Operation,
+    Truncate,
+    describe,
+)
+from .statements import Statement, parse_statements
+
+_NOT_KEPT = (
+    "changes the application made after the migration are not reconciled, sequences are "
+    "not reset, and triggers fire again"
+)
+
+
+def plan_archive(
+    sql_text: str, vendor: str, migration_id: str, tables: Mapping[str, TableInfo]
+) -> ArchivePlan:
+    """The archive steps of ``sql_text``'s destructive statements; ``tables`` (by
+    ``archive_plan.table_key``) holds the catalog entries of ``tables_named``, as found."""
+    dialect = vendor if vendor in DIALECTS else "postgresql"
+    walk = _Walk(
+        migration_id,
+        dialect,
+        {key: _Table(info, dialect) for key, info in tables.items()},
+        ArchivePlan(migration_id, dialect),
+    )
+    for statement in parse_statements(sql_text, vendor):
+        plan_statement(walk, statement, describe(statement))
+    return walk.plan
+
+
+def plan_statement(walk: _Walk, statement: Statement, operation: Operation) -> None:
+    if isinstance(operation, DataChange):
+        _data_change(walk, statement, operation)
+    elif isinstance(operation, Truncate):
+        _truncate(walk, statement, operation)
+    elif isinstance(operation, Drop) and operation.object_type == "TABLE":
+        _drop_table(walk, statement, operation)
+    elif isinstance(operation, AlterTable):
+        _alter(walk, statement, operation)
+        follow_alter(walk, operation)
+    elif isinstance(operation, CreateTable):
+        forget(walk, (operation.table,))  # a new table of that name: nothing to restore
+        walk.created.add(table_key(operation.table, walk.dialect))
+
+
+def _step(statement: Statement, **values: Any) -> ArchiveStep:
+    values.setdefault("replaces", False)
+    values.setdefault("inverse", ())
+    values.setdefault("inverse_complete", True)
+    values.setdefault("copies", True)
+    return ArchiveStep(index=statement.index, summary=statement.summary, **values)
+
+
+def _data_change(walk: _Walk, statement: Statement, operation: DataChange) -> None:
+    table = walk.table(operation.table) if operation.table is not None else None
+    if table is None or operation.table is None:
+        if operation.table is not None:
+            why = "its table is not on the target before the migration"
+            walk.gap(statement, why, operation.table)
+        return
+    target = data_target(operation, walk.dialect)
+    if isinstance(target, str):
+        walk.gap(statement, target)
+        return
+    rendered = render_name(operation.table, walk.dialect)
+    if operation.verb == "DELETE":
+        _rows(walk, statement, rendered, table, target, 0)
+    else:
+        _pre_image(walk, statement, rendered, table, target)
+
+
+def _rows(
+    walk: _Walk, statement: Statement, rendered: str, table: _Table, target: DataTarget, part: int
+) -> None:
+    _, archive = walk.archive_name(statement, part, table)
+    columns = table.original()
+    listed = [orig for _, orig in columns]
+    walk.plan.steps.append(
+        _step(
+            statement,
+            kind="rows",
+            table=rendered,
+            archive=archive,
+            capture=(
+                sql.copy_rows(
+                    archive, rendered, columns, walk.dialect, target.source, target.where
+                ),
+            ),
+            restore=(
+                sql.reinsert(rendered, archive, listed, walk.dialect),
+                sql.drop_archive(archive),
+            ),
+            estimate=sql.estimate(
+                rendered, [cur for cur, _ in columns], walk.dialect, target.source, target.where
+            ),
+            note=(
+                f"the rows statement {statement.index + 1} ({statement.summary}) removed from "
+                f"{rendered} are inserted again from {archive} (columns {', '.join(listed)}), "
+                f"as they were; a key taken again since makes the rollback fail; {_NOT_KEPT}."
+            ),
+        )
+    )
+
+
+def _pre_image(
+    walk: _Walk, statement: Statement, rendered: str, table: _Table, target: DataTarget
+) -> None:
+    key = table.key_columns()
+    if key is None:
+        walk.gap(statement, f"{rendered} has no primary key to put the old values back by")
+        return
+    changed = []
+    for written in target.set_columns:
+        column = table.column(written)
+        if column is not None and column[1] is not None:
+            changed.append((column[0], column[1]))  # columns the script added go with it
+    if not changed:
+        return
+    _, archive = walk.archive_name(statement, 0, table)
+    copied = key + [pair for pair in changed if pair not in key]
+    names = [orig for _, orig in changed]
+    walk.plan.steps.append(
+        _step(
+            statement,
+            kind="pre-image",
+            table=rendered,
+            archive=archive,
+            capture=(
+                sql.copy_rows(archive, rendered, copied, walk.dialect, target.source, target.where),
+            ),
+            restore=(
+                sql.update_back(rendered, archive, [o for _, o in key], names, walk.dialect),
+                sql.drop_archive(archive),
+            ),
+            estimate=sql.estimate(
+                rendered, [cur for cur, _ in copied], walk.dialect, target.source, target.where
+            ),
+            note=(
+                f"columns {', '.join(names)} of the rows statement {statement.index + 1} "
+                f"({statement.summary}) changed are set back, by primary key, to their values "
+                f"before it from {archive}; rows deleted since stay deleted; {_NOT_KEPT}."
+            ),
+        )
+    )
+
+
+def _truncate(walk: _Walk, statement: Statement, operation: Truncate) -> None:
+    if operation.cascade:
+        walk.gap(statement, "CASCADE empties tables the statement does not name")
+        return
+    tables = [(name, walk.table(name)) for name in operation.tables]
+    if missing := [
+        str(name)
+        for name, table in tables
+        if table is None and table_key(name, walk.dialect) not in walk.created
+    ]:
+        walk.gap(statement, f"{', '.join(missing)} is not on the target before the migration")
+        return
+    for part, (name, table) in enumerate(tables):
+        if table is None:
+            continue  # created by the script: the catalogue step drops it
+        rendered = render_name(name, walk.dialect)
+        _rows(walk, statement, rendered, table, DataTarget(rendered, "", ()), part)
+
+
+def _drop_table(walk: _Walk, statement: Statement, operation: Drop) -> None:
+    tables = [(name, walk.table(name)) for name in operation.names]
+    present = [(name, table) for name, table in tables if table is not None]
+    if not present:
+        return  # DROP TABLE IF EXISTS of tables that are not there: nothing is lost
+    if len(present) < len(tables) and not statement.starts_with("DROP", "TABLE", "IF"):
+        return  # the statement fails as written: nothing is lost either
+    if blocked := [
+        f"{name}: {table.info.unmovable}" for name, table in present if table.info.unmovable
+    ]:
+        walk.gap(statement, "; ".join(blocked))
+        return
+    for part, (name, table) in enumerate(present):
+        bare, archive = walk.archive_name(statement, part, table)
+        rendered = render_name(name, walk.dialect)
+        info = table.info
+        walk.plan.steps.append(
+            _step(
+                statement,
+                kind="table",
+                table=rendered,
+                archive=archive,
+                capture=tuple(sql.move_table(rendered, bare, info.schema, walk.dialect)),
+                replaces=True,
+                inverse=tuple(sql.move_back(rendered, info.name, bare, info.schema, walk.dialect)),
+                restore=(),
+                estimate=sql.estimate(rendered, [c.name for c in info.columns], walk.dialect),
+                copies=False,
+                note=(
+                    f"table {rendered}, dropped by statement {statement.index + 1}, comes back "
+                    f"from {archive} whole (moved, not copied: rows, indexes, constraints, "
+                    "triggers and owned sequences as they were when it was dropped)."
+                ),
+            )
+        )
+    forget(walk, operation.names)
+
+
+def _alter(walk: _Walk, statement: Statement, operation: AlterTable) -> None:
+    table = walk.table(operation.table)
+    destructive = [
+        action
+        for action in operation.actions
+        if isinstance(action, DropColumn)
+        or (isinstance(action, AlterColumn) and action.change == "TYPE")
+    ]
+    if not destructive:
+        return
+    if table is None:
+        why = f"{operation.table} is not on the target before the migration"
+        walk.gap(statement, why, operation.table)
+        return
+    key = table.key_columns()
+    rendered = render_name(operation.table, walk.dialect)
+    if key is None:
+        walk.gap(statement, f"{rendered} has no primary key to put the values back by")
+        return
+    # Our own inverse undoes the statement only when it does nothing but drop columns.
+    only_drops = all(isinstance(action, DropColumn) for action in operation.actions)
+    for part, action in enumerate(destructive):
+        assert isinstance(action, DropColumn | AlterColumn)
+        column = table.column(action.column)
+        if column is None or column[1] is None:
+            continue  # added by the script itself: the catalogue step removes it
+        if any(column[1] == orig for _, orig in key):
+            walk.gap(statement, f"column {column[1]} is part of the primary key")
+            continue
+        _column(walk, statement, rendered, table, key, column, part, only_drops, action)
+
+
+def _column(
+    walk: _Walk,
+    statement: Statement,
+    rendered: str,
+    table: _Table,
+    key: list[tuple[str, str]],
+    column: tuple[str, str | None],
+    part: int,
+    only_drops: bool,
+    action: DropColumn | AlterColumn,
+) -> None:
+    current, original = column
+    assert original is not None
+    info = table.column_info(original)
+    _, archive = walk.archive_name(statement, part, table)
+    dropped = isinstance(action, DropColumn)
+    quoted = sql.quote(original, walk.dialect)
+    if dropped:
+        default = f" DEFAULT {info.default}" if info.default else ""
+        inverse = (f"ALTER TABLE {rendered} ADD COLUMN {quoted} {info.type}{default};",)
+    else:
+        inverse = (
+            f"ALTER TABLE {rendered} ALTER COLUMN {quoted} TYPE {info.type} "
+            f"USING {quoted}::{info.type};",
+        )
+    restore = [
+        sql.update_back(rendered, archive, [o for _, o in key], [original], walk.dialect),
+        sql.drop_archive(archive),
+    ]
+    if dropped and info.not_null and walk.dialect == "postgresql":
+        restore.insert(1, f"ALTER TABLE {rendered} ALTER COLUMN {quoted} SET NOT NULL;")
+    walk.plan.steps.append(
+        _step(
+            statement,
+            kind="column" if dropped else "old values",
+            table=rendered,
+            archive=archive,
+            capture=(sql.copy_rows(archive, rendered, [*key, (current, original)], walk.dialect),),
+            inverse=inverse,
+            inverse_complete=(only_drops and walk.dialect != "mysql")
+            if dropped
+            else walk.dialect == "postgresql",
+            restore=tuple(restore),
+            estimate=sql.estimate(rendered, [k for k, _ in key] + [current], walk.dialect),
+            note=(
+                f"the values of column {original} of {rendered} "
+                f"{'dropped' if dropped else 'converted'} by statement {statement.index + 1} "
+                f"come back by primary key from {archive}; rows inserted since get "
+                f"{'NULL (or its default)' if dropped else 'the converted value'}; "
+                f"{_NOT_KEPT}."
+            ),
+        )
+    )

@@ -1,0 +1,134 @@
+"""Planning the archive of destructive statements: pure, no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager.sql import generate_rollback, parse_statements
+from schema_manager.sql.archive_plan import Column, TableInfo, table_key, tables_named
+from schema_manager.sql.archive_restore import extend_rollback
+from schema_manager.sql.archive_steps import plan_archive
+from schema_manager.sql.names import QualifiedName
+
+ITEMS = TableInfo(
+    "items",
+    "public",
+    (Column("id", "integer", True), Column("qty", "integer"), Column("note", "text")),
+    ("id",),
+)
+LOG = TableInfo("log", "public", (Column("at", "text"), Column("line", "text")), ())
+
+
+def plan(sql: str, vendor: str = "postgresql", **tables: TableInfo):
+    found = tables or {"items": ITEMS, "log": LOG}
+    return plan_archive(
+        sql, vendor, "001_m", {table_key(QualifiedName((n,)), vendor): t for n, t in found.items()}
+    )
+
+
+def test_each_kind_has_its_step():
+    steps = plan(
+        "UPDATE items SET qty = 1 WHERE id > 3; DELETE FROM items WHERE qty IS NULL;"
+        "ALTER TABLE items DROP COLUMN note; TRUNCATE log; DROP TABLE items;"
+    ).steps
+    assert [(s.index, s.kind) for s in steps] == [
+        (0, "pre-image"),
+        (1, "rows"),
+        (2, "column"),
+        (3, "rows"),
+        (4, "table"),
+    ]
+
+
+def test_a_delete_copies_the_rows_its_condition_selects():
+    [step] = plan("DELETE FROM items AS i WHERE i.qty > 5;").steps
+    assert step.capture[0].endswith("FROM items AS i WHERE i.qty > 5;")
+    assert step.restore[0].startswith("INSERT INTO items (id, qty, note)")
+
+
+def test_an_update_keeps_the_key_and_the_columns_it_sets():
+    [step] = plan("UPDATE items SET (qty, note) = (1, 'x');").steps
+    assert "SELECT id, qty, note FROM items;" in step.capture[0]
+    assert step.restore[0] == (
+        "UPDATE items AS _t SET qty = _a.qty, note = _a.note FROM "
+        f"{step.archive} AS _a WHERE _t.id = _a.id;"
+    )
+
+
+def test_columns_are_followed_through_the_script():
+    steps = plan(
+        "ALTER TABLE items RENAME COLUMN note TO remark;"
+        "ALTER TABLE items ADD COLUMN extra INT;"
+        "DELETE FROM items WHERE extra IS NULL;"
+    ).steps
+    [step] = steps
+    assert "SELECT id, qty, remark AS note FROM items" in step.capture[0]
+    assert "extra" not in step.restore[0]
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("UPDATE log SET line = '';", "no primary key"),
+        ("ALTER TABLE log DROP COLUMN line;", "no primary key"),
+        ("DELETE FROM items USING log WHERE items.id = 1;", "USING"),
+        ("UPDATE items SET qty = 1 FROM log;", "FROM"),
+        ("TRUNCATE items CASCADE;", "CASCADE"),
+        ("DELETE FROM missing;", "not on the target"),
+    ],
+)
+def test_what_cannot_be_archived_is_a_gap_saying_why(sql, why):
+    archive = plan(sql)
+    assert not archive.steps
+    [gap] = archive.gaps
+    assert why in gap
+    assert "statement 1" in gap
+
+
+def test_a_table_without_key_keeps_its_deleted_rows():
+    [step] = plan("DELETE FROM log WHERE line LIKE 'x%';").steps
+    assert step.kind == "rows"
+
+
+def test_a_table_others_depend_on_is_not_moved():
+    held = TableInfo("items", "public", ITEMS.columns, ("id",), "view v depends on it")
+    archive = plan("DROP TABLE items;", items=held)
+    assert not archive.steps
+    assert "view v" in archive.gaps[0]
+
+
+def test_tables_created_by_the_script_are_not_archived():
+    archive = plan(
+        "DROP TABLE items; CREATE TABLE items (id INT); DELETE FROM items;"
+        "ALTER TABLE items DROP COLUMN id; CREATE TABLE t2 (a INT); TRUNCATE t2;"
+    )
+    assert not archive.gaps
+    assert [step.kind for step in archive.steps] == ["table"]
+
+
+def test_the_rollback_gets_restores_after_its_catalogue_steps():
+    sql = "ALTER TABLE items ADD COLUMN extra INT; DROP TABLE items;"
+    archive = plan(sql, "sqlite")
+    script = extend_rollback(generate_rollback(sql, "sqlite"), archive)
+    assert script.is_complete
+    [move] = archive.steps
+    assert script.lines[0] == move.inverse[0]  # where the DROP's warning stood
+    assert script.lines[1] == "ALTER TABLE items DROP COLUMN extra;"
+    assert any(line.startswith("-- NOTE: table items") for line in script.lines)
+
+
+def test_the_capture_runs_before_or_instead_of_its_statement():
+    sql = "DELETE FROM items; DROP TABLE items;"
+    archive = plan(sql)
+    first, second = parse_statements(sql, "postgresql")
+    lines, replaces = archive.capture(first)
+    assert lines[0].startswith("CREATE SCHEMA IF NOT EXISTS")
+    assert not replaces
+    lines, replaces = archive.capture(second)
+    assert replaces
+    assert lines[0].startswith("ALTER TABLE items RENAME TO")
+
+
+def test_tables_named_lists_each_table_once():
+    names = tables_named("DELETE FROM items; UPDATE Items SET qty = 1; TRUNCATE log;", "sqlite")
+    assert [str(name) for name in names] == ["items", "log"]
