@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import re
 
-from .identifiers import identifier, quoted
+from . import postgres_defaults
+from .identifiers import enum_value_name, identifier, quoted
 from .model import Column
 from .types import FieldType
 
@@ -21,6 +22,8 @@ _POSTGRES_STRINGS = {"text", "varchar", "bpchar", "char", "citext", "json", "jso
 
 def default_argument(provider: str, column: Column, field_type: FieldType) -> str | None:
     """What goes inside ``@default(...)`` for ``column``, or None when it has no default."""
+    if provider == "postgresql":
+        return _postgresql(column, field_type)
     if column.autoincrement:
         return "autoincrement()"
     expression = column.default
@@ -54,6 +57,43 @@ def default_argument(provider: str, column: Column, field_type: FieldType) -> st
         return _generated(text)
     value = _scalar_literal(literal if literal is not None else text, field_type, column)
     return value if value is not None else _generated(text)
+
+
+_FAMILIES = {
+    "Int": postgres_defaults.INT,
+    "BigInt": postgres_defaults.INT,
+    "Float": postgres_defaults.FLOAT,
+    "Decimal": postgres_defaults.FLOAT,
+    "Boolean": postgres_defaults.BOOLEAN,
+    "String": postgres_defaults.STRING_FAMILY,
+    "DateTime": postgres_defaults.DATETIME,
+    "Bytes": postgres_defaults.BINARY,
+    "Json": postgres_defaults.JSON,
+}
+
+
+def _postgresql(column: Column, field_type: FieldType) -> str | None:
+    if column.is_enum:
+        family = postgres_defaults.ENUM
+    elif column.db_type == "uuid":  # Prisma's Uuid family: its defaults are never literals
+        family = postgres_defaults.OTHER
+    else:
+        family = _FAMILIES.get(field_type.scalar, postgres_defaults.OTHER)
+    if column.identity and family == postgres_defaults.INT:
+        return "autoincrement()"
+    if column.default is None:
+        return None
+    parsed = postgres_defaults.parse(column.default, family, column.array)
+    if parsed is None:
+        return None
+    if isinstance(parsed, str):
+        return _generated(parsed)
+    if parsed.kind == "sequence":
+        return "autoincrement()"
+    if parsed.kind == "enum":
+        name = enum_value_name(str(parsed.value))
+        return name if name else _generated(str(parsed.value))
+    return postgres_defaults.render_value(parsed)
 
 
 def _scalar_literal(value: str, field_type: FieldType, column: Column) -> str | None:
@@ -100,4 +140,4 @@ def _literal(text: str) -> str | None:
 
 
 def _generated(text: str) -> str:
-    return f"dbgenerated({quoted(text)})"
+    return f"dbgenerated({quoted(text)})" if text.strip("\0") else "dbgenerated()"

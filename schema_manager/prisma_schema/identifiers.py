@@ -15,6 +15,11 @@ def identifier(name: str) -> str:
     return _INVALID.sub("_", _LEADING.sub("", name))
 
 
+def enum_value_name(value: str) -> str:
+    """An enum value's Prisma name: sanitised, and ``EMPTY_ENUM_VALUE`` for the empty string."""
+    return identifier(value) if value else "EMPTY_ENUM_VALUE"
+
+
 def default_constraint_name(
     provider: str, table: str, columns: tuple[str, ...], suffix: str
 ) -> str:

@@ -76,15 +76,17 @@ class Naming:
     def enum_order(self, db_names: list[str]) -> list[str]:
         return sorted(
             db_names,
-            key=lambda n: (n not in self._enum_order, self._enum_order.get(n, 0), self.enum(n)),
+            key=lambda n: (n not in self._enum_order, self._enum_order.get(n, 0), n),
         )
 
     def order(self, tables: list[str]) -> list[str]:
-        """The existing file's models in its order, then new tables by model name."""
-        return sorted(
-            tables,
-            key=lambda t: (t not in self._order, self._order.get(t, 0), self.model(t)),
-        )
+        """The existing file's models in its order, then new tables by name (as PostgreSQL's
+        ``name`` type sorts: by code point)."""
+        return sorted(tables, key=lambda t: (t not in self._order, self._order.get(t, 0), t))
+
+    def exists(self, table: str) -> bool:
+        """The existing file has a model for ``table``."""
+        return table in self._by_table
 
     def docs(self, table: str) -> list[str]:
         known = self._by_table.get(table)
@@ -102,10 +104,14 @@ class Naming:
         previous = self._forward(table, columns)
         return previous[0] if previous else default
 
-    def relation(self, table: str, columns: tuple[str, ...], default: str | None) -> str | None:
-        """The relation's name: the one the existing file gave it, else Prisma's."""
+    def has_forward(self, table: str, columns: tuple[str, ...]) -> bool:
+        """The existing file has the relation of this foreign key."""
+        return self._forward(table, columns) is not None
+
+    def relation(self, table: str, columns: tuple[str, ...]) -> str | None:
+        """The name the existing file gave the relation (None: it gave none)."""
         previous = self._forward(table, columns)
-        return previous[2] if previous and previous[2] else default
+        return previous[2] if previous else None
 
     def _forward(
         self, table: str, columns: tuple[str, ...]

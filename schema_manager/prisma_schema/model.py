@@ -24,6 +24,7 @@ class Column:
     # The default as the database shows it (pg_get_expr, PRAGMA table_info), or None.
     default: str | None = None
     autoincrement: bool = False
+    identity: bool = False  # PostgreSQL: GENERATED ... AS IDENTITY
     array: bool = False
     # Type modifiers: (length,), (precision,), (precision, scale); empty when none.
     params: tuple[int, ...] = ()
@@ -36,6 +37,10 @@ class Column:
 class IndexColumn:
     name: str
     descending: bool = False
+    # PostgreSQL: the operator class when it is not the type's default one (GIN, GiST...).
+    opclass: str | None = None
+    # PostgreSQL: NULLS FIRST on an ascending column, NULLS LAST on a descending one.
+    unusual_nulls: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Index:
     columns: tuple[IndexColumn, ...]
     unique: bool
     method: str = "btree"  # PostgreSQL's access method: btree, hash, gin, gist, spgist, brin
+    deferrable: bool = False  # a DEFERRABLE (or INITIALLY DEFERRED) unique or key constraint
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -64,6 +70,7 @@ class ForeignKey:
     on_delete: str = NO_ACTION
     on_update: str = NO_ACTION
     name: str | None = None  # SQLite foreign keys have no name
+    deferrable: bool = False
 
 
 @dataclass
@@ -74,23 +81,24 @@ class Table:
     # Unique and plain indexes (unique constraints included), in the database's order.
     indexes: list[Index] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
-    # PostgreSQL: an index on an expression, which Prisma cannot describe but warns about.
+    # PostgreSQL features Prisma cannot describe and notes in a comment above the model.
     has_expression_index: bool = False
-    # PostgreSQL: a partitioned table (its partitions are not listed).
-    is_partitioned: bool = False
+    is_partitioned: bool = False  # a partitioned table with partitions (not listed themselves)
+    has_subclass: bool = False  # a table others inherit from
+    has_check_constraints: bool = False
+    has_exclusion_constraints: bool = False
+    has_row_level_security: bool = False
+    has_comments: bool = False  # COMMENT ON the table or one of its columns
 
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
 
-    def has_identifier(self) -> bool:
-        """A primary key or a unique index, over required columns: Prisma needs one."""
-        if self.primary_key and not any(
-            self.column(name).nullable for name in self.primary_key.columns
-        ):
-            return True
+    def has_identifier(self, usable=lambda column: True) -> bool:
+        """A primary key or a unique index over required (and usable) columns: Prisma needs one."""
+        keys = [self.primary_key.columns] if self.primary_key else []
+        keys += [index.column_names for index in self.indexes if index.unique]
         return any(
-            index.unique and all(not self.column(name).nullable for name in index.column_names)
-            for index in self.indexes
+            all(not self.column(n).nullable and usable(self.column(n)) for n in key) for key in keys
         )
 
 

@@ -4,35 +4,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .comments import model_comments
 from .defaults import default_argument
-from .identifiers import default_constraint_name, identifier, quoted
+from .identifiers import enum_value_name, identifier, quoted
+from .indexes import block_attributes, custom_name, field_unique, unique_attribute
 from .kept_names import Naming
-from .model import Database, Enum, Index, Table
+from .model import Database, Enum, Table
 from .relations import Field, implicit_many_to_many, relation_fields
-from .types import field_type
+from .types import field_type, usable_identifier
 
-EXPRESSION_INDEX_COMMENT = (
-    "/// This model contains an expression index which requires additional setup for "
-    "migrations. Visit https://pris.ly/d/expression-indexes for more info."
-)
-PARTITION_COMMENT = (
-    "/// This table is a partition table and requires additional setup for migrations. "
-    "Visit https://pris.ly/d/partition-tables for more info."
-)
-INDEX_TYPES = {"hash": "Hash", "gin": "Gin", "gist": "Gist", "spgist": "SpGist", "brin": "Brin"}
-IGNORED_MODEL_COMMENT = (
-    "/// The underlying table does not contain a valid unique identifier and can therefore "
-    "currently not be handled by Prisma Client."
-)
+# `prisma format` sorts a field's or block's attributes in this order (others keep theirs, last).
+ATTRIBUTE_ORDER: tuple[str, ...] = ("id", "unique", "default", "updatedAt", "index", "fulltext")
+ATTRIBUTE_ORDER += ("map", "relation", "ignore")
 
 
 def render_blocks(database: Database, *, views: bool, naming: Naming | None = None) -> list[str]:
-    """Models (by name), then views when the ``views`` preview feature is on, then enums."""
+    """Models (by table name), then views when the ``views`` preview feature is on, then enums."""
     naming = naming or Naming()
-    relations = relation_fields(database.provider, database.tables, naming)
+    provider = database.provider
+    relations = relation_fields(provider, database.tables, naming)
     by_name = {table.name: table for table in database.tables}
     blocks = [
-        _model(database.provider, by_name[name], relations.get(name, []), naming)
+        _model(provider, by_name[name], relations.get(name, []), naming)
         for name in naming.order(list(by_name))
         if implicit_many_to_many(by_name[name]) is None
     ]
@@ -40,12 +33,12 @@ def render_blocks(database: Database, *, views: bool, naming: Naming | None = No
         blocks += [
             _block(
                 "view",
-                identifier(view.name),
+                naming.model(view.name),
                 view.name,
-                _scalar_fields(database.provider, view, naming),
+                _scalar_fields(provider, view, naming),
                 [],
             )
-            for view in sorted(database.views, key=lambda v: identifier(v.name))
+            for view in database.views
         ]
     enums = {enum.name: enum for enum in database.enums}
     blocks += [_enum(enums[name], naming.enum(name)) for name in naming.enum_order(list(enums))]
@@ -56,7 +49,7 @@ def notes(database: Database) -> list[str]:
     """What ``db pull`` warns about on the console: ignored models, unsupported column types."""
     found = []
     for table in database.tables:
-        if implicit_many_to_many(table) is None and not table.has_identifier():
+        if implicit_many_to_many(table) is None and not usable_identifier(database.provider, table):
             found.append(
                 f"Model {identifier(table.name)!r} is ignored (@@ignore): its table has no "
                 "valid unique identifier."
@@ -76,38 +69,15 @@ def _model(provider: str, table: Table, relations: list[Field], naming: Naming) 
     attributes = []
     key = table.primary_key
     if key and len(key.columns) > 1:
-        custom = _custom_name(provider, table, key.name, (), "pkey")
+        custom = custom_name(provider, table, key.name, (), "pkey")
         columns = naming.fields(table.name, key.columns)
         attributes.append(f"@@id([{columns}]{_map_argument(custom, first=False)})")
-    for index in table.indexes:
-        if (
-            index.unique
-            and len(index.columns) == 1
-            and _column_unique(table, index.columns[0].name) is index
-        ):
-            continue
-        kind, suffix = ("@@unique", "key") if index.unique else ("@@index", "idx")
-        columns = ", ".join(
-            naming.field(table.name, c.name) + ("(sort: Desc)" if c.descending else "")
-            for c in index.columns
-        )
-        custom = _custom_name(provider, table, index.name, index.column_names, suffix)
-        method = f", type: {INDEX_TYPES[index.method]}" if index.method in INDEX_TYPES else ""
-        attributes.append(f"{kind}([{columns}]{_map_argument(custom, first=False)}{method})")
-    ignored = not table.has_identifier()
+    attributes += block_attributes(provider, table, naming)
+    ignored = not usable_identifier(provider, table)
     block = _block(
         "model", naming.model(table.name), table.name, fields, attributes, ignore=ignored
     )
-    generated = (IGNORED_MODEL_COMMENT, PARTITION_COMMENT, EXPRESSION_INDEX_COMMENT)
-    comments = [doc for doc in naming.docs(table.name) if doc not in generated]
-    # Prisma keeps a table without a unique identifier, ignored and with a warning.
-    if ignored:
-        comments.append(IGNORED_MODEL_COMMENT)
-    if table.is_partitioned:
-        comments.append(PARTITION_COMMENT)
-    if table.has_expression_index:
-        comments.append(EXPRESSION_INDEX_COMMENT)
-    return "\n".join([*comments, block])
+    return "\n".join([*model_comments(table, ignored, naming), block])
 
 
 def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
@@ -122,15 +92,11 @@ def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
         arity = "[]" if column.array else "?" if column.nullable else ""
         attributes = []
         if key and single_key == (column.name,):
-            custom = _custom_name(provider, table, key.name, (), "pkey")
+            custom = custom_name(provider, table, key.name, (), "pkey")
             attributes.append("@id" + _map_argument(custom, first=True))
-        unique = _column_unique(table, column.name)
+        unique = field_unique(table, column.name)
         if unique is not None:
-            custom = _custom_name(provider, table, unique.name, unique.column_names, "key")
-            arguments = [f'map: "{custom}"'] if custom else []
-            if unique.columns[0].descending:
-                arguments.append("sort: Desc")
-            attributes.append("@unique" + (f"({', '.join(arguments)})" if arguments else ""))
+            attributes.append(unique_attribute(provider, table, unique))
         default = default_argument(provider, column, kind)
         kept = naming.kept_attributes(table.name, column.name)
         if default is None:
@@ -147,30 +113,20 @@ def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:
     return fields
 
 
-def _column_unique(table: Table, column: str) -> Index | None:
-    """The first single-column unique index on ``column`` (written as a field's ``@unique``)."""
-    return next(
-        (
-            index
-            for index in table.indexes
-            if index.unique and index.column_names == (column,) and index.method == "btree"
-        ),
-        None,
-    )
-
-
-def _custom_name(
-    provider: str, table: Table, name: str | None, columns: tuple[str, ...], suffix: str
-) -> str | None:
-    """The constraint's name when it is not the one Prisma would choose (then ``map:``)."""
-    default = default_constraint_name(provider, table.name, columns, suffix)
-    return name if name and name != default else None
-
-
 def _map_argument(name: str | None, *, first: bool) -> str:
     if name is None:
         return ""
     return f'(map: "{name}")' if first else f', map: "{name}"'
+
+
+def sort_attributes(attributes: list[str]) -> list[str]:
+    """The order ``prisma format`` gives attributes (``@id``, ``@unique``, ``@default``...)."""
+
+    def rank(attribute: str) -> int:
+        name = attribute.lstrip("@").split("(", 1)[0]
+        return ATTRIBUTE_ORDER.index(name) if name in ATTRIBUTE_ORDER else len(ATTRIBUTE_ORDER)
+
+    return sorted(attributes, key=rank)
 
 
 def _block(
@@ -189,7 +145,7 @@ def _block(
     lines = [f"{keyword} {name} {{", *_aligned(fields)]
     if attributes:
         lines.append("")
-        lines += [f"  {attribute}" for attribute in attributes]
+        lines += [f"  {attribute}" for attribute in sort_attributes(attributes)]
     lines.append("}")
     return "\n".join(lines)
 
@@ -202,20 +158,21 @@ def _aligned(fields: list[Field]) -> list[str]:
     for f in fields:
         lines += [f"  {doc}" for doc in f.docs]
         lines.append(
-            f"  {f.name:<{name_width}} {f.type:<{type_width}} {' '.join(f.attributes)}".rstrip()
+            f"  {f.name:<{name_width}} {f.type:<{type_width}} "
+            f"{' '.join(sort_attributes(list(f.attributes)))}".rstrip()
         )
     return lines
 
 
 def _enum(enum: Enum, name: str) -> str:
-    values = [identifier(value) for value in enum.values]
-    width = max(
-        (len(v) for v, value in zip(values, enum.values, strict=True) if v != value),
-        default=0,
-    )
+    names = [enum_value_name(value) for value in enum.values]
+    mapped = [n != value for n, value in zip(names, enum.values, strict=True)]
+    width = max((len(n) for n, m in zip(names, mapped, strict=True) if m), default=0)
     lines = [f"enum {name} {{"]
-    for v, value in zip(values, enum.values, strict=True):
-        lines.append(f"  {v:<{width}} @map({quoted(value)})" if v != value else f"  {v}")
+    for n, value, is_mapped in zip(names, enum.values, mapped, strict=True):
+        line = f"{n:<{width}} @map({quoted(value)})" if is_mapped else n
+        # A value with no valid name left is commented out, as db pull does.
+        lines.append(f"  // {line.strip()}" if not n else f"  {line}")
     if name != enum.name:
         lines += ["", f"  @@map({quoted(enum.name)})"]
     lines.append("}")

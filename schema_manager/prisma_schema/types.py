@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .identifiers import identifier
-from .model import Column
+from .model import Column, Table
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,8 @@ def sqlite_type(column: Column) -> FieldType:
 
 def field_type(provider: str, column: Column) -> FieldType:
     return postgresql_type(column) if provider == "postgresql" else sqlite_type(column)
+
+
+def usable_identifier(provider: str, table: Table) -> bool:
+    """A primary key or unique index over required columns of supported types (else @@ignore)."""
+    return table.has_identifier(lambda column: not field_type(provider, column).unsupported)

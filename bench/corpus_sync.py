@@ -1,0 +1,275 @@
+"""Compare the Prisma schema sync with the real ``prisma db pull`` on Prisma migration histories.
+
+For each migrations directory (``<id>/migration.sql`` folders, as Prisma writes them): a fresh
+PostgreSQL database is created, every migration applied (with the real ``prisma migrate
+deploy``, or with psql), then this project's sync and the real ``prisma db pull --print`` both
+describe the database over the same header (a generator with the ``views`` preview feature and
+a datasource). The two files are compared block by block (``model``, ``enum``, ``view``), and
+the real ``prisma validate`` reads ours. The real CLI runs through the oracle script
+(``prisma-oracle.sh``, offline after its first run; see bench/README.md).
+
+Usage::
+
+    python bench/corpus_sync.py DIR [DIR ...] [--server URL] [--apply prisma|psql]
+        [--oracle PATH] [--diffs N] [--json] [--keep]
+
+Exit status 0 when every block is identical and ``prisma validate`` accepts every file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+DEFAULT_ORACLE = Path(os.environ.get("PRISMA_ORACLE", "/work/shared/tools/prisma-oracle.sh"))
+HEADER = (
+    'generator client {\n  provider        = "prisma-client-js"\n'
+    '  previewFeatures = ["views"]\n}\n\n'
+    'datasource db {\n  provider = "postgresql"\n  url      = env("DATABASE_URL")\n}\n'
+)
+KINDS = ("model", "enum", "view", "type")
+
+
+@dataclass
+class CorpusResult:
+    name: str
+    migrations: int
+    identical: int = 0
+    different: list[str] = field(default_factory=list)  # "model Foo"
+    only_ours: list[str] = field(default_factory=list)
+    only_prisma: list[str] = field(default_factory=list)
+    same_order: bool = True
+    valid: bool = False
+    validate_output: str = ""
+    diffs: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> int:
+        return self.identical + len(self.different) + len(self.only_ours) + len(self.only_prisma)
+
+    @property
+    def ok(self) -> bool:
+        return self.identical == self.blocks and self.valid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path, help="Prisma migrations directories")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL server URL")
+    parser.add_argument("--apply", choices=("prisma", "psql"), default="prisma")
+    parser.add_argument("--oracle", type=Path, default=DEFAULT_ORACLE)
+    parser.add_argument("--diffs", type=int, default=20, help="diffs to print per corpus")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    args = parser.parse_args(argv)
+    results = [
+        compare(path, args.server, args.oracle, apply_with=args.apply, keep=args.keep)
+        for path in args.dirs
+    ]
+    if args.json:
+        print(json.dumps([_as_json(result) for result in results], indent=2))
+    else:
+        for result in results:
+            _report(result, args.diffs)
+    return 0 if all(result.ok for result in results) else 1
+
+
+def compare(
+    migrations: Path, server: str, oracle: Path, *, apply_with: str = "prisma", keep: bool = False
+) -> CorpusResult:
+    """Apply ``migrations`` to a fresh database and compare our sync with ``db pull`` there."""
+    folders = sorted(p for p in migrations.iterdir() if (p / "migration.sql").is_file())
+    name = migrations.parent.name if migrations.name == "migrations" else migrations.name
+    result = CorpusResult(name, len(folders))
+    database = f"sm_sync_{os.getpid()}_{_slug(name)}"
+    url = _with_database(server, database)
+    _psql(server, f'DROP DATABASE IF EXISTS "{database}"')
+    _psql(server, f'CREATE DATABASE "{database}"')
+    try:
+        started = time.perf_counter()
+        if apply_with == "prisma":
+            _run([str(oracle), "deploy", url, str(migrations)], f"prisma migrate deploy {name}")
+        else:
+            for folder in folders:
+                _run(
+                    [
+                        "psql",
+                        "-X",
+                        "-q",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        url,
+                        "-f",
+                        str(folder / "migration.sql"),
+                    ],
+                    f"psql {folder.name}",
+                )
+        result.seconds["apply"] = time.perf_counter() - started
+        with tempfile.TemporaryDirectory(prefix="corpus-sync-") as tmp:
+            header = Path(tmp) / "schema.prisma"
+            header.write_text(HEADER, encoding="utf-8")
+            started = time.perf_counter()
+            ours = our_sync(url, HEADER)
+            result.seconds["ours"] = time.perf_counter() - started
+            started = time.perf_counter()
+            theirs = _run([str(oracle), "pull", url, str(header)], f"prisma db pull {name}")
+            result.seconds["prisma pull"] = time.perf_counter() - started
+            _compare_blocks(result, ours, theirs)
+            mine = Path(tmp) / "ours.prisma"
+            mine.write_text(ours, encoding="utf-8")
+            done = subprocess.run(
+                [str(oracle), "validate", url, str(mine)], capture_output=True, text=True
+            )
+            result.valid = done.returncode == 0
+            result.validate_output = (done.stdout + done.stderr).strip()
+    finally:
+        if not keep:
+            _psql(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    return result
+
+
+def our_sync(url: str, existing: str) -> str:
+    """The file this project's sync writes over ``existing`` for the database at ``url``."""
+    import django
+    from django.conf import settings
+
+    parts = urlsplit(url)
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
+    if not settings.configured:
+        settings.configure(
+            DATABASES={"default": database},
+            INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "schema_manager"],
+            USE_TZ=True,
+        )
+        django.setup()
+    from django.db import connections
+
+    from schema_manager.prisma_schema import introspect, write_schema
+
+    connection = connections["default"]
+    connection.close()
+    connection.settings_dict.update(database)
+    try:
+        return write_schema(introspect("default"), existing)
+    finally:
+        connection.close()
+
+
+def split_blocks(text: str) -> tuple[dict[str, str], list[str]]:
+    """The generated blocks of a schema file by ``"<kind> <name>"``, and their order."""
+    from schema_manager.prisma_schema.blocks import parse
+
+    blocks: dict[str, str] = {}
+    for item in parse(text):
+        if item.kind in KINDS:
+            header = next(
+                line for line in item.text.split("\n") if line.split(" ", 1)[0] == item.kind
+            )
+            blocks[" ".join(header.split()[:2])] = item.text
+    return blocks, list(blocks)
+
+
+def _compare_blocks(result: CorpusResult, ours: str, theirs: str) -> None:
+    mine, my_order = split_blocks(ours)
+    prisma, prisma_order = split_blocks(theirs)
+    for key in prisma_order:
+        if key not in mine:
+            result.only_prisma.append(key)
+        elif mine[key] == prisma[key]:
+            result.identical += 1
+        else:
+            result.different.append(key)
+            result.diffs[key] = "".join(
+                difflib.unified_diff(
+                    prisma[key].splitlines(keepends=True),
+                    mine[key].splitlines(keepends=True),
+                    fromfile=f"prisma db pull: {key}",
+                    tofile=f"ours: {key}",
+                    n=1,
+                )
+            )
+    result.only_ours = [key for key in my_order if key not in prisma]
+    common = [key for key in my_order if key in prisma]
+    result.same_order = common == [key for key in prisma_order if key in mine]
+
+
+def _report(result: CorpusResult, diffs: int) -> None:
+    print(f"== {result.name}: {result.migrations} migrations")
+    print(
+        f"blocks identical: {result.identical} of {result.blocks}; different: "
+        f"{len(result.different)}; only in prisma's: {len(result.only_prisma)}; "
+        f"only in ours: {len(result.only_ours)}; same block order: {result.same_order}"
+    )
+    print(f"prisma validate (our file): {'ok' if result.valid else 'FAILED'}")
+    if not result.valid:
+        print(result.validate_output)
+    for key in result.only_prisma:
+        print(f"  missing in ours: {key}")
+    for key in result.only_ours:
+        print(f"  not in prisma's: {key}")
+    for key in result.different[:diffs]:
+        print(result.diffs[key], end="" if result.diffs[key].endswith("\n") else "\n")
+    times = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in result.seconds.items())
+    print(f"time: {times}\n")
+
+
+def _as_json(result: CorpusResult) -> dict:
+    data = asdict(result)
+    data.update(blocks=result.blocks, ok=result.ok)
+    return data
+
+
+def _run(command: list[str], what: str) -> str:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{what} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def _psql(server: str, sql: str) -> None:
+    _run(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            _with_database(server, "postgres"),
+            "-c",
+            sql,
+        ],
+        sql,
+    )
+
+
+def _with_database(server: str, database: str) -> str:
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower())[:30]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
