@@ -41,7 +41,6 @@ _POSTGRES = {
     "jsonb": ("Json", ""),
     "uuid": ("String", "Uuid"),
     "inet": ("String", "Inet"),
-    "cidr": ("String", "Cidr"),
     "xml": ("String", "Xml"),
     "money": ("Decimal", "Money"),
     "bit": ("String", "Bit"),

@@ -100,6 +100,17 @@ def test_apply_in_development_writes_the_golden_schema(
     assert check()[0] == 0
 
 
+def test_what_real_histories_use_is_written_as_prisma_db_pull_writes_it(postgres_targets, manager):
+    """Relations Prisma names apart, index methods and operator classes, defaults, comments."""
+    path = Workspace().prisma_schema_path
+    path.parent.mkdir(parents=True)
+    path.write_text(golden("header.postgresql.prisma"), encoding="utf-8")
+    with configure(PRISMA_SYNC_ENVIRONMENTS=["development"]):
+        apply(manager, "001_pull", golden("pull.postgresql.sql"))
+
+    assert path.read_text(encoding="utf-8") == golden("pull.postgresql.prisma")
+
+
 def test_names_docs_and_order_chosen_in_the_file_are_kept(postgres_targets, manager):
     """Re-introspection: renamed models, fields and relation fields survive a sync."""
     renamed = golden("relations.postgresql.renamed.prisma")
