@@ -299,4 +299,6 @@ class ScriptAnalysis(models.Model):
         return f"{self.checksum[:12]} ({self.context[:8]})"
 
 
-from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401  (registered with the app)
+# Registered with the app: Django finds models in the app's models module.
+from .archive.models import ArchiveRecord  # noqa: E402, F401
+from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from .. import confirmations, history, planning, policy, results
 from ..analyses import Analyses
+from ..archive import records as archive_records
 from ..checksums import migration_checksum
 from ..exceptions import (
     CommitWithheld,
@@ -161,6 +162,8 @@ class ApplyRun(PlanRun):
                 self._applied(
                     result, stored, rollback_script, fake=fake, has_folder=on_disk is not None
                 )
+                if validation.archive is not None and not fake:
+                    archive_records.record_archived(target, stored.id, validation.archive)
         return self._finished(result, outcome)
 
     def _invalid(self, migration_id: str, validation: ValidationResult) -> MigrationResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import confirmations, history, results, rollback_choice
+from ..archive import records as archive_records
 from ..checksums import migration_checksum
 from ..exceptions import CommitWithheld, LockTimeoutError, MigrationStateError, NotAppliedError
 from ..models import Migration, id_chunks
@@ -95,6 +96,8 @@ class RollbackRun(PlanRun):
                 writer=self.records,
             ),
         )
+        if outcome.success and archive_records.restores_archives(script):
+            archive_records.mark_restored(target.environment, migration_id, script)
         return self._finished(result, outcome)
 
     def _skipped(self, migration_id: str) -> MigrationResult:
