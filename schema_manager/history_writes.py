@@ -8,6 +8,10 @@ before the target commits its next migration, and when the batch ends — so the
 database writes the record while the target runs the next script. Nothing is deferred past
 the next commit on the target: if a record cannot be written, the next migration is rolled
 back and the batch stops with the error, as it would have one migration earlier.
+
+On the target's own PostgreSQL server (one write-ahead log), a record's commit leaves the
+log's flush to the target's next commit, which comes after it and flushes the log past it;
+closing the writer flushes it past the last. One flush per migration instead of two.
 """
 
 from __future__ import annotations
@@ -114,12 +118,18 @@ class OverlappedRecordWriter(RecordWriter):
     a query in flight whatever the caller does meanwhile.
     """
 
-    def __init__(self, alias: str) -> None:
+    def __init__(self, alias: str, target_alias: str | None = None) -> None:
         self.alias = alias
         self.wrapper = connections.create_connection(alias)
         self.wrapper.ensure_connection()
         self.wrapper.set_autocommit(True)
         self.pgconn = self.wrapper.connection.pgconn
+        self.flushed_by_target = target_alias is not None and _one_server(
+            self.wrapper, connections[target_alias]
+        )
+        if self.flushed_by_target:
+            with self.wrapper.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = off")
         self.pending: tuple[VersionRecord, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
         # The INSERT, its fields and the connection's encoding: made at the first record.
@@ -166,6 +176,14 @@ class OverlappedRecordWriter(RecordWriter):
     def close(self) -> None:
         try:
             self.settle()
+            if self.flushed_by_target and not self.broken:
+                # A transaction with an id, committed with synchronous_commit on, waits for
+                # the log's flush past it, hence past the last record.
+                with self.wrapper.cursor() as cursor:
+                    cursor.execute("SET synchronous_commit = on")
+                    cursor.execute("SELECT pg_catalog.txid_current()")
+        except DatabaseError as exc:  # every record is committed: only the wait is lost
+            logger.warning("Could not flush the history's last record: %s", exc)
         finally:
             self.wrapper.close()
 
@@ -242,8 +260,23 @@ def _as_text(value: object, encoding: str) -> bytes | None:
     raise TypeError(f"no text form for a {type(value).__name__} in a history record")
 
 
-def writer_for(plan_length: int) -> RecordWriter:
-    """The writer for a batch of ``plan_length`` migrations."""
+def _one_server(app: Any, target: Any) -> bool:
+    """Whether two connections reach one PostgreSQL server (one system identifier)."""
+    if target.vendor != "postgresql" or target.in_atomic_block:
+        return False
+    identifiers = []
+    for wrapper in (app, target):
+        try:
+            with wrapper.cursor() as cursor:
+                cursor.execute("SELECT system_identifier FROM pg_catalog.pg_control_system()")
+                identifiers.append(cursor.fetchone()[0])
+        except DatabaseError:
+            return False
+    return identifiers[0] == identifiers[1]
+
+
+def writer_for(plan_length: int, target_alias: str | None = None) -> RecordWriter:
+    """The writer for a batch of ``plan_length`` migrations on the target ``target_alias``."""
     alias = router.db_for_write(_model())
     connection = connections[alias]
     if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not is_psycopg3():
@@ -253,7 +286,7 @@ def writer_for(plan_length: int) -> RecordWriter:
         # commit or roll back with it, so they go through its connection.
         return RecordWriter()
     try:
-        return OverlappedRecordWriter(alias)
+        return OverlappedRecordWriter(alias, target_alias)
     except DatabaseError as exc:  # e.g. no connection to spare: each record as it comes
         logger.info("History records are written one by one: %s", exc)
         return RecordWriter()

@@ -32,8 +32,8 @@ def writers(monkeypatch) -> list[RecordWriter]:
     """Every writer a batch chose, in order."""
     chosen: list[RecordWriter] = []
 
-    def spy(plan_length: int) -> RecordWriter:
-        chosen.append(writer_for(plan_length))
+    def spy(plan_length: int, target_alias: str | None = None) -> RecordWriter:
+        chosen.append(writer_for(plan_length, target_alias))
         return chosen[-1]
 
     monkeypatch.setattr("schema_manager.execution.session.history_writes.writer_for", spy)
@@ -265,3 +265,51 @@ def test_the_last_record_refused_as_the_batch_ends_is_told_on_its_result(
     services.status("staging")
     rebuilt = VersionRecord.objects.get(migration_id="003_step")
     assert (rebuilt.reconciled, rebuilt.applied_by) == (True, "deploy")
+
+
+def spy_on(sent: list[str]):
+    def spy(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    return spy
+
+
+def synchronous_commit(writer: OverlappedRecordWriter) -> str:
+    with writer.wrapper.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_on_the_targets_own_server_a_record_leaves_its_flush_to_the_targets_next_commit(
+    postgres_targets, postgres_history
+):
+    writer = writer_for(100, postgres_targets.alias("staging"))
+    sent: list[str] = []
+    try:
+        assert isinstance(writer, OverlappedRecordWriter)
+        assert writer.flushed_by_target
+        assert synchronous_commit(writer) == "off"
+        record = writer.write(key(), fields())
+        writer.settle()
+        with writer.wrapper.execute_wrapper(spy_on(sent)):
+            writer.close()
+    finally:
+        writer.wrapper.close()
+    assert VersionRecord.objects.get().pk == record.pk
+    # Closing flushes the log past the last record: a transaction with an id, committed
+    # with synchronous_commit on.
+    assert sent == ["SET synchronous_commit = on", "SELECT pg_catalog.txid_current()"]
+
+
+def test_without_a_target_on_its_server_each_record_waits_for_its_own_flush(
+    postgres_targets, postgres_history
+):
+    for target in (None, "sqlite_staging"):
+        writer = writer_for(100, target)
+        try:
+            assert isinstance(writer, OverlappedRecordWriter)
+            assert not writer.flushed_by_target
+            assert synchronous_commit(writer) == "on"
+        finally:
+            writer.close()
