@@ -9,7 +9,7 @@ from . import large_scripts, policy, rollback_choice
 from .checksums import migration_checksum
 from .disk_import import import_folders
 from .exceptions import MigrationStateError
-from .files import FolderChecksum, MigrationDirectory
+from .files import FolderChecksum, Listing, MigrationDirectory
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord
 from .security import get_logger
@@ -23,12 +23,17 @@ logger = get_logger("schema_manager.manager")
 # -- what is pending -------------------------------------------------------------------------
 
 
-def pending(directory: MigrationDirectory, target: Target) -> list[Migration]:
+def pending(
+    directory: MigrationDirectory, target: Target, listing: Listing | None = None
+) -> list[Migration]:
     """Catalogue entries (after importing from disk) not applied on ``target``, by id; not
-    those whose folder was deleted before they were applied anywhere."""
+    those whose folder was deleted before they were applied anywhere. ``listing``: the
+    folders as the caller read them (read here if not given)."""
     # What was imported just now is in memory already (unless streamed in, deferred).
     imported = {
-        m.id: m for m in import_folders(directory).imported if "sql" not in m.get_deferred_fields()
+        m.id: m
+        for m in import_folders(directory, listing).imported
+        if "sql" not in m.get_deferred_fields()
     }
     applied = executor_for(target).ledger.applied()
     gone = missing_on_disk(directory)
@@ -195,13 +200,18 @@ def drift_problem(directory: MigrationDirectory, migration: Migration) -> str | 
     return drift(migration.id, migration_checksum(migration.sql), folder)
 
 
-def plan_drift(directory: MigrationDirectory, plan: list[Migration], target: Target) -> list[str]:
+def plan_drift(
+    directory: MigrationDirectory,
+    plan: list[Migration],
+    target: Target,
+    listing: Listing | None = None,
+) -> list[str]:
     """Every problem a plan of all pending migrations must not start with: a folder that
     cannot be read (it may be pending, and its place in the order is unknown), a migration
     applied here and changed on disk since, or one in the plan different from its folder.
-    One read of the folders."""
+    One read of the folders (``listing``, the one the plan was made from, if given)."""
     applied = executor_for(target).ledger.applied()
-    listing = directory.listing()
+    listing = directory.listing() if listing is None else listing
     on_disk = {folder.id: folder for folder in listing.folders}
     return [
         *(folder.error for folder in listing.unreadable),

@@ -74,6 +74,24 @@ def test_apply_named_migrations_and_unknown_ids(targets, migrations_dir):
     assert targets.ledger() == []
 
 
+def test_apply_all_reads_the_migrations_directory_once(targets, migrations_dir, monkeypatch):
+    # The plan and its drift check are made from one listing: each listing reads (and
+    # hashes) every folder's files, which grows with the history.
+    from schema_manager.files import MigrationDirectory
+
+    listings = []
+    listing = MigrationDirectory.listing
+    monkeypatch.setattr(
+        MigrationDirectory, "listing", lambda self: listings.append(self) or listing(self)
+    )
+    write_migration(migrations_dir, "20240101000000_init", "CREATE TABLE t (id INTEGER);\n")
+
+    out, _, _ = run_command("apply_schema_migration", "--all")
+
+    assert "1 applied" in out
+    assert len(listings) == 1
+
+
 @pytest.mark.parametrize("args", [(), ("001_a", "--all")])
 def test_apply_needs_ids_or_all(targets, args):
     with pytest.raises(CommandError, match="Name the migrations to apply, or pass --all"):
