@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 
-from ..models import Migration, VersionRecord
+from ..models import ArchiveRecord, Migration, VersionRecord
+from .archives import ArchiveRecordAdmin
 from .history import VersionRecordAdmin
 from .migrations import MigrationAdmin
 
 admin.site.register(Migration, MigrationAdmin)
 admin.site.register(VersionRecord, VersionRecordAdmin)
+admin.site.register(ArchiveRecord, ArchiveRecordAdmin)
 
-__all__ = ["MigrationAdmin", "VersionRecordAdmin"]
+__all__ = ["ArchiveRecordAdmin", "MigrationAdmin", "VersionRecordAdmin"]
