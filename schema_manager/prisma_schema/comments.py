@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .identifiers import RESERVED_NAMES, type_name
 from .kept_names import Naming
 from .model import Table
 
@@ -72,6 +73,8 @@ def model_comments(table: Table, ignored: bool, naming: Naming) -> list[str]:
     """The ``///`` lines above the model: the file's own, then Prisma's that apply."""
     existing = naming.exists(table.name)
     lines = naming.docs(table.name)
+    if not existing:
+        lines += renamed_comment("model", table.name)
     traits = {
         "ignored": ignored,
         "non_default_deferring": any(index.deferrable for index in table.indexes)
@@ -88,3 +91,13 @@ def model_comments(table: Table, ignored: bool, naming: Naming) -> list[str]:
         if not any(text in line for line in lines):
             lines.append(f"/// {text}")
     return lines
+
+
+def renamed_comment(kind: str, name: str) -> list[str]:
+    """db pull's note on a model or view it renamed because its name is reserved."""
+    if name not in RESERVED_NAMES:
+        return []
+    return [
+        f"/// This {kind} has been renamed to '{type_name(name)}' during introspection, because "
+        f"the original name '{name}' is reserved."
+    ]

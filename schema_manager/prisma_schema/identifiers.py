@@ -10,6 +10,70 @@ _INVALID = re.compile(r"[^A-Za-z0-9_]")
 NAME_LIMITS = {"postgresql": 63}
 
 
+# Names db pull renames to Renamed<name> (with @@map): PrismaClient and JavaScript's reserved
+# words, which the generated client cannot use as type names.
+RESERVED_NAMES = frozenset(
+    {"PrismaClient"}
+    | set(
+        [
+            "async",
+            "await",
+            "break",
+            "case",
+            "catch",
+            "class",
+            "const",
+            "continue",
+            "debugger",
+            "default",
+            "delete",
+            "do",
+            "else",
+            "enum",
+            "export",
+            "extends",
+            "false",
+            "finally",
+            "for",
+            "function",
+            "if",
+            "implements",
+            "import",
+            "in",
+            "instanceof",
+            "interface",
+            "let",
+            "new",
+            "null",
+            "package",
+            "private",
+            "protected",
+            "public",
+            "return",
+            "super",
+            "switch",
+            "this",
+            "throw",
+            "true",
+            "try",
+            "typeof",
+            "using",
+            "var",
+            "void",
+            "while",
+            "with",
+            "yield",
+        ]
+    )
+)
+
+
+def type_name(name: str) -> str:
+    """A model's, enum's or view's name for a database name: renamed when reserved, else
+    sanitised."""
+    return f"Renamed{name}" if name in RESERVED_NAMES else identifier(name)
+
+
 def identifier(name: str) -> str:
     """``db pull``'s sanitising: drop leading non-letters, then each other invalid char -> ``_``."""
     return _INVALID.sub("_", _LEADING.sub("", name))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from .blocks import Item
-from .identifiers import identifier
+from .identifiers import identifier, type_name
 
 _MODEL = re.compile(r"^\s*model\s+(\w+)\s*\{", re.MULTILINE)
 _ENUM = re.compile(r"^\s*enum\s+(\w+)\s*\{", re.MULTILINE)
@@ -61,7 +61,7 @@ class Naming:
 
     def model(self, table: str) -> str:
         known = self._by_table.get(table)
-        return known.name if known else identifier(table)
+        return known.name if known else type_name(table)
 
     def field(self, table: str, column: str) -> str:
         known = self._by_table.get(table)
@@ -71,7 +71,7 @@ class Naming:
         return ", ".join(self.field(table, column) for column in columns)
 
     def enum(self, db_name: str) -> str:
-        return self._enums.get(db_name, identifier(db_name))
+        return self._enums.get(db_name, type_name(db_name))
 
     def enum_order(self, db_names: list[str]) -> list[str]:
         return sorted(

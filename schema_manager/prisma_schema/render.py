@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .comments import model_comments
+from .comments import model_comments, renamed_comment
 from .defaults import default_argument
 from .identifiers import enum_value_name, identifier, quoted
 from .indexes import block_attributes, custom_name, field_unique, unique_attribute
@@ -30,16 +30,11 @@ def render_blocks(database: Database, *, views: bool, naming: Naming | None = No
         if implicit_many_to_many(by_name[name]) is None
     ]
     if views:
-        blocks += [
-            _block(
-                "view",
-                naming.model(view.name),
-                view.name,
-                _scalar_fields(provider, view, naming),
-                [],
-            )
-            for view in database.views
-        ]
+        for view in database.views:
+            fields = _scalar_fields(provider, view, naming)
+            block = _block("view", naming.model(view.name), view.name, fields, [])
+            docs = [] if naming.exists(view.name) else renamed_comment("view", view.name)
+            blocks.append("\n".join([*docs, block]))
     enums = {enum.name: enum for enum in database.enums}
     blocks += [_enum(enums[name], naming.enum(name)) for name in naming.enum_order(list(enums))]
     return blocks

@@ -115,9 +115,13 @@ CREATE TABLE child (
     FOREIGN KEY (pa, pb) REFERENCES parent (a, b) ON UPDATE RESTRICT ON DELETE SET DEFAULT
 );
 CREATE TABLE nokey (x INTEGER REFERENCES parent_single (id), y TSVECTOR);
+-- Names reserved in the generated client: db pull renames them Renamed<name> with @@map.
+CREATE TYPE "class" AS ENUM ('x', 'y');
+CREATE TABLE "break" (id INTEGER PRIMARY KEY, kind "class", single INTEGER REFERENCES parent_single (id));
 CREATE TABLE ukey (v TSVECTOR NOT NULL UNIQUE, w INTEGER REFERENCES parent_single (id));
 
 -- Views (the `views` preview feature), in their own order; a materialized view is left out.
 CREATE VIEW user_names AS SELECT id, "teamId" FROM "User";
 CREATE VIEW a_view AS SELECT 1 AS one;
+CREATE VIEW "default" AS SELECT 2 AS two;
 CREATE MATERIALIZED VIEW counts AS SELECT count(*) AS n FROM "User";
