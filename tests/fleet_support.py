@@ -114,3 +114,139 @@ def write_plan(directory: Path, count: int, *, failing: str | None = None) -> li
         (folder / "migration.sql").write_text(sql)
         ids.append(migration_id)
     return ids
+
+
+def environment_targets() -> list[TargetSpec]:
+    """The worker processes' fleet: the schemas named in SCHEMA_MANAGER_TEST_FLEET_SCHEMAS."""
+    import os
+
+    names = os.environ.get("SCHEMA_MANAGER_TEST_FLEET_SCHEMAS", "")
+    return schema_specs([name for name in names.split(",") if name])
+
+
+class FleetProcesses:
+    """A fleet run by real processes: RQ workers on Redis, the app database on PostgreSQL
+    (``tests/fleet_settings.py``), commands in child processes; read from here with psycopg."""
+
+    def __init__(self, tmp_path: Path, schemas: list[str], *, lease: float = 300) -> None:
+        import os
+        import sys
+        import uuid
+
+        from tests.fleet_settings import APP_SCHEMA
+
+        self.tmp_path, self.python = tmp_path, sys.executable
+        self.queue = f"sm_fleet_{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.fleet_settings",
+            "SCHEMA_MANAGER_TEST_SESSION": SESSION,
+            "SCHEMA_MANAGER_TEST_FLEET_SCHEMAS": ",".join(schemas),
+            "SCHEMA_MANAGER_TEST_FLEET_QUEUE": self.queue,
+            "SCHEMA_MANAGER_TEST_FLEET_LEASE": str(lease),
+            "SCHEMA_MANAGER_TEST_PRISMA_SCHEMA": str(tmp_path / "prisma" / "schema.prisma"),
+            "SCHEMA_MANAGER_TEST_LOCK_WAIT": "60",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.migrations = tmp_path / "prisma" / "migrations"
+        self.migrations.mkdir(parents=True, exist_ok=True)
+        self.app_schema = APP_SCHEMA
+        self.db = server_connection(connections[BASE_ALIAS].settings_dict["NAME"])
+        self.db.execute(
+            f'DROP SCHEMA IF EXISTS "{APP_SCHEMA}" CASCADE; CREATE SCHEMA "{APP_SCHEMA}"'
+        )
+        self.db.execute(f'SET search_path = "{APP_SCHEMA}"')
+        self.manage("migrate", "--verbosity", "0")
+        self.workers: list = []
+
+    def manage(self, *args: str, check: bool = True):
+        import subprocess
+
+        from tests.processes import ROOT
+
+        done = subprocess.run(
+            [self.python, "-m", "django", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check and done.returncode:
+            raise AssertionError(f"{args}: {done.returncode}\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def start(self, name: str, *args: str):
+        """A child process in a session of its own (a kill reaches its forks too)."""
+        import subprocess
+
+        from tests.processes import ROOT, STARTED
+
+        log = open(self.tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [self.python, "-m", "django", *args],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        STARTED.append(process)
+        return process
+
+    def worker(self, name: str):
+        process = self.start(name, "rqworker", self.queue, "--job-class", "django_tasks_rq.Job")
+        self.workers.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.log").read_text()
+
+    def runs(self) -> list[dict]:
+        cursor = self.db.execute(
+            "SELECT target_key, state, attempt, worker, applied, error "
+            "FROM schema_manager_targetrun ORDER BY position"
+        )
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+    def rollout_state(self) -> str:
+        row = self.db.execute(
+            "SELECT state FROM schema_manager_rollout ORDER BY id DESC"
+        ).fetchone()
+        return row[0] if row else ""
+
+    def wait_for(self, predicate, timeout: float = 120, what: str = "") -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}: {self.runs()}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        import redis
+
+        from tests.fleet_settings import REDIS_URL
+        from tests.processes import kill_started
+
+        kill_started()
+        self.db.execute(f'DROP SCHEMA IF EXISTS "{self.app_schema}" CASCADE')
+        self.db.close()
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"rq:*{self.queue}*"):
+            client.delete(key)
+
+
+def redis_unreachable() -> str:
+    """Why the worker tests cannot run here ("" when Redis answers)."""
+    import redis
+
+    from tests.fleet_settings import REDIS_URL
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} does not answer ({exc}); set SCHEMA_MANAGER_TEST_REDIS_URL"
+    return ""

@@ -82,7 +82,7 @@ def _apply(fleet: Fleet, run: TargetRun, token: str) -> tuple[str, dict]:
             )
     except (SchemaManagerError, DatabaseError) as exc:
         return State.FAILED, {"error": scrub(str(exc)), "applied": applied}
-    applied = [result.migration_id for result in results if result.success]
+    applied = [result.migration_id for result in results if result.success and not result.skipped]
     failed = next((result for result in results if not result.success), None)
     if failed is not None:
         return State.FAILED, {"error": scrub(failed.message), "applied": applied}
