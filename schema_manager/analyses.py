@@ -39,7 +39,7 @@ logger = get_logger("schema_manager.analyses")
 AHEAD_FROM = 8
 
 # Findings after which nothing else about the script can be known.
-UNREADABLE = frozenset({"empty-sql", "invalid-input"})
+UNREADABLE = frozenset({"invalid-input"})
 
 
 @dataclass(frozen=True)

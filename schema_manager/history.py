@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
+from django.utils import timezone
 
 from .exceptions import HistoryNotWritten
 from .history_writes import RecordWriter
@@ -146,7 +147,8 @@ def reconcile(
     (who, how long, the rollback script of that apply); a row rebuilt from one has them.
     """
     ledger_rows = list(ledger_rows)
-    seen = _recorded(environment) if ledger_rows else set()
+    rollbacks = kept.rollbacks() if kept else {}
+    seen = _recorded(environment) if ledger_rows or rollbacks else set()
     events = [
         (row, operation, status, when)
         for row in ledger_rows
@@ -179,6 +181,10 @@ def reconcile(
             if field_name in details.get((row.id, operation), {}):
                 setattr(record, field_name, details[row.id, operation][field_name])
         missing.append(record)
+    for key, fields in rollbacks.items():  # their ledger rows went with the rollback
+        if key not in seen:
+            missing.append(_kept_rollback(environment, key[0], fields))
+            details[key] = fields
     if missing:
         # Another process may be reconciling (or recording) the same rows right now.
         VersionRecord.objects.record_many(missing)
@@ -194,6 +200,31 @@ def reconcile(
     return missing
 
 
+def _kept_rollback(environment: str, ledger_id: str, fields: dict) -> VersionRecord:
+    """The record of a rollback rebuilt from its kept record alone."""
+    return VersionRecord(
+        **{name: fields[name] for name in _ROLLBACK_FIELDS if name in fields},
+        environment=environment,
+        operation=Operation.ROLLBACK,
+        status=Status.ROLLED_BACK,
+        recorded_at=fields.get("rolled_back_at") or timezone.now(),
+        ledger_id=ledger_id,
+        reconciled=True,
+    )
+
+
+_ROLLBACK_FIELDS = (
+    "migration_id",
+    "name",
+    "database",
+    "applied_at",
+    "rolled_back_at",
+    "execution_time",
+    "checksum",
+    "rollback_script",
+    "error",
+    "applied_by",
+)
 # What a kept record adds to what the ledger says (see ``kept_records``).
 _KEPT_FIELDS = (
     "name",
@@ -231,7 +262,8 @@ def fingerprint_after(
     if operation == Operation.APPLY:
         # An apply appends a row: finished, or (failed) marked rolled back at once.
         return rows + 1, finished + outcome.success, rolled_back + (not outcome.success)
-    return rows, finished, rolled_back + outcome.success
+    # A rollback removes the live row (and any rows of the name already rolled back).
+    return rows - outcome.success, finished - outcome.success, rolled_back
 
 
 def _recorded(environment: str) -> set[tuple[str, str]]:
@@ -272,3 +304,33 @@ def _recovery_from_logs(row: LedgerRow) -> str:
     if COMPENSATED in logs:
         return Recovery.COMPENSATED
     return Recovery.ROLLED_BACK
+
+
+def rolled_back_rows(environment: str, rows: Iterable[LedgerRow]) -> list[LedgerRow]:
+    """The ledger rows our rollbacks removed, as history recorded them: for each migration
+    without a row in ``rows`` whose latest event in ``environment`` is a rollback, its live row
+    as it was, with ``rolled_back_at`` set, so that it stands as rolled back (not merely
+    pending) where history is read beside the ledger."""
+    present = {row.migration_name for row in rows}
+    latest: dict[str, VersionRecord] = {}
+    records = VersionRecord.objects.filter(
+        environment=environment, status__in=[Status.APPLIED, Status.ROLLED_BACK]
+    ).order_by("recorded_at", "id")
+    for record in records.only(
+        "migration_id", "status", "ledger_id", "checksum", "applied_at", "rolled_back_at"
+    ):
+        latest[record.migration_id] = record
+    return [
+        LedgerRow(
+            id=record.ledger_id,
+            checksum=record.checksum,
+            finished_at=record.applied_at,
+            migration_name=migration_id,
+            logs=None,
+            rolled_back_at=record.rolled_back_at or record.recorded_at,
+            started_at=record.applied_at or record.recorded_at,
+            applied_steps_count=1,
+        )
+        for migration_id, record in latest.items()
+        if record.status == Status.ROLLED_BACK and migration_id not in present
+    ]

@@ -76,6 +76,19 @@ class KeptRecords:
             return {}
         return {key: fields for key, fields in found.items() if key in set(keys)}
 
+    def rollbacks(self) -> dict[Key, dict[str, Any]]:
+        """Every kept record of a rollback: its ledger row is gone (a rollback removes it), so
+        only the record itself says it happened (none if the table does not exist)."""
+        try:
+            with self._guard(), self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT ledger_id, operation, record FROM {self.table} WHERE operation = %s",
+                    ["rollback"],
+                )
+                return {(row[0], row[1]): _fields(row[2]) for row in cursor.fetchall()}
+        except DatabaseError:  # no such table: nothing was ever kept here
+            return {}
+
     def forget(self, keys: Collection[Key]) -> None:
         """Drop the kept records of these events (history has them now)."""
         with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:

@@ -1,7 +1,10 @@
 """The target's own record of what is applied: Prisma's ``_prisma_migrations`` table.
 
-Answers one question, "what is applied here?", on the target connection it is given. Rows
-are never deleted: an apply appends a row, a rollback sets ``rolled_back_at`` on it.
+Answers one question, "what is applied here?", on the target connection it is given. An
+apply appends a row; a rollback deletes the migration's rows, because ``prisma migrate
+status`` counts a migration as applied while any row of its name is left, whatever its
+``rolled_back_at`` (``prisma migrate deploy`` would re-apply it all the same). History keeps
+every attempt.
 """
 
 from __future__ import annotations
@@ -307,7 +310,7 @@ class Ledger:
         return f", {guard.reading_sql(cursor)}" if guard is not None else ""
 
     def confirm(self, returned: tuple) -> Any:
-        """The value a write of ``insert_finished_sql`` or ``mark_rolled_back_sql`` returned,
+        """The value a write of ``insert_finished_sql`` or ``remove_sql`` returned,
         once the guard's reading returned with it is checked (LedgerGuardError if not)."""
         value, *reading = returned
         if self._lock_guard is not None:
@@ -382,18 +385,18 @@ class Ledger:
         """``row`` was written by a statement of ``insert_finished_sql``."""
         self._fold(row)
 
-    def mark_rolled_back_sql(self, cursor: Any, row_id: str) -> str:
-        """``mark_rolled_back`` as one statement of literal SQL to send after the rollback's
-        statements (see ``insert_finished_sql``); it returns ``rolled_back_at``."""
-        where = cursor.mogrify("%s", [row_id])
+    def remove_sql(self, cursor: Any, rows: Collection[LedgerRow]) -> str:
+        """``remove`` as one statement of literal SQL to send after the rollback's statements
+        (see ``insert_finished_sql``); it returns the server's clock as it runs."""
+        ids = cursor.mogrify(", ".join(["%s"] * len(rows)), [row.id for row in rows])
         return (
-            f"UPDATE {self._table} SET rolled_back_at = {self.backend.clock_sql} "
-            f"WHERE id = {where} RETURNING rolled_back_at{self._returning(cursor)}"
+            f"WITH removed AS (DELETE FROM {self._table} WHERE id IN ({ids})) "
+            f"SELECT {self.backend.clock_sql}{self._returning(cursor)}"
         )
 
-    def marked_rolled_back(self, row_id: str, when: datetime) -> None:
-        """Row ``row_id`` was marked by a statement of ``mark_rolled_back_sql``."""
-        self._fold_change(row_id, rolled_back_at=when)
+    def removed(self, rows: Collection[LedgerRow]) -> None:
+        """``rows`` were deleted by a statement of ``remove_sql``."""
+        self._fold_removal(rows)
 
     def set_progress(self, row_id: str, applied_steps_count: int) -> None:
         """Record how many statements of a step-by-step migration have run (committed)."""
@@ -434,14 +437,16 @@ class Ledger:
             )
         self._fold_change(row_id, logs=logs, rolled_back_at=rolled_back_at)
 
-    def mark_rolled_back(self, row_id: str, when: datetime) -> None:
+    def remove(self, rows: Collection[LedgerRow]) -> None:
+        """Delete ``rows``: a rolled-back migration's, so that Prisma's status and deploy
+        both see it pending (status matches rows by name, whatever their ``rolled_back_at``)."""
         with self.connection.cursor() as cursor:
             self._check(cursor)
             cursor.execute(
-                f"UPDATE {self._table} SET rolled_back_at = %s WHERE id = %s",
-                [self.backend.now_param(when), row_id],
+                f"DELETE FROM {self._table} WHERE id IN ({', '.join(['%s'] * len(rows))})",
+                [row.id for row in rows],
             )
-        self._fold_change(row_id, rolled_back_at=when)
+        self._fold_removal(rows)
 
     def _fold(self, row: LedgerRow) -> None:
         """Add a written row to the held copy once (and only if) its transaction commits."""
@@ -467,6 +472,18 @@ class Ledger:
         if self._held is not None:
             held = self._held
             transaction.on_commit(lambda: held.change(row_id, changes), using=self.connection.alias)
+
+    def _fold_removal(self, rows: Collection[LedgerRow]) -> None:
+        """Take deleted rows out of the held copy once their transaction commits."""
+        if self._lock_guard is not None:
+            self._lock_guard.written(
+                -len(rows),
+                -sum(row.finished_at is not None for row in rows),
+                -sum(row.rolled_back_at is not None for row in rows),
+            )
+        if self._held is not None:
+            held, ids = self._held, {row.id for row in rows}
+            transaction.on_commit(lambda: held.remove(ids), using=self.connection.alias)
 
     @staticmethod
     def _row(values: tuple) -> LedgerRow:
@@ -509,6 +526,11 @@ class _HeldRows:
             return
         self._by_id[row.id] = row
         self._ids_by_name.setdefault(row.migration_name, []).append(row.id)
+
+    def remove(self, row_ids: set[str]) -> None:
+        for row_id in row_ids & self._by_id.keys():
+            name = self._by_id.pop(row_id).migration_name
+            self._ids_by_name[name].remove(row_id)
 
     def change(self, row_id: str, changes: RowChanges) -> None:
         if row_id in self._by_id:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from .files import FolderChecksum, UnreadableFolder
+from .history import rolled_back_rows
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .state import Facts, State, standing
@@ -54,7 +55,7 @@ def migration_states(
     disk, unreadable, gone = disk or {}, unreadable or {}, gone or set()
     catalogue = {m.id: m for m in Migration.objects.only("id", "name", "checksum")}
     latest: dict[str, LedgerRow] = {}
-    for row in rows:  # oldest first, so the last row per name wins
+    for row in [*rolled_back_rows(environment, rows), *rows]:  # oldest first: the last wins
         latest[row.migration_name] = row
     attempts = {
         record.ledger_id: record

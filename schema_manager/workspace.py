@@ -104,8 +104,6 @@ def reconcile(session: ExecutionSession) -> list[LedgerRow]:
     """Bring history up to the ledger's truth; return the ledger's rows."""
     target = session.target
     rows = session.ledger.rows()
-    if not rows:
-        return rows
 
     def catalogue_entries(migration_ids: set[str]) -> dict[str, tuple[str, str]]:
         # Ids missing here were applied by another tool: history.reconcile names them.

@@ -3,10 +3,15 @@ in this process, and query counts. Engine fixtures (``targets``, ``manager``) ar
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 from django.core.management import CommandError, call_command
 from django.db import connections
@@ -103,3 +108,63 @@ def run_command(*args: str, check: bool = True) -> CommandRun:
     except SystemExit as exc:
         return CommandRun(out.getvalue(), err.getvalue(), int(exc.code or 0))
     return CommandRun(out.getvalue(), err.getvalue(), 0)
+
+
+# -- the real Prisma CLI, and databases of a test's own ---------------------------------------
+
+
+def shared_directory() -> Path | None:
+    """``../shared`` beside the repository (CI's layout; a worktree finds it higher up), or
+    ``SCHEMA_MANAGER_TEST_SHARED``: the provided corpora and the Prisma oracle."""
+    given = os.environ.get("SCHEMA_MANAGER_TEST_SHARED")
+    if given:
+        return Path(given) if Path(given).is_dir() else None
+    for parent in Path(__file__).resolve().parents[1].parents:
+        if (parent / "shared" / "tools" / "prisma-oracle.sh").is_file():
+            return parent / "shared"
+    return None
+
+
+SHARED = shared_directory()
+ORACLE = SHARED / "tools" / "prisma-oracle.sh" if SHARED else None
+# Why a test of the real Prisma CLI cannot run here (None: it can).
+NO_ORACLE = (
+    "../shared/tools/prisma-oracle.sh is absent (CI has it)"
+    if ORACLE is None
+    else "node and npm are needed to run the real Prisma CLI"
+    if not (shutil.which("node") and shutil.which("npm"))
+    else "the real Prisma CLI runs against PostgreSQL: SCHEMA_MANAGER_TEST_POSTGRES_URL is not set"
+    if not os.environ.get("SCHEMA_MANAGER_TEST_POSTGRES_URL")
+    else None
+)
+
+
+def prisma_oracle(command: str, url: str, migrations: Path) -> subprocess.CompletedProcess:
+    """``prisma migrate status`` or ``deploy`` (real Prisma 6.19) on the database ``url``."""
+    assert ORACLE is not None
+    return subprocess.run(
+        ["bash", str(ORACLE), command, url, str(migrations)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+@contextmanager
+def fresh_postgres_database(name: str) -> Iterator[str]:
+    """The URL of a new, empty database ``<test database>_<name>`` on the test server (dropped
+    after): Prisma's CLI reads and writes the ``public`` schema, not the tests' own schemas."""
+    import psycopg
+
+    server = os.environ["SCHEMA_MANAGER_TEST_POSTGRES_URL"]
+    parts = urlsplit(server)
+    database = f"{parts.path.lstrip('/') or 'postgres'}_{name}_{os.getpid()}"
+    url = urlunsplit(parts._replace(path=f"/{database}"))
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield url
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

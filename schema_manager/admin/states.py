@@ -19,6 +19,7 @@ from .. import planning
 from ..backends import get_backend
 from ..exceptions import SchemaManagerError
 from ..files import FolderChecksum, UnreadableFolder
+from ..history import rolled_back_rows
 from ..ledger import Ledger, LedgerRow
 from ..models import Migration
 from ..results import FolderImport
@@ -80,7 +81,9 @@ def read_ledger(target: Target) -> LedgerSnapshot:
     except (DatabaseError, SchemaManagerError) as exc:
         return LedgerSnapshot(target, error=scrub(f"{type(exc).__name__}: {exc}"))
     latest: dict[str, LedgerRow] = {}
-    for row in rows:  # oldest first, so the last row per migration wins
+    # Rows our rollbacks removed first, as history has them; then the ledger's, oldest first,
+    # so the last row per migration wins.
+    for row in [*rolled_back_rows(target.environment, rows), *rows]:
         latest[row.migration_name] = row
     return LedgerSnapshot(target, latest)
 

@@ -221,7 +221,7 @@ class MigrationExecutor:
         self.stepwise.run(migration_id, statements, outcome)
 
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
-        """Run ``rollback_sql`` and mark the applied ledger row rolled back, atomically."""
+        """Run ``rollback_sql`` and remove the migration's ledger rows, atomically."""
         statements = parse_statements(rollback_sql, self.connection.vendor)
         self.session.refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
@@ -256,34 +256,38 @@ class MigrationExecutor:
                     f"Migration {migration_id!r} is not applied on {self.alias!r}."
                 )
             outcome.applied_row = live
+            # The live row goes, and with it the attempts already rolled back: a row of the
+            # name left would make `prisma migrate status` count the migration as applied.
+            gone = [live, *(r for r in self.ledger.rows(migration_id) if r.rolled_back_at)]
             if not outcome.stepwise:
-                # The ledger row changes in the statements' own transaction (with their last
+                # The ledger changes in the statements' own transaction (with their last
                 # round trip, where statements go together).
-                self._run_and_mark(statements, live, outcome)
+                self._run_and_remove(statements, gone, outcome)
             self.session.before_commit()
         if outcome.stepwise:
             for statement in statements:
                 self.transport.run_one(statement, outcome)
-            self._mark_rolled_back(live, outcome)
+            self._remove(gone, outcome)
         outcome.success = True
 
-    def _run_and_mark(self, statements: list[Statement], live: LedgerRow, outcome: Outcome) -> None:
-        mark = ""
+    def _run_and_remove(
+        self, statements: list[Statement], gone: list[LedgerRow], outcome: Outcome
+    ) -> None:
+        remove = ""
         if self.backend.sends_statements_together:
             with self.connection.cursor() as cursor:
-                mark = self.ledger.mark_rolled_back_sql(cursor, live.id)
-        returned = self.transport.run(statements, outcome, then=mark)
-        if returned is None:  # the mark did not go with the statements
-            self._mark_rolled_back(live, outcome)
+                remove = self.ledger.remove_sql(cursor, gone)
+        returned = self.transport.run(statements, outcome, then=remove)
+        if returned is None:  # the removal did not go with the statements
+            self._remove(gone, outcome)
             return
-        when = self.ledger.confirm(returned)
-        outcome.finished_at, outcome.ledger_id = when, live.id
-        self.ledger.marked_rolled_back(live.id, when)
+        outcome.finished_at, outcome.ledger_id = self.ledger.confirm(returned), gone[0].id
+        self.ledger.removed(gone)
 
-    def _mark_rolled_back(self, live: LedgerRow, outcome: Outcome) -> None:
+    def _remove(self, gone: list[LedgerRow], outcome: Outcome) -> None:
         outcome.finished_at = utc_now()
-        self.ledger.mark_rolled_back(live.id, outcome.finished_at)
-        outcome.ledger_id = live.id
+        self.ledger.remove(gone)
+        outcome.ledger_id = gone[0].id
 
     def _begin_locked(self, *, local_timeouts: bool) -> None:
         """First statements of the migration's (or ledger check's) transaction."""

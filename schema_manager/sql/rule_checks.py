@@ -58,9 +58,17 @@ def _check_sql(
     severities: Mapping[str, str] | None,
     each: Callable[[Statement], object] | None,
 ) -> list[Finding]:
-    # isspace(), not strip(): no copy of what may be a large script.
+    # isspace(), not strip(): no copy of what may be a large script. An empty migration.sql
+    # is one `prisma migrate deploy` runs and records as applied: so do we, with a warning.
     if not sql or (isinstance(sql, (str, bytes)) and sql.isspace()):
-        return [Finding("empty-sql", "error", "SQL is empty.")]
+        return [
+            Finding(
+                "no-statements",
+                "warning",
+                "SQL is empty: applying it changes nothing and records it as applied, as "
+                "Prisma does with an empty migration.sql.",
+            )
+        ]
     # One statement at a time: a large data migration is checked in flat memory.
     statements = iter_statements(sql, vendor)
     try:

@@ -608,3 +608,21 @@ def test_a_folder_name_unsafe_to_show_is_refused_naming_it(targets, migrations_d
     assert "'20240102000000_\\x1b[2Jx'" in str(refused.value)
     assert "control, text-direction or undecodable character (U+001B)" in str(refused.value)
     assert "bad" not in targets.tables()
+
+
+def test_empty_migration_files_apply_as_prisma_records_them(targets, migrations_dir):
+    """`prisma migrate deploy` runs an empty or blank migration.sql and records it applied."""
+    for name, sql in [("001_empty", ""), ("002_blank", "\n  \n"), ("003_comment", "-- none\n")]:
+        folder = migrations_dir / name
+        folder.mkdir()
+        (folder / "migration.sql").write_text(sql)
+
+    out, _, _ = run_command("apply_schema_migration", "--all")
+
+    rows = targets.ledger()
+    assert [row["migration_name"] for row in rows] == ["001_empty", "002_blank", "003_comment"]
+    assert all(row["finished_at"] for row in rows)
+    assert rows[0]["checksum"] == hashlib.sha256(b"").hexdigest()
+    assert "3 applied" in out
+    run_command("rollback_schema_migration", "002_blank")
+    assert [row["migration_name"] for row in targets.ledger()] == ["001_empty", "003_comment"]

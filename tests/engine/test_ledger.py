@@ -22,24 +22,24 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 def refuse_ledger_writes(targets, when: str) -> None:
     """Make the target's own ledger refuse, with a real database error, an INSERT (``when``
-    "finished") or UPDATE ("rolled back") that sets that timestamp."""
+    "finished") that sets that timestamp, or the DELETE of a rollback ("rolled back")."""
     Ledger(get_backend(targets.connection())).ensure_table()
     column, event = {
-        "finished": ("finished_at", "INSERT"),
-        "rolled back": ("rolled_back_at", "UPDATE"),
+        "finished": ("NEW.finished_at", "INSERT"),
+        "rolled back": ("OLD.finished_at", "DELETE"),
     }[when]
     with targets.connection().cursor() as cursor:
         if targets.engine == "sqlite":
             cursor.execute(
                 f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
-                f"WHEN NEW.{column} IS NOT NULL "
+                f"WHEN {column} IS NOT NULL "
                 "BEGIN SELECT RAISE(ABORT, 'ledger unavailable'); END"
             )
         else:
             cursor.execute(
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.{column} IS NOT NULL THEN RAISE EXCEPTION 'ledger unavailable'; "
-                "END IF; RETURN NEW; END $$"
+                f"IF {column} IS NOT NULL THEN RAISE EXCEPTION 'ledger unavailable'; "
+                "END IF; RETURN COALESCE(NEW, OLD); END $$"
             )
             cursor.execute(
                 f"CREATE TRIGGER refuse BEFORE {event} ON _prisma_migrations "
@@ -68,7 +68,7 @@ def test_rollback_and_its_ledger_mark_commit_together(targets, manager):
     assert not result.success
     assert "ledger unavailable" in result.error
     assert "users" in targets.tables()  # the DROP TABLE was rolled back with it
-    assert targets.ledger()[0]["rolled_back_at"] is None
+    assert [row["rolled_back_at"] for row in targets.ledger()] == [None]
 
 
 def test_ledger_written_by_prisma_is_respected(targets, manager: SchemaManager):

@@ -28,8 +28,6 @@ def test_a_sound_migration_is_valid(targets):
 @pytest.mark.parametrize(
     ("sql", "fragment"),
     [
-        ("", "SQL is empty"),
-        ("   \n\t ", "SQL is empty"),
         ("DROP DATABASE production;", "drops a whole database"),
         ("CREATE TABLE t (name TEXT DEFAULT 'oops);", "unterminated quoted string"),
         ("CREATE TABLE t (id INT;", "unbalanced parentheses"),
@@ -41,6 +39,16 @@ def test_sql_errors(targets, sql, fragment):
     result = validate(migration(sql=sql))
     assert not result.is_valid
     assert any(fragment in error for error in result.errors), result.errors
+
+
+@pytest.mark.parametrize("sql", ["", "   \n\t "])
+def test_an_empty_migration_is_valid_with_a_warning(targets, sql):
+    result = validate(migration(sql=sql))
+    assert result.is_valid, result.errors
+    assert result.warnings == [
+        "SQL is empty: applying it changes nothing and records it as applied, as Prisma does "
+        "with an empty migration.sql."
+    ]
 
 
 def test_a_comment_only_migration_is_valid_with_a_warning(targets):

@@ -132,7 +132,14 @@ def test_a_long_path_gets_both_findings() -> None:
 
 @pytest.mark.parametrize("sql", ["", " ", "\n\n\t  \r\n"])
 def test_empty_sql(sql: str) -> None:
-    assert check_sql(sql) == [Finding("empty-sql", "error", "SQL is empty.")]
+    assert check_sql(sql) == [
+        Finding(
+            "no-statements",
+            "warning",
+            "SQL is empty: applying it changes nothing and records it as applied, as Prisma "
+            "does with an empty migration.sql.",
+        )
+    ]
 
 
 @pytest.mark.parametrize(
