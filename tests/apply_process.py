@@ -5,8 +5,9 @@
 inside the apply, not during start-up), then runs ``apply_schema_migration --all``.
 ``python -m tests.apply_process serve`` prints ``ready``, then runs one command per line read
 from stdin (``apply``: ``apply_schema_migration --all``; ``rollback-to ID``:
-``rollback_schema_migration --to ID``), answering ``done <exit status> <seconds> <error>`` for
-each: the start-up is paid before the moment that matters (a round, or a kill).
+``rollback_schema_migration --to ID``; ``rollback ID``: ``rollback_schema_migration ID``),
+answering ``done <exit status> <seconds> <error>`` for each: the start-up is paid before the
+moment that matters (a round, or a kill).
 The parent test sets the SCHEMA_MANAGER_TEST_* variables that tests/settings.py reads.
 """
 
@@ -51,6 +52,8 @@ def main() -> int:
             words = line.split()
             if words[:1] == ["rollback-to"]:
                 status, elapsed, error = run("rollback_schema_migration", "--to", *words[1:])
+            elif words[:1] == ["rollback"]:
+                status, elapsed, error = run("rollback_schema_migration", *words[1:])
             else:
                 status, elapsed, error = apply_all()
             print(f"done {status} {elapsed:.3f} {error}", flush=True)

@@ -97,6 +97,10 @@ SCHEMA_MANAGER = {
     "LOCK_WAIT": float(os.environ.get("SCHEMA_MANAGER_TEST_LOCK_WAIT", 5)),
     # Prisma schema sync is exercised by tests/prisma_schema/test_sync.py only.
     "PRISMA_SYNC_ENVIRONMENTS": [],
+    # The archive's kill tests turn archiving on in their child processes.
+    "ARCHIVE_ENVIRONMENTS": os.environ.get("SCHEMA_MANAGER_TEST_ARCHIVE", "").split(",")
+    if os.environ.get("SCHEMA_MANAGER_TEST_ARCHIVE")
+    else [],
 }
 
 INSTALLED_APPS = [
