@@ -17,6 +17,9 @@ from demo_project.settings import *  # noqa: E402, F403
 SCHEMA_MANAGER = {
     **SCHEMA_MANAGER,  # noqa: F405
     "PRISMA_SCHEMA_PATH": os.environ["BENCH_PRISMA_SCHEMA_PATH"],
+    # bench/archive.py: the same apply with and without the archive, no cap.
+    "ARCHIVE_ENVIRONMENTS": ["development"] if os.environ.get("BENCH_ARCHIVE") else [],
+    "ARCHIVE_MAX_BYTES": {"*": None},
 }
 
 # As in a deploy: DEBUG would keep every query's SQL (a whole data migration included) in
