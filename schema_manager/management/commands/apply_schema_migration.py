@@ -201,8 +201,11 @@ class Command(SchemaCommand):
             for note in validation.acknowledged:
                 self.stdout.write(f"  acknowledged: {note}")
             if verbosity >= 1:
-                rollback = migration.rollback_sql or services.generate_rollback_script(
-                    migration, environment
+                # The script the apply would store (with the archive's restores, if any).
+                rollback = (
+                    validation.rollback_script
+                    or migration.rollback_sql
+                    or services.generate_rollback_script(migration, environment)
                 )
                 self.stdout.write(self.style.MIGRATE_LABEL("  SQL:"))
                 self.stdout.write(_indent(migration.sql))
