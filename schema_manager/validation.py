@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from . import rollback_choice
 from .analyses import Analyses
-from .archive.planning import Prepared, prepare
+from .archive.planning import Prepared, annotate, prepare
 from .checksums import migration_checksum
 from .ledger import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
@@ -104,7 +104,7 @@ def validate(
             archive = prepare(
                 migration, target, stepwise=analysis.stepwise, allow_destructive=allow_destructive
             )
-            findings.extend(archive.findings)
+            findings = [*annotate(findings, archive.plan), *archive.findings]
             rollback_script, rollback_generated = rollback_choice.script_for(
                 migration, target.vendor, target.alias, archive=archive.plan
             )

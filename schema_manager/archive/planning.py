@@ -3,7 +3,7 @@ its estimated size, and what validation must say about it (refusals included).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import DatabaseError, connections, transaction
 
@@ -145,6 +145,32 @@ def _bound(prepared: Prepared, target: Target, accepts: bool, allow_destructive:
                 destructive=True,
             )
         )
+
+
+def annotate(findings: list[Finding], plan: ArchivePlan | None) -> list[Finding]:
+    """The destructive rules' findings of statements the archive keeps, saying so (their
+    "cannot be undone" no longer holds; they still block where destructive statements do)."""
+    if plan is None or not plan.steps:
+        return findings
+    kept = {step.index + 1 for step in plan.steps}
+    annotated = []
+    for finding in findings:
+        number = _statement_number(finding.message) if finding.destructive else None
+        if number in kept:
+            finding = replace(
+                finding,
+                message=f"{finding.message} It is archived when it runs: the generated rollback "
+                "restores it.",
+            )
+        annotated.append(finding)
+    return annotated
+
+
+def _statement_number(message: str) -> int | None:
+    words = message.split(" ", 2)
+    if len(words) > 1 and words[0] == "Statement" and words[1].isdigit():
+        return int(words[1])
+    return None
 
 
 def summary(prepared: Prepared) -> str:

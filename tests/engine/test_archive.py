@@ -202,3 +202,13 @@ def archive_tables(targets, migration_id: str) -> list[str]:
         ]
     prefix = archive_table(migration_id, 0, 0, "sqlite")[0].split("_s1")[0]
     return [name for name in targets.tables() if name.startswith(prefix)]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"], indirect=["engine"])
+def test_the_destructive_warnings_say_the_data_is_archived(targets, manager):
+    fill_items(targets)
+    sql = "ALTER TABLE items DROP COLUMN note;\nDELETE FROM items;"
+    with archiving():
+        result = manager.validate_migration_sync(Migration(id=unique_id("said"), sql=sql))
+    said = [w for w in result.warnings if "It is archived when it runs" in w]
+    assert [w.split(" (")[0] for w in said] == ["Statement 1", "Statement 2"]
