@@ -16,6 +16,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 
 from . import rollback_choice
+from .execution.archive_capture import Archive, with_archive
 from .models import Migration
 from .results import ValidationResult
 from .security import get_logger, scrub
@@ -46,8 +47,12 @@ class _AlwaysRollBack(Exception):
     """Raised at the end of the rehearsal transaction so that it rolls back."""
 
 
-def rehearse(alias: str, sql: str, rollback_sql: str | None = None) -> Rehearsal:
-    """Run ``sql`` (then ``rollback_sql``, if given) on ``alias`` and roll everything back."""
+def rehearse(
+    alias: str, sql: str, rollback_sql: str | None = None, archive: Archive | None = None
+) -> Rehearsal:
+    """Run ``sql`` (then ``rollback_sql``, if given) on ``alias`` and roll everything back;
+    with the ``archive``'s captures where the apply takes one (its restores are in the
+    rollback)."""
     connection = connections[alias]
     if not connection.features.can_rollback_ddl:
         return Rehearsal(
@@ -58,6 +63,8 @@ def rehearse(alias: str, sql: str, rollback_sql: str | None = None) -> Rehearsal
         return Rehearsal(ran=False, notes=[f"{alias!r} is inside an open transaction."])
     result = Rehearsal(ran=True)
     statements = _rehearsable(sql, connection.vendor, result)
+    if archive is not None:
+        statements = list(with_archive(statements, archive, connection.vendor))
     rollback = parse_statements(rollback_sql, connection.vendor) if rollback_sql else []
     clock = time.perf_counter()
     try:
@@ -108,7 +115,9 @@ def rehearse_into(result: ValidationResult, migration: Migration, target: Target
     the outcome to ``result``: a database error makes it invalid."""
     script = result.rollback_script  # the one apply would store
     usable = rollback_choice.why_unusable(migration.id, script) is None
-    rehearsal = rehearse(target.alias, migration.sql, script if usable else None)
+    rehearsal = rehearse(
+        target.alias, migration.sql, script if usable else None, archive=result.archive
+    )
     result.rehearsed = rehearsal.ran
     result.rehearsal_time = rehearsal.elapsed if rehearsal.ran else None
     result.rehearsal_error = rehearsal.error or rehearsal.rollback_error

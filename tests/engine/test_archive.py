@@ -212,3 +212,18 @@ def test_the_destructive_warnings_say_the_data_is_archived(targets, manager):
         result = manager.validate_migration_sync(Migration(id=unique_id("said"), sql=sql))
     said = [w for w in result.warnings if "It is archived when it runs" in w]
     assert [w.split(" (")[0] for w in said] == ["Statement 1", "Statement 2"]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"], indirect=["engine"])
+def test_a_rehearsal_runs_the_captures_and_the_restores_and_keeps_nothing(targets, manager):
+    fill_items(targets)
+    before = row_checksums(targets)
+    sql = KINDS["several"] + "\nDROP TABLE items;"
+    migration = Migration(id=unique_id("rehearsed"), sql=sql)
+    with archiving():
+        result = manager.validate_migration_sync(migration, rehearse=True)
+    assert result.rehearsed
+    assert result.rehearsal_error is None, result.rehearsal_error
+    assert any("will be archived" in warning for warning in result.warnings)
+    assert row_checksums(targets) == before
+    assert archive_tables(targets, migration.id) == []
