@@ -290,7 +290,8 @@ def _column(
         sql.update_back(rendered, archive, [o for _, o in key], [original], walk.dialect),
         sql.drop_archive(archive),
     ]
-    if dropped and info.not_null and walk.dialect == "postgresql":
+    kept_not_null = dropped and info.not_null and walk.dialect == "postgresql"
+    if kept_not_null:
         restore.insert(1, f"ALTER TABLE {rendered} ALTER COLUMN {quoted} SET NOT NULL;")
     walk.plan.steps.append(
         _step(
@@ -309,7 +310,8 @@ def _column(
                 f"the values of column {original} of {rendered} "
                 f"{'dropped' if dropped else 'converted'} by statement {statement.index + 1} "
                 f"come back by primary key from {archive}; rows inserted since get "
-                f"{'NULL (or its default)' if dropped else 'the converted value'}; "
+                f"{'NULL (or its default)' if dropped else 'the converted value'}"
+                f"{' (then NOT NULL, set again, fails the rollback)' if kept_not_null else ''}; "
                 f"{_NOT_KEPT}."
             ),
         )
