@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -23,26 +24,33 @@ TEMPLATE = "admin/schema_manager/archiverecord/confirm_archive_action.html"
 
 
 class ArchiveRecordAdmin(admin.ModelAdmin):
+    # Narrow enough for a 1440 px screen with the navigation and the filters open.
     list_display = (
         "migration_id",
         "environment",
         "statement",
-        "kind",
-        "table",
+        "what",
         "rows",
         "size",
-        "created_at",
-        "expires_at",
+        "expires",
         "state",
     )
-    list_filter = ("environment", "kind", "restored_at", "purged_at")
+    list_filter = ("environment", "kind")
     search_fields = ("migration_id", "table", "archive")
     ordering = ("-created_at", "migration_id", "statement")
     actions = ("purge_archives", "restore_archives")
 
     @admin.display(description=gettext_lazy("size"), ordering="bytes")
     def size(self, record: ArchiveRecord) -> str:
-        return "—" if record.bytes is None else f"{record.bytes / 1_000_000:,.1f} MB"
+        return "—" if record.bytes is None else f"{record.bytes / 1_000_000:,.1f}\u00a0MB"
+
+    @admin.display(description=gettext_lazy("what"), ordering="table")
+    def what(self, record: ArchiveRecord) -> str:
+        return _("%(kind)s of %(table)s") % {"kind": record.kind, "table": record.table}
+
+    @admin.display(description=gettext_lazy("kept until"), ordering="expires_at")
+    def expires(self, record: ArchiveRecord) -> str:
+        return localtime(record.expires_at).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description=gettext_lazy("state"))
     def state(self, record: ArchiveRecord) -> str:

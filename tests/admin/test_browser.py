@@ -358,3 +358,58 @@ def test_sql_edited_while_the_production_confirmation_is_open_does_not_run(
     assert sqlite_targets.tables("production") <= {"_prisma_migrations"}
     assert sqlite_targets.ledger("production") == []
     assert not VersionRecord.objects.exists()
+
+
+def test_the_archives_page_and_its_purge_confirmation_at_1440_px(
+    live_server, sqlite_targets, django_user_model, screenshots
+):
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from schema_manager.models import ArchiveRecord
+
+    archiving = {**settings.SCHEMA_MANAGER, "ARCHIVE_ENVIRONMENTS": ["development", "staging"]}
+    sqlite_targets.execute(
+        "development", "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, entry TEXT)"
+    )
+    sqlite_targets.execute(
+        "development",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+        "INSERT INTO audit_log SELECT i, 'entry ' || i FROM n",
+    )
+    with override_settings(SCHEMA_MANAGER=archiving):
+        trim = stored("007_trim_audit_log", "DELETE FROM audit_log WHERE id > 200;")
+        drop = stored("008_drop_audit_entry", "ALTER TABLE audit_log DROP COLUMN entry;")
+        assert SchemaManager().apply_migration_sync(trim, "development").success
+        assert SchemaManager().apply_migration_sync(drop, "development").success
+        SchemaManager().rollback_migration_sync("008_drop_audit_entry", "development")
+        ArchiveRecord.objects.filter(migration_id=trim.id).update(
+            expires_at=timezone.now() - timedelta(days=1)
+        )
+        make_user(django_user_model, "admin", superuser=True)
+
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 800})
+                page.set_default_timeout(10_000)
+                log_in(page, live_server)
+                page.goto(live_server.url + "/admin/schema_manager/archiverecord/")
+                page.screenshot(path=screenshots / "archives.png", full_page=True)
+                assert not overflows(page.locator("#changelist .results"))
+                rows = page.locator("#result_list tbody tr")
+                assert rows.count() == 2
+                states = sorted(rows.locator("td.field-state").all_inner_texts())
+                assert states == ["expired", "restored"]
+                page.check("#result_list tbody tr:has-text('007_trim_audit_log') input")
+                page.select_option('select[name="action"]', "purge_archives")
+                page.click('button[name="index"]')
+                page.screenshot(path=screenshots / "archives-purge.png", full_page=True)
+                assert "is applied in development and its rollback restores" in page.content()
+                assert page.locator('input[type="submit"]').count() == 0  # nothing to purge
+            finally:
+                browser.close()
+    assert ArchiveRecord.objects.get(migration_id=trim.id).is_held
