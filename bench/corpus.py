@@ -34,6 +34,7 @@ Databases are named ``sm_corpus_<pid>_*`` and dropped at the end.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -48,6 +49,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+# This checkout's schema_manager, not an installed one.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CATEGORIES = (
     "exact",
@@ -155,6 +159,13 @@ class Server:
             ):
                 statements.add(text)
         return frozenset(statements)
+
+
+def difference(before: frozenset[str], after: frozenset[str]) -> list[str]:
+    """The lines that differ between two dumps' statements (``-`` before, ``+`` after)."""
+    gone, came = sorted(before - after), sorted(after - before)
+    lines = difflib.unified_diff("\n".join(gone).splitlines(), "\n".join(came).splitlines(), n=0)
+    return [line for line in lines if line[:1] in "+-" and line[:3] not in ("---", "+++")]
 
 
 def migration_folders(directory: Path) -> list[Path]:
@@ -330,10 +341,7 @@ def run_corpus(server: Server, directory: Path, limit: int | None, verbose: bool
                         outcome.category = "exact"
                     else:
                         outcome.category = "wrong, warned" if outcome.cautions else "silently wrong"
-                        outcome.difference = sorted(
-                            [f"- {s}" for s in previous_schema - rolled_schema]
-                            + [f"+ {s}" for s in rolled_schema - previous_schema]
-                        )
+                        outcome.difference = difference(previous_schema, rolled_schema)
         server.drop(work)
         server.drop(previous)
         previous, previous_schema = following, after_schema

@@ -1,44 +1,48 @@
-"""Live capture: before a migration runs, read from the target's catalog what its DROP INDEX,
-DROP VIEW, DROP COLUMN, DROP CONSTRAINT, ALTER COLUMN TYPE and DROP DEFAULT statements will
-remove, so the generated rollback can recreate the definitions. PostgreSQL only.
+"""Live capture: before a migration runs, read from the target's catalog what the SQL alone
+cannot undo — what its DROPs remove, the defaults, types and nullability its ALTERs change,
+the definitions its CREATE OR REPLACE replaces, the enum values it adds — so that the
+generated rollback restores the schema as it was. PostgreSQL only.
 
-Definitions come back; data does not (a dropped column returns empty). The catalog is read
-before the migration's lock is taken, so a concurrent change can make a capture stale.
+Definitions come back; data does not (a dropped column or table returns empty, and its
+``-- NOTE:`` says so). The catalog is read before the migration's lock is taken, so a
+concurrent change can make a capture stale.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 
 from django.db import DatabaseError, connections
 
+from . import catalog_definitions as catalog
+from .capture_alter import alter_table
+from .capture_types import added_value
 from .security import get_logger
 from .sql import parse_statements
-from .sql.names import QualifiedName, render_name, render_part, unquote
-from .sql.operations import AlterColumn, AlterTable, Drop, DropColumn, OtherAction, describe
+from .sql.names import QualifiedName, render_name
+from .sql.operations import AlterObject, AlterTable, CreateObject, Drop, Operation, describe
+from .sql.rollback import NOTE_PREFIX, drop_object
+from .sql.statements import Statement
 
 logger = get_logger("schema_manager.capture")
 
-_DROP_CONSTRAINT = re.compile(
-    r'DROP CONSTRAINT (?:IF EXISTS )?(?P<name>"(?:[^"]|"")*"|[^\s"]+)', re.IGNORECASE
-)
 Captured = dict[int, list[str]]  # statement index -> statements recreating what it removes
 
 
 def capture(sql: str, alias: str) -> Captured:
     """Inverse statements, read from ``alias``'s catalog, for the statements of ``sql`` that
-    remove definitions. Statements it cannot fully capture are left out (and keep their
+    the SQL alone cannot invert. Statements it cannot capture are left out (and keep their
     ``-- WARNING``)."""
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return {}
     captured: Captured = {}
-    seen = _Seen()
+    seen = catalog.Seen()
     try:
         with connection.cursor() as cursor:
             for statement in parse_statements(sql, "postgresql"):
                 lines = _capture(cursor, describe(statement), seen)
-                if lines:
+                if lines is not None:
                     captured[statement.index] = lines
     except DatabaseError:  # capture is best effort: the SQL-only rollback still stands
         logger.warning("Could not read the catalog of %r for the rollback", alias, exc_info=True)
@@ -46,161 +50,164 @@ def capture(sql: str, alias: str) -> Captured:
     return captured
 
 
-def _capture(cursor, operation, seen: _Seen) -> list[str] | None:
-    if isinstance(operation, Drop) and operation.object_type == "INDEX":
-        return _all([_index(cursor, name, seen) for name in operation.names])
-    if isinstance(operation, Drop) and operation.object_type in ("VIEW", "MATERIALIZED VIEW"):
-        return _all([_view(cursor, name, operation.object_type) for name in operation.names])
+def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | None:
+    if isinstance(operation, Drop):
+        return _drop(cursor, operation, seen)
     if isinstance(operation, AlterTable):
-        return _alter(cursor, operation, seen)
+        return alter_table(cursor, operation, seen)
+    if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
+        return added_value(cursor, operation, seen)
+    if isinstance(operation, CreateObject) and operation.or_replace:
+        return _replaced(cursor, operation)
     return None
 
 
-def _all(parts: list[list[str] | None]) -> list[str] | None:
-    if not parts or any(part is None for part in parts):
-        return None
-    return [line for part in parts for line in part or ()]
-
-
-def _one(cursor, query: str, params: list) -> tuple | None:
-    cursor.execute(query, params)
-    return cursor.fetchone()
-
-
-def _index(cursor, name: QualifiedName, seen: _Seen) -> list[str] | None:
-    row = _one(
-        cursor,
-        "SELECT to_regclass(%s)::text, pg_get_indexdef(to_regclass(%s))",
-        [str(name), str(name)],
+def data_note(statement: Statement) -> str:
+    return (
+        f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) is undone from the "
+        "definition captured before the migration; the data it removed does not come back."
     )
-    if not row or not row[1]:
+
+
+_READERS = {
+    "INDEX": lambda cursor, oid, seen: _index(cursor, oid, seen),
+    "VIEW": lambda cursor, oid, seen: _view(cursor, oid, "VIEW"),
+    "MATERIALIZED VIEW": lambda cursor, oid, seen: _view(cursor, oid, "MATERIALIZED VIEW"),
+    "TABLE": lambda cursor, oid, seen: _table(cursor, oid, seen),
+    "SEQUENCE": lambda cursor, oid, seen: _sequence(cursor, oid),
+}
+_HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
+
+
+def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
+    if operation.object_type in ("TYPE", "FUNCTION"):
+        lookup = "to_regtype(%s)::oid" if operation.object_type == "TYPE" else None
+    elif operation.object_type in _READERS:
+        lookup = "to_regclass(%s)::oid"
+    else:
         return None
-    seen.add(("index", row[0]))
-    return [f"{row[1]};"]
-
-
-def _view(cursor, name: QualifiedName, kind: str) -> list[str] | None:
-    row = _one(cursor, "SELECT pg_get_viewdef(to_regclass(%s))", [str(name)])
-    if not row or not row[0]:
-        return None
-    query = row[0].strip().rstrip(";")
-    return [f"CREATE {kind} {render_name(name, 'postgresql')} AS {query};"]
-
-
-def _column_name(part: str) -> str:
-    value, quoted = unquote(part)
-    return value if quoted else value.lower()
-
-
-def _alter(cursor, operation: AlterTable, seen: _Seen) -> list[str] | None:
-    table = render_name(operation.table, "postgresql")
-    row = _one(cursor, "SELECT to_regclass(%s)::oid", [str(operation.table)])
-    if not row or row[0] is None:
-        return None
-    oid = row[0]
     lines: list[str] = []
-    for action in reversed(operation.actions):
-        part = _action(cursor, oid, table, action, seen)
+    for name in reversed(operation.names):
+        if lookup is None:
+            part = _function(cursor, name, operation.if_exists)
+        else:
+            oid = _one(cursor, f"SELECT {lookup}", [str(name)])
+            if oid is None:  # DROP ... IF EXISTS of nothing: nothing to bring back
+                part = [] if operation.if_exists else None
+            elif operation.object_type == "TYPE":
+                part = _enum(cursor, oid)
+            else:
+                part = _READERS[operation.object_type](cursor, oid, seen)
         if part is None:
             return None
         lines += part
+    if lines and operation.object_type in _HOLDS_DATA:
+        lines.insert(0, data_note(operation.statement))
     return lines
 
 
-def _action(cursor, oid: int, table: str, action, seen: _Seen) -> list[str] | None:
-    if isinstance(action, DropColumn):
-        return _dropped_column(cursor, oid, table, _column_name(action.column), seen)
-    if isinstance(action, AlterColumn) and action.change in ("TYPE", "DROP DEFAULT"):
-        column = _column(cursor, oid, _column_name(action.column))
-        if column is None:
-            return None
-        name, column_type, default, _ = column
-        quoted = _quoted(name)
-        if action.change == "TYPE":
-            return [
-                f"ALTER TABLE {table} ALTER COLUMN {quoted} TYPE {column_type} "
-                f"USING {quoted}::{column_type};"
-            ]
-        return (
-            [f"ALTER TABLE {table} ALTER COLUMN {quoted} SET DEFAULT {default};"] if default else []
-        )
-    dropped = _DROP_CONSTRAINT.match(action.text) if isinstance(action, OtherAction) else None
-    if dropped:
-        name = _column_name(dropped.group("name"))
-        definition = _constraint(cursor, oid, name)
-        if definition is None:
-            return None
-        seen.add(("constraint", oid, name))
-        return [f"ALTER TABLE {table} ADD CONSTRAINT {_quoted(name)} {definition};"]
-    return None
-
-
-def _column(cursor, oid: int, name: str) -> tuple | None:
-    return _one(
-        cursor,
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-        "pg_get_expr(d.adbin, d.adrelid), a.attnum FROM pg_attribute a "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = %s AND a.attname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-        [oid, name],
-    )
-
-
-def _constraint(cursor, oid: int, name: str) -> str | None:
-    row = _one(
-        cursor,
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s AND conname = %s",
-        [oid, name],
-    )
+def _one(cursor, query: str, params: list):
+    cursor.execute(query, params)
+    row = cursor.fetchone()
     return row[0] if row else None
 
 
-def _dropped_column(cursor, oid: int, table: str, name: str, seen: _Seen) -> list[str] | None:
-    column = _column(cursor, oid, name)
-    if column is None:
+def _index(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
+    cursor.execute("SELECT %s::regclass::text, pg_get_indexdef(%s)", [oid, oid])
+    name, definition = cursor.fetchone()
+    seen.add(("index", name))
+    return [f"{definition};"]
+
+
+def _view(cursor, oid: int, kind: str) -> list[str] | None:
+    cursor.execute("SELECT %s::regclass::text, pg_get_viewdef(%s)", [oid, oid])
+    name, query = cursor.fetchone()
+    return [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
+
+
+def _table(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
+    lines = catalog.table(cursor, oid)
+    if lines is None:
         return None
-    attname, column_type, default, attnum = column
-    quoted = _quoted(attname)
-    # NOT NULL only comes back with a default: the re-added column has no data.
-    definition = f"{column_type} DEFAULT {default}" if default else column_type
-    lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {definition};"]
-    # Constraints and indexes using the column (keys, expressions, predicates) go with it.
+    # Keys of other tables that pointed at it were dropped with it (CASCADE).
+    for table, name, _, definition in catalog.constraints(
+        cursor, "c.confrelid = %s AND c.conrelid <> %s", [oid, oid]
+    ):
+        if seen.add_new(("constraint", table, name)):
+            lines.append(catalog.add_constraint(table, name, definition))
+    return lines
+
+
+def _sequence(cursor, oid: int) -> list[str] | None:
+    name = _one(cursor, "SELECT %s::regclass::text", [oid])
+    options = catalog.sequence_options(cursor, name)
+    if options is None:
+        return None
+    lines = [f"CREATE SEQUENCE {name} {options};"]
     cursor.execute(
-        "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_depend d "
-        "ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid "
-        "WHERE d.refobjid = %s AND d.refobjsubid = %s ORDER BY 1",
-        [oid, attnum],
+        "SELECT d.refobjid::regclass::text, a.attname FROM pg_depend d JOIN pg_attribute a "
+        "ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid "
+        "WHERE d.classid = 'pg_class'::regclass AND d.objid = %s AND d.deptype = 'a'",
+        [oid],
     )
     lines += [
-        f"ALTER TABLE {table} ADD CONSTRAINT {_quoted(conname)} {definition};"
-        for conname, definition in cursor.fetchall()
-        if seen.add_new(("constraint", oid, conname))
-    ]
-    cursor.execute(
-        "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i JOIN pg_depend d ON d.classid = 'pg_class'::regclass "
-        "AND d.objid = i.indexrelid WHERE d.refobjid = %s AND d.refobjsubid = %s "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) "
-        "ORDER BY 1",
-        [oid, attnum],
-    )
-    lines += [
-        f"{indexdef};" for index, indexdef in cursor.fetchall() if seen.add_new(("index", index))
+        f"ALTER SEQUENCE {name} OWNED BY {table}.{catalog.quoted(column)};"
+        for table, column in cursor.fetchall()
     ]
     return lines
 
 
-class _Seen(set):
-    """Definitions already captured for an earlier statement of the same migration: a DROP
-    COLUMN also removes the column's constraints and indexes, which an earlier DROP may have
-    captured already (recreating them twice would fail)."""
+def _enum(cursor, oid: int) -> list[str] | None:
+    cursor.execute(
+        "SELECT %s::regtype::text, typtype::text FROM pg_type WHERE oid = %s", [oid, oid]
+    )
+    name, kind = cursor.fetchone()
+    if kind != "e":
+        return None
+    return [catalog.create_enum(name, catalog.enum_values(cursor, oid))]
 
-    def add_new(self, key: tuple) -> bool:
-        new = key not in self
-        self.add(key)
-        return new
+
+def _functions(cursor, name: QualifiedName) -> list[tuple[str, str]]:
+    """(identity arguments, definition) of every function named ``name``."""
+    schema = name.schema
+    cursor.execute(
+        "SELECT pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) "
+        "FROM pg_proc p WHERE p.proname = %s AND p.pronamespace = "
+        + ("to_regnamespace(%s)" if schema else "current_schema()::regnamespace"),
+        [_catalog_name(name.object), *([_catalog_name(schema)] if schema else [])],
+    )
+    return list(cursor.fetchall())
 
 
-def _quoted(name: str) -> str:
-    """A catalog name (exact spelling) quoted for PostgreSQL only if it needs it."""
-    return render_part('"' + name.replace('"', '""') + '"', "postgresql")
+def _catalog_name(part: str) -> str:
+    return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+
+
+def _function(cursor, name: QualifiedName, if_exists: bool) -> list[str] | None:
+    found = _functions(cursor, name)
+    if not found:
+        return [] if if_exists else None
+    if len(found) > 1:  # which overload the statement names is not read here
+        return None
+    return [f"{found[0][1].strip()};"]
+
+
+def _replaced(cursor, operation: CreateObject) -> list[str] | None:
+    """CREATE OR REPLACE: the definition it replaced, or dropping what it created."""
+    created = drop_object(replace(operation, or_replace=False), "postgresql")[0]
+    name = operation.name
+    if operation.kind == "VIEW":
+        oid = _one(cursor, "SELECT to_regclass(%s)::oid", [str(name)])
+        if oid is None:
+            return created
+        return [f"DROP VIEW {render_name(name, 'postgresql')};", *_view(cursor, oid, "VIEW")]
+    if operation.kind == "FUNCTION":
+        found = _functions(cursor, name)
+        if not found:
+            return created
+        if len(found) > 1:
+            return None
+        # Dropping the function the migration made and recreating the one it replaced is
+        # exact whether or not the signatures match (a different one made an overload).
+        return [*created, f"{found[0][1].strip()};"]
+    return None

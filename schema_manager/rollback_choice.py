@@ -9,7 +9,7 @@ from .models import Migration, VersionRecord, id_chunks
 from .sql import generate_rollback, parse_statements
 from .sql.archive_plan import ArchivePlan
 from .sql.archive_restore import extend_rollback
-from .sql.rollback import WARNING_PREFIX
+from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, WARNING_PREFIX
 
 
 def script_for(
@@ -74,15 +74,18 @@ def why_unusable(
 
     ``vendor``: the target's, so that the script is split once for this and for running it.
     An empty script may roll back a migration whose ``migration_sql`` has no statements
-    either (Prisma's empty migration): there is nothing to undo."""
+    either (Prisma's empty migration), or one whose script says why nothing needs to run
+    (a ``-- NOTE:``: a migration that changes rows only)."""
     warnings = script_warnings(script)
     if warnings:
         return (
             f"Migration {migration_id!r} cannot be rolled back automatically: "
             f"{' '.join(warnings)} Give the migration a rollback_sql (down.sql) that handles it."
         )
-    if not parse_statements(script, vendor) and (
-        not migration_sql or parse_statements(migration_sql, vendor)
+    if (
+        not parse_statements(script, vendor)
+        and not _lines(script, NOTE_PREFIX)
+        and (not migration_sql or parse_statements(migration_sql, vendor))
     ):
         return f"Migration {migration_id!r} has no rollback script to run."
     return None
@@ -90,7 +93,14 @@ def why_unusable(
 
 def script_warnings(script: str) -> list[str]:
     """The ``-- WARNING:`` lines of a rollback script: statements it could not invert."""
+    return _lines(script, WARNING_PREFIX)
+
+
+def script_cautions(script: str) -> list[str]:
+    """The ``-- CAUTION:`` lines of a rollback script: how what it restores may differ."""
+    return _lines(script, CAUTION_PREFIX)
+
+
+def _lines(script: str, prefix: str) -> list[str]:
     lines = (line.strip() for line in script.splitlines())
-    return [
-        line[len(WARNING_PREFIX) :].strip() for line in lines if line.startswith(WARNING_PREFIX)
-    ]
+    return [line[len(prefix) :].strip() for line in lines if line.startswith(prefix)]

@@ -117,6 +117,8 @@ class Drop(Operation):
     object_type: str  # TABLE, INDEX, DATABASE, SCHEMA, VIEW...
     names: tuple[QualifiedName, ...]
     concurrently: bool = False
+    if_exists: bool = False
+    cascade: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,33 @@ class DataChange(Operation):
         return self.has_where and not self.where_always_true
 
 
+@dataclass(frozen=True)
+class AlterObject(Operation):
+    """ALTER INDEX / TYPE / SEQUENCE / VIEW / MATERIALIZED VIEW ``name`` with one action:
+    ``RENAME TO new``; on a TYPE also ``ADD VALUE 'v'`` or ``RENAME VALUE 'a' TO 'b'``."""
+
+    kind: str
+    name: QualifiedName
+    action: str  # RENAME TO, ADD VALUE, RENAME VALUE
+    new: str = ""  # the new name, the value added, or the value's new spelling
+    old: str = ""  # RENAME VALUE: the value's old spelling (a string literal, as written)
+
+
+@dataclass(frozen=True)
+class DataStatement(Operation):
+    """INSERT, UPDATE, DELETE, MERGE (also after WITH): rows change, the schema does not."""
+
+
 def describe(statement: Statement) -> Operation:
     """Recognise ``statement``; anything unrecognised comes back as a plain ``Operation``."""
     cursor = WordCursor(statement.words)
-    for reader in (_create, _alter, _drop, _truncate, _data_change, _comment):
+    for reader in (_create, _alter, _drop, _truncate, _data_change, _comment, _alter_object):
         cursor.position = 0
         operation = reader(statement, cursor)
         if operation is not None:
             return operation
+    if _changes_rows_only(statement):
+        return DataStatement(statement)
     return Operation(statement)
 
 
@@ -325,8 +346,10 @@ def _drop(statement: Statement, cursor: WordCursor) -> Operation | None:
     if object_type is None:
         return None
     concurrently = cursor.take_keywords("CONCURRENTLY")
-    cursor.take_keywords("IF", "EXISTS")
-    return Drop(statement, object_type, _names(cursor), concurrently)
+    if_exists = cursor.take_keywords("IF", "EXISTS")
+    names = _names(cursor)
+    cascade = any(word.upper == "CASCADE" for word in cursor.rest())
+    return Drop(statement, object_type, names, concurrently, if_exists, cascade)
 
 
 def _truncate(statement: Statement, cursor: WordCursor) -> Operation | None:
@@ -380,3 +403,49 @@ def _comment(statement: Statement, cursor: WordCursor) -> Operation | None:
             return CommentOn(statement, tuple(target)) if target else None
         target.append(word)
     return None
+
+
+_ALTERED_KINDS = ("INDEX", "TYPE", "SEQUENCE", "VIEW", "MATERIALIZED VIEW")
+
+
+def _alter_object(statement: Statement, cursor: WordCursor) -> Operation | None:
+    if not cursor.take_keywords("ALTER"):
+        return None
+    kind = cursor.take_any(*_ALTERED_KINDS)
+    if kind is None:
+        return None
+    cursor.take_keywords("IF", "EXISTS")
+    name = cursor.take_name()
+    if name is None:
+        return None
+    if cursor.take_keywords("RENAME", "TO"):
+        new = cursor.take_name()
+        return AlterObject(statement, kind, name, "RENAME TO", new.object) if new else None
+    if kind != "TYPE":
+        return None
+    if cursor.take_keywords("ADD", "VALUE"):
+        cursor.take_keywords("IF", "NOT", "EXISTS")
+        value = cursor.peek()
+        if value is not None and value.text.startswith("'"):
+            return AlterObject(statement, kind, name, "ADD VALUE", value.text)
+    if cursor.take_keywords("RENAME", "VALUE") and len(cursor.rest()) == 3:
+        old, to, new = cursor.rest()
+        if to.upper == "TO" and old.text.startswith("'") and new.text.startswith("'"):
+            return AlterObject(statement, kind, name, "RENAME VALUE", new.text, old.text)
+    return None
+
+
+_DATA_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
+
+
+def _changes_rows_only(statement: Statement) -> bool:
+    """INSERT, UPDATE, DELETE or MERGE, alone or after a WITH whose queries select only."""
+    words = [word for word in statement.words if word.text != ";"]
+    if not words:
+        return False
+    if words[0].upper in _DATA_VERBS:
+        return True
+    if words[0].upper != "WITH":
+        return False
+    top = [word.upper for depth, word in with_depth(words) if depth == 0]
+    return any(verb in _DATA_VERBS for verb in top)

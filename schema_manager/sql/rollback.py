@@ -16,11 +16,14 @@ from .operations import (
     AddConstraint,
     AlterAction,
     AlterColumn,
+    AlterObject,
     AlterTable,
     CommentOn,
     CreateIndex,
     CreateObject,
     CreateTable,
+    DataChange,
+    DataStatement,
     Drop,
     DropColumn,
     Operation,
@@ -31,7 +34,10 @@ from .operations import (
 )
 from .statements import Statement, large_input_gc_pause, parse_statements
 
-WARNING_PREFIX = "-- WARNING:"
+WARNING_PREFIX = "-- WARNING:"  # a statement is not undone: the script must not run as is
+# The script runs, but what it restores may differ from before in the way it says.
+CAUTION_PREFIX = "-- CAUTION:"
+NOTE_PREFIX = "-- NOTE:"  # what a rollback does not bring back (data), the schema being exact
 _DATA_LOSS = "the data it removes cannot be restored; write the rollback by hand"
 _BY_HAND = "write the rollback by hand"
 
@@ -59,8 +65,8 @@ def generate_rollback(
     """Invert the statements of ``sql`` for ``vendor`` ('postgresql', 'sqlite', 'mysql').
 
     ``captured`` maps a statement's index to inverse statements read from the live target
-    before the migration ran (``schema_manager.capture``); they replace what the SQL alone
-    could not invert, under a note that dropped data does not come back.
+    before the migration ran (``schema_manager.capture``), with their own ``-- NOTE:`` and
+    ``-- CAUTION:`` lines; they replace the inverse read from the SQL alone.
     """
     with large_input_gc_pause(sql):
         return _generate(sql, vendor, captured)
@@ -70,12 +76,11 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
     script = RollbackScript()
     for statement in reversed(parse_statements(sql, vendor)):
         if captured and statement.index in captured:
-            script.lines.append(
-                f"-- NOTE: statement {statement.index + 1} ({statement.summary}) is undone from "
-                "the definition captured before the migration; the data it removed does not "
-                "come back."
-            )
-            script.lines.extend(captured[statement.index])
+            # Read from the catalog, with its own notes (and warnings, where it says why not).
+            for line in captured[statement.index]:
+                script.lines.append(line)
+                if line.startswith(WARNING_PREFIX):
+                    script.warnings.append(line[len(WARNING_PREFIX) :].strip())
             continue
         inverse, warning = invert(statement, vendor)
         script.lines.extend(inverse)
@@ -105,12 +110,32 @@ def invert_operation(operation: Operation, vendor: str) -> Inverse:
     if isinstance(operation, CreateIndex):
         return _drop_index(operation, dialect)
     if isinstance(operation, CreateObject):
-        return _drop_object(operation, dialect)
+        return drop_object(operation, dialect)
     if isinstance(operation, CommentOn):
         return _uncomment(operation, dialect)
     if isinstance(operation, AlterTable):
         return _invert_alter(operation, dialect)
+    if isinstance(operation, AlterObject) and operation.action != "ADD VALUE":
+        return _invert_alter_object(operation, dialect)
+    if isinstance(operation, (DataChange, DataStatement)):
+        statement = operation.statement
+        return [
+            f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) changes rows "
+            "only; the rollback leaves the data as it is."
+        ], None
     return [], _why_not(operation)
+
+
+def _invert_alter_object(operation: AlterObject, dialect: str) -> Inverse:
+    if dialect != "postgresql":
+        return [], f"ALTER {operation.kind} is PostgreSQL syntax here; {_BY_HAND}"
+    if operation.action == "RENAME VALUE":
+        name = render_name(operation.name, dialect)
+        return [f"ALTER TYPE {name} RENAME VALUE {operation.new} TO {operation.old};"], None
+    # The object now has the new name, in the same schema; give it the old one back.
+    renamed = QualifiedName((*operation.name.parts[:-1], operation.new))
+    old = render_part(operation.name.object, dialect)
+    return [f"ALTER {operation.kind} {render_name(renamed, dialect)} RENAME TO {old};"], None
 
 
 def _drop_index(operation: CreateIndex, dialect: str) -> Inverse:
@@ -122,7 +147,7 @@ def _drop_index(operation: CreateIndex, dialect: str) -> Inverse:
     return [f"DROP INDEX IF EXISTS {render_name(operation.index, dialect)};"], None
 
 
-def _drop_object(operation: CreateObject, dialect: str) -> Inverse:
+def drop_object(operation: CreateObject, dialect: str) -> Inverse:
     kind = operation.kind.lower()
     if operation.or_replace:
         return [], (
@@ -170,14 +195,14 @@ def _invert_alter(operation: AlterTable, dialect: str) -> Inverse:
             old = render_part(operation.table.object, dialect)
             inverses.append(f"ALTER TABLE {render_name(renamed, dialect)} RENAME TO {old};")
             continue
-        clause, why = _invert_action(action, dialect)
+        clause, why = invert_action(action, dialect)
         if clause is None:
             return [], why or "this ALTER TABLE action has no automatic inverse yet; " + _BY_HAND
         inverses.append(f"ALTER TABLE {table} {clause};")
     return inverses, None
 
 
-def _invert_action(action: AlterAction, dialect: str) -> tuple[str | None, str | None]:
+def invert_action(action: AlterAction, dialect: str) -> tuple[str | None, str | None]:
     """The ALTER TABLE clause undoing ``action``, or why there is none."""
     if isinstance(action, AddColumn):
         if_exists = " IF EXISTS" if dialect == "postgresql" else ""
@@ -219,7 +244,7 @@ def _invert_alter_column(action: AlterColumn, dialect: str) -> tuple[str | None,
     if dialect == "sqlite":
         return None, f"SQLite cannot alter a column; {_BY_HAND}"
     if action.change == "SET DEFAULT":
-        # The column had no default before (the common case; a captured one would say).
+        # Without the catalog (captured, it says) the previous default is not known.
         return f"ALTER COLUMN {column} DROP DEFAULT", None
     if action.change in ("SET NOT NULL", "DROP NOT NULL"):
         if dialect != "postgresql":

@@ -508,9 +508,9 @@ NOT_INVERTIBLE = [
         + NO_ALTER_INVERSE,
     ),
     (
-        "insert",
-        "INSERT INTO t VALUES (1);",
-        "-- WARNING: cannot roll back statement 1 (INSERT INTO t VALUES ( 1 )): " + NO_INVERSE,
+        "grant",
+        "GRANT SELECT ON t TO reader;",
+        "-- WARNING: cannot roll back statement 1 (GRANT SELECT ON t TO reader): " + NO_INVERSE,
     ),
     (
         "drop-index",
@@ -520,10 +520,10 @@ NOT_INVERTIBLE = [
     ),
     (
         "long-statement-is-shortened",
-        "INSERT INTO audit_log (event, detail) VALUES "
-        "('migration', 'a rather long detail that goes on and on');",
-        "-- WARNING: cannot roll back statement 1 (INSERT INTO audit_log ( event , detail ) "
-        "VALUES ( 'migration' , 'a rather lon...): " + NO_INVERSE,
+        "SELECT pg_notify_each_listener_about (event, detail) FROM audit_log WHERE "
+        "event = 'migration' AND detail = 'a rather long detail that goes on and on';",
+        "-- WARNING: cannot roll back statement 1 (SELECT pg_notify_each_listener_about ( event , "
+        "detail ) FROM audit_log WHERE ...): " + NO_INVERSE,
     ),
     (
         # A multi-line body once broke the comment, leaving its other lines as runnable SQL.
@@ -533,8 +533,8 @@ NOT_INVERTIBLE = [
     ),
     (
         "multi-line-string",
-        "INSERT INTO t VALUES ('line one\nline two\r\nline three');",
-        "-- WARNING: cannot roll back statement 1 (INSERT INTO t VALUES "
+        "SELECT f('line one\nline two\r\nline three');",
+        "-- WARNING: cannot roll back statement 1 (SELECT f "
         "( 'line one line two line three' )): " + NO_INVERSE,
     ),
 ]
@@ -648,5 +648,44 @@ def test_a_statement_inside_a_function_body_is_not_inverted() -> None:
 
 
 def test_warning_only_script_is_incomplete_and_empty_script_is_complete() -> None:
-    assert not generate_rollback("DELETE FROM t WHERE id = 1;", "postgresql").is_complete
+    assert not generate_rollback("GRANT SELECT ON t TO reader;", "postgresql").is_complete
     assert generate_rollback("", "postgresql").is_complete
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO t VALUES (1);",
+        "UPDATE t SET a = 1 WHERE id = 2;",
+        "DELETE FROM t WHERE id = 1;",
+        "WITH gone AS (SELECT id FROM t) DELETE FROM u WHERE id IN (SELECT id FROM gone);",
+    ],
+)
+def test_statements_that_change_rows_only_say_so_and_block_nothing(sql: str, vendor: str) -> None:
+    script = generate_rollback(sql, vendor)
+
+    assert script.is_complete
+    [line] = script.lines
+    assert line.startswith("-- NOTE: statement 1 (")
+    assert line.endswith("changes rows only; the rollback leaves the data as it is.")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ('ALTER INDEX "a_key" RENAME TO "b_key";', "ALTER INDEX b_key RENAME TO a_key;"),
+        ("ALTER INDEX IF EXISTS s.a RENAME TO b;", "ALTER INDEX s.b RENAME TO a;"),
+        ('ALTER TYPE "Role" RENAME TO "UserRole";', 'ALTER TYPE "UserRole" RENAME TO "Role";'),
+        ("ALTER SEQUENCE a_seq RENAME TO b_seq;", "ALTER SEQUENCE b_seq RENAME TO a_seq;"),
+        ("ALTER VIEW v RENAME TO w;", "ALTER VIEW w RENAME TO v;"),
+        (
+            "ALTER TYPE \"Role\" RENAME VALUE 'ADMIN' TO 'OWNER';",
+            "ALTER TYPE \"Role\" RENAME VALUE 'OWNER' TO 'ADMIN';",
+        ),
+    ],
+)
+def test_renames_of_indexes_types_sequences_and_views_are_undone(sql: str, expected: str) -> None:
+    script = generate_rollback(sql, "postgresql")
+
+    assert script.lines == [expected]

@@ -1,0 +1,153 @@
+"""ALTER TABLE undone from the catalog: each action's inverse, read before the migration runs
+where the SQL alone does not say what was there (the previous default, type, nullability, a
+dropped column's whole definition, a dropped constraint), and from the SQL otherwise."""
+
+from __future__ import annotations
+
+import re
+
+from . import catalog_definitions as catalog
+from .sql.names import render_part
+from .sql.operations import (
+    AddColumn,
+    AddConstraint,
+    AlterColumn,
+    AlterTable,
+    DropColumn,
+    OtherAction,
+    Rename,
+    RenameTo,
+)
+from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, invert_action
+
+_DIALECT = "postgresql"
+_DROP_CONSTRAINT = re.compile(
+    r'DROP CONSTRAINT (?P<if_exists>IF EXISTS )?(?P<name>"(?:[^"]|"")*"|[^\s"]+)', re.IGNORECASE
+)
+
+
+def alter_table(cursor, operation: AlterTable, seen: catalog.Seen) -> list[str] | None:
+    """The statements undoing ``operation``, newest action first; None if one action has no
+    inverse (the generator then says which)."""
+    cursor.execute(
+        "SELECT c.oid, c.oid::regclass::text, c.relname FROM pg_class c "
+        "WHERE c.oid = to_regclass(%s)",
+        [str(operation.table)],
+    )
+    row = cursor.fetchone()
+    if row is None:  # the migration created the table earlier: the SQL alone undoes it
+        return None
+    oid, table, relname = row
+    # The table keeps its name until its own RENAME TO is undone (the last inverse).
+    current = table
+    renamed = next((a for a in operation.actions if isinstance(a, RenameTo)), None)
+    if renamed is not None:
+        current = render_part(renamed.new, _DIALECT)
+        if operation.table.schema:
+            current = f"{render_part(operation.table.schema, _DIALECT)}.{current}"
+    notes: list[str] = []
+    lines: list[str] = []
+    for action in reversed(operation.actions):
+        part = _action(cursor, oid, relname, current, action, seen, notes)
+        if part is None:
+            return None
+        lines += part
+    return notes + lines
+
+
+def _action(cursor, oid, relname, current, action, seen, notes) -> list[str] | None:
+    if isinstance(action, DropColumn):
+        return _dropped_column(cursor, oid, current, catalog_name(action.column), seen, notes)
+    if isinstance(action, AlterColumn) and action.change != "OTHER":
+        return _altered_column(cursor, oid, current, action)
+    if isinstance(action, OtherAction):
+        return _other(cursor, oid, current, action, seen)
+    if isinstance(action, RenameTo):
+        return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
+    if isinstance(action, AddConstraint) and action.name is None:
+        return None
+    if isinstance(action, (AddColumn, AddConstraint, Rename)):
+        clause, _ = invert_action(action, _DIALECT)
+        return None if clause is None else [f"ALTER TABLE {current} {clause};"]
+    return None
+
+
+def catalog_name(part: str) -> str:
+    return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
+
+
+def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] | None:
+    found = catalog.columns(cursor, oid, catalog_name(action.column))
+    if not found:
+        return None
+    column = found[0]
+    alter = f"ALTER TABLE {table} ALTER COLUMN {catalog.quoted(column.name)}"
+    if action.change in ("SET DEFAULT", "DROP DEFAULT"):
+        if column.generated or column.identity:
+            return None
+        previous = f"SET DEFAULT {column.default}" if column.default else "DROP DEFAULT"
+        return [f"{alter} {previous};"]
+    if action.change in ("SET NOT NULL", "DROP NOT NULL"):
+        return [f"{alter} {'SET' if column.not_null else 'DROP'} NOT NULL;"]
+    if action.change == "TYPE":
+        lines = [f"{alter} DROP DEFAULT;"] if column.default else []
+        collation = f" COLLATE {column.collation}" if column.collation else ""
+        using = f"{catalog.quoted(column.name)}::{column.type}"
+        lines.append(f"{alter} TYPE {column.type}{collation} USING {using};")
+        if column.default:
+            lines.append(f"{alter} SET DEFAULT {column.default};")
+        return lines
+    return None
+
+
+def _dropped_column(cursor, oid, table: str, name: str, seen, notes) -> list[str] | None:
+    found = catalog.columns(cursor, oid, name)
+    if not found:
+        return None
+    column = found[0]
+    if column.identity or column.sequence or column.generated:
+        return None
+    quoted = catalog.quoted(column.name)
+    lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
+    if column.not_null:  # after the column is back (its rows have the default, or none)
+        lines.append(f"ALTER TABLE {table} ALTER COLUMN {quoted} SET NOT NULL;")
+    if column.comment is not None:
+        lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
+    notes.append(
+        f"{NOTE_PREFIX} the dropped column {quoted} of {table} comes back from its definition "
+        "captured before the migration; the data it held does not come back."
+    )
+    last = max(c.number for c in catalog.columns(cursor, oid))
+    if column.number != last:
+        notes.append(
+            f"{CAUTION_PREFIX} the column {quoted} comes back as the last column of {table} "
+            "(PostgreSQL adds columns at the end), not where it was."
+        )
+    # Constraints and indexes using the column (keys, expressions, predicates, other tables'
+    # foreign keys) went with it.
+    for owner, conname, _, definition in catalog.constraints(
+        cursor,
+        "c.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_constraint'::regclass "
+        "AND d.refobjid = %s AND d.refobjsubid = %s)",
+        [oid, column.number],
+    ):
+        if seen.add_new(("constraint", owner, conname)):
+            lines.append(catalog.add_constraint(owner, conname, definition))
+    for index, definition in catalog.indexes(
+        cursor, "d.refobjid = %s AND d.refobjsubid = %s", [oid, column.number]
+    ):
+        if seen.add_new(("index", index)):
+            lines.append(definition)
+    return lines
+
+
+def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | None:
+    dropped = _DROP_CONSTRAINT.match(action.text)
+    if dropped is None:
+        return None
+    name = catalog_name(dropped.group("name"))
+    found = catalog.constraints(cursor, "c.conrelid = %s AND c.conname = %s", [oid, name])
+    if not found:
+        return [] if dropped.group("if_exists") else None
+    seen.add(("constraint", found[0][0], name))
+    return [catalog.add_constraint(table, name, found[0][3])]

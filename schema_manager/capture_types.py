@@ -1,0 +1,79 @@
+"""``ALTER TYPE … ADD VALUE`` undone on PostgreSQL, which cannot drop an enum value: the
+type is rebuilt with the values it had before and every column using it converted back.
+
+The rebuild fails, and nothing of the rollback stays, if a row still holds an added value
+(the cast to the rebuilt type refuses it, naming the value). What the rebuild cannot handle
+(views or functions that use the type, domains over it) is said in a ``-- WARNING``.
+"""
+
+from __future__ import annotations
+
+from . import catalog_definitions as catalog
+from .sql.operations import AlterObject
+from .sql.rollback import WARNING_PREFIX
+
+
+def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str] | None:
+    """The rebuild undoing every value the migration adds to the type (made once, for the
+    first ``ADD VALUE`` of that type); [] when the type or the value existed already."""
+    cursor.execute(
+        "SELECT t.oid, t.oid::regtype::text, t.typname, t.typarray, t.typtype::text "
+        "FROM pg_type t WHERE t.oid = to_regtype(%s)",
+        [str(operation.name)],
+    )
+    row = cursor.fetchone()
+    if row is None:  # created by the same migration: its DROP TYPE undoes it
+        return []
+    oid, name, typname, array_oid, kind = row
+    if kind != "e":
+        return None
+    values = catalog.enum_values(cursor, oid)
+    added = operation.new[1:-1].replace("''", "'")
+    if added in values or not seen.add_new(("enum", oid)):
+        return []
+    why = _obstacle(cursor, oid, array_oid)
+    if why is not None:
+        statement = operation.statement
+        return [
+            f"{WARNING_PREFIX} cannot roll back statement {statement.index + 1} "
+            f"({statement.summary}): PostgreSQL cannot drop an enum value, and the type cannot "
+            f"be rebuilt without it because {why}; write the rollback by hand."
+        ]
+    old = catalog.quoted(f"{typname}_before_rollback"[:63])
+    lines = [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
+    cursor.execute(
+        "SELECT a.attrelid::regclass::text, a.attname, a.atttypid = %s, "
+        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2",
+        [oid, oid, array_oid],
+    )
+    for table, column, scalar, default in cursor.fetchall():
+        alter = f"ALTER TABLE {table} ALTER COLUMN {catalog.quoted(column)}"
+        target = name if scalar else f"{name}[]"
+        via = "text" if scalar else "text[]"
+        if default:
+            lines.append(f"{alter} DROP DEFAULT;")
+        lines.append(f"{alter} TYPE {target} USING {catalog.quoted(column)}::{via}::{target};")
+        if default:
+            lines.append(f"{alter} SET DEFAULT {default};")
+    lines.append(f"DROP TYPE {old};")
+    return lines
+
+
+def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
+    """Why the type cannot be swapped for a rebuilt one, or None."""
+    cursor.execute(
+        "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
+        "WHERE d.refobjid IN (%s, %s) AND d.deptype = 'n' AND NOT ("
+        "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
+        "WHERE c.oid = d.objid AND c.relkind IN ('r', 'p'))) "
+        "AND d.classid <> 'pg_attrdef'::regclass "
+        "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) ORDER BY 1 LIMIT 3",
+        [oid, array_oid, oid, array_oid],
+    )
+    dependents = [description for (description,) in cursor.fetchall()]
+    if dependents:
+        return f"other objects use it ({', '.join(dependents)})"
+    return None

@@ -1,0 +1,193 @@
+"""Definitions read back from a PostgreSQL catalog as the DDL that recreates them: a column, a
+table with its sequences, keys, indexes and comments, an enum type, a sequence, a function.
+
+Each reader returns the statements, or None when the object holds something it does not
+recreate (then the rollback keeps its ``-- WARNING`` and is written by hand).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .sql.names import render_part
+
+_COLUMNS = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+       CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+       a.attnum, col_description(a.attrelid, a.attnum),
+       pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    not_null: bool
+    default: str | None
+    identity: str  # '' , 'a' (ALWAYS) or 'd' (BY DEFAULT)
+    generated: str  # '' or 's' (STORED)
+    collation: str | None
+    number: int
+    comment: str | None
+    sequence: str | None  # the sequence it owns (serial or identity)
+
+    def definition(self, identity_options: str = "", not_null: bool = True) -> str:
+        """Type, collation, default or generation, identity and (if ``not_null``) NOT NULL."""
+        parts = [self.type]
+        if self.collation:
+            parts.append(f"COLLATE {self.collation}")
+        if self.generated == "s" and self.default:
+            parts.append(f"GENERATED ALWAYS AS ({self.default}) STORED")
+        elif self.default:
+            parts.append(f"DEFAULT {self.default}")
+        if self.identity:
+            kind = "ALWAYS" if self.identity == "a" else "BY DEFAULT"
+            options = f" ({identity_options})" if identity_options else ""
+            parts.append(f"GENERATED {kind} AS IDENTITY{options}")
+        if self.not_null and not_null:
+            parts.append("NOT NULL")
+        return " ".join(parts)
+
+
+def quoted(name: str) -> str:
+    """A catalog name (exact spelling) quoted for PostgreSQL only if it needs it."""
+    return render_part('"' + name.replace('"', '""') + '"', "postgresql")
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def columns(cursor, oid: int, name: str | None = None) -> list[Column]:
+    query = _COLUMNS + (" AND a.attname = %s" if name else "") + " ORDER BY a.attnum"
+    cursor.execute(query, [oid, name] if name else [oid])
+    return [Column(*row) for row in cursor.fetchall()]
+
+
+def sequence_options(cursor, sequence: str) -> str | None:
+    """``AS type START WITH … CYCLE`` for ``sequence`` (a regclass text), None if missing."""
+    cursor.execute(
+        "SELECT format_type(seqtypid, NULL), seqstart, seqincrement, seqmin, seqmax, seqcache, "
+        "seqcycle FROM pg_sequence WHERE seqrelid = to_regclass(%s)",
+        [sequence],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    kind, start, increment, minimum, maximum, cache, cycle = row
+    return (
+        f"AS {kind} START WITH {start} INCREMENT BY {increment} MINVALUE {minimum} "
+        f"MAXVALUE {maximum} CACHE {cache}{' CYCLE' if cycle else ' NO CYCLE'}"
+    )
+
+
+def constraints(cursor, where: str, params: list) -> list[tuple[str, str, str, str]]:
+    """(table, name, type, definition) of the constraints ``where`` selects, keys first."""
+    cursor.execute(
+        "SELECT c.conrelid::regclass::text, c.conname, c.contype::text, "
+        "pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE " + where + " "
+        "ORDER BY c.contype <> 'p', c.contype <> 'u', c.contype = 'f', c.conname",
+        params,
+    )
+    return list(cursor.fetchall())
+
+
+def add_constraint(table: str, name: str, definition: str) -> str:
+    return f"ALTER TABLE {table} ADD CONSTRAINT {quoted(name)} {definition};"
+
+
+def table(cursor, oid: int) -> list[str] | None:
+    """CREATE TABLE with its columns' sequences, constraints, indexes, triggers and comments;
+    None for what it does not recreate (partitions, inheritance, row security, options)."""
+    cursor.execute(
+        "SELECT c.oid::regclass::text, c.relkind::text, c.relpersistence::text, c.reloptions, "
+        "c.relrowsecurity, c.relispartition, obj_description(c.oid, 'pg_class'), "
+        "EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) "
+        "FROM pg_class c WHERE c.oid = %s",
+        [oid],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    name, kind, persistence, options, row_security, partition, comment, inherits = row
+    if kind != "r" or persistence != "p" or options or row_security or partition or inherits:
+        return None
+    before: list[str] = []
+    after: list[str] = []
+    definitions = []
+    for column in columns(cursor, oid):
+        identity_options = ""
+        if column.sequence:
+            options = sequence_options(cursor, column.sequence)
+            if options is None:
+                return None
+            if column.identity:
+                identity_options = f"SEQUENCE NAME {column.sequence} {options}"
+            else:  # serial: the sequence exists before the default that names it
+                before.append(f"CREATE SEQUENCE {column.sequence} {options};")
+                after.append(
+                    f"ALTER SEQUENCE {column.sequence} OWNED BY {name}.{quoted(column.name)};"
+                )
+        definitions.append(f"{quoted(column.name)} {column.definition(identity_options)}")
+        if column.comment is not None:
+            after.append(
+                f"COMMENT ON COLUMN {name}.{quoted(column.name)} IS {literal(column.comment)};"
+            )
+    lines = [*before, f"CREATE TABLE {name} ({', '.join(definitions)});"]
+    for _, conname, _, definition in constraints(cursor, "c.conrelid = %s", [oid]):
+        lines.append(add_constraint(name, conname, definition))
+    lines += [definition for _, definition in indexes(cursor, "i.indrelid = %s", [oid])]
+    cursor.execute(
+        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal "
+        "ORDER BY tgname",
+        [oid],
+    )
+    lines += [f"{definition};" for (definition,) in cursor.fetchall()]
+    if comment is not None:
+        lines.append(f"COMMENT ON TABLE {name} IS {literal(comment)};")
+    return lines + after
+
+
+def indexes(cursor, where: str, params: list) -> list[tuple[str, str]]:
+    """(name, definition) of the indexes ``where`` selects that no constraint owns."""
+    cursor.execute(
+        "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+        "FROM pg_index i LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass "
+        "AND d.objid = i.indexrelid WHERE " + where + " "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
+        "AND c.contype IN ('p', 'u', 'x')) ORDER BY 1",
+        params,
+    )
+    return [(name, f"{definition};") for name, definition in cursor.fetchall()]
+
+
+def enum_values(cursor, type_oid: int) -> list[str]:
+    cursor.execute(
+        "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", [type_oid]
+    )
+    return [label for (label,) in cursor.fetchall()]
+
+
+def create_enum(name: str, values: list[str]) -> str:
+    return f"CREATE TYPE {name} AS ENUM ({', '.join(literal(value) for value in values)});"
+
+
+class Seen(set):
+    """Definitions already captured for an earlier statement of the same migration: a DROP
+    COLUMN also removes the column's constraints and indexes, which an earlier DROP may have
+    captured already (recreating them twice would fail)."""
+
+    def add_new(self, key: tuple) -> bool:
+        new = key not in self
+        self.add(key)
+        return new
