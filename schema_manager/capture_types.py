@@ -40,7 +40,23 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
             f"be rebuilt without it because {why}; write the rollback by hand."
         ]
     old = catalog.quoted(f"{typname}_before_rollback"[:63])
-    lines = [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
+    # Indexes and checks that name the type (a predicate's 'VALUE'::type) are made again
+    # over the rebuilt type, from their definitions read now.
+    checks = catalog.constraints(
+        cursor,
+        "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")",
+        [oid, array_oid],
+    )
+    cursor.execute(
+        "SELECT i.oid::regclass::text, pg_get_indexdef(i.oid) FROM pg_class i WHERE i.oid IN ("
+        + _USES_TYPE.format("pg_class")
+        + ") AND i.relkind = 'i'",
+        [oid, array_oid],
+    )
+    indexes = cursor.fetchall()
+    lines = [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in checks]
+    lines += [f"DROP INDEX {index};" for index, _ in indexes]
+    lines += [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
     cursor.execute(
         "SELECT a.attrelid::regclass::text, a.attname, a.atttypid = %s, "
         "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
@@ -59,7 +75,15 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
         if default:
             lines.append(f"{alter} SET DEFAULT {default};")
     lines.append(f"DROP TYPE {old};")
+    lines += [f"{definition};" for _, definition in indexes]
+    lines += [catalog.add_constraint(t, n, d) for t, n, _, d in checks]
     return lines
+
+
+_USES_TYPE = (
+    "SELECT d.objid FROM pg_depend d WHERE d.classid = '{}'::regclass "
+    "AND d.refobjid IN (%s, %s) AND d.deptype = 'n'"
+)
 
 
 def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
@@ -69,7 +93,10 @@ def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
         "WHERE d.refobjid IN (%s, %s) AND d.deptype = 'n' AND NOT ("
         "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
         "WHERE c.oid = d.objid AND c.relkind IN ('r', 'p'))) "
-        "AND d.classid <> 'pg_attrdef'::regclass "
+        "AND d.classid <> 'pg_attrdef'::regclass AND NOT (d.classid = 'pg_constraint'::regclass "
+        "AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.oid = d.objid AND c.contype = 'c')) "
+        "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND EXISTS (SELECT 1 "
+        "FROM pg_class c WHERE c.oid = d.objid AND c.relkind = 'i')) "
         "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) ORDER BY 1 LIMIT 3",
         [oid, array_oid, oid, array_oid],
     )

@@ -74,8 +74,9 @@ def columns(cursor, oid: int, name: str | None = None) -> list[Column]:
     return [Column(*row) for row in cursor.fetchall()]
 
 
-def sequence_options(cursor, sequence: str) -> str | None:
-    """``AS type START WITH … CYCLE`` for ``sequence`` (a regclass text), None if missing."""
+def sequence_options(cursor, sequence: str, typed: bool = True) -> str | None:
+    """``AS type START WITH … CYCLE`` for ``sequence`` (a regclass text), None if missing;
+    without ``AS type`` unless ``typed`` (an identity's sequence has its column's type)."""
     cursor.execute(
         "SELECT format_type(seqtypid, NULL), seqstart, seqincrement, seqmin, seqmax, seqcache, "
         "seqcycle FROM pg_sequence WHERE seqrelid = to_regclass(%s)",
@@ -86,7 +87,8 @@ def sequence_options(cursor, sequence: str) -> str | None:
         return None
     kind, start, increment, minimum, maximum, cache, cycle = row
     return (
-        f"AS {kind} START WITH {start} INCREMENT BY {increment} MINVALUE {minimum} "
+        (f"AS {kind} " if typed else "")
+        + f"START WITH {start} INCREMENT BY {increment} MINVALUE {minimum} "
         f"MAXVALUE {maximum} CACHE {cache}{' CYCLE' if cycle else ' NO CYCLE'}"
     )
 
@@ -128,7 +130,7 @@ def table(cursor, oid: int) -> list[str] | None:
     for column in columns(cursor, oid):
         identity_options = ""
         if column.sequence:
-            options = sequence_options(cursor, column.sequence)
+            options = sequence_options(cursor, column.sequence, typed=not column.identity)
             if options is None:
                 return None
             if column.identity:
@@ -144,9 +146,11 @@ def table(cursor, oid: int) -> list[str] | None:
                 f"COMMENT ON COLUMN {name}.{quoted(column.name)} IS {literal(column.comment)};"
             )
     lines = [*before, f"CREATE TABLE {name} ({', '.join(definitions)});"]
-    for _, conname, _, definition in constraints(cursor, "c.conrelid = %s", [oid]):
-        lines.append(add_constraint(name, conname, definition))
+    keys = constraints(cursor, "c.conrelid = %s", [oid])
+    # Foreign keys last: one may reference a unique index made just before it.
+    lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind != "f"]
     lines += [definition for _, definition in indexes(cursor, "i.indrelid = %s", [oid])]
+    lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind == "f"]
     cursor.execute(
         "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal "
         "ORDER BY tgname",

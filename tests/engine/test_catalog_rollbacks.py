@@ -1,0 +1,257 @@
+"""Generated rollbacks that read the catalog (PostgreSQL): each capability applied and rolled
+back on a small schema, then the catalogue compared with what it was before the apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager import Migration, SchemaManager
+from schema_manager.rollback_choice import script_cautions, script_warnings, why_unusable
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+# Everything a schema holds that a rollback could get wrong, in a stable order (column order
+# included: a column re-added elsewhere is a difference).
+CATALOGUE = [
+    "SELECT c.relname, c.relkind::text, a.attname, "
+    "format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), "
+    "a.attidentity::text, a.attcollation::regcollation::text, col_description(c.oid, a.attnum) "
+    "FROM pg_class c LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+    "AND NOT a.attisdropped LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind <> 'S' "
+    "AND c.relname NOT LIKE '%%prisma_migrations%%' ORDER BY c.relname, a.attnum",
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+    "AND indexname NOT LIKE '%%prisma_migrations%%' ORDER BY 1",
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = current_schema()::regnamespace "
+    "AND conrelid::regclass::text NOT LIKE '%%prisma_migrations%%' ORDER BY 1, 2",
+    "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
+    "WHERE t.typnamespace = current_schema()::regnamespace ORDER BY 1, e.enumsortorder",
+    "SELECT sequencename, data_type::text, start_value, increment_by, max_value FROM "
+    "pg_sequences WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT proname, pg_get_functiondef(oid) FROM pg_proc "
+    "WHERE pronamespace = current_schema()::regnamespace ORDER BY 1, 2",
+    "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace "
+    "AND obj_description(c.oid, 'pg_class') IS NOT NULL ORDER BY 1",
+]
+
+
+def _catalogue(targets) -> list[list[tuple]]:
+    return [targets.fetch("development", query) for query in CATALOGUE]
+
+
+def _round_trip(targets, setup: str, sql: str, migration_id: str = "002_change") -> str:
+    """Apply ``sql`` over ``setup``, roll it back, and assert the catalogue is as before;
+    returns the rollback script."""
+    targets.execute("development", setup)
+    before = _catalogue(targets)
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id=migration_id, name="change", sql=sql), "development"
+    )
+    assert applied.success, applied.error
+    script = applied.rollback_script
+    assert script_warnings(script) == [], script
+    assert why_unusable(migration_id, script) is None
+    assert _catalogue(targets) != before or not sql.strip()
+
+    rolled_back = manager.rollback_migration_sync(migration_id, "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert _catalogue(targets) == before
+    return script
+
+
+def test_set_default_is_undone_with_the_previous_default(postgres_targets):
+    script = _round_trip(
+        postgres_targets,
+        "CREATE TABLE t (id INT, status TEXT DEFAULT 'new', n INT);",
+        "ALTER TABLE t ALTER COLUMN status SET DEFAULT 'open', ALTER COLUMN n SET DEFAULT 1;",
+    )
+
+    assert "SET DEFAULT 'new'::text" in script
+    assert "ALTER COLUMN n DROP DEFAULT" in script
+    assert script_cautions(script) == []
+
+
+def test_nullability_is_put_back_as_it_was(postgres_targets):
+    _round_trip(
+        postgres_targets,
+        "CREATE TABLE t (id INT, a INT NOT NULL, b INT);",
+        # SET NOT NULL on a column that already is: undoing it must not drop NOT NULL.
+        "ALTER TABLE t ALTER COLUMN a SET NOT NULL, ALTER COLUMN b SET NOT NULL;",
+    )
+
+
+def test_a_dropped_last_column_comes_back_whole(postgres_targets):
+    setup = """
+    CREATE TABLE accounts (id INT PRIMARY KEY,
+        code TEXT COLLATE "C" NOT NULL DEFAULT 'x' CHECK (code <> ''));
+    CREATE UNIQUE INDEX accounts_code ON accounts (code);
+    COMMENT ON COLUMN accounts.code IS 'the code';
+    CREATE TABLE links (account_code TEXT REFERENCES accounts (code));
+    """
+    script = _round_trip(postgres_targets, setup, "ALTER TABLE accounts DROP COLUMN code CASCADE;")
+
+    assert script_cautions(script) == []  # it was the last column: exact
+    assert "does not come back" in script
+
+
+def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);")
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_drop_b", name="drop_b", sql="ALTER TABLE t DROP COLUMN b;"),
+        "development",
+    )
+
+    assert applied.success, applied.error
+    [caution] = script_cautions(applied.rollback_script)
+    assert "comes back as the last column of t" in caution
+    assert why_unusable("002_drop_b", applied.rollback_script) is None
+
+
+def test_a_multi_action_alter_table_is_undone_action_by_action(postgres_targets):
+    _round_trip(
+        postgres_targets,
+        "CREATE TABLE t (id INT, amount INT DEFAULT 3, old TEXT NOT NULL);",
+        "ALTER TABLE t ADD COLUMN fresh INT, ALTER COLUMN amount TYPE BIGINT, "
+        "DROP COLUMN old, ALTER COLUMN id SET NOT NULL;",
+    )
+
+
+def test_dropped_table_with_serial_keys_and_comments_is_recreated(postgres_targets):
+    setup = """
+    CREATE TABLE owners (id SERIAL PRIMARY KEY);
+    CREATE TABLE "Pets" (id SERIAL PRIMARY KEY, name VARCHAR(40) NOT NULL,
+        owner INT REFERENCES owners (id) ON DELETE CASCADE, tag BIGINT GENERATED BY DEFAULT AS
+        IDENTITY, UNIQUE (name, owner));
+    CREATE INDEX pets_lower_name ON "Pets" (lower(name));
+    COMMENT ON TABLE "Pets" IS 'pets';
+    """
+    script = _round_trip(postgres_targets, setup, 'DROP TABLE "Pets";')
+
+    assert "does not come back" in script
+
+
+def test_dropped_enum_sequence_and_function_are_recreated(postgres_targets):
+    setup = """
+    CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+    CREATE SEQUENCE counter AS integer START WITH 5 INCREMENT BY 2;
+    CREATE FUNCTION twice(n integer) RETURNS integer LANGUAGE sql AS 'SELECT n * 2';
+    """
+    _round_trip(
+        postgres_targets,
+        setup,
+        "DROP TYPE mood; DROP SEQUENCE counter; DROP FUNCTION twice(integer);",
+    )
+
+
+def test_drop_if_exists_of_nothing_needs_no_rollback(postgres_targets):
+    script = _round_trip(
+        postgres_targets,
+        "CREATE TABLE t (id INT);",
+        "DROP INDEX IF EXISTS no_such_index; DROP TABLE IF EXISTS no_such_table; "
+        "ALTER TABLE t DROP CONSTRAINT IF EXISTS no_such_key, ADD COLUMN x INT;",
+    )
+
+    assert "no_such" not in script
+
+
+def test_create_or_replace_puts_the_previous_definition_back(postgres_targets):
+    setup = """
+    CREATE TABLE t (id INT, name TEXT);
+    CREATE VIEW names AS SELECT name FROM t;
+    CREATE FUNCTION label(n integer) RETURNS text LANGUAGE sql AS $$ SELECT 'old' $$;
+    """
+    _round_trip(
+        postgres_targets,
+        setup,
+        "CREATE OR REPLACE VIEW names AS SELECT name, id FROM t; "
+        "CREATE OR REPLACE FUNCTION label(n integer) RETURNS text LANGUAGE sql AS $$ SELECT 'new' $$; "
+        "CREATE OR REPLACE FUNCTION fresh() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    )
+
+
+ENUM_SETUP = """
+CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
+CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'USER', past "Role"[]);
+CREATE INDEX members_role ON members (role) WHERE role = 'ADMIN';
+"""
+ADD_VALUES = (
+    "ALTER TYPE \"Role\" ADD VALUE 'OWNER'; ALTER TYPE \"Role\" ADD VALUE 'GUEST' BEFORE 'USER';"
+)
+
+
+def test_added_enum_values_are_removed_by_rebuilding_the_type(postgres_targets):
+    script = _round_trip(postgres_targets, ENUM_SETUP, ADD_VALUES)
+
+    assert script_cautions(script) == []
+
+
+def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", ENUM_SETUP)
+    manager = SchemaManager()
+    assert manager.apply_migration_sync(
+        Migration(id="002_values", name="values", sql=ADD_VALUES), "development"
+    ).success
+    targets.execute("development", "INSERT INTO members VALUES (1, 'OWNER', NULL)")
+    before = _catalogue(targets)
+
+    rolled_back = manager.rollback_migration_sync("002_values", "development")
+
+    assert not rolled_back.success
+    assert "OWNER" in str(rolled_back.error)
+    assert _catalogue(targets) == before
+
+
+def test_an_enum_that_a_function_uses_says_why_it_cannot_be_rebuilt(postgres_targets):
+    targets = postgres_targets
+    targets.execute(
+        "development",
+        ENUM_SETUP + 'CREATE FUNCTION is_admin(r "Role") RETURNS bool LANGUAGE sql '
+        "AS $$ SELECT r = 'ADMIN' $$;",
+    )
+
+    validation = SchemaManager().validate_migration_sync(
+        Migration(id="002_values", name="values", sql=ADD_VALUES)
+    )
+
+    [warning] = script_warnings(validation.rollback_script)
+    assert "PostgreSQL cannot drop an enum value" in warning
+    assert "function is_admin" in warning
+
+
+def test_renames_and_row_changes_round_trip(postgres_targets):
+    setup = """
+    CREATE TYPE kind AS ENUM ('a', 'b');
+    CREATE TABLE t (id INT, k kind);
+    CREATE INDEX t_id ON t (id);
+    INSERT INTO t VALUES (1, 'a');
+    """
+    script = _round_trip(
+        postgres_targets,
+        setup,
+        "ALTER INDEX t_id RENAME TO t_id_idx; ALTER TYPE kind RENAME TO sort; "
+        "ALTER TYPE sort RENAME VALUE 'a' TO 'aa'; UPDATE t SET id = 2; DELETE FROM t;",
+    )
+
+    assert script.count("changes rows only") == 2
+
+
+def test_a_migration_that_changes_rows_only_rolls_back(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE t (id INT);")
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id="002_rows", name="rows", sql="INSERT INTO t VALUES (1);"), "development"
+    )
+    assert applied.success, applied.error
+
+    rolled_back = manager.rollback_migration_sync("002_rows", "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert targets.fetch("development", "SELECT id FROM t") == [(1,)]
