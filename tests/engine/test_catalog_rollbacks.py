@@ -170,7 +170,8 @@ def test_create_or_replace_puts_the_previous_definition_back(postgres_targets):
         postgres_targets,
         setup,
         "CREATE OR REPLACE VIEW names AS SELECT name, id FROM t; "
-        "CREATE OR REPLACE FUNCTION label(n integer) RETURNS text LANGUAGE sql AS $$ SELECT 'new' $$; "
+        "CREATE OR REPLACE FUNCTION label(n integer) RETURNS text LANGUAGE sql "
+        "AS $$ SELECT 'new' $$; "
         "CREATE OR REPLACE FUNCTION fresh() RETURNS int LANGUAGE sql AS 'SELECT 1';",
     )
 
