@@ -119,14 +119,14 @@ def _index(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
     return [f"{definition};"]
 
 
-def _view(cursor, oid: int, kind: str) -> list[str] | None:
+def _view(cursor, oid: int, kind: str) -> list[str]:
     cursor.execute("SELECT %s::regclass::text, pg_get_viewdef(%s)", [oid, oid])
     name, query = cursor.fetchone()
     return [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
 
 
 def _table(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
-    lines = catalog.table(cursor, oid)
+    lines = catalog.table(cursor, oid, seen)
     if lines is None:
         return None
     # Keys of other tables that pointed at it were dropped with it (CASCADE).

@@ -46,13 +46,15 @@ def alter_table(cursor, operation: AlterTable, seen: catalog.Seen) -> list[str] 
         if operation.table.schema:
             current = f"{render_part(operation.table.schema, _DIALECT)}.{current}"
     notes: list[str] = []
-    lines: list[str] = []
-    for action in reversed(operation.actions):
+    parts: list[list[str]] = []
+    # Read in the order the actions run (what an earlier one restores, a later one does not
+    # restore again), undone in the reverse order.
+    for action in operation.actions:
         part = _action(cursor, oid, relname, current, action, seen, notes)
         if part is None:
             return None
-        lines += part
-    return notes + lines
+        parts.append(part)
+    return notes + [line for part in reversed(parts) for line in part]
 
 
 def _action(cursor, oid, relname, current, action, seen, notes) -> list[str] | None:
@@ -151,5 +153,6 @@ def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | No
     found = catalog.constraints(cursor, "c.conrelid = %s AND c.conname = %s", [oid, name])
     if not found:
         return [] if dropped.group("if_exists") else None
-    seen.add(("constraint", found[0][0], name))
+    if not seen.add_new(("constraint", found[0][0], name)):
+        return []  # an earlier drop of its column brings it back
     return [catalog.add_constraint(table, name, found[0][3])]

@@ -108,9 +108,10 @@ def add_constraint(table: str, name: str, definition: str) -> str:
     return f"ALTER TABLE {table} ADD CONSTRAINT {quoted(name)} {definition};"
 
 
-def table(cursor, oid: int) -> list[str] | None:
+def table(cursor, oid: int, seen: Seen) -> list[str] | None:
     """CREATE TABLE with its columns' sequences, constraints, indexes, triggers and comments;
-    None for what it does not recreate (partitions, inheritance, row security, options)."""
+    None for what it does not recreate (partitions, inheritance, row security, options).
+    Constraints and indexes in ``seen`` are left to the earlier statement that dropped them."""
     cursor.execute(
         "SELECT c.oid::regclass::text, c.relkind::text, c.relpersistence::text, c.reloptions, "
         "c.relrowsecurity, c.relispartition, obj_description(c.oid, 'pg_class'), "
@@ -147,9 +148,14 @@ def table(cursor, oid: int) -> list[str] | None:
             )
     lines = [*before, f"CREATE TABLE {name} ({', '.join(definitions)});"]
     keys = constraints(cursor, "c.conrelid = %s", [oid])
+    keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind != "f"]
-    lines += [definition for _, definition in indexes(cursor, "i.indrelid = %s", [oid])]
+    lines += [
+        definition
+        for index, definition in indexes(cursor, "i.indrelid = %s", [oid])
+        if seen.add_new(("index", index))
+    ]
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind == "f"]
     cursor.execute(
         "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal "

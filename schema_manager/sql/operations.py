@@ -419,8 +419,8 @@ def _alter_object(statement: Statement, cursor: WordCursor) -> Operation | None:
     if name is None:
         return None
     if cursor.take_keywords("RENAME", "TO"):
-        new = cursor.take_name()
-        return AlterObject(statement, kind, name, "RENAME TO", new.object) if new else None
+        renamed = cursor.take_name()
+        return AlterObject(statement, kind, name, "RENAME TO", renamed.object) if renamed else None
     if kind != "TYPE":
         return None
     if cursor.take_keywords("ADD", "VALUE"):

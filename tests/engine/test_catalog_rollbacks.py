@@ -256,3 +256,23 @@ def test_a_migration_that_changes_rows_only_rolls_back(postgres_targets):
 
     assert rolled_back.success, rolled_back.error
     assert targets.fetch("development", "SELECT id FROM t") == [(1,)]
+
+
+def test_what_an_earlier_statement_dropped_is_restored_once(postgres_targets):
+    setup = """
+    CREATE TABLE users (id INT PRIMARY KEY);
+    CREATE TABLE shares (id INT, owner INT, token TEXT,
+        CONSTRAINT shares_pkey PRIMARY KEY (id),
+        CONSTRAINT shares_owner_fkey FOREIGN KEY (owner) REFERENCES users (id));
+    CREATE UNIQUE INDEX shares_token_key ON shares (token);
+    CREATE TABLE profiles (id INT, old_key INT, CONSTRAINT profiles_pkey PRIMARY KEY (old_key));
+    """
+    _round_trip(
+        postgres_targets,
+        setup,
+        # As Prisma writes them: the keys and indexes first, then the table.
+        "ALTER TABLE shares DROP CONSTRAINT shares_owner_fkey; DROP INDEX shares_token_key; "
+        "DROP TABLE shares; ALTER TABLE profiles DROP CONSTRAINT profiles_pkey, "
+        "DROP COLUMN old_key, ADD COLUMN new_key INT NOT NULL, "
+        "ADD CONSTRAINT profiles_pkey PRIMARY KEY (new_key);",
+    )
