@@ -62,8 +62,6 @@ CATEGORIES = (
     "silently wrong",
     "apply refused",
 )
-CAUTION_PREFIX = "-- CAUTION:"
-WARNING_PREFIX = "-- WARNING:"
 
 
 @dataclass
@@ -106,8 +104,7 @@ class Server:
         return urlunsplit(parts._replace(path="/" + name))
 
     def create(self, name: str, template: str | None = None) -> str:
-        full = f"{self.prefix}_{name}"
-        self.drop(full)
+        full = name if name.startswith(self.prefix) else f"{self.prefix}_{name}"
         copy = f' TEMPLATE "{template}"' if template else ""
         self.admin.execute(f'CREATE DATABASE "{full}"{copy}')
         self.created.append(full)
@@ -115,9 +112,11 @@ class Server:
 
     def drop(self, full: str) -> None:
         self.admin.execute(f'DROP DATABASE IF EXISTS "{full}" WITH (FORCE)')
+        if full in self.created:
+            self.created.remove(full)
 
     def drop_all(self) -> None:
-        for name in self.created:
+        for name in list(self.created):
             self.drop(name)
         self.admin.close()
 
@@ -254,7 +253,6 @@ def reason_key(warning: str) -> str:
 
 def run_corpus(server: Server, directory: Path, limit: int | None, verbose: bool) -> CorpusReport:
     from schema_manager import services
-    from schema_manager.rollback_choice import script_warnings
 
     started = time.monotonic()
     folders = migration_folders(directory)[:limit]
@@ -283,74 +281,20 @@ def run_corpus(server: Server, directory: Path, limit: int | None, verbose: bool
     server.drop(plan_db)
     server.drop(psql_db)
 
-    # 2. Each migration from its predecessor's state.
+    # 2. Each migration from its predecessor's state: ``chain`` holds migrations < i; after
+    # i is applied there, a copy of it is rolled back and compared with the state before.
     outcomes: list[Outcome] = []
-    previous = server.create(f"{tag}_0")
-    previous_schema = server.schema(previous)
+    chain = server.create(f"{tag}_chain")
+    previous_schema = server.schema(chain)
     for number, folder in enumerate(folders, start=1):
-        migration = to_migration(folder)
-        work = server.create(f"{tag}_work", template=previous)
-        point_at(work)
-        [*_, result] = services.apply([migration], "corpus", allow_destructive=True) or [None]
-        apply_refused = result is None or not result.success
-        if apply_refused:
-            release()
-            error = server.psql(work, folder / "migration.sql")
-            if error:
-                raise SystemExit(f"{folder.name} does not apply with psql either: {error}")
-            point_at(work)
-            services.apply([to_migration(folder)], "corpus", fake=True)
-        release()
-        after_schema = server.schema(work)
-        following = server.create(f"{tag}_{number}", template=work)
-        outcome = Outcome(
-            folder.name, "", after_schema != previous_schema, rules=rule_counts(migration.sql)
-        )
-        if apply_refused:
-            outcome.category = "apply refused"
-            outcome.reasons = [(result.message or result.error or "") if result else "no result"]
-        else:
-            script = result.rollback_script
-            warnings = script_warnings(script)
-            outcome.cautions = [
-                line.strip()[len(CAUTION_PREFIX) :].strip()
-                for line in script.splitlines()
-                if line.strip().startswith(CAUTION_PREFIX)
-            ]
-            if warnings:
-                outcome.reasons = sorted({reason_key(warning) for warning in warnings})
-                outcome.category = "refused"
-                script_file = Path(tempfile.mkstemp(suffix=".sql")[1])
-                script_file.write_text(script)
-                if (
-                    server.psql(work, script_file) is None
-                    and server.schema(work) == previous_schema
-                ):
-                    outcome.category = "refused, would be exact"
-                script_file.unlink()
-            else:
-                point_at(work)
-                [rolled] = services.rollback([migration.id], "corpus")
-                release()
-                if not rolled.success:
-                    outcome.category = "failed"
-                    outcome.reasons = [f"{rolled.message} {rolled.error or ''}".strip()[:300]]
-                else:
-                    rolled_schema = server.schema(work)
-                    if rolled_schema == previous_schema:
-                        outcome.category = "exact"
-                    else:
-                        outcome.category = "wrong, warned" if outcome.cautions else "silently wrong"
-                        outcome.difference = difference(previous_schema, rolled_schema)
-        server.drop(work)
-        server.drop(previous)
-        previous, previous_schema = following, after_schema
+        outcome, after_schema = step(server, chain, folder, number, previous_schema)
+        previous_schema = after_schema
         outcomes.append(outcome)
         if verbose:
             print(f"  {folder.name}: {outcome.category} {outcome.reasons or ''}", file=sys.stderr)
             for line in outcome.difference:
                 print(f"      {line[:200]}", file=sys.stderr)
-    server.drop(previous)
+    server.drop(chain)
     return CorpusReport(
         directory.name,
         len(folders),
@@ -361,6 +305,72 @@ def run_corpus(server: Server, directory: Path, limit: int | None, verbose: bool
         outcomes,
         round(time.monotonic() - started, 1),
     )
+
+
+def step(
+    server: Server, chain: str, folder: Path, number: int, before: frozenset[str]
+) -> tuple[Outcome, frozenset[str]]:
+    """Migration ``folder`` applied to ``chain`` and rolled back in a copy: its outcome, and
+    the schema it leaves in ``chain``."""
+    from schema_manager import services
+
+    migration = to_migration(folder)
+    point_at(chain)
+    [*_, result] = services.apply([migration], "corpus", allow_destructive=True) or [None]
+    release()
+    if result is None or not result.success:
+        error = server.psql(chain, folder / "migration.sql")
+        if error:
+            raise SystemExit(f"{folder.name} does not apply with psql either: {error}")
+        point_at(chain)
+        services.apply([to_migration(folder)], "corpus", fake=True)
+        release()
+    after = server.schema(chain)
+    outcome = Outcome(folder.name, "", after != before, rules=rule_counts(migration.sql))
+    if result is None or not result.success:
+        outcome.category = "apply refused"
+        outcome.reasons = [(result.message or result.error or "") if result else "no result"]
+        return outcome, after
+    copy = server.create(f"{chain}_{number}", template=chain)
+    try:
+        roll_back(server, copy, migration.id, result.rollback_script, before, outcome)
+    finally:
+        server.drop(copy)
+    return outcome, after
+
+
+def roll_back(
+    server: Server, database: str, migration_id: str, script: str, before, outcome: Outcome
+) -> None:
+    """Roll ``migration_id`` back in ``database`` and classify the outcome."""
+    from schema_manager import services
+    from schema_manager.rollback_choice import script_cautions, script_warnings
+
+    warnings = script_warnings(script)
+    outcome.cautions = script_cautions(script)
+    if warnings:
+        outcome.reasons = sorted({reason_key(warning) for warning in warnings})
+        outcome.category = "refused"
+        with tempfile.NamedTemporaryFile("w", suffix=".sql") as script_file:
+            script_file.write(script)
+            script_file.flush()
+            ran = server.psql(database, Path(script_file.name)) is None
+            if ran and server.schema(database) == before:
+                outcome.category = "refused, would be exact"
+        return
+    point_at(database)
+    [rolled] = services.rollback([migration_id], "corpus")
+    release()
+    if not rolled.success:
+        outcome.category = "failed"
+        outcome.reasons = [f"{rolled.message} {rolled.error or ''}".strip()[:300]]
+        return
+    after = server.schema(database)
+    if after == before:
+        outcome.category = "exact"
+    else:
+        outcome.category = "wrong, warned" if outcome.cautions else "silently wrong"
+        outcome.difference = difference(before, after)
 
 
 def print_report(reports: list[CorpusReport]) -> None:

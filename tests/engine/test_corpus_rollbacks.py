@@ -21,7 +21,7 @@ from tests.conftest import POSTGRES_SKIP_REASON
 from tests.settings import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_MIGRATIONS = 20
+FIRST_MIGRATIONS = 12
 
 
 def _shared() -> Path | None:
@@ -47,9 +47,9 @@ def test_no_generated_rollback_is_silently_wrong_on_real_histories(tmp_path):
     server = urlunsplit(urlsplit(POSTGRES_URL)._replace(path="", query=""))
     report = tmp_path / "corpus.json"
 
+    options = ["--server", server, "--limit", str(FIRST_MIGRATIONS), "--json", str(report)]
     run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "corpus.py"), *map(str, corpora)]
-        + ["--server", server, "--limit", str(FIRST_MIGRATIONS), "--json", str(report)],
+        [sys.executable, str(ROOT / "bench" / "corpus.py"), *map(str, corpora), *options],
         capture_output=True,
         text=True,
         timeout=900,
