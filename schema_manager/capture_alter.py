@@ -50,16 +50,17 @@ def alter_table(cursor, operation: AlterTable, seen: catalog.Seen) -> list[str] 
     # Read in the order the actions run (what an earlier one restores, a later one does not
     # restore again), undone in the reverse order.
     for action in operation.actions:
-        part = _action(cursor, oid, relname, current, action, seen, notes)
+        part = _action(cursor, oid, relname, current, action, seen, notes, operation.statement)
         if part is None:
             return None
         parts.append(part)
     return notes + [line for part in reversed(parts) for line in part]
 
 
-def _action(cursor, oid, relname, current, action, seen, notes) -> list[str] | None:
+def _action(cursor, oid, relname, current, action, seen, notes, statement) -> list[str] | None:
     if isinstance(action, DropColumn):
-        return _dropped_column(cursor, oid, current, catalog_name(action.column), seen, notes)
+        column = catalog_name(action.column)
+        return _dropped_column(cursor, oid, current, column, seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         return _altered_column(cursor, oid, current, action)
     if isinstance(action, OtherAction):
@@ -102,7 +103,7 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] |
     return None
 
 
-def _dropped_column(cursor, oid, table: str, name: str, seen, notes) -> list[str] | None:
+def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) -> list[str] | None:
     found = catalog.columns(cursor, oid, name)
     if not found:
         return None
@@ -116,8 +117,9 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes) -> list[str
     if column.comment is not None:
         lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
     notes.append(
-        f"{NOTE_PREFIX} the dropped column {quoted} of {table} comes back from its definition "
-        "captured before the migration; the data it held does not come back."
+        f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) drops the column "
+        f"{quoted} of {table}: it comes back from its definition captured before the migration; "
+        "the data it held does not come back."
     )
     last = max(c.number for c in catalog.columns(cursor, oid))
     if column.number != last:

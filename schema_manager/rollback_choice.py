@@ -25,6 +25,11 @@ def script_for(
         # Dedented for reading: scripts often come from indented triple-quoted strings.
         return textwrap.dedent(migration.rollback_sql).strip(), False
     captured = capture(migration.sql, alias) if alias else None
+    if captured and archive is not None:
+        # What the archive moves back whole (a dropped table) it undoes itself.
+        for step in archive.steps:
+            if all(each.inverse_complete for each in archive.steps_of(step.index)):
+                captured.pop(step.index, None)
     script = generate_rollback(migration.sql, vendor, captured)
     if archive is not None:  # the one place archive restores join the rollback
         script = extend_rollback(script, archive)
