@@ -181,7 +181,9 @@ def test_rollback_of_migration_not_applied(targets, manager: SchemaManager):
 
 
 def test_irreversible_generated_rollback_is_refused(targets, manager: SchemaManager):
-    targets.execute("development", "CREATE TABLE legacy (id INTEGER)")
+    # PostgreSQL's capture recreates a dropped table, but not one with storage options.
+    options = " WITH (fillfactor = 70)" if targets.engine == "postgresql" else ""
+    targets.execute("development", f"CREATE TABLE legacy (id INTEGER){options}")
     drop = Migration(id="004_drop_legacy", name="drop_legacy", sql="DROP TABLE legacy;")
     assert manager.apply_migration_sync(drop).success
     result = manager.rollback_migration_sync(drop.id)
