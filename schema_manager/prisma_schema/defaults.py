@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
+from decimal import Decimal
 
 from . import postgres_defaults
+from .default_tokens import Parser
 from .identifiers import enum_value_name, identifier, quoted
+from .list_defaults import parse_list
 from .model import Column
+from .postgres_defaults import PARSERS, Value, nothing
 from .types import FieldType
 
 _CAST_LITERAL = re.compile(r"^'((?:[^']|'')*)'(?:::[\w .\"\[\]()-]+)?$", re.DOTALL)
@@ -83,7 +87,7 @@ def _postgresql(column: Column, field_type: FieldType) -> str | None:
         return "autoincrement()"
     if column.default is None:
         return None
-    parsed = postgres_defaults.parse(column.default, family, column.array)
+    parsed = _parse(column.default, family, column.array)
     if parsed is None:
         return None
     if isinstance(parsed, str):
@@ -93,7 +97,7 @@ def _postgresql(column: Column, field_type: FieldType) -> str | None:
     if parsed.kind == "enum":
         name = enum_value_name(str(parsed.value))
         return name if name else _generated(str(parsed.value))
-    return postgres_defaults.render_value(parsed)
+    return _render_value(parsed)
 
 
 def _scalar_literal(value: str, field_type: FieldType, column: Column) -> str | None:
@@ -141,3 +145,42 @@ def _literal(text: str) -> str | None:
 
 def _generated(text: str) -> str:
     return f"dbgenerated({quoted(text)})" if text.strip("\0") else "dbgenerated()"
+
+
+def _parse(text: str, family: str, is_list: bool) -> Value | str | None:
+    """The default as a Value, or the text for ``dbgenerated``; None: no default."""
+    if text.strip().startswith("NULL"):
+        return None
+    parser = Parser(text)
+    if is_list:
+        values = parse_list(parser, family)
+        return text if values is None else Value("list", values)
+    parsed = PARSERS.get(family, nothing)(parser)
+    return parsed if parsed is not None and parser.finished() else text
+
+
+def _render_value(value: Value, enum_name=None) -> str:
+    """A parsed default as Prisma writes it inside ``@default(...)``."""
+    if value.kind == "string":
+        return quoted(str(value.value))
+    if value.kind == "bool":
+        return "true" if value.value else "false"
+    if value.kind == "now":
+        return "now()"
+    if value.kind == "int":
+        return str(value.value)
+    if value.kind == "float":
+        return _decimal(value.value)  # type: ignore[arg-type]
+    if value.kind == "bytes":
+        return quoted(base64.b64encode(value.value).decode())  # type: ignore[arg-type]
+    if value.kind == "enum":
+        return enum_name(value.value) if enum_name else str(value.value)
+    if value.kind == "list":
+        items = value.value or []
+        return "[" + ", ".join(_render_value(item) for item in items) + "]"  # type: ignore[attr-defined]
+    raise ValueError(value.kind)
+
+
+def _decimal(number: Decimal) -> str:
+    text = format(number, "f")
+    return "0" if text in ("-0", "0") else text

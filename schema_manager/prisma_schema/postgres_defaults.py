@@ -11,7 +11,6 @@ after them); uuid and unsupported types are always ``dbgenerated``.
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,24 +18,20 @@ from decimal import Decimal, InvalidOperation
 from .default_tokens import (
     CAST,
     CLOSE,
-    COMMA,
     CSTRING,
     DIGITS,
     DOT,
     DQUOTED,
     IDENT,
-    LCURLY,
     LSQUARE,
     MINUS,
     OPEN,
-    RCURLY,
     RSQUARE,
     STRING,
     Parser,
 )
-from .identifiers import quoted
 
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _C_ESCAPES = {"a": "\x07", "b": "\x08", "v": "\x11", "f": "\x12", "n": "\n", "r": "\r", "t": "\t"}
 
 # Families (what Prisma's describer makes of the column type).
@@ -59,23 +54,11 @@ class Value:
     value: object = None
 
 
-def parse(text: str, family: str, is_list: bool) -> Value | str | None:
-    """The default as a Value, or the text for ``dbgenerated``; None: no default."""
-    if text.strip().startswith("NULL"):
-        return None
-    parser = Parser(text)
-    if is_list:
-        values = _list(parser, family)
-        return text if values is None else Value("list", values)
-    parsed = _PARSERS.get(family, _nothing)(parser)
-    return parsed if parsed is not None and parser.finished() else text
-
-
-def _nothing(parser: Parser) -> Value | None:
+def nothing(parser: Parser) -> Value | None:
     return None
 
 
-def _eat_cast(parser: Parser) -> bool:
+def eat_cast(parser: Parser) -> bool:
     """Consume ``::type name(precision)[]``; False when what follows ``::`` makes no sense."""
     if parser.peek() != CAST:
         return True
@@ -96,7 +79,7 @@ def _eat_cast(parser: Parser) -> bool:
     return True
 
 
-def _string_value(parser: Parser) -> str | None:
+def string_value(parser: Parser) -> str | None:
     kind = parser.peek()
     if kind == STRING:
         raw = parser.expect(STRING) or "''"
@@ -106,7 +89,7 @@ def _string_value(parser: Parser) -> str | None:
         value = _c_style(raw[2:-1])
     else:
         return None
-    return value if _eat_cast(parser) else None
+    return value if eat_cast(parser) else None
 
 
 def _c_style(body: str) -> str:
@@ -129,11 +112,11 @@ def _c_style(body: str) -> str:
 
 
 def _string(parser: Parser) -> Value | None:
-    value = _string_value(parser)
+    value = string_value(parser)
     return None if value is None else Value("string", value)
 
 
-def _int(parser: Parser) -> Value | None:
+def parse_int(parser: Parser) -> Value | None:
     kind = parser.peek()
     if kind == DIGITS:
         return Value("int", int(parser.expect(DIGITS) or "0"))
@@ -142,8 +125,8 @@ def _int(parser: Parser) -> Value | None:
         digits = parser.expect(DIGITS)
         return None if digits is None else Value("int", -int(digits))
     if kind == STRING:
-        contents = _string_value(parser)
-        if contents is None or not _INTEGER.match(contents):
+        contents = string_value(parser)
+        if contents is None or not INTEGER.match(contents):
             return None
         return Value("int", int(contents))
     if kind == IDENT:
@@ -158,7 +141,7 @@ def _sequence(parser: Parser) -> Value | None:
         return None
     if parser.peek() == OPEN:
         parser.expect(OPEN)
-    if parser.peek() not in (STRING, CSTRING) or _string_value(parser) is None:
+    if parser.peek() not in (STRING, CSTRING) or string_value(parser) is None:
         return None
     while True:
         token = parser.next()
@@ -166,16 +149,16 @@ def _sequence(parser: Parser) -> Value | None:
             return None
         if token == CLOSE:
             break
-    if not _eat_cast(parser):
+    if not eat_cast(parser):
         return None
     if parser.peek() == CLOSE:
         parser.expect(CLOSE)
-    return Value("sequence") if _eat_cast(parser) else None
+    return Value("sequence") if eat_cast(parser) else None
 
 
-def _float(parser: Parser) -> Value | None:
+def parse_float(parser: Parser) -> Value | None:
     value = _float_inner(parser)
-    return value if value is not None and _eat_cast(parser) else None
+    return value if value is not None and eat_cast(parser) else None
 
 
 def _float_inner(parser: Parser) -> Value | None:
@@ -185,7 +168,7 @@ def _float_inner(parser: Parser) -> Value | None:
         parser.expect(OPEN)
         opened = True
     elif kind in (STRING, CSTRING):
-        contents = _string_value(parser)
+        contents = string_value(parser)
         return None if contents is None else _float_inner(Parser(contents))
     sign = "-" if parser.peek() == MINUS and parser.expect(MINUS) else ""
     whole = parser.expect(DIGITS)
@@ -223,7 +206,7 @@ def _datetime(parser: Parser) -> Value | None:
         parser.expect(OPEN)
         if parser.expect(CLOSE) is None:
             return None
-    if not _eat_cast(parser):
+    if not eat_cast(parser):
         return None
     return Value("now") if name in ("now", "current_timestamp") else None
 
@@ -232,15 +215,15 @@ def _enum(parser: Parser) -> Value | None:
     kind = parser.peek()
     if kind == IDENT:
         name = parser.expect(IDENT) or ""
-        return Value("enum", name) if _eat_cast(parser) else None
+        return Value("enum", name) if eat_cast(parser) else None
     if kind in (STRING, CSTRING):
-        value = _string_value(parser)
-        return None if value is None or not _eat_cast(parser) else Value("enum", value)
+        value = string_value(parser)
+        return None if value is None or not eat_cast(parser) else Value("enum", value)
     return None
 
 
 def _binary(parser: Parser) -> Value | None:
-    value = _string_value(parser)
+    value = string_value(parser)
     if value is None or not value.startswith("\\x") or not value.isascii():
         return None
     digits = value[2:]
@@ -252,151 +235,13 @@ def _binary(parser: Parser) -> Value | None:
         return None
 
 
-_PARSERS = {
+PARSERS = {
     STRING_FAMILY: _string,
     JSON: _string,
-    INT: _int,
+    INT: parse_int,
     ENUM: _enum,
-    FLOAT: _float,
+    FLOAT: parse_float,
     BOOLEAN: _bool,
     DATETIME: _datetime,
     BINARY: _binary,
 }
-
-
-def _list(parser: Parser, family: str) -> list[Value] | None:
-    kind = parser.peek()
-    if kind in (STRING, CSTRING):
-        contents = _string_value(parser)
-        return None if contents is None else _array_literal(contents, family)
-    if kind in (IDENT, OPEN):
-        return _array_constructor(parser, family)
-    return None
-
-
-def _array_constructor(parser: Parser, family: str) -> list[Value] | None:
-    if parser.peek() == OPEN:
-        parser.expect(OPEN)
-    if (parser.expect(IDENT) or "").lower() != "array" or parser.expect(LSQUARE) is None:
-        return None
-    element = _PARSERS.get(family, _nothing)
-    values: list[Value] = []
-    while True:
-        kind = parser.peek()
-        if kind is None:
-            return None
-        if kind == RSQUARE:
-            parser.expect(RSQUARE)
-            break
-        value = element(parser)
-        if value is None:
-            return None
-        values.append(value)
-        token = parser.next()
-        if token == RSQUARE:
-            break
-        if token != COMMA:
-            return None
-    if any(value.kind in ("now", "sequence") for value in values):
-        return None
-    _eat_cast(parser)
-    return values
-
-
-def _array_literal(text: str, family: str) -> list[Value] | None:
-    parser = Parser(text)
-    if parser.expect(LCURLY) is None:
-        return None
-    values: list[Value] = []
-    while True:
-        kind = parser.peek()
-        if kind is None:
-            return None
-        if kind == RCURLY:
-            parser.expect(RCURLY)
-            break
-        if kind == IDENT:
-            value = _literal(parser.expect(IDENT) or "", family)
-        elif kind == DQUOTED:
-            raw = (parser.expect(DQUOTED) or '""')[1:-1]
-            value = _literal(_unquote(raw), family)
-        elif kind == STRING:
-            contents = _string_value(parser)
-            value = None if contents is None else _literal(contents, family)
-        elif kind in (MINUS, DIGITS) and family in (INT, FLOAT):
-            value = (_int if family == INT else _float)(parser)
-        else:
-            return None
-        if value is None:
-            return None
-        values.append(value)
-        kind = parser.peek()
-        if kind == COMMA:
-            parser.expect(COMMA)
-        elif kind == RCURLY:
-            parser.expect(RCURLY)
-            break
-        else:
-            return None
-    return values
-
-
-def _unquote(raw: str) -> str:
-    out, index = [], 0
-    while index < len(raw):
-        if raw[index] == "\\" and index + 1 < len(raw):
-            index += 1
-        out.append(raw[index])
-        index += 1
-    return "".join(out)
-
-
-def _literal(text: str, family: str) -> Value | None:
-    if family == INT:
-        return Value("int", int(text)) if _INTEGER.match(text) else None
-    if family == FLOAT:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return None
-        return Value("float", number) if number.is_finite() else None
-    if family in (STRING_FAMILY, JSON):
-        return Value("string", text)
-    if family == BOOLEAN:
-        lowered = text.lower()
-        if lowered in ("t", "true"):
-            return Value("bool", True)
-        if lowered in ("f", "false"):
-            return Value("bool", False)
-        return None
-    if family == ENUM:
-        value = _string_value(Parser(text))
-        return Value("enum", text if value is None else value)
-    return None
-
-
-def render_value(value: Value, enum_name=None) -> str:
-    """A parsed default as Prisma writes it inside ``@default(...)``."""
-    if value.kind == "string":
-        return quoted(str(value.value))
-    if value.kind == "bool":
-        return "true" if value.value else "false"
-    if value.kind == "now":
-        return "now()"
-    if value.kind == "int":
-        return str(value.value)
-    if value.kind == "float":
-        return _decimal(value.value)  # type: ignore[arg-type]
-    if value.kind == "bytes":
-        return quoted(base64.b64encode(value.value).decode())  # type: ignore[arg-type]
-    if value.kind == "enum":
-        return enum_name(value.value) if enum_name else str(value.value)
-    if value.kind == "list":
-        items = value.value or []
-        return "[" + ", ".join(render_value(item) for item in items) + "]"  # type: ignore[attr-defined]
-    raise ValueError(value.kind)
-
-
-def _decimal(number: Decimal) -> str:
-    text = format(number, "f")
-    return "0" if text in ("-0", "0") else text
