@@ -56,6 +56,10 @@ class CorpusResult:
     seconds: dict[str, float] = field(default_factory=dict)
     error: str = ""  # the apply or Prisma's pull failed: nothing was compared
     note: str = ""  # what was changed so that Prisma's engine could read the database
+    # Re-introspection: both tools again, over Prisma's own file as the existing schema.
+    repull_different: list[str] = field(default_factory=list)
+    # --steps: the file kept up to date step by step, by each tool over its own previous file.
+    steps_different: list[str] = field(default_factory=list)
 
     @property
     def blocks(self) -> int:
@@ -63,6 +67,7 @@ class CorpusResult:
 
     @property
     def ok(self) -> bool:
+        # Re-introspection and step-by-step differences are reported, not counted: see README.
         return not self.error and self.identical == self.blocks and self.valid
 
 
@@ -75,9 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--diffs", type=int, default=20, help="diffs to print per corpus")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        help="with --apply psql: apply in N steps, each tool updating its own file after each",
+    )
     args = parser.parse_args(argv)
     results = [
-        compare(path, args.server, args.oracle, apply_with=args.apply, keep=args.keep)
+        compare(
+            path, args.server, args.oracle, apply_with=args.apply, keep=args.keep, steps=args.steps
+        )
         for path in args.dirs
     ]
     if args.json:
@@ -89,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def compare(
-    migrations: Path, server: str, oracle: Path, *, apply_with: str = "prisma", keep: bool = False
+    migrations: Path,
+    server: str,
+    oracle: Path,
+    *,
+    apply_with: str = "prisma",
+    keep: bool = False,
+    steps: int = 1,
 ) -> CorpusResult:
     """Apply ``migrations`` to a fresh database and compare our sync with ``db pull`` there."""
     folders = sorted(p for p in migrations.iterdir() if (p / "migration.sql").is_file())
@@ -99,6 +118,9 @@ def compare(
     _psql(server, f'DROP DATABASE IF EXISTS "{database}"')
     _psql(server, f'CREATE DATABASE "{database}"')
     try:
+        if steps > 1 and apply_with == "psql":
+            _evolve(result, folders, url, oracle, steps)
+            folders = []
         _compare_in(result, migrations, folders, url, oracle, apply_with)
     except CommandFailed as failure:
         result.error = str(failure)
@@ -121,20 +143,7 @@ def _compare_in(
     if apply_with == "prisma":
         _run([str(oracle), "deploy", url, str(migrations)], f"prisma migrate deploy {name}")
     else:
-        for folder in folders:
-            _run(
-                [
-                    "psql",
-                    "-X",
-                    "-q",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    url,
-                    "-f",
-                    str(folder / "migration.sql"),
-                ],
-                f"psql {folder.name}",
-            )
+        _psql_apply(url, folders)
     result.seconds["apply"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="corpus-sync-") as tmp:
         header = Path(tmp) / "schema.prisma"
@@ -156,6 +165,18 @@ def _compare_in(
         ours = our_sync(url, HEADER)
         result.seconds["ours"] = time.perf_counter() - started
         _compare_blocks(result, ours, theirs)
+        # Over an existing file (Prisma's), both keep its names, order and comments.
+        previous = Path(tmp) / "previous.prisma"
+        previous.write_text(theirs, encoding="utf-8")
+        again = _run([str(oracle), "pull", url, str(previous)], f"prisma db pull {name} again")
+        mine_again, _ = split_blocks(our_sync(url, theirs))
+        prisma_again, _ = split_blocks(again)
+        for key in sorted(set(mine_again) | set(prisma_again)):
+            if mine_again.get(key) != prisma_again.get(key):
+                result.repull_different.append(key)
+                result.diffs[f"again: {key}"] = _diff(
+                    prisma_again.get(key, ""), mine_again.get(key, ""), f"again: {key}"
+                )
         mine = Path(tmp) / "ours.prisma"
         mine.write_text(ours, encoding="utf-8")
         done = subprocess.run(
@@ -163,6 +184,44 @@ def _compare_in(
         )
         result.valid = done.returncode == 0
         result.validate_output = (done.stdout + done.stderr).strip()
+
+
+def _psql_apply(url: str, folders: list[Path]) -> None:
+    for folder in folders:
+        script = str(folder / "migration.sql")
+        _run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-f", script], f"psql {folder}")
+
+
+def _evolve(result: CorpusResult, folders: list[Path], url: str, oracle: Path, steps: int) -> None:
+    """Apply in ``steps`` chunks; after each, Prisma pulls over its previous file and the sync
+    writes over its own, as in development (names, order, comments carried along)."""
+    size = -(-len(folders) // steps)
+    mine = theirs = HEADER
+    with tempfile.TemporaryDirectory(prefix="corpus-steps-") as tmp:
+        previous = Path(tmp) / "schema.prisma"
+        for step, start in enumerate(range(0, len(folders), size), 1):
+            _psql_apply(url, folders[start : start + size])
+            previous.write_text(theirs, encoding="utf-8")
+            pull = [str(oracle), "pull", url, str(previous)]
+            try:
+                theirs = _run(pull, f"prisma db pull, step {step}")
+            except CommandFailed:
+                if not _drop_unreadable_constraints(url):
+                    raise
+                result.note = "compared without check/exclusion constraints"
+                theirs = _run(pull, f"prisma db pull, step {step}")
+            mine = our_sync(url, mine)
+            ours_blocks, _ = split_blocks(mine)
+            prisma_blocks, _ = split_blocks(theirs)
+            for key in sorted(set(ours_blocks) | set(prisma_blocks)):
+                if ours_blocks.get(key) != prisma_blocks.get(key):
+                    label = (
+                        f"step {step} ({folders[min(start + size, len(folders)) - 1].name}): {key}"
+                    )
+                    result.steps_different.append(label)
+                    result.diffs[label] = _diff(
+                        prisma_blocks.get(key, ""), ours_blocks.get(key, ""), label
+                    )
 
 
 def _drop_unreadable_constraints(url: str) -> int:
@@ -247,18 +306,22 @@ def _compare_blocks(result: CorpusResult, ours: str, theirs: str) -> None:
             result.identical += 1
         else:
             result.different.append(key)
-            result.diffs[key] = "".join(
-                difflib.unified_diff(
-                    prisma[key].splitlines(keepends=True),
-                    mine[key].splitlines(keepends=True),
-                    fromfile=f"prisma db pull: {key}",
-                    tofile=f"ours: {key}",
-                    n=1,
-                )
-            )
+            result.diffs[key] = _diff(prisma[key], mine[key], key)
     result.only_ours = [key for key in my_order if key not in prisma]
     common = [key for key in my_order if key in prisma]
     result.same_order = common == [key for key in prisma_order if key in mine]
+
+
+def _diff(prisma: str, ours: str, key: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            prisma.splitlines(keepends=True),
+            ours.splitlines(keepends=True),
+            fromfile=f"prisma db pull: {key}",
+            tofile=f"ours: {key}",
+            n=1,
+        )
+    )
 
 
 def _report(result: CorpusResult, diffs: int) -> None:
@@ -271,6 +334,14 @@ def _report(result: CorpusResult, diffs: int) -> None:
         f"{len(result.different)}; only in prisma's: {len(result.only_prisma)}; "
         f"only in ours: {len(result.only_ours)}; same block order: {result.same_order}"
     )
+    print(
+        "over Prisma's file again (re-introspection): "
+        + (
+            f"{len(result.repull_different)} blocks differ"
+            if result.repull_different
+            else "identical"
+        )
+    )
     if result.note:
         print(f"note: {result.note}")
     print(f"prisma validate (our file): {'ok' if result.valid else 'FAILED'}")
@@ -280,7 +351,11 @@ def _report(result: CorpusResult, diffs: int) -> None:
         print(f"  missing in ours: {key}")
     for key in result.only_ours:
         print(f"  not in prisma's: {key}")
-    for key in result.different[:diffs]:
+    if result.steps_different:
+        print(f"step by step: {len(result.steps_different)} blocks differ")
+    shown = result.different + [f"again: {key}" for key in result.repull_different]
+    shown += result.steps_different
+    for key in shown[:diffs]:
         print(result.diffs[key], end="" if result.diffs[key].endswith("\n") else "\n")
     times = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in result.seconds.items())
     print(f"time: {times}\n")

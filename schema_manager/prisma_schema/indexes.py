@@ -55,7 +55,12 @@ def unique_attribute(provider: str, table: Table, index: Index) -> str:
 def block_attributes(provider: str, table: Table, naming: Naming) -> list[str]:
     """``@@unique`` and ``@@index`` lines (single-column uniques are field attributes)."""
     lines = []
-    for index in table.indexes:
+    # Re-introspection: the file's indexes keep their places, new ones follow.
+    positions = [naming.index_position(provider, table.name, i.name) for i in table.indexes]
+    order = sorted(
+        range(len(table.indexes)), key=lambda n: (positions[n] is None, positions[n] or 0)
+    )
+    for index in (table.indexes[n] for n in order):
         if index.unique and len(index.columns) == 1:
             continue
         kind, suffix = ("@@unique", "key") if index.unique else ("@@index", "idx")

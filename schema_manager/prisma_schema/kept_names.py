@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass, field
 
 from .blocks import Item
-from .identifiers import identifier, type_name
+from .identifiers import default_constraint_name, identifier, type_name
 
-_MODEL = re.compile(r"^\s*model\s+(\w+)\s*\{", re.MULTILINE)
+_MODEL = re.compile(r"^\s*(?:model|view)\s+(\w+)\s*\{", re.MULTILINE)
 _ENUM = re.compile(r"^\s*enum\s+(\w+)\s*\{", re.MULTILINE)
 _BLOCK_MAP = re.compile(r'^\s*@@map\(\s*(?:name:\s*)?"((?:[^"\\]|\\.)*)"', re.MULTILINE)
 _FIELD = re.compile(r"^(\w+)\s+(\w+)(\[\]|\?)?\s*(.*)$")
 _MAP = re.compile(r'@@?map\(\s*(?:name:\s*)?"((?:[^"\\]|\\.)*)"')
+_MAP_ARGUMENT = re.compile(r'\bmap:\s*"((?:[^"\\]|\\.)*)"')
 _FIELDS = re.compile(r"fields:\s*\[([^\]]*)\]")
 _RELATION_NAME = re.compile(r'@relation\(\s*(?:name:\s*)?"([^"]+)"')
 # Attributes Prisma applies in the client, invisible in the database.
@@ -37,13 +38,16 @@ class _Model:
     # name, field names, relation name
     forward: list[tuple[str, list[str], str | None]] = field(default_factory=list)
     back: list[tuple[str, str, str | None]] = field(default_factory=list)  # name, model, rel.
+    ignored: bool = False  # @@ignore
+    # @@index and @@unique in the file's order: (suffix "idx"/"key", field names, map)
+    indexes: list[tuple[str, list[str], str | None]] = field(default_factory=list)
 
 
 class Naming:
     """Model and field names for tables and columns: the existing file's, else Prisma's."""
 
     def __init__(self, items: list[Item] | None = None) -> None:
-        texts = [item.text for item in items or [] if item.kind == "model"]
+        texts = [item.text for item in items or [] if item.kind in ("model", "view")]
         names = {m.group(1) for text in texts for m in [_MODEL.search(text)] if m}
         models = [_read(text, names) for text in texts]
         self._by_table = {model.table: model for model in models}
@@ -87,6 +91,24 @@ class Naming:
     def exists(self, table: str) -> bool:
         """The existing file has a model for ``table``."""
         return table in self._by_table
+
+    def ignored(self, table: str) -> bool:
+        """The existing file marks the model ``@@ignore``."""
+        known = self._by_table.get(table)
+        return bool(known and known.ignored)
+
+    def index_position(self, provider: str, table: str, name: str) -> int | None:
+        """Where the file has the index named ``name`` (by ``map:`` or Prisma's default name)."""
+        known = self._by_table.get(table)
+        for position, (suffix, names, mapped) in enumerate(known.indexes if known else []):
+            columns = tuple(known.columns.get(n, n) for n in names)  # type: ignore[union-attr]
+            if (mapped or default_constraint_name(provider, table, columns, suffix)) == name:
+                return position
+        return None
+
+    def views_order(self, views: list) -> list:
+        """The existing file's views in its order, then new ones in the database's order."""
+        return sorted(views, key=lambda v: (v.name not in self._order, self._order.get(v.name, 0)))
 
     def docs(self, table: str) -> list[str]:
         known = self._by_table.get(table)
@@ -152,15 +174,48 @@ def _read(text: str, model_names: set[str]) -> _Model:
             pending = []
             continue
         if stripped.startswith("@@"):
+            model.ignored = model.ignored or stripped.split("(")[0].split()[0] == "@@ignore"
             mapped = _MAP.match(stripped)
             if mapped:
                 model.table = mapped.group(1)
+            index = _index(stripped)
+            if index:
+                model.indexes.append(index)
             continue
         match = _FIELD.match(stripped)
         if match:
             _read_field(model, match, pending, model_names)
         pending = []
     return model
+
+
+def _index(line: str) -> tuple[str, list[str], str | None] | None:
+    """``@@index([a, b(sort: Desc)], map: "x")`` as ("idx", ["a", "b"], "x")."""
+    kind = line[2:].split("(", 1)[0].strip()
+    if kind not in ("index", "unique") or "[" not in line:
+        return None
+    start = line.index("[") + 1
+    depth, quoted, end = 0, False, start
+    parts, part = [], ""
+    for end in range(start, len(line)):
+        char = line[end]
+        if char == '"' and line[end - 1] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(part)
+            part = ""
+            continue
+        part += char
+    parts.append(part)
+    names = [p.split("(", 1)[0].strip() for p in parts if p.strip()]
+    mapped = _MAP_ARGUMENT.search(line[end:])
+    return ("key" if kind == "unique" else "idx", names, mapped.group(1) if mapped else None)
 
 
 def _read_field(model: _Model, match: re.Match, docs: list[str], models: set[str]) -> None:

@@ -130,17 +130,27 @@ def _inline(
         arguments.append(f"onUpdate: {key.on_update}")
     if key.name and key.name != default_constraint_name(provider, table.name, key.columns, "fkey"):
         arguments.append(f'map: "{key.name}"')
-    # A side whose table Prisma ignores (no usable identifier) is @ignore on the other side.
+    # A side whose model Prisma ignores is @ignore on the other side, unless the model holding
+    # the field is ignored itself. (Re-introspecting its own file, db pull drops that @ignore
+    # when the model at the other end is @@ignore there; the sync keeps it, so that a second
+    # sync changes nothing.)
     missing = not usable_identifier(provider, table) or not usable_identifier(provider, referenced)
+    forward_ignored = ignored(provider, table, naming)
+    back_ignored = ignored(provider, referenced, naming)
     forward_attributes = [f"@relation({', '.join(arguments)})"]
-    if missing and usable_identifier(provider, table):
+    if missing and not forward_ignored:
         forward_attributes.append("@ignore")
     back_attributes = [f'@relation("{name}")'] if name else []
-    if missing and usable_identifier(provider, referenced):
+    if missing and not back_ignored:
         back_attributes.append("@ignore")
     forward = Field(forward_name, other + ("?" if optional else ""), tuple(forward_attributes))
     back_type = own + ("?" if _is_unique(table, key.columns) else "[]")
     return forward, Field(back_name, back_type, tuple(back_attributes))
+
+
+def ignored(provider: str, table: Table, naming: Naming) -> bool:
+    """db pull writes @@ignore: the file has it, or the table has no usable identifier."""
+    return naming.ignored(table.name) or not usable_identifier(provider, table)
 
 
 def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:

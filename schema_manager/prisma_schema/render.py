@@ -11,6 +11,7 @@ from .indexes import block_attributes, custom_name, field_unique, unique_attribu
 from .kept_names import Naming
 from .model import Database, Enum, Table
 from .relations import Field, implicit_many_to_many, relation_fields
+from .relations import ignored as model_ignored
 from .types import field_type, usable_identifier
 
 # `prisma format` sorts a field's or block's attributes in this order (others keep theirs, last).
@@ -30,10 +31,11 @@ def render_blocks(database: Database, *, views: bool, naming: Naming | None = No
         if implicit_many_to_many(by_name[name]) is None
     ]
     if views:
-        for view in database.views:
+        for view in naming.views_order(database.views):
             fields = _scalar_fields(provider, view, naming)
             block = _block("view", naming.model(view.name), view.name, fields, [])
-            docs = [] if naming.exists(view.name) else renamed_comment("view", view.name)
+            known = naming.exists(view.name)
+            docs = naming.docs(view.name) if known else renamed_comment("view", view.name)
             blocks.append("\n".join([*docs, block]))
     enums = {enum.name: enum for enum in database.enums}
     blocks += [_enum(enums[name], naming.enum(name)) for name in naming.enum_order(list(enums))]
@@ -68,11 +70,13 @@ def _model(provider: str, table: Table, relations: list[Field], naming: Naming) 
         columns = naming.fields(table.name, key.columns)
         attributes.append(f"@@id([{columns}]{_map_argument(custom, first=False)})")
     attributes += block_attributes(provider, table, naming)
-    ignored = not usable_identifier(provider, table)
+    ignored = model_ignored(provider, table, naming)
     block = _block(
         "model", naming.model(table.name), table.name, fields, attributes, ignore=ignored
     )
-    return "\n".join([*model_comments(table, ignored, naming), block])
+    # db pull's note on a table without identifier, unless the file ignores the model itself.
+    unusable = not usable_identifier(provider, table) and not naming.ignored(table.name)
+    return "\n".join([*model_comments(table, unusable, naming), block])
 
 
 def _scalar_fields(provider: str, table: Table, naming: Naming) -> list[Field]:

@@ -105,7 +105,11 @@ def test_the_golden_features_are_what_prisma_db_pull_writes(tmp_path):
     results = compare(tmp_path / "migrations", apply_with="psql")
 
     assert failures(results) == []
-    assert results[0]["identical"] >= 18
+    assert results[0]["identical"] >= 21
+    # Over Prisma's own file (re-introspection) too, but for one deliberate difference: db pull
+    # then drops the @ignore of list fields to a model that file marks @@ignore, the sync keeps
+    # it so that a second sync changes nothing.
+    assert results[0]["repull_different"] == ["model parent_single"]
 
 
 @pytest.mark.skipif(
