@@ -127,6 +127,7 @@ def compare(
     finally:
         if not keep:
             _psql(server, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            _psql(server, f'DROP DATABASE IF EXISTS "{database}_readable" WITH (FORCE)')
     return result
 
 
@@ -148,18 +149,8 @@ def _compare_in(
     with tempfile.TemporaryDirectory(prefix="corpus-sync-") as tmp:
         header = Path(tmp) / "schema.prisma"
         header.write_text(HEADER, encoding="utf-8")
-        pull = [str(oracle), "pull", url, str(header)]
         started = time.perf_counter()
-        try:
-            theirs = _run(pull, f"prisma db pull {name}")
-        except CommandFailed:
-            # Prisma's JavaScript engine panics on check and exclusion constraints (it reads
-            # pg_constraint.contype as text where it wants a character): compare without them.
-            dropped = _drop_unreadable_constraints(url)
-            if not dropped:
-                raise
-            result.note = f"compared without {dropped} check/exclusion constraints"
-            theirs = _run(pull, f"prisma db pull {name}")
+        theirs, url = _pull(result, oracle, url, header)
         result.seconds["prisma pull"] = time.perf_counter() - started
         started = time.perf_counter()
         ours = our_sync(url, HEADER)
@@ -202,15 +193,8 @@ def _evolve(result: CorpusResult, folders: list[Path], url: str, oracle: Path, s
         for step, start in enumerate(range(0, len(folders), size), 1):
             _psql_apply(url, folders[start : start + size])
             previous.write_text(theirs, encoding="utf-8")
-            pull = [str(oracle), "pull", url, str(previous)]
-            try:
-                theirs = _run(pull, f"prisma db pull, step {step}")
-            except CommandFailed:
-                if not _drop_unreadable_constraints(url):
-                    raise
-                result.note = "compared without check/exclusion constraints"
-                theirs = _run(pull, f"prisma db pull, step {step}")
-            mine = our_sync(url, mine)
+            theirs, read_url = _pull(result, oracle, url, previous)
+            mine = our_sync(read_url, mine)
             ours_blocks, _ = split_blocks(mine)
             prisma_blocks, _ = split_blocks(theirs)
             for key in sorted(set(ours_blocks) | set(prisma_blocks)):
@@ -224,8 +208,33 @@ def _evolve(result: CorpusResult, folders: list[Path], url: str, oracle: Path, s
                     )
 
 
+def _pull(result: CorpusResult, oracle: Path, url: str, schema: Path) -> tuple[str, str]:
+    """Prisma's pull, and the URL of the database it read (for the sync to read the same).
+
+    Prisma's JavaScript engine panics on check and exclusion constraints (it reads
+    ``pg_constraint.contype`` as text where it wants a character): then both read a copy of
+    the database without them, and the result says so.
+    """
+    pull = [str(oracle), "pull", url, str(schema)]
+    try:
+        return _run(pull, f"prisma db pull {result.name}"), url
+    except CommandFailed:
+        parts = urlsplit(url)
+        copy = f"{parts.path.lstrip('/')}_readable"
+        server = _with_database(url, "postgres")
+        _psql(server, f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+        _psql(server, f'CREATE DATABASE "{copy}" TEMPLATE "{parts.path.lstrip("/")}"')
+        copy_url = _with_database(url, copy)
+        dropped = _drop_unreadable_constraints(copy_url)
+        if not dropped:
+            raise
+        result.note = f"compared without {dropped} check/exclusion constraints"
+        pull[2] = copy_url
+        return _run(pull, f"prisma db pull {result.name}"), copy_url
+
+
 def _drop_unreadable_constraints(url: str) -> int:
-    """Drop the check and exclusion constraints of the scratch database; how many there were."""
+    """Drop the check and exclusion constraints of a copy; how many there were."""
     sql = (
         "SELECT format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, c.relname, k.conname) "
         "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
