@@ -22,6 +22,7 @@ from .results import ValidationResult
 from .security import get_logger, scrub
 from .sql import parse_statements
 from .sql.directives import parse_directives
+from .sql.rule_detection import is_transaction_control
 from .sql.statements import Statement
 from .targets import Target
 
@@ -84,11 +85,15 @@ def rehearse(
 
 def _rehearsable(sql: str, vendor: str, result: Rehearsal) -> list[Statement]:
     statements = parse_statements(sql, vendor)
-    if not parse_directives(sql).no_transaction:
-        return statements
+    outside = parse_directives(sql).no_transaction
     kept = []
     for statement in statements:
-        if any(word.upper in _OUTSIDE_TRANSACTION for word in statement.words):
+        if is_transaction_control(statement.words):  # its COMMIT would end the rehearsal's
+            result.notes.append(
+                f"Statement {statement.index + 1} ({statement.summary}) controls the "
+                "transaction and was left out: the rest was rehearsed in one transaction."
+            )
+        elif outside and any(word.upper in _OUTSIDE_TRANSACTION for word in statement.words):
             result.notes.append(
                 f"Statement {statement.index + 1} ({statement.summary}) runs outside a "
                 "transaction and was not rehearsed."

@@ -100,6 +100,13 @@ def applied(migration_id: str, environment: str, outcome: Outcome, **fields) -> 
             f"Migration {migration_id} applied to {environment} "
             f"({outcome.statements_run} statement(s))."
         )
+    elif outcome.own_transactions:
+        message = (
+            f"Migration {migration_id} failed in {environment}; the script controls its own "
+            "transactions, so what its COMMITs committed before the failure stays applied. "
+            "Its ledger row stays unfinished, as Prisma leaves it, until an operator has "
+            "checked the database and resolved it."
+        )
     elif outcome.remaining:
         message = (
             f"Migration {migration_id} failed in {environment} and could not be fully "

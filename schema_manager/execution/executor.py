@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Protocol
 
 from django.db import transaction
@@ -27,12 +28,14 @@ from ..exceptions import (
 from ..ledger import LedgerRow, utc_now
 from ..security import get_logger
 from ..sql import Statement, parse_statements
-from ..sql.statements import MAX_STREAMED_CHARS, check_input, iter_statements
+from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
+from ..sql.transactional import controls_transactions
 from . import journal
 from .archive_capture import Archive, with_archive
 from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
+from .script_transactions import ScriptTransactionsRun
 from .session import ExecutionSession
 from .standing import check_can_apply, live_row
 from .stepwise import StepwiseRun, runs_stepwise
@@ -91,6 +94,7 @@ class MigrationExecutor:
         if not fake:
             stepwise = analysis.stepwise if analysis is not None else None
             outcome.stepwise = runs_stepwise(self.backend, sql) if stepwise is None else stepwise
+            outcome.own_transactions = controls_transactions(self._statements(sql))
 
         def every_statement() -> list[Statement]:
             return list(iter_statements(sql, self.connection.vendor))
@@ -100,6 +104,13 @@ class MigrationExecutor:
             self.ledger.ensure_table()
             if self.stepwise.recover_interrupted(migration_id, checksum, every_statement, outcome):
                 pass  # a dead process had run every statement: its attempt is now finished
+            elif outcome.own_transactions:
+                try:
+                    ScriptTransactionsRun(self.session).apply(
+                        migration_id, checksum, sql, every_statement(), outcome, self._begin_locked
+                    )
+                finally:  # its timeouts were set for the session
+                    self._reset_timeouts()
             elif outcome.stepwise:
                 try:
                     self._apply_stepwise(migration_id, checksum, every_statement(), outcome)
@@ -220,9 +231,20 @@ class MigrationExecutor:
             )
         self.stepwise.run(migration_id, statements, outcome)
 
+    def _statements(self, sql: str) -> Iterable[Statement]:
+        """The script's statements: a small script's parse is cached; a large one is read."""
+        vendor = self.connection.vendor
+        return iter_statements(sql, vendor) if is_streamed(sql) else parse_statements(sql, vendor)
+
     def rollback(self, migration_id: str, rollback_sql: str) -> Outcome:
         """Run ``rollback_sql`` and remove the migration's ledger rows, atomically."""
         statements = parse_statements(rollback_sql, self.connection.vendor)
+        if controls_transactions(statements):  # its COMMIT would end the rollback's transaction
+            raise MigrationStateError(
+                f"The rollback script of {migration_id} has its own BEGIN / COMMIT / ROLLBACK; "
+                "remove them: a rollback runs in one transaction with its ledger change. "
+                "Nothing was run."
+            )
         self.session.refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
         outcome.stepwise = runs_stepwise(self.backend, rollback_sql, statements)

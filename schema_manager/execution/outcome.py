@@ -35,6 +35,8 @@ class Outcome:
     compensated: bool = False
     # What a failed stepwise run left applied, for an operator (empty: nothing).
     remaining: str = ""
+    # The script controls its own transactions and ran as written (``script_transactions``).
+    own_transactions: bool = False
     attempts: int = 1
     # Stale attempts of this migration, left by a process that died, recovered before this run.
     recovered: list[LedgerRow] = field(default_factory=list)

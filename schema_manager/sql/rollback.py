@@ -32,6 +32,7 @@ from .operations import (
     Truncate,
     describe,
 )
+from .rule_detection import is_transaction_control
 from .statements import Statement, large_input_gc_pause, parse_statements
 
 WARNING_PREFIX = "-- WARNING:"  # a statement is not undone: the script must not run as is
@@ -82,6 +83,8 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
                 if line.startswith(WARNING_PREFIX):
                     script.warnings.append(line[len(WARNING_PREFIX) :].strip())
             continue
+        if is_transaction_control(statement.words):
+            continue  # the script's own BEGIN / COMMIT: the rollback runs in one transaction
         inverse, warning = invert(statement, vendor)
         script.lines.extend(inverse)
         if warning:

@@ -74,6 +74,8 @@ class Context:
     transactional: bool = True
     created_tables: set[str] = field(default_factory=set)
     savepoints: set[str] = field(default_factory=set)  # created by the script, not released
+    # The script controls its own transactions (told once, at its first such statement).
+    own_transactions: bool = False
 
 
 def table_key(name: QualifiedName) -> str:
@@ -264,8 +266,11 @@ def _statement_level(statement: Statement, context: Context) -> list[Hit]:
         return [("mysql-table-copy", "makes MySQL copy the whole table")]
     if first == "REINDEX" and "CONCURRENTLY" in uppers and context.transactional:
         return [("concurrently-in-transaction", "reindexes CONCURRENTLY in a transaction")]
-    if context.transactional and _is_transaction_control(words):
-        return [("transaction-control", f"controls the transaction itself ({first})")]
+    if is_transaction_control(words):
+        if context.own_transactions:
+            return []
+        context.own_transactions = True
+        return [("transaction-control", "starts the script's control of its own transactions")]
     setting = _session_setting(words, context.dialect)
     if setting:
         return [("session-setting", setting)]
@@ -346,7 +351,8 @@ def _ledger_and_locks(words: tuple[Word, ...]) -> list[Hit]:
     return found
 
 
-def _is_transaction_control(words: tuple[Word, ...]) -> bool:
+def is_transaction_control(words: tuple[Word, ...]) -> bool:
+    """BEGIN, START TRANSACTION, COMMIT, END, ABORT or ROLLBACK (not ROLLBACK TO a savepoint)."""
     uppers = [word.upper for word in words if word.text != ";"]
     if not uppers:
         return False

@@ -153,11 +153,13 @@ RULES: dict[str, Rule] = {
             dialects=POSTGRESQL,
         ),
         Rule(
-            "transaction-control", "error",
-            "BEGIN / START TRANSACTION / COMMIT / ROLLBACK / END in a transactional migration",
-            "Each migration already runs in one transaction with its ledger row; remove it "
-            "(or mark the migration '-- schema-manager: no-transaction').",
-            acknowledgeable=False,
+            "transaction-control", "warning",
+            "BEGIN / START TRANSACTION / COMMIT / ROLLBACK / END: the script controls its own "
+            "transactions",
+            "It runs as written, outside the tool's transaction, as prisma migrate deploy and "
+            "psql run it: what its COMMITs commit stays if a later statement fails (the attempt "
+            "is then left unresolved, as Prisma leaves it); for all or nothing, remove them and "
+            "let the migration run in one transaction with its ledger row.",
         ),
         Rule(
             "session-setting", "error",

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from .lexer import WordKind
+from .rule_detection import is_transaction_control
 from .statements import Statement
 
 
@@ -59,3 +60,9 @@ def runs_outside_transaction(statements: Iterable[Statement], dialect: str | Non
             return False
         seen = True
     return seen
+
+
+def controls_transactions(statements: Iterable[Statement]) -> bool:
+    """Whether the script has its own BEGIN / COMMIT / ROLLBACK: it then runs as written,
+    outside the tool's transaction (``execution.script_transactions``), on every engine."""
+    return any(is_transaction_control(statement.words) for statement in statements)

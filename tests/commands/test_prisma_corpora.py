@@ -52,26 +52,116 @@ def _ledger(url: str) -> list[tuple[str, str, int]]:
         ).fetchall()
 
 
+def _apply_both(migrations, tmp_path, ours: str, theirs: str):
+    """Our apply --all on ``ours``, Prisma's deploy on ``theirs``: (our run, Prisma's run)."""
+    schema = tmp_path / "prisma" / "schema.prisma"
+    env = demo_env(tmp_path, {"STAGING_DATABASE_URL": ours, "PRISMA_SCHEMA_PATH": str(schema)})
+    assert manage(env, "migrate", "-v0").returncode == 0
+    applied = manage(env, "apply_schema_migration", "--all", "--environment", "staging")
+    return applied, prisma_oracle("deploy", theirs, migrations)
+
+
+def _same_result(ours: str, theirs: str, migrations) -> None:
+    assert _schema(ours) == _schema(theirs)
+    assert _ledger(ours) == _ledger(theirs)
+    status = prisma_oracle("status", ours, migrations)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "Database schema is up to date!" in status.stdout
+
+
 @pytest.mark.parametrize("corpus", NAMES)
 def test_a_real_history_applies_unchanged_as_prisma_deploys_it(corpus, tmp_path):
     migrations = tmp_path / "prisma" / "migrations"
     shutil.copytree(CORPORA / corpus / "migrations", migrations)
     folders = sorted(p.name for p in migrations.iterdir() if p.is_dir())
     with fresh_postgres_database("ours") as ours, fresh_postgres_database("prisma") as theirs:
-        schema = tmp_path / "prisma" / "schema.prisma"
-        env = demo_env(tmp_path, {"STAGING_DATABASE_URL": ours, "PRISMA_SCHEMA_PATH": str(schema)})
-        assert manage(env, "migrate", "-v0").returncode == 0
+        applied, deployed = _apply_both(migrations, tmp_path, ours, theirs)
 
-        applied = manage(env, "apply_schema_migration", "--all", "--environment", "staging")
         assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr
         assert f"{len(folders)} applied" in applied.stdout, applied.stdout[-2000:]
-        deployed = prisma_oracle("deploy", theirs, migrations)
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-
-        assert _schema(ours) == _schema(theirs)
-        assert _ledger(ours) == _ledger(theirs)
+        _same_result(ours, theirs, migrations)
         assert [name for name, *_ in _ledger(ours)] == folders
-        status = prisma_oracle("status", ours, migrations)
-        assert status.returncode == 0, status.stdout + status.stderr
-        assert "Database schema is up to date!" in status.stdout
         assert sorted(p.name for p in migrations.iterdir() if p.is_dir()) == folders
+
+
+# What real histories hold besides plain DDL: an unnamed migration's folder, empty and
+# comment-only scripts, and scripts with their own transaction blocks (several, with
+# statements outside them, and one the script rolls back itself).
+UNUSUAL = {
+    "20240101000000_init": 'CREATE TABLE "User" ("id" SERIAL PRIMARY KEY, "name" TEXT);\n',
+    "20240102000000_": "",
+    "20240103000000_empty": "-- This is an empty migration.\n",
+    "20240104000000_backfill": (
+        'ALTER TABLE "User" ADD COLUMN "email" TEXT;\n'
+        "BEGIN;\n"
+        'INSERT INTO "User" ("name") VALUES (\'a\'), (\'b\');\n'
+        'UPDATE "User" SET "email" = "name" || \'@example.com\';\n'
+        "COMMIT;\n"
+        "START TRANSACTION;\n"
+        'CREATE INDEX "User_email_idx" ON "User" ("email");\n'
+        "COMMIT;\n"
+        "BEGIN;\n"
+        'DELETE FROM "User";\n'
+        "ROLLBACK;\n"
+        'CREATE TABLE "Post" ("id" SERIAL PRIMARY KEY);\n'
+    ),
+    "20240105000000_Mixed Case.v2": 'ALTER TABLE "Post" ADD COLUMN "title" TEXT;\n',
+}
+FAILING = (
+    'CREATE TABLE "Kept" ("id" INTEGER);\n'
+    "BEGIN;\n"
+    'INSERT INTO "Kept" VALUES (1);\n'
+    "COMMIT;\n"
+    "BEGIN;\n"
+    'CREATE TABLE "Lost" ("id" INTEGER);\n'
+    'INSERT INTO "Missing" VALUES (1);\n'
+    "COMMIT;\n"
+)
+
+
+def _write(migrations, scripts: dict[str, str]) -> None:
+    migrations.mkdir(parents=True, exist_ok=True)
+    (migrations / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    for name, sql in scripts.items():
+        (migrations / name).mkdir()
+        (migrations / name / "migration.sql").write_bytes(sql.encode())
+
+
+def test_unusual_folders_and_scripts_apply_as_prisma_deploys_them(tmp_path):
+    migrations = tmp_path / "prisma" / "migrations"
+    _write(migrations, UNUSUAL)
+    with fresh_postgres_database("ours") as ours, fresh_postgres_database("prisma") as theirs:
+        applied, deployed = _apply_both(migrations, tmp_path, ours, theirs)
+
+        assert applied.returncode == 0, applied.stdout[-2000:] + applied.stderr
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        _same_result(ours, theirs, migrations)
+        assert [name for name, *_ in _ledger(ours)] == sorted(UNUSUAL)
+
+
+def test_a_script_failing_after_its_own_commit_leaves_what_prisma_leaves(tmp_path):
+    migrations = tmp_path / "prisma" / "migrations"
+    _write(migrations, {"20240101000000_partly": FAILING})
+    with fresh_postgres_database("ours") as ours, fresh_postgres_database("prisma") as theirs:
+        applied, deployed = _apply_both(migrations, tmp_path, ours, theirs)
+
+        assert applied.returncode != 0
+        assert deployed.returncode != 0
+        assert _schema(ours) == _schema(theirs)
+        rows = {url: _failed_rows(url) for url in (ours, theirs)}
+        assert rows[ours] == rows[theirs] == [("20240101000000_partly", True)]
+        status = prisma_oracle("status", ours, migrations)
+        assert status.returncode == 1
+        assert "Following migration have failed:\n20240101000000_partly" in status.stdout
+
+
+def _failed_rows(url: str) -> list[tuple[str, bool]]:
+    """(name, whether the error is in logs) of the rows Prisma counts as failed."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute(
+            "SELECT migration_name, logs LIKE '%Missing%' FROM _prisma_migrations "
+            "WHERE finished_at IS NULL AND rolled_back_at IS NULL"
+        ).fetchall()
