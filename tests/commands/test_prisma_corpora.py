@@ -95,7 +95,7 @@ UNUSUAL = {
     "20240104000000_backfill": (
         'ALTER TABLE "User" ADD COLUMN "email" TEXT;\n'
         "BEGIN;\n"
-        'INSERT INTO "User" ("name") VALUES (\'a\'), (\'b\');\n'
+        "INSERT INTO \"User\" (\"name\") VALUES ('a'), ('b');\n"
         'UPDATE "User" SET "email" = "name" || \'@example.com\';\n'
         "COMMIT;\n"
         "START TRANSACTION;\n"
