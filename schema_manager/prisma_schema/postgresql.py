@@ -69,9 +69,9 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = i.relam
-CROSS JOIN LATERAL unnest(ix.indkey[0:ix.indnkeyatts - 1], ix.indclass[0:ix.indnkeyatts - 1])
-    WITH ORDINALITY AS k(attnum, opclass, ord)
-LEFT JOIN pg_opclass opc ON opc.oid = k.opclass
+-- INCLUDE columns too, as Prisma lists them (with no operator class or order).
+CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+LEFT JOIN pg_opclass opc ON opc.oid = ix.indclass[k.ord - 1]
 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
 LEFT JOIN pg_constraint con ON con.conindid = ix.indexrelid AND con.contype <> 'f'
 WHERE n.nspname = current_schema() AND t.relname = ANY(%s) AND NOT ix.indisexclusion

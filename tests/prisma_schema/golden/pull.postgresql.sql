@@ -54,6 +54,7 @@ CREATE INDEX search_code_hash ON search USING hash (code);
 CREATE INDEX search_title_at ON search (title DESC, at);
 CREATE INDEX search_body_nulls ON search (body NULLS FIRST);
 CREATE UNIQUE INDEX zz_search_title_body_key ON search (title, body);
+CREATE INDEX search_at_covering ON search (at) INCLUDE (title);  -- INCLUDE columns are listed
 
 -- Defaults.
 CREATE SEQUENCE defaults_counter_seq;
