@@ -189,3 +189,19 @@ def _pooler_signs(config: dict) -> list[str]:
     if config.get("DISABLE_SERVER_SIDE_CURSORS"):
         signs.append("DISABLE_SERVER_SIDE_CURSORS")
     return signs
+
+
+@register(Tags.compatibility)
+def check_approvals(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """The approval policies (``APPROVALS``) and where notifications go."""
+    from .change_requests.policy import notification_problems, problems
+
+    messages: list[CheckMessage] = [
+        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E010")
+        for problem in problems()
+    ]
+    messages.extend(
+        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E011")
+        for problem in notification_problems()
+    )
+    return messages

@@ -53,6 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "ARCHIVE_MAX_BYTES": {"*": 1024**3},
     # Days an archive is kept before purge_schema_archives may remove it.
     "ARCHIVE_RETENTION_DAYS": 30,
+    # environment -> approval policy (see change_requests/policy.py); an environment without
+    # one needs no change request, so the guide's direct apply to production works.
+    "APPROVALS": {},
+    # Where change-request notifications go: {"WEBHOOKS": [url, ...], "EMAILS": [address, ...]}.
+    "CHANGE_NOTIFICATIONS": {},
 }
 
 

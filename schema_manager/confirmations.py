@@ -20,6 +20,8 @@ class Shown:
 
     sql: str
     rollback: str
+    # Where the checksums were pinned instead of shown ("change request #7"), for the refusal.
+    pinned_in: str = ""
 
     @classmethod
     def of(cls, sql: str, rollback_script: str) -> Shown:
@@ -48,6 +50,11 @@ def difference(
         ("SQL", shown.sql, sql),
         ("rollback script", shown.rollback, rollback),
     ):
+        if now is not None and now != expected and shown.pinned_in:
+            return (
+                f"its {what} is not the one approved in {shown.pinned_in} (checksum {expected} "
+                f"approved, {now} would run)"
+            )
         if now is not None and now != expected:
             return (
                 f"its {what} changed after it was shown for confirmation (checksum {expected} "

@@ -64,3 +64,13 @@ class HistoryNotWritten(SchemaManagerError):
     def __init__(self, key: dict, fields: dict, cause: str) -> None:
         super().__init__(f"The history record could not be written: {cause}")
         self.key, self.fields, self.cause = key, fields, cause
+
+
+class ChangeRequestError(SchemaManagerError):
+    """A change request refused an operation or a decision: the message says which request,
+    which migration and why; nothing ran and nothing changed."""
+
+
+class ChangeScheduled(ChangeRequestError):
+    """An approved change request arrived outside its environment's maintenance window: it is
+    scheduled, and ``run_scheduled_change_requests`` runs it when the window opens."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -90,7 +90,11 @@ class Migration(models.Model):
         self.checksum = migration_checksum(self.sql)
         if update_fields is not None and "sql" in update_fields:
             kwargs["update_fields"] = {*update_fields, "checksum"}
-        super().save(*args, **kwargs)
+        # One transaction with what post_save does: an edit voids the decisions on change
+        # requests that pin this migration (change_requests/voiding.py), or neither happens.
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
 
     def clean(self) -> None:
         super().clean()
@@ -302,3 +306,9 @@ class ScriptAnalysis(models.Model):
 # Registered with the app: Django finds models in the app's models module.
 from .archive.models import ArchiveRecord  # noqa: E402, F401
 from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401
+from .change_requests.models import (  # noqa: E402, F401
+    Approval,
+    ChangeRequest,
+    Notification,
+    PinnedMigration,
+)

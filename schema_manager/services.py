@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterable
 
 from . import confirmations, disk_import, planning, policy, rehearsal, results
 from .analyses import Analyses
+from .change_requests import gate
+from .change_requests.gate import BreakGlass
+from .change_requests.models import ChangeRequest
 from .checksums import canonical_sql, migration_checksum
 from .execution.apply_run import ApplyRun
 from .execution.rollback_run import RollbackRun, RollbackToRun
@@ -129,6 +132,8 @@ def apply(
     after_apply: Callable[[MigrationResult], None] | None = None,
     allow_out_of_order: bool = False,
     confirmed: confirmations.Confirmed = None,
+    change_request: int | str | ChangeRequest | None = None,
+    break_glass: BreakGlass | None = None,
 ) -> list[MigrationResult]:
     """Apply ``migrations`` in order, stopping at the first that does not succeed.
 
@@ -146,11 +151,26 @@ def apply(
     was shown: a migration whose SQL or rollback script is not the one confirmed, compared
     under the lock just before it runs, is refused and nothing of it runs
     (``result.not_as_confirmed``).
+
+    In an environment with an approval policy (``APPROVALS``) the plan must be that of an
+    approved ``change_request`` whose pinned checksums are the scripts that run, or a
+    ``break_glass`` run (see ``change_requests.gate``); else ``ChangeRequestError``.
     """
     plan = list(migrations)
     for migration in plan:
         _canonicalise(migration)
     who = _who(applied_by)
+    admission = gate.admit(
+        "apply",
+        resolve(environment).environment,
+        [migration.id for migration in plan],
+        migrations=plan,
+        change_request=change_request,
+        break_glass=break_glass,
+        executor=break_glass.user.get_username() if break_glass else who,
+        confirmed=confirmed,
+    )
+    confirmed = admission.confirmed
 
     def step(run: ApplyRun, migration: Migration) -> MigrationResult:
         return run.apply(
@@ -164,7 +184,10 @@ def apply(
         )
 
     known = Plan.of(plan, [migration.id for migration in plan])
-    return run_plan(workspace or Workspace(), environment, known, ApplyRun, step, after_apply)
+    return gate.guarded(
+        admission,
+        lambda: run_plan(workspace or Workspace(), environment, known, ApplyRun, step, after_apply),
+    )
 
 
 def rollback(
@@ -175,18 +198,36 @@ def rollback(
     applied_by: str | None = None,
     after_rollback: Callable[[MigrationResult], None] | None = None,
     confirmed: confirmations.Confirmed = None,
+    change_request: int | str | ChangeRequest | None = None,
+    break_glass: BreakGlass | None = None,
 ) -> list[MigrationResult]:
     """Roll back ``migration_ids`` in the order given (newest first, normally), stopping at the
     first that does not succeed; one lock and one read of ledger and history, as for
-    ``apply`` (``confirmed`` too: the rollback script that runs is the one confirmed)."""
+    ``apply`` (``confirmed``, ``change_request`` and ``break_glass`` too: the rollback script
+    that runs is the one confirmed or approved)."""
     plan = list(migration_ids)
     who = _who(applied_by)
+    admission = gate.admit(
+        "rollback",
+        resolve(environment).environment,
+        plan,
+        change_request=change_request,
+        break_glass=break_glass,
+        executor=break_glass.user.get_username() if break_glass else who,
+        confirmed=confirmed,
+    )
+    confirmed = admission.confirmed
 
     def step(run: RollbackRun, migration_id: str) -> MigrationResult:
         return run.rollback(migration_id, applied_by=who, confirmed=confirmed)
 
     known = Plan.of(plan, plan)
-    return run_plan(workspace or Workspace(), environment, known, RollbackRun, step, after_rollback)
+    return gate.guarded(
+        admission,
+        lambda: run_plan(
+            workspace or Workspace(), environment, known, RollbackRun, step, after_rollback
+        ),
+    )
 
 
 def rollback_where_applied(
@@ -211,6 +252,8 @@ def rollback_to(
     applied_by: str | None = None,
     planned: Callable[[list[str]], None] | None = None,
     after_rollback: Callable[[MigrationResult], None] | None = None,
+    change_request: int | str | ChangeRequest | None = None,
+    break_glass: BreakGlass | None = None,
 ) -> list[MigrationResult]:
     """Roll back every migration applied after ``to_id``, newest first (``to_id`` stays).
 
@@ -221,21 +264,40 @@ def rollback_to(
     """
     target = resolve(environment)
     who = _who(applied_by)
+    # With an approval policy, the plan read under the lock must be the one approved.
+    admitted: list[gate.Admission] = []
 
     def plan(ledger: Ledger) -> list[str]:
         ids = planning.applied_after(to_id, target, ledger.rows())
+        if ids and (
+            change_request is not None or break_glass is not None or gate.guards(target.environment)
+        ):
+            admitted.append(
+                gate.admit(
+                    "rollback",
+                    target.environment,
+                    ids,
+                    change_request=change_request,
+                    break_glass=break_glass,
+                    executor=break_glass.user.get_username() if break_glass else who,
+                )
+            )
         if planned is not None:
             planned(ids)
         return ids
 
     def step(run: RollbackToRun, migration_id: str) -> MigrationResult:
-        return run.rollback(migration_id, applied_by=who)
+        confirmed = admitted[0].confirmed if admitted else None
+        return run.rollback(migration_id, applied_by=who, confirmed=confirmed)
 
     # Read under the lock, from the whole ledger.
     under_lock = Plan(plan, None, [to_id])
-    return run_plan(
+    results = run_plan(
         workspace or Workspace(), environment, under_lock, RollbackToRun, step, after_rollback
     )
+    if admitted and admitted[0].request is not None:
+        gate.finish(admitted[0].request, results)
+    return results
 
 
 def generate_rollback_script(migration: Migration, environment: str | None = None) -> str:

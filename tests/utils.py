@@ -168,3 +168,18 @@ def fresh_postgres_database(name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def make_user(username: str, *perms: str, groups: tuple[str, ...] = (), **fields):
+    """A user with ``perms`` ("app_label.codename") and membership of ``groups`` (created)."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    user = User.objects.create_user(username, password="pw", **fields)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return User.objects.get(pk=user.pk)  # permissions are cached per instance
