@@ -197,11 +197,11 @@ def check_approvals(app_configs=None, **kwargs) -> list[CheckMessage]:
     from .change_requests.policy import notification_problems, problems
 
     messages: list[CheckMessage] = [
-        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E010")
+        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E901")
         for problem in problems()
     ]
     messages.extend(
-        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E011")
+        Error(problem, hint="See docs/change-requests.md.", id="schema_manager.E902")
         for problem in notification_problems()
     )
     return messages

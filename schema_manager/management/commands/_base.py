@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from ... import planning
+from ...change_requests.gate import BreakGlass
 from ...conf import app_settings
-from ...exceptions import SchemaManagerError
+from ...exceptions import ChangeScheduled, SchemaManagerError
 from ...models import Migration
 from ...results import MigrationResult
 from ...security import scrub
@@ -27,9 +29,45 @@ class SchemaCommand(BaseCommand):
             help="Environment to act on (default: SCHEMA_MANAGER['DEFAULT_ENVIRONMENT']).",
         )
 
+    def add_change_request_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--change-request",
+            metavar="N",
+            help="The approved change request this run executes (required in an environment "
+            "with an approval policy, SCHEMA_MANAGER['APPROVALS']); without migration ids, "
+            "its pinned plan.",
+        )
+        parser.add_argument(
+            "--break-glass",
+            metavar="REASON",
+            help="Emergency run without approvals, with this written reason; needs --user with "
+            "the break_glass permission, and opens a review obligation.",
+        )
+        parser.add_argument(
+            "--user",
+            metavar="USERNAME",
+            help="The Django user running this (recorded as who applied; checked against the "
+            "request's approvers and for --break-glass).",
+        )
+
+    def gate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The service's keyword arguments for --change-request, --break-glass and --user."""
+        user = find_user(options["user"]) if options.get("user") else None
+        if options.get("break_glass") is not None and user is None:
+            raise CommandError("--break-glass needs --user: the user with the permission.")
+        gate: dict[str, Any] = {"change_request": options.get("change_request")}
+        if options.get("break_glass") is not None:
+            gate["break_glass"] = BreakGlass(user, options["break_glass"])
+        if user is not None:
+            gate["applied_by"] = user.get_username()
+        return gate
+
     def execute(self, *args, **options):
         try:
             return super().execute(*args, **options)
+        except ChangeScheduled as exc:  # not a failure: it waits for the window
+            self.stdout.write(self.style.WARNING(str(exc)))
+            return None
         except SchemaManagerError as exc:
             raise CommandError(scrub(str(exc))) from exc
         except DatabaseError as exc:  # e.g. the target is unreachable; never echo its DSN
@@ -97,3 +135,14 @@ class SchemaCommand(BaseCommand):
         rest = (result.error or "").strip().split("\n", 1)[1:]
         detail = f" {rest[0]}" if rest and rest[0] not in result.message else ""
         return CommandError(scrub(f"{result.message}{detail}".replace("\n", " ")))
+
+
+def find_user(username: str) -> Any:
+    """The active Django user ``username``, or a one-sentence error."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    if user is None or not user.is_active:
+        raise CommandError(f"There is no active user {username!r}.")
+    return user

@@ -6,6 +6,7 @@ import time
 from django.core.management.base import CommandError
 
 from ... import planning, services
+from ...change_requests.models import find
 from ...models import Migration
 from ...policy import may_prompt
 from ...results import MigrationResult, PlanCheck, ValidationResult
@@ -52,6 +53,7 @@ class Command(SchemaCommand):
             action="store_true",
             help="Record the migrations as applied without running their SQL (baseline).",
         )
+        self.add_change_request_arguments(parser)
         parser.add_argument(
             "--noinput",
             "--no-input",
@@ -62,6 +64,9 @@ class Command(SchemaCommand):
         add_fleet_arguments(parser)
 
     def handle(self, *args, ids: list[str], environment: str | None, **options) -> None:
+        gate = self.gate_options(options)
+        if options["change_request"] and not ids and not options["all"]:
+            ids = find(options["change_request"]).pinned_ids()
         if (ids and options["all"]) or not (ids or options["all"] or options["prune"]):
             raise CommandError("Name the migrations to apply, or pass --all (not both).")
         if options["fleet"]:
@@ -136,6 +141,7 @@ class Command(SchemaCommand):
             after_apply=lambda result: self.report_line(
                 result, next(positions), len(plan), verbosity
             ),
+            **gate,
         )
         if not results[-1].success:
             raise self.fail(results[-1])

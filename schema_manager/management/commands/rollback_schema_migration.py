@@ -5,6 +5,7 @@ from itertools import count
 from django.core.management.base import CommandError
 
 from ... import planning, services
+from ...change_requests.models import find
 from ...targets import resolve
 from ._base import SchemaCommand
 
@@ -26,10 +27,17 @@ class Command(SchemaCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Show the rollback script(s); run nothing."
         )
+        self.add_change_request_arguments(parser)
 
     def handle(
         self, *args, id: str | None, to: str | None, environment: str | None, **options
     ) -> None:
+        self.gate = self.gate_options(options)
+        plan = find(options["change_request"]).pinned_ids() if options["change_request"] else []
+        if plan and not (id or to):
+            id = plan[0] if len(plan) == 1 else None
+            if id is None:
+                return self._run_plan(plan, environment, options["verbosity"])
         if bool(id) == bool(to):
             raise CommandError("Name the migration to roll back, or pass --to ID (not both).")
         to = to or ""
@@ -67,7 +75,24 @@ class Command(SchemaCommand):
             environment,
             workspace=self.workspace,
             after_rollback=lambda result: self.report_line(result, 1, 1, verbosity),
+            **self.gate,
         )
+
+    def _run_plan(self, plan: list[str], environment: str | None, verbosity: int) -> None:
+        """A change request's plan of several rollbacks, in its order."""
+        positions = count(1)
+        results = services.rollback(
+            plan,
+            environment,
+            workspace=self.workspace,
+            after_rollback=lambda result: self.report_line(
+                result, next(positions), len(plan), verbosity
+            ),
+            **self.gate,
+        )
+        if not results[-1].success:
+            raise self.fail(results[-1])
+        self.stop_unless_recorded(results[-1])
 
     def _run_to(self, to: str, environment: str | None, verbosity: int):
         """Roll back what is applied after ``to`` as the ledger says once the lock is held."""
@@ -81,6 +106,7 @@ class Command(SchemaCommand):
             after_rollback=lambda result: self.report_line(
                 result, next(positions), len(plan), verbosity
             ),
+            **self.gate,
         )
 
     def _show(self, plan: list[str], environment: str | None) -> None:

@@ -4,6 +4,7 @@ import json
 import sys
 
 from ... import planning
+from ...change_requests.service import overdue_reviews
 from ...state import NOT_DEPLOYED, State
 from ...status import MigrationState
 from ...targets import Target, all_targets, resolve
@@ -28,7 +29,8 @@ class Command(SchemaCommand):
             "--check",
             action="store_true",
             help="Exit 1 if any migration is not applied (pending, failed, rolled back, "
-            "unresolved), modified since it was applied, or in a folder that cannot be read.",
+            "unresolved), modified since it was applied, or in a folder that cannot be read, "
+            "or a break-glass run's review is overdue.",
         )
 
     def handle(self, *args, environment: str | None, **options) -> None:
@@ -41,8 +43,14 @@ class Command(SchemaCommand):
         else:
             for target, states in report:
                 self._write_text(target, states)
-        if options["check"] and any(
-            state.state in NOT_DEPLOYED for _, states in report for state in states
+        overdue = [r for t in targets for r in overdue_reviews(t.environment)]
+        for request in overdue:
+            self.stderr.write(
+                f"{request.label} ({request.environment}): the review of this break-glass run "
+                f"was due {request.review_due_at:%Y-%m-%d %H:%M} UTC."
+            )
+        if options["check"] and (
+            overdue or any(state.state in NOT_DEPLOYED for _, states in report for state in states)
         ):
             sys.exit(1)
 

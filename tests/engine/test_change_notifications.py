@@ -1,0 +1,127 @@
+"""The notification outbox against a real local HTTP server that fails, then succeeds: the
+migration is unaffected, and the webhook gets the message on a retry after its backoff."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.test import override_settings
+
+from schema_manager import Migration, services
+from schema_manager.change_requests import clock, outbox, service
+from schema_manager.change_requests.models import ChangeRequest, Notification
+from tests.utils import make_user
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.parametrize("engine", ["sqlite", "postgresql"], indirect=["engine"]),
+]
+
+APPROVE = "schema_manager.approve_changerequest"
+
+
+class Hook(BaseHTTPRequestHandler):
+    """Answers 503 to the first ``failures`` posts, then 200; keeps what it received."""
+
+    failures = 0
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append(body)
+        failing = len(type(self).received) <= type(self).failures
+        self.send_response(503 if failing else 200)
+        self.end_headers()
+        self.wfile.write(b"busy" if failing else b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook():
+    Hook.failures, Hook.received = 1, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/secret-token"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def notifying(targets, webhook):
+    config = {
+        **settings.SCHEMA_MANAGER,
+        "APPROVALS": {"production": {"required": 1}},
+        "CHANGE_NOTIFICATIONS": {
+            "WEBHOOKS": [webhook],
+            "EMAILS": ["board@example.com"],
+            "BACKOFF": 60,
+            "TIMEOUT": 2,
+        },
+    }
+    with override_settings(
+        SCHEMA_MANAGER=config, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"
+    ):
+        yield targets
+
+
+def test_a_failing_webhook_is_retried_and_never_fails_the_migration(notifying, webhook):
+    Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER PRIMARY KEY);\n").save()
+    author, reviewer = make_user("author"), make_user("reviewer", APPROVE)
+
+    request = service.create("production", ["001_t"], author=author, title="t", submit_now=True)
+
+    submitted = Notification.objects.get(event="submitted", channel="webhook")
+    assert submitted.status == "pending"  # the server answered 503
+    assert submitted.attempts == 1
+    assert "HTTP 503" in submitted.last_error
+    assert Hook.received[0]["text"].startswith("[production] change request #")
+    assert Hook.received[0]["event"] == "submitted"
+    assert mail.outbox[0].to == ["board@example.com"]
+
+    Hook.failures = 10**6  # from now on the webhook always fails
+    service.decide(request, reviewer, "approve")
+    [result] = services.apply(
+        [Migration.objects.get()], "production", applied_by="author", change_request=request
+    )
+    assert result.success, result.message
+    assert "t" in notifying.tables("production")
+    request.refresh_from_db()
+    assert request.state == ChangeRequest.State.DONE
+    executed = Notification.objects.get(event="executed", channel="webhook")
+    assert executed.status == "pending"
+
+    Hook.failures = 0
+    assert outbox.drain() == 0  # not due yet: backoff
+    with clock.at(submitted.next_attempt_at + datetime.timedelta(minutes=5)):
+        sent = outbox.drain()
+    assert sent >= 2
+    submitted.refresh_from_db()
+    assert submitted.status == "sent"
+    assert submitted.attempts == 2
+    assert {"submitted", "executed"} <= {body["event"] for body in Hook.received}
+
+
+def test_an_unreachable_webhook_gives_up_after_its_attempts(notifying):
+    with override_settings(
+        SCHEMA_MANAGER={
+            **settings.SCHEMA_MANAGER,
+            "CHANGE_NOTIFICATIONS": {"WEBHOOKS": ["http://127.0.0.1:9/"], "MAX_ATTEMPTS": 2},
+        }
+    ):
+        Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);\n").save()
+        service.create("production", ["001_t"], author=make_user("a"), title="t", submit_now=True)
+        message = Notification.objects.get()
+        with clock.at(message.next_attempt_at + datetime.timedelta(days=1)):
+            outbox.drain()
+        message.refresh_from_db()
+        assert message.status == "gave_up"
+        assert message.attempts == 2
