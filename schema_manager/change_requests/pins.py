@@ -118,7 +118,7 @@ def last_editors(ids: list[str]) -> dict[str, str]:
     )
     editors: dict[str, str] = {}
     for entry in entries:
-        if _is_edit(entry):
+        if entry.object_id and _is_edit(entry):
             editors[entry.object_id] = entry.user.get_username()
     return editors
 
