@@ -2,13 +2,15 @@
 
 from django.contrib import admin
 
-from ..models import ArchiveRecord, Migration, VersionRecord
+from ..models import ArchiveRecord, ChangeRequest, Migration, VersionRecord
 from .archives import ArchiveRecordAdmin
+from .change_requests import ChangeRequestAdmin
 from .history import VersionRecordAdmin
 from .migrations import MigrationAdmin
 
 admin.site.register(Migration, MigrationAdmin)
 admin.site.register(VersionRecord, VersionRecordAdmin)
 admin.site.register(ArchiveRecord, ArchiveRecordAdmin)
+admin.site.register(ChangeRequest, ChangeRequestAdmin)
 
-__all__ = ["ArchiveRecordAdmin", "MigrationAdmin", "VersionRecordAdmin"]
+__all__ = ["ArchiveRecordAdmin", "ChangeRequestAdmin", "MigrationAdmin", "VersionRecordAdmin"]

@@ -15,11 +15,14 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from .. import results, services
+from ..change_requests import gate as change_gate
+from ..change_requests.service import approved_for
 from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..models import Migration
@@ -182,6 +185,7 @@ def confirmation(
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "shown_fields": _shown_fields(items),
         "media": modeladmin.media,
+        **_change_request_context(operation, target, migrations),
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(
@@ -190,6 +194,27 @@ def confirmation(
         or "admin/schema_manager/migration/confirm_operation.html",
         context,
     )
+
+
+def _change_request_context(
+    operation: str, target: Target, migrations: list[Migration]
+) -> dict[str, Any]:
+    """Under an approval policy: the approved request this confirmation runs, or a link to
+    open one for exactly these migrations."""
+    if not change_gate.guards(target.environment):
+        return {}
+    ids = [migration.id for migration in migrations]
+    approved = approved_for(operation, target.environment, ids)
+    query = QueryDict(mutable=True)
+    query.update({"environment": target.environment, "operation": operation})
+    query["migration_ids"] = "\n".join(ids)
+    return {
+        "change_request": approved,
+        "change_request_required": True,
+        "open_change_request_url": reverse("admin:schema_manager_changerequest_add")
+        + "?"
+        + query.urlencode(),
+    }
 
 
 def _title(operation: str, count: int, target: Target) -> str:
@@ -264,6 +289,13 @@ def run(
     who = request.user.get_username()
     by_id = {migration.id: migration for migration in migrations}
     done: list[MigrationResult] = []
+    # With an approval policy, the approved request for exactly this plan (the service
+    # refuses the run without one, naming why).
+    approved = (
+        approved_for(operation, target.environment, list(by_id))
+        if change_gate.guards(target.environment)
+        else None
+    )
 
     def report(result: MigrationResult) -> None:
         done.append(result)
@@ -280,6 +312,7 @@ def run(
                 applied_by=who,
                 after_apply=report,
                 confirmed=shown,
+                change_request=approved,
             )
         else:
             services.rollback(
@@ -288,6 +321,7 @@ def run(
                 applied_by=who,
                 after_rollback=report,
                 confirmed=shown,
+                change_request=approved,
             )
     except (DatabaseError, SchemaManagerError) as exc:
         migration = migrations[len(done)] if len(done) < len(migrations) else migrations[-1]

@@ -18,10 +18,10 @@ def decision_problem(
     name = user.get_username()
     if not user.is_active:
         return f"{name} is not an active user"
-    if not user.has_perm(DECIDE_PERMISSION):
-        return f"{name} lacks the permission to decide on change requests ({DECIDE_PERMISSION})"
     if user.pk == request.author_id and (policy is None or policy.forbid_author):
         return f"{name} is the author of {request.label} and cannot decide on it"
+    if not user.has_perm(DECIDE_PERMISSION):
+        return f"{name} lacks the permission to decide on change requests ({DECIDE_PERMISSION})"
     if policy is None:
         return None
     if policy.groups and not user.groups.filter(name__in=policy.groups).exists():

@@ -240,3 +240,14 @@ def overdue_reviews(environment: str | None = None) -> list[ChangeRequest]:
     if environment is not None:
         found = found.filter(environment=environment)
     return list(found.order_by("review_due_at"))
+
+
+def approved_for(operation: str, environment: str, ids: list[str]) -> ChangeRequest | None:
+    """The newest approved (or scheduled) request to run exactly ``ids`` in ``environment``:
+    what the admin's confirmation page names and runs."""
+    candidates = ChangeRequest.objects.filter(
+        environment=environment,
+        operation=operation,
+        state__in=[ChangeRequest.State.APPROVED, ChangeRequest.State.SCHEDULED],
+    ).order_by("-approved_at", "-pk")
+    return next((r for r in candidates if r.pinned_ids() == list(ids)), None)
