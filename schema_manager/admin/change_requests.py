@@ -216,7 +216,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             return f"Submitted {obj.label} for review."
         if action in ("approve", "reject", "request_changes"):
             seen = request.POST.getlist("seen")
-            checksums = [item.split(":") for item in seen] if seen else None
+            checksums = [item.rsplit(":", 2) for item in seen] if seen else None
             service.decide(obj, user, action, comment, checksums_seen=checksums)
             return f"{action.replace('_', ' ').capitalize()}: {obj.label}. {comment}".strip()
         if action == "cancel":
