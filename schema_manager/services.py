@@ -292,9 +292,14 @@ def rollback_to(
 
     # Read under the lock, from the whole ledger.
     under_lock = Plan(plan, None, [to_id])
-    results = run_plan(
-        workspace or Workspace(), environment, under_lock, RollbackToRun, step, after_rollback
-    )
+    try:
+        results = run_plan(
+            workspace or Workspace(), environment, under_lock, RollbackToRun, step, after_rollback
+        )
+    except BaseException as exc:
+        if admitted and admitted[0].request is not None:
+            gate.finish(admitted[0].request, [], error=f"{type(exc).__name__}: {exc}")
+        raise
     if admitted and admitted[0].request is not None:
         gate.finish(admitted[0].request, results)
     return results

@@ -94,6 +94,9 @@ class ChangeRequestAdmin(admin.ModelAdmin):
     search_fields = ["title", "reason", "pins__migration_id"]
     change_form_template = "admin/schema_manager/changerequest/change_form.html"
 
+    class Media:
+        css = {"all": ["schema_manager/admin.css"]}
+
     @admin.display(description="#", ordering="pk")
     def number(self, obj: ChangeRequest) -> str:
         return f"#{obj.pk}"
@@ -164,7 +167,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         deciding = obj.state in (ChangeRequest.State.SUBMITTED, ChangeRequest.State.APPROVED)
         target = resolve(obj.environment)
         runnable = obj.state in (ChangeRequest.State.APPROVED, ChangeRequest.State.SCHEDULED)
-        return {
+        context: dict[str, Any] = {
             "cr": obj,
             "pins": list(obj.pins.all()),
             "snapshot": obj.snapshot.get("migrations", []),
@@ -185,6 +188,9 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             "act_url": reverse("admin:schema_manager_changerequest_act", args=[obj.pk]),
             "overdue": obj.break_glass and obj in service.overdue_reviews(),
         }
+        buttons = ("may_submit", "may_decide", "may_cancel", "may_review", "may_execute")
+        context["any_button"] = any(context[name] for name in buttons)
+        return context
 
     def act_view(self, request: HttpRequest, object_id: int) -> HttpResponseRedirect:
         """One POST per button; the service decides, the admin reports and logs."""

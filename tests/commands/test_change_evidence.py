@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -46,6 +48,8 @@ def test_the_json_export_follows_its_schema_and_names_the_ledger_rows(executed, 
     data = json.loads(run.stdout)
 
     jsonschema.Draft202012Validator(evidence.schema()).validate(data)
+    if os.environ.get("SCHEMA_MANAGER_EVIDENCE_SAMPLE"):  # the docs' sample, on request
+        Path(os.environ["SCHEMA_MANAGER_EVIDENCE_SAMPLE"]).write_text(run.stdout)
     assert data["request"]["state"] == "done"
     assert [d["user"] for d in data["decisions"]] == ["alice", "bob"]
     [record] = data["execution"]["version_records"]
@@ -61,6 +65,8 @@ def test_the_schema_refuses_an_export_missing_its_approvals(executed):
     del data["decisions"]
     with pytest.raises(jsonschema.ValidationError, match="'decisions' is a required property"):
         jsonschema.Draft202012Validator(evidence.schema()).validate(data)
+    if os.environ.get("SCHEMA_MANAGER_EVIDENCE_SAMPLE"):  # the docs' sample, on request
+        Path(os.environ["SCHEMA_MANAGER_EVIDENCE_SAMPLE"]).write_text(run.stdout)
 
 
 def test_the_html_export_shows_the_same_evidence(executed, tmp_path):

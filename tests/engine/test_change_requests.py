@@ -361,3 +361,29 @@ def test_a_rejection_ends_the_request(people, policy):
     assert request.state == ChangeRequest.State.REJECTED
     with pytest.raises(ChangeRequestError, match="is rejected"):
         services.apply([migration], "production", change_request=request.pk)
+
+
+def test_rollback_to_is_gated_by_the_plan_read_under_the_lock(people, policy):
+    first = stored()
+    second = Migration(id="002_u", name="u", sql="CREATE TABLE u (id INTEGER PRIMARY KEY);\n")
+    second.save()
+    services.apply([first, second], "production", break_glass=BreakGlass(people["ops"], "seed"))
+    with pytest.raises(ChangeRequestError, match="requires an approved change request"):
+        services.rollback_to("001_create_t", "production")
+    undo = service.create(
+        "production",
+        ["002_u"],
+        author=people["author"],
+        title="Undo u",
+        operation="rollback",
+        submit_now=True,
+    )
+    service.decide(undo, people["alice"], "approve")
+    service.decide(undo, people["bob"], "approve")
+
+    [result] = services.rollback_to("001_create_t", "production", change_request=undo.pk)
+
+    assert result.success, result.message
+    assert "u" not in policy.tables("production")
+    undo.refresh_from_db()
+    assert undo.state == ChangeRequest.State.DONE
