@@ -65,8 +65,6 @@ def test_the_schema_refuses_an_export_missing_its_approvals(executed):
     del data["decisions"]
     with pytest.raises(jsonschema.ValidationError, match="'decisions' is a required property"):
         jsonschema.Draft202012Validator(evidence.schema()).validate(data)
-    if os.environ.get("SCHEMA_MANAGER_EVIDENCE_SAMPLE"):  # the docs' sample, on request
-        Path(os.environ["SCHEMA_MANAGER_EVIDENCE_SAMPLE"]).write_text(run.stdout)
 
 
 def test_the_html_export_shows_the_same_evidence(executed, tmp_path):
