@@ -50,6 +50,7 @@ class SchemaManager:
         applied_by: str | None = None,
         fake: bool = False,
         allow_out_of_order: bool = False,
+        change_request: int | None = None,
     ) -> MigrationResult:
         return await sync_to_async(self.apply_migration_sync)(
             migration,
@@ -58,13 +59,19 @@ class SchemaManager:
             applied_by=applied_by,
             fake=fake,
             allow_out_of_order=allow_out_of_order,
+            change_request=change_request,
         )
 
     async def rollback_migration(
-        self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
+        self,
+        migration_id: str,
+        environment: str | None = None,
+        *,
+        applied_by: str | None = None,
+        change_request: int | None = None,
     ) -> MigrationResult:
         return await sync_to_async(self.rollback_migration_sync)(
-            migration_id, environment, applied_by=applied_by
+            migration_id, environment, applied_by=applied_by, change_request=change_request
         )
 
     async def validate_migration(
@@ -95,8 +102,10 @@ class SchemaManager:
         applied_by: str | None = None,
         fake: bool = False,
         allow_out_of_order: bool = False,
+        change_request: int | None = None,
     ) -> MigrationResult:
-        """Apply ``migration`` (see ``services.apply``)."""
+        """Apply ``migration`` (see ``services.apply``; ``change_request``: the number of the
+        approved request it runs, where ``APPROVALS`` requires one)."""
         [result] = services.apply(
             [migration],
             environment,
@@ -105,20 +114,30 @@ class SchemaManager:
             applied_by=applied_by,
             fake=fake,
             allow_out_of_order=allow_out_of_order,
+            change_request=change_request,
         )
         return result
 
     def rollback_migration_sync(
-        self, migration_id: str, environment: str | None = None, *, applied_by: str | None = None
+        self,
+        migration_id: str,
+        environment: str | None = None,
+        *,
+        applied_by: str | None = None,
+        change_request: int | None = None,
     ) -> MigrationResult:
         """Roll ``migration_id`` back in ``environment``; with none, in the one environment
         where it is applied (refused, naming them, if it is applied in several)."""
-        if environment is None:
+        if environment is None and change_request is None:
             return services.rollback_where_applied(
                 migration_id, workspace=self._workspace, applied_by=applied_by
             )
         [result] = services.rollback(
-            [migration_id], environment, workspace=self._workspace, applied_by=applied_by
+            [migration_id],
+            environment,
+            workspace=self._workspace,
+            applied_by=applied_by,
+            change_request=change_request,
         )
         return result
 

@@ -387,3 +387,22 @@ def test_rollback_to_is_gated_by_the_plan_read_under_the_lock(people, policy):
     assert "u" not in policy.tables("production")
     undo.refresh_from_db()
     assert undo.state == ChangeRequest.State.DONE
+
+
+def test_the_facade_refuses_without_and_applies_with_the_approved_request(people, policy):
+    from asgiref.sync import async_to_sync
+
+    from schema_manager import SchemaManager
+
+    migration = stored()
+    manager = SchemaManager()
+    with pytest.raises(ChangeRequestError, match="requires an approved change request"):
+        manager.apply_migration_sync(migration, "production")
+    request = approved(people)
+
+    result = async_to_sync(manager.apply_migration)(
+        migration, "production", applied_by="author", change_request=request.pk
+    )
+
+    assert result.success, result.message
+    assert "t" in policy.tables("production")
