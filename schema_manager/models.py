@@ -305,10 +305,10 @@ class ScriptAnalysis(models.Model):
 
 # Registered with the app: Django finds models in the app's models module.
 from .archive.models import ArchiveRecord  # noqa: E402, F401
-from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401
 from .change_requests.models import (  # noqa: E402, F401
     Approval,
     ChangeRequest,
     Notification,
     PinnedMigration,
 )
+from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401

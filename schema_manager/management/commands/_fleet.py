@@ -36,7 +36,8 @@ def add_fleet_arguments(parser: Any) -> None:
     group.add_argument(
         "--max-failures", type=int, help="With --on-error stop: failures that stop (default 1)."
     )
-    group.add_argument("--change-request", default="", help="The approval it runs under.")
+    # --change-request (the approval it runs under) is the command's own option, shared with
+    # single-environment applies (SchemaCommand.add_change_request_arguments).
     group.add_argument(
         "--no-wait", action="store_true", help="Start the rollout and return (workers run it)."
     )
@@ -54,7 +55,7 @@ def apply_fleet(command: SchemaCommand, ids: list[str], options: dict[str, Any])
         selector=planner.parse_labels(options["labels"]),
         waves=waves,
         started_by=_who(),
-        change_request=options["change_request"],
+        change_request=options["change_request"] or "",
     )
     verbosity = options["verbosity"]
     total = rollout.runs.count()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("schema_manager", "0008_migration_id_as_prisma_lists"),
+        ("schema_manager", "0010_archiverecord"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
