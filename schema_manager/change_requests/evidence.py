@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.apps import apps
 from django.template.loader import render_to_string
 
 from ..conf import app_settings
@@ -99,19 +98,7 @@ def collect(request_id: int | str | ChangeRequest) -> dict[str, Any]:
             }
             for message in request.notifications.order_by("created_at", "pk")
         ],
-        "admin_log": [
-            {
-                "user": entry.user.get_username(),
-                "time": _time(entry.action_time),
-                "message": entry.get_change_message(),
-            }
-            for entry in LogEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(ChangeRequest),
-                object_id=str(request.pk),
-            )
-            .select_related("user")
-            .order_by("action_time", "pk")
-        ],
+        "admin_log": _admin_log(request),
     }
 
 
@@ -121,6 +108,27 @@ def to_json(evidence: dict[str, Any]) -> str:
 
 def to_html(evidence: dict[str, Any]) -> str:
     return render_to_string("schema_manager/change_evidence.html", {"e": evidence})
+
+
+def _admin_log(request: ChangeRequest) -> list[dict[str, Any]]:
+    """The admin's log of the request: its decisions and refusals made there."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    # Imported here: a project without the admin cannot import its models.
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(ChangeRequest), object_id=str(request.pk)
+    )
+    return [
+        {
+            "user": entry.user.get_username(),
+            "time": _time(entry.action_time),
+            "message": entry.get_change_message(),
+        }
+        for entry in entries.select_related("user").order_by("action_time", "pk")
+    ]
 
 
 def _records(request: ChangeRequest) -> list[dict[str, Any]]:

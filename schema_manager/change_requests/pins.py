@@ -7,8 +7,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.apps import apps
 
 from .. import rollback_choice, services
 from ..checksums import migration_checksum
@@ -107,7 +106,14 @@ def pin_rollback(target: Target, ids: list[str]) -> tuple[list[Pin], dict]:
 
 
 def last_editors(ids: list[str]) -> dict[str, str]:
-    """Migration id -> the user who last added or changed it in the admin."""
+    """Migration id -> the user who last added or changed it in the admin (nobody, in a
+    project without the admin)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return {}
+    # Imported here: a project without the admin cannot import its models.
+    from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
     kind = ContentType.objects.get_for_model(Migration)
     entries = (
         LogEntry.objects.filter(
@@ -118,16 +124,14 @@ def last_editors(ids: list[str]) -> dict[str, str]:
     )
     editors: dict[str, str] = {}
     for entry in entries:
-        if entry.object_id and _is_edit(entry):
+        if entry.object_id and (entry.action_flag == ADDITION or _changed_scripts(entry)):
             editors[entry.object_id] = entry.user.get_username()
     return editors
 
 
-def _is_edit(entry: LogEntry) -> bool:
-    """An addition, or a change that touched the SQL or the rollback (the admin's own
-    operations log changes too, with a plain message)."""
-    if entry.action_flag == ADDITION:
-        return True
+def _changed_scripts(entry: Any) -> bool:
+    """A change that touched the SQL or the rollback (the admin's own operations log changes
+    too, with a plain message)."""
     message = entry.change_message or ""
     return message.startswith("[") and ("sql" in message.lower() or "rollback" in message.lower())
 
