@@ -19,6 +19,7 @@ from .capture_alter import alter_table
 from .capture_types import added_value
 from .security import get_logger
 from .sql import parse_statements
+from .sql.created import Created
 from .sql.names import QualifiedName, render_name
 from .sql.operations import AlterObject, AlterTable, CreateObject, Drop, Operation, describe
 from .sql.rollback import NOTE_PREFIX, drop_object
@@ -38,10 +39,16 @@ def capture(sql: str, alias: str) -> Captured:
         return {}
     captured: Captured = {}
     seen = catalog.Seen()
+    created = Created()
     try:
         with connection.cursor() as cursor:
             for statement in parse_statements(sql, "postgresql"):
-                lines = _capture(cursor, describe(statement), seen)
+                operation = describe(statement)
+                if isinstance(operation, AlterTable):
+                    lines = alter_table(cursor, operation, seen, created.skipped(operation))
+                else:
+                    lines = _capture(cursor, operation, seen)
+                created.note(operation)
                 if lines is not None:
                     captured[statement.index] = lines
     except DatabaseError:  # capture is best effort: the SQL-only rollback still stands
@@ -53,8 +60,6 @@ def capture(sql: str, alias: str) -> Captured:
 def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | None:
     if isinstance(operation, Drop):
         return _drop(cursor, operation, seen)
-    if isinstance(operation, AlterTable):
-        return alter_table(cursor, operation, seen)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:

@@ -26,9 +26,12 @@ _DROP_CONSTRAINT = re.compile(
 )
 
 
-def alter_table(cursor, operation: AlterTable, seen: catalog.Seen) -> list[str] | None:
+def alter_table(
+    cursor, operation: AlterTable, seen: catalog.Seen, skipped: frozenset[int] = frozenset()
+) -> list[str] | None:
     """The statements undoing ``operation``, newest action first; None if one action has no
-    inverse (the generator then says which)."""
+    inverse (the generator then says which). The actions at ``skipped`` positions changed
+    what the migration created before: they need none."""
     cursor.execute(
         "SELECT c.oid, c.oid::regclass::text, c.relname FROM pg_class c "
         "WHERE c.oid = to_regclass(%s)",
@@ -49,7 +52,9 @@ def alter_table(cursor, operation: AlterTable, seen: catalog.Seen) -> list[str] 
     parts: list[list[str]] = []
     # Read in the order the actions run (what an earlier one restores, a later one does not
     # restore again), undone in the reverse order.
-    for action in operation.actions:
+    for position, action in enumerate(operation.actions):
+        if position in skipped:
+            continue
         part = _action(cursor, oid, relname, current, action, seen, notes, operation.statement)
         if part is None:
             return None

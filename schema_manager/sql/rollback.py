@@ -7,8 +7,9 @@ when the database reads them back as the same name, quoted (safely) otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from .created import Created
 from .lexer import DIALECTS
 from .names import QualifiedName, render_name, render_part, render_words, split_top_level
 from .operations import (
@@ -75,7 +76,8 @@ def generate_rollback(
 
 def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -> RollbackScript:
     script = RollbackScript()
-    for statement in reversed(parse_statements(sql, vendor)):
+    statements = parse_statements(sql, vendor)
+    for statement, operation in reversed(list(zip(statements, _to_undo(statements), strict=True))):
         if captured and statement.index in captured:
             # Read from the catalog, with its own notes (and warnings, where it says why not).
             for line in captured[statement.index]:
@@ -85,7 +87,9 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
             continue
         if is_transaction_control(statement.words):
             continue  # the script's own BEGIN / COMMIT: the rollback runs in one transaction
-        inverse, warning = invert(statement, vendor)
+        if isinstance(operation, AlterTable) and not operation.actions:
+            continue  # it altered only what the script created: undoing that removes it
+        inverse, warning = invert_operation(operation, vendor)
         script.lines.extend(inverse)
         if warning:
             line = f"{WARNING_PREFIX} cannot roll back statement {statement.index + 1} "
@@ -93,6 +97,22 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
             script.lines.append(line)
             script.warnings.append(line[len(WARNING_PREFIX) :].strip())
     return script
+
+
+def _to_undo(statements: list[Statement]) -> list[Operation]:
+    """Each statement's operation, an ALTER TABLE without the actions that changed what the
+    script created before it (they need no inverse)."""
+    created = Created()
+    operations = []
+    for statement in statements:
+        operation = describe(statement)
+        skipped = created.skipped(operation)
+        created.note(operation)
+        if skipped and isinstance(operation, AlterTable):
+            kept = tuple(a for i, a in enumerate(operation.actions) if i not in skipped)
+            operation = replace(operation, actions=kept)
+        operations.append(operation)
+    return operations
 
 
 Inverse = tuple[list[str], str | None]  # statements, and why it cannot be (fully) undone
@@ -202,6 +222,11 @@ def _invert_alter(operation: AlterTable, dialect: str) -> Inverse:
         if clause is None:
             return [], why or "this ALTER TABLE action has no automatic inverse yet; " + _BY_HAND
         inverses.append(f"ALTER TABLE {table} {clause};")
+        if isinstance(action, AlterColumn) and action.change == "SET DEFAULT":
+            inverses.append(
+                f"{CAUTION_PREFIX} the default column {render_part(action.column, dialect)} "
+                "had before is not known without the target's catalog: this drops it."
+            )
     return inverses, None
 
 

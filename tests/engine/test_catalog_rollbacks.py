@@ -276,3 +276,17 @@ def test_what_an_earlier_statement_dropped_is_restored_once(postgres_targets):
         "DROP COLUMN old_key, ADD COLUMN new_key INT NOT NULL, "
         "ADD CONSTRAINT profiles_pkey PRIMARY KEY (new_key);",
     )
+
+
+def test_changes_to_what_the_migration_created_need_no_inverse(postgres_targets):
+    script = _round_trip(
+        postgres_targets,
+        "CREATE TABLE envelopes (id INT, kind TEXT DEFAULT 'doc');",
+        "ALTER TABLE envelopes ADD COLUMN level TEXT NOT NULL DEFAULT 'SES'; "
+        "ALTER TABLE envelopes ALTER COLUMN level DROP DEFAULT, ALTER COLUMN kind SET DEFAULT 'x'; "
+        "CREATE TABLE portals (id INT, temp_id INT); "
+        "ALTER TABLE portals DROP COLUMN temp_id;",
+    )
+
+    assert "SET DEFAULT 'doc'::text" in script
+    assert script_cautions(script) == []

@@ -571,7 +571,7 @@ CREATE INDEX ON accounts (owner);
 -- 6
 CREATE INDEX accounts_owner_idx ON accounts (owner);
 -- 7
-ALTER TABLE accounts DROP COLUMN legacy;
+ALTER TABLE users DROP COLUMN legacy;
 -- 8
 ALTER TABLE accounts ADD CONSTRAINT owner_key UNIQUE (owner);
 -- 9
@@ -580,7 +580,7 @@ GRANT SELECT ON accounts TO reporting;
 
 MIXED_WARNINGS = [
     "cannot roll back statement 9 (GRANT SELECT ON accounts TO reporting): " + NO_INVERSE,
-    "cannot roll back statement 7 (ALTER TABLE accounts DROP COLUMN legacy): "
+    "cannot roll back statement 7 (ALTER TABLE users DROP COLUMN legacy): "
     "it drops a column; " + DATA_LOSS,
     "cannot roll back statement 5 (CREATE INDEX ON accounts ( owner )): " + UNNAMED_INDEX,
     "cannot roll back statement 4 (TRUNCATE sessions): it truncates a table; " + DATA_LOSS,
@@ -689,3 +689,30 @@ def test_renames_of_indexes_types_sequences_and_views_are_undone(sql: str, expec
     script = generate_rollback(sql, "postgresql")
 
     assert script.lines == [expected]
+
+
+def test_changes_to_what_the_script_created_need_no_inverse() -> None:
+    sql = (
+        "ALTER TABLE envelopes ADD COLUMN level TEXT NOT NULL DEFAULT 'SES';\n"
+        "ALTER TABLE envelopes ALTER COLUMN level DROP DEFAULT;\n"
+        "CREATE TABLE portals (id INT, temp_id INT);\n"
+        "ALTER TABLE portals DROP COLUMN temp_id, ADD COLUMN owner INT;\n"
+        "ALTER TABLE portals RENAME TO sso_portals;\n"
+    )
+
+    script = generate_rollback(sql, "postgresql")
+
+    assert script.lines == [
+        "ALTER TABLE sso_portals RENAME TO portals;",
+        "ALTER TABLE portals DROP COLUMN IF EXISTS owner;",
+        "DROP TABLE IF EXISTS portals CASCADE;",
+        "ALTER TABLE envelopes DROP COLUMN IF EXISTS level;",
+    ]
+
+
+def test_set_default_without_the_catalog_says_the_previous_default_is_unknown() -> None:
+    script = generate_rollback("ALTER TABLE t ALTER COLUMN a SET DEFAULT 1;", "postgresql")
+
+    assert script.lines[0] == "ALTER TABLE t ALTER COLUMN a DROP DEFAULT;"
+    assert script.lines[1].startswith("-- CAUTION: the default column a had before is not known")
+    assert script.is_complete

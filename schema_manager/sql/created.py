@@ -1,0 +1,69 @@
+"""What a script creates as it goes: the tables it creates and the columns it adds. A later
+statement's change to them needs no inverse, since undoing the creation removes it (a column
+added with a temporary default that is then dropped, a table created and then altered)."""
+
+from __future__ import annotations
+
+from .names import QualifiedName, unquote
+from .operations import (
+    AddColumn,
+    AddConstraint,
+    AlterAction,
+    AlterColumn,
+    AlterTable,
+    CreateTable,
+    DropColumn,
+    Operation,
+    OtherAction,
+    RenameTo,
+)
+
+
+def _key(part: str) -> str:
+    value, quoted = unquote(part)
+    return value if quoted else value.lower()
+
+
+class Created:
+    """Fed every statement's operation in script order (``note``), it tells which actions of
+    an ALTER TABLE act on what the script itself created before (``needs_no_inverse``)."""
+
+    def __init__(self) -> None:
+        self.tables: set[str] = set()
+        self.columns: set[tuple[str, str]] = set()
+
+    def needs_no_inverse(self, table: QualifiedName, action: AlterAction) -> bool:
+        """True for an action whose inverse needs what the SQL does not say (a dropped
+        column's definition, a previous default or type, an unnamed constraint's name) on
+        what the script created: the inverse of its creation removes it anyway. Actions with
+        an inverse of their own (and renaming the table, which its drop needs) keep it."""
+        key = _key(table.object)
+        if isinstance(action, (DropColumn, AlterColumn)):
+            return key in self.tables or (key, _key(action.column)) in self.columns
+        if isinstance(action, OtherAction) or (
+            isinstance(action, AddConstraint) and action.name is None
+        ):
+            return key in self.tables
+        return False
+
+    def skipped(self, operation: Operation) -> frozenset[int]:
+        """The positions of ``operation``'s actions that need no inverse."""
+        if not isinstance(operation, AlterTable):
+            return frozenset()
+        return frozenset(
+            position
+            for position, action in enumerate(operation.actions)
+            if self.needs_no_inverse(operation.table, action)
+        )
+
+    def note(self, operation: Operation) -> None:
+        if isinstance(operation, CreateTable):
+            self.tables.add(_key(operation.table.object))
+        if not isinstance(operation, AlterTable):
+            return
+        key = _key(operation.table.object)
+        for action in operation.actions:
+            if isinstance(action, AddColumn):
+                self.columns.add((key, _key(action.column)))
+            elif isinstance(action, RenameTo) and key in self.tables:
+                self.tables.add(_key(action.new))
