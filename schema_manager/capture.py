@@ -21,7 +21,16 @@ from .security import get_logger
 from .sql import parse_statements
 from .sql.created import Created
 from .sql.names import QualifiedName, render_name
-from .sql.operations import AlterObject, AlterTable, CreateObject, Drop, Operation, describe
+from .sql.operations import (
+    AlterObject,
+    AlterTable,
+    CreateIndex,
+    CreateObject,
+    CreateTable,
+    Drop,
+    Operation,
+    describe,
+)
 from .sql.rollback import NOTE_PREFIX, drop_object
 from .sql.statements import Statement
 
@@ -64,7 +73,39 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | No
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
         return _replaced(cursor, operation)
+    if isinstance(operation, (CreateTable, CreateIndex, CreateObject)):
+        return _already_there(cursor, operation, seen)
     return None
+
+
+_LOOKUPS = {
+    "TYPE": "to_regtype(%s)::oid",
+    "SCHEMA": "to_regnamespace(%s)::oid",
+    "EXTENSION": "(SELECT oid FROM pg_extension WHERE extname = %s)",
+}
+
+
+def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
+    """[] when what a CREATE (… IF NOT EXISTS) makes was there before the migration, and no
+    earlier statement dropped it: the statement did nothing, and dropping it would be wrong."""
+    if isinstance(operation, CreateTable):
+        name, lookup = operation.table, "to_regclass(%s)::oid"
+    elif isinstance(operation, CreateIndex):
+        if operation.index is None:
+            return None
+        name, lookup = operation.index, "to_regclass(%s)::oid"
+    elif operation.kind in ("VIEW", "MATERIALIZED VIEW", "SEQUENCE"):
+        name, lookup = operation.name, "to_regclass(%s)::oid"
+    elif operation.kind in _LOOKUPS:
+        name, lookup = operation.name, _LOOKUPS[operation.kind]
+    else:
+        return None
+    extension = isinstance(operation, CreateObject) and operation.kind == "EXTENSION"
+    value = _catalog_name(name.object) if extension else str(name)
+    oid = _one(cursor, f"SELECT {lookup}", [value])
+    if oid is None or ("dropped", oid) in seen:
+        return None
+    return []
 
 
 def data_note(statement: Statement) -> str:
@@ -97,6 +138,7 @@ def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
             part = _function(cursor, name, operation.if_exists)
         else:
             oid = _one(cursor, f"SELECT {lookup}", [str(name)])
+            seen.add(("dropped", oid))
             if oid is None:  # DROP ... IF EXISTS of nothing: nothing to bring back
                 part = [] if operation.if_exists else None
             elif operation.object_type == "TYPE":

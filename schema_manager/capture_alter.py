@@ -74,10 +74,17 @@ def _action(cursor, oid, relname, current, action, seen, notes, statement) -> li
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
     if isinstance(action, AddConstraint) and action.name is None:
         return None
+    if isinstance(action, AddColumn) and _column_was_there(cursor, oid, action.column, seen):
+        return []  # ADD COLUMN IF NOT EXISTS of a column it had: nothing was added
     if isinstance(action, (AddColumn, AddConstraint, Rename)):
         clause, _ = invert_action(action, _DIALECT)
         return None if clause is None else [f"ALTER TABLE {current} {clause};"]
     return None
+
+
+def _column_was_there(cursor, oid: int, column: str, seen) -> bool:
+    name = catalog_name(column)
+    return bool(catalog.columns(cursor, oid, name)) and ("dropped", oid, name) not in seen
 
 
 def catalog_name(part: str) -> str:
@@ -115,6 +122,7 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
     column = found[0]
     if column.identity or column.sequence or column.generated:
         return None
+    seen.add(("dropped", oid, column.name))
     quoted = catalog.quoted(column.name)
     lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
     if column.not_null:  # after the column is back (its rows have the default, or none)

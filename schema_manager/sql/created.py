@@ -57,13 +57,14 @@ class Created:
         )
 
     def note(self, operation: Operation) -> None:
-        if isinstance(operation, CreateTable):
+        # IF NOT EXISTS may have created nothing: what it names may hold data from before.
+        if isinstance(operation, CreateTable) and not operation.if_not_exists:
             self.tables.add(_key(operation.table.object))
         if not isinstance(operation, AlterTable):
             return
         key = _key(operation.table.object)
         for action in operation.actions:
-            if isinstance(action, AddColumn):
+            if isinstance(action, AddColumn) and not action.if_not_exists:
                 self.columns.add((key, _key(action.column)))
             elif isinstance(action, RenameTo) and key in self.tables:
                 self.tables.add(_key(action.new))

@@ -35,6 +35,7 @@ class Operation:
 @dataclass(frozen=True)
 class CreateTable(Operation):
     table: QualifiedName
+    if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class CommentOn(Operation):
 class AddColumn:
     column: str
     definition: tuple[Word, ...] = ()  # type and constraints, after the name
+    if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,9 @@ def _create(statement: Statement, cursor: WordCursor) -> Operation | None:
     while cursor.take_any(*_TABLE_PREFIXES, "RECURSIVE"):
         pass
     if cursor.take_keywords("TABLE"):
-        cursor.take_keywords("IF", "NOT", "EXISTS")
+        if_not_exists = cursor.take_keywords("IF", "NOT", "EXISTS")
         table = cursor.take_name()
-        return CreateTable(statement, table) if table else None
+        return CreateTable(statement, table, if_not_exists) if table else None
     kind = cursor.take_any(*_OBJECT_KINDS)
     if kind is not None:
         return _create_object(statement, cursor, kind.removeprefix("CONSTRAINT "), or_replace)
@@ -305,11 +307,11 @@ def _add(cursor: WordCursor, text: str) -> AlterAction:
             return OtherAction(text)
         definition = tuple(cursor.rest())
         return AddConstraint(name.object if name else None, kind, definition)
-    cursor.take_keywords("IF", "NOT", "EXISTS")
+    if_not_exists = cursor.take_keywords("IF", "NOT", "EXISTS")
     column = cursor.take_name()
     if column is None:
         return OtherAction(text)
-    return AddColumn(column.object, tuple(cursor.rest()))
+    return AddColumn(column.object, tuple(cursor.rest()), if_not_exists)
 
 
 def _rename(cursor: WordCursor, text: str) -> AlterAction:

@@ -290,3 +290,21 @@ def test_changes_to_what_the_migration_created_need_no_inverse(postgres_targets)
 
     assert "SET DEFAULT 'doc'::text" in script
     assert script_cautions(script) == []
+
+
+def test_if_not_exists_of_what_was_there_is_not_undone(postgres_targets):
+    setup = """
+    CREATE TABLE t (id INT, note TEXT);
+    CREATE INDEX t_id ON t (id);
+    CREATE TYPE mood AS ENUM ('ok');
+    CREATE SEQUENCE counter;
+    """
+    _round_trip(
+        postgres_targets,
+        setup,
+        "CREATE TABLE IF NOT EXISTS t (id INT); CREATE INDEX IF NOT EXISTS t_id ON t (id); "
+        "CREATE SEQUENCE IF NOT EXISTS counter; ALTER TABLE t ADD COLUMN IF NOT EXISTS note TEXT, "
+        "ADD COLUMN extra INT; "
+        # Prisma's way of changing a type: the column dropped and added again.
+        "ALTER TABLE t DROP COLUMN note; ALTER TABLE t ADD COLUMN note INT;",
+    )
