@@ -73,6 +73,10 @@ class Context:
     dialect: str | None
     transactional: bool = True
     created_tables: set[str] = field(default_factory=set)
+    # Columns and indexes the script added to tables it did not create: dropping them again
+    # loses nothing and locks nothing more.
+    added_columns: set[tuple[str, str]] = field(default_factory=set)
+    created_indexes: set[str] = field(default_factory=set)
     savepoints: set[str] = field(default_factory=set)  # created by the script, not released
     # The script controls its own transactions (told once, at its first such statement).
     own_transactions: bool = False
@@ -94,6 +98,8 @@ def hits(statement: Statement, operation: Operation, context: Context) -> list[H
         context.created_tables.add(table_key(operation.table))
     elif isinstance(operation, CreateIndex):
         found += _create_index(operation, context)
+        if operation.index is not None:
+            context.created_indexes.add(table_key(operation.index))
     elif isinstance(operation, AlterTable):
         found += _alter(operation, context)
     found += _statement_level(statement, context)
@@ -160,15 +166,21 @@ def _drop(operation: Drop, context: Context) -> list[Hit]:
     kind = operation.object_type
     if kind == "DATABASE":
         return [("drop-database", "drops a whole database")]
-    if kind == "TABLE":
+    if kind == "TABLE" and not _all_in(operation.names, context.created_tables):
         return [("drop-table", "drops a table and all its rows")]
     if kind == "SCHEMA":
         return [("drop-schema", "drops a schema and everything in it")]
     if kind == "INDEX" and operation.concurrently and context.transactional:
         return [("concurrently-in-transaction", "drops an index CONCURRENTLY in a transaction")]
     if kind == "INDEX" and not operation.concurrently:
+        if _all_in(operation.names, context.created_indexes):
+            return []
         return [("drop-index-not-concurrently", "drops an index without CONCURRENTLY")]
     return []
+
+
+def _all_in(names: tuple[QualifiedName, ...], created: set[str]) -> bool:
+    return bool(names) and all(table_key(name) in created for name in names)
 
 
 def _create_index(operation: CreateIndex, context: Context) -> list[Hit]:
@@ -182,9 +194,14 @@ def _create_index(operation: CreateIndex, context: Context) -> list[Hit]:
 def _alter(operation: AlterTable, context: Context) -> list[Hit]:
     found: list[Hit] = []
     existing = table_key(operation.table) not in context.created_tables
+    table = table_key(operation.table)
     for action in operation.actions:
+        if isinstance(action, AddColumn) and existing and not action.if_not_exists:
+            context.added_columns.add((table, table_key(QualifiedName((action.column,)))))
         if isinstance(action, DropColumn):
-            found.append(("drop-column", "drops a column and its data"))
+            column = (table, table_key(QualifiedName((action.column,))))
+            if existing and column not in context.added_columns:
+                found.append(("drop-column", "drops a column and its data"))
         elif isinstance(action, Rename) and action.what == "COLUMN" and existing:
             found.append(("rename-column", f"renames column {action.old} to {action.new}"))
         elif isinstance(action, RenameTo) and existing:

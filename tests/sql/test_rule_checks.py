@@ -688,3 +688,29 @@ def test_releasing_a_savepoint_the_migration_did_not_create_is_an_error(sql: str
 def test_the_migrations_own_savepoints_are_its_business() -> None:
     sql = "SAVEPOINT a;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT a;\nRELEASE a;"
     assert check_sql(sql, "postgresql") == []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # A column the script added (a temporary one), dropped again: no data is lost.
+        "ALTER TABLE users ADD COLUMN temp_id INT;\nALTER TABLE users DROP COLUMN temp_id;",
+        # A table the script created, altered or dropped again.
+        "CREATE TABLE scratch (id INT, x INT);\nALTER TABLE scratch DROP COLUMN x;",
+        "CREATE TABLE scratch (id INT);\nDROP TABLE scratch;",
+        # An index the script created, dropped again (its lock was the CREATE's).
+        "CREATE INDEX CONCURRENTLY users_a ON users (a);\nDROP INDEX CONCURRENTLY users_a;",
+        "CREATE TABLE scratch (id INT);\nCREATE INDEX scratch_id ON scratch (id);\n"
+        "DROP INDEX scratch_id;",
+    ],
+)
+def test_undoing_what_the_script_made_is_not_flagged(sql: str) -> None:
+    codes = _codes_for(sql, "postgresql")
+
+    assert not {"drop-column", "drop-table", "drop-index-not-concurrently"} & set(codes)
+
+
+def test_what_if_not_exists_may_not_have_made_is_still_flagged() -> None:
+    sql = "ALTER TABLE users ADD COLUMN IF NOT EXISTS a INT;\nALTER TABLE users DROP COLUMN a;"
+
+    assert "drop-column" in _codes_for(sql, "postgresql")
