@@ -225,7 +225,7 @@ def data_target(operation: DataChange, dialect: str) -> DataTarget | str:
     cursor = WordCursor(operation.statement.words)
     cursor.take_any("DELETE", "UPDATE")
     cursor.take_keywords("FROM")
-    cursor.take_keywords("ONLY")
+    only = "ONLY " if cursor.take_keywords("ONLY") else ""
     cursor.take_name()
     alias = ""
     if cursor.take_keywords("AS") or (
@@ -249,7 +249,7 @@ def data_target(operation: DataChange, dialect: str) -> DataTarget | str:
         if current is None:
             return "its words after the table cannot be read"
         current.append(word)
-    source = render_name(operation.table, dialect) + (f" AS {alias}" if alias else "")
+    source = only + render_name(operation.table, dialect) + (f" AS {alias}" if alias else "")
     where = render_words(clauses.get("WHERE", []), dialect)
     set_columns: list[str] = []
     if operation.verb == "UPDATE":

@@ -66,6 +66,25 @@ def copy_rows(
     return sql + (f" WHERE {where};" if where else ";")
 
 
+def delete_into(
+    archive: str,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    dialect: str,
+    source: str,
+    where: str = "",
+) -> list[str]:
+    """PostgreSQL: the DELETE itself, its removed rows returned into ``archive`` — exactly the
+    rows it removes, whatever other sessions commit meanwhile (it replaces the statement)."""
+    listed = _columns(columns, dialect)
+    condition = f" WHERE {where}" if where else ""
+    return [
+        f"CREATE TABLE {archive} AS SELECT {listed} FROM {table} WITH NO DATA;",
+        f"WITH gone AS (DELETE FROM {source}{condition} RETURNING {listed}) "
+        f"INSERT INTO {archive} SELECT * FROM gone;",
+    ]
+
+
 def estimate(
     table: str, columns: Sequence[str], dialect: str, source: str = "", where: str = ""
 ) -> str:

@@ -92,28 +92,43 @@ def _data_change(walk: _Walk, statement: Statement, operation: DataChange) -> No
         return
     rendered = render_name(operation.table, walk.dialect)
     if operation.verb == "DELETE":
-        _rows(walk, statement, rendered, table, target, 0)
+        _rows(walk, statement, rendered, table, target, 0, deletes=True)
     else:
         _pre_image(walk, statement, rendered, table, target)
 
 
 def _rows(
-    walk: _Walk, statement: Statement, rendered: str, table: _Table, target: DataTarget, part: int
+    walk: _Walk,
+    statement: Statement,
+    rendered: str,
+    table: _Table,
+    target: DataTarget,
+    part: int,
+    *,
+    deletes: bool = False,
 ) -> None:
     _, archive = walk.archive_name(statement, part, table)
     columns = table.original()
     listed = [orig for _, orig in columns]
+    # On PostgreSQL a DELETE returns what it removes into the archive (exact under concurrent
+    # writers); elsewhere the same condition selects the rows just before it.
+    exact = deletes and walk.dialect == "postgresql"
+    if exact:
+        capture = sql.delete_into(
+            archive, rendered, columns, walk.dialect, target.source, target.where
+        )
+    else:
+        capture = [
+            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.where)
+        ]
     walk.plan.steps.append(
         _step(
             statement,
             kind="rows",
             table=rendered,
             archive=archive,
-            capture=(
-                sql.copy_rows(
-                    archive, rendered, columns, walk.dialect, target.source, target.where
-                ),
-            ),
+            capture=tuple(capture),
+            replaces=exact,
             restore=(
                 sql.reinsert(rendered, archive, listed, walk.dialect),
                 sql.drop_archive(archive),

@@ -41,9 +41,20 @@ def test_each_kind_has_its_step():
 
 
 def test_a_delete_copies_the_rows_its_condition_selects():
-    [step] = plan("DELETE FROM items AS i WHERE i.qty > 5;").steps
+    [step] = plan("DELETE FROM items AS i WHERE i.qty > 5;", "sqlite").steps
     assert step.capture[0].endswith("FROM items AS i WHERE i.qty > 5;")
+    assert not step.replaces
     assert step.restore[0].startswith("INSERT INTO items (id, qty, note)")
+
+
+def test_on_postgresql_a_delete_returns_what_it_removes_into_the_archive():
+    [step] = plan("DELETE FROM ONLY items AS i WHERE i.qty > 5;").steps
+    assert step.replaces
+    assert step.capture[0].endswith("FROM items WITH NO DATA;")
+    assert step.capture[1] == (
+        "WITH gone AS (DELETE FROM ONLY items AS i WHERE i.qty > 5 RETURNING id, qty, note) "
+        f"INSERT INTO {step.archive} SELECT * FROM gone;"
+    )
 
 
 def test_an_update_keeps_the_key_and_the_columns_it_sets():
@@ -118,7 +129,7 @@ def test_the_rollback_gets_restores_after_its_catalogue_steps():
 
 
 def test_the_capture_runs_before_or_instead_of_its_statement():
-    sql = "DELETE FROM items; DROP TABLE items;"
+    sql = "UPDATE items SET qty = 1; DROP TABLE items;"
     archive = plan(sql)
     first, second = parse_statements(sql, "postgresql")
     lines, replaces = archive.capture(first)
