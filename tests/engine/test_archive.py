@@ -228,3 +228,23 @@ def test_a_rehearsal_runs_the_captures_and_the_restores_and_keeps_nothing(target
     assert any("will be archived" in warning for warning in result.warnings)
     assert row_checksums(targets) == before
     assert archive_tables(targets, migration.id) == []
+
+
+@pytest.mark.parametrize("engine", ["mysql"], indirect=["engine"])
+def test_mariadb_is_not_archived_yet_so_a_protected_environment_refuses(targets, manager):
+    targets.execute("production", ITEMS)
+    targets.execute("production", "INSERT INTO items (id, name) VALUES (1, 'a'), (2, 'b')")
+    sql = "DELETE FROM items WHERE id = 2;"
+    with archiving(["production"]):
+        refused = manager.apply_migration_sync(
+            Migration(id=unique_id("maria"), sql=sql), environment="production"
+        )
+        assert not refused.success
+        assert "are not archived yet" in refused.message
+        assert targets.fetch("production", "SELECT COUNT(*) FROM items") == [(2,)]
+        accepted = manager.apply_migration_sync(
+            Migration(id=unique_id("maria"), sql="-- schema-manager: accept-data-loss\n" + sql),
+            environment="production",
+        )
+    assert accepted.success, accepted.message
+    assert targets.fetch("production", "SELECT COUNT(*) FROM items") == [(1,)]
