@@ -58,12 +58,21 @@ def copy_rows(
     dialect: str,
     source: str = "",
     where: str = "",
+    lock_rows: bool = False,
 ) -> str:
     """CREATE TABLE ``archive`` AS the ``columns`` of ``table``'s rows matching ``where``.
 
-    ``source``: the table as the statement names it (with its alias), for its condition."""
+    ``source``: the table as the statement names it (with its alias), for its condition;
+    ``lock_rows`` (PostgreSQL): the rows copied stay as copied until the migration commits."""
     sql = f"CREATE TABLE {archive} AS SELECT {_columns(columns, dialect)} FROM {source or table}"
-    return sql + (f" WHERE {where};" if where else ";")
+    sql += f" WHERE {where}" if where else ""
+    return sql + (" FOR UPDATE;" if lock_rows and dialect == "postgresql" else ";")
+
+
+def lock_table(table: str, dialect: str) -> list[str]:
+    """PostgreSQL: the lock the statement takes anyway (ALTER, TRUNCATE), taken before the
+    copy so that nothing changes between the copy and the statement."""
+    return [f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;"] if dialect == "postgresql" else []
 
 
 def delete_into(

@@ -117,9 +117,10 @@ def _rows(
         capture = sql.delete_into(
             archive, rendered, columns, walk.dialect, target.source, target.where
         )
-    else:
+    else:  # a TRUNCATE's lock first: nothing changes between the copy and the statement
         capture = [
-            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.where)
+            *sql.lock_table(rendered, walk.dialect),
+            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.where),
         ]
     walk.plan.steps.append(
         _step(
@@ -168,8 +169,10 @@ def _pre_image(
             kind="pre-image",
             table=rendered,
             archive=archive,
-            capture=(
-                sql.copy_rows(archive, rendered, copied, walk.dialect, target.source, target.where),
+            capture=(  # the rows copied stay as copied until the UPDATE has run
+                sql.copy_rows(
+                    archive, rendered, copied, walk.dialect, target.source, target.where, True
+                ),
             ),
             restore=(
                 sql.update_back(rendered, archive, [o for _, o in key], names, walk.dialect),
@@ -314,7 +317,11 @@ def _column(
             kind="column" if dropped else "old values",
             table=rendered,
             archive=archive,
-            capture=(sql.copy_rows(archive, rendered, [*key, (current, original)], walk.dialect),),
+            # The ALTER's own lock first: the values copied are the values it drops or converts.
+            capture=(
+                *sql.lock_table(rendered, walk.dialect),
+                sql.copy_rows(archive, rendered, [*key, (current, original)], walk.dialect),
+            ),
             inverse=inverse,
             inverse_complete=(only_drops and walk.dialect != "mysql")
             if dropped

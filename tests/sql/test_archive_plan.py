@@ -59,7 +59,7 @@ def test_on_postgresql_a_delete_returns_what_it_removes_into_the_archive():
 
 def test_an_update_keeps_the_key_and_the_columns_it_sets():
     [step] = plan("UPDATE items SET (qty, note) = (1, 'x');").steps
-    assert "SELECT id, qty, note FROM items;" in step.capture[0]
+    assert "SELECT id, qty, note FROM items FOR UPDATE;" in step.capture[0]
     assert step.restore[0] == (
         "UPDATE items AS _t SET qty = _a.qty, note = _a.note FROM "
         f"{step.archive} AS _a WHERE _t.id = _a.id;"
@@ -143,3 +143,10 @@ def test_the_capture_runs_before_or_instead_of_its_statement():
 def test_tables_named_lists_each_table_once():
     names = tables_named("DELETE FROM items; UPDATE Items SET qty = 1; TRUNCATE log;", "sqlite")
     assert [str(name) for name in names] == ["items", "log"]
+
+
+def test_on_postgresql_the_copy_is_locked_against_changes_before_its_statement():
+    column, rows = plan("ALTER TABLE items DROP COLUMN note; TRUNCATE items;").steps
+    assert column.capture[0] == "LOCK TABLE items IN ACCESS EXCLUSIVE MODE;"
+    assert rows.capture[0] == "LOCK TABLE items IN ACCESS EXCLUSIVE MODE;"
+    assert not plan("TRUNCATE items;", "sqlite").steps[0].capture[0].startswith("LOCK")
