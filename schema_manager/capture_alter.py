@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from . import catalog_definitions as catalog
+from .constraint_names import constraint_name
 from .sql.names import render_part
 from .sql.operations import (
     AddColumn,
@@ -73,7 +74,12 @@ def _action(cursor, oid, relname, current, action, seen, notes, statement) -> li
     if isinstance(action, RenameTo):
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
     if isinstance(action, AddConstraint) and action.name is None:
-        return None
+        cursor.execute("SELECT relnamespace FROM pg_class WHERE oid = %s", [oid])
+        name = constraint_name(cursor, cursor.fetchone()[0], relname, action)
+        if name is None:
+            return None
+        # Without IF EXISTS: were the name not the one chosen, the rollback fails, loudly.
+        return [f"ALTER TABLE {current} DROP CONSTRAINT {catalog.quoted(name)};"]
     if isinstance(action, AddColumn) and _column_was_there(cursor, oid, action.column, seen):
         return []  # ADD COLUMN IF NOT EXISTS of a column it had: nothing was added
     if isinstance(action, (AddColumn, AddConstraint, Rename)):

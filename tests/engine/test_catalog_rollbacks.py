@@ -308,3 +308,27 @@ def test_if_not_exists_of_what_was_there_is_not_undone(postgres_targets):
         # Prisma's way of changing a type: the column dropped and added again.
         "ALTER TABLE t DROP COLUMN note; ALTER TABLE t ADD COLUMN note INT;",
     )
+
+
+def test_constraints_added_without_a_name_are_dropped_by_the_name_the_server_chose(
+    postgres_targets,
+):
+    long = "a_table_whose_name_is_long_enough_to_be_shortened_by_the_server"
+    setup = f"""
+    CREATE TABLE owners (id INT PRIMARY KEY, code TEXT UNIQUE, UNIQUE (id, code));
+    CREATE TABLE {long} (id INT NOT NULL, owner_id INT, owner_code TEXT, email TEXT);
+    CREATE TABLE pets (id INT, owner_id INT);
+    -- Taken already: the server numbers the next one.
+    ALTER TABLE pets ADD CONSTRAINT pets_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES owners;
+    CREATE TABLE dogs (id INT, owner_id INT);
+    """
+    script = _round_trip(
+        postgres_targets,
+        setup,
+        f"ALTER TABLE {long} ADD PRIMARY KEY (id), ADD UNIQUE (email, owner_code), "
+        "ADD FOREIGN KEY (owner_id, owner_code) REFERENCES owners (id, code); "
+        "ALTER TABLE dogs ADD FOREIGN KEY (owner_id) REFERENCES owners (id); "
+        "ALTER TABLE pets ADD FOREIGN KEY (owner_id) REFERENCES owners (id);",
+    )
+
+    assert "pets_owner_id_fkey1" in script
