@@ -348,6 +348,8 @@ def roll_back(
 
     warnings = script_warnings(script)
     outcome.cautions = script_cautions(script)
+    if warnings:  # validation's finding for each statement the generated rollback cannot undo
+        outcome.rules["no-rollback"] = len(warnings)
     if warnings:
         outcome.reasons = sorted({reason_key(warning) for warning in warnings})
         outcome.category = "refused"
