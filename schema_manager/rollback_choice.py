@@ -27,9 +27,9 @@ def script_for(
     captured = capture(migration.sql, alias) if alias else None
     if captured and archive is not None:
         # What the archive moves back whole (a dropped table) it undoes itself.
-        for step in archive.steps:
-            if all(each.inverse_complete for each in archive.steps_of(step.index)):
-                captured.pop(step.index, None)
+        for index in list(captured):
+            if archive.moves_back(index):
+                captured.pop(index)
     script = generate_rollback(migration.sql, vendor, captured)
     if archive is not None:  # the one place archive restores join the rollback
         script = extend_rollback(script, archive)

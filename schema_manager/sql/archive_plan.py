@@ -77,6 +77,13 @@ class ArchivePlan:
     def steps_of(self, index: int) -> list[ArchiveStep]:
         return [step for step in self.steps if step.index == index]
 
+    def moves_back(self, index: int) -> bool:
+        """Whether the archive itself undoes statement ``index`` whole (dropped tables moved
+        back), so no catalogue definition of it is needed; a dropped column's catalogue
+        definition (its constraints and indexes) is still wanted before its values return."""
+        steps = self.steps_of(index)
+        return bool(steps) and all(step.kind == "table" for step in steps)
+
     def capture(self, statement: Statement) -> tuple[list[str], bool]:
         """(statements to run before ``statement``, whether they replace it)."""
         steps = self.steps_of(statement.index)

@@ -248,3 +248,19 @@ def test_mariadb_is_not_archived_yet_so_a_protected_environment_refuses(targets,
         )
     assert accepted.success, accepted.message
     assert targets.fetch("production", "SELECT COUNT(*) FROM items") == [(1,)]
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=["engine"])
+def test_a_dropped_column_comes_back_with_its_index_and_constraint(targets, manager):
+    fill_items(targets)
+    targets.execute("development", "CREATE INDEX items_note ON items (note)")
+    targets.execute(
+        "development", "ALTER TABLE items ADD CONSTRAINT note_short CHECK (length(note) < 50)"
+    )
+    before = row_checksums(targets)
+    migration = Migration(id=unique_id("column"), sql="ALTER TABLE items DROP COLUMN note;")
+    with archiving():
+        assert manager.apply_migration_sync(migration).success
+        assert manager.rollback_migration_sync(migration.id, environment="development").success
+    assert row_checksums(targets) == before
+    assert {"items_note", "note_short"} <= targets.indexes("items")
