@@ -17,7 +17,7 @@ from django.utils import timezone
 from .exceptions import HistoryNotWritten
 from .history_writes import RecordWriter
 from .kept_records import KeptRecords
-from .ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
+from .ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow
 from .models import Migration, VersionRecord
 from .security import get_logger
 

@@ -10,7 +10,7 @@ from .checksums import migration_checksum
 from .disk_import import import_folders
 from .exceptions import MigrationStateError
 from .files import FolderChecksum, Listing, MigrationDirectory
-from .ledger import LedgerRow
+from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord
 from .security import get_logger
 from .status import MigrationState, catalogue_pending, migration_states

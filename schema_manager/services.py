@@ -19,7 +19,8 @@ from .checksums import canonical_sql, migration_checksum
 from .execution.apply_run import ApplyRun
 from .execution.rollback_run import RollbackRun, RollbackToRun
 from .execution.runner import Plan, run_plan
-from .ledger import Ledger, LedgerRow
+from .ledger import Ledger
+from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord
 from .results import FolderImport, MigrationResult, PlanCheck, ValidationResult
 from .security import get_logger

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .checksums import same_script
 from .files import FolderChecksum, UnreadableFolder
-from .ledger import LedgerRow
+from .ledger_rows import LedgerRow
 from .models import Migration
 
 

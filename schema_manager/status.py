@@ -10,7 +10,7 @@ from datetime import datetime
 
 from .files import FolderChecksum, UnreadableFolder
 from .history import rolled_back_rows
-from .ledger import LedgerRow
+from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .state import Facts, State, standing
 

@@ -10,7 +10,7 @@ from . import rollback_choice
 from .analyses import Analyses
 from .archive.planning import Prepared, annotate, prepare
 from .checksums import migration_checksum
-from .ledger import LedgerRow
+from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .results import ValidationResult
 from .sql import Finding, check_migration_id

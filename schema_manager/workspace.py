@@ -14,7 +14,7 @@ from .execution.executor import MigrationExecutor
 from .execution.session import ExecutionSession
 from .files import MigrationDirectory
 from .kept_records import KeptRecords
-from .ledger import LedgerRow
+from .ledger_rows import LedgerRow
 from .models import Migration
 from .prisma_schema import sync_after
 from .results import MigrationResult

@@ -20,7 +20,8 @@ from ..backends import get_backend
 from ..exceptions import SchemaManagerError
 from ..files import FolderChecksum, UnreadableFolder
 from ..history import rolled_back_rows
-from ..ledger import Ledger, LedgerRow
+from ..ledger import Ledger
+from ..ledger_rows import LedgerRow
 from ..models import Migration
 from ..results import FolderImport
 from ..security import scrub

@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.db import DatabaseError
 
 from ..backends import LEDGER_TABLE
-from ..ledger import Ledger, utc_now
+from ..ledger import Ledger
+from ..ledger_rows import utc_now
 from ..security import get_logger, scrub
 from .outcome import Outcome
 

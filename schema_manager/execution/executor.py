@@ -25,7 +25,7 @@ from ..exceptions import (
     MigrationStateError,
     NotAppliedError,
 )
-from ..ledger import LedgerRow, utc_now
+from ..ledger_rows import LedgerRow, utc_now
 from ..security import get_logger
 from ..sql import Statement, parse_statements
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements

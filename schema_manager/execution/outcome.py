@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db import DatabaseError
 
-from ..ledger import LedgerRow
+from ..ledger_rows import LedgerRow
 from ..security import get_logger, scrub
 from ..sql import Statement
 

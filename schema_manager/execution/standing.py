@@ -4,7 +4,8 @@ applied (its live row), or unsafe to apply (an unfinished attempt, a changed che
 from __future__ import annotations
 
 from ..exceptions import MigrationStateError
-from ..ledger import Ledger, LedgerRow
+from ..ledger import Ledger
+from ..ledger_rows import LedgerRow
 
 
 def live_row(ledger: Ledger, migration_id: str) -> LedgerRow | None:

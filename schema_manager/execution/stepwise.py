@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 
 from ..backends import TargetBackend
-from ..ledger import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
+from ..ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
 from ..security import get_logger
 from ..sql import Statement, parse_statements
 from ..sql.directives import parse_directives

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
-from schema_manager.ledger import Ledger, utc_now
+from schema_manager.ledger import Ledger
+from schema_manager.ledger_rows import utc_now
 from tests.conftest import TRANSACTIONAL_ENGINES
 from tests.settings import MYSQL_DATABASES
 from tests.utils import CREATE_USERS, users_migration

@@ -19,7 +19,8 @@ from django.test import override_settings
 from schema_manager import services
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
-from schema_manager.ledger import Ledger, utc_now
+from schema_manager.ledger import Ledger
+from schema_manager.ledger_rows import utc_now
 from schema_manager.models import Migration, VersionRecord
 from tests.conftest import Targets, _environment_settings
 from tests.utils import count_queries

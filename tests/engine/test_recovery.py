@@ -9,7 +9,8 @@ from schema_manager import Migration, VersionRecord
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.execution import journal
-from schema_manager.ledger import Ledger, utc_now
+from schema_manager.ledger import Ledger
+from schema_manager.ledger_rows import utc_now
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 

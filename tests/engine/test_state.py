@@ -15,7 +15,8 @@ from schema_manager.admin.states import read_disk, read_ledger, state_in
 from schema_manager.backends import LEDGER_TABLE, get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.files import UnreadableFolder
-from schema_manager.ledger import Ledger, LedgerRow, utc_now
+from schema_manager.ledger import Ledger
+from schema_manager.ledger_rows import LedgerRow, utc_now
 from schema_manager.state import Facts, State, standing
 from schema_manager.targets import resolve
 from tests.conftest import POSTGRES_SKIP_REASON, TRANSACTIONAL_ENGINES, _clean_targets
