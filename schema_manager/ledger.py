@@ -17,8 +17,6 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError
-
 from .backends import TargetBackend
 from .backends.base import HeldLock
 from .ledger_copy import Fingerprint, HeldLedger
@@ -64,10 +62,6 @@ class Ledger:
             yield
         finally:
             self._lock_guard = None
-
-    def lock_in_transaction(self, cursor: Any) -> None:
-        """Take the lock that the migration's transaction must take first (SQLite)."""
-        self.backend.lock_in_transaction(cursor, self.table.name)
 
     @contextmanager
     def held(self, migration_names: Collection[str] | None) -> Iterator[None]:
@@ -133,17 +127,9 @@ class Ledger:
         return int(rows), int(finished), int(rolled_back)
 
     def _check(self, cursor: Any) -> None:
-        """Before a write: raise LedgerGuardError if the run lost its lock or the ledger
-        changed behind it (nothing when unguarded)."""
-        if self._lock_guard is None:
-            return
-        sql, params = self._lock_guard.query()
-        try:
-            cursor.execute(sql, params)
-            held, *counts = cursor.fetchone()
-        except DatabaseError as exc:
-            raise self._lock_guard.unreadable(exc) from exc
-        self._lock_guard.check(held, tuple(counts))
+        """Before a write: the guard's check (nothing when unguarded)."""
+        if self._lock_guard is not None:
+            self._lock_guard.check_before_write(cursor)
 
     def _returning(self, cursor: Any) -> str:
         """What a write sent with the migration's statements returns after its own value: the
@@ -156,8 +142,7 @@ class Ledger:
         once the guard's reading returned with it is checked (LedgerGuardError if not)."""
         value, *reading = returned
         if self._lock_guard is not None:
-            held, counts = reading
-            self._lock_guard.check(held, tuple(counts))
+            self._lock_guard.confirm(reading)
         return value
 
     def applied(self) -> dict[str, LedgerRow]:
@@ -284,23 +269,17 @@ class Ledger:
     def _fold(self, row: LedgerRow) -> None:
         """A row written: counted by the guard now, kept by the held copy once it commits."""
         if self._lock_guard is not None:
-            self._lock_guard.written(
-                1, int(row.finished_at is not None), int(row.rolled_back_at is not None)
-            )
+            self._lock_guard.written(1, row.finished_at is not None, row.rolled_back_at is not None)
         if self._held is not None:
             self._held.written(row)
 
     def _fold_change(self, row_id: str, **changes: Unpack[RowChanges]) -> None:
-        """An UPDATE of row ``row_id``, as ``_fold``.
-
-        A timestamp set here was NULL before (an unfinished row is finished, a live or
-        unfinished one rolled back)."""
+        """An UPDATE of row ``row_id``, as ``_fold`` (a timestamp it sets was NULL before)."""
         if self._lock_guard is not None:
-            self._lock_guard.written(
-                0,
-                int(changes.get("finished_at") is not None),
-                int(changes.get("rolled_back_at") is not None),
+            finished, rolled_back = (
+                changes.get(f) is not None for f in ("finished_at", "rolled_back_at")
             )
+            self._lock_guard.written(0, finished, rolled_back)
         if self._held is not None:
             self._held.changed(row_id, changes)
 

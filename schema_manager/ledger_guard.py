@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .backends.base import HeldLock
@@ -70,15 +71,32 @@ class LedgerGuard:
                 f"{_counts(found)}): SQL of the migration, or another tool, changed it"
             )
 
+    def check_before_write(self, cursor: Any) -> None:
+        """Read, in the write's transaction, and ``check``: raise LedgerGuardError if the run
+        lost its lock or the ledger changed behind it."""
+        sql, params = self.query()
+        try:
+            cursor.execute(sql, params)
+            held, *counts = cursor.fetchone()
+        except DatabaseError as exc:
+            raise self.unreadable(exc) from exc
+        self.check(held, tuple(counts))
+
+    def confirm(self, reading: list[Any]) -> None:
+        """``check`` the reading that a write sent with ``reading_sql`` returned."""
+        held, counts = reading
+        self.check(held, tuple(counts))
+
     def unreadable(self, exc: Exception) -> LedgerGuardError:
         return LedgerGuardError(
             f"the ledger {self.table} on {self.connection.alias!r} can no longer be read "
             f"({str(exc).strip()}): SQL of the migration, or another tool, changed it"
         )
 
-    def written(self, rows: int, finished: int, rolled_back: int) -> None:
-        """A write of this run changed the counts; they count as committed once it commits."""
-        write = _Write(self, (rows, finished, rolled_back))
+    def written(self, rows: int, finished: bool, rolled_back: bool) -> None:
+        """A write of this run added ``rows`` and set ``finished_at`` or ``rolled_back_at``
+        (NULL before) on one; the counts count as committed once it commits."""
+        write = _Write(self, (rows, int(finished), int(rolled_back)))
         self._pending.append(write)
         self.connection.on_commit(write)
 

@@ -314,7 +314,7 @@ class MigrationExecutor:
     def _begin_locked(self, *, local_timeouts: bool) -> None:
         """First statements of the migration's (or ledger check's) transaction."""
         with self.connection.cursor() as cursor:
-            self.ledger.lock_in_transaction(cursor)
+            self.backend.lock_in_transaction(cursor, self.ledger.table.name)
             self.backend.set_timeouts(cursor, self.session.timeouts, local=local_timeouts)
 
     def _reset_timeouts(self) -> None:
