@@ -47,13 +47,10 @@ class Ledger:
 
     @contextmanager
     def guarded(self, lock: HeldLock) -> Iterator[None]:
-        """Check before each write of the block that ``lock`` is still held and that the
-        ledger holds what this run wrote (see ``ledger_guard``).
-
-        For engines whose lock is a session's (PostgreSQL, MySQL): the lock is the run's for
-        the whole block. SQLite's lock is each migration's own transaction, and a script
-        there cannot reach the ledger without naming it (the rules refuse that).
-        """
+        """Check before each write of the block that ``lock`` (a session's: PostgreSQL, MySQL)
+        is still held and that the ledger holds what this run wrote (``ledger_guard``). SQLite's
+        lock is each migration's own transaction, and a script there cannot reach the ledger
+        without naming it (the rules refuse that)."""
         if not self.backend.has_session_lock:
             yield
             return
@@ -266,30 +263,18 @@ class Ledger:
             )
         self._fold_removal(rows)
 
+    def _followers(self) -> list[LedgerGuard | HeldLedger]:
+        """The guard (counts each write at once) and the held copy (takes it at commit)."""
+        return [f for f in (self._lock_guard, self._held) if f is not None]
+
     def _fold(self, row: LedgerRow) -> None:
-        """A row written: counted by the guard now, kept by the held copy once it commits."""
-        if self._lock_guard is not None:
-            self._lock_guard.written(1, row.finished_at is not None, row.rolled_back_at is not None)
-        if self._held is not None:
-            self._held.written(row)
+        for follower in self._followers():
+            follower.inserted(row)
 
     def _fold_change(self, row_id: str, **changes: Unpack[RowChanges]) -> None:
-        """An UPDATE of row ``row_id``, as ``_fold`` (a timestamp it sets was NULL before)."""
-        if self._lock_guard is not None:
-            finished, rolled_back = (
-                changes.get(f) is not None for f in ("finished_at", "rolled_back_at")
-            )
-            self._lock_guard.written(0, finished, rolled_back)
-        if self._held is not None:
-            self._held.changed(row_id, changes)
+        for follower in self._followers():
+            follower.changed(row_id, changes)
 
     def _fold_removal(self, rows: Collection[LedgerRow]) -> None:
-        """Deleted rows: uncounted by the guard now, out of the held copy once it commits."""
-        if self._lock_guard is not None:
-            self._lock_guard.written(
-                -len(rows),
-                -sum(row.finished_at is not None for row in rows),
-                -sum(row.rolled_back_at is not None for row in rows),
-            )
-        if self._held is not None:
-            self._held.removed({row.id for row in rows})
+        for follower in self._followers():
+            follower.removed(rows)

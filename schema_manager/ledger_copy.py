@@ -11,6 +11,7 @@ migration (each a scan that grows with history: Prisma's table has no index on
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from django.db import transaction
@@ -51,7 +52,7 @@ class HeldLedger:
             sum(row.rolled_back_at is not None for row in every),
         )
 
-    def written(self, row: LedgerRow) -> None:
+    def inserted(self, row: LedgerRow) -> None:
         """``row`` was inserted in the current transaction: kept once (and if) it commits."""
         transaction.on_commit(lambda: self._add(row), using=self._alias)
 
@@ -59,8 +60,9 @@ class HeldLedger:
         """Row ``row_id`` was updated in the current transaction: changed once it commits."""
         transaction.on_commit(lambda: self._change(row_id, changes), using=self._alias)
 
-    def removed(self, row_ids: set[str]) -> None:
-        """Rows ``row_ids`` were deleted in the current transaction: gone once it commits."""
+    def removed(self, rows: Collection[LedgerRow]) -> None:
+        """``rows`` were deleted in the current transaction: gone once it commits."""
+        row_ids = {row.id for row in rows}
         transaction.on_commit(lambda: self._remove(row_ids), using=self._alias)
 
     def _add(self, row: LedgerRow) -> None:

@@ -10,6 +10,7 @@ be followed by a ledger write: the write raises, and the migration's transaction
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db import DatabaseError
@@ -17,6 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from .backends.base import HeldLock
 from .exceptions import LedgerGuardError
+from .ledger_rows import LedgerRow, RowChanges
 
 Fingerprint = tuple[int, int, int]  # rows, finished, rolled back
 
@@ -93,10 +95,30 @@ class LedgerGuard:
             f"({str(exc).strip()}): SQL of the migration, or another tool, changed it"
         )
 
-    def written(self, rows: int, finished: bool, rolled_back: bool) -> None:
-        """A write of this run added ``rows`` and set ``finished_at`` or ``rolled_back_at``
-        (NULL before) on one; the counts count as committed once it commits."""
-        write = _Write(self, (rows, int(finished), int(rolled_back)))
+    def inserted(self, row: LedgerRow) -> None:
+        """This run wrote ``row``."""
+        self.written(1, int(row.finished_at is not None), int(row.rolled_back_at is not None))
+
+    def changed(self, row_id: str, changes: RowChanges) -> None:
+        """This run updated a row; a timestamp set here was NULL before (an unfinished row
+        is finished, a live or unfinished one rolled back)."""
+        finished, rolled_back = (
+            changes.get(f) is not None for f in ("finished_at", "rolled_back_at")
+        )
+        self.written(0, int(finished), int(rolled_back))
+
+    def removed(self, rows: Collection[LedgerRow]) -> None:
+        """This run deleted ``rows``."""
+        self.written(
+            -len(rows),
+            -sum(row.finished_at is not None for row in rows),
+            -sum(row.rolled_back_at is not None for row in rows),
+        )
+
+    def written(self, rows: int, finished: int, rolled_back: int) -> None:
+        """A write of this run changed the counts by these (a deletion by negative ones); they
+        count as committed once it commits."""
+        write = _Write(self, (rows, finished, rolled_back))
         self._pending.append(write)
         self.connection.on_commit(write)
 

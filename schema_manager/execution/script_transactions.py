@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import DatabaseError, transaction
 
-from ..ledger import utc_now
+from ..ledger_rows import utc_now
 from ..security import get_logger, scrub
 from ..sql import Statement
 from .outcome import Outcome, StatementError, record_failure
