@@ -1,4 +1,5 @@
-"""A script's analysis, kept by checksum so that a script is analysed once, not at each apply.
+"""A script's analysis (``sql.analysis``), kept by checksum so that a script is analysed once,
+not at each apply.
 
 The rules' findings, the transaction checks and how the script runs (in one transaction, or
 statement by statement) depend only on the script's text, the target's engine, the rule
@@ -16,7 +17,6 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -28,61 +28,16 @@ from .conf import app_settings
 from .execution import transport
 from .models import ScriptAnalysis, id_chunks
 from .security import get_logger
-from .sql import Finding, Statement, check_sql
-from .sql.directives import parse_directives
-from .sql.statements import is_streamed, parse_statements
+from .sql import Finding
+from .sql.analysis import Analysis, analyse
+from .sql.statements import is_streamed
+from .sql.transactional import Atomicity, Engine
 from .targets import Target
 
 logger = get_logger("schema_manager.analyses")
 
 # Fewer unknown scripts than this are analysed when asked for, not on a thread ahead.
 AHEAD_FROM = 8
-
-# Findings after which nothing else about the script can be known.
-UNREADABLE = frozenset({"invalid-input"})
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """What the script's text says, for one engine and one set of rule severities."""
-
-    findings: tuple[Finding, ...]  # the rules' (errors first), then the transaction checks
-    stepwise: bool  # runs statement by statement, outside a transaction
-    statements: int  # how many (0 if unreadable)
-    # A large script (``is_streamed``): (offset, statements before it) at the end of each run
-    # of whole statements of about GROUP_CHARS, the last at the script's end; the executor
-    # sends these slices as they are, without splitting the script again.
-    cuts: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def readable(self) -> bool:
-        return _readable(self.findings)
-
-
-def _readable(findings: Iterable[Finding]) -> bool:
-    return not any(finding.code in UNREADABLE for finding in findings)
-
-
-def analyse(sql: str, backend: TargetBackend, severities: dict[str, str]) -> Analysis:
-    """Analyse ``sql`` for ``backend``'s engine now (no cache), in one reading of it."""
-    vendor = backend.vendor
-    mix = _TransactionMix(backend, sql)
-    cuts = _Cuts(len(sql)) if is_streamed(sql) else None
-
-    def each(statement: Statement) -> None:
-        mix.see(statement)
-        if cuts is not None:
-            cuts.see(statement)
-
-    findings = check_sql(sql, vendor, severities, each=each)
-    if not _readable(findings):
-        return Analysis(tuple(findings), stepwise=False, statements=0)
-    findings.extend(mix.findings())
-    stepwise = mix.stepwise
-    if cuts is not None:  # a large script is not read once more: what the rules read counts
-        return Analysis(tuple(findings), stepwise, cuts.statements, cuts.done())
-    # A small script's count comes from the parse the rules made (cached).
-    return Analysis(tuple(findings), stepwise, len(parse_statements(sql, vendor)))
 
 
 class Analyses:
@@ -110,18 +65,26 @@ class Analyses:
                 ):
                     analyses._known[checksum] = Analysis(
                         tuple(Finding(*finding) for finding in findings),
-                        stepwise,
+                        Atomicity.of_stepwise(stepwise, analyses.engine),
                         statements,
                         tuple((offset, before) for offset, before in cuts),
                     )
         return analyses
+
+    @property
+    def engine(self) -> Engine:
+        """The target's facts the analysis depends on (read from its connection once)."""
+        return self.backend.engine
+
+    def _analyse(self, sql: str) -> Analysis:
+        return analyse(sql, self.engine, self.severities, transport.GROUP_CHARS)
 
     def get(self, sql: str, checksum: str) -> Analysis:
         """The analysis of ``sql`` (whose checksum is ``checksum``): stored, made ahead (waited
         for), or made now."""
         found = self._known.get(checksum)
         if found is None:
-            found = self._made_ahead(checksum) or analyse(sql, self.backend, self.severities)
+            found = self._made_ahead(checksum) or self._analyse(sql)
             self._known[checksum] = self._new[checksum] = found
         return found
 
@@ -155,15 +118,15 @@ class Analyses:
         }
         if len(todo) < AHEAD_FROM:
             return
-        # The thread must not use the connection (Django binds it to this thread): whatever
-        # the engine's checks read from it is read here, first.
-        self.backend.read_for_analysis()
+        # The thread must not use the connection (Django binds it to this thread): what the
+        # engine's checks need of it is read here, first.
+        engine = self.engine
         futures: dict[str, Future[Analysis]] = {checksum: Future() for checksum in todo}
         self._ahead.update(futures)
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=_analyse_in_order,
-            args=(todo, futures, self.backend, self.severities, self._stop),
+            args=(todo, futures, engine, self.severities, self._stop),
             name="schema_manager-analyses",
             daemon=True,
         )
@@ -222,7 +185,7 @@ def _cache_access(what: str) -> Iterator[None]:
 def _analyse_in_order(
     todo: dict[str, str],
     futures: dict[str, Future[Analysis]],
-    backend: TargetBackend,
+    engine: Engine,
     severities: dict[str, str],
     stop: threading.Event,
 ) -> None:
@@ -234,7 +197,7 @@ def _analyse_in_order(
         if not future.set_running_or_notify_cancel():
             continue
         try:
-            future.set_result(analyse(sql, backend, severities))
+            future.set_result(analyse(sql, engine, severities, transport.GROUP_CHARS))
         except BaseException as exc:  # made again, and raised, by the thread that asks
             future.set_exception(exc)
         time.sleep(0)  # the interpreter goes back to a migration whose server has answered
@@ -276,72 +239,3 @@ def _analyser_fingerprint() -> str:
         except OSError:  # installed without sources: the version alone
             continue
     return digest.hexdigest()
-
-
-class _Cuts:
-    """Where a large script can be cut into queries of whole statements of about
-    ``GROUP_CHARS`` each: watches each statement as the rules read them (``see``)."""
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-        self.statements = 0
-        self.group_start = 0
-        self.cuts: list[tuple[int, int]] = []
-
-    def see(self, statement: Statement) -> None:
-        self.statements += 1
-        end = statement.start + len(statement.text)
-        if end - self.group_start >= transport.GROUP_CHARS:
-            self.cuts.append((end, self.statements))
-            self.group_start = end
-
-    def done(self) -> tuple[tuple[int, int], ...]:
-        """The cuts, the last at the script's end (what follows the last statement, such as
-        a closing comment, goes with it)."""
-        cuts = self.cuts
-        if cuts and cuts[-1][1] == self.statements:
-            cuts[-1] = (self.length, self.statements)
-        else:
-            cuts.append((self.length, self.statements))
-        return tuple(cuts)
-
-
-class _TransactionMix:
-    """Statements the engine refuses in a transaction must not silently un-wrap the others:
-    watches each statement as the rules read them (``see``), then says (``findings``)."""
-
-    def __init__(self, backend: TargetBackend, sql: str) -> None:
-        self.backend = backend
-        self.applies = backend.can_rollback_ddl and not parse_directives(sql).no_transaction
-        self.first: tuple[Statement, str] | None = None  # the first refusing statement
-        self.others = False  # whether any other statement would have shared its transaction
-
-    def see(self, statement: Statement) -> None:
-        if not self.applies or (self.first is not None and self.others):
-            return
-        why = self.backend.refuses_transaction(statement)
-        if why and self.first is None:
-            self.first = (statement, why)
-        self.others = self.others or not why
-
-    @property
-    def stepwise(self) -> bool:
-        """Whether the script runs statement by statement (``stepwise.runs_stepwise``, from
-        this reading): where the engine cannot roll DDL back, where the script says so, or
-        where a statement refuses a transaction."""
-        return not self.applies or self.first is not None
-
-    def findings(self) -> list[Finding]:
-        if self.first is None or not self.others:
-            return []
-        statement, why = self.first
-        return [
-            Finding(
-                "no-transaction-mix",
-                "error",
-                f"Statement {statement.index + 1} ({statement.summary}) cannot run in a "
-                f"transaction ({why}), so the other statements could not be rolled back with "
-                "it; split the migration, or declare `-- schema-manager: no-transaction` to "
-                "run it statement by statement (a failure is then compensated).",
-            )
-        ]

@@ -29,8 +29,8 @@ from .sql.operations import (
     CreateTable,
     Drop,
     Operation,
-    describe,
 )
+from .sql.reading import describe
 from .sql.rollback import NOTE_PREFIX, drop_object
 from .sql.statements import Statement
 

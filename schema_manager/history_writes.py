@@ -16,23 +16,18 @@ closing the writer flushes it past the last. One flush per migration instead of 
 
 from __future__ import annotations
 
-import functools
 import selectors
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
-from django.db.models import Field
+from django.db.models import Field, Model
 
 from .backends.postgresql import is_psycopg3
 from .exceptions import HistoryNotWritten
 from .security import get_logger
-
-if TYPE_CHECKING:
-    from .models import VersionRecord
 
 logger = get_logger("schema_manager.history")
 
@@ -43,13 +38,7 @@ OVERLAP_FROM = 32
 _UNIQUE_VIOLATION = b"23505"
 
 
-@functools.cache
-def _model() -> type[VersionRecord]:
-    # Looked up, not imported: models.py imports this module for its manager.
-    return apps.get_model("schema_manager", "VersionRecord")
-
-
-def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+def write_record(model: type[Model], key: dict[str, Any], fields: dict[str, Any]) -> Model:
     """Insert the record of one ledger event through the app's own connection: one INSERT.
 
     A process reconciling from the ledger may have recorded the same event a moment ago
@@ -58,13 +47,12 @@ def write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
     whose first INSERT did arrive) is returned as it is.
     """
     try:
-        return _write_record(key, fields)
+        return _write_record(model, key, fields)
     except DatabaseError as exc:  # e.g. this role may not INSERT into the history table
         raise HistoryNotWritten(key, fields, " ".join(str(exc).split())) from exc
 
 
-def _write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
-    model = _model()
+def _write_record(model: type[Model], key: dict[str, Any], fields: dict[str, Any]) -> Model:
     record = model(**key, **fields, reconciled=False)
     alias = router.db_for_write(model)
     # Inside a caller's transaction a refused INSERT must not spoil it: a savepoint then.
@@ -75,7 +63,8 @@ def _write_record(key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
             record.save(force_insert=True, using=alias)
         return record
     except IntegrityError:
-        existing = model.objects.using(alias).filter(**key).first() if _unique(key) else None
+        rows = model._default_manager.using(alias)
+        existing: Any = rows.filter(**key).first() if _unique(key) else None  # a record
         if existing is None:  # refused by another constraint (or a trigger): not a duplicate
             raise
         if not existing.reconciled:
@@ -96,10 +85,14 @@ def _unique(key: dict[str, Any]) -> bool:
 
 
 class RecordWriter:
-    """Writes each record as it comes, through the app's own connection."""
+    """Writes each record (an instance of ``model``, the history's: ``models`` hands it in, as
+    it imports this module) as it comes, through the app's own connection."""
 
-    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
-        return write_record(key, fields)
+    def __init__(self, model: type[Model]) -> None:
+        self.model = model
+
+    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> Model:
+        return write_record(self.model, key, fields)
 
     def settle(self) -> None:
         """Make every record written so far durable (here: they already are)."""
@@ -118,7 +111,8 @@ class OverlappedRecordWriter(RecordWriter):
     a query in flight whatever the caller does meanwhile.
     """
 
-    def __init__(self, alias: str, target_alias: str | None = None) -> None:
+    def __init__(self, model: type[Model], alias: str, target_alias: str | None = None) -> None:
+        super().__init__(model)
         self.alias = alias
         self.wrapper = connections.create_connection(alias)
         self.wrapper.ensure_connection()
@@ -130,18 +124,18 @@ class OverlappedRecordWriter(RecordWriter):
         if self.flushed_by_target:
             with self.wrapper.cursor() as cursor:
                 cursor.execute("SET synchronous_commit = off")
-        self.pending: tuple[VersionRecord, dict[str, Any], dict[str, Any]] | None = None
+        self.pending: tuple[Model, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
         # The INSERT, its fields and the connection's encoding: made at the first record.
         self._insert: tuple[bytes, list[Any], str] | None = None
 
-    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> VersionRecord:
+    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> Model:
         self.settle()
         if self.broken or not key.get("ledger_id"):
             # Without a ledger event to key it, a resend after an unknown outcome could
             # write it twice: written directly.
             return super().write(key, fields)
-        record = _model()(**key, **fields, reconciled=False)
+        record = self.model(**key, **fields, reconciled=False)
         try:
             self._send(record)
         except Exception as exc:  # the app's own connection writes it instead, now
@@ -163,7 +157,7 @@ class OverlappedRecordWriter(RecordWriter):
             self.broken = True
         if pk is not None:
             record.pk = pk
-            record._state.adding, record._state.db = False, router.db_for_write(_model())
+            record._state.adding, record._state.db = False, router.db_for_write(self.model)
             return
         if sqlstate != _UNIQUE_VIOLATION:
             logger.warning("A history record was not written (%s); writing it directly", error)
@@ -187,7 +181,7 @@ class OverlappedRecordWriter(RecordWriter):
         finally:
             self.wrapper.close()
 
-    def _send(self, record: VersionRecord) -> None:
+    def _send(self, record: Model) -> None:
         """Send the INSERT of ``record``, its values as parameters in text form (as they go
         into the columns' own types: no literal to quote, no adapter to look up)."""
         if self._insert is None:
@@ -203,7 +197,7 @@ class OverlappedRecordWriter(RecordWriter):
     def _insert_statement(self) -> tuple[bytes, list[Any], str]:
         """The INSERT (numbered parameters, the new id returned), its fields and the
         connection's encoding."""
-        meta = _model()._meta
+        meta = self.model._meta
         quote = self.wrapper.ops.quote_name
         fields = [f for f in meta.concrete_fields if not f.primary_key]
         sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(
@@ -275,21 +269,24 @@ def _one_server(app: Any, target: Any) -> bool:
     return identifiers[0] == identifiers[1]
 
 
-def writer_for(plan_length: int, target_alias: str | None = None) -> RecordWriter:
-    """The writer for a batch of ``plan_length`` migrations on the target ``target_alias``."""
-    alias = router.db_for_write(_model())
+def writer_for(
+    model: type[Model], plan_length: int, target_alias: str | None = None
+) -> RecordWriter:
+    """The writer of ``model``'s records for a batch of ``plan_length`` migrations on the
+    target ``target_alias``."""
+    alias = router.db_for_write(model)
     connection = connections[alias]
     if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not is_psycopg3():
-        return RecordWriter()
+        return RecordWriter(model)
     if connection.in_atomic_block:
         # The caller's transaction (ATOMIC_REQUESTS, a TestCase) owns the records: they
         # commit or roll back with it, so they go through its connection.
-        return RecordWriter()
+        return RecordWriter(model)
     try:
-        return OverlappedRecordWriter(alias, target_alias)
+        return OverlappedRecordWriter(model, alias, target_alias)
     except DatabaseError as exc:  # e.g. no connection to spare: each record as it comes
         logger.info("History records are written one by one: %s", exc)
-        return RecordWriter()
+        return RecordWriter(model)
 
 
 def _sqlstate_field() -> Any:

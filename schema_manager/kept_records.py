@@ -4,7 +4,7 @@ The ledger on the target says *that* a migration was applied or rolled back; its
 record adds who did it, how long it took and the rollback script in force (captured from the
 target's catalog at apply time, and the only one that may undo it). When the app's database
 refuses that record after the target has committed, the record is written here, in a small
-table beside the ledger, and reconciliation (``history.reconcile``) rebuilds the history row
+table beside the ledger, and reconciliation (``reconciliation.reconcile``) rebuilds the history row
 from the ledger with these details, then forgets them. The table exists only on targets where
 that has happened.
 """

@@ -6,7 +6,7 @@ Models hold fields and small helpers only; SQL execution lives in ``execution/``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
@@ -141,7 +141,8 @@ class VersionRecordQuerySet(models.QuerySet["VersionRecord"]):
         records are sent overlapped with the next migration); by default it is written now.
         A record that another process rebuilt from the ledger meanwhile is replaced by this
         one (the only update of history). Raises ``HistoryNotWritten`` if it is refused."""
-        return (writer or history_writes.RecordWriter()).write(key, fields)
+        writer = writer or history_writes.RecordWriter(self.model)
+        return cast(VersionRecord, writer.write(key, fields))
 
     def record_many(self, records: Iterable[VersionRecord]) -> list[VersionRecord]:
         """Append records rebuilt from the ledger (or of attempts a crash interrupted),
@@ -268,41 +269,6 @@ class VersionRecord(models.Model):
         return f"{self.migration_id} {self.get_status_display()} in {self.environment}"
 
 
-class ScriptAnalysis(models.Model):
-    """What analysing a script found, kept by the script's checksum (see ``analyses.py``).
-
-    ``context`` names everything else the result depends on (the target's engine, the rule
-    severities in force, the analyser's own code), so a row is only ever reused for the
-    same question."""
-
-    checksum = models.CharField(_("checksum"), max_length=64)
-    context = models.CharField(_("context"), max_length=64)
-    findings = models.JSONField(_("findings"), default=list)
-    stepwise = models.BooleanField(_("runs statement by statement"), default=False)
-    statements = models.PositiveIntegerField(_("statements"), default=0)
-    cuts = models.JSONField(
-        _("cuts"),
-        default=list,
-        help_text=_(
-            "For a large script: where to cut it into queries of whole statements, as "
-            "[offset, statements before it] pairs, so that it runs without being split again."
-        ),
-    )
-    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
-
-    class Meta:
-        verbose_name = _("script analysis")
-        verbose_name_plural = _("script analyses")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["checksum", "context"], name="schema_manager_analysis_once"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.checksum[:12]} ({self.context[:8]})"
-
-
 # Registered with the app: Django finds models in the app's models module.
 from .archive.models import ArchiveRecord  # noqa: E402, F401
 from .change_requests.models import (  # noqa: E402, F401
@@ -312,3 +278,4 @@ from .change_requests.models import (  # noqa: E402, F401
     PinnedMigration,
 )
 from .fleets.models import Rollout, TargetRun, Wave  # noqa: E402, F401
+from .script_analysis import ScriptAnalysis  # noqa: E402, F401

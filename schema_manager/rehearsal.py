@@ -16,22 +16,20 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 
 from . import rollback_choice
+from .backends import get_backend
 from .execution.archive_capture import Archive, with_archive
 from .models import Migration
 from .results import ValidationResult
 from .security import get_logger, scrub
 from .sql import parse_statements
-from .sql.directives import parse_directives
-from .sql.rule_detection import is_transaction_control
+from .sql.session_detection import is_transaction_control
 from .sql.statements import Statement
+from .sql.transactional import Engine, atomicity
 from .targets import Target
 
 logger = get_logger("schema_manager.rehearsal")
 
 LOCK_TIMEOUT = "5s"
-# Statements PostgreSQL refuses inside a transaction; with "-- schema-manager: no-transaction"
-# they are left out of the rehearsal (and named in its notes).
-_OUTSIDE_TRANSACTION = ("CONCURRENTLY", "VACUUM")
 
 
 @dataclass
@@ -63,7 +61,7 @@ def rehearse(
     if connection.in_atomic_block:
         return Rehearsal(ran=False, notes=[f"{alias!r} is inside an open transaction."])
     result = Rehearsal(ran=True)
-    statements = _rehearsable(sql, connection.vendor, result)
+    statements = _rehearsable(sql, get_backend(connection).engine, result)
     if archive is not None:
         statements = list(with_archive(statements, archive, connection.vendor))
     rollback = parse_statements(rollback_sql, connection.vendor) if rollback_sql else []
@@ -83,9 +81,12 @@ def rehearse(
     return result
 
 
-def _rehearsable(sql: str, vendor: str, result: Rehearsal) -> list[Statement]:
-    statements = parse_statements(sql, vendor)
-    outside = parse_directives(sql).no_transaction
+def _rehearsable(sql: str, engine: Engine, result: Rehearsal) -> list[Statement]:
+    """The statements the rehearsal's transaction can hold: the script's own transaction
+    control is left out, and where the script runs outside a transaction (``atomicity``),
+    so are those the engine refuses in one (each named in the notes)."""
+    statements = parse_statements(sql, engine.dialect)
+    outside = atomicity(sql, engine, statements).stepwise
     kept = []
     for statement in statements:
         if is_transaction_control(statement.words):  # its COMMIT would end the rehearsal's
@@ -93,7 +94,7 @@ def _rehearsable(sql: str, vendor: str, result: Rehearsal) -> list[Statement]:
                 f"Statement {statement.index + 1} ({statement.summary}) controls the "
                 "transaction and was left out: the rest was rehearsed in one transaction."
             )
-        elif outside and any(word.upper in _OUTSIDE_TRANSACTION for word in statement.words):
+        elif outside and engine.refuses_transaction(statement):
             result.notes.append(
                 f"Statement {statement.index + 1} ({statement.summary}) runs outside a "
                 "transaction and was not rehearsed."

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .sql.transactional import Atomicity
+
 if TYPE_CHECKING:
     from .execution.outcome import Outcome
     from .files import FolderChecksum, UnreadableFolder
@@ -74,6 +76,8 @@ class ValidationResult:
     statements: int = 0
     # What the apply archives of what it removes (``sql.archive_plan.ArchivePlan``), if any.
     archive: Any = field(default=None, repr=False)
+    # How the script runs on the target: in one transaction, or statement by statement.
+    atomicity: Atomicity = Atomicity.ONE_TRANSACTION
 
 
 @dataclass

@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from .files import FolderChecksum, UnreadableFolder
-from .history import rolled_back_rows
 from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
+from .reconciliation import rolled_back_rows
 from .state import Facts, State, standing
 
 

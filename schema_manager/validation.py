@@ -9,7 +9,6 @@ from typing import NamedTuple
 from . import rollback_choice
 from .analyses import Analyses
 from .archive.planning import Prepared, annotate, prepare
-from .checksums import migration_checksum
 from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .results import ValidationResult
@@ -75,28 +74,21 @@ def validate(
     target: Target,
     ledger_rows: list[LedgerRow],
     *,
+    known: KnownMigrations,
+    analyses: Analyses,
+    checksum: str,
     allow_destructive: bool = False,
-    known: KnownMigrations | None = None,
-    analyses: Analyses | None = None,
-    checksum: str | None = None,
 ) -> ValidationResult:
-    """Check ``migration`` for ``target``; ``known`` (else read now) holds what the catalogue
-    and history say about its id, ``analyses`` (else read now, and stored) its script's
-    analysis for the target; ``checksum`` is that of ``migration.sql`` (else computed)."""
+    """Check ``migration``, whose SQL's checksum is ``checksum``, for ``target``: ``known``
+    holds what the catalogue and history say about the plan's ids, ``analyses`` its scripts'
+    analyses for the target, read once for the whole plan (a single migration is a plan of
+    one)."""
     rollback_script, rollback_generated = "", False
     archive = Prepared()
-    checksum = checksum or migration_checksum(migration.sql)
-    if analyses is None:
-        analyses = Analyses.read(target, [checksum])
-        analysis = analyses.get(migration.sql, checksum)
-        analyses.save()
-    else:
-        analysis = analyses.get(migration.sql, checksum)
+    analysis = analyses.get(migration.sql, checksum)
     findings = [*check_migration_id(migration.id), *analysis.findings]
     # SQL that is not SQL text (invalid-input) cannot be analysed any further either.
     if analysis.readable and not any(finding.code == "invalid-id" for finding in findings):
-        if known is None:
-            known = KnownMigrations.read([migration.id])
         findings.extend(_duplicates(migration, checksum, ledger_rows, known))
         if migration.rollback_sql.strip() or len(migration.sql) <= MAX_SCRIPT_CHARS:
             # What the apply archives, and the script it will store (captured from the target
@@ -132,6 +124,7 @@ def validate(
         rollback_generated=rollback_generated,
         statements=analysis.statements,
         archive=archive.plan if archive.plan and archive.plan.steps else None,
+        atomicity=analysis.atomicity,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import history, rollback_choice
+from . import reconciliation, rollback_choice
 from .conf import app_settings
 from .exceptions import SchemaManagerError
 from .execution.executor import MigrationExecutor
@@ -106,7 +106,7 @@ def reconcile(session: ExecutionSession) -> list[LedgerRow]:
     rows = session.ledger.rows()
 
     def catalogue_entries(migration_ids: set[str]) -> dict[str, tuple[str, str]]:
-        # Ids missing here were applied by another tool: history.reconcile names them.
+        # Ids missing here were applied by another tool: reconciliation.reconcile names them.
         return {
             migration.id: (
                 migration.name,
@@ -115,7 +115,7 @@ def reconcile(session: ExecutionSession) -> list[LedgerRow]:
             for migration in Migration.objects.in_bulk(migration_ids).values()
         }
 
-    history.reconcile(
+    reconciliation.reconcile(
         target.environment, target.alias, rows, catalogue_entries, KeptRecords(session.connection)
     )
     return rows

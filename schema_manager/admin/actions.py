@@ -1,24 +1,21 @@
 """Apply, roll back and validate from the admin: which actions exist, who may run them, and
-what running them does (confirmation page, then the operation, its messages and its audit).
+what running them does (the operation, its messages and its audit; the page shown before is
+``confirmation``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import django
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
-from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from .. import results, services
 from ..change_requests import gate as change_gate
@@ -29,11 +26,7 @@ from ..models import Migration
 from ..results import MigrationResult
 from ..security import get_logger, scrub
 from ..targets import Target
-from . import plans
-from .states import disk, forget
-
-if TYPE_CHECKING:  # the admin imports this module
-    from .migrations import MigrationAdmin
+from .states import forget
 
 try:  # Django >= 6.1 describes actions with a dataclass and says where they are offered.
     from django.contrib.admin.options import Action, ActionLocation
@@ -48,8 +41,6 @@ logger = get_logger("schema_manager.admin")
 OPERATIONS = ("apply", "rollback")
 ACTION_NAMES = {"apply": "apply_to_{}", "rollback": "rollback_in_{}"}
 ACTION_LABELS = {"apply": gettext_lazy("Apply to %s"), "rollback": gettext_lazy("Roll back in %s")}
-# The confirmation form's fields carrying, per migration, the checksums of what it showed.
-SHOWN_FIELDS = ("sql_checksum:{}", "rollback_checksum:{}")
 
 
 @dataclass(frozen=True)
@@ -139,139 +130,6 @@ def report_validation(
             format_html_join("", "<li>{}: {} <em>({})</em></li>", rows),
         ),
         messages.ERROR if has_errors else messages.WARNING,
-    )
-
-
-def confirmation(
-    modeladmin: MigrationAdmin,
-    request: HttpRequest,
-    migrations: list[Migration],
-    operation: str,
-    target: Target,
-    changed: Collection[str] = (),
-) -> TemplateResponse:
-    """The page shown before an apply or rollback runs, like delete_selected's; ``changed``:
-    the ids of migrations shown again because they changed since an earlier page."""
-    build = plans.apply_plan if operation == "apply" else plans.rollback_plan
-    items = build(migrations, target, disk(request))
-    for item in items:
-        item.changed = item.migration.id in changed
-    runnable = [item for item in items if item.will_run]
-    blocked = [item for item in items if item.blocked_destructive]
-    out_of_order = [item for item in items if item.out_of_order]
-    # Runnable once allowed (a blocked item with other errors never is).
-    allowable = [item for item in items if item.blocked_destructive or item.out_of_order]
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        # What confirming may run: the title counts what the page says will run.
-        "title": _title(operation, len(runnable) or len(allowable), target),
-        "subtitle": None,
-        "opts": modeladmin.opts,
-        "operation": operation,
-        "operation_label": ACTION_LABELS[operation] % target.environment,
-        "action_name": action_name(operation, target.environment),
-        "target": target,
-        "vendor": plans.vendor_name(target),
-        "items": items,
-        "runnable": runnable,
-        "blocked_destructive": blocked,
-        "skipped": [item for item in items if item.skipped],
-        "blocked_out_of_order": out_of_order,
-        "refused": [i for i in items if not (i.will_run or i.skipped or i in allowable)],
-        # Django 6.1 marks breadcrumbs up as a list; earlier versions as a div.
-        "breadcrumbs_as_list": django.VERSION >= (6, 1),
-        "offer_allow_destructive": operation == "apply" and bool(blocked),
-        "offer_allow_out_of_order": operation == "apply" and bool(out_of_order),
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "shown_fields": _shown_fields(items),
-        "media": modeladmin.media,
-        **_change_request_context(operation, target, migrations),
-    }
-    request.current_app = modeladmin.admin_site.name
-    return TemplateResponse(
-        request,
-        modeladmin.operation_confirmation_template
-        or "admin/schema_manager/migration/confirm_operation.html",
-        context,
-    )
-
-
-def _change_request_context(
-    operation: str, target: Target, migrations: list[Migration]
-) -> dict[str, Any]:
-    """Under an approval policy: the approved request this confirmation runs, or a link to
-    open one for exactly these migrations."""
-    if not change_gate.guards(target.environment):
-        return {}
-    ids = [migration.id for migration in migrations]
-    approved = approved_for(operation, target.environment, ids)
-    query = QueryDict(mutable=True)
-    query.update({"environment": target.environment, "operation": operation})
-    query["migration_ids"] = "\n".join(ids)
-    return {
-        "change_request": approved,
-        "change_request_required": True,
-        "open_change_request_url": reverse("admin:schema_manager_changerequest_add")
-        + "?"
-        + query.urlencode(),
-    }
-
-
-def _title(operation: str, count: int, target: Target) -> str:
-    values = {"count": count, "env": target.environment}
-    if not count:
-        if operation == "apply":
-            return _("Nothing to apply in %(env)s") % values
-        return _("Nothing to roll back in %(env)s") % values
-    if operation == "apply":
-        title = ngettext(
-            "Apply %(count)d migration to %(env)s?", "Apply %(count)d migrations to %(env)s?", count
-        )
-    else:
-        title = ngettext(
-            "Roll back %(count)d migration in %(env)s?",
-            "Roll back %(count)d migrations in %(env)s?",
-            count,
-        )
-    return title % values
-
-
-def _shown_fields(items: list[plans.PlanItem]) -> list[tuple[str, str]]:
-    """The form's hidden fields that bind confirming to what the page shows."""
-    sql_field, rollback_field = SHOWN_FIELDS
-    fields = []
-    for item in items:
-        shown = item.shown
-        fields.append((sql_field.format(item.migration.pk), shown.sql))
-        fields.append((rollback_field.format(item.migration.pk), shown.rollback))
-    return fields
-
-
-def shown_scripts(
-    data: QueryDict, migrations: list[Migration]
-) -> tuple[dict[str, Shown], list[str]]:
-    """What the confirmation page showed of each migration, as its form sent it back; and
-    the ids of those it sent nothing for (a POST not made from the page)."""
-    shown: dict[str, Shown] = {}
-    for migration in migrations:
-        sql, rollback = (data.get(name.format(migration.pk), "") for name in SHOWN_FIELDS)
-        if sql and rollback:
-            shown[migration.id] = Shown(sql, rollback)
-    return shown, [migration.id for migration in migrations if migration.id not in shown]
-
-
-def refuse_unbound(modeladmin: admin.ModelAdmin, request: HttpRequest, ids: list[str]) -> None:
-    modeladmin.message_user(
-        request,
-        ngettext(
-            "Nothing ran: the confirmation did not say which SQL and rollback script it showed "
-            "for %(ids)s. Review them below and confirm again.",
-            "Nothing ran: the confirmation did not say which SQL and rollback scripts it showed "
-            "for %(ids)s. Review them below and confirm again.",
-            len(ids),
-        )
-        % {"ids": ", ".join(ids)},
-        messages.ERROR,
     )
 
 

@@ -9,25 +9,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils.translation import gettext as _
 
 from .. import planning, rollback_choice, services
+from ..backends import get_backend
 from ..confirmations import Shown
 from ..exceptions import SchemaManagerError
 from ..models import Migration, VersionRecord
 from ..results import ValidationResult
 from ..security import scrub
 from ..sql import check_sql, parse_statements
+from ..sql.transactional import Atomicity, Engine, atomicity
 from ..state import State
 from ..targets import Target, resolve
 from ..workspace import Workspace
+from .consequences import apply_consequence, rollback_consequence
 from .states import DiskSnapshot, EnvironmentState, read_ledger, state_in
 
 # An apply refuses these: the target holds other SQL, or an attempt to resolve, or its
 # ledger or the migration's folder cannot be read (so what it holds is unknown).
 REFUSED = frozenset({State.MODIFIED, State.UNKNOWN, State.UNRESOLVED, State.UNREADABLE})
-VENDOR_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL/MariaDB"}
 
 
 @dataclass
@@ -48,6 +50,7 @@ class PlanItem:
     skipped: bool = False
     consequence: str = ""
     statements: int = 0  # from the validation's analysis of the script
+    atomicity: Atomicity = Atomicity.ONE_TRANSACTION  # how the script runs there
     # Shown again because it changed after an earlier confirmation page showed it.
     changed: bool = False
 
@@ -57,8 +60,8 @@ class PlanItem:
         return Shown.of(self.migration.sql, self.rollback_script)
 
 
-def vendor_name(target: Target) -> str:
-    return VENDOR_NAMES.get(target.vendor, target.vendor)
+def engine(target: Target) -> Engine:
+    return get_backend(connections[target.alias]).engine
 
 
 def apply_plan(
@@ -87,6 +90,7 @@ def apply_plan(
             item.errors = validation.errors
             item.warnings = [*validation.warnings, *([order_warning] if order_warning else [])]
             item.statements = validation.statements
+            item.atomicity = validation.atomicity
             item.blocked_destructive = bool(item.errors) and all(
                 finding.destructive
                 for finding in validation.findings
@@ -141,12 +145,8 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
         )
     if blocks:
         return False, " ".join(blocks)
-    count = item.statements  # counted by the analysis: the script is not read again
-    return True, _(
-        "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) in one transaction and records "
-        "it as applied in _prisma_migrations and the version history. On any error nothing of "
-        "it remains."
-    ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
+    # Counted and decided by the analysis: the script is not read again.
+    return True, apply_consequence(item.atomicity, item.statements, target)
 
 
 def rollback_plan(
@@ -174,12 +174,9 @@ def rollback_plan(
         item.warnings = [f.message for f in findings if f.severity == "warning"]
         item.will_run = not item.errors
         if item.will_run:
-            count = len(parse_statements(item.rollback_script))
-            item.consequence = _(
-                "Runs the rollback script (%(count)d statement(s)) on %(alias)s (%(vendor)s) in "
-                "one transaction and marks the migration rolled back in _prisma_migrations; "
-                "Prisma then sees it as pending."
-            ) % {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
+            statements = parse_statements(item.rollback_script, target.vendor)
+            item.atomicity = atomicity(item.rollback_script, engine(target), statements)
+            item.consequence = rollback_consequence(item.atomicity, len(statements), target)
         else:
             item.consequence = _("Cannot be rolled back: nothing will run.")
         items.append(item)

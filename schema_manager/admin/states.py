@@ -19,10 +19,10 @@ from .. import planning
 from ..backends import get_backend
 from ..exceptions import SchemaManagerError
 from ..files import FolderChecksum, UnreadableFolder
-from ..history import rolled_back_rows
 from ..ledger import Ledger
 from ..ledger_rows import LedgerRow
 from ..models import Migration
+from ..reconciliation import rolled_back_rows
 from ..results import FolderImport
 from ..security import scrub
 from ..state import Facts, Standing, State, standing

@@ -6,12 +6,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..exceptions import LockTimeoutError
 from ..sql import Statement
+from ..sql.transactional import Engine
 
 LEDGER_TABLE = "_prisma_migrations"
 
@@ -68,11 +70,15 @@ class TargetBackend:
     def can_rollback_ddl(self) -> bool:
         return bool(self.connection.features.can_rollback_ddl)
 
-    def read_for_analysis(self) -> None:
-        """Read now, on the connection's own thread, whatever analysing a script asks of the
-        connection (``can_rollback_ddl``, ``refuses_transaction``), so that scripts can then
-        be analysed on another thread without touching it."""
-        self.can_rollback_ddl  # noqa: B018 - read for its side effect (features are cached)
+    @cached_property
+    def engine(self) -> Engine:
+        """What deciding how a script runs needs of this target (``sql.transactional``), read
+        from the connection once: scripts can then be analysed on another thread."""
+        return Engine(self.vendor, self.can_rollback_ddl, self.server_version())
+
+    def server_version(self) -> int | None:
+        """The server's version, where the engine's transaction rules depend on it."""
+        return None
 
     @property
     def sends_statements_together(self) -> bool:
@@ -131,7 +137,7 @@ class TargetBackend:
 
     def refuses_transaction(self, statement: Statement) -> str | None:
         """Why ``statement`` cannot run inside a transaction on this engine (None: it can)."""
-        return None
+        return self.engine.refuses_transaction(statement)
 
     def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
         """Apply ``timeouts`` for the current transaction (``local``) or the session."""

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError
 
 from ..exceptions import SchemaManagerError
-from ..sql import Statement
-from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend, Timeouts
 
 if TYPE_CHECKING:  # the module imports the driver, which only a PostgreSQL target needs
@@ -125,12 +123,8 @@ CREATE TABLE IF NOT EXISTS {table} (
                     else:
                         cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
-    def refuses_transaction(self, statement: Statement) -> str | None:
-        return refuses_transaction(statement, self.vendor, self.connection.pg_version)
-
-    def read_for_analysis(self) -> None:
-        super().read_for_analysis()
-        self.connection.pg_version  # noqa: B018 - cached on the wrapper once read
+    def server_version(self) -> int | None:
+        return int(self.connection.pg_version)
 
     def set_timeouts(self, cursor: Any, timeouts: Timeouts, *, local: bool) -> None:
         scope = "LOCAL " if local else ""

@@ -8,8 +8,6 @@ from typing import Any
 from django.db import OperationalError
 
 from ..exceptions import LockTimeoutError
-from ..sql import Statement
-from ..sql.transactional import refuses_transaction
 from .base import LEDGER_TABLE, HeldLock, LedgerLocation, TargetBackend
 
 _SQLITE_BUSY = 5  # the primary result code of "database is locked"
@@ -79,9 +77,6 @@ CREATE TABLE IF NOT EXISTS {table} (
             f"lock); waited {waited:g}s for it. Retry when it has finished, or raise "
             "SCHEMA_MANAGER['LOCK_WAIT']."
         )
-
-    def refuses_transaction(self, statement: Statement) -> str | None:
-        return refuses_transaction(statement, self.vendor)
 
     def now_param(self, value: datetime | None) -> str | None:
         # Text in UTC, the form of SQLite's current_timestamp, whatever USE_TZ says.

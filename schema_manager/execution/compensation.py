@@ -24,7 +24,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from ..backends import TargetBackend
 from ..security import get_logger, scrub
 from ..sql import Statement, generate_rollback
-from ..sql.operations import AlterTable, Operation, describe
+from ..sql.operations import AlterTable, DataChange, DataStatement, Operation
+from ..sql.reading import describe
 from ..sql.rollback import WARNING_PREFIX, invert_operation
 from .footprints import Footprint, Target, exists_now, targets_of
 from .restores import alters_in_place
@@ -82,7 +83,11 @@ def commits_with_its_progress(statement: Statement, backend: TargetBackend) -> b
 
 
 def inverse(statement: Statement, vendor: str) -> list[str] | None:
-    """The statements undoing ``statement``, or None when it has no known inverse."""
+    """The statements undoing ``statement``, or None when it has no known inverse (a
+    statement that changes rows has none: a rollback script leaves data as it is, but
+    compensation must not count the rows as undone)."""
+    if isinstance(describe(statement), (DataChange, DataStatement)):
+        return None
     script = generate_rollback(statement.text, vendor)
     if script.warnings:
         return None

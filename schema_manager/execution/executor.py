@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Protocol
 
 from django.db import transaction
 
@@ -28,9 +27,9 @@ from ..exceptions import (
 from ..ledger_rows import LedgerRow, utc_now
 from ..security import get_logger
 from ..sql import Statement, parse_statements
+from ..sql.analysis import Analysis
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
-from ..sql.transactional import controls_transactions
-from . import journal
+from ..sql.transactional import atomicity, controls_transactions
 from .archive_capture import Archive, with_archive
 from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
@@ -38,20 +37,13 @@ from .outcome import Outcome, record_failure
 from .script_transactions import ScriptTransactionsRun
 from .session import ExecutionSession
 from .standing import check_can_apply, live_row
-from .stepwise import StepwiseRun, runs_stepwise
-from .transport import Progress, Shape, Transport
+from .stepwise import StepwiseRun, still_in_effect
+from .transport import Progress, Transport
 
 logger = get_logger("schema_manager.executor")
 
 # Errors that leave the migration's transaction rolled back and go to the caller as they are.
 _RAISED = (MigrationStateError, CommitWithheld, LockTimeoutError)
-
-
-class Analysed(Shape, Protocol):
-    """What the script's stored analysis says about running it (see ``analyses.Analysis``)."""
-
-    @property
-    def stepwise(self) -> bool: ...
 
 
 class MigrationExecutor:
@@ -77,7 +69,7 @@ class MigrationExecutor:
         checksum: str,
         *,
         fake: bool = False,
-        analysis: Analysed | None = None,
+        analysis: Analysis | None = None,
         archive: Archive | None = None,
     ) -> Outcome:
         """Run ``sql`` and record ``migration_id`` as applied, atomically where possible.
@@ -90,10 +82,9 @@ class MigrationExecutor:
         check_input(sql, MAX_STREAMED_CHARS)
         self.session.refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
-        # A fake runs nothing, so it is one atomic ledger insert on every engine.
-        if not fake:
-            stepwise = analysis.stepwise if analysis is not None else None
-            outcome.stepwise = runs_stepwise(self.backend, sql) if stepwise is None else stepwise
+        if not fake:  # a fake runs nothing: one atomic ledger insert on every engine
+            how = analysis.atomicity if analysis else atomicity(sql, self.backend.engine)
+            outcome.stepwise = how.stepwise
             outcome.own_transactions = controls_transactions(self._statements(sql))
 
         def every_statement() -> list[Statement]:
@@ -113,7 +104,9 @@ class MigrationExecutor:
                     self._reset_timeouts()
             elif outcome.stepwise:
                 try:
-                    self._apply_stepwise(migration_id, checksum, every_statement(), outcome)
+                    self.stepwise.apply(
+                        migration_id, checksum, every_statement(), outcome, self._begin_locked
+                    )
                 finally:  # its timeouts were set for the session
                     self._reset_timeouts()
             else:
@@ -128,7 +121,7 @@ class MigrationExecutor:
         sql: str,
         outcome: Outcome,
         fake: bool,
-        analysis: Analysed | None,
+        analysis: Analysis | None,
         archive: Archive | None,
     ) -> None:
         for attempt in range(self.session.lock_retries + 1):
@@ -172,7 +165,7 @@ class MigrationExecutor:
         checksum: str,
         sql: str,
         outcome: Outcome,
-        analysis: Analysed | None,
+        analysis: Analysis | None,
         archive: Archive | None = None,
     ) -> None:
         """Run the script in the open transaction, then insert its finished ledger row; where
@@ -209,28 +202,6 @@ class MigrationExecutor:
             )
         )
 
-    def _apply_stepwise(
-        self, migration_id: str, checksum: str, statements: list[Statement], outcome: Outcome
-    ) -> None:
-        with transaction.atomic(using=self.alias):
-            self._begin_locked(local_timeouts=False)
-            live = check_can_apply(self.ledger, self.alias, migration_id, checksum)
-            if live is not None:
-                outcome.already_applied, outcome.applied_row = True, live
-                outcome.success = True
-                return
-            # Committed before the first statement: whoever comes next (after a crash, too)
-            # sees the attempt, how far it got and, in its journal, what each step found.
-            self.session.before_commit()
-            outcome.ledger_id = self.ledger.insert(
-                migration_id,
-                checksum,
-                outcome.started_at,
-                finished_at=None,
-                logs=journal.encode({}),
-            )
-        self.stepwise.run(migration_id, statements, outcome)
-
     def _statements(self, sql: str) -> Iterable[Statement]:
         """The script's statements: a small script's parse is cached; a large one is read."""
         vendor = self.connection.vendor
@@ -247,7 +218,7 @@ class MigrationExecutor:
             )
         self.session.refuse_open_transaction()
         outcome = Outcome(success=False, started_at=utc_now())
-        outcome.stepwise = runs_stepwise(self.backend, rollback_sql, statements)
+        outcome.stepwise = atomicity(rollback_sql, self.backend.engine, statements).stepwise
         clock = time.perf_counter()
         with self.session.locked():
             try:
@@ -262,7 +233,7 @@ class MigrationExecutor:
             except Exception as exc:  # recorded, logged and returned; see record_failure
                 record_failure(outcome, exc, migration_id, self.alias)
                 if outcome.stepwise and outcome.statements_run:
-                    outcome.remaining = _still_in_effect(statements[: outcome.statements_run])
+                    outcome.remaining = still_in_effect(statements[: outcome.statements_run])
             finally:
                 if outcome.stepwise:
                     self._reset_timeouts()
@@ -320,9 +291,3 @@ class MigrationExecutor:
     def _reset_timeouts(self) -> None:
         with self.connection.cursor() as cursor:
             self.backend.reset_timeouts(cursor)
-
-
-def _still_in_effect(done: list[Statement]) -> str:
-    """What a failed stepwise rollback left in effect, for an operator."""
-    ran = "; ".join(f"statement {s.index + 1} ({s.summary})" for s in done)
-    return f"the rollback's {ran} ran and stay in effect"

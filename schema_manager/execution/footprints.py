@@ -26,8 +26,8 @@ from ..sql.operations import (
     CreateTable,
     Drop,
     Operation,
-    describe,
 )
+from ..sql.reading import describe
 
 _RELATIONS = {"TABLE", "VIEW", "MATERIALIZED VIEW", "SEQUENCE", "INDEX"}
 # Statements that change no definition: nothing of them is ever to be undone.

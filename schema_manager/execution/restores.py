@@ -16,7 +16,8 @@ from typing import Any
 
 from ..sql import Statement
 from ..sql.names import QualifiedName, WordCursor, unquote
-from ..sql.operations import AlterColumn, AlterTable, CommentOn, OtherAction, describe
+from ..sql.operations import AlterColumn, AlterTable, CommentOn, OtherAction
+from ..sql.reading import describe
 
 _NULLABILITY_AND_DEFAULT = {"SET DEFAULT", "DROP DEFAULT", "SET NOT NULL", "DROP NOT NULL"}
 # Relations whose comment lives in pg_description under pg_class.

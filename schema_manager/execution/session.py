@@ -21,6 +21,7 @@ from ..backends import TargetBackend, get_backend
 from ..conf import app_settings
 from ..exceptions import CommitWithheld, SchemaManagerError
 from ..ledger import Ledger
+from ..models import VersionRecord
 from ..results import MigrationResult
 from ..targets import Target
 from .outcome import Outcome
@@ -112,7 +113,7 @@ class ExecutionSession:
     def records(self, plan_length: int) -> history_writes.RecordWriter:
         """The writer of this plan's history records, chosen (and connected) at the first."""
         if self._records is None:
-            self._records = history_writes.writer_for(plan_length)
+            self._records = history_writes.writer_for(VersionRecord, plan_length)
         return self._records
 
     def before_commit(self) -> None:

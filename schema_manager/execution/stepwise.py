@@ -2,9 +2,10 @@
 when a statement fails, and the recovery of an attempt whose process died.
 
 Where the engine cannot roll DDL back (MySQL/MariaDB), where the script declares
-``no-transaction``, or where a statement refuses a transaction, each statement commits on
-its own with its progress count in the ledger row; the executor has committed the row (its
-journal empty) before the first statement runs.
+``no-transaction``, or where a statement refuses a transaction (decided once, by
+``sql.transactional.atomicity``), each statement commits on its own with its progress count
+in the ledger row; the executor has committed the row (its journal empty) before the first
+statement runs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from ..backends import TargetBackend
+from django.db import transaction
+
 from ..ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
 from ..security import get_logger
-from ..sql import Statement, parse_statements
-from ..sql.directives import parse_directives
-from ..sql.statements import is_streamed, iter_statements
+from ..sql import Statement
 from . import journal
 from .compensation import (
     Step,
@@ -31,26 +31,10 @@ from .footprints import Footprint, probe, targets_of
 from .outcome import Outcome, record_failure
 from .restores import alters_in_place, read_restore
 from .session import ExecutionSession
+from .standing import check_can_apply
 from .transport import Transport
 
 logger = get_logger("schema_manager.executor")
-
-
-def runs_stepwise(
-    backend: TargetBackend, sql: str, statements: list[Statement] | None = None
-) -> bool:
-    """Whether ``sql`` runs statement by statement outside a transaction on ``backend``."""
-    if not backend.can_rollback_ddl or parse_directives(sql).no_transaction:
-        return True
-    if statements is None:
-        if is_streamed(sql):
-            # A large script is not held in memory: its first statement decides, since
-            # validation refuses a script that mixes statements the engine refuses in a
-            # transaction with others (and the engine would refuse such a mix anyway).
-            first = next(iter_statements(sql, backend.vendor), None)
-            return first is not None and bool(backend.refuses_transaction(first))
-        statements = parse_statements(sql, backend.vendor)
-    return any(backend.refuses_transaction(s) for s in statements)
 
 
 class StepwiseRun:
@@ -62,6 +46,35 @@ class StepwiseRun:
         self.connection = session.connection
         self.backend = session.backend
         self.ledger = session.ledger
+
+    def apply(
+        self,
+        migration_id: str,
+        checksum: str,
+        statements: list[Statement],
+        outcome: Outcome,
+        begin_locked: Callable[..., None],
+    ) -> None:
+        """Commit the attempt's ledger row (unless the migration is applied already), then
+        ``run`` it; ``begin_locked`` starts the row's transaction as the executor's do."""
+        with transaction.atomic(using=self.connection.alias):
+            begin_locked(local_timeouts=False)
+            live = check_can_apply(self.ledger, self.connection.alias, migration_id, checksum)
+            if live is not None:
+                outcome.already_applied, outcome.applied_row = True, live
+                outcome.success = True
+                return
+            # Committed before the first statement: whoever comes next (after a crash, too)
+            # sees the attempt, how far it got and, in its journal, what each step found.
+            self.session.before_commit()
+            outcome.ledger_id = self.ledger.insert(
+                migration_id,
+                checksum,
+                outcome.started_at,
+                finished_at=None,
+                logs=journal.encode({}),
+            )
+        self.run(migration_id, statements, outcome)
 
     def run(self, migration_id: str, statements: list[Statement], outcome: Outcome) -> None:
         """Run the attempt whose ledger row ``outcome.ledger_id`` is committed; finish the row,
@@ -225,3 +238,9 @@ class StepwiseRun:
         if entries is not None and statement.index + 1 not in entries:
             return None  # its journal entry, written before it ran, was never written
         return self._journaled_step(statement, entries)
+
+
+def still_in_effect(done: list[Statement]) -> str:
+    """What a failed stepwise rollback left in effect, for an operator."""
+    ran = "; ".join(f"statement {s.index + 1} ({s.summary})" for s in done)
+    return f"the rollback's {ran} ran and stay in effect"

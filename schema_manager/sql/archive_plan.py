@@ -24,8 +24,8 @@ from .operations import (
     Rename,
     RenameTo,
     Truncate,
-    describe,
 )
+from .reading import describe
 from .statements import Statement, Word, parse_statements
 
 

@@ -116,6 +116,12 @@ _OTHER_RESERVED = RESERVED | KEYWORDS
 _QUOTE_CHAR = {"postgresql": '"', "sqlite": '"', "mysql": "`"}
 
 
+def has_sequence(words: list[str], *sequence: str) -> bool:
+    """Whether ``sequence`` occurs in ``words`` (upper-cased words), consecutively."""
+    size = len(sequence)
+    return any(tuple(words[i : i + size]) == sequence for i in range(len(words) - size + 1))
+
+
 def unquote(part: str) -> tuple[str, bool]:
     """(the name ``part`` spells, whether it was quoted): ``"a""b"`` -> ``('a"b', True)``."""
     close = _QUOTES.get(part[:1])

@@ -1,8 +1,6 @@
-"""Rollback generation: each recognised statement's inverse, in reverse order, per dialect.
-
-Names in generated statements are re-quoted for the target (``names.render_name``): bare
-when the database reads them back as the same name, quoted (safely) otherwise.
-"""
+"""Rollback generation: each recognised statement's inverse, in reverse order, per dialect,
+its names re-quoted for the target (``names.render_name``): bare when the database reads
+them back as the same name, quoted (safely) otherwise."""
 
 from __future__ import annotations
 
@@ -31,9 +29,9 @@ from .operations import (
     Rename,
     RenameTo,
     Truncate,
-    describe,
 )
-from .rule_detection import is_transaction_control
+from .reading import describe
+from .session_detection import is_transaction_control
 from .statements import Statement, large_input_gc_pause, parse_statements
 
 WARNING_PREFIX = "-- WARNING:"  # a statement is not undone: the script must not run as is

@@ -10,7 +10,7 @@ from . import pg_syntax
 from .directives import parse_directives
 from .lexer import DIALECTS
 from .migration_ids import id_problems
-from .operations import describe
+from .reading import describe
 from .rule_detection import Context, hits
 from .rule_table import RULES, Rule, Severity
 from .statements import SqlInputError, Statement, iter_statements, large_input_gc_pause

@@ -5,12 +5,11 @@ The rule table (severity, advice) is ``rule_table.RULES``; this module only dete
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 from . import bodies
-from .names import QualifiedName, unquote
+from .names import QualifiedName, has_sequence, unquote
 from .operations import (
     AddColumn,
     AddConstraint,
@@ -26,11 +25,17 @@ from .operations import (
     Rename,
     RenameTo,
     Truncate,
-    describe,
 )
-from .statements import Statement, Word, WordKind
-
-Hit = tuple[str, str]  # rule id, what the statement does (a phrase after "Statement N (...)")
+from .reading import describe
+from .session_detection import (
+    LEDGER_OR_UNLOCK,
+    Hit,
+    is_transaction_control,
+    ledger_and_locks,
+    savepoint,
+    session_setting,
+)
+from .statements import Statement
 
 # Functions whose value differs per row: as a column DEFAULT they make ADD COLUMN rewrite
 # the table (PostgreSQL evaluates stable ones like now() once).
@@ -41,29 +46,7 @@ _VOLATILE = frozenset(
     }
 )  # fmt: skip
 _SERIAL = frozenset({"SMALLSERIAL", "SERIAL", "BIGSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
-_TRANSACTION_WORDS = frozenset(
-    {"TRANSACTION", "WORK", "DEFERRED", "IMMEDIATE", "EXCLUSIVE", "ISOLATION", "READ", "AND"}
-)
 _MYSQL_COPY = ("MODIFY", "CHANGE", "CONVERT", "ENGINE", "ORDER", "FORCE")
-
-LEDGER_NAME = "_prisma_migrations"
-# Functions that end a session-level lock held by the migration's session: Prisma's own
-# deploy holds its migration lock on the session that runs the script.
-_UNLOCK_FUNCTIONS = frozenset(
-    {
-        "pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory_unlock_shared",
-        "release_lock", "release_all_locks",
-    }
-)  # fmt: skip
-# One search of a statement's text (comments included) finds the statements worth reading
-# word by word: most statements of a large data migration name neither.
-_LEDGER_OR_UNLOCK = re.compile(
-    r"_prisma_migrations|pg_advisory_unlock|release_lock|release_all_locks", re.IGNORECASE
-)
-_UNLOCK_CALL = re.compile(
-    r"\b(?:pg_advisory_unlock(?:_all|_shared)?|release_lock|release_all_locks)\s*\(",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -104,8 +87,8 @@ def hits(statement: Statement, operation: Operation, context: Context) -> list[H
         found += _alter(operation, context)
     found += _statement_level(statement, context)
     found += _unread_code(statement)
-    if _LEDGER_OR_UNLOCK.search(statement.text):
-        found += _ledger_and_locks(statement.words)
+    if LEDGER_OR_UNLOCK.search(statement.text):
+        found += ledger_and_locks(statement.words)
     return found
 
 
@@ -155,7 +138,7 @@ def _unread_code(statement: Statement, depth: int = 0) -> list[Hit]:
             if inner.words[0].upper == "EXECUTE":
                 continue  # ``code.dynamic`` says it
             inner_hits = _destroys(describe(inner)) + _unread_code(inner, depth + 1)
-            setting = _session_setting(inner.words, None)
+            setting = session_setting(inner.words, None)
             if setting:
                 inner_hits.append(("session-setting", setting))
             found += [(rule, f"{what} {code.where}") for rule, what in inner_hits]
@@ -239,7 +222,7 @@ def _add_column(action: AddColumn) -> list[Hit]:
     if rewrites:
         found.append(("volatile-default", f"adds column {action.column} with a per-row default"))
     has_default = "DEFAULT" in words or rewrites
-    if _has_sequence(words, "NOT", "NULL") and not has_default:
+    if has_sequence(words, "NOT", "NULL") and not has_default:
         found.append(
             ("add-column-not-null-without-default", f"adds NOT NULL column {action.column}")
         )
@@ -248,12 +231,12 @@ def _add_column(action: AddColumn) -> list[Hit]:
 
 def _add_constraint(action: AddConstraint) -> list[Hit]:
     words = [word.upper for word in action.definition]
-    not_valid = _has_sequence(words, "NOT", "VALID")
+    not_valid = has_sequence(words, "NOT", "VALID")
     if action.kind == "FOREIGN KEY" and not not_valid:
         return [("foreign-key-without-not-valid", "adds a foreign key that is validated at once")]
     if action.kind == "CHECK" and not not_valid:
         return [("check-without-not-valid", "adds a CHECK constraint that is validated at once")]
-    if action.kind in ("UNIQUE", "PRIMARY KEY") and not _has_sequence(words, "USING", "INDEX"):
+    if action.kind in ("UNIQUE", "PRIMARY KEY") and not has_sequence(words, "USING", "INDEX"):
         return [("unique-without-using-index", f"adds a {action.kind} constraint and its index")]
     return []
 
@@ -288,104 +271,11 @@ def _statement_level(statement: Statement, context: Context) -> list[Hit]:
             return []
         context.own_transactions = True
         return [("transaction-control", "starts the script's control of its own transactions")]
-    setting = _session_setting(words, context.dialect)
+    setting = session_setting(words, context.dialect)
     if setting:
         return [("session-setting", setting)]
-    return _savepoint(words, context)
-
-
-# Session settings the ledger's reads and writes, and the next migrations, would run under.
-_READ_ONLY = "READ_ONLY"
-
-
-def _session_setting(words: tuple[Word, ...], dialect: str | None) -> str | None:
-    """What ``words`` change about the session the tool works in, if anything."""
-    uppers = [word.upper for word in words if word.text != ";"]
-    if not uppers:
-        return None
-    if uppers[0] == "SET":
-        rest = uppers[2:] if uppers[1:2] in (["SESSION"], ["LOCAL"]) else uppers[1:]
-        if rest[:1] == ["AUTHORIZATION"] or rest[:1] == ["ROLE"]:
-            return "changes the role the session runs as"
-        if rest[:1] in (["SEARCH_PATH"], ["SCHEMA"]):
-            return "changes the session's search_path"
-        if rest[:1] == ["CHARACTERISTICS"]:
-            return "changes the transaction characteristics of the session"
-        if _has_sequence(rest, "READ", "ONLY") or any(_READ_ONLY in word for word in rest):
-            return "makes transactions read-only"
-        return None
-    if "SET_CONFIG" in uppers:
-        settings = [w.text.strip("'").upper() for w in words if w.kind is WordKind.STRING]
-        if any(s in ("SEARCH_PATH", "ROLE") or _READ_ONLY in s for s in settings):
-            return "changes the session's settings with set_config()"
-    if uppers[0] == "USE" and dialect == "mysql":
-        return "changes the session's default database (USE)"
-    if uppers[0] == "PRAGMA" and any("QUERY_ONLY" in word for word in uppers):
-        return "makes the connection read-only (PRAGMA query_only)"
-    return None
-
-
-def _savepoint(words: tuple[Word, ...], context: Context) -> list[Hit]:
-    """SAVEPOINT names what the script may release; releasing any other is the tool's."""
-    uppers = [word.upper for word in words if word.text != ";"]
-    if not uppers or uppers[0] not in ("SAVEPOINT", "RELEASE", "ROLLBACK") or len(uppers) < 2:
-        return []
-    if uppers[0] == "ROLLBACK" and "TO" not in uppers:
-        return []
-    spelled = [word.text for word in words if word.text != ";"][-1]
-    value, quoted = unquote(spelled)
-    name = value if quoted else value.lower()
-    if uppers[0] == "SAVEPOINT":
-        context.savepoints.add(name)
-        return []
-    if name in context.savepoints:
-        if uppers[0] == "RELEASE":
-            context.savepoints.discard(name)
-        return []
-    verb = "releases" if uppers[0] == "RELEASE" else "rolls back to"
-    return [("foreign-savepoint", f"{verb} savepoint {spelled}, which it did not create")]
-
-
-def _ledger_and_locks(words: tuple[Word, ...]) -> list[Hit]:
-    """A statement naming the ledger or calling an unlock function, in its own words or in a
-    string it may run (a routine body, an EXECUTE): the migration's SQL must leave both to
-    the applier. Comments do not count."""
-    ledger = unlock = False
-    for position, word in enumerate(words):
-        if word.kind is WordKind.STRING:
-            ledger = ledger or LEDGER_NAME in word.text.lower()
-            unlock = unlock or bool(_UNLOCK_CALL.search(word.text))
-            continue
-        name = unquote(word.text)[0].lower()
-        ledger = ledger or name == LEDGER_NAME
-        following = words[position + 1].text if position + 1 < len(words) else ""
-        unlock = unlock or (name in _UNLOCK_FUNCTIONS and following == "(")
-    found: list[Hit] = []
-    if ledger:
-        found.append(("ledger-table", f"names the ledger table {LEDGER_NAME}"))
-    if unlock:
-        found.append(("advisory-unlock", "releases session-level locks"))
-    return found
-
-
-def is_transaction_control(words: tuple[Word, ...]) -> bool:
-    """BEGIN, START TRANSACTION, COMMIT, END, ABORT or ROLLBACK (not ROLLBACK TO a savepoint)."""
-    uppers = [word.upper for word in words if word.text != ";"]
-    if not uppers:
-        return False
-    if uppers[:2] == ["START", "TRANSACTION"]:
-        return True
-    if uppers[0] == "ROLLBACK":
-        return "TO" not in uppers  # ROLLBACK TO SAVEPOINT stays inside the transaction
-    if uppers[0] in ("BEGIN", "COMMIT", "END", "ABORT"):
-        return len(uppers) == 1 or uppers[1] in _TRANSACTION_WORDS
-    return False
+    return savepoint(words, context.savepoints)
 
 
 def _after(words: list[str], keyword: str) -> list[str]:
     return words[words.index(keyword) + 1 :] if keyword in words else []
-
-
-def _has_sequence(words: list[str], *sequence: str) -> bool:
-    size = len(sequence)
-    return any(tuple(words[i : i + size]) == sequence for i in range(len(words) - size + 1))

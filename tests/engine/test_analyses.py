@@ -14,12 +14,21 @@ from django.test import override_settings
 from schema_manager import Migration, SchemaManager, analyses, services
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
+from schema_manager.execution import transport
 from schema_manager.models import ScriptAnalysis
+from schema_manager.sql import analysis
+from schema_manager.sql.transactional import Engine
 from schema_manager.targets import resolve
 from schema_manager.workspace import Workspace
 from tests.utils import catalogue, count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+
+def analyse_now(sql: str, engine: Engine):
+    """``sql`` analysed now (no store), with the default rule severities."""
+    return analysis.analyse(sql, engine, {}, transport.GROUP_CHARS)
+
 
 DELETE_ALL = "CREATE TABLE d (id INTEGER);\nDELETE FROM d;\n"
 
@@ -28,13 +37,13 @@ DELETE_ALL = "CREATE TABLE d (id INTEGER);\nDELETE FROM d;\n"
 def analysed(monkeypatch) -> list[str]:
     """The scripts the rules read from now on (the real rules run; calls are only listed)."""
     calls: list[str] = []
-    real = analyses.check_sql
+    real = analysis.check_sql
 
     def check_sql(sql, *args, **kwargs):
         calls.append(sql)
         return real(sql, *args, **kwargs)
 
-    monkeypatch.setattr(analyses, "check_sql", check_sql)
+    monkeypatch.setattr(analysis, "check_sql", check_sql)
     return calls
 
 
@@ -72,7 +81,7 @@ def test_a_stored_analysis_is_the_analysis(targets):
     assert stored == made
     assert [f.code for f in stored.findings] == ["delete-without-where"]
     backend = get_backend(connections[target.alias])
-    assert stored == analyses.analyse(sql, backend, {})
+    assert stored == analyse_now(sql, backend.engine)
     assert stored.statements == 3
 
 
@@ -138,18 +147,18 @@ def test_a_statement_refused_in_a_transaction_may_not_share_a_script(postgres_ta
     backend = get_backend(postgres_targets.connection("staging"))
     index = "CREATE INDEX CONCURRENTLY t_id ON t (id);\n"
 
-    alone = analyses.analyse(index, backend, {})
+    alone = analyse_now(index, backend.engine)
     assert alone.stepwise
     assert not [f for f in alone.findings if f.severity == "error"]
 
-    mixed = analyses.analyse(f"CREATE TABLE t (id INTEGER);\n{index}", backend, {})
+    mixed = analyse_now(f"CREATE TABLE t (id INTEGER);\n{index}", backend.engine)
     [mix] = [f for f in mixed.findings if f.code == "no-transaction-mix"]
     assert mix.severity == "error"
     assert mix.message.startswith("Statement 2 (CREATE INDEX CONCURRENTLY")
     assert "could not be rolled back with it" in mix.message
 
-    declared = analyses.analyse(
-        f"-- schema-manager: no-transaction\nCREATE TABLE t (id INTEGER);\n{index}", backend, {}
+    declared = analyse_now(
+        f"-- schema-manager: no-transaction\nCREATE TABLE t (id INTEGER);\n{index}", backend.engine
     )
     assert declared.stepwise
     assert not [f for f in declared.findings if f.code == "no-transaction-mix"]
@@ -183,7 +192,7 @@ def test_a_long_plan_is_analysed_on_a_thread_while_it_runs(targets, manager, mon
     backend = get_backend(connections[target.alias])
     stored = analyses.Analyses.read(target, [migration_checksum(m.sql) for m in plan])
     for migration in plan:
-        made = analyses.analyse(migration.sql, backend, {})
+        made = analyse_now(migration.sql, backend.engine)
         assert stored._known[migration_checksum(migration.sql)] == made
     assert ScriptAnalysis.objects.count() == len(plan)
 
@@ -210,7 +219,7 @@ def test_a_script_whose_analysis_failed_ahead_is_analysed_again_when_asked(targe
     finally:
         ahead.close()
     backend = get_backend(connections[target.alias])
-    assert made == [real(sql, backend, {}) for sql, _ in scripts]
+    assert made == [analyse_now(sql, backend.engine) for sql, _ in scripts]
 
 
 def test_stopping_early_leaves_the_rest_to_be_made_when_asked(targets, monkeypatch):

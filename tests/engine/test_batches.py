@@ -181,7 +181,7 @@ def test_a_record_written_by_a_reconciling_process_is_replaced_not_duplicated(ta
     }
     # Inside a caller's transaction the refused INSERT stays in its savepoint.
     with transaction.atomic():
-        record = _write(key, fields)
+        record = _write(VersionRecord, key, fields)
         assert VersionRecord.objects.count() == 1
 
     assert record.pk == reconciled.pk
@@ -189,5 +189,5 @@ def test_a_record_written_by_a_reconciling_process_is_replaced_not_duplicated(ta
     assert stored.applied_by == "ops"
     assert not stored.reconciled
     # Outside a transaction too; the applier's own record is then kept as it is.
-    assert _write(key, {**fields, "applied_by": "deploy"}).pk == reconciled.pk
+    assert _write(VersionRecord, key, {**fields, "applied_by": "deploy"}).pk == reconciled.pk
     assert VersionRecord.objects.get().applied_by == "ops"

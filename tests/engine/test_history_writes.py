@@ -32,8 +32,8 @@ def writers(monkeypatch) -> list[RecordWriter]:
     """Every writer a batch chose, in order."""
     chosen: list[RecordWriter] = []
 
-    def spy(plan_length: int, target_alias: str | None = None) -> RecordWriter:
-        chosen.append(writer_for(plan_length, target_alias))
+    def spy(model, plan_length: int, target_alias: str | None = None) -> RecordWriter:
+        chosen.append(writer_for(model, plan_length, target_alias))
         return chosen[-1]
 
     monkeypatch.setattr("schema_manager.execution.session.history_writes.writer_for", spy)
@@ -174,7 +174,7 @@ def test_a_failure_after_an_unwritten_record_is_still_in_the_ledger(
 
 def test_a_record_reconciled_meanwhile_is_replaced_by_the_appliers_own(postgres_history):
     reconciled = VersionRecord.objects.create(**key(), **fields(applied_by=""), reconciled=True)
-    writer = OverlappedRecordWriter(postgres_history)
+    writer = OverlappedRecordWriter(VersionRecord, postgres_history)
     try:
         record = writer.write(key(), fields())
         writer.settle()
@@ -186,7 +186,7 @@ def test_a_record_reconciled_meanwhile_is_replaced_by_the_appliers_own(postgres_
 
 
 def test_a_record_whose_connection_died_is_written_exactly_once(postgres_history):
-    writer = OverlappedRecordWriter(postgres_history)
+    writer = OverlappedRecordWriter(VersionRecord, postgres_history)
     try:
         first = writer.write(key("row-1"), fields())
         writer.settle()
@@ -209,9 +209,9 @@ def test_a_record_whose_connection_died_is_written_exactly_once(postgres_history
 
 def test_short_plans_and_other_app_databases_write_each_record_as_it_comes(monkeypatch):
     # The app database of these tests is SQLite.
-    assert type(writer_for(10_000)) is RecordWriter
+    assert type(writer_for(VersionRecord, 10_000)) is RecordWriter
     monkeypatch.setattr(history_writes, "OVERLAP_FROM", 50)
-    assert type(writer_for(49)) is RecordWriter
+    assert type(writer_for(VersionRecord, 49)) is RecordWriter
 
 
 def test_every_field_reaches_the_table_as_written(postgres_history):
@@ -225,7 +225,7 @@ def test_every_field_reaches_the_table_as_written(postgres_history):
         error="",
         faked=True,
     )
-    writer = OverlappedRecordWriter(postgres_history)
+    writer = OverlappedRecordWriter(VersionRecord, postgres_history)
     try:
         record = writer.write(key(), written)
         writer.settle()
@@ -242,8 +242,8 @@ def test_every_field_reaches_the_table_as_written(postgres_history):
 
 def test_inside_a_transaction_on_the_app_database_records_belong_to_it(postgres_history):
     with transaction.atomic(using=postgres_history):
-        assert type(writer_for(100)) is RecordWriter
-    writer = writer_for(100)
+        assert type(writer_for(VersionRecord, 100)) is RecordWriter
+    writer = writer_for(VersionRecord, 100)
     writer.close()
     assert type(writer) is OverlappedRecordWriter
 
@@ -284,7 +284,7 @@ def synchronous_commit(writer: OverlappedRecordWriter) -> str:
 def test_on_the_targets_own_server_a_record_leaves_its_flush_to_the_targets_next_commit(
     postgres_targets, postgres_history
 ):
-    writer = writer_for(100, postgres_targets.alias("staging"))
+    writer = writer_for(VersionRecord, 100, postgres_targets.alias("staging"))
     sent: list[str] = []
     try:
         assert isinstance(writer, OverlappedRecordWriter)
@@ -306,7 +306,7 @@ def test_without_a_target_on_its_server_each_record_waits_for_its_own_flush(
     postgres_targets, postgres_history
 ):
     for target in (None, "sqlite_staging"):
-        writer = writer_for(100, target)
+        writer = writer_for(VersionRecord, 100, target)
         try:
             assert isinstance(writer, OverlappedRecordWriter)
             assert not writer.flushed_by_target

@@ -13,14 +13,13 @@ import pytest
 from django.db import connections
 
 from schema_manager import Migration, SchemaManager, large_scripts, services
-from schema_manager import analyses as analyses_module
 from schema_manager.backends import get_backend
 from schema_manager.checksums import migration_checksum
 from schema_manager.exceptions import SchemaManagerError
 from schema_manager.execution import transport as transport_module
 from schema_manager.execution.executor import MigrationExecutor
 from schema_manager.sql import check_sql, statements
-from schema_manager.validation import validate
+from schema_manager.sql.analysis import analyse
 from schema_manager.workspace import Workspace
 from tests.routers import move_model
 
@@ -59,17 +58,13 @@ def test_a_script_over_the_streamed_limit_is_invalid_input(monkeypatch):
 
 
 def test_a_rollback_is_not_generated_from_a_script_too_large_to_hold(targets, monkeypatch):
-    from schema_manager.targets import resolve
-
     monkeypatch.setattr("schema_manager.validation.MAX_SCRIPT_CHARS", 1_000)
     sql = big_script(100)
-    result = validate(Migration(id="001_big", sql=sql), resolve("development"), [])
+    [result] = services.validate([Migration(id="001_big", sql=sql)], "development")
     assert not result.is_valid
     assert "give the migration a rollback_sql" in result.errors[0]
-    given = validate(
-        Migration(id="001_big", sql=sql, rollback_sql="DROP TABLE big;"),
-        resolve("development"),
-        [],
+    [given] = services.validate(
+        [Migration(id="001_big", sql=sql, rollback_sql="DROP TABLE big;")], "development"
     )
     assert given.is_valid, given.errors
 
@@ -196,7 +191,7 @@ def test_the_analysis_cuts_a_large_script_into_runs_of_whole_statements(
     assert statements.is_streamed(sql)
     backend = get_backend(connections[postgres_targets.alias("staging")])
 
-    analysis = analyses_module.analyse(sql, backend, {})
+    analysis = analyse(sql, backend.engine, {}, transport_module.GROUP_CHARS)
 
     every = statements.parse_statements(sql, "postgresql")
     assert analysis.statements == len(every) == 1 + 1_500 + 30

@@ -107,6 +107,32 @@ def test_postgresql_type_errors_and_no_transaction_statements(postgres_targets):
     assert targets.fetch("development", "SELECT a FROM t") == [("x",)]
 
 
+def test_a_script_that_runs_outside_a_transaction_is_rehearsed_without_what_refuses_one(
+    postgres_targets,
+):
+    # No directive: made only of statements refused in a transaction, it runs outside one
+    # (``atomicity``), so the rehearsal leaves them out as it does for a declared script.
+    postgres_targets.execute("development", "CREATE TABLE t (a TEXT)")
+    sql = "CREATE INDEX CONCURRENTLY t_a ON t (a);\nDROP INDEX CONCURRENTLY IF EXISTS t_b;\n"
+
+    result = rehearse(postgres_targets.alias("development"), sql)
+
+    assert result.ran
+    assert result.error is None
+    assert result.statements_run == 0
+    assert [note[:13] for note in result.notes] == ["Statement 1 (", "Statement 2 ("]
+    assert all("runs outside a transaction and was not rehearsed" in n for n in result.notes)
+    # A statement that merely names CONCURRENTLY, and may run in a transaction, is rehearsed.
+    refresh = rehearse(
+        postgres_targets.alias("development"),
+        "-- schema-manager: no-transaction\nCREATE MATERIALIZED VIEW v AS SELECT 1 AS x;\n"
+        "CREATE UNIQUE INDEX v_x ON v (x);\nREFRESH MATERIALIZED VIEW CONCURRENTLY v;\n",
+    )
+    assert refresh.error is None
+    assert refresh.statements_run == 3
+    assert refresh.notes == []
+
+
 def test_engines_without_transactional_ddl_are_not_rehearsed(targets, monkeypatch):
     connection = targets.connection()
     monkeypatch.setattr(connection.features, "can_rollback_ddl", False)
