@@ -178,3 +178,38 @@ def make_user_with_migrations(users) -> Client:
         Permission.objects.get(content_type__app_label="schema_manager", codename="view_migration")
     )
     return client_for("operator")
+
+
+def test_an_overdue_break_glass_review_shows_in_red_and_is_closed_there(
+    admin_env, django_user_model
+):
+    import datetime
+
+    from schema_manager import Migration, services
+    from schema_manager.change_requests import clock
+    from schema_manager.change_requests.gate import BreakGlass
+
+    targets, _ = admin_env
+    oncall = make_user(django_user_model, "oncall", "break_glass", "view_changerequest")
+    make_user(django_user_model, "auditor", "review_break_glass", "view_changerequest")
+    services.apply(
+        [Migration.objects.get()], "production", break_glass=BreakGlass(oncall, "Checkout down")
+    )
+    emergency = ChangeRequest.objects.get(break_glass=True)
+    later = emergency.review_due_at + datetime.timedelta(hours=1)
+
+    with clock.at(later):
+        listing = client_for("auditor").get(f"{REQUESTS}?review=overdue").content.decode()
+        assert f"#{emergency.pk}" in listing
+        assert "sm-review-overdue" in listing
+        page = client_for("auditor").get(f"{REQUESTS}{emergency.pk}/change/").content.decode()
+        assert "The review of this break-glass run was due" in page
+        act(client_for("oncall"), emergency, "review", comment="self-review")
+        act(client_for("auditor"), emergency, "review", comment="Checked with on-call.")
+
+    emergency.refresh_from_db()
+    assert emergency.reviewed_by.get_username() == "auditor"
+    messages = list(LogEntry.objects.order_by("pk").values_list("change_message", flat=True))
+    assert messages[0].startswith("Refused review")
+    assert messages[1].startswith("Reviewed break-glass change request")
+    assert "t" in targets.tables("production")
