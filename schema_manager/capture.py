@@ -86,8 +86,12 @@ _LOOKUPS = {
 
 
 def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
-    """[] when what a CREATE (… IF NOT EXISTS) makes was there before the migration, and no
-    earlier statement dropped it: the statement did nothing, and dropping it would be wrong."""
+    """[] when what a CREATE … IF NOT EXISTS makes was there before the migration, and no
+    earlier statement dropped it: the statement did nothing, and dropping it would be wrong.
+    (Without IF NOT EXISTS it would have failed: nothing is read, and a plan's validation
+    stays one read of the target.)"""
+    if not _if_not_exists(operation.statement):
+        return None
     if isinstance(operation, CreateTable):
         name, lookup = operation.table, "to_regclass(%s)::oid"
     elif isinstance(operation, CreateIndex):
@@ -106,6 +110,11 @@ def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
     if oid is None or ("dropped", oid) in seen:
         return None
     return []
+
+
+def _if_not_exists(statement: Statement) -> bool:
+    heads = [word.upper for word in statement.words[:12]]
+    return any(heads[i : i + 3] == ["IF", "NOT", "EXISTS"] for i in range(len(heads)))
 
 
 def data_note(statement: Statement) -> str:

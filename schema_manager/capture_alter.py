@@ -80,7 +80,7 @@ def _action(cursor, oid, relname, current, action, seen, notes, statement) -> li
             return None
         # Without IF EXISTS: were the name not the one chosen, the rollback fails, loudly.
         return [f"ALTER TABLE {current} DROP CONSTRAINT {catalog.quoted(name)};"]
-    if isinstance(action, AddColumn) and _column_was_there(cursor, oid, action.column, seen):
+    if isinstance(action, AddColumn) and _column_was_there(cursor, oid, action, seen):
         return []  # ADD COLUMN IF NOT EXISTS of a column it had: nothing was added
     if isinstance(action, (AddColumn, AddConstraint, Rename)):
         clause, _ = invert_action(action, _DIALECT)
@@ -88,8 +88,10 @@ def _action(cursor, oid, relname, current, action, seen, notes, statement) -> li
     return None
 
 
-def _column_was_there(cursor, oid: int, column: str, seen) -> bool:
-    name = catalog_name(column)
+def _column_was_there(cursor, oid: int, action: AddColumn, seen) -> bool:
+    if not action.if_not_exists:
+        return False  # it would have failed
+    name = catalog_name(action.column)
     return bool(catalog.columns(cursor, oid, name)) and ("dropped", oid, name) not in seen
 
 
