@@ -8,10 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils.html import escape
 
 from schema_manager import Migration, SchemaManager, VersionRecord
 from schema_manager.files import MigrationDirectory
@@ -947,3 +950,21 @@ def test_the_apply_confirmation_counts_the_statements_that_will_run(
 
     assert "Runs 2 statement(s) on sqlite_staging (SQLite)" in page.content.decode()
     assert sqlite_targets.ledger("staging") == []
+
+
+def test_prismas_unusual_folder_names_have_change_pages_and_apply(sqlite_targets, admin_client):
+    # '<timestamp>_' is what `prisma migrate dev` names a migration without a name.
+    ids = ["20240101000000_", "20240102000000_Add Users.v2"]
+    for number, migration_id in enumerate(ids):
+        stored(migration_id, f"CREATE TABLE t{number} (id INTEGER);")
+
+    for migration_id in ids:
+        url = reverse("admin:schema_manager_migration_change", args=[quote(migration_id)])
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert escape(migration_id) in page.content.decode()
+    confirm_as_shown(admin_client, "apply_to_development", *ids)
+
+    rows = sqlite_targets.ledger("development")
+    assert [row["migration_name"] for row in rows] == ids
+    assert admin_client.get(CHANGELIST).status_code == 200
