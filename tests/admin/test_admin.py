@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import quote
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import quote
 from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
