@@ -20,7 +20,7 @@ DATABASES["default"] = {
 INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 # "default" too: the task is declared on the Tasks default queue, and enqueued on QUEUE.
 TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", QUEUE]}}
-RQ_QUEUES = {QUEUE: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in ("default", QUEUE)}
 SCHEMA_MANAGER = {
     **SCHEMA_MANAGER,
     "FLEETS": {

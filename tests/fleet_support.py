@@ -250,3 +250,45 @@ def redis_unreachable() -> str:
     except redis.RedisError as exc:
         return f"Redis at {REDIS_URL} does not answer ({exc}); set SCHEMA_MANAGER_TEST_REDIS_URL"
     return ""
+
+
+def recorded_rollout(targets: int = 6):
+    """A rollout as workers leave it, written straight into the app's database (the admin
+    reads nothing else): 3 migrations; runs succeeded, skipped, failed at the second
+    migration, running and queued, over two waves."""
+    from django.utils import timezone
+
+    from schema_manager.fleets.models import Rollout, TargetRun, Wave
+
+    plan = [["001_users", "a" * 64], ["002_orders", "b" * 64], ["003_<script>", "c" * 64]]
+    rollout = Rollout.objects.create(
+        fleet="tenants",
+        plan=plan,
+        state="partially_failed",
+        started_by="ops",
+        change_request="CR-7",
+    )
+    canary = Wave.objects.create(
+        rollout=rollout, position=0, name="canary", state="done", max_parallel=1
+    )
+    rest = Wave.objects.create(rollout=rollout, position=1, name="rest", state="stopped")
+    shapes = [
+        (canary, "succeeded", ["001_users", "002_orders", "003_<script>"], ""),
+        (rest, "skipped", [], ""),
+        (rest, "failed", ["001_users"], 'relation "orders" already exists <b>bold</b>'),
+        (rest, "succeeded", ["003_<script>"], ""),
+    ] + [(rest, "queued", [], "")] * max(targets - 4, 0)
+    for position, (wave, state, applied, error) in enumerate(shapes):
+        TargetRun.objects.create(
+            rollout=rollout,
+            wave=wave,
+            position=position,
+            target_key=f"tenant{position}",
+            environment=f"tenants:tenant{position}",
+            state=state,
+            applied=applied,
+            error=error,
+            attempt=1 if state != "queued" else 0,
+            finished_at=timezone.now() if state != "queued" else None,
+        )
+    return rollout

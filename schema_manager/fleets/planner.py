@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from ..exceptions import SchemaManagerError
 from ..models import Migration
 from . import tasks
 from .connections import server_of
+from .fingerprints import up_to_date
 from .models import Rollout, TargetRun, Wave
 from .specs import TargetSpec, get_fleet
 
@@ -86,6 +88,12 @@ def plan_rollout(
                 runs.append(_run(rollout, wave, position, spec, fleet.environment(spec.key)))
                 position += 1
             TargetRun.objects.bulk_create(runs, batch_size=500)
+    # Targets that hold the plan already are skipped now, read in bulk (the fast path for a
+    # whole fleet); each run checks again when it runs, for targets that change meanwhile.
+    current = up_to_date(fleet, specs, [(m.id, m.checksum) for m in migrations])
+    rollout.runs.filter(target_key__in=current).update(
+        state=TargetRun.State.SKIPPED, finished_at=timezone.now()
+    )
     return rollout
 
 
