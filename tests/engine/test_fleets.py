@@ -278,3 +278,46 @@ def test_tenant_schemas_of_one_database_lock_apart_yet_exclude_a_prisma_deploy()
             prisma.execute("SELECT pg_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
             with pytest.raises(LockTimeoutError):
                 get_backend(connections[tenant.alias]).migration_lock(0.3).__enter__()
+
+
+def test_the_tenant_model_adapter_lists_one_schema_per_row_but_public():
+    from django.contrib.auth.models import Group
+
+    from schema_manager.fleets.adapters import TenantSchemas
+
+    Group.objects.bulk_create([Group(name=name) for name in ("public", "acme", "globex")])
+    specs = TenantSchemas(
+        "auth.Group", alias=BASE_ALIAS, schema_field="name", label_fields={"title": "name"}
+    )()
+    assert [(s.key, s.schema, dict(s.labels)) for s in specs] == [
+        ("acme", "acme", {"title": "acme"}),
+        ("globex", "globex", {"title": "globex"}),
+    ]
+
+
+def test_a_claim_waits_while_its_server_has_the_cap_of_runs_going_and_a_lost_lease_cannot_write(
+    plan,
+):
+    from schema_manager.fleets import claims
+
+    names = schema_names(2)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)):
+        rollout = planner.plan_rollout("tenants", plan)
+        Rollout.objects.filter(pk=rollout.pk).update(state=Rollout.State.RUNNING)
+        rollout.waves.update(state=Wave.State.RUNNING)
+        first, second = rollout.runs.order_by("position")
+        token = claims.claim(first.pk, "w1", 60, server_cap=1)
+        assert token
+        assert claims.claim(first.pk, "w2", 60, server_cap=5) is None  # taken
+        with pytest.raises(claims.AtCap):
+            claims.claim(second.pk, "w2", 60, server_cap=1)
+        # The lease expires; another worker takes the run; the first one's writes fail.
+        TargetRun.objects.filter(pk=first.pk).update(lease_expires_at="2000-01-01T00:00:00Z")
+        newer = claims.claim(first.pk, "w3", 60, server_cap=5)
+        assert newer
+        assert newer != token
+        with pytest.raises(claims.StaleLease):
+            claims.close(first.pk, token, TargetRun.State.SUCCEEDED)
+        claims.close(first.pk, newer, TargetRun.State.FAILED, error="boom")
+        first.refresh_from_db()
+        assert (first.state, first.attempt, first.worker) == ("failed", 2, "w3")
