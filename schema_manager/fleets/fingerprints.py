@@ -63,11 +63,10 @@ def _schemas(specs: list[TargetSpec], plan: list[tuple[str, str]]) -> set[str]:
                 [LEDGER_TABLE, list(by_schema)],
             )
             with_ledger = [row[0] for row in cursor.fetchall()]
-            names = [name for name, _checksum in plan]
-            checksums = [checksum for _name, checksum in plan]
+            steps = [f"{name}:{checksum}" for name, checksum in plan]
             iterator = iter(with_ledger)
             while chunk := list(islice(iterator, SCHEMAS_PER_QUERY)):
-                cursor.execute(_count_query(wrapper, chunk), [names, checksums] * len(chunk))
+                cursor.execute(_count_query(wrapper, chunk), [steps])
                 found |= {
                     by_schema[schema] for schema, count in cursor.fetchall() if count == len(plan)
                 }
@@ -80,15 +79,17 @@ def _schemas(specs: list[TargetSpec], plan: list[tuple[str, str]]) -> set[str]:
 
 
 def _count_query(wrapper: BaseDatabaseWrapper, schemas: list[str]) -> str:
+    """Per schema, how many migrations of the plan its ledger holds applied with their
+    checksum: one statement, the plan sent once (a join per schema costs ~3 ms to plan)."""
     quote = wrapper.ops.quote_name
     parts = [
         f"SELECT {_literal(schema)}, (SELECT count(DISTINCT m.migration_name) FROM "
-        f"{quote(schema)}.{quote(LEDGER_TABLE)} m JOIN unnest(%s::text[], %s::text[]) "
-        "AS p(name, checksum) ON p.name = m.migration_name AND p.checksum = m.checksum "
-        "WHERE m.finished_at IS NOT NULL AND m.rolled_back_at IS NULL)"
+        f"{quote(schema)}.{quote(LEDGER_TABLE)} m WHERE m.finished_at IS NOT NULL AND "
+        "m.rolled_back_at IS NULL AND m.migration_name || ':' || m.checksum = ANY(p.steps)) "
+        "FROM p"
         for schema in schemas
     ]
-    return " UNION ALL ".join(parts)
+    return "WITH p AS (SELECT %s::text[] AS steps) " + " UNION ALL ".join(parts)
 
 
 def _literal(schema: str) -> str:
