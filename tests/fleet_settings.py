@@ -7,15 +7,25 @@ import os
 import environ
 
 from tests.settings import *  # noqa: F403
-from tests.settings import DATABASES, INSTALLED_APPS, POSTGRES_URL, SCHEMA_MANAGER, SESSION
+from tests.settings import (
+    DATABASES,
+    FLEET_APP_SCHEMA,
+    INSTALLED_APPS,
+    POSTGRES_URL,
+    REDIS_URL,
+    SCHEMA_MANAGER,
+    SESSION,
+)
 
-APP_SCHEMA = f"sm_fleet_app_{SESSION}"
 QUEUE = os.environ.get("SCHEMA_MANAGER_TEST_FLEET_QUEUE", f"sm_fleet_{SESSION}")
-REDIS_URL = os.environ.get("SCHEMA_MANAGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-DATABASES["default"] = {
-    **environ.Env.db_url_config(POSTGRES_URL),
-    "OPTIONS": {"options": f"-c search_path={APP_SCHEMA}"},
+# A new dict: tests.settings' own must stay as it is (the test process imports it).
+DATABASES = {
+    **DATABASES,
+    "default": {
+        **environ.Env.db_url_config(POSTGRES_URL),
+        "OPTIONS": {"options": f"-c search_path={FLEET_APP_SCHEMA}"},
+    },
 }
 INSTALLED_APPS = [*INSTALLED_APPS, "django_rq"]
 # "default" too: the task is declared on the Tasks default queue, and enqueued on QUEUE.

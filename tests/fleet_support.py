@@ -13,7 +13,8 @@ from django.db import connections
 from django.test import override_settings
 
 from schema_manager.fleets.specs import TargetSpec, forget_targets
-from tests.settings import POSTGRES_URL, SESSION
+from tests.settings import FLEET_APP_SCHEMA as APP_SCHEMA
+from tests.settings import POSTGRES_URL, REDIS_URL, SESSION
 
 BASE_ALIAS = "pg_development"
 
@@ -133,8 +134,6 @@ class FleetProcesses:
         import sys
         import uuid
 
-        from tests.fleet_settings import APP_SCHEMA
-
         self.tmp_path, self.python = tmp_path, sys.executable
         self.queue = f"sm_fleet_{uuid.uuid4().hex[:8]}"
         self.env = {
@@ -228,7 +227,6 @@ class FleetProcesses:
     def close(self) -> None:
         import redis
 
-        from tests.fleet_settings import REDIS_URL
         from tests.processes import kill_started
 
         kill_started()
@@ -242,8 +240,6 @@ class FleetProcesses:
 def redis_unreachable() -> str:
     """Why the worker tests cannot run here ("" when Redis answers)."""
     import redis
-
-    from tests.fleet_settings import REDIS_URL
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()

@@ -39,6 +39,10 @@ if not POSTGRES_URL and local_postgres.available():
 # One schema per environment and test session, so that sessions sharing the database
 # (a developer's and CI's, say) never see each other's tables.
 POSTGRES_SCHEMAS = {name: f"sm_test_{SESSION}_{name}" for name in ENVIRONMENT_NAMES}
+# The fleet tests' worker processes: their app database (a schema of the PostgreSQL test
+# database) and the Redis their RQ workers use (tests/fleet_settings.py).
+FLEET_APP_SCHEMA = f"sm_fleet_app_{SESSION}"
+REDIS_URL = os.environ.get("SCHEMA_MANAGER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MYSQL_DATABASES = {
     name: f"{(environ.Env.db_url_config(MYSQL_URL)['NAME'] or 'sm_test')}_{SESSION}_{name}"
     for name in (ENVIRONMENT_NAMES if MYSQL_URL else ())
