@@ -204,6 +204,13 @@ class Deploys:
             "DJANGO_SETTINGS_MODULE": "bench.django_settings",
             "BENCH_DATABASE_URL": server.database_url("django"),
         }
+        # The same, in the project of ours (its apps, middleware and checks): no-op only.
+        self.django_project = {
+            **self.django,
+            "DJANGO_SETTINGS_MODULE": "bench.django_project_settings",
+            "BENCH_DATABASE_URL": server.database_url("django_project"),
+            "BENCH_PRISMA_SCHEMA_PATH": str(project.prisma_schema),
+        }
 
     # -- one deploy: createdb, the tool, dropdb -------------------------------------------
 
@@ -253,7 +260,8 @@ class Deploys:
     def repetition(self, index: int) -> None:
         server = self.server
         self.loads.append(os.getloadavg()[0])
-        for label in ("app", "first", "analysed", "psql", "django", "dbmate", "scratch"):
+        labels = ("app", "first", "analysed", "psql", "django", "django_project", "dbmate")
+        for label in (*labels, "scratch"):
             server.run(server.dropdb(label))
         # The app database exists before any timing, migrated, with an empty catalogue.
         server.run(server.createdb("app"))
@@ -282,6 +290,11 @@ class Deploys:
         server.sql("CHECKPOINT")
         noop = [*MANAGE, "migrate", "-v0"]
         self.samples["django no-op"].append(run_timed([(noop, self.django)], tool=0))
+        server.run(server.createdb("django_project"))
+        server.run(noop, self.django_project)
+        server.sql("CHECKPOINT")
+        project_noop = run_timed([(noop, self.django_project)], tool=0)
+        self.samples["django project no-op"].append(project_noop)
         if self.rollbacks:
             server.run(server.createdb("psql"))
             server.run(self.psql_up("psql"))
@@ -294,7 +307,7 @@ class Deploys:
             for key, command, env in steps:
                 server.sql("CHECKPOINT")
                 self.samples[key].append(run_timed([(command, env)], tool=0))
-        for label in ("analysed", "django", "psql"):
+        for label in ("analysed", "django", "django_project", "psql"):
             server.run(server.dropdb(label))
 
     # -- the tables ------------------------------------------------------------------------
@@ -333,6 +346,12 @@ class Deploys:
             ]
         rows += [
             ("no-op deploy", "Django migrate, nothing to do", "django no-op", "django no-op"),
+            (
+                "no-op deploy",
+                "Django migrate, nothing to do, in the same project as ours",
+                "django project no-op",
+                "django no-op",
+            ),
             ("no-op deploy", "schema_manager, nothing pending", "sm no-op", "django no-op"),
         ]
         for measure, tool, key, baseline in rows:
