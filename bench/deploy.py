@@ -47,7 +47,8 @@ sys.path.insert(0, str(REPO))
 from bench.generate import DJANGO_MIGRATION, generate  # noqa: E402
 from bench.run import PYTHON, compile_sources, machine  # noqa: E402
 
-Sample = tuple[float, float]  # (wall seconds of the whole deploy, CPU seconds of the tool)
+# (wall seconds of the whole deploy, CPU seconds of the tool, wall seconds of the tool alone)
+Sample = tuple[float, float, float]
 MANAGE = [PYTHON, "manage.py"]
 
 
@@ -105,11 +106,12 @@ def _parts(url: str) -> tuple[str, str, str]:
 
 
 def run_timed(commands: list[tuple[list[str], dict[str, str]]], tool: int) -> Sample:
-    """Wall time of the commands run one after the other (each must succeed), and the CPU time
-    (user + system, from ``wait4``) of the one at index ``tool``."""
-    cpu = 0.0
+    """Wall time of the commands run one after the other (each must succeed), the CPU time
+    (user + system, from ``wait4``) of the one at index ``tool`` and its own wall time."""
+    cpu = alone = 0.0
     start = time.perf_counter()
     for index, (command, env) in enumerate(commands):
+        began = time.perf_counter()
         with tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
                 command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr
@@ -120,8 +122,8 @@ def run_timed(commands: list[tuple[list[str], dict[str, str]]], tool: int) -> Sa
                 message = stderr.read().decode()[-3000:]
                 raise SystemExit(f"{' '.join(command)} failed:\n{message}")
         if index == tool:
-            cpu = usage.ru_utime + usage.ru_stime
-    return time.perf_counter() - start, cpu
+            cpu, alone = usage.ru_utime + usage.ru_stime, time.perf_counter() - began
+    return time.perf_counter() - start, cpu, alone
 
 
 class Project:
@@ -312,24 +314,27 @@ class Deploys:
 
     # -- the tables ------------------------------------------------------------------------
 
-    def ratio(self, key: str, baseline: str) -> float:
+    def ratio(self, key: str, baseline: str, index: int = 0) -> float:
         pairs = zip(self.samples[key], self.samples[baseline], strict=True)
-        return statistics.median(ours[0] / base[0] for ours, base in pairs)
+        return statistics.median(ours[index] / base[index] for ours, base in pairs)
 
     def cell(self, key: str, baseline: str) -> str:
         if not self.samples.get(key):
-            return "not installed | |"
-        wall = statistics.median(s[0] for s in self.samples[key])
-        cpu = statistics.median(s[1] for s in self.samples[key])
+            return "not installed | | |"
+        wall, cpu, alone = (statistics.median(s[i] for s in self.samples[key]) for i in range(3))
         spread = ", ".join(f"{s[0]:.2f}" for s in self.samples[key])
-        return f"{wall:.2f} ({cpu:.2f}; runs {spread}) | {self.ratio(key, baseline):.2f}x"
+        return (
+            f"{wall:.2f} ({cpu:.2f}; runs {spread}) | {self.ratio(key, baseline):.2f}x "
+            f"| {alone:.2f} ({self.ratio(key, baseline, 2):.2f}x)"
+        )
 
     def table(self, title: str) -> str:
         loads = ", ".join(f"{load:.1f}" for load in self.loads)
         lines = [
             f"\n### {title} ({len(self.samples['psql'])} repetitions; load average {loads})\n",
-            "| measure | tool | wall s (tool's CPU s; each run) | ratio* |",
-            "|---|---|---|---|",
+            "| measure | tool | wall s (tool's CPU s; each run) | ratio* | the tool alone s "
+            "(ratio*) |",
+            "|---|---|---|---|---|",
         ]
         rows = [
             ("deploy", "one psql session (BEGIN/COMMIT each)", "psql", "psql"),
@@ -358,6 +363,7 @@ class Deploys:
             lines.append(f"| {measure} | {tool} | {self.cell(key, baseline)} |")
         lines.append(
             "\n*Median of the repetitions' own ratios to the first row of the same measure. "
+            "The last column leaves createdb and dropdb out. "
             "Deploys include createdb and dropdb of the target."
         )
         return "\n".join(lines)
