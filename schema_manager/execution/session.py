@@ -113,7 +113,7 @@ class ExecutionSession:
     def records(self, plan_length: int) -> history_writes.RecordWriter:
         """The writer of this plan's history records, chosen (and connected) at the first."""
         if self._records is None:
-            self._records = history_writes.writer_for(VersionRecord, plan_length)
+            self._records = history_writes.writer_for(VersionRecord, plan_length, self.alias)
         return self._records
 
     def before_commit(self) -> None:

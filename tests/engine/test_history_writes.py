@@ -83,6 +83,8 @@ def test_a_batch_writes_every_record_on_its_own_connection_and_closes_it(
 
     [writer] = writers
     assert isinstance(writer, OverlappedRecordWriter)
+    # The history's database is the target's server: the target's commits flush the records.
+    assert writer.flushed_by_target
     assert writer.wrapper.connection is None  # closed when the batch ended
     records = list(VersionRecord.objects.order_by("migration_id"))
     assert [r.migration_id for r in records] == [m.id for m in plan]
