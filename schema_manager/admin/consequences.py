@@ -17,10 +17,26 @@ def vendor_name(target: Target) -> str:
     return VENDOR_NAMES.get(target.vendor, target.vendor)
 
 
-def apply_consequence(atomicity: Atomicity, count: int, target: Target) -> str:
+def apply_consequence(
+    atomicity: Atomicity, count: int, target: Target, *, own_transactions: bool = False
+) -> str:
     """What applying a script of ``count`` statements does on ``target``, and what a failure
-    leaves behind, as ``atomicity`` decides (``sql.transactional``)."""
+    leaves behind, as ``atomicity`` decides (``sql.transactional``); a script that controls
+    its own transactions (``controls_transactions``) runs as written whatever the engine."""
     values = {"count": count, "alias": target.alias, "vendor": vendor_name(target)}
+    if own_transactions:
+        return (
+            _(
+                "Runs %(count)d statement(s) on %(alias)s (%(vendor)s) as written, not in one "
+                "transaction: the script has its own BEGIN / COMMIT, which run as Prisma and "
+                "psql run them. It is recorded as applied in _prisma_migrations and the version "
+                "history once it has run. On an error, the block that failed is rolled back, "
+                "but what the script's COMMITs committed before it stays applied: nothing "
+                "undoes it, and the migration is left failed in _prisma_migrations (as Prisma "
+                "leaves it), to check and resolve by hand."
+            )
+            % values
+        )
     if atomicity is Atomicity.ONE_TRANSACTION:
         return (
             _(

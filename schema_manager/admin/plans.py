@@ -20,7 +20,8 @@ from ..models import Migration, VersionRecord
 from ..results import ValidationResult
 from ..security import scrub
 from ..sql import check_sql, parse_statements
-from ..sql.transactional import Atomicity, Engine, atomicity
+from ..sql.statements import is_streamed
+from ..sql.transactional import Atomicity, Engine, atomicity, controls_transactions
 from ..state import State
 from ..targets import Target, resolve
 from ..workspace import Workspace
@@ -145,8 +146,11 @@ def _apply_consequence(item: PlanItem, target: Target) -> tuple[bool, str]:
         )
     if blocks:
         return False, " ".join(blocks)
-    # Counted and decided by the analysis: the script is not read again.
-    return True, apply_consequence(item.atomicity, item.statements, target)
+    # Counted and decided by the analysis: the script is not read again (its own transaction
+    # control is asked of the parse the analysis made, cached, as the executor asks it).
+    sql = item.migration.sql
+    own = not is_streamed(sql) and controls_transactions(parse_statements(sql, target.vendor))
+    return True, apply_consequence(item.atomicity, item.statements, target, own_transactions=own)
 
 
 def rollback_plan(

@@ -131,3 +131,25 @@ def test_a_rollback_on_mysql_says_what_ran_is_not_undone(mysql_targets, admin_cl
     assert "a" in mysql_targets.tables("staging")
     [row] = mysql_targets.ledger("staging")
     assert row["rolled_back_at"] is None
+
+
+def test_a_script_with_its_own_transactions_is_said_to_keep_what_it_committed(
+    targets: Targets, admin_client
+):
+    # Its first block commits; the second fails: the page says the first stays, and it does.
+    stored(
+        "001_a",
+        "BEGIN;\nCREATE TABLE kept (id INTEGER);\nCOMMIT;\n"
+        "BEGIN;\nINSERT INTO kept VALUES (1);\nINSERT INTO missing VALUES (1);\nCOMMIT;\n",
+    )
+
+    said = consequence(admin_client, "apply_to_staging", "001_a")
+    confirm_as_shown(admin_client, "apply_to_staging", "001_a")
+
+    assert "as written, not in one transaction" in said
+    assert "what the script's COMMITs committed before it stays applied" in said
+    assert NOTHING_REMAINS not in said
+    assert "kept" in targets.tables("staging")
+    assert targets.fetch("staging", "SELECT id FROM kept") == []
+    [row] = targets.ledger("staging")
+    assert (row["finished_at"], row["rolled_back_at"]) == (None, None)
