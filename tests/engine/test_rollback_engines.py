@@ -19,6 +19,12 @@ from schema_manager.sql import generate_rollback, parse_statements
 from tests.conftest import POSTGRES_SKIP_REASON
 from tests.settings import POSTGRES_URL
 
+# From the SQL alone, SET DEFAULT is undone with DROP DEFAULT, saying so.
+UNKNOWN_DEFAULT = (
+    "-- CAUTION: the default column {} had before is not known without the target's "
+    "catalog: this drops it."
+)
+
 USERS = "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(255), note TEXT NOT NULL);"
 TOUCH = "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;"
 
@@ -173,7 +179,7 @@ POSTGRESQL = [
         "ALTER COLUMN email SET NOT NULL, ALTER note DROP NOT NULL;",
         "ALTER TABLE users ALTER COLUMN note SET NOT NULL;\n"
         "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;\n"
-        "ALTER TABLE users ALTER COLUMN email DROP DEFAULT;",
+        "ALTER TABLE users ALTER COLUMN email DROP DEFAULT;\n" + UNKNOWN_DEFAULT.format("email"),
     ),
     (
         "comments",
@@ -268,7 +274,8 @@ MYSQL = [
         "ALTER TABLE users RENAME TO members;",
         "ALTER TABLE members RENAME TO users;\n"
         "ALTER TABLE users ALTER COLUMN note DROP DEFAULT;\n"
-        "ALTER TABLE users RENAME COLUMN email_address TO email;",
+        + UNKNOWN_DEFAULT.format("note")
+        + "\nALTER TABLE users RENAME COLUMN email_address TO email;",
     ),
     (
         "routines",
