@@ -6,18 +6,31 @@ backport before), so the task backend a project already runs executes it.
 
 from __future__ import annotations
 
-try:
-    from django.tasks import task
-except ImportError:  # Django < 6: the backport (the `fleets` extra)
-    from django_tasks import task  # type: ignore[no-redef]  # the same API
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 from . import dispatch, runs
 from .claims import AtCap
 from .specs import Fleet
 
+try:
+    from django.tasks import task
+except ImportError:  # Django < 6: the backport (the `fleets` extra)
+    try:
+        from django_tasks import task  # type: ignore[no-redef]  # the same API
+    except ImportError:
+        # Without either, everything but a rollout still works (commands, admin, the demo):
+        # the rollout's first enqueue says what to install.
+        task = None  # type: ignore[assignment]  # absent: enqueue() says so
 
-@task()
-def run_target_run(rollout_id: int, run_id: int) -> str:
+NO_TASKS = (
+    "Fleet rollouts enqueue their targets through Django's Tasks framework: use Django 6 or, "
+    "before it, install the django-tasks backport (pip install 'django-schema-manager[fleets]')."
+)
+
+
+def run_target_run_now(rollout_id: int, run_id: int) -> str:
     """Run one target of a rollout, then move the rollout on. Safe to run twice: a
     duplicate finds the run claimed or closed and does nothing."""
     try:
@@ -36,6 +49,12 @@ def advance(rollout_id: int) -> None:
 
 def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
     """One task per target run, on the fleet's task backend and queue (JSON arguments)."""
-    task = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
+    if run_target_run is None:
+        raise ImproperlyConfigured(NO_TASKS)
+    queued = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
     for run_id in run_ids:
-        task.enqueue(rollout_id, run_id)
+        queued.enqueue(rollout_id, run_id)
+
+
+# The task itself, by this name (workers import it by its path).
+run_target_run: Any = task()(run_target_run_now) if task is not None else None

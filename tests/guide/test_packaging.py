@@ -152,3 +152,39 @@ def test_sqlite_project_imports_no_database_driver(tmp_path) -> None:
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout.splitlines()[-1] == "imported []"
+
+
+def test_commands_and_admin_work_without_the_tasks_framework():
+    """Without django.tasks (Django < 6) and without the django-tasks backport, the commands
+    and the admin load (the demo, a project without the fleets extra); only a rollout's
+    enqueue refuses, saying what to install."""
+    code = (
+        "import sys\n"
+        "sys.modules['django.tasks'] = None\n"
+        "sys.modules['django_tasks'] = None\n"
+        "import django\n"
+        "django.setup()\n"
+        "from django.contrib import admin\n"
+        "from django.core.exceptions import ImproperlyConfigured\n"
+        "from django.core.management import load_command_class\n"
+        "admin.autodiscover()\n"
+        "for name in ('apply_schema_migration', 'schema_fleet_rollout', 'schema_fleet_status'):\n"
+        "    load_command_class('schema_manager', name)\n"
+        "from schema_manager.fleets import tasks\n"
+        "try:\n"
+        "    tasks.enqueue(None, 1, [1])\n"
+        "except ImproperlyConfigured as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name == "PATH" or name.startswith("SCHEMA_MANAGER_TEST_")
+    }
+    tests_root = Path(__file__).resolve().parents[2]
+    env |= {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(tests_root)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tests_root
+    )
+    assert done.returncode == 0, done.stderr
+    assert "django-tasks backport" in done.stdout, done.stdout
