@@ -114,14 +114,20 @@ def run_command(*args: str, check: bool = True) -> CommandRun:
 
 
 def shared_directory() -> Path | None:
-    """``../shared`` beside the repository (CI's layout; a worktree finds it higher up), or
-    ``SCHEMA_MANAGER_TEST_SHARED``: the provided corpora and the Prisma oracle."""
+    """The provided Prisma histories and tools (``shared/``, holding ``corpora/`` and
+    ``tools/prisma-oracle.sh``): ``SCHEMA_MANAGER_TEST_SHARED`` (CI sets it, as it runs the tests
+    from a copy), else ``shared/`` beside the tests' checkout or any directory above it (a
+    worktree finds it higher up), else beside the source checkout ``SCHEMA_MANAGER_TEST_SOURCE``."""
     given = os.environ.get("SCHEMA_MANAGER_TEST_SHARED")
     if given:
-        return Path(given) if Path(given).is_dir() else None
-    for parent in Path(__file__).resolve().parents[1].parents:
-        if (parent / "shared" / "tools" / "prisma-oracle.sh").is_file():
-            return parent / "shared"
+        return Path(given) if (Path(given) / "tools" / "prisma-oracle.sh").is_file() else None
+    roots = [Path(__file__).resolve().parents[1]]
+    if os.environ.get("SCHEMA_MANAGER_TEST_SOURCE"):
+        roots.append(Path(os.environ["SCHEMA_MANAGER_TEST_SOURCE"]).resolve())
+    for root in roots:
+        for parent in root.parents:
+            if (parent / "shared" / "tools" / "prisma-oracle.sh").is_file():
+                return parent / "shared"
     return None
 
 

@@ -19,28 +19,16 @@ import pytest
 
 from tests.conftest import POSTGRES_SKIP_REASON
 from tests.settings import POSTGRES_URL
+from tests.utils import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_MIGRATIONS = 12
 
 
-def _shared() -> Path | None:
-    candidates = [ROOT.parent / "shared"]
-    common = subprocess.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if common.returncode == 0:
-        candidates.append(Path(common.stdout.strip()).parent.parent / "shared")
-    return next((path for path in candidates if (path / "corpora").is_dir()), None)
-
-
 def test_no_generated_rollback_is_silently_wrong_on_real_histories(tmp_path):
-    shared = _shared()
-    if shared is None:
-        pytest.skip(f"no shared/corpora beside {ROOT} (the real Prisma histories)")
+    shared = SHARED
+    if shared is None or not (shared / "corpora").is_dir():
+        pytest.skip("no shared/corpora here (the real Prisma histories; CI has them)")
     if not POSTGRES_URL:
         pytest.skip(POSTGRES_SKIP_REASON)
     corpora = sorted(path for path in (shared / "corpora").iterdir() if path.is_dir())

@@ -19,23 +19,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.settings import POSTGRES_URL
+from tests.utils import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = Path(os.environ.get("SCHEMA_MANAGER_TEST_SOURCE") or ROOT)
 GOLDEN = ROOT / "tests" / "prisma_schema" / "golden"
 
 
-def shared_directory() -> Path | None:
-    """The steering repository's ``shared/`` (next to the checkout), if this machine has it."""
-    candidates = [os.environ.get("SCHEMA_MANAGER_TEST_SHARED", ""), ROOT.parent / "shared"]
-    candidates += [SOURCE.parent / "shared", SOURCE.parent.parent / "shared"]
-    return next(
-        (Path(c) for c in candidates if c and (Path(c) / "tools" / "prisma-oracle.sh").exists()),
-        None,
-    )
-
-
-SHARED = shared_directory()
 SCRIPT = next(
     (
         p
