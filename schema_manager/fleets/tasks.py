@@ -30,7 +30,14 @@ NO_TASKS = (
 )
 
 
-def run_target_run_now(rollout_id: int, run_id: int) -> str:
+def _as_task(function: Any) -> Any:
+    """The function as a task of the Tasks framework (workers import it by its own name, so
+    it is decorated where it is defined); the plain function where the framework is absent."""
+    return task()(function) if task is not None else function
+
+
+@_as_task
+def run_target_run(rollout_id: int, run_id: int) -> str:
     """Run one target of a rollout, then move the rollout on. Safe to run twice: a
     duplicate finds the run claimed or closed and does nothing."""
     try:
@@ -49,12 +56,8 @@ def advance(rollout_id: int) -> None:
 
 def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
     """One task per target run, on the fleet's task backend and queue (JSON arguments)."""
-    if run_target_run is None:
+    if task is None:
         raise ImproperlyConfigured(NO_TASKS)
     queued = run_target_run.using(backend=fleet.task_backend, queue_name=fleet.queue)
     for run_id in run_ids:
         queued.enqueue(rollout_id, run_id)
-
-
-# The task itself, by this name (workers import it by its path).
-run_target_run: Any = task()(run_target_run_now) if task is not None else None
