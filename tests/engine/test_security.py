@@ -139,9 +139,10 @@ def test_a_configured_password_with_at_and_spaces_is_masked_whole(settings, text
 
 
 def unreachable_postgres(password: str) -> dict:
-    """Settings of a PostgreSQL database nobody listens for (port 9: discard)."""
-    return {
-        **connections.settings["default"],
+    """Settings of a PostgreSQL database nobody listens for (port 9: discard), completed with
+    Django's defaults by Django itself (not copied from the default alias, which a test may have
+    replaced with a dict lacking them)."""
+    given = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "app",
         "USER": "app",
@@ -150,6 +151,8 @@ def unreachable_postgres(password: str) -> dict:
         "PORT": "9",
         "OPTIONS": {},
     }
+    default = {"ENGINE": "django.db.backends.dummy"}
+    return connections.configure_settings({"default": default, "unreachable": given})["unreachable"]
 
 
 def test_the_debug_page_of_an_unreachable_database_shows_no_password(
