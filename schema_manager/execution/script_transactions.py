@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
 from ..ledger_rows import utc_now
 from ..security import get_logger, scrub
 from ..sql import Statement
+from .attempts import commit_unfinished_row
 from .outcome import Outcome, StatementError, record_failure
 from .session import ExecutionSession
-from .standing import check_can_apply
 
 logger = get_logger("schema_manager.executor")
 
@@ -63,17 +63,17 @@ class ScriptTransactionsRun:
         """Commit the attempt's unfinished row, as Prisma writes it (with a note in ``logs``,
         so that no later apply takes it for a step-by-step attempt to recover), then run the
         script as written. ``begin_locked`` opens the executor's ledger transaction."""
-        with transaction.atomic(using=self.connection.alias):
-            begin_locked(local_timeouts=False)
-            live = check_can_apply(self.ledger, self.connection.alias, migration_id, checksum)
-            if live is not None:
-                outcome.already_applied, outcome.applied_row = True, live
-                outcome.success = True
-                return
-            self.session.before_commit()
-            outcome.ledger_id = self.ledger.insert(
-                migration_id, checksum, outcome.started_at, finished_at=None, logs=RUNNING
-            )
+        if not commit_unfinished_row(
+            self.ledger,
+            self.connection.alias,
+            migration_id,
+            checksum,
+            outcome,
+            begin_locked=begin_locked,
+            before_commit=self.session.before_commit,
+            logs=RUNNING,
+        ):
+            return
         self.run(migration_id, sql, statements, outcome)
 
     def run(

@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from django.db import transaction
-
 from ..ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
 from ..security import get_logger
 from ..sql import Statement
 from . import journal
+from .attempts import commit_unfinished_row
 from .compensation import (
     Step,
     commits_with_its_progress,
@@ -31,7 +30,6 @@ from .footprints import Footprint, probe, targets_of
 from .outcome import Outcome, record_failure
 from .restores import alters_in_place, read_restore
 from .session import ExecutionSession
-from .standing import check_can_apply
 from .transport import Transport
 
 logger = get_logger("schema_manager.executor")
@@ -57,23 +55,19 @@ class StepwiseRun:
     ) -> None:
         """Commit the attempt's ledger row (unless the migration is applied already), then
         ``run`` it; ``begin_locked`` starts the row's transaction as the executor's do."""
-        with transaction.atomic(using=self.connection.alias):
-            begin_locked(local_timeouts=False)
-            live = check_can_apply(self.ledger, self.connection.alias, migration_id, checksum)
-            if live is not None:
-                outcome.already_applied, outcome.applied_row = True, live
-                outcome.success = True
-                return
-            # Committed before the first statement: whoever comes next (after a crash, too)
-            # sees the attempt, how far it got and, in its journal, what each step found.
-            self.session.before_commit()
-            outcome.ledger_id = self.ledger.insert(
-                migration_id,
-                checksum,
-                outcome.started_at,
-                finished_at=None,
-                logs=journal.encode({}),
-            )
+        # Committed before the first statement: whoever comes next (after a crash, too) sees
+        # the attempt, how far it got and, in its journal, what each step found.
+        if not commit_unfinished_row(
+            self.ledger,
+            self.connection.alias,
+            migration_id,
+            checksum,
+            outcome,
+            begin_locked=begin_locked,
+            before_commit=self.session.before_commit,
+            logs=journal.encode({}),
+        ):
+            return
         self.run(migration_id, statements, outcome)
 
     def run(self, migration_id: str, statements: list[Statement], outcome: Outcome) -> None:
