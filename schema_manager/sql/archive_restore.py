@@ -3,13 +3,19 @@
 In place of a statement's ``-- WARNING`` (it removes data), the archive's inverse (a dropped
 table moved back, a dropped column added again); after every catalogue step, the data
 restores in reverse statement order, each under a ``-- NOTE`` saying what comes back and
-what does not.
+what does not. The constraints the rollback puts back (``SET NOT NULL``, ``ADD CONSTRAINT``,
+unique indexes) follow the restores: until the old values are back, the rows hold what the
+migration left (a dropped column's ``NULL``s, values an ``UPDATE`` set past a dropped
+``CHECK``), which they would refuse.
 """
 
 from __future__ import annotations
 
 from .archive_plan import ArchivePlan
+from .operations import AddConstraint, AlterColumn, AlterTable, OtherAction
+from .reading import describe
 from .rollback import WARNING_PREFIX, RollbackScript
+from .statements import Statement, parse_statements
 
 _CATALOGUE_NOTE = "-- NOTE: statement {n} ("  # the catalogue's "data does not come back"
 
@@ -20,7 +26,11 @@ def extend_rollback(script: RollbackScript, plan: ArchivePlan) -> RollbackScript
         return script
     out = RollbackScript(warnings=list(script.warnings))
     indexes = {step.index for step in plan.steps}
+    constraints: list[str] = []  # put back once the values satisfy them again
     for line in script.lines:
+        if _constrains(line, plan.vendor):
+            constraints.append(line)
+            continue
         index = _statement_of(line, indexes)
         if index is None:
             out.lines.append(line)
@@ -40,8 +50,40 @@ def extend_rollback(script: RollbackScript, plan: ArchivePlan) -> RollbackScript
     )
     for step in restores:
         out.lines.append(f"-- NOTE: {step.note}")
-        out.lines.extend(step.restore)
+        for line in step.restore:
+            if not _constrains(line, plan.vendor):
+                out.lines.append(line)
+            elif line not in constraints:
+                constraints.append(line)
+    if constraints:
+        out.lines.append("-- NOTE: the constraints come back once the values above are back.")
+        out.lines.extend(dict.fromkeys(constraints))  # each once, in order
     return out
+
+
+def _constrains(line: str, dialect: str) -> bool:
+    """Whether ``line`` only puts a constraint back (rows must satisfy it)."""
+    if line.lstrip().startswith("--"):
+        return False
+    statements = parse_statements(line, dialect)
+    return bool(statements) and all(_constraint(statement) for statement in statements)
+
+
+def _constraint(statement: Statement) -> bool:
+    if statement.starts_with("CREATE", "UNIQUE", "INDEX"):
+        return True
+    operation = describe(statement)
+    if not isinstance(operation, AlterTable) or not operation.actions:
+        return False
+    return all(
+        isinstance(action, AddConstraint)
+        or (isinstance(action, AlterColumn) and action.change == "SET NOT NULL")
+        or (
+            isinstance(action, OtherAction)
+            and action.text.upper().startswith("VALIDATE CONSTRAINT")
+        )
+        for action in operation.actions
+    )
 
 
 def _statement_of(line: str, indexes: set[int]) -> int | None:
