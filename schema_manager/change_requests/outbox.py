@@ -1,5 +1,11 @@
 """Notifications through an outbox: written in the transaction that changes a request, sent
-after it commits, retried with backoff, and never able to block or fail a migration.
+after it commits by a thread of their own, retried with backoff, and never able to block or
+fail a migration.
+
+A slow webhook holds up no command: the commit only wakes the sending thread. At the
+process's exit it is given ``EXIT_WAIT`` seconds more; whatever it could not send by then stays
+in the outbox, pending, for the next drain (``drain_change_notifications`` from cron, the next
+commit of a request, ``run_scheduled_change_requests``).
 
 ``SCHEMA_MANAGER["CHANGE_NOTIFICATIONS"]``: ``WEBHOOKS`` (URLs receiving Slack-compatible
 JSON), ``EMAILS`` (addresses, through Django's mail), ``TIMEOUT`` (seconds per attempt, 5),
@@ -8,14 +14,16 @@ JSON), ``EMAILS`` (addresses, through Django's mail), ``TIMEOUT`` (seconds per a
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
 
 from django.core.mail import send_mail
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, transaction
 
 from ..conf import app_settings
 from ..security import get_logger, scrub
@@ -25,6 +33,8 @@ from .models import ChangeRequest, Notification
 logger = get_logger("schema_manager.notifications")
 
 DEFAULTS = {"WEBHOOKS": [], "EMAILS": [], "TIMEOUT": 5.0, "MAX_ATTEMPTS": 8, "BACKOFF": 30.0}
+# Seconds a process that is exiting waits for sends in flight (the rest stay pending).
+EXIT_WAIT = 2.0
 
 
 def settings() -> dict[str, Any]:
@@ -61,8 +71,55 @@ def notify(request: ChangeRequest, event: str, text: str) -> list[Notification]:
     if not queued:
         return []
     created = Notification.objects.bulk_create(queued)
-    transaction.on_commit(drain)
+    transaction.on_commit(_sender.wake)
     return created
+
+
+class _Sender:
+    """One thread per process draining the outbox while there is reason to: woken by each
+    commit that queued something, it drains again if woken while it was sending."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wanted = False
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        with self._lock:
+            self._wanted = True
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="schema-manager-notifications", daemon=True
+                )
+                self._thread.start()
+
+    def settle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the sends in flight; whether they ended."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if not self._wanted:
+                        self._thread = None
+                        return
+                    self._wanted = False
+                drain()
+        finally:
+            connections.close_all()  # this thread's own
+            with self._lock:
+                if self._thread is threading.current_thread():  # drain() raised
+                    self._thread = None
+
+
+_sender = _Sender()
+settle = _sender.settle
+atexit.register(settle, EXIT_WAIT)
 
 
 def drain(limit: int = 100) -> int:

@@ -78,6 +78,7 @@ def test_a_failing_webhook_is_retried_and_never_fails_the_migration(notifying, w
     author, reviewer = make_user("author"), make_user("reviewer", APPROVE)
 
     request = service.create("production", ["001_t"], author=author, title="t", submit_now=True)
+    assert outbox.settle(30)  # sent by the outbox's thread
 
     submitted = Notification.objects.get(event="submitted", channel="webhook")
     assert submitted.status == "pending"  # the server answered 503
@@ -93,6 +94,7 @@ def test_a_failing_webhook_is_retried_and_never_fails_the_migration(notifying, w
         [Migration.objects.get()], "production", applied_by="author", change_request=request
     )
     assert result.success, result.message
+    assert outbox.settle(30)
     assert "t" in notifying.tables("production")
     request.refresh_from_db()
     assert request.state == ChangeRequest.State.DONE
@@ -119,9 +121,79 @@ def test_an_unreachable_webhook_gives_up_after_its_attempts(notifying):
     ):
         Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER);\n").save()
         service.create("production", ["001_t"], author=make_user("a"), title="t", submit_now=True)
+        assert outbox.settle(30)
         message = Notification.objects.get()
         with clock.at(message.next_attempt_at + datetime.timedelta(days=1)):
             outbox.drain()
         message.refresh_from_db()
         assert message.status == "gave_up"
         assert message.attempts == 2
+
+
+class SlowHook(BaseHTTPRequestHandler):
+    """Holds each post until the test lets it go (``release``), then answers 200."""
+
+    release = threading.Event()
+    arrived = threading.Event()
+    received: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).arrived.set()
+        type(self).release.wait(30)
+        type(self).received.append(body)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_webhook():
+    SlowHook.release, SlowHook.arrived, SlowHook.received = (
+        threading.Event(),
+        threading.Event(),
+        [],
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/slow"
+    SlowHook.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_slow_webhook_never_holds_up_the_apply_and_still_gets_the_message(targets, slow_webhook):
+    """The webhook answers only once the apply has returned: sent in the background, the
+    first attempt is delivered; sent before the apply returned, it would have timed out."""
+    config = {
+        **settings.SCHEMA_MANAGER,
+        "APPROVALS": {"production": {"required": 1}},
+        "CHANGE_NOTIFICATIONS": {"WEBHOOKS": [slow_webhook], "TIMEOUT": 3, "BACKOFF": 60},
+    }
+    with override_settings(SCHEMA_MANAGER=config):
+        Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER PRIMARY KEY);\n").save()
+        author, reviewer = make_user("author"), make_user("reviewer", APPROVE)
+        request = service.create("production", ["001_t"], author=author, title="t")
+        service.submit(request, author)
+        # Its post is held from here on (nothing else of ours writes while it is claimed).
+        assert SlowHook.arrived.wait(30)
+        service.decide(request, reviewer, "approve")
+        [result] = services.apply(
+            [Migration.objects.get()], "production", applied_by="author", change_request=request
+        )
+        # The apply is back; the webhook holds the first message it was sent.
+        assert result.success, result.message
+        assert [body["event"] for body in SlowHook.received] == []
+        SlowHook.release.set()
+        assert outbox.settle(30)
+    sent = Notification.objects.order_by("pk")
+    assert [(n.event, n.status, n.attempts) for n in sent] == [
+        ("submitted", "sent", 1),
+        ("approved", "sent", 1),
+        ("executed", "sent", 1),
+    ]
+    assert [body["event"] for body in SlowHook.received] == ["submitted", "approved", "executed"]
