@@ -22,6 +22,12 @@ OPEN_STATES = (
     ChangeRequest.State.APPROVED,
     ChangeRequest.State.SCHEDULED,
 )
+# Requests whose decisions an edit voids: those not yet running or finished.
+VOIDABLE = (
+    ChangeRequest.State.SUBMITTED,
+    ChangeRequest.State.APPROVED,
+    ChangeRequest.State.SCHEDULED,
+)
 REVIEW_PERMISSION = "schema_manager.review_break_glass"
 
 
@@ -185,15 +191,21 @@ def _after_decision(request: ChangeRequest, policy: Any, approval: Approval) -> 
         outbox.notify(request, "approval", f"{who} approved it")
 
 
-def void(request: ChangeRequest, why: str) -> None:
+def void(request: ChangeRequest, why: str) -> bool:
     """Void the request's decisions and send it back to draft (to be pinned again), in the
-    caller's transaction."""
+    caller's transaction; whether it was voided. A request that started running meanwhile is
+    left as it is (a conditional write: an edit that read it approved, then waited for its
+    row, must not void the approvals a run went ahead under)."""
     moment = now()
+    voided = ChangeRequest.objects.filter(pk=request.pk, state__in=VOIDABLE).update(
+        state=ChangeRequest.State.DRAFT, void_reason=why, approved_at=None, expires_at=None
+    )
+    if not voided:
+        return False
     request.approvals.filter(voided_at__isnull=True).update(voided_at=moment, void_reason=why)
-    request.state = ChangeRequest.State.DRAFT
-    request.void_reason = why
+    request.state, request.void_reason = ChangeRequest.State.DRAFT, why
     request.approved_at = request.expires_at = None
-    request.save(update_fields=["state", "void_reason", "approved_at", "expires_at"])
+    return True
 
 
 def cancel(request_id: int | str | ChangeRequest, user: Any) -> ChangeRequest:

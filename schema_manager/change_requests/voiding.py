@@ -9,14 +9,7 @@ from typing import Any
 from ..checksums import migration_checksum
 from ..models import Migration
 from .models import ChangeRequest, PinnedMigration
-from .service import void
-
-# Requests whose decisions an edit voids: those not yet running or finished.
-VOIDABLE = (
-    ChangeRequest.State.SUBMITTED,
-    ChangeRequest.State.APPROVED,
-    ChangeRequest.State.SCHEDULED,
-)
+from .service import VOIDABLE, void
 
 
 def migration_saved(sender: type, instance: Migration, **kwargs: Any) -> None:

@@ -58,6 +58,7 @@ class Command(SchemaCommand):
             requests = self._list(user, options)
             return self._write([_payload(r) for r in requests], options, _lines(requests))
         if action == "create":
+            self.named_migrations(options["ids"])  # new folders imported (a CI's request)
             request = service.create(
                 options["environment"],
                 options["ids"],
