@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connections
 
 from ..sql.archive_plan import Column, TableInfo, table_key
-from ..sql.names import QualifiedName, unquote
+from ..sql.names import QualifiedName, quote_identifier, unquote
 
 
 def read_tables(alias: str, names: Iterable[QualifiedName]) -> dict[str, TableInfo]:
@@ -19,10 +19,22 @@ def read_tables(alias: str, names: Iterable[QualifiedName]) -> dict[str, TableIn
     reader = {"postgresql": _postgresql, "sqlite": _sqlite, "mysql": _mysql}[vendor]
     found: dict[str, TableInfo] = {}
     with connection.cursor() as cursor:
-        for name in names:
+        pending = list(names)
+        seen = set()
+        while pending:
+            name = pending.pop(0)
             info = reader(cursor, name)
-            if info is not None:
-                found[table_key(name, vendor)] = info
+            if info is None:
+                continue
+            found[table_key(name, vendor)] = info
+            seen.add((info.schema, info.name))
+            # The tables whose foreign keys reference it: a TRUNCATE … CASCADE empties them.
+            pending += [
+                QualifiedName(tuple(quote_identifier(part, vendor) for part in pair))
+                for pair in info.referencing
+                if pair not in seen
+            ]
+            seen.update(info.referencing)
     return found
 
 
@@ -58,19 +70,45 @@ def _postgresql(cursor: Any, name: QualifiedName) -> TableInfo | None:
     )
     dependents = _rows(
         cursor,
-        "SELECT DISTINCT v.oid::regclass::text FROM pg_depend d JOIN pg_rewrite r "
-        "ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+        "SELECT DISTINCT 'view ' || v.oid::regclass::text FROM pg_depend d "
+        "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
         "WHERE d.refobjid = %s AND v.oid <> %s "
-        "UNION SELECT conrelid::regclass::text FROM pg_constraint "
-        "WHERE contype = 'f' AND confrelid = %s AND conrelid <> %s ORDER BY 1",
+        "UNION SELECT 'constraint ' || quote_ident(conname) || ' of ' || conrelid::regclass::text "
+        "FROM pg_constraint WHERE contype = 'f' AND confrelid = %s AND conrelid <> %s ORDER BY 1",
         [oid, oid, oid, oid],
+    )
+    referencing = _rows(
+        cursor,
+        "SELECT DISTINCT n.nspname, c.relname FROM pg_constraint f JOIN pg_class c "
+        "ON c.oid = f.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE f.contype = 'f' AND f.confrelid = %s AND f.conrelid <> %s ORDER BY 1, 2",
+        [oid, oid],
+    )
+    foreign_keys = _rows(
+        cursor,
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND conrelid = %s AND confrelid <> %s ORDER BY conname",
+        [oid, oid],
+    )
+    unique = _rows(
+        cursor,
+        "SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) "
+        "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s AND i.indisunique "
+        "AND NOT i.indisprimary AND i.indpred IS NULL AND NOT (0 = ANY(i.indkey::int2[])) "
+        "GROUP BY i.indexrelid HAVING bool_and(a.attnotnull) ORDER BY count(*), 1",
+        [oid],
     )
     return TableInfo(
         relname,
         schema,
         tuple(Column(n, t, bool(nn), d) for n, t, nn, d in columns),
         tuple(row[0] for row in key),
-        _unmovable([row[0] for row in dependents]),
+        None,  # moved all the same: the capture checks its dependents when it runs
+        tuple(row[0] for row in dependents),
+        tuple((row[0], row[1]) for row in referencing),
+        tuple((row[0], row[1]) for row in foreign_keys),
+        tuple(tuple(row[0]) for row in unique),
     )
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import archive_sql as sql
-from .names import QualifiedName, WordCursor, render_name, render_words, unquote, with_depth
+from .names import (
+    QualifiedName,
+    unquote,
+)
 from .operations import (
     AddColumn,
     AlterTable,
@@ -26,7 +29,7 @@ from .operations import (
     Truncate,
 )
 from .reading import describe
-from .statements import Statement, Word, parse_statements
+from .statements import Statement, parse_statements
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ class TableInfo:
     # Why moving it into the archive would change what the script does (views or foreign
     # keys of other tables on it); None if it can be moved.
     unmovable: str | None = None
+    # PostgreSQL: the views and other tables' foreign keys on it (``v``, ``t.fk``), the
+    # tables whose foreign keys reference it as (schema, name), its own foreign keys to other
+    # tables as (name, definition), and its unique keys of NOT NULL columns but the primary.
+    dependents: tuple[str, ...] = ()
+    referencing: tuple[tuple[str, str], ...] = ()
+    foreign_keys: tuple[tuple[str, str], ...] = ()
+    unique_keys: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,15 @@ class _Table:
             return None
         return [(by_original[part], part) for part in self.info.primary_key]
 
+    def unique_key(self, without: str | None = None) -> list[tuple[str, str]] | None:
+        """A unique key of NOT NULL columns but the primary one (PostgreSQL), all still
+        there and none of them ``without``, as (current, original) names; None if none."""
+        by_original = {orig: cur for cur, orig in self.original()}
+        for key in self.info.unique_keys:
+            if without not in key and all(part in by_original for part in key):
+                return [(by_original[part], part) for part in key]
+        return None
+
     def column_info(self, original: str) -> Column:
         return next(c for c in self.info.columns if c.name == original)
 
@@ -182,6 +201,13 @@ class _Walk:
 
     def table(self, name: QualifiedName) -> _Table | None:
         return self.tables.get(table_key(name, self.dialect))
+
+    def table_at(self, identity: tuple[str, str]) -> _Table | None:
+        """The table the catalog knows as (schema, name), if the script left it there."""
+        return next(
+            (t for t in self.tables.values() if (t.info.schema or "", t.info.name) == identity),
+            None,
+        )
 
 
 def follow_alter(walk: _Walk, operation: AlterTable) -> None:
@@ -212,84 +238,3 @@ def follow_alter(walk: _Walk, operation: AlterTable) -> None:
 def forget(walk: _Walk, names: tuple[QualifiedName, ...]) -> None:
     for name in names:
         walk.tables.pop(table_key(name, walk.dialect), None)
-
-
-@dataclass(frozen=True)
-class DataTarget:
-    """Where a DELETE or UPDATE reads its rows: its table (with alias), condition, SET."""
-
-    source: str
-    where: str
-    set_columns: tuple[str, ...]
-
-
-_AFTER_TABLE = frozenset({"WHERE", "SET", "USING", "RETURNING", "ORDER", "LIMIT", "FROM"})
-
-
-def data_target(operation: DataChange, dialect: str) -> DataTarget | str:
-    """The statement's source and condition, or why it cannot be read (joins, RETURNING…)."""
-    assert operation.table is not None
-    cursor = WordCursor(operation.statement.words)
-    cursor.take_any("DELETE", "UPDATE")
-    cursor.take_keywords("FROM")
-    only = "ONLY " if cursor.take_keywords("ONLY") else ""
-    cursor.take_name()
-    alias = ""
-    if cursor.take_keywords("AS") or (
-        (word := cursor.peek()) is not None
-        and word.is_identifier
-        and word.upper not in _AFTER_TABLE
-    ):
-        word = cursor.peek()
-        if word is None:
-            return "its table alias cannot be read"
-        alias, cursor.position = word.text, cursor.position + 1
-    rest = cursor.rest()
-    clauses: dict[str, list[Word]] = {}
-    current: list[Word] | None = None
-    for depth, word in with_depth(rest):
-        if depth == 0 and word.upper in _AFTER_TABLE:
-            if word.upper in ("USING", "RETURNING", "ORDER", "LIMIT", "FROM"):
-                return f"its {word.upper} clause is not archived automatically"
-            current = clauses.setdefault(word.upper, [])
-            continue
-        if current is None:
-            return "its words after the table cannot be read"
-        current.append(word)
-    source = only + render_name(operation.table, dialect) + (f" AS {alias}" if alias else "")
-    where = render_words(clauses.get("WHERE", []), dialect)
-    set_columns: list[str] = []
-    if operation.verb == "UPDATE":
-        columns = _set_columns(clauses.get("SET", []))
-        if columns is None:
-            return "its SET list cannot be read"
-        set_columns = columns
-    return DataTarget(source, where, tuple(set_columns))
-
-
-def _set_columns(words: list[Word]) -> list[str] | None:
-    """The columns a SET list assigns: ``a = 1, b = 2`` or ``(a, b) = (...)``."""
-    columns: list[str] = []
-    expect_column = True
-    in_tuple = False
-    for depth, word in with_depth(words):
-        if word.text == "(" and depth == 0 and expect_column:
-            in_tuple = True
-            continue
-        if in_tuple:
-            if word.text == ")" and depth == 0:
-                in_tuple, expect_column = False, False
-            elif word.text != ",":
-                columns.append(word.text)
-            continue
-        if depth == 0 and word.text == ",":
-            expect_column = True
-        elif expect_column:
-            if not word.is_identifier:
-                return None
-            columns.append(word.text)
-            expect_column = False
-        elif depth == 0 and word.text == "." and columns:
-            expect_column = True  # ``t.a = ...`` (MySQL): the column follows the dot
-            columns.pop()
-    return columns or None

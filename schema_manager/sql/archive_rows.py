@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import archive_sql as sql
-from .archive_plan import ArchiveStep, DataTarget, _Table, _Walk, data_target
+from .archive_plan import ArchiveStep, _Table, _Walk
+from .archive_target import DataTarget, data_target
 from .names import render_name
 from .operations import DataChange
 from .statements import Statement
@@ -62,12 +63,19 @@ def keep_rows(
     exact = deletes and walk.dialect == "postgresql"
     if exact:
         capture = sql.delete_into(
-            archive, rendered, columns, walk.dialect, target.source, target.where
+            archive,
+            rendered,
+            columns,
+            walk.dialect,
+            target.source,
+            target.where,
+            target.joined,
+            target.qualifier,
         )
     else:  # a TRUNCATE's lock first: nothing changes between the copy and the statement
         capture = [
             *sql.lock_table(rendered, walk.dialect),
-            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.where),
+            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.rows),
         ]
     walk.plan.steps.append(
         step(
@@ -82,7 +90,7 @@ def keep_rows(
                 sql.drop_archive(archive),
             ),
             estimate=sql.estimate(
-                rendered, [cur for cur, _ in columns], walk.dialect, target.source, target.where
+                rendered, [cur for cur, _ in columns], walk.dialect, target.source, target.rows
             ),
             note=(
                 f"the rows statement {statement.index + 1} ({statement.summary}) removed from "
@@ -118,7 +126,7 @@ def keep_pre_image(
             archive=archive,
             capture=(  # the rows copied stay as copied until the UPDATE has run
                 sql.copy_rows(
-                    archive, rendered, copied, walk.dialect, target.source, target.where, True
+                    archive, rendered, copied, walk.dialect, target.source, target.rows, True
                 ),
             ),
             restore=(
@@ -126,7 +134,7 @@ def keep_pre_image(
                 sql.drop_archive(archive),
             ),
             estimate=sql.estimate(
-                rendered, [cur for cur, _ in copied], walk.dialect, target.source, target.where
+                rendered, [cur for cur, _ in copied], walk.dialect, target.source, target.rows
             ),
             note=(
                 f"columns {', '.join(names)} of the rows statement {statement.index + 1} "

@@ -42,11 +42,15 @@ def prelude(dialect: str) -> list[str]:
     return []
 
 
-def _columns(columns: Sequence[tuple[str, str]], dialect: str) -> str:
+def _columns(columns: Sequence[tuple[str, str]], dialect: str, qualifier: str = "") -> str:
     """``current AS original`` for each (current, original) pair: an archive's columns keep
-    the names the table had before the migration."""
+    the names the table had before the migration. ``qualifier``: the table's alias or name,
+    where the statement joins other tables."""
+    prefix = f"{qualifier}." if qualifier else ""
     return ", ".join(
-        quote(current, dialect) + ("" if current == original else f" AS {quote(original, dialect)}")
+        prefix
+        + quote(current, dialect)
+        + ("" if current == original and not prefix else f" AS {quote(original, dialect)}")
         for current, original in columns
     )
 
@@ -82,14 +86,18 @@ def delete_into(
     dialect: str,
     source: str,
     where: str = "",
+    using: str = "",
+    qualifier: str = "",
 ) -> list[str]:
     """PostgreSQL: the DELETE itself, its removed rows returned into ``archive`` — exactly the
-    rows it removes, whatever other sessions commit meanwhile (it replaces the statement)."""
-    listed = _columns(columns, dialect)
+    rows it removes, each once, whatever other sessions commit meanwhile (it replaces the
+    statement). ``using``: the tables it joins; its columns are then named by ``qualifier``."""
+    joined = f" USING {using}" if using else ""
     condition = f" WHERE {where}" if where else ""
+    returned = _columns(columns, dialect, qualifier if using else "")
     return [
-        f"CREATE TABLE {archive} AS SELECT {listed} FROM {table} WITH NO DATA;",
-        f"WITH gone AS (DELETE FROM {source}{condition} RETURNING {listed}) "
+        f"CREATE TABLE {archive} AS SELECT {_columns(columns, dialect)} FROM {table} WITH NO DATA;",
+        f"WITH gone AS (DELETE FROM {source}{joined}{condition} RETURNING {returned}) "
         f"INSERT INTO {archive} SELECT * FROM gone;",
     ]
 
@@ -105,6 +113,35 @@ def estimate(
         size = " + ".join(f"COALESCE(LENGTH({column}), 0)" for column in quoted) or "0"
     sql = f"SELECT COUNT(*), COALESCE(SUM({size}), 0) FROM {source or table}"
     return sql + (f" WHERE {where}" if where else "")
+
+
+def qualified(identity: tuple[str, str], dialect: str) -> str:
+    """A table the catalog names as (schema, name), rendered."""
+    schema, name = identity
+    return ".".join(quote(part, dialect) for part in (schema, name) if part)
+
+
+def refuse_dependents(table: str, dialect: str) -> list[str]:
+    """PostgreSQL: fail, as DROP TABLE without CASCADE does, while views or other tables'
+    foreign keys outside the archive depend on ``table`` (a move would take them along)."""
+    if dialect != "postgresql":
+        return []
+    literal = table.replace("'", "''")
+    return [
+        "DO $guard$ DECLARE found text; BEGIN "
+        "SELECT string_agg(what, ', ' ORDER BY what) INTO found FROM ("
+        "SELECT 'view ' || v.oid::regclass::text AS what FROM pg_depend d "
+        "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+        f"WHERE d.refobjid = '{literal}'::regclass AND v.oid <> d.refobjid "
+        f"AND v.relnamespace <> '{ARCHIVE_SCHEMA}'::regnamespace "
+        "UNION SELECT 'constraint ' || quote_ident(conname) || ' of ' || conrelid::regclass::text "
+        f"FROM pg_constraint WHERE contype = 'f' AND confrelid = '{literal}'::regclass "
+        f"AND conrelid <> confrelid AND connamespace <> '{ARCHIVE_SCHEMA}'::regnamespace) AS s; "
+        "IF found IS NOT NULL THEN RAISE EXCEPTION "
+        "'cannot drop table % because other objects depend on it: %', "
+        f"'{literal}', found USING ERRCODE = 'dependent_objects_still_exist'; END IF; "
+        "END $guard$;"
+    ]
 
 
 def move_table(table: str, bare: str, schema: str | None, dialect: str) -> list[str]:

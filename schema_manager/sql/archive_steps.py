@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from . import archive_sql as sql
 from .archive_plan import (
     ArchivePlan,
-    DataTarget,
     TableInfo,
     _Table,
     _Walk,
@@ -16,6 +15,7 @@ from .archive_plan import (
     table_key,
 )
 from .archive_rows import NOT_KEPT, data_change, keep_rows, step
+from .archive_target import DataTarget
 from .lexer import DIALECTS
 from .names import render_name
 from .operations import (
@@ -65,7 +65,7 @@ def plan_statement(walk: _Walk, statement: Statement, operation: Operation) -> N
 
 
 def _truncate(walk: _Walk, statement: Statement, operation: Truncate) -> None:
-    if operation.cascade:
+    if operation.cascade and walk.dialect != "postgresql":
         walk.gap(statement, "CASCADE empties tables the statement does not name")
         return
     tables = [(name, walk.table(name)) for name in operation.tables]
@@ -76,11 +76,55 @@ def _truncate(walk: _Walk, statement: Statement, operation: Truncate) -> None:
     ]:
         walk.gap(statement, f"{', '.join(missing)} is not on the target before the migration")
         return
-    for part, (name, table) in enumerate(tables):
-        if table is None:
-            continue  # created by the script: the catalogue step drops it
-        rendered = render_name(name, walk.dialect)
+    emptied = {
+        _identity(table): (render_name(name, walk.dialect), table)
+        for name, table in tables
+        if table is not None  # created by the script: the catalogue step drops it
+    }
+    if operation.cascade:  # and the tables whose foreign keys reference them, and so on
+        pending = list(emptied.values())
+        while pending:
+            _, table = pending.pop()
+            for pair in table.info.referencing:
+                if pair in emptied:
+                    continue
+                found = walk.table_at(pair)
+                if found is None:
+                    why = f"{'.'.join(pair)}, which CASCADE empties, cannot be read"
+                    walk.gap(statement, why)
+                    return
+                emptied[pair] = (sql.qualified(pair, walk.dialect), found)
+                pending.append(emptied[pair])
+    ordered = referencing_first(list(emptied.values()))
+    if ordered is None:
+        walk.gap(statement, "its tables reference each other in a cycle")
+        return
+    for part, (rendered, table) in enumerate(ordered):
         keep_rows(walk, statement, rendered, table, DataTarget(rendered, "", ()), part)
+
+
+def _identity(table: _Table) -> tuple[str, str]:
+    return (table.info.schema or "", table.info.name)
+
+
+def referencing_first(tables: list[tuple[str, _Table]]) -> list[tuple[str, _Table]] | None:
+    """``tables`` with each one before the tables its foreign keys reference: restores run
+    in reverse, so a referenced row is back before the rows that reference it. None for a
+    cycle."""
+    by = {_identity(table): (rendered, table) for rendered, table in tables}
+    referencing = {
+        key: {pair for pair in table.info.referencing if pair in by and pair != key}
+        for key, (_, table) in by.items()
+    }
+    ordered: list[tuple[str, _Table]] = []
+    done: set[tuple[str, str]] = set()
+    while len(ordered) < len(by):
+        ready = [key for key in by if key not in done and referencing[key] <= done]
+        if not ready:
+            return None
+        done.update(ready)
+        ordered += [by[key] for key in ready]
+    return ordered
 
 
 def _drop_table(walk: _Walk, statement: Statement, operation: Drop) -> None:
@@ -95,26 +139,51 @@ def _drop_table(walk: _Walk, statement: Statement, operation: Drop) -> None:
     ]:
         walk.gap(statement, "; ".join(blocked))
         return
+    if operation.cascade and (
+        blocked := [
+            f"{name}: {', '.join(table.info.dependents)} depend(s) on it, and CASCADE would "
+            "drop them (views) or their foreign keys with it"
+            for name, table in present
+            if table.info.dependents
+        ]
+    ):
+        walk.gap(statement, "; ".join(blocked))
+        return
     for part, (name, table) in enumerate(present):
         bare, archive = walk.archive_name(statement, part, table)
         rendered = render_name(name, walk.dialect)
         info = table.info
+        # PostgreSQL: what DROP TABLE does that a move does not: refuse while views or other
+        # tables' foreign keys depend on it, and drop its own foreign keys to other tables.
+        guard = sql.refuse_dependents(rendered, walk.dialect)
+        foreign_keys = [
+            f"ALTER TABLE {rendered} DROP CONSTRAINT {name};" for name, _ in info.foreign_keys
+        ]
         walk.plan.steps.append(
             step(
                 statement,
                 kind="table",
                 table=rendered,
                 archive=archive,
-                capture=tuple(sql.move_table(rendered, bare, info.schema, walk.dialect)),
+                capture=(
+                    *guard,
+                    *foreign_keys,
+                    *sql.move_table(rendered, bare, info.schema, walk.dialect),
+                ),
                 replaces=True,
                 inverse=tuple(sql.move_back(rendered, info.name, bare, info.schema, walk.dialect)),
-                restore=(),
+                restore=tuple(
+                    f"ALTER TABLE {rendered} ADD CONSTRAINT {name} {definition};"
+                    for name, definition in info.foreign_keys
+                ),
                 estimate=sql.estimate(rendered, [c.name for c in info.columns], walk.dialect),
                 copies=False,
                 note=(
                     f"table {rendered}, dropped by statement {statement.index + 1}, comes back "
                     f"from {archive} whole (moved, not copied: rows, indexes, constraints, "
-                    "triggers and owned sequences as they were when it was dropped)."
+                    "triggers and owned sequences as they were when it was dropped"
+                    + (", its foreign keys to other tables added again" if foreign_keys else "")
+                    + ")."
                 ),
             )
         )
@@ -135,9 +204,9 @@ def _alter(walk: _Walk, statement: Statement, operation: AlterTable) -> None:
         why = f"{operation.table} is not on the target before the migration"
         walk.gap(statement, why, operation.table)
         return
-    key = table.key_columns()
+    primary = table.key_columns()
     rendered = render_name(operation.table, walk.dialect)
-    if key is None:
+    if primary is None and table.unique_key() is None:
         walk.gap(statement, f"{rendered} has no primary key to put the values back by")
         return
     # Our own inverse undoes the statement only when it does nothing but drop columns.
@@ -147,8 +216,15 @@ def _alter(walk: _Walk, statement: Statement, operation: AlterTable) -> None:
         column = table.column(action.column)
         if column is None or column[1] is None:
             continue  # added by the script itself: the catalogue step removes it
-        if any(column[1] == orig for _, orig in key):
-            walk.gap(statement, f"column {column[1]} is part of the primary key")
+        key = primary
+        if key is None or any(column[1] == orig for _, orig in key):
+            key = table.unique_key(without=column[1])  # put back by another key
+        if key is None:
+            walk.gap(
+                statement,
+                f"column {column[1]} is part of the primary key and {rendered} has no other "
+                "unique key of NOT NULL columns to put the values back by",
+            )
             continue
         _column(walk, statement, rendered, table, key, column, part, only_drops, action)
 
