@@ -17,6 +17,7 @@ from django.db import DatabaseError, connections
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table
 from .capture_types import added_value
+from .catalog_reads import CatalogReads
 from .security import get_logger
 from .sql import parse_statements
 from .sql.created import Created
@@ -51,12 +52,17 @@ def capture(sql: str, alias: str) -> Captured:
     created = Created()
     try:
         with connection.cursor() as cursor:
-            for statement in parse_statements(sql, "postgresql"):
-                operation = describe(statement)
+            statements = parse_statements(sql, "postgresql")
+            operations = [describe(statement) for statement in statements]
+            # The catalog does not change while it is read: what the statements name is
+            # read in one round trip, not one per lookup.
+            reads = CatalogReads(cursor)
+            reads.read_ahead(operations)
+            for statement, operation in zip(statements, operations, strict=True):
                 if isinstance(operation, AlterTable):
-                    lines = alter_table(cursor, operation, seen, created.skipped(operation))
+                    lines = alter_table(reads, operation, seen, created.skipped(operation))
                 else:
-                    lines = _capture(cursor, operation, seen)
+                    lines = _capture(reads, operation, seen)
                 created.note(operation)
                 if lines is not None:
                     captured[statement.index] = lines
@@ -146,7 +152,7 @@ def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
         if lookup is None:
             part = _function(cursor, name, operation.if_exists)
         else:
-            oid = _one(cursor, f"SELECT {lookup}", [str(name)])
+            oid = _one(cursor, f"SELECT {lookup}", [str(name)])  # see catalog.OID_BY_NAME
             seen.add(("dropped", oid))
             if oid is None:  # DROP ... IF EXISTS of nothing: nothing to bring back
                 part = [] if operation.if_exists else None
@@ -169,7 +175,7 @@ def _one(cursor, query: str, params: list):
 
 
 def _index(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
-    cursor.execute("SELECT %s::regclass::text, pg_get_indexdef(%s)", [oid, oid])
+    cursor.execute(catalog.INDEX_DEFINITION, [oid, oid])
     name, definition = cursor.fetchone()
     seen.add(("index", name))
     return [f"{definition};"]

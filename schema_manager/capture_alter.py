@@ -33,11 +33,7 @@ def alter_table(
     """The statements undoing ``operation``, newest action first; None if one action has no
     inverse (the generator then says which). The actions at ``skipped`` positions changed
     what the migration created before: they need none."""
-    cursor.execute(
-        "SELECT c.oid, c.oid::regclass::text, c.relname FROM pg_class c "
-        "WHERE c.oid = to_regclass(%s)",
-        [str(operation.table)],
-    )
+    cursor.execute(catalog.RELATION_BY_NAME, [str(operation.table)])
     row = cursor.fetchone()
     if row is None:  # the migration created the table earlier: the SQL alone undoes it
         return None
@@ -173,7 +169,7 @@ def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | No
     if dropped is None:
         return None
     name = catalog_name(dropped.group("name"))
-    found = catalog.constraints(cursor, "c.conrelid = %s AND c.conname = %s", [oid, name])
+    found = catalog.constraints(cursor, catalog.OF_TABLE_NAMED, [oid, name])
     if not found:
         return [] if dropped.group("if_exists") else None
     if not seen.add_new(("constraint", found[0][0], name)):

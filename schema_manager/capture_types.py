@@ -16,11 +16,7 @@ from .sql.rollback import WARNING_PREFIX
 def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str] | None:
     """The rebuild undoing every value the migration adds to the type (made once, for the
     first ``ADD VALUE`` of that type); [] when the type or the value existed already."""
-    cursor.execute(
-        "SELECT t.oid, t.oid::regtype::text, t.typname, t.typarray, t.typtype::text "
-        "FROM pg_type t WHERE t.oid = to_regtype(%s)",
-        [str(operation.name)],
-    )
+    cursor.execute(catalog.TYPE_BY_NAME, [str(operation.name)])
     row = cursor.fetchone()
     if row is None:  # created by the same migration: its DROP TYPE undoes it
         return []

@@ -11,21 +11,42 @@ from dataclasses import dataclass
 
 from .sql.names import render_part
 
-_COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+# A column as ``Column`` holds it; the capture's bulk read (``catalog_reads``) reads the same.
+COLUMN_FIELDS = """a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
        CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
             THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
        a.attnum, col_description(a.attrelid, a.attnum),
-       pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)
-FROM pg_attribute a
+       pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)"""
+COLUMN_SOURCE = """FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace"""
+_COLUMNS = f"""
+SELECT {COLUMN_FIELDS}
+{COLUMN_SOURCE}
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 """
+CONSTRAINT_FIELDS = (
+    "c.conrelid::regclass::text, c.conname, c.contype::text, pg_get_constraintdef(c.oid)"
+)
+CONSTRAINT_ORDER = "c.contype <> 'p', c.contype <> 'u', c.contype = 'f', c.conname"
+OF_TABLE = "c.conrelid = %s"
+OF_TABLE_NAMED = "c.conrelid = %s AND c.conname = %s"
+# Lookups by name, each one query of the capture (and one key of the bulk read's answers).
+OID_BY_NAME = "SELECT to_regclass(%s)::oid"
+TYPE_OID_BY_NAME = "SELECT to_regtype(%s)::oid"
+RELATION_BY_NAME = (
+    "SELECT c.oid, c.oid::regclass::text, c.relname FROM pg_class c WHERE c.oid = to_regclass(%s)"
+)
+TYPE_BY_NAME = (
+    "SELECT t.oid, t.oid::regtype::text, t.typname, t.typarray, t.typtype::text "
+    "FROM pg_type t WHERE t.oid = to_regtype(%s)"
+)
+INDEX_DEFINITION = "SELECT %s::regclass::text, pg_get_indexdef(%s)"
+ENUM_VALUES = "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder"
 
 
 @dataclass(frozen=True)
@@ -68,9 +89,12 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def columns_query(named: bool) -> str:
+    return _COLUMNS + (" AND a.attname = %s" if named else "") + " ORDER BY a.attnum"
+
+
 def columns(cursor, oid: int, name: str | None = None) -> list[Column]:
-    query = _COLUMNS + (" AND a.attname = %s" if name else "") + " ORDER BY a.attnum"
-    cursor.execute(query, [oid, name] if name else [oid])
+    cursor.execute(columns_query(bool(name)), [oid, name] if name else [oid])
     return [Column(*row) for row in cursor.fetchall()]
 
 
@@ -95,13 +119,14 @@ def sequence_options(cursor, sequence: str, typed: bool = True) -> str | None:
 
 def constraints(cursor, where: str, params: list) -> list[tuple[str, str, str, str]]:
     """(table, name, type, definition) of the constraints ``where`` selects, keys first."""
-    cursor.execute(
-        "SELECT c.conrelid::regclass::text, c.conname, c.contype::text, "
-        "pg_get_constraintdef(c.oid) FROM pg_constraint c WHERE " + where + " "
-        "ORDER BY c.contype <> 'p', c.contype <> 'u', c.contype = 'f', c.conname",
-        params,
-    )
+    cursor.execute(constraints_query(where), params)
     return list(cursor.fetchall())
+
+
+def constraints_query(where: str) -> str:
+    return (
+        f"SELECT {CONSTRAINT_FIELDS} FROM pg_constraint c WHERE {where} ORDER BY {CONSTRAINT_ORDER}"
+    )
 
 
 def add_constraint(table: str, name: str, definition: str) -> str:
@@ -147,7 +172,7 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
                 f"COMMENT ON COLUMN {name}.{quoted(column.name)} IS {literal(column.comment)};"
             )
     lines = [*before, f"CREATE TABLE {name} ({', '.join(definitions)});"]
-    keys = constraints(cursor, "c.conrelid = %s", [oid])
+    keys = constraints(cursor, OF_TABLE, [oid])
     keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind != "f"]
@@ -182,9 +207,7 @@ def indexes(cursor, where: str, params: list) -> list[tuple[str, str]]:
 
 
 def enum_values(cursor, type_oid: int) -> list[str]:
-    cursor.execute(
-        "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", [type_oid]
-    )
+    cursor.execute(ENUM_VALUES, [type_oid])
     return [label for (label,) in cursor.fetchall()]
 
 

@@ -8,6 +8,7 @@ import pytest
 from schema_manager import Migration, SchemaManager
 from schema_manager.capture import capture
 from schema_manager.rollback_choice import why_unusable
+from tests.utils import count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -127,3 +128,53 @@ def test_validation_counts_captured_definitions_as_rollback(postgres_targets):
 
     assert not [w for w in captured.warnings if "No rollback_sql given" in w]
     assert [w for w in missing.warnings if "No rollback_sql given" in w]
+
+
+def _many_tables(count: int) -> tuple[str, str]:
+    """``count`` tables, and a migration changing each of them as Prisma's do: a key dropped,
+    a default changed, a column dropped, and a value added to an enum of each."""
+    setup, migration = [], []
+    for i in range(count):
+        setup += [
+            f"CREATE TYPE kind{i} AS ENUM ('a', 'b');",
+            f"CREATE TABLE parent{i} (id INT PRIMARY KEY);",
+            f"CREATE TABLE \"Child{i}\" (id INT PRIMARY KEY, parent INT, note TEXT DEFAULT 'x', "
+            f"kind kind{i}, "
+            f'CONSTRAINT "Child{i}_parent_fkey" FOREIGN KEY (parent) REFERENCES parent{i} (id));',
+        ]
+        migration += [
+            f'ALTER TABLE "Child{i}" DROP CONSTRAINT "Child{i}_parent_fkey";',
+            f"ALTER TABLE \"Child{i}\" ALTER COLUMN note SET DEFAULT 'y';",
+            f'ALTER TABLE "Child{i}" DROP COLUMN parent;',
+            f"ALTER TYPE kind{i} ADD VALUE 'c';",
+        ]
+    return "\n".join(setup), "\n".join(migration)
+
+
+def test_capture_reads_the_names_of_a_migration_in_one_round_trip(postgres_targets):
+    """The catalog is read in bulk for every table and type the migration names: its lookups
+    do not grow with its statements (a real history's ALTER TABLEs each cost several)."""
+    targets = postgres_targets
+    alias = targets.alias("development")
+    setup, _ = _many_tables(8)
+    targets.execute("development", setup)
+
+    def queries(count: int) -> tuple[int, dict]:
+        _, migration = _many_tables(count)
+        with count_queries(alias) as counts:
+            captured = capture(migration, alias)
+        return counts[alias], captured
+
+    few, small = queries(2)
+    many, large = queries(8)
+    # What is not read in bulk (a dropped column's keys and indexes, an enum's dependents) is
+    # read per statement: at most the same per statement, and the bulk read is one query.
+    assert many - few <= (8 - 2) * 6
+    assert few < 2 * 6 + 4
+    assert large[0] == [
+        'ALTER TABLE "Child0" ADD CONSTRAINT "Child0_parent_fkey" '
+        "FOREIGN KEY (parent) REFERENCES parent0(id);"
+    ]
+    assert large[1] == ["ALTER TABLE \"Child0\" ALTER COLUMN note SET DEFAULT 'x'::text;"]
+    assert small[0] == large[0]
+    assert small[1] == large[1]
