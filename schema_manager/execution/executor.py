@@ -29,7 +29,7 @@ from ..security import get_logger
 from ..sql import Statement, parse_statements
 from ..sql.analysis import Analysis
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
-from ..sql.transactional import atomicity, controls_transactions
+from ..sql.transactional import atomicity, controls_transactions, may_control_transactions
 from .archive_capture import Archive, with_archive
 from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
@@ -85,7 +85,9 @@ class MigrationExecutor:
         if not fake:  # a fake runs nothing: one atomic ledger insert on every engine
             how = analysis.atomicity if analysis else atomicity(sql, self.backend.engine)
             outcome.stepwise = how.stepwise
-            outcome.own_transactions = controls_transactions(self._statements(sql))
+            outcome.own_transactions = may_control_transactions(sql) and controls_transactions(
+                self._statements(sql)
+            )
 
         def every_statement() -> list[Statement]:
             return list(iter_statements(sql, self.connection.vendor))

@@ -13,6 +13,7 @@ BEGIN / COMMIT (``controls_transactions``) runs as written, on every engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -165,6 +166,17 @@ def runs_outside_transaction(statements: Iterable[Statement], dialect: str | Non
             return False
         seen = True
     return seen
+
+
+# The words that open a transaction-control statement (``is_transaction_control``): a
+# statement's first word follows a separator, never a letter, digit, ``_`` or ``$``.
+_CONTROL_WORD = re.compile(r"(?<![\w$])(?:BEGIN|START|COMMIT|END|ABORT|ROLLBACK)(?![\w$])", re.I)
+
+
+def may_control_transactions(sql: str) -> bool:
+    """False when ``sql`` cannot have its own BEGIN / COMMIT / ROLLBACK: none of their words
+    is in its text, so ``controls_transactions`` need not split it (most scripts)."""
+    return _CONTROL_WORD.search(sql) is not None
 
 
 def controls_transactions(statements: Iterable[Statement]) -> bool:

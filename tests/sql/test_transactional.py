@@ -11,6 +11,8 @@ from schema_manager.sql.transactional import (
     Engine,
     TransactionMix,
     atomicity,
+    controls_transactions,
+    may_control_transactions,
     refuses_transaction,
 )
 
@@ -87,3 +89,33 @@ def test_a_stored_decision_reads_back_as_made():
         for sql in ("SELECT 1;", "-- schema-manager: no-transaction\nSELECT 1;", "VACUUM;"):
             made = atomicity(sql, engine)
             assert Atomicity.of_stepwise(made.stepwise, engine) is made
+
+
+CONTROLLING = [
+    "BEGIN;\nCREATE TABLE t (id INT);\nCOMMIT;",
+    "begin transaction;\ncreate table t (id int);\ncommit work;",
+    "CREATE TABLE t (id INT);/* then */COMMIT",
+    "-- schema-manager: allow transaction-control\nSTART TRANSACTION;\nEND;",
+    "CREATE TABLE t (id INT);\n  Rollback;",
+    "ABORT;",
+    "CREATE TABLE t (id INT);\ncommit--done",
+]
+
+
+def test_a_script_that_controls_its_transactions_is_never_waved_through_unread():
+    for sql in CONTROLLING:
+        assert controls_transactions(parse_statements(sql, "postgresql")), sql
+        assert may_control_transactions(sql), sql
+
+
+def test_a_script_without_the_words_of_transaction_control_needs_no_reading():
+    sql = (
+        'CREATE TABLE "Backend" (id INT, "beginsAt" TIMESTAMP, commit_sha TEXT, x$end INT);\n'
+        "CREATE INDEX appended ON \"Backend\" (commit_sha);\nINSERT INTO t VALUES ('pending');"
+    )
+    assert not may_control_transactions(sql)
+    assert not controls_transactions(parse_statements(sql, "postgresql"))
+    # A word that may start one (here CASE … END) leaves the decision to the statements.
+    with_end = "UPDATE t SET x = CASE WHEN y THEN 1 END;"
+    assert may_control_transactions(with_end)
+    assert not controls_transactions(parse_statements(with_end, "postgresql"))
