@@ -16,7 +16,8 @@ Not timed: creating and emptying databases and schemas, the app database's ``mig
 django-tenants' shared-schema migrate and its tenant rows, starting RQ workers.
 
 Usage: python bench/fleet.py --server postgres://postgres@127.0.0.1:5432 \
-           [--schemas 200] [--databases 50] [--migrations 10] [--workers 2]
+           [--schemas 200] [--databases 50] [--migrations 10] [--workers 2] \
+           [--only process,noop,rq,tenants] [--fleets schemas,databases] [--repeat N]
 """
 
 from __future__ import annotations
@@ -220,54 +221,61 @@ def main() -> None:
     parser.add_argument("--databases", type=int, default=50)
     parser.add_argument("--migrations", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="Comma-separated rows to run (psql, process, noop, rq, tenants; the psql loop "
+        "always runs); default: all.",
+    )
+    parser.add_argument("--fleets", default="schemas,databases", help="schemas, databases")
+    parser.add_argument("--repeat", type=int, default=1, help="Runs of the whole table.")
     args = parser.parse_args()
+    wanted = set(filter(None, args.only.split(","))) or {"process", "noop", "rq", "tenants"}
     project = Path(tempfile.mkdtemp(prefix="sm_bench_fleet_"))
     generate(project, args.migrations)
     bench = Bench(args, project)
     bench.create()
     rows: list[tuple[str, str, float]] = []
     try:
-        schemas = [(bench.tenants_db, schema) for schema in bench.schemas]
-        bench.empty_schemas()
-        rows.append(("schemas", "psql loop", bench.psql_loop(schemas)))
-        bench.empty_schemas()
-        rows.append(("schemas", "schema_manager, in process", bench.rollout("schemas", 0)))
-        rows.append(("schemas", "schema_manager, no-op", bench.noop("schemas")))
-        bench.empty_schemas()
-        rows.append(
-            (
-                "schemas",
-                f"schema_manager, {args.workers} RQ workers",
-                bench.rollout("schemas", args.workers),
-            )
-        )
-        bench.empty_schemas()
-        rows.append(
-            ("schemas", f"django-tenants, {args.workers} processes", bench.django_tenants())
-        )
-        databases = [(name, "") for name in bench.databases]
-        bench.empty_databases()
-        rows.append(("databases", "psql loop", bench.psql_loop(databases)))
-        bench.empty_databases()
-        rows.append(("databases", "schema_manager, in process", bench.rollout("databases", 0)))
-        rows.append(("databases", "schema_manager, no-op", bench.noop("databases")))
-        bench.empty_databases()
-        rows.append(
-            (
-                "databases",
-                f"schema_manager, {args.workers} RQ workers",
-                bench.rollout("databases", args.workers),
-            )
-        )
+        for _round in range(args.repeat):
+            for fleet in args.fleets.split(","):
+                rows += run_fleet(bench, fleet, wanted)
     finally:
         bench.drop()
         shutil.rmtree(project, ignore_errors=True)
-    floors = {fleet: seconds for fleet, what, seconds in rows if what == "psql loop"}
     print(f"{args.migrations} migrations; {args.schemas} schemas, {args.databases} databases\n")
     print("| tenants | contender | seconds | x psql loop |")
     print("| --- | --- | ---: | ---: |")
+    floor = 1.0
     for fleet, what, seconds in rows:
-        print(f"| {fleet} | {what} | {seconds:.2f} | {seconds / floors[fleet]:.2f} |")
+        if what == "psql loop":  # each round's rows against its own floor
+            floor = seconds
+        print(f"| {fleet} | {what} | {seconds:.2f} | {seconds / floor:.2f} |")
+
+
+def run_fleet(bench: Bench, fleet: str, wanted: set[str]) -> list[tuple[str, str, float]]:
+    """One round of ``fleet``'s rows, the psql loop first."""
+    workers = bench.args.workers
+    if fleet == "schemas":
+        targets = [(bench.tenants_db, schema) for schema in bench.schemas]
+        empty = bench.empty_schemas
+    else:
+        targets = [(name, "") for name in bench.databases]
+        empty = bench.empty_databases
+    empty()
+    rows = [(fleet, "psql loop", bench.psql_loop(targets))]
+    if "process" in wanted:
+        empty()
+        rows.append((fleet, "schema_manager, in process", bench.rollout(fleet, 0)))
+        if "noop" in wanted:
+            rows.append((fleet, "schema_manager, no-op", bench.noop(fleet)))
+    if "rq" in wanted:
+        empty()
+        rows.append((fleet, f"schema_manager, {workers} RQ workers", bench.rollout(fleet, workers)))
+    if "tenants" in wanted and fleet == "schemas":
+        empty()
+        rows.append((fleet, f"django-tenants, {workers} processes", bench.django_tenants()))
+    return rows
 
 
 if __name__ == "__main__":

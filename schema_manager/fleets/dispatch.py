@@ -29,35 +29,46 @@ _local = threading.local()
 Enqueue = Callable[[Fleet, int, list[int]], None]
 
 
-def advance(rollout_id: int, enqueue: Enqueue) -> None:
+def advance(rollout_id: int, enqueue: Enqueue, *, keep: bool = False) -> int | None:
     """Move the rollout on: stop a wave that reached its failures, close a finished wave
     and start the next, enqueue runs into free slots, enqueue again runs whose lease expired,
     and close the rollout when its last wave is done.
 
+    ``keep``: the caller (a task whose run just closed) runs the first of the runs due next
+    itself, in its own slot, instead of a new task: its id is returned, marked enqueued as
+    the others are (if the caller dies before claiming it, it is enqueued again once the
+    lease has passed, as a task the engine lost).
+
     Re-entrant calls (a task engine that runs the task at once, inside this call) are
-    folded into the outermost one, which repeats until nothing is left to enqueue.
-    ``enqueue(fleet, rollout_id, run_ids)`` hands runs to the task engine (``tasks``).
+    folded into the outermost one, which repeats until nothing is left to enqueue; they
+    keep nothing. ``enqueue(fleet, rollout_id, run_ids)`` hands runs to the task engine
+    (``tasks``).
     """
     if getattr(_local, "again", None) is not None:
         _local.again.add(rollout_id)
-        return
+        return None
     _local.again = {rollout_id}
+    kept = None
     try:
         while _local.again:
-            _advance_once(_local.again.pop(), enqueue)
+            taken = _advance_once(_local.again.pop(), enqueue, keep and kept is None)
+            kept = kept if taken is None else taken
     finally:
         _local.again = None
+    return kept
 
 
-def _advance_once(rollout_id: int, enqueue: Enqueue) -> None:
+def _advance_once(rollout_id: int, enqueue: Enqueue, keep: bool) -> int | None:
     with transaction.atomic():
         rollout = Rollout.objects.select_for_update().filter(pk=rollout_id).first()
         if rollout is None or rollout.state != Rollout.State.RUNNING:
-            return
+            return None
         fleet = get_fleet(rollout.fleet)
         ids = _next_runs(rollout, fleet)
-        if ids:
-            transaction.on_commit(lambda: enqueue(fleet, rollout_id, ids))
+        kept, rest = (ids[0], ids[1:]) if keep and ids else (None, ids)
+        if rest:
+            transaction.on_commit(lambda: enqueue(fleet, rollout_id, rest))
+    return kept
 
 
 def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:

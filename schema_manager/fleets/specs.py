@@ -29,6 +29,9 @@ FLEET_DEFAULTS: dict[str, Any] = {
     # The Django Tasks backend (a TASKS alias) and queue the target runs are enqueued on.
     "TASK_BACKEND": "default",
     "QUEUE": "default",
+    # Seconds a task keeps running the wave's next targets in its slot after its own (0:
+    # one target per task). Keep the engine's job timeout above this plus the longest run.
+    "TASK_SECONDS": 30.0,
     # Waves when the command names none: [{"name", "labels", "max_parallel", "on_error",
     # "max_failures"}]; a target goes to the first wave whose labels it has.
     "WAVES": [],
@@ -76,6 +79,10 @@ class Fleet:
     @property
     def queue(self) -> str:
         return str(self.config["QUEUE"])
+
+    @property
+    def task_seconds(self) -> float:
+        return float(self.config["TASK_SECONDS"])
 
     @property
     def waves(self) -> list[dict[str, Any]]:

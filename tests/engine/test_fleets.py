@@ -321,3 +321,42 @@ def test_a_claim_waits_while_its_server_has_the_cap_of_runs_going_and_a_lost_lea
         claims.close(first.pk, newer, TargetRun.State.FAILED, error="boom")
         first.refresh_from_db()
         assert (first.state, first.attempt, first.worker) == ("failed", 2, "w3")
+
+
+@contextmanager
+def dummy_tasks() -> Iterator[object]:
+    """A Tasks backend that only records what is enqueued (nothing runs by itself)."""
+    from django.test import override_settings
+    from django_tasks import task_backends
+
+    backends = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    with override_settings(TASKS=backends):
+        backend = task_backends["default"]
+        backend.clear()
+        yield backend
+
+
+@pytest.mark.parametrize(("seconds", "tasks"), [(30.0, 1), (0.0, 4)])
+def test_a_task_runs_the_waves_next_targets_in_its_slot_while_its_seconds_last(
+    plan, seconds, tasks
+):
+    from schema_manager.fleets.tasks import run_target_run
+
+    names = schema_names(4)
+    with (
+        tenant_schemas(names),
+        fleet_settings(schema_specs(names), TASK_SECONDS=seconds),
+        dummy_tasks() as backend,
+    ):
+        rollout = planner.plan_rollout("tenants", plan, waves=[WaveSpec("all", max_parallel=1)])
+        planner.start(rollout)
+        # Each task the engine was handed is run as a worker would run it.
+        ran = 0
+        while ran < len(backend.results):
+            result = backend.results[ran]
+            run_target_run.func(*result.args)
+            ran += 1
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.SUCCEEDED
+        assert set(states(rollout).values()) == {"succeeded"}
+        assert ran == tasks
