@@ -21,7 +21,7 @@ from .. import services
 from ..change_requests import eligibility, service
 from ..change_requests.gate import guards
 from ..change_requests.models import ChangeRequest
-from ..change_requests.policy import policy_for
+from ..change_requests.policy import fleet_scope, policy_for
 from ..conf import app_settings
 from ..exceptions import SchemaManagerError
 from ..models import Migration
@@ -165,7 +165,8 @@ class ChangeRequestAdmin(admin.ModelAdmin):
         policy = policy_for(obj.environment)
         problem = eligibility.decision_problem(obj, user, policy)
         deciding = obj.state in (ChangeRequest.State.SUBMITTED, ChangeRequest.State.APPROVED)
-        target = resolve(obj.environment)
+        # A fleet's request (every target of it) runs as a rollout, not from this page.
+        target = None if fleet_scope(obj.environment) else resolve(obj.environment)
         runnable = obj.state in (ChangeRequest.State.APPROVED, ChangeRequest.State.SCHEDULED)
         context: dict[str, Any] = {
             "cr": obj,
@@ -173,7 +174,7 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             "snapshot": obj.snapshot.get("migrations", []),
             "decisions": list(obj.approvals.select_related("user")),
             "policy": policy,
-            "protected": policy is not None or target.is_protected,
+            "protected": policy is not None or (target is not None and target.is_protected),
             "counted": len(eligibility.counted(obj, policy)),
             "required": policy.required if policy else 1,
             "may_submit": obj.state == ChangeRequest.State.DRAFT and user.pk == obj.author_id,
@@ -184,7 +185,9 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             "may_review": obj.break_glass
             and obj.reviewed_at is None
             and user.has_perm(service.REVIEW_PERMISSION),
-            "may_execute": runnable and may_operate(user, obj.operation, target),
+            "may_execute": runnable
+            and target is not None
+            and may_operate(user, obj.operation, target),
             "act_url": reverse("admin:schema_manager_changerequest_act", args=[obj.pk]),
             "overdue": obj.break_glass and obj in service.overdue_reviews(),
         }
@@ -235,6 +238,12 @@ class ChangeRequestAdmin(admin.ModelAdmin):
 
     def _execute(self, request: HttpRequest, obj: ChangeRequest) -> str:
         user = request.user
+        fleet = fleet_scope(obj.environment)
+        if fleet is not None:
+            raise SchemaManagerError(
+                f"{obj.label} is for every target of fleet {fleet!r}: roll it out with "
+                f"apply_schema_migration --fleet {fleet} --change-request {obj.pk}."
+            )
         target = resolve(obj.environment)
         if not may_operate(user, obj.operation, target):
             raise SchemaManagerError(

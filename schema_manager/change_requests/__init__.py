@@ -3,6 +3,6 @@ windows, break-glass runs, notifications and evidence.
 
 ``models`` holds the tables; ``policy`` reads ``SCHEMA_MANAGER["APPROVALS"]``; ``gate`` is what
 the service layer asks before an apply or rollback in a protected environment; ``service`` is
-the workflow (create, submit, decide, cancel, review); ``windows``, ``outbox`` and
-``evidence`` do one job each.
+the workflow (create, submit, decide, cancel, review); ``rollouts`` runs a fleet's rollout
+under a request; ``windows``, ``outbox`` and ``evidence`` do one job each.
 """

@@ -24,7 +24,7 @@ from ..security import get_logger
 from . import eligibility, outbox
 from .clock import now
 from .models import ChangeRequest, PinnedMigration, find
-from .policy import ApprovalPolicy, policy_for
+from .policy import ApprovalPolicy, covers, fleet_scope, policy_for
 
 logger = get_logger("schema_manager.change_requests")
 
@@ -66,14 +66,17 @@ def admit(
     if change_request is None:
         if policy is None:
             return Admission(None, confirmed)
+        scope = policy.environment
         raise ChangeRequestError(
-            f"{environment} requires an approved change request to {operation} "
+            f"{scope} requires an approved change request to {operation} "
             f"{', '.join(ids) or 'migrations'}: open one (schema_change_request create, or "
-            "the admin's Change requests) and pass its number (--change-request), or run a "
-            "break-glass change."
+            "the admin's Change requests) and pass its number (--change-request)"
+            + (", or run a break-glass change." if fleet_scope(scope) is None else ".")
         )
     request = find(change_request)
-    _check_request(request, policy, operation, environment, list(ids), executor)
+    # A target of a fleet whose rollout runs under the request (started when it was planned).
+    target_run = request.environment != environment and covers(request.environment, environment)
+    _check_request(request, policy, operation, environment, list(ids), executor, target_run)
     pinned = {pin.migration_id: pin for pin in request.pins.all()}
     for migration in migrations:
         now_checksum = migration_checksum(migration.sql)
@@ -93,6 +96,8 @@ def admit(
                 f"{seen.rollback}, but {request.label} approved SQL {shown[mid].sql} and "
                 f"rollback {shown[mid].rollback}; nothing ran."
             )
+    if target_run:
+        return Admission(None, shown)  # the rollout's end finishes the request
     _start(request, executor)
     return Admission(request, shown)
 
@@ -159,24 +164,31 @@ def _check_request(
     environment: str,
     ids: list[str],
     executor: str,
+    target_run: bool = False,
 ) -> None:
     label = request.label
-    if request.environment != environment or request.operation != operation:
+    if not covers(request.environment, environment) or request.operation != operation:
         raise ChangeRequestError(
             f"{label} is to {request.operation} in {request.environment}, not to {operation} "
             f"in {environment}."
         )
     pinned = request.pinned_ids()
-    if ids != pinned:
+    # A fleet's target runs what it lacks of the plan: the pinned ids, in order, less some.
+    if ids != pinned and not (target_run and ids and _in_order(ids, pinned)):
         raise ChangeRequestError(
             f"{label} covers {', '.join(pinned)} in that order; this run has "
             f"{', '.join(ids) or 'nothing'}."
         )
-    if request.state not in RUNNABLE:
+    if target_run and request.state != ChangeRequest.State.EXECUTING:
+        raise ChangeRequestError(
+            f"{label} is {request.state}, not running a rollout; {environment} was not changed."
+        )
+    if not target_run and request.state not in RUNNABLE:
         why = f" ({request.void_reason})" if request.void_reason else ""
         raise ChangeRequestError(f"{label} is {request.state}{why}, not approved; nothing ran.")
     moment = now()
-    if request.expires_at is not None and moment >= request.expires_at:
+    # A rollout's targets run under the approval it started with (expiry checked then).
+    if not target_run and request.expires_at is not None and moment >= request.expires_at:
         ChangeRequest.objects.filter(pk=request.pk).update(state=ChangeRequest.State.EXPIRED)
         raise ChangeRequestError(
             f"{label}'s approval expired at {request.expires_at:%Y-%m-%d %H:%M} UTC; submit a "
@@ -196,6 +208,11 @@ def _check_request(
         )
     if policy is not None and not policy.in_window(moment):
         opening = policy.next_opening(moment)
+        if target_run:
+            raise ChangeRequestError(
+                f"{environment} was not changed: the maintenance window of {label} closed; "
+                f"resume the rollout when it opens ({opening:%Y-%m-%d %H:%M} UTC)."
+            )
         ChangeRequest.objects.filter(pk=request.pk, state=ChangeRequest.State.APPROVED).update(
             state=ChangeRequest.State.SCHEDULED
         )
@@ -204,6 +221,12 @@ def _check_request(
             f"scheduled and runs when the window opens ({opening:%Y-%m-%d %H:%M} UTC) with "
             "run_scheduled_change_requests."
         )
+
+
+def _in_order(ids: list[str], pinned: list[str]) -> bool:
+    """Whether ``ids`` are some of ``pinned``, in the same order."""
+    rest = iter(pinned)
+    return all(mid in rest for mid in ids)
 
 
 def _start(request: ChangeRequest, executor: str) -> None:

@@ -4,6 +4,8 @@ now, and the snapshot of what reviewers see (findings, rehearsal, rollbacks, dif
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +14,14 @@ from django.apps import apps
 from .. import rollback_choice, services
 from ..checksums import migration_checksum
 from ..exceptions import ChangeRequestError
+from ..fleets.connections import opened
+from ..fleets.specs import get_fleet
 from ..models import Migration, VersionRecord
 from ..results import ValidationResult
-from ..targets import Target
+from ..targets import Target, resolve
 from ..workspace import executor_for
 from .clock import now
+from .policy import fleet_scope
 
 
 @dataclass
@@ -47,6 +52,23 @@ def catalogue(ids: list[str]) -> list[Migration]:
     if len(set(ids)) != len(ids):
         raise ChangeRequestError("A change request names each migration once.")
     return [found[mid] for mid in ids]
+
+
+@contextmanager
+def target_of(environment: str) -> Iterator[Target]:
+    """The target a request is pinned on: its environment's or, for a fleet's every target
+    (``"tenants:*"``), the fleet's first, opened for the pinning. Each target of the rollout
+    compares its own scripts with those pinned when it runs."""
+    name = fleet_scope(environment)
+    if name is None:
+        yield resolve(environment)
+        return
+    fleet = get_fleet(name)
+    specs = fleet.targets()
+    if not specs:
+        raise ChangeRequestError(f"Fleet {name!r} has no target to pin {environment} on.")
+    with opened(fleet, specs[0]) as target:
+        yield target
 
 
 def pin_apply(target: Target, ids: list[str], *, rehearse: bool) -> tuple[list[Pin], dict]:

@@ -1,7 +1,9 @@
 """The approval policy of each environment, read from ``SCHEMA_MANAGER["APPROVALS"]``.
 
 An environment without an entry has no policy: applies and rollbacks there need no change
-request (the integration guide's direct apply to production works by default).
+request (the integration guide's direct apply to production works by default). The key
+``"<fleet>:*"`` is the policy of every target of a fleet (their environments are
+``"<fleet>:<target key>"``): its requests name ``"<fleet>:*"`` and its rollouts run under them.
 """
 
 from __future__ import annotations
@@ -80,14 +82,34 @@ class ApprovalPolicy:
         return min(window.next_opening(after) for window in self.windows) if self.windows else after
 
 
+FLEET_SCOPE = ":*"
+
+
+def fleet_scope(environment: str) -> str | None:
+    """The fleet a request's environment covers whole (``"tenants:*"`` -> ``"tenants"``)."""
+    return environment[: -len(FLEET_SCOPE)] if environment.endswith(FLEET_SCOPE) else None
+
+
+def covers(scope: str, environment: str) -> bool:
+    """Whether a request for ``scope`` is one for ``environment``: the same environment, or
+    a fleet's every target and one of them."""
+    fleet = fleet_scope(scope)
+    return scope == environment or (fleet is not None and environment.startswith(f"{fleet}:"))
+
+
 def policy_for(environment: str) -> ApprovalPolicy | None:
-    """The environment's policy, or None where changes need no approval."""
-    raw = (app_settings.raw("APPROVALS") or {}).get(environment)
+    """The environment's policy (a fleet target's: its fleet's ``"<fleet>:*"``), or None
+    where changes need no approval."""
+    policies = app_settings.raw("APPROVALS") or {}
+    key = environment
+    if key not in policies and ":" in environment:
+        key = environment.split(":", 1)[0] + FLEET_SCOPE
+    raw = policies.get(key)
     if raw is None:
         return None
     values = {**POLICY_DEFAULTS, **raw}
     return ApprovalPolicy(
-        environment=environment,
+        environment=key,
         required=int(values["required"]),
         groups=tuple(values["groups"]),
         forbid_author=bool(values["forbid_author"]),
@@ -153,9 +175,13 @@ def problems() -> list[str]:
         return ["SCHEMA_MANAGER['APPROVALS'] must be a dict: environment -> policy."]
     found = []
     environments = app_settings.ENVIRONMENTS
+    fleets = app_settings.raw("FLEETS") or {}
     for environment, entry in raw.items():
         where = f"SCHEMA_MANAGER['APPROVALS'][{environment!r}]"
-        if environment not in environments:
+        fleet = fleet_scope(str(environment))
+        if fleet is not None and fleet not in fleets:
+            found.append(f"{where} names no fleet of SCHEMA_MANAGER['FLEETS'].")
+        elif fleet is None and environment not in environments:
             found.append(f"{where} names an environment that is not configured.")
         if not isinstance(entry, dict):
             found.append(f"{where} must be a dict.")

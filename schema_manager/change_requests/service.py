@@ -10,11 +10,12 @@ from typing import Any
 from django.db import transaction
 
 from ..exceptions import ChangeRequestError
+from ..fleets.specs import get_fleet
 from ..targets import resolve
 from . import eligibility, outbox, pins
 from .clock import now
 from .models import Approval, ChangeRequest, PinnedMigration, find
-from .policy import policy_for
+from .policy import fleet_scope, policy_for
 
 OPEN_STATES = (
     ChangeRequest.State.DRAFT,
@@ -47,9 +48,16 @@ def create(
 ) -> ChangeRequest:
     """A draft request for ``migration_ids`` in order (submitted at once with
     ``submit_now``)."""
-    target = resolve(environment)
     if operation not in ChangeRequest.Operation.values:
         raise ChangeRequestError(f"Unknown operation {operation!r}: apply or rollback.")
+    fleet = fleet_scope(environment or "")
+    if fleet is not None:
+        get_fleet(fleet)  # an unknown fleet is refused here
+        if operation != ChangeRequest.Operation.APPLY:
+            raise ChangeRequestError(
+                f"A request for {environment} applies (a fleet rolls out applies only)."
+            )
+    name = resolve(environment).environment if fleet is None else str(environment)
     if not migration_ids:
         raise ChangeRequestError("A change request needs at least one migration.")
     if not title.strip():
@@ -57,7 +65,7 @@ def create(
     pins.catalogue(migration_ids)
     with transaction.atomic():
         request = ChangeRequest.objects.create(
-            environment=target.environment,
+            environment=name,
             operation=operation,
             title=title.strip(),
             reason=reason,
@@ -78,15 +86,17 @@ def submit(request_id: int | str | ChangeRequest, user: Any) -> ChangeRequest:
         raise ChangeRequestError(f"Only the author of {request.label} can submit it.")
     if request.state != ChangeRequest.State.DRAFT:
         raise ChangeRequestError(f"{request.label} is {request.state}; only a draft is submitted.")
-    target = resolve(request.environment)
-    policy = policy_for(target.environment)
+    policy = policy_for(request.environment)
     ids = request.pinned_ids()
-    if request.operation == ChangeRequest.Operation.APPLY:
-        rehearse = bool(policy and policy.require_rehearsal)
-        pinned, snapshot = pins.pin_apply(target, ids, rehearse=rehearse)
-    else:
-        rehearse = False
-        pinned, snapshot = pins.pin_rollback(target, ids)
+    rehearse = bool(policy and policy.require_rehearsal)
+    with pins.target_of(request.environment) as target:
+        if request.operation == ChangeRequest.Operation.APPLY:
+            pinned, snapshot = pins.pin_apply(target, ids, rehearse=rehearse)
+        else:
+            rehearse = False
+            pinned, snapshot = pins.pin_rollback(target, ids)
+    if target.environment != request.environment:
+        snapshot["pinned_on"] = target.environment
     errors = [f"{m['id']}: {e}" for m in snapshot["migrations"] for e in m["errors"]]
     if errors:
         raise ChangeRequestError(f"{request.label} cannot be submitted: {errors[0]}")
@@ -96,7 +106,7 @@ def submit(request_id: int | str | ChangeRequest, user: Any) -> ChangeRequest:
         ]
         if unrehearsed:
             raise ChangeRequestError(
-                f"{request.label} cannot be submitted: {target.environment} requires a rehearsal "
+                f"{request.label} cannot be submitted: {request.environment} requires a rehearsal "
                 f"and {', '.join(unrehearsed)} could not be rehearsed on its engine."
             )
     with transaction.atomic():

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 
 from .. import services
 from ..exceptions import SchemaManagerError
+from ..fleets import planner
 from ..models import Migration
 from ..results import MigrationResult
 from . import outbox
 from .clock import now
 from .models import ChangeRequest, Notification
-from .policy import policy_for
+from .policy import fleet_scope, policy_for
 from .service import overdue_reviews
 
 
@@ -43,8 +44,18 @@ def run_due(executor: str) -> list[ScheduledRun]:
     for request in due():
         run = ScheduledRun(request)
         ids = request.pinned_ids()
+        fleet = fleet_scope(request.environment)
         try:
-            if request.operation == ChangeRequest.Operation.APPLY:
+            if fleet is not None:  # a fleet's request: its rollout, planned and started
+                found = Migration.objects.in_bulk(ids)
+                rollout = planner.plan_rollout(
+                    fleet,
+                    [found[mid] for mid in ids if mid in found],
+                    started_by=executor,
+                    change_request=str(request.pk),
+                )
+                planner.start(rollout)
+            elif request.operation == ChangeRequest.Operation.APPLY:
                 found = Migration.objects.in_bulk(ids)
                 run.results = services.apply(
                     [found[mid] for mid in ids if mid in found],

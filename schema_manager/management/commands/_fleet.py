@@ -44,6 +44,8 @@ def add_fleet_arguments(parser: Any) -> None:
 
 
 def apply_fleet(command: SchemaCommand, ids: list[str], options: dict[str, Any]) -> None:
+    if options.get("break_glass") is not None:
+        raise CommandError("--break-glass runs in one environment; a fleet takes --change-request.")
     plan = command.named_migrations(ids) if ids else whole_plan(command)
     waves = [_wave(text, options) for text in options["wave"]] or None
     shaped = any(options[name] is not None for name in ("parallel", "on_error", "max_failures"))
@@ -54,7 +56,8 @@ def apply_fleet(command: SchemaCommand, ids: list[str], options: dict[str, Any])
         plan,
         selector=planner.parse_labels(options["labels"]),
         waves=waves,
-        started_by=_who(),
+        # Who starts it: the gate keeps them from having approved it.
+        started_by=options.get("user") or _who(),
         change_request=options["change_request"] or "",
     )
     verbosity = options["verbosity"]

@@ -24,6 +24,11 @@ class Command(SchemaCommand):
         create = actions.add_parser("create", help="Open a request for migrations, in order.")
         create.add_argument("ids", nargs="+", metavar="ID")
         self.add_environment_argument(create)
+        create.add_argument(
+            "--fleet",
+            help="A request for every target of this fleet (APPROVALS['<fleet>:*']), rolled "
+            "out with apply_schema_migration --fleet … --change-request N.",
+        )
         create.add_argument("--title", required=True)
         create.add_argument("--reason", default="")
         create.add_argument("--operation", choices=["apply", "rollback"], default="apply")
@@ -59,8 +64,10 @@ class Command(SchemaCommand):
             return self._write([_payload(r) for r in requests], options, _lines(requests))
         if action == "create":
             self.named_migrations(options["ids"])  # new folders imported (a CI's request)
+            if options["fleet"] and options["environment"]:
+                raise CommandError("Give --environment or --fleet, not both.")
             request = service.create(
-                options["environment"],
+                f"{options['fleet']}:*" if options["fleet"] else options["environment"],
                 options["ids"],
                 author=user,
                 title=options["title"],
