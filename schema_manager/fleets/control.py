@@ -6,8 +6,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from ..change_requests import rollouts
 from ..exceptions import SchemaManagerError
 from . import tasks
+from .dispatch import run_outcomes
 from .models import Rollout, TargetRun, Wave
 
 State = Rollout.State
@@ -51,15 +53,19 @@ def retry_failed(rollout_id: int) -> Rollout:
 
 
 def cancel(rollout_id: int) -> Rollout:
-    """Queued runs are cancelled; runs in flight finish (a target is never stopped mid-plan)."""
+    """Queued runs are cancelled; runs in flight finish (a target is never stopped mid-plan).
+    A rollout stopped by failures is cancelled too: given up, it closes its change request."""
     with transaction.atomic():
-        rollout = _locked(rollout_id, {State.PLANNED, State.RUNNING, State.PAUSED})
+        rollout = _locked(
+            rollout_id, {State.PLANNED, State.RUNNING, State.PAUSED, State.PARTIALLY_FAILED}
+        )
         rollout.runs.filter(state=RunState.QUEUED).update(
             state=RunState.CANCELLED, finished_at=timezone.now()
         )
         rollout.state = State.CANCELLED
         rollout.finished_at = timezone.now()
         rollout.save(update_fields=["state", "finished_at"])
+        rollouts.ended(rollout.change_request, rollout.pk, State.CANCELLED, run_outcomes(rollout))
     return rollout
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from ..change_requests import rollouts
 from ..security import get_logger
 from .models import Rollout, TargetRun, Wave
 from .specs import Fleet, get_fleet
@@ -133,4 +134,11 @@ def _finish(rollout: Rollout, state: str) -> None:
     rollout.state = state
     rollout.finished_at = timezone.now()
     rollout.save(update_fields=["state", "finished_at"])
+    rollouts.ended(rollout.change_request, rollout.pk, state, run_outcomes(rollout))
     logger.info("Rollout %s of %s: %s.", rollout.pk, rollout.fleet, state)
+
+
+def run_outcomes(rollout: Rollout) -> list[dict]:
+    """Each target's run as the rollout's change request records it."""
+    fields = ("target_key", "environment", "state", "applied", "error")
+    return list(rollout.runs.order_by("position").values(*fields))

@@ -9,13 +9,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ..change_requests import rollouts
 from ..exceptions import SchemaManagerError
 from ..models import Migration
 from . import tasks
 from .connections import server_of
 from .fingerprints import up_to_date
 from .models import Rollout, TargetRun, Wave
-from .specs import TargetSpec, get_fleet
+from .specs import Fleet, TargetSpec, get_fleet
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,31 @@ def plan_rollout(
         raise SchemaManagerError(f"Fleet {fleet_name!r}: no target has labels {selector or {}}.")
     chosen = list(waves or [WaveSpec.of(wave) for wave in fleet.waves] or [WaveSpec("all")])
     placed = _place(specs, chosen)
+    # Where the fleet has an approval policy: the gate, once for the rollout (each target
+    # passes it again when it runs).
+    change_request = rollouts.admit(fleet.name, migrations, change_request, started_by)
+    try:
+        rollout = _create(fleet, migrations, chosen, placed, started_by, change_request)
+    except BaseException as exc:
+        rollouts.abandoned(change_request, f"{type(exc).__name__}: {exc}")
+        raise
+    # Targets that hold the plan already are skipped now, read in bulk (the fast path for a
+    # whole fleet); each run checks again when it runs, for targets that change meanwhile.
+    current = up_to_date(fleet, specs, [(m.id, m.checksum) for m in migrations])
+    rollout.runs.filter(target_key__in=current).update(
+        state=TargetRun.State.SKIPPED, finished_at=timezone.now()
+    )
+    return rollout
+
+
+def _create(
+    fleet: Fleet,
+    migrations: Sequence[Migration],
+    chosen: list[WaveSpec],
+    placed: list[list[TargetSpec]],
+    started_by: str,
+    change_request: str,
+) -> Rollout:
     with transaction.atomic():
         rollout = Rollout.objects.create(
             fleet=fleet.name,
@@ -88,12 +114,6 @@ def plan_rollout(
                 runs.append(_run(rollout, wave, position, spec, fleet.environment(spec.key)))
                 position += 1
             TargetRun.objects.bulk_create(runs, batch_size=500)
-    # Targets that hold the plan already are skipped now, read in bulk (the fast path for a
-    # whole fleet); each run checks again when it runs, for targets that change meanwhile.
-    current = up_to_date(fleet, specs, [(m.id, m.checksum) for m in migrations])
-    rollout.runs.filter(target_key__in=current).update(
-        state=TargetRun.State.SKIPPED, finished_at=timezone.now()
-    )
     return rollout
 
 

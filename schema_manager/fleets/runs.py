@@ -78,7 +78,11 @@ def _apply(fleet: Fleet, run: TargetRun, token: str) -> tuple[str, dict]:
             claims.start(run.pk, token)
             pending = _pending(plan, {name for name, _checksum in there or ()})
             results = services.apply(
-                pending, target.environment, applied_by=run.rollout.started_by or "fleet"
+                pending,
+                target.environment,
+                applied_by=run.rollout.started_by or "fleet",
+                # Each target passes the gate again (its policy is its fleet's).
+                change_request=run.rollout.change_request or None,
             )
     except (SchemaManagerError, DatabaseError) as exc:
         return State.FAILED, {"error": scrub(str(exc)), "applied": applied}
@@ -98,9 +102,10 @@ def _pending(plan: list[tuple[str, str]], applied: set[str]) -> list[Migration]:
     for migration_id, checksum in wanted:
         migration = found.get(migration_id)
         if migration is None or migration.checksum != checksum:
+            now = f"{migration.checksum} now" if migration is not None else "removed since"
             raise SchemaManagerError(
                 f"Migration {migration_id!r} is not in the catalogue as the rollout pinned it "
-                "(its SQL changed or it was removed); plan a new rollout."
+                f"(checksum {checksum} pinned, {now}); nothing ran: plan a new rollout."
             )
         pending.append(migration)
     return pending
