@@ -24,7 +24,7 @@ from ..security import get_logger
 from . import eligibility, outbox
 from .clock import now
 from .models import ChangeRequest, PinnedMigration, find
-from .policy import ApprovalPolicy, covers, fleet_scope, policy_for
+from .policy import ApprovalPolicy, covers, fleet_scope, policy_for, sharing_database
 
 logger = get_logger("schema_manager.change_requests")
 
@@ -65,6 +65,13 @@ def admit(
         return Admission(_break_glass(operation, environment, ids, break_glass), confirmed)
     if change_request is None:
         if policy is None:
+            shared = sharing_database(environment)
+            if shared is not None:
+                raise ChangeRequestError(
+                    f"{environment} is on the database of {shared}, which requires approved "
+                    f"change requests; nothing ran. Give its fleet a policy of its own "
+                    f"(SCHEMA_MANAGER['APPROVALS']['{environment.split(':', 1)[0]}:*'])."
+                )
             return Admission(None, confirmed)
         scope = policy.environment
         raise ChangeRequestError(

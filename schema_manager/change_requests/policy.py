@@ -12,7 +12,10 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections
+
 from ..conf import app_settings
+from ..targets import resolve
 
 # The keys an environment's policy may have, with their defaults.
 POLICY_DEFAULTS: dict[str, Any] = {
@@ -122,6 +125,24 @@ def policy_for(environment: str) -> ApprovalPolicy | None:
         windows=tuple(parse_window(window) for window in values["windows"]),
         break_glass_review_hours=float(values["break_glass_review_hours"]),
     )
+
+
+def sharing_database(environment: str) -> str | None:
+    """For a fleet's target without a policy: the guarded environment whose database it is
+    on (same engine, host, port and name), or None. A fleet over production's database needs
+    a policy of its own (``"<fleet>:*"``); it is not a way around production's."""
+    if environment in app_settings.ENVIRONMENTS or fleet_scope(environment) is not None:
+        return None
+    guarded = [key for key in (app_settings.raw("APPROVALS") or {}) if fleet_scope(key) is None]
+    if not guarded:
+        return None
+    mine = _database(resolve(environment).alias)
+    return next((key for key in guarded if _database(resolve(key).alias) == mine), None)
+
+
+def _database(alias: str) -> tuple[str, ...]:
+    config = connections[alias].settings_dict  # a fleet's target: not in DATABASES
+    return tuple(str(config.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME"))
 
 
 def parse_window(raw: Any) -> Window:

@@ -305,3 +305,24 @@ def test_a_rollout_outside_the_window_is_scheduled_and_started_when_it_opens(pla
         assert request.state == ChangeRequest.State.DONE
         for name in names:
             assert schema_ledger(name) == [(m.id, True) for m in plan]
+
+
+def test_a_fleet_on_a_guarded_environments_database_needs_a_policy_of_its_own(plan):
+    """Production's policy cannot be walked around by a fleet whose targets are on
+    production's database: each target is refused until the fleet has its own policy."""
+    with tenant_schemas(schema_names(2)) as names, fleet_settings(schema_specs(names)):
+        base = settings.SCHEMA_MANAGER["ENVIRONMENTS"]["development"]
+        assert base == "pg_development"  # the fleet's targets are on that database
+        approvals = {"development": {"required": 1}}
+        with override_settings(SCHEMA_MANAGER={**settings.SCHEMA_MANAGER, "APPROVALS": approvals}):
+            rollout = planner.plan_rollout("tenants", plan, started_by="ops")
+            planner.start(rollout)
+        rollout.refresh_from_db()
+        assert rollout.state == Rollout.State.PARTIALLY_FAILED, list(
+            rollout.runs.values_list("state", "error")
+        )
+        error = rollout.runs.filter(state="failed").first().error
+        assert "is on the database of development" in error
+        assert "APPROVALS']['tenants:*']" in error
+        for name in names:
+            assert ledger_or_nothing(name) == []
