@@ -6,7 +6,9 @@ edit racing the start of an approved run, made deterministic by a row lock the t
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -262,3 +264,58 @@ def test_an_edit_racing_the_start_of_the_approved_run_voids_nothing_that_ran(app
         assert request["state"] == "failed", app.log("apply")
         assert "already used with different SQL" in app.log("apply")
         assert production_ledger() == []
+
+
+class HeldHook(BaseHTTPRequestHandler):
+    """Holds every post until the test releases it, then answers 200."""
+
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).arrived.set()
+        type(self).release.wait(60)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_command_exits_without_waiting_for_a_held_webhook_and_the_message_is_not_lost(app):
+    HeldHook.arrived, HeldHook.release = threading.Event(), threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HeldHook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        app.env["SCHEMA_MANAGER_TEST_NOTIFICATIONS"] = json.dumps(
+            # An attempt may last longer than an exiting process waits (outbox.EXIT_WAIT).
+            {"WEBHOOKS": [url], "TIMEOUT": 6, "BACKOFF": 1}
+        )
+        app.submitted()  # returns, its process gone, while the hook holds the post
+        assert HeldHook.arrived.is_set()
+        [(attempts, status)] = app.db.execute(
+            "SELECT attempts, status FROM schema_manager_notification"
+        ).fetchall()
+        # The exiting process gave it up unfinished (a send that ran to its end, as when it
+        # was sent before the command returned, would count its timed-out attempt).
+        assert (attempts, status) == (0, "pending")
+        HeldHook.release.set()
+        # Claimed for 2 * TIMEOUT + 1 seconds by the attempt that never ended; then due.
+        deadline = time.monotonic() + 60
+        while app.db.execute(
+            "SELECT next_attempt_at > now() FROM schema_manager_notification"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        sent = app.manage("drain_change_notifications")
+        assert "1 notification(s) sent" in sent.stdout
+        [(attempts, status)] = app.db.execute(
+            "SELECT attempts, status FROM schema_manager_notification"
+        ).fetchall()
+        assert (attempts, status) == (1, "sent")
+    finally:
+        HeldHook.release.set()
+        server.shutdown()
+        server.server_close()
