@@ -12,6 +12,7 @@ class SchemaManagerConfig(AppConfig):
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .change_requests.voiding import migration_saved
+        from .fleets import checks as fleet_checks  # noqa: F401
         from .models import Migration
         from .prisma_schema import checks as prisma_checks  # noqa: F401
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.db.backends.signals import connection_created
 
@@ -360,3 +361,71 @@ def test_a_task_runs_the_waves_next_targets_in_its_slot_while_its_seconds_last(
         assert rollout.state == Rollout.State.SUCCEEDED
         assert set(states(rollout).values()) == {"succeeded"}
         assert ran == tasks
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "words"),
+    [
+        ({"TARGETS": "tests.fleet_support.fleet_targets"}, None, None),
+        ({}, "E701", "TARGETS is missing"),
+        ({"TARGETS": "tests.fleet_support.no_such_callable"}, "E701", "cannot be imported"),
+        ({"TARGETS": "tests.fleet_support.BASE_ALIAS"}, "E701", "must be a callable"),
+        ({"TARGETS": "tests.fleet_support.fleet_targets", "LEASE": 60}, "E701", "'LEASE'"),
+        (
+            {"TARGETS": "tests.fleet_support.fleet_targets", "MAX_CONNECTIONS_PER_SERVER": 0},
+            "E701",
+            "MAX_CONNECTIONS_PER_SERVER is 0",
+        ),
+        (
+            {"TARGETS": "tests.fleet_support.fleet_targets", "LEASE_SECONDS": "300"},
+            "E701",
+            "LEASE_SECONDS is '300'",
+        ),
+        (
+            {
+                "TARGETS": "tests.fleet_support.fleet_targets",
+                "WAVES": [{"name": "a", "on_error": "halt"}],
+            },
+            "E701",
+            "WAVES[0]: on_error is 'halt'",
+        ),
+        (
+            {"TARGETS": "tests.fleet_support.fleet_targets", "TASK_BACKEND": "celery"},
+            "E702",
+            "TASK_BACKEND 'celery' is not a backend of TASKS",
+        ),
+        (
+            {"TARGETS": "tests.fleet_support.fleet_targets", "QUEUE": "tenants"},
+            "E702",
+            "QUEUE 'tenants' is not among the queues",
+        ),
+    ],
+)
+def test_the_system_check_names_a_bad_fleet_setting(config, code, words):
+    from django.test import override_settings
+
+    from schema_manager.fleets.checks import check_fleets
+
+    with override_settings(
+        SCHEMA_MANAGER={**settings.SCHEMA_MANAGER, "FLEETS": {"tenants": config}}
+    ):
+        errors = check_fleets()
+    assert [error.id for error in errors] == ([f"schema_manager.{code}"] if code else [])
+    if words:
+        assert words in errors[0].msg
+        assert "SCHEMA_MANAGER['FLEETS']['tenants']" in errors[0].msg
+
+
+def test_the_system_check_names_a_task_backend_that_cannot_load():
+    from django.test import override_settings
+
+    from schema_manager.fleets.checks import check_fleets
+
+    fleets = {"tenants": {"TARGETS": "tests.fleet_support.fleet_targets"}}
+    with override_settings(
+        SCHEMA_MANAGER={**settings.SCHEMA_MANAGER, "FLEETS": fleets},
+        TASKS={"default": {"BACKEND": "no_such_module.Backend"}},
+    ):
+        errors = check_fleets()
+    assert [error.id for error in errors] == ["schema_manager.E702"]
+    assert "cannot be loaded" in errors[0].msg
