@@ -120,7 +120,8 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] |
 
 
 def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) -> list[str] | None:
-    found = catalog.columns(cursor, oid, name)
+    every = catalog.columns(cursor, oid)  # one read: the column, and whether it is the last
+    found = [column for column in every if column.name == name]
     if not found:
         return None
     column = found[0]
@@ -138,7 +139,7 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
         f"{quoted} of {table}: it comes back from its definition captured before the migration; "
         "the data it held does not come back."
     )
-    last = max(c.number for c in catalog.columns(cursor, oid))
+    last = max(c.number for c in every)
     if column.number != last:
         notes.append(
             f"{CAUTION_PREFIX} the column {quoted} comes back as the last column of {table} "

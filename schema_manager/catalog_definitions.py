@@ -11,19 +11,23 @@ from dataclasses import dataclass
 
 from .sql.names import render_part
 
-# A column as ``Column`` holds it; the capture's bulk read (``catalog_reads``) reads the same.
+# A column as ``Column`` holds it.
+# Scalar subqueries, not joins: the server plans this query each time it is sent, and a join
+# of six catalogs cost more to plan than the rows cost to read.
 COLUMN_FIELDS = """a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
-       CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
-            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+       (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+        WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum),
+       a.attidentity, a.attgenerated,
+       CASE WHEN a.attcollation <> (SELECT t.typcollation FROM pg_type t WHERE t.oid = a.atttypid)
+            AND a.attcollation <> 0
+            THEN (SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname)
+                  FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+                  WHERE co.oid = a.attcollation) END,
        a.attnum, col_description(a.attrelid, a.attnum),
-       pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname)"""
-COLUMN_SOURCE = """FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-LEFT JOIN pg_collation co ON co.oid = a.attcollation
-LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace"""
+       (SELECT pg_get_serial_sequence(quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+                                      a.attname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = a.attrelid)"""
+COLUMN_SOURCE = "FROM pg_attribute a"
 _COLUMNS = f"""
 SELECT {COLUMN_FIELDS}
 {COLUMN_SOURCE}
