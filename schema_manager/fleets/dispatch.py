@@ -74,10 +74,11 @@ def _advance_once(rollout_id: int, enqueue: Enqueue, keep: bool) -> int | None:
 
 def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:
     now = timezone.now()
+    lease = timedelta(seconds=fleet.lease_seconds)
     for wave in rollout.waves.exclude(state=Wave.State.DONE).order_by("position"):
         runs = wave.runs.all()
-        counts = dict(runs.values_list("state").annotate(n=Count("pk")).order_by())
-        in_flight = sum(counts.get(state, 0) for state in TargetRun.ACTIVE)
+        counts = _counts(runs, now, lease)
+        in_flight = sum(counts[state] for state in TargetRun.ACTIVE)
         if wave.state != Wave.State.STOPPED and _failures_reached(wave, counts):
             wave.state = Wave.State.STOPPED
             wave.save(update_fields=["state"])
@@ -86,43 +87,59 @@ def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:
             if not in_flight:  # in-flight runs finish; nothing else starts
                 _finish(rollout, Rollout.State.PARTIALLY_FAILED)
             return []
-        if not in_flight and not counts.get(State.QUEUED):
+        if not in_flight and not counts[State.QUEUED]:
             wave.state = Wave.State.DONE
             wave.save(update_fields=["state"])
             continue
         if wave.state == Wave.State.PENDING:
             wave.state = Wave.State.RUNNING
             wave.save(update_fields=["state"])
-        return _fill(wave, runs, fleet, now)
+        return _fill(wave, runs, counts, now, lease)
     failed = rollout.runs.filter(state=State.FAILED).exists()
     _finish(rollout, Rollout.State.PARTIALLY_FAILED if failed else Rollout.State.SUCCEEDED)
     return []
 
 
+def _due(now: datetime, lease: timedelta) -> Q:
+    """Runs to enqueue again: an active run whose lease expired since it was last enqueued
+    (its worker died), and a queued one whose task never came (lost by the engine)."""
+    return Q(state__in=TargetRun.ACTIVE, lease_expires_at__lt=now) & Q(
+        enqueued_at__lt=F("lease_expires_at")
+    ) | Q(state=State.QUEUED, enqueued_at__lt=now - lease)
+
+
+# Runs that hold one of the wave's max_parallel slots: active, or handed to the engine.
+BUSY = Q(state__in=TargetRun.ACTIVE) | Q(state=State.QUEUED, enqueued_at__isnull=False)
+
+
+def _counts(runs: QuerySet[TargetRun], now: datetime, lease: timedelta) -> dict[str, int]:
+    """The wave's runs per state, and how many are busy and due, in one query (the
+    scheduler runs after every target)."""
+    return runs.aggregate(
+        **{state: Count("pk", filter=Q(state=state)) for state in State.values},
+        busy=Count("pk", filter=BUSY),
+        due=Count("pk", filter=_due(now, lease)),
+    )
+
+
 def _failures_reached(wave: Wave, counts: dict[str, int]) -> bool:
-    failures = counts.get(State.FAILED, 0) - wave.failures_forgiven
+    failures = counts[State.FAILED] - wave.failures_forgiven
     return wave.on_error == Wave.OnError.STOP and failures >= max(wave.max_failures, 1)
 
 
-def _fill(wave: Wave, runs: QuerySet[TargetRun], fleet: Fleet, now: datetime) -> list[int]:
-    lease = timedelta(seconds=fleet.lease_seconds)
-    # Enqueued again: an active run whose lease expired since it was last enqueued (its
-    # worker died), and a queued one whose task never came (lost by the engine).
-    due = list(
-        runs.filter(
-            Q(state__in=TargetRun.ACTIVE, lease_expires_at__lt=now)
-            & Q(enqueued_at__lt=F("lease_expires_at"))
-            | Q(state=State.QUEUED, enqueued_at__lt=now - lease)
-        ).values_list("pk", flat=True)
-    )
-    busy = runs.filter(
-        Q(state__in=TargetRun.ACTIVE) | Q(state=State.QUEUED, enqueued_at__isnull=False)
-    ).count()
-    free = max(wave.max_parallel - busy, 0)
-    fresh = list(
-        runs.filter(state=State.QUEUED, enqueued_at__isnull=True)
-        .order_by("position")
-        .values_list("pk", flat=True)[:free]
+def _fill(
+    wave: Wave, runs: QuerySet[TargetRun], counts: dict[str, int], now: datetime, lease: timedelta
+) -> list[int]:
+    due = list(runs.filter(_due(now, lease)).values_list("pk", flat=True)) if counts["due"] else []
+    free = max(wave.max_parallel - counts["busy"], 0)
+    fresh = (
+        list(
+            runs.filter(state=State.QUEUED, enqueued_at__isnull=True)
+            .order_by("position")
+            .values_list("pk", flat=True)[:free]
+        )
+        if free
+        else []
     )
     ids = due + fresh
     if ids:

@@ -429,3 +429,28 @@ def test_the_system_check_names_a_task_backend_that_cannot_load():
         errors = check_fleets()
     assert [error.id for error in errors] == ["schema_manager.E702"]
     assert "cannot be loaded" in errors[0].msg
+
+
+def test_the_scheduler_reads_a_waves_state_in_one_query(plan):
+    """It runs after every target: the rollout, its waves, one aggregate of the wave's runs,
+    then the runs to hand out only if a slot is free."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schema_manager.fleets import dispatch
+
+    names = schema_names(4)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)), dummy_tasks() as backend:
+        rollout = planner.plan_rollout("tenants", plan, waves=[WaveSpec("all", max_parallel=2)])
+        planner.start(rollout)
+        assert len(backend.results) == 2
+        with CaptureQueriesContext(connection) as full:
+            assert dispatch.advance(rollout.pk, lambda *args: None, keep=True) is None
+        TargetRun.objects.filter(pk=backend.results[0].args[1]).update(state="succeeded")
+        with CaptureQueriesContext(connection) as one_free:
+            kept = dispatch.advance(rollout.pk, lambda *args: None, keep=True)
+    assert kept == rollout.runs.get(position=2).pk
+    # BEGIN and COMMIT included.
+    assert len(full.captured_queries) == 5, [q["sql"] for q in full.captured_queries]
+    # + the free slot's next run, and marking it enqueued.
+    assert len(one_free.captured_queries) == 7, [q["sql"] for q in one_free.captured_queries]
