@@ -178,10 +178,36 @@ def _mysql(cursor: Any, name: QualifiedName) -> TableInfo | None:
         "WHERE table_schema = DATABASE() AND view_definition LIKE %s",
         [table, table, f"%`{table}`%"],
     )
+    # Each column as SHOW CREATE TABLE defines it (type, nullability, default, comment): a
+    # dropped column comes back as it was.
+    cursor.execute(f"SHOW CREATE TABLE `{table.replace('`', '``')}`")
+    definitions = _my_definitions(cursor.fetchone()[1])
     return TableInfo(
         table,
         None,
-        tuple(Column(n, t, bool(nn), d) for n, t, nn, d, _ in columns),
+        tuple(
+            Column(
+                n, definitions.get(n.lower(), t), bool(nn), None if n.lower() in definitions else d
+            )
+            for n, t, nn, d, _ in columns
+        ),
         tuple(row[0] for row in key),
         _unmovable([row[0] for row in dependents]),
     )
+
+
+def _my_definitions(create: str) -> dict[str, str]:
+    """Each column's definition after its name in a SHOW CREATE TABLE, by lower-cased name."""
+    found = {}
+    for line in create.splitlines()[1:]:
+        line = line.strip().rstrip(",")
+        if not line.startswith("`"):
+            continue  # keys and constraints
+        end = 1
+        while True:
+            end = line.index("`", end)
+            if line[end + 1 : end + 2] != "`":
+                break
+            end += 2
+        found[line[1:end].replace("``", "`").lower()] = line[end + 1 :].strip()
+    return found

@@ -10,9 +10,10 @@ from django.db import DatabaseError, connections, transaction
 from ..conf import app_settings
 from ..models import Migration
 from ..security import get_logger
-from ..sql import Finding, parse_directives
+from ..sql import Finding, parse_directives, parse_statements
 from ..sql.archive_plan import ArchivePlan, ArchiveStep, tables_named
 from ..sql.archive_steps import plan_archive
+from ..sql.transactional import controls_transactions
 from ..targets import Target
 from .catalog import read_tables
 
@@ -51,11 +52,8 @@ def prepare(
     plan = plan_archive(migration.sql, vendor, migration.id, tables)
     accepts = parse_directives(migration.sql).accept_data_loss
     prepared = Prepared(plan)
-    if plan.steps and (stepwise or vendor == "mysql"):
-        plan.gaps.append(
-            "statements that run outside one transaction (MySQL/MariaDB, no-transaction "
-            "scripts) are not archived yet"
-        )
+    if plan.steps and (apart := _runs_apart(migration, target, stepwise)):
+        plan.gaps.append(apart)
         plan.steps.clear()
     for gap in plan.gaps:
         prepared.findings.append(_gap(gap, target, accepts))
@@ -65,6 +63,25 @@ def prepare(
     _estimate(prepared, target)
     _bound(prepared, target, accepts, allow_destructive)
     return prepared
+
+
+def _runs_apart(migration: Migration, target: Target, stepwise: bool) -> str | None:
+    """Why the script's statements run where its archive cannot follow them, if they do."""
+    if controls_transactions(parse_statements(migration.sql, target.vendor)):
+        return "scripts with their own BEGIN / COMMIT are not archived"
+    if target.vendor == "mysql":
+        if not getattr(connections[target.alias], "mysql_is_mariadb", False):
+            return (
+                "MySQL is not archived (MariaDB is): an interrupted archive is put back with "
+                "ADD COLUMN IF NOT EXISTS and RENAME TABLE IF EXISTS, which MySQL lacks"
+            )
+        return None  # statement by statement, each capture in its statement's step
+    if stepwise:
+        return (
+            "statements that run outside one transaction (no-transaction scripts, statements "
+            "that refuse one) are not archived on PostgreSQL and SQLite"
+        )
+    return None
 
 
 def _refused(target: Target, why: str) -> Prepared:

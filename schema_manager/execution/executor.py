@@ -30,7 +30,7 @@ from ..sql import Statement, parse_statements
 from ..sql.analysis import Analysis
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
 from ..sql.transactional import atomicity, controls_transactions, may_control_transactions
-from .archive_capture import Archive, with_archive
+from .archive_capture import Archive, archives_apart, refuse_after_recovery, with_archive
 from .attempts import record_failed_attempt, record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
@@ -84,7 +84,7 @@ class MigrationExecutor:
         outcome = Outcome(success=False, started_at=utc_now())
         if not fake:  # a fake runs nothing: one atomic ledger insert on every engine
             how = analysis.atomicity if analysis else atomicity(sql, self.backend.engine)
-            outcome.stepwise = how.stepwise
+            outcome.stepwise = how.stepwise or archives_apart(archive, self.backend.vendor)
             outcome.own_transactions = may_control_transactions(sql) and controls_transactions(
                 self._statements(sql)
             )
@@ -105,9 +105,11 @@ class MigrationExecutor:
                 finally:  # its timeouts were set for the session
                     self._reset_timeouts()
             elif outcome.stepwise:
+                refuse_after_recovery(archive, outcome, migration_id)
                 try:
+                    statements = every_statement()
                     self.stepwise.apply(
-                        migration_id, checksum, every_statement(), outcome, self._begin_locked
+                        migration_id, checksum, statements, outcome, self._begin_locked, archive
                     )
                 finally:  # its timeouts were set for the session
                     self._reset_timeouts()

@@ -17,6 +17,7 @@ from ..ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, Led
 from ..security import get_logger
 from ..sql import Statement
 from . import journal
+from .archive_capture import Archive, StepCapture
 from .attempts import commit_unfinished_row
 from .compensation import (
     Step,
@@ -52,6 +53,7 @@ class StepwiseRun:
         statements: list[Statement],
         outcome: Outcome,
         begin_locked: Callable[..., None],
+        archive: Archive | None = None,
     ) -> None:
         """Commit the attempt's ledger row (unless the migration is applied already), then
         ``run`` it; ``begin_locked`` starts the row's transaction as the executor's do."""
@@ -68,21 +70,46 @@ class StepwiseRun:
             logs=journal.encode({}),
         ):
             return
-        self.run(migration_id, statements, outcome)
+        self.run(migration_id, statements, outcome, archive)
 
-    def run(self, migration_id: str, statements: list[Statement], outcome: Outcome) -> None:
+    def run(
+        self,
+        migration_id: str,
+        statements: list[Statement],
+        outcome: Outcome,
+        archive: Archive | None = None,
+    ) -> None:
         """Run the attempt whose ledger row ``outcome.ledger_id`` is committed; finish the row,
-        or on a failure compensate what ran and close it."""
+        or on a failure compensate what ran and close it. ``archive`` (MariaDB): each
+        statement's capture in its step (``archive_capture.StepCapture``)."""
         entries: journal.Entries = {}
         completed: list[Step] = []
         step: Step | None = None
         try:
             for count, statement in enumerate(statements, start=1):
-                step = self._read_step(statement, count, entries, outcome.ledger_id)
-                record = partial(self.ledger.set_progress, outcome.ledger_id, count)
-                self.transport.run_one(
-                    statement, outcome, then=record, before_retry=partial(self._clean_up, step)
+                vendor = self.backend.vendor
+                capture = StepCapture.of(archive, statement, vendor) if archive else None
+                if capture is not None:
+                    capture.prepare(self.connection)
+                step = self._read_step(
+                    statement,
+                    count,
+                    entries,
+                    outcome.ledger_id,
+                    capture.restore if capture else None,
                 )
+                record = partial(self.ledger.set_progress, outcome.ledger_id, count)
+                if capture is None:
+                    self.transport.run_one(
+                        statement, outcome, then=record, before_retry=partial(self._clean_up, step)
+                    )
+                else:
+                    with capture.transaction(self.connection):
+                        for position, sent in enumerate(capture.run, start=1):
+                            if sent is not statement:  # a dropped table's move
+                                crash_point(f"archive-{sent.index + 1}")
+                            final = position == len(capture.run)  # counted with the last one
+                            self.transport.run_one(sent, outcome, then=record if final else None)
                 completed.append(step)
                 step = None
                 crash_point(f"after-step-{len(completed)}")
@@ -95,13 +122,21 @@ class StepwiseRun:
             self._compensate(outcome, completed, self._may_have_acted(step))
 
     def _read_step(
-        self, statement: Statement, count: int, entries: journal.Entries, row_id: str
+        self,
+        statement: Statement,
+        count: int,
+        entries: journal.Entries,
+        row_id: str,
+        archived: tuple[str, ...] | None = None,
     ) -> Step:
         """Read from the catalogue what ``statement`` would create or drop, or what it alters
         in place and how to put that back, and journal it (before it runs) where a crash could
-        otherwise leave its effect unknown."""
-        footprint, restore, vendor = None, None, self.backend.vendor
-        if targets_of(statement, vendor) is not None:
+        otherwise leave its effect unknown. ``archived``: what puts back what it removes from
+        its archive, journaled instead."""
+        footprint, restore, vendor = None, archived, self.backend.vendor
+        if restore is not None:
+            pass
+        elif targets_of(statement, vendor) is not None:
             with self.connection.cursor() as cursor:
                 footprint = probe(cursor, statement, vendor)
         elif alters_in_place(statement):

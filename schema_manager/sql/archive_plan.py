@@ -105,6 +105,27 @@ class ArchivePlan:
         ]
         return lines, any(step.replaces for step in steps)
 
+    def compensation(self, statement: Statement) -> tuple[str, ...] | None:
+        """MySQL/MariaDB, statement by statement: what puts back what ``statement`` removed
+        from its archive, right whether or not it ran (``IF [NOT] EXISTS``), for a failed or
+        interrupted apply's compensation; None if it is not archived."""
+        steps = self.steps_of(statement.index)
+        if not steps:
+            return None
+        lines = [line for step in reversed(steps) for line in (*step.inverse, *step.restore)]
+        return tuple(_whether_or_not_it_ran(line) for line in lines)
+
+
+def _whether_or_not_it_ran(line: str) -> str:
+    for plain, guarded in (
+        ("RENAME TABLE ", "RENAME TABLE IF EXISTS "),
+        ("DROP TABLE ", "DROP TABLE IF EXISTS "),
+        (" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS "),
+    ):
+        if plain in line and guarded not in line:
+            return line.replace(plain, guarded, 1)
+    return line
+
 
 def table_key(name: QualifiedName, dialect: str) -> str:
     """How the target tells tables apart: PostgreSQL folds bare names to lower case, the

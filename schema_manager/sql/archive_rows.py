@@ -75,7 +75,7 @@ def keep_rows(
     else:  # a TRUNCATE's lock first: nothing changes between the copy and the statement
         capture = [
             *sql.lock_table(rendered, walk.dialect),
-            sql.copy_rows(archive, rendered, columns, walk.dialect, target.source, target.rows),
+            *sql.copy_lines(archive, rendered, columns, walk.dialect, target.source, target.rows),
         ]
     walk.plan.steps.append(
         step(
@@ -124,10 +124,10 @@ def keep_pre_image(
             kind="pre-image",
             table=rendered,
             archive=archive,
-            capture=(  # the rows copied stay as copied until the UPDATE has run
-                sql.copy_rows(
+            capture=tuple(  # the rows copied stay as copied until the UPDATE has run
+                sql.copy_lines(
                     archive, rendered, copied, walk.dialect, target.source, target.rows, True
-                ),
+                )
             ),
             restore=(
                 sql.update_back(rendered, archive, [o for _, o in key], names, walk.dialect),

@@ -73,6 +73,30 @@ def copy_rows(
     return sql + (" FOR UPDATE;" if lock_rows and dialect == "postgresql" else ";")
 
 
+def copy_lines(
+    archive: str,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    dialect: str,
+    source: str = "",
+    where: str = "",
+    lock_rows: bool = False,
+) -> list[str]:
+    """``copy_rows``; on MySQL/MariaDB, where ``CREATE TABLE … AS SELECT`` commits by itself,
+    the empty archive (dropping one a dead attempt left) and then the copy, an ``INSERT`` that
+    commits with the statement it archives (a DELETE or UPDATE) or by itself before it."""
+    if dialect != "mysql":
+        return [copy_rows(archive, table, columns, dialect, source, where, lock_rows)]
+    listed = _columns(columns, dialect)
+    condition = f" WHERE {where}" if where else ""
+    return [
+        f"DROP TABLE IF EXISTS {archive};",
+        f"CREATE TABLE {archive} AS SELECT {listed} FROM {source or table} LIMIT 0;",
+        f"INSERT INTO {archive} SELECT {listed} FROM {source or table}{condition}"
+        + (" FOR UPDATE;" if lock_rows else ";"),
+    ]
+
+
 def lock_table(table: str, dialect: str) -> list[str]:
     """PostgreSQL: the lock the statement takes anyway (ALTER, TRUNCATE), taken before the
     copy so that nothing changes between the copy and the statement."""

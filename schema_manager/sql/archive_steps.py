@@ -270,12 +270,10 @@ def _column(
             # The ALTER's own lock first: the values copied are the values it drops or converts.
             capture=(
                 *sql.lock_table(rendered, walk.dialect),
-                sql.copy_rows(archive, rendered, [*key, (current, original)], walk.dialect),
+                *sql.copy_lines(archive, rendered, [*key, (current, original)], walk.dialect),
             ),
             inverse=inverse,
-            inverse_complete=(only_drops and walk.dialect != "mysql")
-            if dropped
-            else walk.dialect == "postgresql",
+            inverse_complete=only_drops if dropped else walk.dialect == "postgresql",
             restore=tuple(restore),
             estimate=sql.estimate(rendered, [k for k, _ in key] + [current], walk.dialect),
             note=(
