@@ -62,8 +62,8 @@ def validate(
     by_id: dict[str, list[LedgerRow]] = {}
     for row in rows:
         by_id.setdefault(row.migration_name, []).append(row)
-    known = KnownMigrations.read([migration.id for migration in plan])
     checksums = [migration_checksum(migration.sql) for migration in plan]
+    known = KnownMigrations.read([migration.id for migration in plan], checksums)
     analyses = Analyses.read(target, checksums)
     validations = []
     for migration, checksum in zip(plan, checksums, strict=True):

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from django.db.models import Q, QuerySet
+
 from . import rollback_choice
 from .analyses import Analyses
 from .archive.planning import Prepared, annotate, prepare
@@ -35,24 +37,34 @@ class KnownMigrations:
     applied: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, migration_ids: Iterable[str]) -> KnownMigrations:
+    def read(
+        cls, migration_ids: Iterable[str], checksums: Iterable[str] | None = None
+    ) -> KnownMigrations:
+        """``checksums`` (one per id, in order: the SQL each will be validated with): history
+        is read only where some environment recorded the id applied with another checksum,
+        the only histories a duplicate finding can come from. Without it, in every
+        environment, whose records grow with each tenant of a fleet."""
         known = cls()
-        for chunk in id_chunks(migration_id for migration_id in migration_ids if migration_id):
+        ids = list(migration_ids)
+        wanted: dict[str, set[str]] = {}
+        for migration_id, checksum in zip(ids, checksums or (), strict=False):
+            wanted.setdefault(migration_id, set()).add(checksum)
+        for chunk in id_chunks(migration_id for migration_id in ids if migration_id):
             entries = Migration.objects.filter(pk__in=chunk)
             for migration_id, *entry in entries.values_list(
                 "id", "checksum", "name", "rollback_sql"
             ):
                 known.stored[migration_id] = Stored(*entry)
-            records = (
-                VersionRecord.objects.filter(
-                    migration_id__in=chunk,
-                    status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
-                )
-                .order_by("-recorded_at", "-id")
-                .values_list("migration_id", "environment", "status", "checksum")
+            records: QuerySet[VersionRecord] = VersionRecord.objects.filter(
+                migration_id__in=chunk,
+                status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
             )
+            if checksums is not None:
+                records = _where_another_was_applied(records, chunk, wanted)
             latest: set[tuple[str, str]] = set()
-            for migration_id, environment, status, checksum in records:
+            for migration_id, environment, status, checksum in records.order_by(
+                "-recorded_at", "-id"
+            ).values_list("migration_id", "environment", "status", "checksum"):
                 if (migration_id, environment) in latest:
                     continue
                 latest.add((migration_id, environment))
@@ -67,6 +79,25 @@ class KnownMigrations:
 
     def record_applied(self, migration_id: str, environment: str, checksum: str) -> None:
         self.applied.setdefault(migration_id, {})[environment] = checksum
+
+
+def _where_another_was_applied(
+    records: QuerySet[VersionRecord], chunk: list[str], wanted: dict[str, set[str]]
+) -> QuerySet[VersionRecord]:
+    """``records`` of the environments where one of the chunk's migrations was once applied
+    with a checksum other than the one wanted: none, usually (still one query). An id wanted
+    with several checksums keeps every environment it was applied in."""
+    other = Q()
+    for migration_id in chunk:
+        sums = wanted.get(migration_id, set())
+        if len(sums) == 1:
+            other |= Q(migration_id=migration_id) & ~Q(checksum=next(iter(sums)))
+        else:
+            other |= Q(migration_id=migration_id)
+    # The environments of such records (any of the chunk's ids): a superset of the pairs,
+    # which the duplicate check compares by checksum anyway. One hashed subquery.
+    odd = VersionRecord.objects.filter(other, status=VersionRecord.Status.APPLIED)
+    return records.filter(environment__in=odd.values("environment"))
 
 
 def validate(

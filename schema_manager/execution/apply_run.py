@@ -41,10 +41,12 @@ class ApplyRun(PlanRun):
     ) -> None:
         super().__init__(workspace, session, plan)
         target = self.target
-        self.known = KnownMigrations.read([migration.id for migration in plan])
         # Each script hashed once, for its stored analysis, drift, promotion and storing (a
         # data migration can be megabytes).
         self.checksums = {id(migration): migration_checksum(migration.sql) for migration in plan}
+        self.known = KnownMigrations.read(
+            [migration.id for migration in plan], [self.checksums[id(m)] for m in plan]
+        )
         self.analyses = Analyses.read(target, self.checksums.values())
         self.promotion = policy.PromotionGate(target)
         self.order = planning.order_gate(target, workspace.directory)

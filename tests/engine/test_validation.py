@@ -185,3 +185,31 @@ GUARDED = [
 )
 def test_the_production_guard_reads_past_the_text(targets, sql, fragment):
     warned_then_blocked_in_production(sql, fragment)
+
+
+def test_history_is_read_only_where_the_id_was_applied_with_other_sql():
+    """A fleet's tenants each record the plan's migrations: validating one more tenant reads
+    none of those records (they hold the same SQL), only another SQL's."""
+    from schema_manager.checksums import migration_checksum
+    from schema_manager.models import VersionRecord
+    from schema_manager.validation import KnownMigrations
+
+    sql = "CREATE TABLE users (id INT);"
+    checksum = migration_checksum(sql)
+    common = {"migration_id": "001_add_users", "name": "add_users", "operation": "apply"}
+    VersionRecord.objects.bulk_create(
+        [
+            VersionRecord(
+                **common, environment=f"tenants:t{i}", status="applied", checksum=checksum
+            )
+            for i in range(30)
+        ]
+        + [VersionRecord(**common, environment="tenants:odd", status="applied", checksum="f" * 64)]
+    )
+    known = KnownMigrations.read(["001_add_users"], [checksum])
+    assert known.applied == {"001_add_users": {"tenants:odd": "f" * 64}}
+    # Without the checksums: every environment, as before.
+    assert len(KnownMigrations.read(["001_add_users"]).applied["001_add_users"]) == 31
+    # The other SQL's validation sees the 30 tenants as duplicates.
+    other = KnownMigrations.read(["001_add_users"], ["e" * 64])
+    assert len(other.applied["001_add_users"]) == 31
