@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import datetime
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -80,6 +81,11 @@ class _Sender:
     commit that queued something, it drains again if woken while it was sending."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Nothing running: at start, and in a forked child (which inherits no thread, and
+        perhaps a lock some thread of the parent held)."""
         self._lock = threading.Lock()
         self._wanted = False
         self._thread: threading.Thread | None = None
@@ -120,6 +126,7 @@ class _Sender:
 _sender = _Sender()
 settle = _sender.settle
 atexit.register(settle, EXIT_WAIT)
+os.register_at_fork(after_in_child=_sender.reset)
 
 
 def drain(limit: int = 100) -> int:

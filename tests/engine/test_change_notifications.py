@@ -197,3 +197,31 @@ def test_a_slow_webhook_never_holds_up_the_apply_and_still_gets_the_message(targ
         ("executed", "sent", 1),
     ]
     assert [body["event"] for body in SlowHook.received] == ["submitted", "approved", "executed"]
+
+
+def test_a_forked_child_starts_its_own_sending_thread(targets, slow_webhook):
+    """A worker that forks (RQ's work-horse, a pre-forking web server) inherits no thread: its
+    child must start one of its own, not take the parent's for running."""
+    import os
+
+    config = {
+        **settings.SCHEMA_MANAGER,
+        "CHANGE_NOTIFICATIONS": {"WEBHOOKS": [slow_webhook], "TIMEOUT": 3},
+    }
+    with override_settings(SCHEMA_MANAGER=config):
+        Migration(id="001_t", name="t", sql="CREATE TABLE t (id INTEGER PRIMARY KEY);\n").save()
+        service.create("production", ["001_t"], author=make_user("a"), title="t", submit_now=True)
+        assert SlowHook.arrived.wait(30)  # the parent's thread is sending (held)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe
+            started = outbox._sender._thread is None
+            os.write(write, b"1" if started else b"0")
+            os._exit(0)
+        os.close(write)
+        answer = os.read(read, 1)
+        os.close(read)
+        os.waitpid(child, 0)
+        SlowHook.release.set()
+        assert outbox.settle(30)
+    assert answer == b"1"  # the child's sender is free to start a thread of its own
