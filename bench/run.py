@@ -29,15 +29,18 @@ from bench.generate import generate  # noqa: E402
 PYTHON = sys.executable
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """(wall seconds, peak RSS MiB, CPU seconds) of one process, which must succeed.
+def measure(
+    command: list[str], env: dict[str, str], cwd: Path = REPO
+) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS MiB, CPU seconds) of one process started in ``cwd``, which
+    must succeed.
 
     CPU (user + system) is the process's own work, without the database server's: on a
     loaded machine it moves much less than wall time."""
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()
         process = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr
+            command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
