@@ -135,6 +135,8 @@ def _records(request: ChangeRequest) -> list[dict[str, Any]]:
     ids = [
         item["version_record_id"] for item in request.outcome or [] if item.get("version_record_id")
     ]
+    # A fleet's request: each target's run names the records of what it applied.
+    ids += [pk for item in request.outcome or [] for pk in item.get("version_record_ids", [])]
     return [
         {
             "id": record.pk,

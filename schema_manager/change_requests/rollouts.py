@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ..models import Migration
+from ..models import Migration, VersionRecord
 from ..security import get_logger
 from . import gate, outbox
 from .clock import now
@@ -46,6 +46,7 @@ def ended(change_request: str, rollout: int, state: str, runs: list[dict[str, An
     request = _executing(change_request)
     if request is None:
         return
+    records = _records(request, runs)
     outcome = [
         {
             "rollout": rollout,
@@ -54,6 +55,12 @@ def ended(change_request: str, rollout: int, state: str, runs: list[dict[str, An
             "state": run["state"],
             "applied": run["applied"],
             "error": run["error"],
+            # The history records (and so the ledger rows) of what this run applied.
+            "version_record_ids": [
+                records[run["environment"], mid]
+                for mid in run["applied"]
+                if (run["environment"], mid) in records
+            ],
         }
         for run in runs
     ]
@@ -76,6 +83,23 @@ def ended(change_request: str, rollout: int, state: str, runs: list[dict[str, An
             shown = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
             outbox.notify(request, "failed", f"rollout {rollout} {what}; failed: {shown or '-'}")
     logger.info("%s: rollout %s %s.", request.label, rollout, state)
+
+
+def _records(request: ChangeRequest, runs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """(environment, migration) -> the id of the newest history record of its apply (the
+    run's, as the rollout ends), for the runs' targets, in one query."""
+    found = VersionRecord.objects.filter(
+        environment__in=[run["environment"] for run in runs],
+        migration_id__in=request.pinned_ids(),
+        operation=VersionRecord.Operation.APPLY,
+        status=VersionRecord.Status.APPLIED,
+    )
+    records: dict[tuple[str, str], int] = {}
+    for pk, environment, migration_id in found.order_by("recorded_at", "pk").values_list(
+        "pk", "environment", "migration_id"
+    ):
+        records[environment, migration_id] = pk
+    return records
 
 
 def abandoned(change_request: str, error: str) -> None:

@@ -326,3 +326,28 @@ def test_a_fleet_on_a_guarded_environments_database_needs_a_policy_of_its_own(pl
         assert "APPROVALS']['tenants:*']" in error
         for name in names:
             assert ledger_or_nothing(name) == []
+
+
+def test_a_fleet_requests_evidence_names_every_targets_history_records(plan):
+    import json
+
+    import jsonschema
+
+    from schema_manager.change_requests import evidence
+    from schema_manager.models import VersionRecord
+
+    with tenant_schemas(schema_names(2)) as names, guarded_fleet(names):
+        request = approved([m.id for m in plan])
+        rollout = planner.plan_rollout(
+            "tenants", plan, started_by="ops", change_request=str(request.pk)
+        )
+        planner.start(rollout)
+        data = json.loads(evidence.to_json(evidence.collect(request.pk)))
+    jsonschema.Draft202012Validator(evidence.schema()).validate(data)
+    records = data["execution"]["version_records"]
+    expected = VersionRecord.objects.filter(environment__startswith="tenants:")
+    assert len(records) == len(names) * len(plan) == expected.count()
+    assert {(r["environment"], r["migration_id"]) for r in records} == {
+        (f"tenants:{spec.key}", m.id) for spec in schema_specs(names) for m in plan
+    }
+    assert all(r["ledger_id"] for r in records)
