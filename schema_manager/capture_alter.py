@@ -165,6 +165,12 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
     return lines
 
 
+def dropped_constraint(action: OtherAction) -> str | None:
+    """The catalog name of the constraint a ``DROP CONSTRAINT`` action drops, else None."""
+    dropped = _DROP_CONSTRAINT.match(action.text)
+    return None if dropped is None else catalog_name(dropped.group("name"))
+
+
 def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | None:
     dropped = _DROP_CONSTRAINT.match(action.text)
     if dropped is None:

@@ -1,35 +1,60 @@
-"""A migration's lookups by name answered from one bulk read: the relations and the enum
-types its statements name, read in one round trip each before the capture asks for them one
-by one.
+"""A migration's catalog lookups answered from a few bulk reads: the relations and the enum
+types its statements name, the columns and the constraints its ALTER TABLEs read, each kind
+in one round trip before the capture asks for them one by one.
 
 The capture reads the catalog as it is before the migration runs, and nothing changes it
 while it reads, so every answer to a query is fixed: ``CatalogReads`` answers the capture's
-most frequent queries (a relation by name, an index's definition, a type by name with its
-enum values) from what it read ahead, with the rows the query would return, and sends any
-other query to the server. (Measured on one server over loopback, where a round trip costs
-about 0.1 ms: a lookup costs about as much to plan as to send, so what is read ahead is only
-what many statements of a migration look up, by name.)
+most frequent queries from what it read ahead, with the rows the query would return, and
+sends any other query to the server. Only what a statement reads is read ahead (a column by
+name, not its table's every column): the server plans and runs each query, and on a loaded
+machine every round trip waits for the processes on both sides to be scheduled.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import catalog_definitions as catalog
-from .sql.operations import AlterObject, AlterTable, CreateTable, Drop, Operation
+from .capture_alter import catalog_name, dropped_constraint
+from .sql.operations import (
+    AddColumn,
+    AlterColumn,
+    AlterObject,
+    AlterTable,
+    CreateTable,
+    Drop,
+    DropColumn,
+    Operation,
+    OtherAction,
+)
 
 _RELATION_KINDS = ("TABLE", "INDEX", "VIEW", "MATERIALIZED VIEW", "SEQUENCE")
 
 
-# One row per name: the relation it names (an index with its definition). A table's columns
-# and constraints are not read ahead: each is read where a statement needs it, as reading a
-# table's every column and constraint costs the server more than the round trips it saves.
+# One row per name: the relation it names (an index with its definition).
 _RELATIONS = """
 SELECT n.name, k.oid, k.oid::regclass::text, k.relname,
   CASE WHEN k.relkind IN ('i', 'I') THEN pg_get_indexdef(k.oid) END
 FROM unnest(%s::text[]) AS n(name) LEFT JOIN pg_class k ON k.oid = to_regclass(n.name)
+"""
+# The columns the migration's ALTER TABLEs read: one by name (``col``), or every column of a
+# table whose column is dropped (``col`` NULL); the same rows as ``catalog.columns``.
+_COLUMNS = f"""
+SELECT k.oid, n.col, a.attnum IS NOT NULL, {catalog.COLUMN_FIELDS}
+FROM unnest(%s::text[], %s::text[]) AS n(tab, col)
+JOIN pg_class k ON k.oid = to_regclass(n.tab)
+LEFT JOIN pg_attribute a ON a.attrelid = k.oid AND (n.col IS NULL OR a.attname = n.col)
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+# The constraints the migration's ALTER TABLEs drop by name.
+_CONSTRAINTS = f"""
+SELECT k.oid, n.con, c.oid IS NOT NULL, {catalog.CONSTRAINT_FIELDS}
+FROM unnest(%s::text[], %s::text[]) AS n(tab, con)
+JOIN pg_class k ON k.oid = to_regclass(n.tab)
+LEFT JOIN pg_constraint c ON c.conrelid = k.oid AND c.conname = n.con
 """
 _TYPES_AHEAD = """
 SELECT n.name, t.oid, t.oid::regtype::text, t.typname, t.typarray, t.typtype::text,
@@ -66,8 +91,9 @@ class CatalogReads:
         return rows
 
     def read_ahead(self, operations: Iterable[Operation]) -> None:
-        """Read in bulk the relations and the types ``operations`` name, one round trip for
-        each where it replaces more than one lookup."""
+        """Read in bulk what ``operations`` look up: the relations and the types they name
+        (where more than one), the columns and the constraints their ALTER TABLEs read."""
+        operations = list(operations)
         relations, types = _names(operations)
         if len(relations) > 1:
             self.cursor.execute(_RELATIONS, [relations])
@@ -77,6 +103,28 @@ class CatalogReads:
             self.cursor.execute(_TYPES_AHEAD, [types])
             for row in self.cursor.fetchall():
                 self._type(*row)
+        columns, constraints = _parts(operations)
+        if columns:
+            self.cursor.execute(_COLUMNS, [[t for t, _ in columns], [c for _, c in columns]])
+            self._columns(self.cursor.fetchall())
+        if constraints:
+            tables, names = [t for t, _ in constraints], [c for _, c in constraints]
+            self.cursor.execute(_CONSTRAINTS, [tables, names])
+            for oid, name, found, *key in self.cursor.fetchall():
+                query = catalog.constraints_query(catalog.OF_TABLE_NAMED)
+                self.answers[(query, (oid, name))] = [tuple(key)] if found else []
+
+    def _columns(self, rows: list) -> None:
+        named, every = catalog.columns_query(named=True), catalog.columns_query(named=False)
+        answers = self.answers
+        for oid, name, found, *column in rows:
+            if name is not None:
+                answers[(named, (oid, name))] = [tuple(column)] if found else []
+                continue
+            table = answers.setdefault((every, (oid,)), [])
+            if found:
+                table.append(tuple(column))
+                answers[(named, (oid, column[0]))] = [tuple(column)]
 
     def _relation(self, name, oid, regclass, relname, index) -> None:
         answers = self.answers
@@ -121,3 +169,30 @@ def _names(operations: Iterable[Operation]) -> tuple[list[str], list[str]]:
         elif isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
             types[str(operation.name)] = None
     return list(relations), list(types)
+
+
+def _parts(operations: Iterable[Operation]) -> tuple[list[tuple], list[tuple]]:
+    """(table, column) pairs whose column the ALTER TABLEs read (column None: every column of
+    the table, for a dropped one), and (table, constraint) pairs they drop, each once."""
+    columns: dict[tuple, None] = {}
+    constraints: dict[tuple, None] = {}
+    for operation in operations:
+        if not isinstance(operation, AlterTable):
+            continue
+        table = str(operation.table)
+        for action in operation.actions:
+            if isinstance(action, DropColumn):
+                columns[(table, None)] = None
+            elif _reads_column(action):
+                columns[(table, catalog_name(action.column))] = None
+            elif isinstance(action, OtherAction) and (name := dropped_constraint(action)):
+                constraints[(table, name)] = None
+    return list(columns), list(constraints)
+
+
+def _reads_column(action: object) -> TypeGuard[AlterColumn | AddColumn]:
+    """A change of a column whose inverse reads it: a default, type or nullability, or an
+    ADD COLUMN IF NOT EXISTS (was it there?)."""
+    if isinstance(action, AlterColumn):
+        return action.change != "OTHER"
+    return isinstance(action, AddColumn) and action.if_not_exists
