@@ -12,8 +12,12 @@ from ..sql.archive_plan import Column, TableInfo, table_key
 from ..sql.names import QualifiedName, quote_identifier, unquote
 
 
-def read_tables(alias: str, names: Iterable[QualifiedName]) -> dict[str, TableInfo]:
-    """``archive_plan.table_key`` -> the table as it is now, for those of ``names`` found."""
+def read_tables(
+    alias: str, names: Iterable[QualifiedName], referencing: bool = False
+) -> dict[str, TableInfo]:
+    """``archive_plan.table_key`` -> the table as it is now, for those of ``names`` found;
+    with ``referencing``, the tables whose foreign keys reference them too, and so on (what a
+    ``TRUNCATE … CASCADE`` empties)."""
     connection = connections[alias]
     vendor = connection.vendor
     reader = {"postgresql": _postgresql, "sqlite": _sqlite, "mysql": _mysql}[vendor]
@@ -32,7 +36,7 @@ def read_tables(alias: str, names: Iterable[QualifiedName]) -> dict[str, TableIn
             pending += [
                 QualifiedName(tuple(quote_identifier(part, vendor) for part in pair))
                 for pair in info.referencing
-                if pair not in seen
+                if referencing and pair not in seen
             ]
             seen.update(info.referencing)
     return found

@@ -46,7 +46,9 @@ def prepare(
         return Prepared()  # a hand-written rollback would not restore an archive
     vendor = target.vendor
     try:
-        tables = read_tables(target.alias, tables_named(migration.sql, vendor))
+        # A TRUNCATE … CASCADE empties the tables referencing its own: read those too.
+        cascades = "CASCADE" in migration.sql.upper()
+        tables = read_tables(target.alias, tables_named(migration.sql, vendor), cascades)
     except DatabaseError as exc:
         return _refused(target, f"the target's catalog could not be read: {exc}")
     plan = plan_archive(migration.sql, vendor, migration.id, tables)
