@@ -61,7 +61,7 @@ def record_apply(
     ]
     key = {
         "environment": target.environment,
-        "ledger_id": outcome.ledger_id,
+        "ledger_id": outcome.ledger_id or "",  # none: a failure that left nothing
         "operation": Operation.APPLY,
     }
     fields = {
@@ -138,8 +138,9 @@ def fingerprint_after(
     if outcome.already_applied:
         return before
     if operation == Operation.APPLY:
-        # An apply appends a row: finished, or (failed) marked rolled back at once.
-        return rows + 1, finished + outcome.success, rolled_back + (not outcome.success)
+        # An apply appends a finished row; a failure leaves a row only if something of it
+        # remains (unresolved), none if nothing does.
+        return rows + bool(outcome.ledger_id), finished + outcome.success, rolled_back
     # A rollback removes the live row (and any rows of the name already rolled back).
     return rows - outcome.success, finished - outcome.success, rolled_back
 

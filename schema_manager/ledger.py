@@ -253,8 +253,9 @@ class Ledger:
         self._fold_change(row_id, logs=logs, rolled_back_at=rolled_back_at)
 
     def remove(self, rows: Collection[LedgerRow]) -> None:
-        """Delete ``rows``: a rolled-back migration's, so that Prisma's status and deploy
-        both see it pending (status matches rows by name, whatever their ``rolled_back_at``)."""
+        """Delete ``rows``: a rolled-back migration's, or a failed attempt's that left nothing,
+        so that Prisma's status and deploy both see it pending (status matches rows by name,
+        whatever their ``rolled_back_at``). History keeps the attempts."""
         with self.connection.cursor() as cursor:
             self._check(cursor)
             cursor.execute(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from django.db import DatabaseError
+from django.db.models import Q
 from django.utils import timezone
 
 from .kept_records import KeptRecords
@@ -173,30 +174,39 @@ def _recovery_from_logs(row: LedgerRow) -> str:
 
 
 def rolled_back_rows(environment: str, rows: Iterable[LedgerRow]) -> list[LedgerRow]:
-    """The ledger rows our rollbacks removed, as history recorded them: for each migration
-    without a row in ``rows`` whose latest event in ``environment`` is a rollback, its live row
-    as it was, with ``rolled_back_at`` set, so that it stands as rolled back (not merely
-    pending) where history is read beside the ledger."""
+    """The ledger rows our rollbacks removed, and those failed attempts that left nothing never
+    wrote (``Ledger.discard``), as history recorded them: for each migration without a row in
+    ``rows`` whose latest event in ``environment`` is a rollback, its live row as it was, with
+    ``rolled_back_at`` set, so that it stands as rolled back (not merely pending) where history
+    is read beside the ledger; whose latest is a failed apply, an unfinished row rolled back
+    when it failed, so that it stands as failed."""
     present = {row.migration_name for row in rows}
     latest: dict[str, VersionRecord] = {}
     records = VersionRecord.objects.filter(
-        environment=environment, status__in=[Status.APPLIED, Status.ROLLED_BACK]
+        Q(status__in=[Status.APPLIED, Status.ROLLED_BACK])
+        | Q(status=Status.FAILED, operation=Operation.APPLY),
+        environment=environment,
     ).order_by("recorded_at", "id")
     for record in records.only(
-        "migration_id", "status", "ledger_id", "checksum", "applied_at", "rolled_back_at"
+        "migration_id", "status", "ledger_id", "checksum", "applied_at", "rolled_back_at", "error"
     ):
         latest[record.migration_id] = record
     return [
-        LedgerRow(
-            id=record.ledger_id,
-            checksum=record.checksum,
-            finished_at=record.applied_at,
-            migration_name=migration_id,
-            logs=None,
-            rolled_back_at=record.rolled_back_at or record.recorded_at,
-            started_at=record.applied_at or record.recorded_at,
-            applied_steps_count=1,
-        )
+        _removed_row(migration_id, record)
         for migration_id, record in latest.items()
-        if record.status == Status.ROLLED_BACK and migration_id not in present
+        if record.status != Status.APPLIED and migration_id not in present
     ]
+
+
+def _removed_row(migration_id: str, record: VersionRecord) -> LedgerRow:
+    failed = record.status == Status.FAILED
+    return LedgerRow(
+        id=record.ledger_id,
+        checksum=record.checksum,
+        finished_at=None if failed else record.applied_at,
+        migration_name=migration_id,
+        logs=record.error if failed else None,
+        rolled_back_at=(None if failed else record.rolled_back_at) or record.recorded_at,
+        started_at=record.applied_at or record.recorded_at,
+        applied_steps_count=0 if failed else 1,
+    )

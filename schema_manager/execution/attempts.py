@@ -1,17 +1,16 @@
-"""The ledger rows of attempts outside the one-transaction path: a fake apply's, a rolled-back
-attempt's (written after its transaction was rolled back), and the unfinished row committed
-before a script that runs outside one transaction."""
+"""The ledger rows of attempts outside the one-transaction path: a fake apply's, and the
+unfinished row committed before a script that runs outside one transaction. (A failed attempt
+that left nothing has no row: see ``Ledger.remove``.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 
-from ..backends import LEDGER_TABLE
 from ..ledger import Ledger
 from ..ledger_rows import utc_now
-from ..security import get_logger, scrub
+from ..security import get_logger
 from .outcome import Outcome
 from .standing import check_can_apply
 
@@ -59,26 +58,3 @@ def record_fake(ledger: Ledger, migration_id: str, checksum: str, outcome: Outco
         logs="",
         applied_steps_count=0,
     )
-
-
-def record_failed_attempt(
-    ledger: Ledger, migration_id: str, checksum: str, outcome: Outcome
-) -> None:
-    """The rolled-back attempt's ledger row; if the ledger refuses it too, its error joins
-    the migration's own (neither hides the other) and history keeps the attempt."""
-    try:
-        outcome.ledger_id = ledger.insert(
-            migration_id,
-            checksum,
-            outcome.started_at,
-            finished_at=None,
-            rolled_back_at=utc_now(),
-            logs=outcome.error,
-        )
-    except DatabaseError as exc:
-        refused = scrub(" ".join(str(exc).split())) or type(exc).__name__
-        outcome.error = (
-            f"{outcome.error}; and the failed attempt could not be recorded in "
-            f"{LEDGER_TABLE} either: {refused}"
-        )
-        logger.warning("Migration %s: %s", migration_id, outcome.error)

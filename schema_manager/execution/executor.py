@@ -31,7 +31,7 @@ from ..sql.analysis import Analysis
 from ..sql.statements import MAX_STREAMED_CHARS, check_input, is_streamed, iter_statements
 from ..sql.transactional import atomicity, controls_transactions, may_control_transactions
 from .archive_capture import Archive, archives_apart, refuse_after_recovery, with_archive
-from .attempts import record_failed_attempt, record_fake
+from .attempts import record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
 from .script_transactions import ScriptTransactionsRun
@@ -156,11 +156,9 @@ class MigrationExecutor:
             except Exception as exc:  # recorded, logged and returned; see record_failure
                 if self.transport.retry_after(exc, attempt):
                     continue
+                # Nothing of it remains, so no ledger row and nothing to commit on the
+                # target (see Ledger.remove): the attempt is history's alone.
                 record_failure(outcome, exc, migration_id, self.alias)
-                try:
-                    self.session.before_commit()
-                finally:  # the failed attempt is recorded in the ledger all the same
-                    record_failed_attempt(self.ledger, migration_id, checksum, outcome)
                 return
 
     def _run_and_record(

@@ -100,7 +100,14 @@ class PlanRun:
         try:
             result.record = write()
         except HistoryNotWritten as exc:
-            self._history_refused(exc, result)
+            if exc.key.get("ledger_id") in ("", outcome.ledger_id):
+                self._history_refused(exc, result)
+                return
+            # The previous migration's record, refused as this one came (a failure that
+            # left nothing commits nothing on the target, so it is settled only now):
+            # told on that migration's result, and this record written all the same.
+            self._history_refused(exc)
+            self._record(result, outcome, write)
 
     def _finished(self, result: MigrationResult, outcome: Outcome) -> MigrationResult:
         """The operation's ledger row and record are written: keep the session in step."""

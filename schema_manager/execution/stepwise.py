@@ -119,7 +119,7 @@ class StepwiseRun:
             outcome.success = True
         except Exception as exc:  # compensated, recorded, logged and returned
             record_failure(outcome, exc, migration_id, self.session.alias)
-            self._compensate(outcome, completed, self._may_have_acted(step))
+            self._compensate(migration_id, outcome, completed, self._may_have_acted(step))
 
     def _read_step(
         self,
@@ -172,13 +172,16 @@ class StepwiseRun:
         for line in lines if isinstance(lines, list) else []:
             execute_quietly(self.connection, line)
 
-    def _compensate(self, outcome: Outcome, completed: list[Step], last: Step | None) -> None:
+    def _compensate(
+        self, migration_id: str, outcome: Outcome, completed: list[Step], last: Step | None
+    ) -> None:
         result = compensate(self.connection, completed, last)
         outcome.finished_at = None
         if result.complete:
             outcome.compensated = True
-            logs = f"{outcome.error}\n{COMPENSATED} {len(result.undone)} statement(s) undone."
-            self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=utc_now())
+            row = next(r for r in self.ledger.rows(migration_id) if r.id == outcome.ledger_id)
+            self.ledger.remove([row])  # nothing of it remains: history keeps the attempt
+            outcome.ledger_id = ""
             return
         outcome.remaining = result.describe_remaining()
         # finished_at and rolled_back_at stay NULL: Prisma (rightly) refuses to deploy until an
@@ -240,7 +243,7 @@ class StepwiseRun:
         if result.complete:
             logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
             when = utc_now()
-            self.ledger.close_failed(row.id, logs, rolled_back_at=when)
+            self.ledger.remove([row])  # nothing of it remains: history keeps the attempt
             outcome.recovered.append(
                 LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
             )

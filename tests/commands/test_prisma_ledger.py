@@ -89,3 +89,46 @@ def test_after_our_rollback_prisma_status_and_deploy_agree_it_is_pending(tmp_pat
         assert "2 applied" in _ours(env, "apply_schema_migration", "--all")
         assert UP_TO_DATE in _prisma("status", url, migrations, 0)
         assert "No pending migrations to apply." in _prisma("deploy", url, migrations, 0)
+
+
+def _psql(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql)
+
+
+def test_a_failed_attempt_that_left_nothing_is_pending_for_prisma_status_and_deploy(tmp_path):
+    """A failure rolled back whole (one transaction) or undone whole (statement by statement)
+    leaves no ledger row: a row of the name, even with ``rolled_back_at`` set, makes `prisma
+    migrate status` say "up to date" while `prisma migrate deploy` applies it. Our status
+    still says the last attempt failed, from history."""
+    migrations = tmp_path / "prisma" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "migration_lock.toml").write_text(LOCK)
+    names = ["20240101000000_users", "20240102000000_posts", "20240103000000_index"]
+    write_migration(migrations, names[0], 'CREATE TABLE "users" ("id" INTEGER PRIMARY KEY);')
+    write_migration(migrations, names[1], 'CREATE TABLE "posts" ("id" INTEGER PRIMARY KEY);')
+    write_migration(
+        migrations,
+        names[2],
+        '-- schema-manager: no-transaction\nCREATE INDEX "users_idx" ON "users" ("id");\n'
+        'CREATE TABLE "tags" ("id" INTEGER PRIMARY KEY);',
+    )
+    with fresh_postgres_database("failed") as url:
+        schema = tmp_path / "prisma" / "schema.prisma"
+        env = demo_env(tmp_path, {"STAGING_DATABASE_URL": url, "PRISMA_SCHEMA_PATH": str(schema)})
+        assert manage(env, "migrate", "-v0").returncode == 0
+        _psql(url, 'CREATE TABLE "posts" ("id" INTEGER); CREATE TABLE "tags" ("id" INTEGER)')
+
+        for name in names:
+            manage(env, "apply_schema_migration", name, "--environment", "staging")
+        assert _pending(_prisma("status", url, migrations, 1)) == names[1:]
+        status = _ours(env, "schema_migration_status")
+        for name in names[1:]:
+            assert "failed" in next(line for line in status.splitlines() if name in line)
+
+        # Once what was in the way is gone, Prisma's deploy applies both, as its status said.
+        _psql(url, 'DROP TABLE "posts"; DROP TABLE "tags"')
+        assert _deployed(_prisma("deploy", url, migrations, 0)) == names[1:]
+        assert UP_TO_DATE in _prisma("status", url, migrations, 0)

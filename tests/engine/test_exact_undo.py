@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from schema_manager import Migration
+from schema_manager.models import VersionRecord
 from tests.processes import Fleet, kill_started
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -169,10 +170,13 @@ def test_after_a_kill_the_next_apply_puts_back_exactly_what_was_altered(
     # The next apply undoes the interrupted attempt, then tries afresh, fails and compensates.
     with pytest.raises(CommandError, match="INSERT INTO missing"):
         call_command("apply_schema_migration", "--all", verbosity=0)
-    interrupted, failed = [r for r in targets.ledger() if r["migration_name"] == "002_alter_users"]
-    assert "Interrupted:" in interrupted["logs"], interrupted["logs"]
-    assert interrupted["rolled_back_at"] is not None, interrupted["logs"]
-    assert failed["rolled_back_at"] is not None, failed["logs"]
+    # Nothing of either attempt remains: no ledger row of it; history keeps both.
+    assert "002_alter_users" not in [r["migration_name"] for r in targets.ledger()]
+    interrupted, failed = VersionRecord.objects.filter(migration_id="002_alter_users").order_by(
+        "recorded_at"
+    )
+    assert (interrupted.recovery, failed.recovery) == ("interrupted", "compensated")
+    assert "Interrupted:" in interrupted.error, interrupted.error
     assert columns_state(targets) == before
     assert "fresh" not in targets.tables()
 

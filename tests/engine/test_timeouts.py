@@ -57,9 +57,7 @@ def test_lock_timeout_fails_fast_with_bounded_retries(targets, manager, settings
     assert 2 * lock_timeout <= elapsed < 2 * lock_timeout + 0.5 + 2.0
     assert "lock" in result.error.lower()
     assert targets.schema_snapshot() == before
-    [_, row] = targets.ledger()
-    assert row["finished_at"] is None
-    assert row["rolled_back_at"] is not None
+    assert len(targets.ledger()) == 1  # the failure left nothing: no row of it
     # The server's own settings are back for whatever the connection does next.
     assert manager.apply_migration_sync(alter).success
 
