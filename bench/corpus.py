@@ -13,8 +13,10 @@ Given directories of Prisma migrations (``<dir>/migrations/<id>/migration.sql`` 
    - ``refused``: the generated script has ``-- WARNING:`` lines, so the tool will not run it
      (by reason; ``refused, would be exact`` when running the script anyway restores it);
    - ``failed``: the rollback ran and the server raised an error;
-   - ``wrong, warned``: it ran and the schema differs, and the script says what may differ
-     (``-- CAUTION:`` lines);
+   - ``column order, warned``: it ran, the schema differs only in the order of some table's
+     columns (a dropped column comes back last), and the script's ``-- CAUTION:`` lines say so;
+   - ``wrong, warned``: it ran and the schema differs otherwise, and the script says what
+     may differ (``-- CAUTION:`` lines);
    - ``silently wrong``: it ran, said nothing, and the schema differs.
 
    A migration that the tool does not apply (``apply refused``) is applied with psql and
@@ -58,6 +60,7 @@ CATEGORIES = (
     "refused",
     "refused, would be exact",
     "failed",
+    "column order, warned",
     "wrong, warned",
     "silently wrong",
     "apply refused",
@@ -167,9 +170,28 @@ def difference(before: frozenset[str], after: frozenset[str]) -> list[str]:
     return [line for line in lines if line[:1] in "+-" and line[:3] not in ("---", "+++")]
 
 
+def column_order_only(before: frozenset[str], after: frozenset[str]) -> bool:
+    """Whether the two dumps differ only in the order of tables' column lines."""
+
+    def unordered(statements: frozenset[str]) -> Counter:
+        shapes: Counter = Counter()
+        for statement in statements:
+            if statement.startswith("CREATE TABLE "):
+                head, *columns = statement.splitlines()
+                columns = sorted(line.strip().rstrip(",") for line in columns if line != ")")
+                statement = "\n".join([head, *columns])
+            shapes[statement] += 1
+        return shapes
+
+    return before != after and unordered(before) == unordered(after)
+
+
 def migration_folders(directory: Path) -> list[Path]:
+    from schema_manager.sql.migration_order import migration_order_key
+
     root = directory / "migrations" if (directory / "migrations").is_dir() else directory
-    return sorted(path for path in root.iterdir() if (path / "migration.sql").is_file())
+    folders = [path for path in root.iterdir() if (path / "migration.sql").is_file()]
+    return sorted(folders, key=lambda path: migration_order_key(path.name))  # as Prisma
 
 
 def configure_django(server: Server, scratch: Path) -> None:
@@ -372,6 +394,8 @@ def roll_back(
         outcome.category = "exact"
     else:
         outcome.category = "wrong, warned" if outcome.cautions else "silently wrong"
+        if outcome.cautions and column_order_only(before, after):
+            outcome.category = "column order, warned"
         outcome.difference = difference(before, after)
 
 

@@ -111,7 +111,10 @@ def compare(
     steps: int = 1,
 ) -> CorpusResult:
     """Apply ``migrations`` to a fresh database and compare our sync with ``db pull`` there."""
-    folders = sorted(p for p in migrations.iterdir() if (p / "migration.sql").is_file())
+    from schema_manager.sql.migration_order import migration_order_key  # Prisma's order
+
+    folders = [p for p in migrations.iterdir() if (p / "migration.sql").is_file()]
+    folders.sort(key=lambda path: migration_order_key(path.name))
     result = CorpusResult(corpus_name(migrations), len(folders))
     database = f"sm_sync_{os.getpid()}_{_slug(result.name)}"
     url = _with_database(server, database)

@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table
-from .capture_types import added_value
+from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
 from .sql import parse_statements
@@ -50,6 +50,7 @@ def capture(sql: str, alias: str) -> Captured:
     captured: Captured = {}
     seen = catalog.Seen()
     created = Created()
+    renames = TypeRenames()
     try:
         with connection.cursor() as cursor:
             statements = parse_statements(sql, "postgresql")
@@ -61,9 +62,12 @@ def capture(sql: str, alias: str) -> Captured:
             for statement, operation in zip(statements, operations, strict=True):
                 if isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))
+                elif isinstance(operation, Drop) and operation.object_type == "TYPE":
+                    lines = _drop(reads, renames.before(operation), seen, operation)
                 else:
                     lines = _capture(reads, operation, seen)
                 created.note(operation)
+                renames.note(operation)
                 if lines is not None:
                     captured[statement.index] = lines
     except DatabaseError:  # capture is best effort: the SQL-only rollback still stands
@@ -140,7 +144,12 @@ _READERS = {
 _HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
 
 
-def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
+def _drop(
+    cursor, operation: Drop, seen: catalog.Seen, written: Drop | None = None
+) -> list[str] | None:
+    """What ``operation`` drops, recreated; ``written``: the statement as written when
+    ``operation`` names its types as they were before the migration (each is recreated
+    under the name the statement dropped)."""
     if operation.object_type in ("TYPE", "FUNCTION"):
         lookup = "to_regtype(%s)::oid" if operation.object_type == "TYPE" else None
     elif operation.object_type in _READERS:
@@ -148,6 +157,7 @@ def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
     else:
         return None
     lines: list[str] = []
+    dropped = dict(zip(operation.names, (written or operation).names, strict=True))
     for name in reversed(operation.names):
         if lookup is None:
             part = _function(cursor, name, operation.if_exists)
@@ -157,7 +167,7 @@ def _drop(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
             if oid is None:  # DROP ... IF EXISTS of nothing: nothing to bring back
                 part = [] if operation.if_exists else None
             elif operation.object_type == "TYPE":
-                part = _enum(cursor, oid)
+                part = _enum(cursor, oid, dropped[name] if dropped[name] != name else None)
             else:
                 part = _READERS[operation.object_type](cursor, oid, seen)
         if part is None:
@@ -219,13 +229,15 @@ def _sequence(cursor, oid: int) -> list[str] | None:
     return lines
 
 
-def _enum(cursor, oid: int) -> list[str] | None:
+def _enum(cursor, oid: int, renamed: QualifiedName | None = None) -> list[str] | None:
     cursor.execute(
         "SELECT %s::regtype::text, typtype::text FROM pg_type WHERE oid = %s", [oid, oid]
     )
     name, kind = cursor.fetchone()
     if kind != "e":
         return None
+    if renamed is not None:
+        name = render_name(renamed, "postgresql")
     return [catalog.create_enum(name, catalog.enum_values(cursor, oid))]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from . import catalog_definitions as catalog
-from .constraint_names import constraint_name
+from .constraint_names import check_name, constraint_name
 from .sql.names import render_part
 from .sql.operations import (
     AddColumn,
@@ -52,14 +52,21 @@ def alter_table(
     for position, action in enumerate(operation.actions):
         if position in skipped:
             continue
-        part = _action(cursor, oid, relname, current, action, seen, notes, operation.statement)
+        added = [
+            catalog_name(a.column) for a in operation.actions[:position] if isinstance(a, AddColumn)
+        ]
+        part = _action(
+            cursor, oid, relname, current, action, seen, notes, operation.statement, added
+        )
         if part is None:
             return None
         parts.append(part)
     return notes + [line for part in reversed(parts) for line in part]
 
 
-def _action(cursor, oid, relname, current, action, seen, notes, statement) -> list[str] | None:
+def _action(
+    cursor, oid, relname, current, action, seen, notes, statement, added
+) -> list[str] | None:
     if isinstance(action, DropColumn):
         column = catalog_name(action.column)
         return _dropped_column(cursor, oid, current, column, seen, notes, statement)
@@ -71,7 +78,12 @@ def _action(cursor, oid, relname, current, action, seen, notes, statement) -> li
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
     if isinstance(action, AddConstraint) and action.name is None:
         cursor.execute("SELECT relnamespace FROM pg_class WHERE oid = %s", [oid])
-        name = constraint_name(cursor, cursor.fetchone()[0], relname, action)
+        namespace = cursor.fetchone()[0]
+        if action.kind == "CHECK":
+            known = [c.name for c in catalog.columns(cursor, oid)] + added
+            name = check_name(cursor, namespace, relname, action, known, seen.check_names)
+        else:
+            name = constraint_name(cursor, namespace, relname, action)
         if name is None:
             return None
         # Without IF EXISTS: were the name not the one chosen, the rollback fails, loudly.
@@ -111,7 +123,9 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] |
     if action.change == "TYPE":
         lines = [f"{alter} DROP DEFAULT;"] if column.default else []
         collation = f" COLLATE {column.collation}" if column.collation else ""
-        using = f"{catalog.quoted(column.name)}::{column.type}"
+        # From one enum to another there is no cast: through text, as Prisma converts.
+        via = "::text" if _is_enum(cursor, column.type) else ""
+        using = f"{catalog.quoted(column.name)}{via}::{column.type}"
         lines.append(f"{alter} TYPE {column.type}{collation} USING {using};")
         if column.default:
             lines.append(f"{alter} SET DEFAULT {column.default};")
@@ -182,3 +196,14 @@ def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | No
     if not seen.add_new(("constraint", found[0][0], name)):
         return []  # an earlier drop of its column brings it back
     return [catalog.add_constraint(table, name, found[0][3])]
+
+
+def _is_enum(cursor, type_name: str) -> bool:
+    """Whether ``type_name`` (as ``format_type`` writes it) is an enum or an enum's array."""
+    cursor.execute(
+        "SELECT 'e' IN (t.typtype, e.typtype) FROM pg_type t "
+        "LEFT JOIN pg_type e ON e.oid = t.typelem WHERE t.oid = to_regtype(%s)",
+        [type_name],
+    )
+    row = cursor.fetchone()
+    return bool(row and row[0])

@@ -1,5 +1,6 @@
 """``ALTER TYPE … ADD VALUE`` undone on PostgreSQL, which cannot drop an enum value: the
 type is rebuilt with the values it had before and every column using it converted back.
+And the types a migration renames, followed to what ``DROP TYPE`` of a renamed one drops.
 
 The rebuild fails, and nothing of the rollback stays, if a row still holds an added value
 (the cast to the rebuilt type refuses it, naming the value). What the rebuild cannot handle
@@ -8,8 +9,12 @@ The rebuild fails, and nothing of the rollback stays, if a row still holds an ad
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from . import catalog_definitions as catalog
-from .sql.operations import AlterObject
+from .capture_alter import catalog_name
+from .sql.names import QualifiedName
+from .sql.operations import AlterObject, Drop, Operation
 from .sql.rollback import WARNING_PREFIX
 
 
@@ -100,3 +105,33 @@ def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
     if dependents:
         return f"other objects use it ({', '.join(dependents)})"
     return None
+
+
+class TypeRenames:
+    """The types the migration renamed so far, by their new name: ``DROP TYPE`` of a type it
+    renamed (Prisma's enum change renames the old type away, then drops it) recreates the
+    type it had before the migration, under the name it dropped."""
+
+    def __init__(self) -> None:
+        self._before: dict[tuple[str | None, str], QualifiedName] = {}
+
+    def note(self, operation: Operation) -> None:
+        if not (
+            isinstance(operation, AlterObject)
+            and operation.kind == "TYPE"
+            and operation.action == "RENAME TO"
+        ):
+            return
+        original = self._before.pop(_key(operation.name), operation.name)
+        renamed = QualifiedName((*operation.name.parts[:-1], operation.new))
+        self._before[_key(renamed)] = original
+
+    def before(self, operation: Drop) -> Drop:
+        """``operation`` naming each type as it was named before the migration."""
+        names = tuple(self._before.get(_key(name), name) for name in operation.names)
+        return replace(operation, names=names)
+
+
+def _key(name: QualifiedName) -> tuple[str | None, str]:
+    schema = name.schema
+    return (catalog_name(schema) if schema else None), catalog_name(name.object)

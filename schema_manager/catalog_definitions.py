@@ -224,6 +224,11 @@ class Seen(set):
     COLUMN also removes the column's constraints and indexes, which an earlier DROP may have
     captured already (recreating them twice would fail)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # Names chosen for unnamed CHECKs added earlier in the migration (taken by then).
+        self.check_names: set[str] = set()
+
     def add_new(self, key: tuple) -> bool:
         new = key not in self
         self.add(key)

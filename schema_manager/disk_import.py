@@ -17,6 +17,7 @@ from .files import (
 from .models import Migration, VersionRecord
 from .results import FolderImport
 from .security import get_logger
+from .sql.migration_order import migration_order_key
 
 logger = get_logger("schema_manager.manager")
 
@@ -47,13 +48,13 @@ def import_folders(directory: MigrationDirectory, listing: Listing | None = None
     # One transaction for the whole import; a folder a concurrent process imported a
     # moment ago is skipped, not an error.
     Migration.objects.bulk_create(new, batch_size=100, ignore_conflicts=True)
-    new = sorted([*new, *streamed_in], key=lambda migration: migration.id)
+    new = sorted([*new, *streamed_in], key=lambda migration: migration_order_key(migration.id))
     for migration in new:
         logger.info("Imported migration %s from %s", migration.id, directory.path)
     bad = {folder.id for folder in unreadable}
     return FolderImport(
         new,
-        sorted(unreadable, key=lambda folder: folder.id),
+        sorted(unreadable, key=lambda folder: migration_order_key(folder.id)),
         [folder for folder in listing.folders if folder.id not in bad],
     )
 

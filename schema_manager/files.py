@@ -21,6 +21,7 @@ from .exceptions import MigrationFileError, SchemaManagerError
 from .security import get_logger
 from .slugs import slugify
 from .sql.migration_ids import id_problems
+from .sql.migration_order import sorted_ids
 
 logger = get_logger("schema_manager.files")
 
@@ -118,7 +119,7 @@ class MigrationDirectory:
             return listing
         root = self.path.resolve()
         with os.scandir(self.path) as entries:  # is_dir() from the listing itself, mostly
-            names = sorted(entry.name for entry in entries if entry.is_dir())
+            names = sorted_ids(entry.name for entry in entries if entry.is_dir())
         for folder in (self.path / name for name in names):
             try:
                 listing.folders.append(self._checksum(folder, root))

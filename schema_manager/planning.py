@@ -13,6 +13,7 @@ from .files import FolderChecksum, Listing, MigrationDirectory
 from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord
 from .security import get_logger
+from .sql.migration_order import migration_order_key
 from .status import MigrationState, catalogue_pending, migration_states
 from .targets import Target, all_targets
 from .workspace import executor_for, reconcile
@@ -37,11 +38,10 @@ def pending(
     }
     applied = executor_for(target).ledger.applied()
     gone = missing_on_disk(directory)
-    planned = [
-        m
-        for m in Migration.objects.order_by("id").defer("sql")
-        if m.id not in applied and m.id not in gone
-    ]
+    planned = sorted(
+        (m for m in Migration.objects.defer("sql") if m.id not in applied and m.id not in gone),
+        key=lambda migration: migration_order_key(migration.id),
+    )
     unread = []
     for migration in planned:
         known = imported.get(migration.id)

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connections
 from .backends import get_backend
 from .conf import app_settings
 from .ledger import Ledger
+from .sql.migration_order import migration_order_key, sorted_ids
 from .targets import Target, resolve
 
 
@@ -121,7 +122,7 @@ class OrderGate:
     def applied(self, migration_id: str) -> None:
         """``migration_id`` is applied now (or, in a plan's check, would be)."""
         pending = self._ids()
-        position = bisect_left(pending, migration_id)
+        position = bisect_left(pending, migration_order_key(migration_id), key=migration_order_key)
         if position < len(pending) and pending[position] == migration_id:
             del pending[position]
         self._applied.add(migration_id)
@@ -139,11 +140,13 @@ class OrderGate:
         pending = self._ids()
         if migration_id in self._applied:
             return []  # applying it again is a no-op
-        return pending[: bisect_left(pending, migration_id)]
+        return pending[
+            : bisect_left(pending, migration_order_key(migration_id), key=migration_order_key)
+        ]
 
     def _ids(self) -> list[str]:
         if self._pending is None:
             pending, applied = self._read()
             self._applied = set(applied)
-            self._pending = sorted(set(pending) - self._applied)
+            self._pending = sorted_ids(set(pending) - self._applied)
         return self._pending

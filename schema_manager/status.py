@@ -12,6 +12,7 @@ from .files import FolderChecksum, UnreadableFolder
 from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
 from .reconciliation import rolled_back_rows
+from .sql.migration_order import sorted_ids
 from .state import Facts, State, standing
 
 
@@ -64,7 +65,7 @@ def migration_states(
         ).only("ledger_id", "applied_by", "execution_time", "faked")
     }
     states = []
-    for migration_id in sorted(set(catalogue) | set(latest) | set(disk) | set(unreadable)):
+    for migration_id in sorted_ids({*catalogue, *latest, *disk, *unreadable}):
         last = latest.get(migration_id)
         record = attempts.get(last.id) if last else None
         stored = catalogue.get(migration_id)

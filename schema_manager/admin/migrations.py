@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import Migration, VersionRecord
+from ..sql.migration_order import migration_order_key
 from ..targets import all_targets, resolve
 from . import actions as admin_actions
 from . import confirmation
@@ -148,7 +149,7 @@ class MigrationAdmin(MigrationChangeForm):
     @admin.action(description=gettext_lazy("Validate selected migrations"), permissions=["view"])
     def validate_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         targets = all_targets()
-        for migration in queryset.order_by("id"):
+        for migration in in_prisma_order(queryset):
             admin_actions.report_validation(self, request, migration, targets)
 
     def operate(
@@ -158,8 +159,8 @@ class MigrationAdmin(MigrationChangeForm):
         target = resolve(environment)
         if not admin_actions.may_operate(request.user, operation, target):
             raise PermissionDenied
-        # Apply in id order; roll back newest first.
-        migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))
+        # Apply in Prisma's order of folders; roll back newest first.
+        migrations = in_prisma_order(queryset, newest_first=operation == "rollback")
         if request.POST.get("post") != "yes":
             return confirmation.page(self, request, migrations, operation, target)
         # Confirming runs exactly what the page showed, or nothing: the page again instead.
@@ -171,7 +172,7 @@ class MigrationAdmin(MigrationChangeForm):
         done = admin_actions.run(self, request, migrations, operation, target, allowed, shown)
         changed = [result.migration_id for result in done if result.not_as_confirmed]
         if changed:  # as they are now (the plan's objects hold what was read before)
-            migrations = list(queryset.order_by("-id" if operation == "rollback" else "id"))
+            migrations = in_prisma_order(queryset, newest_first=operation == "rollback")
             return confirmation.page(self, request, migrations, operation, target, changed=changed)
         return None
 
@@ -196,3 +197,10 @@ def _ago(moment: datetime) -> str:
     if timezone.now() - moment < timedelta(minutes=1):
         return _("just now")
     return _("%(time)s ago") % {"time": timesince(moment, depth=1)}
+
+
+def in_prisma_order(queryset: QuerySet, *, newest_first: bool = False) -> list[Migration]:
+    """The migrations of ``queryset`` in the order Prisma lists their folders."""
+    return sorted(
+        queryset, key=lambda migration: migration_order_key(migration.id), reverse=newest_first
+    )

@@ -149,3 +149,50 @@ def _after_as(words: list[Word]) -> Word | None:
             following = words[index + 1]
             return following if following.kind is WordKind.STRING else None
     return None
+
+
+# Verbs that start an SQL statement inside a DO block (anything else there is PL/pgSQL's own:
+# IF, RAISE, assignments, RETURN...).
+_SQL_VERBS = _VERBS | frozenset(
+    {
+        "INSERT",
+        "MERGE",
+        "WITH",
+        "SELECT",
+        "CREATE",
+        "COMMENT",
+        "GRANT",
+        "REVOKE",
+        "COPY",
+        "REFRESH",
+        "REINDEX",
+        "CLUSTER",
+        "LOCK",
+        "SECURITY",
+        "IMPORT",
+        "RESET",
+    }
+)
+
+
+def do_block(statement: Statement) -> Body | None:
+    """Every SQL statement of a DO block (reads too, not only what the rules look at), or
+    None if ``statement`` is not a DO block whose body can be read."""
+    words = [word for word in statement.words if word.text != ";"]
+    if not words or words[0].upper != "DO":
+        return None
+    text = next((w for w in words[1:] if w.kind is WordKind.STRING), None)
+    if text is None or not text.text.startswith("$"):
+        return None
+    tag = text.text[: text.text.index("$", 1) + 1]
+    inner = text.text[len(tag) : len(text.text) - len(tag)]
+    inside = [w for chunk in iter_chunks(inner, "postgresql") for w in chunk.words]
+    found = []
+    for chunk in _split_at_semicolons(inside):
+        for index, word in enumerate(chunk):
+            starts = index == 0 or chunk[index - 1].upper in _STARTS_AFTER
+            if starts and word.upper in _SQL_VERBS and word.kind is not WordKind.STRING:
+                found.append(replace(statement, words=tuple(chunk[index:])))
+                break
+    dynamic = any(_is_dynamic(inside, index) for index in range(len(inside)))
+    return Body("in its DO block", tuple(found), dynamic)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from .bodies import do_block
 from .created import Created
 from .lexer import DIALECTS
 from .names import QualifiedName, render_name, render_part, render_words, split_top_level
@@ -31,6 +32,7 @@ from .operations import (
     Truncate,
 )
 from .reading import describe
+from .rollback_blocks import invert_do_block, rows_note
 from .session_detection import is_transaction_control
 from .statements import Statement, large_input_gc_pause, parse_statements
 
@@ -139,11 +141,9 @@ def invert_operation(operation: Operation, vendor: str) -> Inverse:
     if isinstance(operation, AlterObject) and operation.action != "ADD VALUE":
         return _invert_alter_object(operation, dialect)
     if isinstance(operation, (DataChange, DataStatement)):
-        statement = operation.statement
-        return [
-            f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) changes rows "
-            "only; the rollback leaves the data as it is."
-        ], None
+        return [rows_note(operation.statement)], None
+    if type(operation) is Operation and (block := do_block(operation.statement)) is not None:
+        return invert_do_block(operation.statement, block)
     return [], _why_not(operation)
 
 

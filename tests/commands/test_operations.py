@@ -598,6 +598,23 @@ def test_every_folder_name_prisma_lists_applies_and_rolls_back(targets, migratio
     assert "t0" not in targets.tables()
 
 
+def test_folders_apply_in_prisma_s_order_not_by_code_point(targets, migrations_dir):
+    """Prisma sorts folder names with localeCompare: '1_a' before '10_a' ('_' sorts before
+    digits), 'a_b' before 'B_a' (case after letters); code points put them the other way."""
+    write_migration(migrations_dir, "1_a", "CREATE TABLE t (id INTEGER);")
+    write_migration(migrations_dir, "10_a", "ALTER TABLE t ADD COLUMN x INTEGER;")
+    write_migration(migrations_dir, "a_b", "ALTER TABLE t ADD COLUMN y INTEGER;")
+    write_migration(migrations_dir, "B_a", "CREATE TABLE u (id INTEGER);")
+
+    run_command("apply_schema_migration", "--all")
+
+    order = ["1_a", "10_a", "a_b", "B_a"]
+    assert [row["migration_name"] for row in targets.ledger()] == order
+    assert list(status_of()) == order
+    run_command("rollback_schema_migration", "--to", "1_a")
+    assert [row["migration_name"] for row in targets.ledger()] == ["1_a"]
+
+
 def test_a_folder_name_unsafe_to_show_is_refused_naming_it(targets, migrations_dir):
     write_migration(migrations_dir, "20240101000000_ok", "CREATE TABLE ok (id INTEGER);")
     write_migration(migrations_dir, "20240102000000_\x1b[2Jx", "CREATE TABLE bad (id INTEGER);")

@@ -12,6 +12,7 @@ from ...fleets import planner, tasks
 from ...fleets.models import Rollout, Wave
 from ...fleets.status import progress
 from ...models import Migration
+from ...sql.migration_order import migration_order_key
 from ._base import SchemaCommand
 
 FINAL = {Rollout.State.SUCCEEDED, Rollout.State.PARTIALLY_FAILED, Rollout.State.CANCELLED}
@@ -125,7 +126,10 @@ def whole_plan(command: SchemaCommand) -> list[Migration]:
     directory = command.workspace.directory
     planning.import_folders(directory)
     gone = planning.missing_on_disk(directory)
-    plan = [m for m in Migration.objects.order_by("id") if m.id not in gone]
+    plan = sorted(
+        (m for m in Migration.objects.all() if m.id not in gone),
+        key=lambda migration: migration_order_key(migration.id),
+    )
     if not plan:
         raise CommandError("No migrations to roll out.")
     return plan

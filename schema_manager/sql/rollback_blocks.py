@@ -1,0 +1,57 @@
+"""A DO block's rollback: what its code does, read statement by statement, said precisely.
+
+A DO block runs its code once, as the migration runs. Where every statement of it only
+reads or changes rows (``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``SELECT``), the schema
+is as before without an inverse: a ``-- NOTE:`` says the rows stay as they are. Otherwise
+the rollback names what it cannot undo: the statements that change the schema (or do what
+is not read here), and SQL built at run time (``EXECUTE``), which no reading can know.
+"""
+
+from __future__ import annotations
+
+from .bodies import Body
+from .operations import DataChange, DataStatement
+from .reading import describe
+from .statements import Statement
+
+NOTE_PREFIX = "-- NOTE:"
+_READS = frozenset({"SELECT", "PERFORM"})
+
+
+def invert_do_block(statement: Statement, block: Body) -> tuple[list[str], str | None]:
+    """(the note, None) for a block that changes rows only; ([], why) otherwise."""
+    changes: list[str] = []
+    unknown: list[str] = []
+    for inner in block.statements:
+        verb = inner.words[0].upper
+        if verb in _READS:
+            continue
+        kind = describe(inner)
+        if isinstance(kind, (DataChange, DataStatement)):
+            if verb not in changes:
+                changes.append(verb)
+        elif verb != "EXECUTE":
+            shown = " ".join(word.upper for word in inner.words[:2])
+            if shown not in unknown:
+                unknown.append(shown)
+    if not unknown and not block.dynamic:
+        return [
+            rows_note(statement, f"{', '.join(changes)} {block.where}" if changes else "")
+        ], None
+    parts = []
+    if unknown:
+        parts.append(f"{block.where} runs {', '.join(unknown)}, which the generator does not undo")
+    if block.dynamic:
+        parts.append(
+            f"{'it' if unknown else block.where} runs SQL built at run time (EXECUTE), which "
+            "no reading of the script can know"
+        )
+    return [], f"{'; '.join(parts)}; write the rollback by hand"
+
+
+def rows_note(statement: Statement, what: str = "") -> str:
+    """The ``-- NOTE:`` of a statement that changes rows only (``what``: how, in words)."""
+    return (
+        f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) changes rows "
+        f"only{f' ({what})' if what else ''}; the rollback leaves the data as it is."
+    )

@@ -1,0 +1,105 @@
+"""Generated rollbacks of what real Prisma histories write (PostgreSQL): each pattern applied
+and rolled back on a small schema, the catalogue compared with what it was before."""
+
+from __future__ import annotations
+
+import pytest
+
+from schema_manager import Migration, SchemaManager
+from schema_manager.rollback_choice import script_warnings
+from tests.engine.test_catalog_rollbacks import _catalogue, _round_trip
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+# `prisma migrate dev` removing an enum value: a new type, the column moved to it, the old
+# type renamed away and dropped (by its new name), the new one given the old name.
+ENUM_SWAP = """
+BEGIN;
+UPDATE "members" SET "role" = 'ADMIN' WHERE "role" = 'OWNER';
+CREATE TYPE "Role_new" AS ENUM ('ADMIN', 'MEMBER');
+ALTER TABLE "members" ALTER COLUMN "role" DROP DEFAULT;
+ALTER TABLE "members" ALTER COLUMN "role" TYPE "Role_new" USING ("role"::text::"Role_new");
+ALTER TYPE "Role" RENAME TO "Role_old";
+ALTER TYPE "Role_new" RENAME TO "Role";
+DROP TYPE "Role_old";
+ALTER TABLE "members" ALTER COLUMN "role" SET DEFAULT 'MEMBER';
+COMMIT;
+"""
+
+
+def test_prisma_s_enum_swap_rolls_back_the_type_it_renamed_then_dropped(postgres_targets):
+    setup = """
+    CREATE TYPE "Role" AS ENUM ('OWNER', 'ADMIN', 'MEMBER');
+    CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'MEMBER');
+    INSERT INTO members VALUES (1, 'ADMIN');
+    """
+    script = _round_trip(postgres_targets, setup, ENUM_SWAP)
+
+    assert """CREATE TYPE "Role_old" AS ENUM ('OWNER', 'ADMIN', 'MEMBER');""" in script
+
+
+def test_an_unnamed_check_is_dropped_by_the_name_the_server_chose(postgres_targets):
+    setup = """
+    CREATE TABLE t (id INT, lo INT, hi INT, "Note" TEXT);
+    ALTER TABLE t ADD CONSTRAINT t_lo_check CHECK (lo > 0);
+    """
+    script = _round_trip(
+        postgres_targets,
+        setup,
+        "ALTER TABLE t ADD CHECK (lo < 100), ADD CHECK (lo <= hi), ADD CHECK (\"Note\" <> '');"
+        "ALTER TABLE t ADD COLUMN n INT, ADD CHECK (n::text <> 'x' AND length(n::text) < 9);",
+    )
+
+    assert "DROP CONSTRAINT t_lo_check1" in script
+    assert "DROP CONSTRAINT t_check" in script
+    assert 'DROP CONSTRAINT "t_Note_check"' in script
+
+
+def test_a_do_block_that_changes_rows_only_rolls_back_leaving_the_rows(postgres_targets):
+    sql = """
+    DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM t WHERE id = 1) THEN
+        INSERT INTO t (id) VALUES (1);
+      END IF;
+      UPDATE t SET id = id + 1 WHERE id > 5;
+    END $$;
+    """
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE t (id INT);")
+    before = _catalogue(targets)
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id="002_do", name="do", sql=sql), "development"
+    )
+    assert applied.success, applied.error
+    assert script_warnings(applied.rollback_script) == []
+    assert "changes rows only (INSERT, UPDATE in its DO block)" in applied.rollback_script
+
+    rolled_back = manager.rollback_migration_sync("002_do", "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert _catalogue(targets) == before
+    assert targets.fetch("development", "SELECT id FROM t") == [(1,)]
+
+
+def test_a_do_block_that_changes_the_schema_says_what_it_cannot_undo(postgres_targets):
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE t (id INT);")
+    sql = """
+    DO $$
+    BEGIN
+      ALTER TABLE t ADD COLUMN x INT;
+      EXECUTE 'CREATE INDEX t_x ON t (x)';
+    END $$;
+    """
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_do", name="do", sql=sql), "development"
+    )
+    assert applied.success, applied.error
+    assert ("t", "x") in [(table, column) for table, _, column, *_ in _catalogue(targets)[0]]
+
+    [warning] = script_warnings(applied.rollback_script)
+    assert "its DO block runs ALTER TABLE" in warning
+    assert "EXECUTE" in warning
+    assert "built at run time" in warning
