@@ -20,6 +20,7 @@ from .sql.operations import (
     RenameTo,
 )
 from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, invert_action
+from .sql.table_actions import using_index
 
 _DIALECT = "postgresql"
 _DROP_CONSTRAINT = re.compile(
@@ -76,6 +77,8 @@ def _action(
         return _other(cursor, oid, current, action, seen)
     if isinstance(action, RenameTo):
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
+    if isinstance(action, AddConstraint) and (index := using_index(action)) is not None:
+        return _key_from_index(cursor, oid, current, action, index)
     if isinstance(action, AddConstraint) and action.name is None:
         cursor.execute("SELECT relnamespace FROM pg_class WHERE oid = %s", [oid])
         namespace = cursor.fetchone()[0]
@@ -207,3 +210,18 @@ def _is_enum(cursor, type_name: str) -> bool:
     )
     row = cursor.fetchone()
     return bool(row and row[0])
+
+
+def _key_from_index(cursor, oid, current, action: AddConstraint, index: str) -> list[str] | None:
+    """``ADD … USING INDEX``: the key took the index over (named after it, unless named), so
+    dropping the key drops the index: it is made again as it was."""
+    cursor.execute(
+        "SELECT pg_get_indexdef(i.oid) FROM pg_class i JOIN pg_class t "
+        "ON t.relnamespace = i.relnamespace WHERE t.oid = %s AND i.relname = %s",
+        [oid, catalog_name(index)],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    key = catalog.quoted(catalog_name(action.name or index))
+    return [f"ALTER TABLE {current} DROP CONSTRAINT {key};", f"{row[0]};"]

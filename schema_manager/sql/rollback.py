@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .bodies import do_block
 from .created import Created
 from .lexer import DIALECTS
 from .names import QualifiedName, render_name, render_part, render_words, split_top_level
@@ -24,17 +23,16 @@ from .operations import (
     CreateTable,
     DataChange,
     DataStatement,
-    Drop,
     DropColumn,
     Operation,
     Rename,
     RenameTo,
-    Truncate,
 )
 from .reading import describe
-from .rollback_blocks import invert_do_block, rows_note
+from .rollback_blocks import rows_note, without_inverse
 from .session_detection import is_transaction_control
 from .statements import Statement, large_input_gc_pause, parse_statements
+from .table_actions import using_index
 
 WARNING_PREFIX = "-- WARNING:"  # a statement is not undone: the script must not run as is
 # The script runs, but what it restores may differ from before in the way it says.
@@ -142,9 +140,7 @@ def invert_operation(operation: Operation, vendor: str) -> Inverse:
         return _invert_alter_object(operation, dialect)
     if isinstance(operation, (DataChange, DataStatement)):
         return [rows_note(operation.statement)], None
-    if type(operation) is Operation and (block := do_block(operation.statement)) is not None:
-        return invert_do_block(operation.statement, block)
-    return [], _why_not(operation)
+    return without_inverse(operation)
 
 
 def _invert_alter_object(operation: AlterObject, dialect: str) -> Inverse:
@@ -246,6 +242,8 @@ def invert_action(action: AlterAction, dialect: str) -> tuple[str | None, str | 
 
 
 def _drop_constraint(action: AddConstraint, dialect: str) -> tuple[str | None, str | None]:
+    if (index := using_index(action)) is not None:  # read from the catalog where it is
+        return None, f"the key takes over the index {index}, which dropping it removes; {_BY_HAND}"
     if dialect == "sqlite":
         return None, f"SQLite cannot drop a constraint without rebuilding the table; {_BY_HAND}"
     if dialect == "mysql" and action.kind == "PRIMARY KEY":
@@ -282,18 +280,3 @@ def _invert_alter_column(action: AlterColumn, dialect: str) -> tuple[str | None,
     if action.change == "TYPE":
         return None, f"the previous type is not in this script; {_BY_HAND}"
     return None, None
-
-
-_HOLDS_DATA = {"TABLE", "SCHEMA", "DATABASE", "MATERIALIZED VIEW", "SEQUENCE"}
-
-
-def _why_not(operation: Operation) -> str:
-    if isinstance(operation, Drop):
-        kind = operation.object_type.lower()
-        article = "an" if kind[0] in "aeiou" else "a"
-        if operation.object_type in _HOLDS_DATA:
-            return f"it drops {article} {kind}; {_DATA_LOSS}"
-        return f"it drops {article} {kind} whose definition is not in this script; {_BY_HAND}"
-    if isinstance(operation, Truncate):
-        return f"it truncates a table; {_DATA_LOSS}"
-    return f"no automatic inverse is known for this statement; {_BY_HAND}"

@@ -1,4 +1,6 @@
-"""A DO block's rollback: what its code does, read statement by statement, said precisely.
+"""What a rollback says of a statement without an inverse statement: a setting that ends with
+the migration's transaction needs none; a DO block is read statement by statement; the others
+say why they cannot be undone.
 
 A DO block runs its code once, as the migration runs. Where every statement of it only
 reads or changes rows (``INSERT``, ``UPDATE``, ``DELETE``, ``MERGE``, ``SELECT``), the schema
@@ -9,12 +11,14 @@ is not read here), and SQL built at run time (``EXECUTE``), which no reading can
 
 from __future__ import annotations
 
-from .bodies import Body
-from .operations import DataChange, DataStatement
+from .bodies import Body, do_block
+from .operations import DataChange, DataStatement, Drop, Operation, Truncate
 from .reading import describe
 from .statements import Statement
 
 NOTE_PREFIX = "-- NOTE:"
+_DATA_LOSS = "the data it removes cannot be restored; write the rollback by hand"
+_BY_HAND = "write the rollback by hand"
 _READS = frozenset({"SELECT", "PERFORM"})
 
 
@@ -55,3 +59,29 @@ def rows_note(statement: Statement, what: str = "") -> str:
         f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) changes rows "
         f"only{f' ({what})' if what else ''}; the rollback leaves the data as it is."
     )
+
+
+_HOLDS_DATA = {"TABLE", "SCHEMA", "DATABASE", "MATERIALIZED VIEW", "SEQUENCE"}
+
+
+def without_inverse(operation: Operation) -> tuple[list[str], str | None]:
+    """(lines, why it cannot be undone) for a statement the generator has no inverse of."""
+    statement = operation.statement
+    heads = [word.upper for word in statement.words[:3]]
+    if heads[:2] in (["SET", "LOCAL"], ["SET", "TRANSACTION"]):
+        return [], None  # it lasts for the migration's transaction only: nothing to undo
+    if type(operation) is Operation and (block := do_block(statement)) is not None:
+        return invert_do_block(statement, block)
+    return [], _why_not(operation)
+
+
+def _why_not(operation: Operation) -> str:
+    if isinstance(operation, Drop):
+        kind = operation.object_type.lower()
+        article = "an" if kind[0] in "aeiou" else "a"
+        if operation.object_type in _HOLDS_DATA:
+            return f"it drops {article} {kind}; {_DATA_LOSS}"
+        return f"it drops {article} {kind} whose definition is not in this script; {_BY_HAND}"
+    if isinstance(operation, Truncate):
+        return f"it truncates a table; {_DATA_LOSS}"
+    return f"no automatic inverse is known for this statement; {_BY_HAND}"

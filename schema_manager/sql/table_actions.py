@@ -112,3 +112,9 @@ def _rename(cursor: WordCursor, text: str) -> AlterAction:
         return OtherAction(text)
     new = cursor.take_name()
     return Rename(what, old.object, new.object) if new and cursor.done else OtherAction(text)
+
+
+def using_index(action: AddConstraint) -> str | None:
+    """The index ``ADD … PRIMARY KEY / UNIQUE USING INDEX <index>`` takes over, as written."""
+    words = [word.text for word in action.definition[:3]]
+    return words[2] if [w.upper() for w in words[:2]] == ["USING", "INDEX"] else None

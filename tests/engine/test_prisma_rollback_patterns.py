@@ -103,3 +103,45 @@ def test_a_do_block_that_changes_the_schema_says_what_it_cannot_undo(postgres_ta
     assert "its DO block runs ALTER TABLE" in warning
     assert "EXECUTE" in warning
     assert "built at run time" in warning
+
+
+def test_a_key_made_from_an_existing_index_gives_the_index_back(postgres_targets):
+    """``ADD CONSTRAINT … PRIMARY KEY USING INDEX i`` takes the index over (it becomes the
+    key's): dropping the key drops it, so the rollback makes the index again."""
+    setup = """
+    CREATE TABLE items (id INT NOT NULL, project INT NOT NULL, valid_from INT NOT NULL,
+        CONSTRAINT items_pkey PRIMARY KEY (id, project));
+    CREATE UNIQUE INDEX items_id_project_valid_from_key ON items (id, project, valid_from);
+    """
+    script = _round_trip(
+        postgres_targets,
+        setup,
+        'ALTER TABLE "items" DROP CONSTRAINT "items_pkey",\n'
+        'ADD CONSTRAINT "items_pkey" PRIMARY KEY USING INDEX "items_id_project_valid_from_key";',
+    )
+
+    assert "CREATE UNIQUE INDEX items_id_project_valid_from_key" in script
+
+
+def test_without_the_catalog_a_key_using_an_index_says_the_index_is_not_restored():
+    from schema_manager.sql.rollback import generate_rollback
+
+    script = generate_rollback(
+        "ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id_key;", "postgresql"
+    )
+
+    [warning] = script.warnings
+    assert "t_id_key" in warning
+
+
+def test_settings_that_end_with_the_transaction_need_no_inverse():
+    from schema_manager.sql.rollback import generate_rollback
+
+    script = generate_rollback(
+        "BEGIN;\nSET LOCAL lock_timeout = '5s';\nSET TRANSACTION ISOLATION LEVEL SERIALIZABLE;\n"
+        "CREATE TABLE t (id INT);\nCOMMIT;",
+        "postgresql",
+    )
+
+    assert script.warnings == []
+    assert script.text == "DROP TABLE IF EXISTS t CASCADE;"
