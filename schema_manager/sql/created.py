@@ -46,6 +46,10 @@ class Created:
             return key in self.tables
         return False
 
+    def made_table(self, table: QualifiedName) -> bool:
+        """Whether the script created ``table`` before (not merely IF NOT EXISTS)."""
+        return _key(table.object) in self.tables
+
     def skipped(self, operation: Operation) -> frozenset[int]:
         """The positions of ``operation``'s actions that need no inverse."""
         if not isinstance(operation, AlterTable):

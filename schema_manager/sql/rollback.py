@@ -85,7 +85,7 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
             continue
         if is_transaction_control(statement.words):
             continue  # the script's own BEGIN / COMMIT: the rollback runs in one transaction
-        if isinstance(operation, AlterTable) and not operation.actions:
+        if operation is None or (isinstance(operation, AlterTable) and not operation.actions):
             continue  # it altered only what the script created: undoing that removes it
         inverse, warning = invert_operation(operation, vendor)
         script.lines.extend(inverse)
@@ -97,13 +97,21 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
     return script
 
 
-def _to_undo(statements: list[Statement]) -> list[Operation]:
+def _to_undo(statements: list[Statement]) -> list[Operation | None]:
     """Each statement's operation, an ALTER TABLE without the actions that changed what the
-    script created before it (they need no inverse)."""
+    script created before it (they need no inverse), None for an unnamed index on such a
+    table (dropping the table drops it)."""
     created = Created()
-    operations = []
+    operations: list[Operation | None] = []
     for statement in statements:
         operation = describe(statement)
+        if (
+            isinstance(operation, CreateIndex)
+            and operation.index is None
+            and created.made_table(operation.table)
+        ):
+            operations.append(None)
+            continue
         skipped = created.skipped(operation)
         created.note(operation)
         if skipped and isinstance(operation, AlterTable):

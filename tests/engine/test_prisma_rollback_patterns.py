@@ -145,3 +145,15 @@ def test_settings_that_end_with_the_transaction_need_no_inverse():
 
     assert script.warnings == []
     assert script.text == "DROP TABLE IF EXISTS t CASCADE;"
+
+
+def test_an_unnamed_index_on_a_table_the_script_made_needs_no_inverse():
+    from schema_manager.sql.rollback import generate_rollback
+
+    script = generate_rollback(
+        'CREATE TEMP TABLE "map" ON COMMIT DROP AS SELECT 1 AS id;\n'
+        'CREATE UNIQUE INDEX ON "map" ("id");',
+        "postgresql",
+    )
+
+    assert script.warnings == []

@@ -567,7 +567,7 @@ ALTER TABLE accounts ADD COLUMN owner TEXT;
 -- 4
 TRUNCATE sessions;
 -- 5
-CREATE INDEX ON accounts (owner);
+CREATE INDEX ON sessions (owner);
 -- 6
 CREATE INDEX accounts_owner_idx ON accounts (owner);
 -- 7
@@ -582,7 +582,7 @@ MIXED_WARNINGS = [
     "cannot roll back statement 9 (GRANT SELECT ON accounts TO reporting): " + NO_INVERSE,
     "cannot roll back statement 7 (ALTER TABLE users DROP COLUMN legacy): "
     "it drops a column; " + DATA_LOSS,
-    "cannot roll back statement 5 (CREATE INDEX ON accounts ( owner )): " + UNNAMED_INDEX,
+    "cannot roll back statement 5 (CREATE INDEX ON sessions ( owner )): " + UNNAMED_INDEX,
     "cannot roll back statement 4 (TRUNCATE sessions): it truncates a table; " + DATA_LOSS,
     "cannot roll back statement 2 (DROP TABLE legacy_accounts): it drops a table; " + DATA_LOSS,
 ]
