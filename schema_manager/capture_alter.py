@@ -8,7 +8,7 @@ import re
 
 from . import catalog_definitions as catalog
 from .constraint_names import check_name, constraint_name
-from .sql.names import render_part
+from .sql.names import render_part, render_words
 from .sql.operations import (
     AddColumn,
     AddConstraint,
@@ -72,7 +72,7 @@ def _action(
         column = catalog_name(action.column)
         return _dropped_column(cursor, oid, current, column, seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
-        return _altered_column(cursor, oid, current, action)
+        return _altered_column(cursor, oid, current, action, seen)
     if isinstance(action, OtherAction):
         return _other(cursor, oid, current, action, seen)
     if isinstance(action, RenameTo):
@@ -110,7 +110,7 @@ def catalog_name(part: str) -> str:
     return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
 
 
-def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] | None:
+def _altered_column(cursor, oid, table: str, action: AlterColumn, seen) -> list[str] | None:
     found = catalog.columns(cursor, oid, catalog_name(action.column))
     if not found:
         return None
@@ -119,7 +119,12 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn) -> list[str] |
     if action.change in ("SET DEFAULT", "DROP DEFAULT"):
         if column.generated or column.identity:
             return None
-        previous = f"SET DEFAULT {column.default}" if column.default else "DROP DEFAULT"
+        # An earlier statement of the migration changed it: what that one left comes back.
+        default = seen.defaults.get((oid, column.name), column.default)
+        seen.defaults[oid, column.name] = (
+            render_words(list(action.rest), _DIALECT) if action.change == "SET DEFAULT" else None
+        )
+        previous = f"SET DEFAULT {default}" if default else "DROP DEFAULT"
         return [f"{alter} {previous};"]
     if action.change in ("SET NOT NULL", "DROP NOT NULL"):
         return [f"{alter} {'SET' if column.not_null else 'DROP'} NOT NULL;"]

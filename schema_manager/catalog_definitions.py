@@ -228,6 +228,8 @@ class Seen(set):
         super().__init__()
         # Names chosen for unnamed CHECKs added earlier in the migration (taken by then).
         self.check_names: set[str] = set()
+        # Column defaults set (the expression) or dropped (None) earlier in the migration.
+        self.defaults: dict[tuple[int, str], str | None] = {}
 
     def add_new(self, key: tuple) -> bool:
         new = key not in self

@@ -157,3 +157,31 @@ def test_an_unnamed_index_on_a_table_the_script_made_needs_no_inverse():
     )
 
     assert script.warnings == []
+
+
+def test_a_default_dropped_then_set_again_in_the_script_comes_back_as_the_script_left_it(
+    postgres_targets,
+):
+    """Prisma's enum change with new values: the default is dropped, the type swapped, then a
+    new default set. Undoing that last SET DEFAULT restores no default (what the script had
+    left), not the one from before the migration, which the new type cannot hold."""
+    setup = """
+    CREATE TYPE "status" AS ENUM ('live', 'paused');
+    CREATE TABLE polls (id INT, status "status" NOT NULL DEFAULT 'live');
+    """
+    sql = """
+    BEGIN;
+    CREATE TYPE "status_new" AS ENUM ('open', 'closed');
+    ALTER TABLE "polls" ALTER COLUMN "status" DROP DEFAULT;
+    ALTER TABLE "polls" ALTER COLUMN "status" TYPE "status_new" USING (
+      CASE "status"::text WHEN 'live' THEN 'open'::status_new ELSE 'closed'::status_new END
+    );
+    ALTER TYPE "status" RENAME TO "status_old";
+    ALTER TYPE "status_new" RENAME TO "status";
+    DROP TYPE "status_old";
+    ALTER TABLE "polls" ALTER COLUMN "status" SET DEFAULT 'open';
+    COMMIT;
+    """
+    script = _round_trip(postgres_targets, setup, sql)
+
+    assert script.splitlines()[0] == "ALTER TABLE polls ALTER COLUMN status DROP DEFAULT;"
