@@ -95,6 +95,12 @@ class StepCapture:
             return cls(before, copies, [statement], restore)
         return cls(before + copies, [], [statement], restore)
 
+    @property
+    def cleanup(self) -> tuple[str, ...]:
+        """What a failed statement leaves of its capture: the archive table (MariaDB's DDL is
+        atomic and the copy of a DELETE or UPDATE rolls back with it)."""
+        return tuple(line for line in self.restore if line.startswith("DROP TABLE IF EXISTS"))
+
     def prepare(self, connection: Any) -> None:
         for line in self.before:
             crash_point(f"archive-{line.index + 1}")

@@ -85,6 +85,7 @@ class StepwiseRun:
         entries: journal.Entries = {}
         completed: list[Step] = []
         step: Step | None = None
+        capture: StepCapture | None = None
         try:
             for count, statement in enumerate(statements, start=1):
                 vendor = self.backend.vendor
@@ -111,7 +112,7 @@ class StepwiseRun:
                             final = position == len(capture.run)  # counted with the last one
                             self.transport.run_one(sent, outcome, then=record if final else None)
                 completed.append(step)
-                step = None
+                step, capture = None, None
                 crash_point(f"after-step-{len(completed)}")
             outcome.finished_at = utc_now()
             crash_point("before-commit")
@@ -119,7 +120,10 @@ class StepwiseRun:
             outcome.success = True
         except Exception as exc:  # compensated, recorded, logged and returned
             record_failure(outcome, exc, migration_id, self.session.alias)
-            self._compensate(migration_id, outcome, completed, self._may_have_acted(step))
+            failed = self._may_have_acted(step)
+            if capture is not None:  # the failed statement's archive table goes too
+                failed = Step(statements[len(completed)], restore=capture.cleanup)
+            self._compensate(migration_id, outcome, completed, failed)
 
     def _read_step(
         self,

@@ -271,3 +271,24 @@ def test_a_dropped_column_comes_back_with_its_index_and_constraint(targets, mana
         assert manager.rollback_migration_sync(migration.id, environment="development").success
     assert row_checksums(targets) == before
     assert {"items_note", "note_short"} <= targets.indexes("items")
+
+
+@pytest.mark.parametrize("engine", ["mysql"], indirect=["engine"])
+def test_on_mariadb_an_archived_statement_that_fails_leaves_no_archive(targets, manager):
+    """The statement fails after its capture made the archive table: the table goes too."""
+    fill_items(targets)
+    targets.execute(
+        "development",
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, item_id INTEGER, "
+        "FOREIGN KEY (item_id) REFERENCES items (id))",
+    )
+    targets.execute("development", "INSERT INTO child VALUES (1, 5)")
+    before = tables_and_rows(targets)
+    sql = "UPDATE items SET qty = 0 WHERE id < 10;\nDELETE FROM items WHERE id < 10;"
+    migration = Migration(id=unique_id("fails"), sql=sql)
+    with archiving():
+        failed = manager.apply_migration_sync(migration)
+    assert not failed.success
+    assert "foreign key constraint fails" in failed.message
+    assert tables_and_rows(targets) == before
+    assert archive_tables(targets, migration.id) == []
