@@ -61,6 +61,9 @@ def _measure(alias: str, archive: str) -> tuple[int | None, int | None]:
     size_sql = {
         "postgresql": f"SELECT pg_total_relation_size('{archive}'::regclass)",
         "sqlite": "SELECT SUM(pgsize) FROM dbstat WHERE name = %s",
+        # InnoDB's figures (pages allocated; statistics, so about the size).
+        "mysql": "SELECT data_length + index_length FROM information_schema.tables "
+        "WHERE table_schema = DATABASE() AND table_name = %s",
     }.get(connection.vendor)
     rows = size = None
     try:
@@ -69,7 +72,7 @@ def _measure(alias: str, archive: str) -> tuple[int | None, int | None]:
             rows = int(cursor.fetchone()[0])
         if size_sql:
             with transaction.atomic(using=alias), connection.cursor() as cursor:
-                params = [archive.strip('"')] if "%s" in size_sql else []
+                params = [archive.strip('"`')] if "%s" in size_sql else []
                 cursor.execute(size_sql, params)
                 value = cursor.fetchone()[0]
                 size = None if value is None else int(value)

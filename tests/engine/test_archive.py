@@ -292,3 +292,17 @@ def test_on_mariadb_an_archived_statement_that_fails_leaves_no_archive(targets, 
     assert "foreign key constraint fails" in failed.message
     assert tables_and_rows(targets) == before
     assert archive_tables(targets, migration.id) == []
+
+
+@pytest.mark.parametrize("engine", ["mysql"], indirect=["engine"])
+def test_on_mariadb_the_record_says_rows_and_bytes(targets, manager):
+    from schema_manager.models import ArchiveRecord
+
+    fill_items(targets)
+    migration = Migration(id=unique_id("recorded"), sql="DELETE FROM items WHERE id > 90;")
+    with archiving():
+        assert manager.apply_migration_sync(migration).success
+    [record] = ArchiveRecord.objects.filter(migration_id=migration.id)
+    assert record.rows == 10
+    assert record.bytes is not None
+    assert record.bytes > 0
