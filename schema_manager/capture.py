@@ -50,7 +50,7 @@ def capture(sql: str, alias: str) -> Captured:
     captured: Captured = {}
     seen = catalog.Seen()
     created = Created()
-    renames = TypeRenames()
+    renames = TypeRenames(seen.renamed_types)
     try:
         with connection.cursor() as cursor:
             statements = parse_statements(sql, "postgresql")

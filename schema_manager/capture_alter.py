@@ -120,7 +120,7 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn, seen) -> list[
         if column.generated or column.identity:
             return None
         # An earlier statement of the migration changed it: what that one left comes back.
-        default = seen.defaults.get((oid, column.name), column.default)
+        default = seen.defaults.get((oid, column.name), _default_now(seen, column))
         seen.defaults[oid, column.name] = (
             render_words(list(action.rest), _DIALECT) if action.change == "SET DEFAULT" else None
         )
@@ -129,14 +129,18 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn, seen) -> list[
     if action.change in ("SET NOT NULL", "DROP NOT NULL"):
         return [f"{alter} {'SET' if column.not_null else 'DROP'} NOT NULL;"]
     if action.change == "TYPE":
-        lines = [f"{alter} DROP DEFAULT;"] if column.default else []
+        # The default and type it had where this statement runs: an earlier statement may
+        # have dropped the default, or renamed the type away (Prisma's enum change).
+        default = seen.defaults.get((oid, column.name), _default_now(seen, column))
+        previous = seen.type_now(column.type)
+        lines = [f"{alter} DROP DEFAULT;"] if default else []
         collation = f" COLLATE {column.collation}" if column.collation else ""
         # From one enum to another there is no cast: through text, as Prisma converts.
         via = "::text" if _is_enum(cursor, column.type) else ""
-        using = f"{catalog.quoted(column.name)}{via}::{column.type}"
-        lines.append(f"{alter} TYPE {column.type}{collation} USING {using};")
-        if column.default:
-            lines.append(f"{alter} SET DEFAULT {column.default};")
+        using = f"{catalog.quoted(column.name)}{via}::{previous}"
+        lines.append(f"{alter} TYPE {previous}{collation} USING {using};")
+        if default:
+            lines.append(f"{alter} SET DEFAULT {default};")
         return lines
     return None
 
@@ -230,3 +234,11 @@ def _key_from_index(cursor, oid, current, action: AddConstraint, index: str) -> 
         return None
     key = catalog.quoted(catalog_name(action.name or index))
     return [f"ALTER TABLE {current} DROP CONSTRAINT {key};", f"{row[0]};"]
+
+
+def _default_now(seen, column: catalog.Column) -> str | None:
+    """The column's default from before the migration, its cast to a type an earlier
+    statement renamed naming the type as it is now."""
+    if not column.default or seen.type_now(column.type) == column.type:
+        return column.default
+    return column.default.replace(f"::{column.type}", f"::{seen.type_now(column.type)}")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from . import catalog_definitions as catalog
 from .capture_alter import catalog_name
-from .sql.names import QualifiedName
+from .sql.names import QualifiedName, render_name
 from .sql.operations import AlterObject, Drop, Operation
 from .sql.rollback import WARNING_PREFIX
 
@@ -112,8 +112,11 @@ class TypeRenames:
     renamed (Prisma's enum change renames the old type away, then drops it) recreates the
     type it had before the migration, under the name it dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, now_named: dict[str, str] | None = None) -> None:
         self._before: dict[tuple[str | None, str], QualifiedName] = {}
+        # An unqualified type's name before the migration -> its name now (rendered), for
+        # the inverses that name a column's previous type (``catalog.Seen.renamed_types``).
+        self.now_named = now_named if now_named is not None else {}
 
     def note(self, operation: Operation) -> None:
         if not (
@@ -125,6 +128,8 @@ class TypeRenames:
         original = self._before.pop(_key(operation.name), operation.name)
         renamed = QualifiedName((*operation.name.parts[:-1], operation.new))
         self._before[_key(renamed)] = original
+        if original.schema is None:
+            self.now_named[catalog_name(original.object)] = render_name(renamed, "postgresql")
 
     def before(self, operation: Drop) -> Drop:
         """``operation`` naming each type as it was named before the migration."""

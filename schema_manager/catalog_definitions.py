@@ -230,6 +230,16 @@ class Seen(set):
         self.check_names: set[str] = set()
         # Column defaults set (the expression) or dropped (None) earlier in the migration.
         self.defaults: dict[tuple[int, str], str | None] = {}
+        # Types renamed earlier in the migration: name before (catalog name) -> name now.
+        self.renamed_types: dict[str, str] = {}
+
+    def type_now(self, type_text: str) -> str:
+        """A type as ``format_type`` wrote it before the migration, named as it is now (an
+        earlier statement may have renamed it); arrays keep their ``[]``."""
+        base = type_text.removesuffix("[]")
+        name = base[1:-1].replace('""', '"') if base.startswith('"') else base
+        now = self.renamed_types.get(name)
+        return type_text if now is None else now + type_text[len(base) :]
 
     def add_new(self, key: tuple) -> bool:
         new = key not in self

@@ -185,3 +185,27 @@ def test_a_default_dropped_then_set_again_in_the_script_comes_back_as_the_script
     script = _round_trip(postgres_targets, setup, sql)
 
     assert script.splitlines()[0] == "ALTER TABLE polls ALTER COLUMN status DROP DEFAULT;"
+
+
+def test_an_enum_renamed_away_then_made_again_under_its_name_rolls_back(postgres_targets):
+    """The old type renamed first, the new one created under its name, the column moved
+    and the old one dropped: the column's previous type (and its default's cast) is named
+    as the script left it, ``Sev_old``, until the rename is undone."""
+    setup = """
+    CREATE TYPE "Sev" AS ENUM ('UNKNOWN', 'OK');
+    CREATE TABLE monitors (id INT, severity "Sev" NOT NULL DEFAULT 'UNKNOWN', past "Sev"[]);
+    """
+    sql = """
+    ALTER TYPE "Sev" RENAME TO "Sev_old";
+    CREATE TYPE "Sev" AS ENUM ('PAUSED', 'UNKNOWN', 'OK');
+    ALTER TABLE monitors
+      ALTER COLUMN severity DROP DEFAULT,
+      ALTER COLUMN severity TYPE "Sev" USING severity::text::"Sev",
+      ALTER COLUMN severity SET DEFAULT 'UNKNOWN'::"Sev",
+      ALTER COLUMN past TYPE "Sev"[] USING past::text[]::"Sev"[];
+    DROP TYPE "Sev_old";
+    UPDATE monitors SET severity = 'PAUSED';
+    """
+    script = _round_trip(postgres_targets, setup, sql)
+
+    assert 'TYPE "Sev_old" USING severity::text::"Sev_old"' in script
