@@ -86,6 +86,14 @@ def _apply(fleet: Fleet, run: TargetRun, token: str) -> tuple[str, dict]:
             )
     except (SchemaManagerError, DatabaseError) as exc:
         return State.FAILED, {"error": scrub(str(exc)), "applied": applied}
+    except Exception as exc:
+        # A fault of ours, not of the target: the run fails now with it (logged whole), so
+        # the wave's failure rules apply and the task goes on, rather than the run staying
+        # "running" until its lease expires and the same fault meets the next worker. What
+        # it applied before the fault is in the target's ledger, which a retry reads.
+        logger.exception("Target %s of rollout %s failed unexpectedly", spec.key, run.rollout_id)
+        error = f"{type(exc).__name__}: {scrub(str(exc))}"
+        return State.FAILED, {"error": error, "applied": applied}
     applied = [result.migration_id for result in results if result.success and not result.skipped]
     failed = next((result for result in results if not result.success), None)
     if failed is not None:

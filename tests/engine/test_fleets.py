@@ -454,3 +454,35 @@ def test_the_scheduler_reads_a_waves_state_in_one_query(plan):
     assert len(full.captured_queries) == 5, [q["sql"] for q in full.captured_queries]
     # + the free slot's next run, and marking it enqueued.
     assert len(one_free.captured_queries) == 7, [q["sql"] for q in one_free.captured_queries]
+
+
+def test_an_unexpected_error_in_a_target_fails_that_run_with_the_error_and_the_rest_go_on(
+    plan, monkeypatch, caplog
+):
+    names = schema_names(3)
+    key = [spec.key for spec in schema_specs(names)]
+    apply = services.apply
+
+    def apply_failing_on_the_second(migrations, environment, **options):
+        if environment == f"tenants:{key[1]}":
+            raise RuntimeError("a bug, not a database error")
+        return apply(migrations, environment, **options)
+
+    # The run calls the service layer through its module: a fault in our own code, injected.
+    monkeypatch.setattr("schema_manager.fleets.runs.services.apply", apply_failing_on_the_second)
+    with tenant_schemas(names), fleet_settings(schema_specs(names)):
+        rollout = planner.plan_rollout(
+            "tenants", plan, waves=[WaveSpec("all", on_error="continue", max_parallel=1)]
+        )
+        planner.start(rollout)
+        rollout.refresh_from_db()
+        got = states(rollout)
+        # Closed as failed at once, not left running until its lease expires.
+        assert [got[k] for k in key] == ["succeeded", "failed", "succeeded"]
+        failed = rollout.runs.get(target_key=key[1])
+        assert "RuntimeError: a bug, not a database error" in failed.error
+        assert rollout.state == Rollout.State.PARTIALLY_FAILED
+    assert any(
+        record.exc_info and "a bug, not a database error" in str(record.exc_info[1])
+        for record in caplog.records
+    )
