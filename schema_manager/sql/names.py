@@ -81,18 +81,20 @@ class WordCursor:
 
 
 def with_depth(words: list[Word]) -> Iterator[tuple[int, Word]]:
-    """Each word with its parenthesis depth; a parenthesis has the depth it opens from."""
+    """Each word with its depth in parentheses and square brackets (``ARRAY['a', 'b']``); a
+    parenthesis or bracket has the depth it opens from."""
     depth = 0
     for word in words:
-        if word.kind is WordKind.PUNCTUATION and word.text == ")":
+        if word.kind is WordKind.PUNCTUATION and word.text in (")", "]"):
             depth -= 1
         yield depth, word
-        if word.kind is WordKind.PUNCTUATION and word.text == "(":
+        if word.kind is WordKind.PUNCTUATION and word.text in ("(", "["):
             depth += 1
 
 
 def split_top_level(words: list[Word], separator: str = ",") -> list[list[Word]]:
-    """Split words at ``separator`` outside parentheses (ALTER TABLE's action list)."""
+    """Split words at ``separator`` outside parentheses and brackets (ALTER TABLE's action
+    list)."""
     groups: list[list[Word]] = [[]]
     for depth, word in with_depth(words):
         if depth == 0 and word.text == separator:

@@ -209,3 +209,16 @@ def test_an_enum_renamed_away_then_made_again_under_its_name_rolls_back(postgres
     script = _round_trip(postgres_targets, setup, sql)
 
     assert 'TYPE "Sev_old" USING severity::text::"Sev_old"' in script
+
+
+def test_an_array_default_s_commas_do_not_split_the_alter_table():
+    from schema_manager.sql.rollback import generate_rollback
+
+    script = generate_rollback(
+        'ALTER TABLE IF EXISTS "b" ADD COLUMN IF NOT EXISTS "groups" TEXT[] '
+        "NOT NULL DEFAULT ARRAY['core','basic'];",
+        "postgresql",
+    )
+
+    assert script.warnings == []
+    assert script.text == "ALTER TABLE b DROP COLUMN IF EXISTS groups;"
