@@ -23,6 +23,7 @@ from .operations import (
     CreateTable,
     DataChange,
     DataStatement,
+    Drop,
     DropColumn,
     Operation,
     Rename,
@@ -100,7 +101,7 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
 def _to_undo(statements: list[Statement]) -> list[Operation | None]:
     """Each statement's operation, an ALTER TABLE without the actions that changed what the
     script created before it (they need no inverse), None for an unnamed index on such a
-    table (dropping the table drops it)."""
+    table (dropping the table drops it) and for dropping such tables."""
     created = Created()
     operations: list[Operation | None] = []
     for statement in statements:
@@ -109,7 +110,11 @@ def _to_undo(statements: list[Statement]) -> list[Operation | None]:
             isinstance(operation, CreateIndex)
             and operation.index is None
             and created.made_table(operation.table)
-        ):
+        ) or (
+            isinstance(operation, Drop)
+            and operation.object_type == "TABLE"
+            and all(created.made_table(name) for name in operation.names)
+        ):  # what the script made itself: before it, there was nothing to bring back
             operations.append(None)
             continue
         skipped = created.skipped(operation)

@@ -222,3 +222,15 @@ def test_an_array_default_s_commas_do_not_split_the_alter_table():
 
     assert script.warnings == []
     assert script.text == "ALTER TABLE b DROP COLUMN IF EXISTS groups;"
+
+
+def test_dropping_a_table_the_script_made_needs_no_inverse():
+    from schema_manager.sql.rollback import generate_rollback
+
+    script = generate_rollback(
+        "CREATE TEMPORARY TABLE tmp AS SELECT 1 AS id;\nCREATE TABLE t (id INT);\n"
+        "INSERT INTO t SELECT id FROM tmp;\nDROP TABLE tmp;",
+        "postgresql",
+    )
+
+    assert script.warnings == []
