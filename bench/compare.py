@@ -108,6 +108,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for task in TASKS:
         before, after = samples["before"][task], samples["after"][task]
+        # Every sample (wall s, peak MiB, CPU s), to check a ratio against.
+        print(f"{task}: before {before} after {after}", file=sys.stderr)
         wall = [a[0] / b[0] for a, b in zip(after, before, strict=True)]
         cpu = [a[2] / b[2] for a, b in zip(after, before, strict=True)]
         print(
