@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connections
 
 from ..sql.archive_plan import Column, TableInfo, table_key
+from ..sql.mysql_tables import column_definitions
 from ..sql.names import QualifiedName, quote_identifier, unquote
 
 
@@ -185,7 +186,10 @@ def _mysql(cursor: Any, name: QualifiedName) -> TableInfo | None:
     # Each column as SHOW CREATE TABLE defines it (type, nullability, default, comment): a
     # dropped column comes back as it was.
     cursor.execute(f"SHOW CREATE TABLE `{table.replace('`', '``')}`")
-    definitions = _my_definitions(cursor.fetchone()[1])
+    definitions = {
+        name: definition
+        for name, (_line, definition) in column_definitions(cursor.fetchone()[1]).items()
+    }
     return TableInfo(
         table,
         None,
@@ -198,20 +202,3 @@ def _mysql(cursor: Any, name: QualifiedName) -> TableInfo | None:
         tuple(row[0] for row in key),
         _unmovable([row[0] for row in dependents]),
     )
-
-
-def _my_definitions(create: str) -> dict[str, str]:
-    """Each column's definition after its name in a SHOW CREATE TABLE, by lower-cased name."""
-    found = {}
-    for line in create.splitlines()[1:]:
-        line = line.strip().rstrip(",")
-        if not line.startswith("`"):
-            continue  # keys and constraints
-        end = 1
-        while True:
-            end = line.index("`", end)
-            if line[end + 1 : end + 2] != "`":
-                break
-            end += 2
-        found[line[1:end].replace("``", "`").lower()] = line[end + 1 :].strip()
-    return found

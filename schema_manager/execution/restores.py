@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..sql import Statement
+from ..sql.mysql_tables import column_definitions
 from ..sql.names import QualifiedName, WordCursor, unquote
 from ..sql.operations import AlterColumn, AlterTable, CommentOn, OtherAction
 from ..sql.reading import describe
@@ -179,7 +180,10 @@ def _my_columns(cursor: Any, operation: AlterTable) -> tuple[str, ...] | None:
         row = cursor.fetchone()
     except Exception:  # no such table: the statement will fail; nothing to put back is known
         return None
-    definitions = _my_definitions(row[1] if row else "")
+    definitions = {
+        name: line
+        for name, (line, _definition) in column_definitions(row[1] if row else "").items()
+    }
     clauses = []
     for (before, after), key in zip(changes, befores, strict=True):
         line = definitions.get(key)
@@ -190,20 +194,3 @@ def _my_columns(cursor: Any, operation: AlterTable) -> tuple[str, ...] | None:
         else:
             clauses.append(f"CHANGE {_my_quote(unquote(after)[0])} {line}")
     return (f"ALTER TABLE {table} {', '.join(clauses)}",)
-
-
-def _my_definitions(create: str) -> dict[str, str]:
-    """Each column's definition line of a SHOW CREATE TABLE, by lower-cased name."""
-    found = {}
-    for line in create.splitlines()[1:]:
-        line = line.strip().rstrip(",")
-        if not line.startswith("`"):
-            continue  # keys and constraints
-        end = 1
-        while True:
-            end = line.index("`", end)
-            if line[end + 1 : end + 2] != "`":
-                break
-            end += 2
-        found[line[1:end].replace("``", "`").lower()] = line
-    return found
