@@ -328,9 +328,17 @@ def test_a_claim_waits_while_its_server_has_the_cap_of_runs_going_and_a_lost_lea
 def dummy_tasks() -> Iterator[object]:
     """A Tasks backend that only records what is enqueued (nothing runs by itself)."""
     from django.test import override_settings
-    from django_tasks import task_backends
 
-    backends = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    # The framework the app enqueues through: Django's own from 6.0, else the backport.
+    try:
+        from django.tasks import task_backends
+
+        framework = "django.tasks"
+    except ImportError:
+        from django_tasks import task_backends  # type: ignore[no-redef]
+
+        framework = "django_tasks"
+    backends = {"default": {"BACKEND": f"{framework}.backends.dummy.DummyBackend"}}
     with override_settings(TASKS=backends):
         backend = task_backends["default"]
         backend.clear()
