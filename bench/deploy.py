@@ -142,6 +142,17 @@ class Project:
         return self.directory / "psql_down.sql"
 
 
+def runs_as_written(sql: str) -> bool:
+    """Whether a script cannot be wrapped in one transaction: it controls its own, or a
+    statement of it refuses one (as this project decides it for PostgreSQL)."""
+    from schema_manager.sql.statements import parse_statements
+    from schema_manager.sql.transactional import Engine, atomicity, controls_transactions
+
+    statements = parse_statements(sql, "postgresql")
+    engine = Engine("postgresql", can_rollback_ddl=True)
+    return controls_transactions(statements) or atomicity(sql, engine, statements).stepwise
+
+
 def corpus_project(corpus: Path, directory: Path) -> Project:
     """A real Prisma history (``corpus/migrations/<id>/migration.sql``) written for each tool in
     ``directory`` (a temporary one: the corpus's SQL never enters the repository)."""
@@ -165,16 +176,23 @@ def corpus_project(corpus: Path, directory: Path) -> Project:
         for position, folder in enumerate(folders, start=1):
             shutil.copytree(folder, migrations / folder.name)
             sql = (folder / "migration.sql").read_text()
-            psql_up.write(f"BEGIN;\n{sql}\n;COMMIT;\n")
+            # A script with its own BEGIN/COMMIT, or a statement PostgreSQL refuses in a
+            # transaction (CREATE INDEX CONCURRENTLY), runs as written for every tool.
+            as_written = runs_as_written(sql)
+            psql_up.write(f"{sql}\n;\n" if as_written else f"BEGIN;\n{sql}\n;COMMIT;\n")
+            options = " transaction:false" if as_written else ""
             (dbmate / f"{position:05d}_step.sql").write_text(
-                f"-- migrate:up\n{sql}\n-- migrate:down\n"
+                f"-- migrate:up{options}\n{sql}\n-- migrate:down\n"
             )
             name = f"{position:04d}_step"
-            (app / f"{name}.py").write_text(
-                DJANGO_MIGRATION.format(
-                    dependencies=[("benchapp", previous)] if previous else [], up=sql, down=""
-                )
+            migration = DJANGO_MIGRATION.format(
+                dependencies=[("benchapp", previous)] if previous else [], up=sql, down=""
             )
+            if as_written:
+                migration = migration.replace(
+                    "    dependencies", "    atomic = False\n    dependencies"
+                )
+            (app / f"{name}.py").write_text(migration)
             previous = name
     return Project(directory)
 
