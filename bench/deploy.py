@@ -44,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.corpus import migration_folders  # noqa: E402
 from bench.generate import DJANGO_MIGRATION, generate  # noqa: E402
 from bench.run import PYTHON, compile_sources, machine  # noqa: E402
 
@@ -167,9 +168,7 @@ def corpus_project(corpus: Path, directory: Path) -> Project:
     (app / "__init__.py").write_text("")
     dbmate = directory / "dbmate"
     dbmate.mkdir()
-    folders = sorted(
-        p for p in (corpus / "migrations").iterdir() if (p / "migration.sql").is_file()
-    )
+    folders = migration_folders(corpus)  # in Prisma's order, as every tool applies them
     previous = None
     with open(directory / "psql_up.sql", "w") as psql_up:
         psql_up.write("\\set ON_ERROR_STOP on\n")
