@@ -213,3 +213,34 @@ def test_history_is_read_only_where_the_id_was_applied_with_other_sql():
     # The other SQL's validation sees the 30 tenants as duplicates.
     other = KnownMigrations.read(["001_add_users"], ["e" * 64])
     assert len(other.applied["001_add_users"]) == 31
+
+
+def test_no_history_rows_are_read_when_every_environment_applied_the_same_sql():
+    """The usual deploy: the plan's ids were applied elsewhere with the SQL about to run. Its
+    history rows are not read at all (only their distinct checksums), so the read costs the
+    same for a fleet of any size and cannot fall into a slow join plan."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schema_manager.checksums import migration_checksum
+    from schema_manager.models import VersionRecord
+    from schema_manager.validation import KnownMigrations
+
+    ids = [f"{i:03d}_step" for i in range(40)]
+    sums = [migration_checksum(f"CREATE TABLE t{i} (id INT);") for i in range(40)]
+    VersionRecord.objects.bulk_create(
+        VersionRecord(
+            migration_id=migration_id,
+            name="step",
+            operation="apply",
+            environment=f"tenants:t{tenant}",
+            status="applied",
+            checksum=checksum,
+        )
+        for tenant in range(5)
+        for migration_id, checksum in zip(ids, sums, strict=True)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        known = KnownMigrations.read(ids, sums)
+    assert known.applied == {}
+    assert not [q for q in queries.captured_queries if '"recorded_at"' in q["sql"]]
