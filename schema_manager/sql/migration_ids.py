@@ -28,6 +28,10 @@ def id_problems(migration_id: str) -> list[str]:
     """Why ``migration_id`` cannot be a migration's id, one sentence each (none: it can)."""
     if not migration_id:
         return ["Migration id is empty."]
+    return [] if _plain(migration_id) else _problems(migration_id)
+
+
+def _problems(migration_id: str) -> list[str]:
     shown = repr(migration_id)
     if migration_id in (".", ".."):
         return [
@@ -60,6 +64,19 @@ def id_problems(migration_id: str) -> list[str]:
             "(a folder name's, and the ledger's migration_name column)."
         )
     return problems
+
+
+def _plain(migration_id: str) -> bool:
+    """Printable ASCII without a separator, short enough, not a dot name: every id Prisma
+    writes, accepted without looking at each character's Unicode category."""
+    return (
+        migration_id.isascii()
+        and migration_id.isprintable()
+        and "/" not in migration_id
+        and "\\" not in migration_id
+        and migration_id not in (".", "..")
+        and len(migration_id) <= MIGRATION_ID_MAX_LENGTH
+    )
 
 
 def _is_refused(character: str) -> bool:

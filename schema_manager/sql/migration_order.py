@@ -65,6 +65,23 @@ _ASCII = _ascii_weights()
 def migration_order_key(migration_id: str) -> OrderKey:
     """Sort key giving Prisma's order of migration folders (``sorted(ids, key=...)``):
     primary weights (the characters without case or accents), then accents, then case."""
+    if all(character in _ASCII for character in migration_id):
+        return _ascii_key(migration_id)
+    return _unicode_key(migration_id)
+
+
+def _ascii_key(migration_id: str) -> OrderKey:
+    """The key of a name of printable ASCII (every id Prisma writes): no accents, no
+    expansions, one table lookup per character; the same key as ``_unicode_key``."""
+    weights = [_ASCII[character] for character in migration_id]
+    return (
+        tuple(weight for weight, _case in weights),
+        ((),) * len(weights),
+        tuple(case for _weight, case in weights),
+    )
+
+
+def _unicode_key(migration_id: str) -> OrderKey:
     primary: list[Weight] = []
     secondary: list[tuple[int, ...]] = []
     tertiary: list[int] = []

@@ -67,3 +67,17 @@ def test_the_order_is_node_s_localecompare_on_random_names():
         ["node", "-e", script], input=json.dumps(names), capture_output=True, text=True, check=True
     )
     assert sorted_ids(names) == json.loads(node.stdout)
+
+
+def test_the_ascii_shortcut_gives_the_general_key():
+    """Names of printable ASCII take a shortcut (no Unicode normalisation per character); it
+    must give exactly the key the general path gives, for every character and mix of them."""
+    from schema_manager.sql.migration_order import _ascii_key, _unicode_key
+
+    characters = [chr(code) for code in range(32, 127)]
+    rng = random.Random(20261206)
+    names = characters + [
+        "".join(rng.choices(characters, k=rng.randint(1, 40))) for _ in range(2000)
+    ]
+    for name in names:
+        assert _ascii_key(name) == _unicode_key(name), name

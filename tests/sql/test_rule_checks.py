@@ -714,3 +714,20 @@ def test_what_if_not_exists_may_not_have_made_is_still_flagged() -> None:
     sql = "ALTER TABLE users ADD COLUMN IF NOT EXISTS a INT;\nALTER TABLE users DROP COLUMN a;"
 
     assert "drop-column" in _codes_for(sql, "postgresql")
+
+
+def test_plain_ascii_ids_take_a_shortcut_that_refuses_nothing_the_full_check_would():
+    """Printable ASCII ids skip the per-character Unicode check; for every one that takes the
+    shortcut, the full check finds no problem either, and every refused kind still is."""
+    import random
+
+    from schema_manager.sql.migration_ids import _plain, _problems, id_problems
+
+    characters = [chr(code) for code in range(32, 127)]
+    rng = random.Random(20261206)
+    names = [".", "..", "a/b", "a\\b", "x" * 256, "ok_name", *characters]
+    names += ["".join(rng.choices(characters, k=rng.randint(1, 300))) for _ in range(3000)]
+    for name in names:
+        if _plain(name):
+            assert _problems(name) == [], name
+        assert id_problems(name) == _problems(name), name
