@@ -22,7 +22,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, router, transaction
 from django.db.models import Field, Model
 
 from .backends.postgresql import is_psycopg3
@@ -127,7 +127,7 @@ class OverlappedRecordWriter(RecordWriter):
         self.pending: tuple[Model, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
         # The INSERT, its fields and the connection's encoding: made at the first record.
-        self._insert: tuple[bytes, list[Any], str] | None = None
+        self._insert: tuple[bytes, list[tuple[Field[Any, Any], bool]], str] | None = None
 
     def write(self, key: dict[str, Any], fields: dict[str, Any]) -> Model:
         self.settle()
@@ -187,16 +187,24 @@ class OverlappedRecordWriter(RecordWriter):
         if self._insert is None:
             self._insert = self._insert_statement()
         sql, fields, encoding = self._insert
-        values = [
-            _as_text(f.get_db_prep_save(f.pre_save(record, True), self.wrapper), encoding)
-            for f in fields
-        ]
+        values = [_as_text(self._column_value(record, f, direct), encoding) for f, direct in fields]
         self.pgconn.send_query_params(sql, values)
         self._wait_until(lambda: self.pgconn.flush() == 0, selectors.EVENT_WRITE)
 
-    def _insert_statement(self) -> tuple[bytes, list[Any], str]:
-        """The INSERT (numbered parameters, the new id returned), its fields and the
-        connection's encoding."""
+    def _column_value(self, record: Model, field: Field[Any, Any], direct: bool) -> Any:
+        """``field``'s value of ``record`` as the column takes it. A plain value (text, number,
+        boolean, aware datetime, None) of a ``direct`` field is what the field's own
+        preparation would return for it on PostgreSQL, at a fraction of the cost (a record
+        has 19 fields, a batch a record per migration); anything else goes through the field."""
+        value = getattr(record, field.attname)
+        if direct and (type(value) in _PLAIN or (type(value) is datetime and value.tzinfo)):
+            return value
+        return field.get_db_prep_save(field.pre_save(record, True), self.wrapper)
+
+    def _insert_statement(self) -> tuple[bytes, list[tuple[Field[Any, Any], bool]], str]:
+        """The INSERT (numbered parameters, the new id returned), its fields (each with
+        whether a plain value of it goes to the column as it is) and the connection's
+        encoding."""
         meta = self.model._meta
         quote = self.wrapper.ops.quote_name
         fields = [f for f in meta.concrete_fields if not f.primary_key]
@@ -206,7 +214,8 @@ class OverlappedRecordWriter(RecordWriter):
             ", ".join(f"${number}" for number in range(1, len(fields) + 1)),
             quote(_column(meta.pk)),
         )
-        return sql.encode(), fields, self.wrapper.connection.info.encoding
+        columns = [(f, _takes_plain_values(f)) for f in fields]
+        return sql.encode(), columns, self.wrapper.connection.info.encoding
 
     def _result(self) -> tuple[int | None, bytes | None, str]:
         """(new id, or None with the SQLSTATE and message of the error)."""
@@ -233,6 +242,28 @@ class OverlappedRecordWriter(RecordWriter):
             selector.register(self.pgconn.socket, event)
             while not done():
                 selector.select()
+
+
+# Values of these types go to a direct field's column as they are (see ``_column_value``).
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _takes_plain_values(field: Field[Any, Any]) -> bool:
+    """Whether ``field`` (of exactly one of Django's own plain types, not a subclass that may
+    prepare its values otherwise) stores a plain value as it is, and sets none on save."""
+    if type(field) is models.DateTimeField:
+        return not (field.auto_now or field.auto_now_add)
+    return type(field) in _PLAIN_FIELDS
+
+
+_PLAIN_FIELDS = (
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.FloatField,
+    models.IntegerField,
+    models.BigIntegerField,
+)
 
 
 def _column(field: Field[Any, Any]) -> str:
