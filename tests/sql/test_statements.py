@@ -434,3 +434,19 @@ def test_generate_rollback_never_raises_and_comments_every_warning(sql: str, ven
     warning_lines = [line for line in script.lines if line.startswith(WARNING_PREFIX)]
     assert len(warning_lines) == len(script.warnings)
     assert script.is_complete == (not script.warnings)
+
+
+def test_a_statement_is_described_once_however_many_readers_ask():
+    """The rules, the archive plan, the capture, the rollback and the footprints each
+    describe the (shared, cached) statements of a script: the first reading is reused, and a
+    statement parsed afresh is described afresh."""
+    from schema_manager.sql.reading import describe
+
+    sql = "ALTER TABLE users ADD COLUMN age INT; DROP INDEX idx_users_email;"
+    first, second = parse_statements(sql, "postgresql")
+    assert describe(first) is describe(first)
+    assert describe(second) is describe(second)
+    again = parse_statements(sql + " ", "postgresql")[0]  # another script: new statements
+    assert again is not first
+    assert describe(again) == describe(first)
+    assert describe(again) is not describe(first)
