@@ -48,6 +48,11 @@ class Timeouts:
     statement_timeout: float | None = None
 
 
+# The attribute of a target connection holding the lock session its owner keeps open (see
+# ``TargetBackend.lock_session``).
+KEPT_LOCK_SESSION = "schema_manager_kept_lock_session"
+
+
 class TargetBackend:
     """Per-vendor behaviour for one target connection. Subclasses set ``vendor`` and the DDL."""
 
@@ -115,7 +120,13 @@ class TargetBackend:
 
         The migration's SQL runs on the target's connection, never on this one, so nothing
         it does (``pg_advisory_unlock_all()``, ``RELEASE_ALL_LOCKS()``) can release the lock.
+        A target connection may carry a lock session kept by its owner (``KEPT_LOCK_SESSION``:
+        a fleet's task, for its next target of the same database), used and left open.
         """
+        kept = getattr(self.connection, KEPT_LOCK_SESSION, None)
+        if kept is not None:
+            yield kept
+            return
         holder = type(self.connection)(self.connection.settings_dict, self.connection.alias)
         try:
             yield holder

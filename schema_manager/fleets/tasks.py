@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from ..exceptions import SchemaManagerError
-from . import dispatch, runs
+from . import connections, dispatch, runs
 from .claims import AtCap
 from .models import Rollout
 from .specs import Fleet, get_fleet
@@ -44,18 +44,21 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     """Run one target of a rollout, then move the rollout on; while the fleet's
     ``TASK_SECONDS`` have not passed, run the next target due in this task's slot instead
     of ending (a task engine's cost per task, a fork and a fresh process state for RQ, is
-    paid once for several targets). Safe to run twice: a duplicate finds the run claimed or
-    closed and does nothing. The state the last run closed in."""
+    paid once for several targets, and so are the connections of targets in one database:
+    see ``connections.kept``). Safe to run twice: a duplicate finds the run claimed or closed
+    and does nothing. The state the last run closed in."""
     deadline = time.monotonic() + _task_seconds(rollout_id)
     next_id: int | None = run_id
     state = "gone"
-    while next_id is not None:
-        try:
-            state = runs.run_target(next_id)
-        except AtCap:
-            # Enqueued again when a run on that server closes; moving on now would spin.
-            return "at cap"
-        next_id = dispatch.advance(rollout_id, enqueue, keep=time.monotonic() < deadline)
+    with connections.kept():
+        while next_id is not None:
+            try:
+                state = runs.run_target(next_id)
+            except AtCap:
+                # Enqueued again when a run on that server closes; moving on now would spin.
+                connections.release()  # a kept connection counts against that cap too
+                return "at cap"
+            next_id = dispatch.advance(rollout_id, enqueue, keep=time.monotonic() < deadline)
     return state
 
 
@@ -68,8 +71,10 @@ def _task_seconds(rollout_id: int) -> float:
 
 
 def advance(rollout_id: int) -> None:
-    """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks."""
-    dispatch.advance(rollout_id, enqueue)
+    """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks (run
+    here by an immediate backend, one after the other: their connections kept meanwhile)."""
+    with connections.kept():
+        dispatch.advance(rollout_id, enqueue)
 
 
 def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
