@@ -137,8 +137,9 @@ CREATE TABLE IF NOT EXISTS {table} (
                 cursor.execute(f"SET {scope}{name} = {max(int(value * 1000), 1)}")
 
     def reset_timeouts(self, cursor: Any) -> None:
-        cursor.execute("RESET lock_timeout")
-        cursor.execute("RESET statement_timeout")
+        # One round trip. Also undoes a script's own SET of either, which must not outlive
+        # its migration on this connection.
+        cursor.execute("RESET lock_timeout; RESET statement_timeout")
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         # SQLSTATE 55P03 lock_not_available: what lock_timeout raises.

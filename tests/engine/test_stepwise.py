@@ -120,3 +120,26 @@ def test_a_declared_no_transaction_migration_is_compensated_on_any_engine(target
     assert after == before
     assert targets.ledger() == []  # nothing of it remains: no row (history keeps it)
     assert result.statements_run == 2
+
+
+def test_a_scripts_own_timeout_does_not_outlive_its_step_by_step_migration(
+    postgres_targets, manager
+):
+    """A step-by-step script that sets a session timeout has it reset when it ends, in one
+    round trip with the other: the next migration on the connection runs with the server's."""
+    from django.test.utils import CaptureQueriesContext
+
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    migration = Migration(
+        id="002_email_index",
+        sql="-- schema-manager: no-transaction\nSET statement_timeout = 4321;\n"
+        "CREATE INDEX CONCURRENTLY users_email ON users (email);",
+    )
+    connection = connections["pg_development"]
+    with CaptureQueriesContext(connection) as queries:
+        assert manager.apply_migration_sync(migration).success
+    resets = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("RESET")]
+    assert resets == ["RESET lock_timeout; RESET statement_timeout"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
