@@ -274,6 +274,8 @@ def _column(field: Field[Any, Any]) -> str:
 
 def _as_text(value: object, encoding: str) -> bytes | None:
     """A column value in PostgreSQL's text input form."""
+    if type(value) is str:  # most of a record's values
+        return value.encode(encoding)
     if value is None:
         return None
     if isinstance(value, bool):

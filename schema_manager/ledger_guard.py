@@ -36,15 +36,18 @@ class LedgerGuard:
         self.connection, self.table, self.lock = connection, table, lock
         self.committed = committed  # as the run left it at its last commit
         self._pending: list[_Write] = []
+        self._reading = ""  # reading_sql's text: the same for every write of the run
 
     def reading_sql(self, cursor: Any) -> str:
         """The reading as literal SQL columns (PostgreSQL): the lock (a boolean), then the
         counts as an array, from a subquery, so that it can go in a RETURNING list too."""
-        held = cursor.mogrify(self.lock.still_held, self.lock.params)
-        return (
-            f"{held}, (SELECT ARRAY[COUNT(*), COUNT(finished_at), COUNT(rolled_back_at)] "
-            f"FROM {self.table})"
-        )
+        if not self._reading:
+            held = cursor.mogrify(self.lock.still_held, self.lock.params)
+            self._reading = (
+                f"{held}, (SELECT ARRAY[COUNT(*), COUNT(finished_at), COUNT(rolled_back_at)] "
+                f"FROM {self.table})"
+            )
+        return self._reading
 
     def query(self) -> tuple[str, tuple[Any, ...]]:
         """The reading as a SELECT of four columns (any engine): held, rows, finished,
