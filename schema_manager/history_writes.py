@@ -17,8 +17,9 @@ closing the writer flushes it past the last. One flush per migration instead of 
 from __future__ import annotations
 
 import selectors
-from collections.abc import Callable
-from contextlib import nullcontext
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime
 from typing import Any
 
@@ -118,14 +119,10 @@ class OverlappedRecordWriter(RecordWriter):
         self.wrapper.ensure_connection()
         self.wrapper.set_autocommit(True)
         self.pgconn = self.wrapper.connection.pgconn
-        self.flushed_by_target = target_alias is not None and _one_server(
-            self.wrapper, connections[target_alias]
-        )
-        if self.flushed_by_target:
-            with self.wrapper.cursor() as cursor:
-                cursor.execute("SET synchronous_commit = off")
+        self.flushed_by_target = False
         self.pending: tuple[Model, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
+        self.aim(target_alias)
         # The INSERT, its fields and the connection's encoding: made at the first record.
         self._insert: tuple[bytes, list[tuple[Field[Any, Any], bool]], str] | None = None
 
@@ -167,7 +164,17 @@ class OverlappedRecordWriter(RecordWriter):
         written = super().write(key, fields)
         record.pk, record._state = written.pk, written._state
 
-    def close(self) -> None:
+    def aim(self, target_alias: str | None) -> None:
+        """Write the records of a plan on ``target_alias``: if its commits flush this
+        server's log, the records' own commits leave the flush to them."""
+        flushed = target_alias is not None and _one_server(self.wrapper, connections[target_alias])
+        if flushed and not self.broken:
+            with self.wrapper.cursor() as cursor:
+                cursor.execute("SET synchronous_commit = off")
+        self.flushed_by_target = flushed and not self.broken
+
+    def finish(self) -> None:
+        """Settle, and flush the log past the last record (the plan's end)."""
         try:
             self.settle()
             if self.flushed_by_target and not self.broken:
@@ -178,6 +185,11 @@ class OverlappedRecordWriter(RecordWriter):
                     cursor.execute("SELECT pg_catalog.txid_current()")
         except DatabaseError as exc:  # every record is committed: only the wait is lost
             logger.warning("Could not flush the history's last record: %s", exc)
+            self.broken = True
+
+    def close(self) -> None:
+        try:
+            self.finish()
         finally:
             self.wrapper.close()
 
@@ -302,6 +314,49 @@ def _one_server(app: Any, target: Any) -> bool:
     return identifiers[0] == identifiers[1]
 
 
+class _Kept(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0
+        self.writer: OverlappedRecordWriter | None = None
+
+
+_kept = _Kept()
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Within the block, this thread's plans of any length share one overlapped writer, its
+    connection to the app's database opened at the first record and closed when the block
+    ends (a fleet task's targets: the connection is paid for once, not per plan). Each plan
+    still settles and flushes its records when it closes, as a writer of its own would."""
+    _kept.depth += 1
+    try:
+        yield
+    finally:
+        _kept.depth -= 1
+        if not _kept.depth and _kept.writer is not None:
+            writer, _kept.writer = _kept.writer, None
+            with suppress(DatabaseError):
+                writer.wrapper.close()
+
+
+class _PlanOfKept(RecordWriter):
+    """One plan's view of the kept writer: closing it ends the plan, not the connection."""
+
+    def __init__(self, writer: OverlappedRecordWriter) -> None:
+        super().__init__(writer.model)
+        self.writer = writer
+
+    def write(self, key: dict[str, Any], fields: dict[str, Any]) -> Model:
+        return self.writer.write(key, fields)
+
+    def settle(self) -> None:
+        self.writer.settle()
+
+    def close(self) -> None:
+        self.writer.finish()
+
+
 def writer_for(
     model: type[Model], plan_length: int, target_alias: str | None = None
 ) -> RecordWriter:
@@ -309,17 +364,37 @@ def writer_for(
     target ``target_alias``."""
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if plan_length < OVERLAP_FROM or connection.vendor != "postgresql" or not is_psycopg3():
+    short = plan_length < OVERLAP_FROM and not _kept.depth
+    if short or connection.vendor != "postgresql" or not is_psycopg3():
         return RecordWriter(model)
     if connection.in_atomic_block:
         # The caller's transaction (ATOMIC_REQUESTS, a TestCase) owns the records: they
         # commit or roll back with it, so they go through its connection.
         return RecordWriter(model)
     try:
-        return OverlappedRecordWriter(model, alias, target_alias)
+        if not _kept.depth:
+            return OverlappedRecordWriter(model, alias, target_alias)
+        return _PlanOfKept(_kept_writer(model, alias, target_alias))
     except DatabaseError as exc:  # e.g. no connection to spare: each record as it comes
         logger.info("History records are written one by one: %s", exc)
         return RecordWriter(model)
+
+
+def _kept_writer(
+    model: type[Model], alias: str, target_alias: str | None
+) -> OverlappedRecordWriter:
+    writer = _kept.writer
+    if writer is not None and (writer.broken or writer.model is not model or writer.pending):
+        _kept.writer = None
+        with suppress(DatabaseError):
+            writer.wrapper.close()
+        writer = None
+    if writer is None:
+        writer = OverlappedRecordWriter(model, alias, target_alias)
+        _kept.writer = writer
+    else:
+        writer.aim(target_alias)
+    return writer
 
 
 def _sqlstate_field() -> Any:

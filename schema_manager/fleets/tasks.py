@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .. import history_writes
 from ..exceptions import SchemaManagerError
 from . import connections, dispatch, runs
 from .claims import AtCap
@@ -44,13 +45,14 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     """Run one target of a rollout, then move the rollout on; while the fleet's
     ``TASK_SECONDS`` have not passed, run the next target due in this task's slot instead
     of ending (a task engine's cost per task, a fork and a fresh process state for RQ, is
-    paid once for several targets, and so are the connections of targets in one database:
-    see ``connections.kept``). Safe to run twice: a duplicate finds the run claimed or closed
-    and does nothing. The state the last run closed in."""
+    paid once for several targets; so are the connections of targets in one database, see
+    ``connections.kept``, and the history writer's, see ``history_writes.kept``). Safe to
+    run twice: a duplicate finds the run claimed or closed and does nothing. The state the
+    last run closed in."""
     deadline = time.monotonic() + _task_seconds(rollout_id)
     next_id: int | None = run_id
     state = "gone"
-    with connections.kept():
+    with connections.kept(), history_writes.kept():
         while next_id is not None:
             try:
                 state = runs.run_target(next_id)
@@ -73,7 +75,7 @@ def _task_seconds(rollout_id: int) -> float:
 def advance(rollout_id: int) -> None:
     """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks (run
     here by an immediate backend, one after the other: their connections kept meanwhile)."""
-    with connections.kept():
+    with connections.kept(), history_writes.kept():
         dispatch.advance(rollout_id, enqueue)
 
 

@@ -314,3 +314,41 @@ def test_without_a_target_on_its_server_each_record_waits_for_its_own_flush(
             assert synchronous_commit(writer) == "on"
         finally:
             writer.close()
+
+
+def test_plans_inside_kept_share_one_writer_and_each_plans_records_are_flushed_at_its_end(
+    postgres_targets, postgres_history, writers, monkeypatch
+):
+    monkeypatch.setattr(history_writes, "OVERLAP_FROM", 32)  # short plans: their own writer
+    plan = catalogue(0, 4)
+    staging = postgres_targets.alias("staging")
+    with history_writes.kept():
+        for migrations in (plan[:2], plan[2:]):
+            results = services.apply(migrations, "staging", applied_by="deploy")
+            assert [r.success for r in results] == [True, True]
+            # Written, committed and flushed when the plan returns.
+            assert (
+                VersionRecord.objects.filter(migration_id__in=[m.id for m in migrations]).count()
+                == 2
+            )
+            assert synchronous_commit(writers[-1].writer) == "on"
+        first, second = writers
+        assert first.writer is second.writer  # one connection for both plans
+        wrapper = first.writer.wrapper
+        assert wrapper.connection is not None
+        # The next plan on a target of its server leaves the flushes to that target again.
+        first.writer.aim(staging)
+        assert synchronous_commit(first.writer) == "off"
+        first.writer.finish()
+    assert wrapper.connection is None  # closed when the block ends
+    assert [r.migration_id for r in VersionRecord.objects.order_by("migration_id")] == [
+        m.id for m in plan
+    ]
+
+
+def test_outside_kept_a_short_plan_writes_each_record_as_it_comes(
+    postgres_targets, postgres_history, writers, monkeypatch
+):
+    monkeypatch.setattr(history_writes, "OVERLAP_FROM", 32)
+    services.apply(catalogue(0, 2), "staging", applied_by="deploy")
+    assert [type(writer) for writer in writers] == [RecordWriter]
