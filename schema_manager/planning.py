@@ -3,6 +3,8 @@ sentences that refuse a plan (drift, migration order)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db import DatabaseError
 
 from . import large_scripts, policy, rollback_choice
@@ -24,22 +26,31 @@ logger = get_logger("schema_manager.manager")
 # -- what is pending -------------------------------------------------------------------------
 
 
+def applied_in(target: Target) -> dict[str, LedgerRow]:
+    """Migration name -> its live row in ``target``'s ledger, as it is now (read once)."""
+    return executor_for(target).ledger.applied()
+
+
 def pending(
-    directory: MigrationDirectory, target: Target, listing: Listing | None = None
+    directory: MigrationDirectory,
+    target: Target,
+    listing: Listing | None = None,
+    applied: dict[str, LedgerRow] | None = None,
 ) -> list[Migration]:
     """Catalogue entries (after importing from disk) not applied on ``target``, by id; not
     those whose folder was deleted before they were applied anywhere. ``listing``: the
-    folders as the caller read them (read here if not given)."""
+    folders as the caller read them (read here if not given); ``applied``: the ledger's live
+    rows as the caller read them (``applied_in``; read here if not given)."""
     # What was imported just now is in memory already (unless streamed in, deferred).
     imported = {
         m.id: m
         for m in import_folders(directory, listing).imported
         if "sql" not in m.get_deferred_fields()
     }
-    applied = executor_for(target).ledger.applied()
+    applied = applied_in(target) if applied is None else applied
     gone = missing_on_disk(directory)
     planned = sorted(
-        (m for m in Migration.objects.defer("sql") if m.id not in applied and m.id not in gone),
+        _catalogue_entries_except(applied.keys() | gone),
         key=lambda migration: migration_order_key(migration.id),
     )
     unread = []
@@ -51,6 +62,16 @@ def pending(
             unread.append(migration)
     large_scripts.load_sql(unread)
     return planned
+
+
+def _catalogue_entries_except(left_out: Collection[str]) -> list[Migration]:
+    """The catalogue's entries (their SQL deferred) but those of ``left_out``, in one query: read
+    as rows, so that an entry left out (on a deploy with nothing pending, every one) costs no
+    model instance."""
+    fields = [f.attname for f in Migration._meta.concrete_fields if f.attname != "sql"]
+    rows = Migration.objects.values_list(*fields)
+    at = fields.index("id")
+    return [Migration.from_db(rows.db, fields, row) for row in rows if row[at] not in left_out]
 
 
 def missing_on_disk(directory: MigrationDirectory, folders: set[str] | None = None) -> set[str]:
@@ -205,12 +226,14 @@ def plan_drift(
     plan: list[Migration],
     target: Target,
     listing: Listing | None = None,
+    applied: dict[str, LedgerRow] | None = None,
 ) -> list[str]:
     """Every problem a plan of all pending migrations must not start with: a folder that
     cannot be read (it may be pending, and its place in the order is unknown), a migration
     applied here and changed on disk since, or one in the plan different from its folder.
-    One read of the folders (``listing``, the one the plan was made from, if given)."""
-    applied = executor_for(target).ledger.applied()
+    One read of the folders (``listing``, the one the plan was made from, if given) and of
+    the ledger (``applied``, the one the plan was made from, if given)."""
+    applied = applied_in(target) if applied is None else applied
     listing = directory.listing() if listing is None else listing
     on_disk = {folder.id: folder for folder in listing.folders}
     return [

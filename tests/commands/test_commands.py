@@ -15,7 +15,7 @@ from django.core.management import CommandError
 
 from schema_manager import Migration
 from tests.settings import POSTGRES_SCHEMAS
-from tests.utils import run_command, write_migration
+from tests.utils import count_queries, run_command, write_migration
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -90,6 +90,27 @@ def test_apply_all_reads_the_migrations_directory_once(targets, migrations_dir, 
 
     assert "1 applied" in out
     assert len(listings) == 1
+
+
+def test_a_deploy_with_nothing_pending_reads_the_ledger_once(targets, migrations_dir):
+    # What a deploy pays every time, whatever the history's length: one listing (above) and
+    # one read of the ledger, which makes the plan and checks it for drift.
+    for number in range(3):
+        write_migration(
+            migrations_dir, f"2024010100000{number}_t", f"CREATE TABLE t{number} (id INT);"
+        )
+    run_command("apply_schema_migration", "--all")
+    alias = targets.alias("development")
+
+    with count_queries("default", alias, transaction_control=False) as counts:
+        out, _, _ = run_command("apply_schema_migration", "--all")
+
+    assert out.strip() == "No migrations to apply in development."
+    # The target: where the ledger is, then its rows.
+    assert counts[alias] == 2, counts
+    # The app's database: the catalogue's checksums (the import), the entries kept on disk
+    # (pruning), the entries not applied (none).
+    assert counts["default"] == 3, counts
 
 
 @pytest.mark.parametrize("args", [(), ("001_a", "--all")])

@@ -79,16 +79,17 @@ class Command(SchemaCommand):
             self._prune(options["verbosity"])
             if not (ids or options["all"]):
                 return
-        # One read of the folders makes the plan and checks it.
+        # One read of the folders and of the ledger makes the plan and checks it.
         listing = workspace.directory.listing() if options["all"] else None
+        applied = planning.applied_in(target) if options["all"] else None
         plan = (
-            planning.pending(workspace.directory, target, listing)
+            planning.pending(workspace.directory, target, listing, applied)
             if options["all"]
             else self.named_migrations(ids)
         )
         if options["all"]:
             # Refuse before the first apply, not halfway through the plan.
-            drift = planning.plan_drift(workspace.directory, plan, target, listing)
+            drift = planning.plan_drift(workspace.directory, plan, target, listing, applied)
             if drift:
                 others = f" ({len(drift) - 1} more problem(s))" if len(drift) > 1 else ""
                 raise CommandError(f"Refusing to apply: {drift[0]}{others}")
