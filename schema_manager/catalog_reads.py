@@ -5,9 +5,10 @@ in one round trip before the capture asks for them one by one.
 The capture reads the catalog as it is before the migration runs, and nothing changes it
 while it reads, so every answer to a query is fixed: ``CatalogReads`` answers the capture's
 most frequent queries from what it read ahead, with the rows the query would return, and
-sends any other query to the server. Only what a statement reads is read ahead (a column by
-name, not its table's every column): the server plans and runs each query, and on a loaded
-machine every round trip waits for the processes on both sides to be scheduled.
+sends any other query to the server once (its rows answer it again). Only what a statement
+reads is read ahead (a column by name, not its table's every column): the server plans and
+runs each query, and on a loaded machine every round trip waits for the processes on both
+sides to be scheduled.
 """
 
 from __future__ import annotations
@@ -74,10 +75,17 @@ class CatalogReads:
         self._rows: list[tuple] | None = None
 
     def execute(self, query: str, params: Sequence = ()) -> None:
-        rows = self.answers.get((query, tuple(params)))
-        self._rows = None if rows is None else list(rows)
+        key = (query, tuple(params))
+        rows = self.answers.get(key)
         if rows is None:
+            # Asked of the server once: a migration's statements often look up the same
+            # table (four ALTER TABLEs of one table asked for it four times).
             self.cursor.execute(query, params)
+            if self.cursor.description is None:  # no rows to keep (not a read)
+                self._rows = None
+                return
+            rows = self.answers[key] = [tuple(row) for row in self.cursor.fetchall()]
+        self._rows = list(rows)
 
     def fetchone(self) -> Any:
         if self._rows is None:

@@ -179,3 +179,25 @@ def test_capture_looks_the_names_of_a_migration_up_in_one_round_trip(postgres_ta
     assert large[1] == ["ALTER TABLE \"Child0\" ALTER COLUMN note SET DEFAULT 'x'::text;"]
     assert small[0] == large[0]
     assert small[1] == large[1]
+
+
+def test_a_lookup_repeated_by_several_statements_is_asked_once(postgres_targets):
+    """Statements of one migration that look up the same table (several ALTER TABLEs of it)
+    ask the server once: the catalog does not change while the capture reads it."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    from schema_manager.catalog_definitions import RELATION_BY_NAME
+
+    alias = postgres_targets.alias("development")
+    postgres_targets.execute("development", "CREATE TABLE docs (id INT PRIMARY KEY, a INT, b INT)")
+    migration = (
+        "ALTER TABLE docs ALTER COLUMN a SET DEFAULT 1;\n"
+        "ALTER TABLE docs ALTER COLUMN b SET DEFAULT 2;\n"
+        "ALTER TABLE docs ALTER COLUMN a DROP DEFAULT;\n"
+    )
+    with CaptureQueriesContext(connections[alias]) as queries:
+        captured = capture(migration, alias)
+    lookups = [q for q in queries.captured_queries if q["sql"].startswith(RELATION_BY_NAME[:40])]
+    assert len(lookups) == 1
+    assert captured == capture(migration, alias)  # the same answers as asked afresh
