@@ -38,9 +38,15 @@ def claimable(now: Any) -> Q:
 
 
 def claim(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> str | None:
-    """Take run ``run_id`` for ``worker``; its lease token, or None if it is not to be run
-    now (taken by another, closed, its rollout or wave not running). AtCap if its server
-    has ``server_cap`` runs going (the run is enqueued again when one of them closes).
+    """Take run ``run_id`` for ``worker``; its lease token, or None (see ``take``)."""
+    taken = take(run_id, worker, lease_seconds, server_cap)
+    return taken[0] if taken is not None else None
+
+
+def take(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> tuple[str, str] | None:
+    """Take run ``run_id`` for ``worker``; its lease token and target key, or None if it is
+    not to be run now (taken by another, closed, its rollout or wave not running). AtCap if
+    its server has ``server_cap`` runs going (the run is enqueued again when one closes).
 
     On PostgreSQL (and MySQL) the row is read ``FOR UPDATE SKIP LOCKED``: a duplicate task
     for a run another worker is claiming gives up at once instead of queueing behind it. The
@@ -58,7 +64,7 @@ def claim(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> st
         )
         if connections[using].features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True, of=("self",))
-        run = rows.only("pk", "server", "attempt", "lease_token").first()
+        run = rows.only("pk", "server", "attempt", "lease_token", "target_key").first()
         if run is None:
             return None
         _serialize_server(using, run.server)
@@ -86,7 +92,7 @@ def claim(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> st
                 error="",
             )
         )
-    return token if updated else None
+    return (token, run.target_key) if updated else None
 
 
 def _serialize_server(using: str, server: str) -> None:

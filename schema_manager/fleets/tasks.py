@@ -49,23 +49,29 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     ``connections.kept``, and the history writer's, see ``history_writes.kept``). Safe to
     run twice: a duplicate finds the run claimed or closed and does nothing. The state the
     last run closed in."""
-    deadline = time.monotonic() + _task_seconds(rollout_id)
+    started = time.monotonic()
     next_id: int | None = run_id
     state = "gone"
-    with connections.kept(), history_writes.kept():
+    with connections.kept(), history_writes.kept(), runs.task_scope():
         while next_id is not None:
             try:
-                state = runs.run_target(next_id)
+                state = runs.run_target(next_id, rollout_id=rollout_id)
             except AtCap:
                 # Enqueued again when a run on that server closes; moving on now would spin.
                 connections.release()  # a kept connection counts against that cap too
                 return "at cap"
-            next_id = dispatch.advance(rollout_id, enqueue, keep=time.monotonic() < deadline)
+            keep = time.monotonic() < started + _task_seconds(rollout_id)
+            next_id = dispatch.advance(rollout_id, enqueue, keep=keep)
     return state
 
 
 def _task_seconds(rollout_id: int) -> float:
-    fleet = Rollout.objects.filter(pk=rollout_id).values_list("fleet", flat=True).first()
+    facts = runs.known_rollout(rollout_id)
+    fleet = (
+        facts.fleet
+        if facts is not None
+        else Rollout.objects.filter(pk=rollout_id).values_list("fleet", flat=True).first()
+    )
     try:
         return get_fleet(fleet).task_seconds if fleet else 0.0
     except SchemaManagerError:
@@ -75,7 +81,7 @@ def _task_seconds(rollout_id: int) -> float:
 def advance(rollout_id: int) -> None:
     """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks (run
     here by an immediate backend, one after the other: their connections kept meanwhile)."""
-    with connections.kept(), history_writes.kept():
+    with connections.kept(), history_writes.kept(), runs.task_scope():
         dispatch.advance(rollout_id, enqueue)
 
 

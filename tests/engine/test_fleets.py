@@ -494,3 +494,34 @@ def test_an_unexpected_error_in_a_target_fails_that_run_with_the_error_and_the_r
         record.exc_info and "a bug, not a database error" in str(record.exc_info[1])
         for record in caplog.records
     )
+
+
+def test_a_task_reads_the_plans_catalogue_entries_once_for_all_its_targets(plan):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from schema_manager.fleets.tasks import run_target_run
+
+    names = schema_names(4)
+    with (
+        tenant_schemas(names),
+        fleet_settings(schema_specs(names), TASK_SECONDS=30.0),
+        dummy_tasks() as backend,
+    ):
+        rollout = planner.plan_rollout("tenants", plan, waves=[WaveSpec("all", max_parallel=1)])
+        planner.start(rollout)
+        [task] = backend.results
+        with CaptureQueriesContext(connection) as queries:
+            run_target_run.func(*task.args)
+        rollout.refresh_from_db()
+        assert set(states(rollout).values()) == {"succeeded"}
+        catalogue_reads = [q for q in queries if '"schema_manager_migration"."sql"' in q["sql"]]
+        assert len(catalogue_reads) == 1, catalogue_reads
+        # Its rollout's facts too: read with the first run, not again.
+        run_reads = [
+            q["sql"]
+            for q in queries
+            if 'FROM "schema_manager_targetrun"' in q["sql"]
+            and '"schema_manager_rollout"."plan"' in q["sql"]
+        ]
+        assert len(run_reads) == 1, run_reads
