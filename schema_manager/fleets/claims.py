@@ -15,6 +15,7 @@ from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..backends.postgresql import is_psycopg3
 from ..security import get_logger
 from .models import Rollout, TargetRun, Wave
 
@@ -67,13 +68,7 @@ def take(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> tup
         run = rows.only("pk", "server", "attempt", "lease_token", "target_key").first()
         if run is None:
             return None
-        _serialize_server(using, run.server)
-        busy = (
-            TargetRun.objects.using(using)
-            .filter(server=run.server, state__in=TargetRun.ACTIVE, lease_expires_at__gte=now)
-            .exclude(pk=run_id)
-            .count()
-        )
+        busy = _busy_on_server(using, run.server, run_id, now)
         if run.server and busy >= server_cap:
             # Enqueued again when a run on that server closes (see dispatch).
             TargetRun.objects.using(using).filter(pk=run_id).update(enqueued_at=None)
@@ -95,12 +90,34 @@ def take(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> tup
     return (token, run.target_key) if updated else None
 
 
-def _serialize_server(using: str, server: str) -> None:
-    """On PostgreSQL, claims of one server's targets take turns (for the transaction), so
-    that two workers never both see the cap not reached."""
-    if connections[using].vendor == "postgresql" and server:
-        with connections[using].cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sm_fleet:{server}"])
+def _busy_on_server(using: str, server: str, run_id: int, now: Any) -> int:
+    """How many other runs are going on ``server``. On PostgreSQL, claims of one server's
+    targets take turns first (for the transaction), so that two workers never both see the
+    cap not reached: the lock, then the count (a statement of its own, so its snapshot is
+    taken once the lock is held), sent together in one round trip."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not server:
+        return (
+            TargetRun.objects.using(using)
+            .filter(server=server, state__in=TargetRun.ACTIVE, lease_expires_at__gte=now)
+            .exclude(pk=run_id)
+            .count()
+        )
+    quote = connection.ops.quote_name
+    lock = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+    count = (
+        f"SELECT count(*) FROM {quote(TargetRun._meta.db_table)} WHERE server = %s "
+        "AND state IN (%s, %s) AND lease_expires_at >= %s AND id <> %s"
+    )
+    params = [server, *TargetRun.ACTIVE, now, run_id]
+    with connection.cursor() as cursor:
+        if is_psycopg3():
+            cursor.execute(f"{lock}; {count}", [f"sm_fleet:{server}", *params])
+            cursor.nextset()
+        else:  # psycopg2's cursor keeps only the last result, but let it not be guessed
+            cursor.execute(lock, [f"sm_fleet:{server}"])
+            cursor.execute(count, params)
+        return int(cursor.fetchone()[0])
 
 
 def renew(run_id: int, token: str, lease_seconds: float) -> bool:

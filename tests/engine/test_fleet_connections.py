@@ -122,3 +122,47 @@ def test_a_rollout_in_process_runs_its_schemas_on_one_connection_and_one_lock_se
         assert len(sessions) == 2, sessions
     assert advisory_locks() == []
     assert not [a for a in connections.settings if a.startswith("schema_manager_fleet")]
+
+
+class FleetModelsOn:
+    """Route the rollout models to one database (an app database on PostgreSQL)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model, **hints):
+        return self.alias if model._meta.app_label == "schema_manager" else None
+
+    db_for_write = db_for_read
+
+
+def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(
+    postgres_targets, monkeypatch
+):
+    from django.db import router
+
+    from schema_manager.fleets import claims
+    from schema_manager.fleets.models import TargetRun, Wave
+
+    alias = postgres_targets.alias("production")
+    with connections[alias].schema_editor() as editor:
+        for model in (Rollout, Wave, TargetRun):
+            editor.create_model(model)
+    monkeypatch.setattr(router, "routers", [FleetModelsOn(alias)])
+    rollout = Rollout.objects.create(fleet="tenants", state=Rollout.State.RUNNING)
+    wave = Wave.objects.create(rollout=rollout, position=0, name="all", state=Wave.State.RUNNING)
+    first, second, elsewhere = (
+        TargetRun.objects.create(
+            rollout=rollout, wave=wave, position=i, target_key=f"t{i}", server=server
+        )
+        for i, server in enumerate(["db1:5432", "db1:5432", "db2:5432"])
+    )
+    assert claims.claim(first.pk, "w1", 60, server_cap=1)
+    with pytest.raises(claims.AtCap):
+        claims.claim(second.pk, "w2", 60, server_cap=1)
+    assert claims.claim(elsewhere.pk, "w2", 60, server_cap=1)  # another server's cap
+    assert claims.claim(second.pk, "w2", 60, server_cap=2)
+    assert (
+        list(TargetRun.objects.order_by("position").values_list("state", flat=True))
+        == ["claimed"] * 3
+    )
