@@ -57,8 +57,15 @@ class Analyses:
     @classmethod
     def read(cls, target: Target, checksums: Iterable[str]) -> Analyses:
         analyses = cls(target)
+        wanted = list(checksums)
+        if _kept.depth:  # those this thread had for an earlier plan (see ``kept``)
+            for checksum in wanted:
+                found = _kept.known.get(analyses._memo_key(checksum))
+                if found is not None:
+                    analyses._known[checksum] = found
+            wanted = [checksum for checksum in wanted if checksum not in analyses._known]
         with _cache_access("read"):
-            for chunk in id_chunks(checksums):
+            for chunk in id_chunks(wanted):
                 rows = ScriptAnalysis.objects.filter(context=analyses.context, checksum__in=chunk)
                 for checksum, findings, stepwise, statements, cuts in rows.values_list(
                     "checksum", "findings", "stepwise", "statements", "cuts"
@@ -69,7 +76,15 @@ class Analyses:
                         statements,
                         tuple((offset, before) for offset, before in cuts),
                     )
+        analyses._remember(analyses._known)
         return analyses
+
+    def _memo_key(self, checksum: str) -> tuple[str, Engine, str]:
+        return (self.context, self.engine, checksum)
+
+    def _remember(self, known: dict[str, Analysis]) -> None:
+        if _kept.depth:
+            _kept.known.update((self._memo_key(c), analysis) for c, analysis in known.items())
 
     @property
     def engine(self) -> Engine:
@@ -158,10 +173,35 @@ class Analyses:
             )
             for checksum, analysis in self._new.items()
         ]
+        self._remember(self._new)
         self._new.clear()  # stored or not, not offered again: the next apply analyses anew
         with _cache_access("store"):
             # Another process may store the same analysis meanwhile: it is the same result.
             ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
+
+
+class _Kept(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0
+        self.known: dict[tuple[str, Engine, str], Analysis] = {}
+
+
+_kept = _Kept()
+
+
+@contextmanager
+def kept() -> Iterator[None]:
+    """Within the block, the analyses this thread reads or makes are kept for its later
+    plans (a fleet task's targets: the same scripts on targets of one kind), so that each
+    is read from the app's database once, not once per target. An analysis depends only on
+    the script, the engine and the rules' severities, which its key holds."""
+    _kept.depth += 1
+    try:
+        yield
+    finally:
+        _kept.depth -= 1
+        if not _kept.depth:
+            _kept.known.clear()
 
 
 @contextmanager

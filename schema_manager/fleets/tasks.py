@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .. import history_writes
+from .. import analyses, history_writes
 from ..exceptions import SchemaManagerError
 from . import connections, dispatch, runs
 from .claims import AtCap
@@ -52,7 +52,7 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     started = time.monotonic()
     next_id: int | None = run_id
     state = "gone"
-    with connections.kept(), history_writes.kept(), runs.task_scope():
+    with connections.kept(), history_writes.kept(), analyses.kept(), runs.task_scope():
         while next_id is not None:
             try:
                 state = runs.run_target(next_id, rollout_id=rollout_id)
@@ -81,7 +81,7 @@ def _task_seconds(rollout_id: int) -> float:
 def advance(rollout_id: int) -> None:
     """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks (run
     here by an immediate backend, one after the other: their connections kept meanwhile)."""
-    with connections.kept(), history_writes.kept(), runs.task_scope():
+    with connections.kept(), history_writes.kept(), analyses.kept(), runs.task_scope():
         dispatch.advance(rollout_id, enqueue)
 
 

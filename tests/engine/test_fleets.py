@@ -496,7 +496,7 @@ def test_an_unexpected_error_in_a_target_fails_that_run_with_the_error_and_the_r
     )
 
 
-def test_a_task_reads_the_plans_catalogue_entries_once_for_all_its_targets(plan):
+def test_a_task_reads_the_plans_catalogue_entries_and_analyses_once_for_all_its_targets(plan):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -517,6 +517,11 @@ def test_a_task_reads_the_plans_catalogue_entries_once_for_all_its_targets(plan)
         assert set(states(rollout).values()) == {"succeeded"}
         catalogue_reads = [q for q in queries if '"schema_manager_migration"."sql"' in q["sql"]]
         assert len(catalogue_reads) == 1, catalogue_reads
+        # The scripts' stored analyses as well (made and stored by the first target).
+        analysis_reads = [
+            q for q in queries if q["sql"].startswith('SELECT "schema_manager_scriptanalysis"')
+        ]
+        assert len(analysis_reads) == 1, analysis_reads
         # Its rollout's facts too: read with the first run, not again.
         run_reads = [
             q["sql"]
