@@ -38,6 +38,10 @@ OVERLAP_FROM = 32
 
 _UNIQUE_VIOLATION = b"23505"
 
+# The log flushed past everything committed so far: a transaction with an id committed with
+# synchronous_commit on (LOCAL: the session's own setting is kept).
+FLUSH = "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_catalog.txid_current(); COMMIT"
+
 
 def write_record(model: type[Model], key: dict[str, Any], fields: dict[str, Any]) -> Model:
     """Insert the record of one ledger event through the app's own connection: one INSERT.
@@ -120,6 +124,8 @@ class OverlappedRecordWriter(RecordWriter):
         self.wrapper.set_autocommit(True)
         self.pgconn = self.wrapper.connection.pgconn
         self.flushed_by_target = False
+        self._sync_off = False  # the session's synchronous_commit is off
+        self._server: int | None = None  # the app database server's system identifier
         self.pending: tuple[Model, dict[str, Any], dict[str, Any]] | None = None
         self.broken = False  # the connection failed: the rest go through the app's own
         self.aim(target_alias)
@@ -167,11 +173,21 @@ class OverlappedRecordWriter(RecordWriter):
     def aim(self, target_alias: str | None) -> None:
         """Write the records of a plan on ``target_alias``: if its commits flush this
         server's log, the records' own commits leave the flush to them."""
-        flushed = target_alias is not None and _one_server(self.wrapper, connections[target_alias])
-        if flushed and not self.broken:
+        flushed = target_alias is not None and self._one_server(connections[target_alias])
+        if flushed and not self.broken and not self._sync_off:
             with self.wrapper.cursor() as cursor:
                 cursor.execute("SET synchronous_commit = off")
+            self._sync_off = True
         self.flushed_by_target = flushed and not self.broken
+
+    def _one_server(self, target: Any) -> bool:
+        """Whether ``target`` is on this writer's server (one system identifier; its own
+        asked once)."""
+        if target.vendor != "postgresql" or target.in_atomic_block:
+            return False
+        if self._server is None:
+            self._server = _system_identifier(self.wrapper)
+        return self._server is not None and self._server == _system_identifier(target)
 
     def finish(self) -> None:
         """Settle, and flush the log past the last record (the plan's end)."""
@@ -179,10 +195,10 @@ class OverlappedRecordWriter(RecordWriter):
             self.settle()
             if self.flushed_by_target and not self.broken:
                 # A transaction with an id, committed with synchronous_commit on, waits for
-                # the log's flush past it, hence past the last record.
+                # the log's flush past it, hence past the last record; in one round trip,
+                # the session's setting left as it was for the next plan's records.
                 with self.wrapper.cursor() as cursor:
-                    cursor.execute("SET synchronous_commit = on")
-                    cursor.execute("SELECT pg_catalog.txid_current()")
+                    cursor.execute(FLUSH)
         except DatabaseError as exc:  # every record is committed: only the wait is lost
             logger.warning("Could not flush the history's last record: %s", exc)
             self.broken = True
@@ -299,19 +315,15 @@ def _as_text(value: object, encoding: str) -> bytes | None:
     raise TypeError(f"no text form for a {type(value).__name__} in a history record")
 
 
-def _one_server(app: Any, target: Any) -> bool:
-    """Whether two connections reach one PostgreSQL server (one system identifier)."""
-    if target.vendor != "postgresql" or target.in_atomic_block:
-        return False
-    identifiers = []
-    for wrapper in (app, target):
-        try:
-            with wrapper.cursor() as cursor:
-                cursor.execute("SELECT system_identifier FROM pg_catalog.pg_control_system()")
-                identifiers.append(cursor.fetchone()[0])
-        except DatabaseError:
-            return False
-    return identifiers[0] == identifiers[1]
+def _system_identifier(wrapper: Any) -> int | None:
+    """The PostgreSQL server's system identifier (one per write-ahead log); None if it
+    cannot be read."""
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("SELECT system_identifier FROM pg_catalog.pg_control_system()")
+            return int(cursor.fetchone()[0])
+    except DatabaseError:
+        return None
 
 
 class _Kept(threading.local):
