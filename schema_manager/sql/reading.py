@@ -24,17 +24,20 @@ from .table_actions import read_alter_table
 _TABLE_PREFIXES = ("GLOBAL", "LOCAL", "TEMPORARY", "TEMP", "UNLOGGED")
 
 
-# The operations of the statements read lately, by the statement's identity: one apply
-# describes each statement in its rules, archive plan, capture, rollback and footprints, and
-# the parse cache hands every reader the same (immutable) statements. Identity, not equality:
-# hashing a statement would walk all its words. The statement is kept with its operation,
-# so that its id cannot be reused while it is a key.
+# The operations of the parse cache's statements read lately, by the statement's identity:
+# one apply describes each statement in its rules, archive plan, capture, rollback and
+# footprints, and the parse cache hands every reader the same (immutable) statements.
+# Identity, not equality: hashing a statement would walk all its words. The statement is kept
+# with its operation, so that its id cannot be reused while it is a key; a streamed script's
+# statements (not ``shared``) are never kept, so that it is still read one at a time.
 _DESCRIBED: dict[int, tuple[Statement, Operation]] = {}
 _DESCRIBED_MAX = 8192
 
 
 def describe(statement: Statement) -> Operation:
     """Recognise ``statement``; anything unrecognised comes back as a plain ``Operation``."""
+    if not statement.shared:
+        return _describe(statement)
     known = _DESCRIBED.get(id(statement))
     if known is not None and known[0] is statement:
         return known[1]

@@ -47,6 +47,10 @@ class Statement:
     words: tuple[Word, ...] = field(repr=False)
     problems: tuple[str, ...] = ()
     start: int = 0  # offset of ``text`` in the script
+    # From the parse cache: one object for every reader of the script in this process, so
+    # what is read from it (``reading.describe``) can be kept with it. A streamed script's
+    # statements are made afresh each reading, and nothing may keep them.
+    shared: bool = field(default=False, compare=False, repr=False)
 
     @property
     def summary(self) -> str:
@@ -171,16 +175,16 @@ CACHED_SCRIPT_CHARS = 64 * 1024
 
 @lru_cache(maxsize=512)
 def _parse_cached(sql: str, dialect: str | None) -> tuple[Statement, ...]:
-    return tuple(_parse(sql, dialect))
+    return tuple(_parse(sql, dialect, shared=True))
 
 
-def _parse(sql: str, dialect: str | None) -> list[Statement]:
+def _parse(sql: str, dialect: str | None, *, shared: bool = False) -> list[Statement]:
     with large_input_gc_pause(sql):
         statements: list[Statement] = []
         for chunk in split(sql, dialect):
             if not any(word.text != ";" for word in chunk.words):
                 continue
-            statements.append(_statement(sql, chunk, len(statements)))
+            statements.append(_statement(sql, chunk, len(statements), shared=shared))
     return statements
 
 
@@ -199,7 +203,7 @@ def large_input_gc_pause(sql: str | bytes) -> Iterator[None]:
         gc.enable()
 
 
-def _statement(sql: str, chunk: Chunk, index: int) -> Statement:
+def _statement(sql: str, chunk: Chunk, index: int, *, shared: bool = False) -> Statement:
     raw = sql[chunk.start : chunk.end]
     text = raw.strip()
     return Statement(
@@ -208,4 +212,5 @@ def _statement(sql: str, chunk: Chunk, index: int) -> Statement:
         words=tuple(chunk.words),
         problems=tuple(_problems(chunk.words, chunk.open_block)),
         start=chunk.start + len(raw) - len(raw.lstrip()),
+        shared=shared,
     )
