@@ -33,6 +33,7 @@ from .sql.analysis import Analysis, analyse
 from .sql.statements import is_streamed
 from .sql.transactional import Atomicity, Engine
 from .targets import Target
+from .thread_scopes import ThreadScope, within
 
 logger = get_logger("schema_manager.analyses")
 
@@ -180,9 +181,8 @@ class Analyses:
             ScriptAnalysis.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
 
 
-class _Kept(threading.local):
+class _Kept(ThreadScope):
     def __init__(self) -> None:
-        self.depth = 0
         self.known: dict[tuple[str, Engine, str], Analysis] = {}
 
 
@@ -195,13 +195,8 @@ def kept() -> Iterator[None]:
     plans (a fleet task's targets: the same scripts on targets of one kind), so that each
     is read from the app's database once, not once per target. An analysis depends only on
     the script, the engine and the rules' severities, which its key holds."""
-    _kept.depth += 1
-    try:
+    with within(_kept, _kept.known.clear):
         yield
-    finally:
-        _kept.depth -= 1
-        if not _kept.depth:
-            _kept.known.clear()
 
 
 @contextmanager

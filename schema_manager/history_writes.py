@@ -16,7 +16,6 @@ closing the writer flushes it past the last. One flush per migration instead of 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -28,6 +27,7 @@ from .backends.postgresql import is_psycopg3
 from .history_direct import RecordWriter, write_record
 from .history_overlap import FLUSH, OverlappedRecordWriter
 from .security import get_logger
+from .thread_scopes import ThreadScope, within
 
 __all__ = [
     "FLUSH",
@@ -46,9 +46,8 @@ logger = get_logger("schema_manager.history")
 OVERLAP_FROM = 32
 
 
-class _Kept(threading.local):
+class _Kept(ThreadScope):
     def __init__(self) -> None:
-        self.depth = 0
         self.writer: OverlappedRecordWriter | None = None
 
 
@@ -61,15 +60,15 @@ def kept() -> Iterator[None]:
     connection to the app's database opened at the first record and closed when the block
     ends (a fleet task's targets: the connection is paid for once, not per plan). Each plan
     still settles and flushes its records when it closes, as a writer of its own would."""
-    _kept.depth += 1
-    try:
+    with within(_kept, _close_kept):
         yield
-    finally:
-        _kept.depth -= 1
-        if not _kept.depth and _kept.writer is not None:
-            writer, _kept.writer = _kept.writer, None
-            with suppress(DatabaseError):
-                writer.wrapper.close()
+
+
+def _close_kept() -> None:
+    writer, _kept.writer = _kept.writer, None
+    if writer is not None:
+        with suppress(DatabaseError):
+            writer.wrapper.close()
 
 
 class _PlanOfKept(RecordWriter):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -20,6 +19,7 @@ from ..backends.base import KEPT_LOCK_SESSION
 from ..backends.postgresql import LOCK_SCHEMA_KEY, is_psycopg3
 from ..security import get_logger
 from ..targets import Target, close_environment, open_environment, opened_alias
+from ..thread_scopes import ThreadScope, within
 from .specs import Fleet, TargetSpec
 
 logger = get_logger("schema_manager.fleets")
@@ -57,12 +57,11 @@ def alias_of(fleet: Fleet, spec: TargetSpec) -> str:
     return f"schema_manager_fleet:{fleet.name}:{spec.key}:{next(_openings)}"
 
 
-class _Kept(threading.local):
+class _Kept(ThreadScope):
     """This thread's kept connection: the target's and its lock session, the database they
     reach, and whether ``kept()`` is in force and a target is using them now."""
 
     def __init__(self) -> None:
-        self.depth = 0
         self.database: tuple[Any, ...] | None = None
         self.wrapper: BaseDatabaseWrapper | None = None
         self.in_use = False
@@ -78,13 +77,8 @@ def kept() -> Iterator[None]:
     of another database comes or the block ends. The next target's schema is set on them
     after ``DISCARD ALL`` (nothing a tenant's migration left in the session — settings, a
     role, temporary tables, prepared statements, locks — reaches the next tenant)."""
-    _kept.depth += 1
-    try:
+    with within(_kept, release):
         yield
-    finally:
-        _kept.depth -= 1
-        if not _kept.depth:
-            release()
 
 
 def release() -> None:

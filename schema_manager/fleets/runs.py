@@ -17,6 +17,7 @@ from ..backends import LEDGER_TABLE
 from ..exceptions import SchemaManagerError
 from ..models import Migration
 from ..security import get_logger, scrub
+from ..thread_scopes import ThreadScope, within
 from . import claims
 from .connections import opened
 from .models import TargetRun
@@ -42,11 +43,10 @@ class RolloutFacts:
     change_request: str
 
 
-class _Task(threading.local):
+class _Task(ThreadScope):
     """What a task reads once for all its targets (``task_scope``)."""
 
     def __init__(self) -> None:
-        self.depth = 0
         self.rollouts: dict[int, RolloutFacts] = {}
         self.migrations: dict[int, dict[str, Migration]] = {}
 
@@ -59,14 +59,13 @@ def task_scope() -> Iterator[None]:
     """Within the block, a rollout's facts and its plan's catalogue entries are read once
     for all the targets this thread runs (a task's), not once per target. What the
     catalogue holds is checked again under each target's lock, as always (``ApplyRun``)."""
-    _task.depth += 1
-    try:
+    with within(_task, _let_go_of_task):
         yield
-    finally:
-        _task.depth -= 1
-        if not _task.depth:
-            _task.rollouts.clear()
-            _task.migrations.clear()
+
+
+def _let_go_of_task() -> None:
+    _task.rollouts.clear()
+    _task.migrations.clear()
 
 
 def known_rollout(rollout_id: int) -> RolloutFacts | None:
