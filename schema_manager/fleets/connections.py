@@ -35,7 +35,7 @@ def target_settings(spec: TargetSpec) -> dict[str, Any]:
         options = dict(settings.get("OPTIONS") or {})
         # A later -c wins over one the base alias sets.
         previous = options.get("options", "")
-        options["options"] = f'{previous} -c search_path="{spec.schema}"'.strip()
+        options["options"] = f"{previous} -c search_path={_search_path(spec.schema)}".strip()
         settings["OPTIONS"] = options
         settings[LOCK_SCHEMA_KEY] = spec.schema
     return settings
@@ -145,6 +145,12 @@ def opened(fleet: Fleet, spec: TargetSpec) -> Iterator[Target]:
             _close(wrapper)
 
 
+def _search_path(schema: str) -> str:
+    """The search_path of a target in ``schema`` (a name ``specs`` checked), quoted so that
+    its case is kept."""
+    return f'"{schema}"'
+
+
 def _reuse(database: tuple[Any, ...], settings: dict[str, Any]) -> BaseDatabaseWrapper | None:
     """The kept connection, switched to the target of ``settings``; None if none is kept
     for that database or it cannot be switched."""
@@ -164,7 +170,7 @@ def _reuse(database: tuple[Any, ...], settings: dict[str, Any]) -> BaseDatabaseW
             raw.execute("DISCARD ALL")
             wrapper.init_connection_state()  # the time zone (and role) Django sets
             if schema:
-                path = f'"{schema}"'
+                path = _search_path(schema)
                 raw.execute("SELECT pg_catalog.set_config('search_path', %s, false)", [path])
     except DatabaseError as exc:
         logger.info("A kept target connection could not be switched (%s); opening anew", exc)

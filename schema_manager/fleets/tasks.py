@@ -7,6 +7,8 @@ backport before), so the task backend a project already runs executes it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,7 +54,7 @@ def run_target_run(rollout_id: int, run_id: int) -> str:
     started = time.monotonic()
     next_id: int | None = run_id
     state = "gone"
-    with connections.kept(), history_writes.kept(), analyses.kept(), runs.task_scope():
+    with _kept_for_the_task():
         while next_id is not None:
             try:
                 state = runs.run_target(next_id, rollout_id=rollout_id)
@@ -81,8 +83,16 @@ def _task_seconds(rollout_id: int) -> float:
 def advance(rollout_id: int) -> None:
     """Move the rollout on (see ``dispatch.advance``), its next runs enqueued as tasks (run
     here by an immediate backend, one after the other: their connections kept meanwhile)."""
-    with connections.kept(), history_writes.kept(), analyses.kept(), runs.task_scope():
+    with _kept_for_the_task():
         dispatch.advance(rollout_id, enqueue)
+
+
+@contextmanager
+def _kept_for_the_task() -> Iterator[None]:
+    """What a task's targets share, kept until the task ends: the connections of targets in
+    one database, the history writer, the stored analyses, the rollout and its catalogue."""
+    with connections.kept(), history_writes.kept(), analyses.kept(), runs.task_scope():
+        yield
 
 
 def enqueue(fleet: Fleet, rollout_id: int, run_ids: list[int]) -> None:
