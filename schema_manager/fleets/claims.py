@@ -95,27 +95,23 @@ def _busy_on_server(using: str, server: str, run_id: int, now: Any) -> int:
     targets take turns first (for the transaction), so that two workers never both see the
     cap not reached: the lock, then the count (a statement of its own, so its snapshot is
     taken once the lock is held), sent together in one round trip."""
+    busy = (
+        TargetRun.objects.using(using)
+        .filter(server=server, state__in=TargetRun.ACTIVE, lease_expires_at__gte=now)
+        .exclude(pk=run_id)
+    )
     connection = connections[using]
     if connection.vendor != "postgresql" or not server:
-        return (
-            TargetRun.objects.using(using)
-            .filter(server=server, state__in=TargetRun.ACTIVE, lease_expires_at__gte=now)
-            .exclude(pk=run_id)
-            .count()
-        )
-    quote = connection.ops.quote_name
-    lock = "SELECT pg_advisory_xact_lock(hashtext(%s))"
-    count = (
-        f"SELECT count(*) FROM {quote(TargetRun._meta.db_table)} WHERE server = %s "
-        "AND state IN (%s, %s) AND lease_expires_at >= %s AND id <> %s"
-    )
-    params = [server, *TargetRun.ACTIVE, now, run_id]
+        return busy.count()
+    lock, key = "SELECT pg_advisory_xact_lock(hashtext(%s))", f"sm_fleet:{server}"
+    runs, params = busy.order_by().values("pk").query.get_compiler(using).as_sql()
+    count = f"SELECT count(*) FROM ({runs}) AS busy"
     with connection.cursor() as cursor:
         if is_psycopg3():
-            cursor.execute(f"{lock}; {count}", [f"sm_fleet:{server}", *params])
+            cursor.execute(f"{lock}; {count}", [key, *params])
             cursor.nextset()
-        else:  # psycopg2's cursor keeps only the last result, but let it not be guessed
-            cursor.execute(lock, [f"sm_fleet:{server}"])
+        else:  # psycopg2's cursor keeps only the last result: two round trips
+            cursor.execute(lock, [key])
             cursor.execute(count, params)
         return int(cursor.fetchone()[0])
 
