@@ -89,13 +89,17 @@ class OverlappedRecordWriter(RecordWriter):
 
     def aim(self, target_alias: str | None) -> None:
         """Write the records of a plan on ``target_alias``: if its commits flush this
-        server's log, the records' own commits leave the flush to them."""
+        server's log, the records' own commits leave the flush to them; otherwise each
+        waits for its own (again, where a kept writer's previous target flushed them)."""
         flushed = target_alias is not None and self._one_server(connections[target_alias])
-        if flushed and not self.broken and not self._sync_off:
+        flushed = flushed and not self.broken
+        # A kept writer's previous plan may have had the other (a broken writer sends
+        # nothing more: its records go through the app's own connection).
+        if not self.broken and flushed != self._sync_off:
             with self.wrapper.cursor() as cursor:
-                cursor.execute("SET synchronous_commit = off")
-            self._sync_off = True
-        self.flushed_by_target = flushed and not self.broken
+                cursor.execute(f"SET synchronous_commit = {'off' if flushed else 'on'}")
+            self._sync_off = flushed
+        self.flushed_by_target = flushed
 
     def _one_server(self, target: Any) -> bool:
         """Whether ``target`` is on this writer's server (one system identifier; its own

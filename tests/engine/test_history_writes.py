@@ -355,3 +355,20 @@ def test_outside_kept_a_short_plan_writes_each_record_as_it_comes(
     monkeypatch.setattr(history_writes, "OVERLAP_FROM", 32)
     services.apply(catalogue(0, 2), "staging", applied_by="deploy")
     assert [type(writer) for writer in writers] == [RecordWriter]
+
+
+def test_a_kept_writer_aimed_next_at_a_target_on_another_server_waits_for_its_own_flush(
+    postgres_targets, postgres_history
+):
+    """A fleet task's writer serves targets of several servers in turn: after a target on
+    its own server (whose commits flush its records), a target elsewhere flushes nothing of
+    the app's, so each record's commit must wait for its own flush again."""
+    with history_writes.kept():
+        writer = writer_for(VersionRecord, 100, postgres_targets.alias("staging")).writer
+        assert writer.flushed_by_target
+        assert synchronous_commit(writer) == "off"
+        writer.aim("sqlite_staging")
+        assert not writer.flushed_by_target
+        assert synchronous_commit(writer) == "on"
+        writer.aim(postgres_targets.alias("staging"))
+        assert synchronous_commit(writer) == "off"
