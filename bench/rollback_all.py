@@ -18,8 +18,10 @@ def main(environment: str | None) -> int:
     django.setup()
     from schema_manager import services
     from schema_manager.execution.session import ExecutionSession
+    from schema_manager.management.process import own_the_process
     from schema_manager.targets import resolve
 
+    own_the_process()  # as the commands do when run from the command line
     target = resolve(environment)
     applied = ExecutionSession(target).ledger.applied()
     results = services.rollback(sorted(applied, reverse=True), environment)

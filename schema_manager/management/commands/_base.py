@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
-import gc
 from functools import cached_property
 from typing import Any
 
@@ -18,6 +16,7 @@ from ...models import Migration
 from ...results import MigrationResult
 from ...security import scrub
 from ...workspace import Workspace
+from ..process import own_the_process
 
 
 class SchemaCommand(BaseCommand):
@@ -65,18 +64,7 @@ class SchemaCommand(BaseCommand):
         return gate
 
     def run_from_argv(self, argv: list[str]) -> None:
-        """The command run from the command line, in a process that ends with it.
-
-        What importing and setting up Django made lives until the process ends: the garbage
-        collector is told so (``gc.freeze``) instead of walking it at every full collection.
-        At exit, what is left is frozen too: the interpreter's own collections while it shuts
-        down (0.15 s for Django and this app, whatever the command did) would only find memory
-        that the process gives back anyway. Django closes the connections before (in
-        ``run_from_argv``); stdout, logging and the other exit handlers are unaffected.
-        ``call_command`` (a long-lived caller's process) does not come here.
-        """
-        gc.freeze()
-        atexit.register(gc.freeze)
+        own_the_process()  # from the command line: the process ends with the command
         super().run_from_argv(argv)
 
     def execute(self, *args, **options):
