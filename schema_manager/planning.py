@@ -74,14 +74,20 @@ def _catalogue_entries_except(left_out: Collection[str]) -> list[Migration]:
     return [Migration.from_db(rows.db, fields, row) for row in rows if row[at] not in left_out]
 
 
-def missing_on_disk(directory: MigrationDirectory, folders: set[str] | None = None) -> set[str]:
+def missing_on_disk(
+    directory: MigrationDirectory,
+    folders: set[str] | None = None,
+    kept: set[str] | None = None,
+) -> set[str]:
     """Catalogue entries whose folder was deleted from disk before they were applied
     anywhere: never planned, and removed by ``prune_missing``. ``folders`` are the folder
-    names on disk (listed when not given)."""
-    if folders is None:
-        folders = directory.folder_names()
-    kept = Migration.objects.filter(kept_on_disk=True).values_list("id", flat=True)
-    candidates = set(kept) - folders
+    names on disk (listed when not given, and only if some entry is kept on disk); ``kept``
+    the entries kept on disk to look at (all of them, read, when not given)."""
+    if kept is None:
+        kept = set(Migration.objects.filter(kept_on_disk=True).values_list("id", flat=True))
+    if not kept:
+        return set()
+    candidates = kept - (directory.folder_names() if folders is None else folders)
     if not candidates:
         return set()
     ever_applied = VersionRecord.objects.filter(
@@ -107,8 +113,8 @@ def order_gate(target: Target, directory: MigrationDirectory) -> policy.OrderGat
     def read() -> tuple[set[str], set[str]]:
         # From history, reconciled with the ledger when the operation began: reading
         # the whole ledger for each apply would grow with it.
-        pending, catalogue = catalogue_pending(target.environment)
-        return pending - missing_on_disk(directory), catalogue - pending
+        pending, catalogue, kept = catalogue_pending(target.environment)
+        return pending - missing_on_disk(directory, kept=kept), catalogue - pending
 
     return policy.OrderGate(target, read)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from django.db.models import Exists, OuterRef
+
 from .files import FolderChecksum, UnreadableFolder
 from .ledger_rows import LedgerRow
 from .models import Migration, VersionRecord, id_chunks
@@ -92,21 +94,33 @@ def migration_states(
     return states
 
 
-def catalogue_pending(environment: str) -> tuple[set[str], set[str]]:
+def catalogue_pending(environment: str) -> tuple[set[str], set[str], set[str]]:
     """(the catalogue entries history leaves not applied in ``environment``, every catalogue
-    entry): history matches the ledger once an operation has reconciled them.
+    entry, the pending ones kept on disk): history matches the ledger once an operation has
+    reconciled them.
 
-    Without a query per entry: the entries never applied here, by one anti-join; then, of
+    In one query, whatever the catalogue's size (a fleet task asks it of each target): each
+    entry with whether ``environment`` ever recorded it applied, or rolled back; then, of
     those rolled back here at some time (few), the ones whose latest event is a rollback."""
-    records = VersionRecord.objects.filter(environment=environment)
-    applied_once = records.filter(status=VersionRecord.Status.APPLIED).values("migration_id")
-    catalogue = set(Migration.objects.values_list("id", flat=True))
-    pending = set(Migration.objects.exclude(pk__in=applied_once).values_list("id", flat=True))
-    rolled_back = records.filter(status=VersionRecord.Status.ROLLED_BACK)
-    for chunk in id_chunks(set(rolled_back.values_list("migration_id", flat=True)) & catalogue):
+    records = VersionRecord.objects.filter(environment=environment, migration_id=OuterRef("pk"))
+    entries = Migration.objects.annotate(
+        applied_here=Exists(records.filter(status=VersionRecord.Status.APPLIED)),
+        rolled_back_here=Exists(records.filter(status=VersionRecord.Status.ROLLED_BACK)),
+    ).values_list("id", "kept_on_disk", "applied_here", "rolled_back_here")
+    catalogue, pending, kept, rolled_back = set(), set(), set(), set()
+    for migration_id, kept_on_disk, applied_here, rolled_back_here in entries.order_by():
+        catalogue.add(migration_id)
+        if not applied_here:
+            pending.add(migration_id)
+        elif rolled_back_here:
+            rolled_back.add(migration_id)
+        if kept_on_disk:
+            kept.add(migration_id)
+    for chunk in id_chunks(rolled_back):
         latest: dict[str, str] = {}
         events = (
-            records.filter(
+            VersionRecord.objects.filter(
+                environment=environment,
                 migration_id__in=chunk,
                 status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
             )
@@ -118,4 +132,4 @@ def catalogue_pending(environment: str) -> tuple[set[str], set[str]]:
         pending.update(
             i for i, status in latest.items() if status == VersionRecord.Status.ROLLED_BACK
         )
-    return pending, catalogue
+    return pending, catalogue, kept & pending
