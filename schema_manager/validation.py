@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 
 from . import rollback_choice
 from .analyses import Analyses
@@ -50,16 +50,28 @@ class KnownMigrations:
         for migration_id, checksum in zip(ids, checksums or (), strict=False):
             wanted.setdefault(migration_id, set()).add(checksum)
         for chunk in id_chunks(migration_id for migration_id in ids if migration_id):
-            entries = Migration.objects.filter(pk__in=chunk)
-            for migration_id, *entry in entries.values_list(
-                "id", "checksum", "name", "rollback_sql"
+            # Whether some environment applied the entry with a checksum other than the
+            # catalogue's, asked with it: when each id is wanted with the catalogue's checksum
+            # (a plan of the catalogue's entries, as a fleet's targets apply), no other query.
+            other = VersionRecord.objects.filter(
+                migration_id=OuterRef("pk"), status=VersionRecord.Status.APPLIED
+            ).exclude(checksum=OuterRef("checksum"))
+            entries = Migration.objects.filter(pk__in=chunk).annotate(
+                other=Exists(other) if checksums is not None else Value(True)
+            )
+            usual = True
+            for migration_id, *entry, another in entries.values_list(
+                "id", "checksum", "name", "rollback_sql", "other"
             ):
                 known.stored[migration_id] = Stored(*entry)
+                usual = usual and not another and wanted.get(migration_id) == {entry[0]}
             records: QuerySet[VersionRecord] = VersionRecord.objects.filter(
                 migration_id__in=chunk,
                 status__in=[VersionRecord.Status.APPLIED, VersionRecord.Status.ROLLED_BACK],
             )
             if checksums is not None:
+                if usual and len(known.stored.keys() & set(chunk)) == len(set(chunk)):
+                    continue
                 environments = _where_another_was_applied(chunk, wanted)
                 if not environments:
                     continue
