@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ..backends.postgresql import is_psycopg3
@@ -56,64 +57,117 @@ def take(run_id: int, worker: str, lease_seconds: float, server_cap: int) -> tup
     """
     now = timezone.now()
     using = router.db_for_write(TargetRun)
-    with transaction.atomic(using=using):
-        rows = TargetRun.objects.using(using).filter(
-            claimable(now),
-            pk=run_id,
-            rollout__state=Rollout.State.RUNNING,
-            wave__state=Wave.State.RUNNING,
-        )
-        if connections[using].features.has_select_for_update_skip_locked:
-            rows = rows.select_for_update(skip_locked=True, of=("self",))
-        run = rows.only("pk", "server", "attempt", "lease_token", "target_key").first()
-        if run is None:
-            return None
-        busy = _busy_on_server(using, run.server, run_id, now)
-        if run.server and busy >= server_cap:
-            # Enqueued again when a run on that server closes (see dispatch).
-            TargetRun.objects.using(using).filter(pk=run_id).update(enqueued_at=None)
-            raise AtCap(run_id)
-        token = uuid.uuid4().hex
-        updated = (
-            TargetRun.objects.using(using)
-            .filter(claimable(now), pk=run_id, lease_token=run.lease_token)
-            .update(
-                state=State.CLAIMED,
-                attempt=run.attempt + 1,
-                lease_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                worker=worker[:255],
-                claimed_at=now,
-                error="",
-            )
-        )
-    return (token, run.target_key) if updated else None
+    token = uuid.uuid4().hex
+    if _in_one_round_trip(connections[using]):
+        taken = _take_on_postgresql(using, run_id, worker, lease_seconds, server_cap, now, token)
+    else:
+        with transaction.atomic(using=using):
+            taken = _take(using, run_id, worker, lease_seconds, server_cap, now, token)
+    if taken is AtCap:
+        # Enqueued again when a run on that server closes (see dispatch).
+        TargetRun.objects.using(using).filter(pk=run_id).update(enqueued_at=None)
+        raise AtCap(run_id)
+    return (token, taken) if isinstance(taken, str) else None
 
 
-def _busy_on_server(using: str, server: str, run_id: int, now: Any) -> int:
-    """How many other runs are going on ``server``. On PostgreSQL, claims of one server's
-    targets take turns first (for the transaction), so that two workers never both see the
-    cap not reached: the lock, then the count (a statement of its own, so its snapshot is
-    taken once the lock is held), sent together in one round trip."""
-    busy = (
+def _claimed(now: Any, token: str, worker: str, lease_seconds: float) -> dict[str, Any]:
+    """The fields a claim writes (the attempt is counted up besides)."""
+    return {
+        "state": State.CLAIMED.value,
+        "lease_token": token,
+        "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        "worker": worker[:255],
+        "claimed_at": now,
+        "error": "",
+    }
+
+
+def _runnable(using: str, run_id: int, now: Any) -> Any:
+    return TargetRun.objects.using(using).filter(
+        claimable(now),
+        pk=run_id,
+        rollout__state=Rollout.State.RUNNING,
+        wave__state=Wave.State.RUNNING,
+    )
+
+
+def _take(
+    using: str, run_id: int, worker: str, lease_seconds: float, cap: int, now: Any, token: str
+) -> str | type[AtCap] | None:
+    """The claim as ORM statements in a transaction: the target key, AtCap or None."""
+    rows = _runnable(using, run_id, now)
+    if connections[using].features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    run = rows.only("pk", "server", "attempt", "lease_token", "target_key").first()
+    if run is None:
+        return None
+    if run.server and _busy(using, run.server, run_id, now).count() >= cap:
+        return AtCap
+    updated = (
+        TargetRun.objects.using(using)
+        .filter(claimable(now), pk=run_id, lease_token=run.lease_token)
+        .update(attempt=run.attempt + 1, **_claimed(now, token, worker, lease_seconds))
+    )
+    return run.target_key if updated else None
+
+
+def _busy(using: str, server: Any, run_id: int, now: Any) -> Any:
+    """The other runs going on ``server``."""
+    return (
         TargetRun.objects.using(using)
         .filter(server=server, state__in=TargetRun.ACTIVE, lease_expires_at__gte=now)
         .exclude(pk=run_id)
     )
+
+
+def _in_one_round_trip(connection: Any) -> bool:
+    """Whether the claim goes as one multi-statement query (PostgreSQL, its parameters bound
+    by the client: a server-side binding cursor takes one statement at a time)."""
+    options = connection.settings_dict.get("OPTIONS") or {}
+    return connection.vendor == "postgresql" and not options.get("server_side_binding")
+
+
+def _take_on_postgresql(
+    using: str, run_id: int, worker: str, lease_seconds: float, cap: int, now: Any, token: str
+) -> str | type[AtCap] | None:
+    """The claim in one round trip, one implicit transaction (or the caller's). Claims of one
+    server's targets take turns (its advisory lock, for the transaction), so two workers
+    never both see its cap not reached; the second statement, which locks the run (``SKIP
+    LOCKED``: a duplicate task gives up at once), counts the server's runs and claims it,
+    takes its snapshot once the lock is held."""
     connection = connections[using]
-    if connection.vendor != "postgresql" or not server:
-        return busy.count()
-    lock, key = "SELECT pg_advisory_xact_lock(hashtext(%s))", f"sm_fleet:{server}"
-    runs, params = busy.order_by().values("pk").query.get_compiler(using).as_sql()
-    count = f"SELECT count(*) FROM ({runs}) AS busy"
+    fields = _claimed(now, token, worker, lease_seconds)
+    table, pk, server, key, attempt, *columns = TargetRun.quoted_names(
+        connection, "id", "server", "target_key", "attempt", *fields
+    )
+    sets = ", ".join(f"{column} = %s" for column in columns)
+    runnable, runnable_params = _sql(_runnable(using, run_id, now).values("pk", "server"), using)
+    the_runs_server = RawSQL("(SELECT server FROM run)", ())
+    busy, busy_params = _sql(
+        _busy(using, the_runs_server, run_id, now).order_by().values("pk"), using
+    )
+    sql = (
+        f"SELECT pg_advisory_xact_lock(hashtext('sm_fleet:' || {server})) FROM {table} "
+        f"WHERE {pk} = %s AND {server} <> ''; "
+        f"WITH run (pk, server) AS ({runnable} FOR UPDATE OF {table} SKIP LOCKED), "
+        f"claimed AS (UPDATE {table} SET {sets}, {attempt} = {attempt} + 1 "
+        f"WHERE {pk} = (SELECT pk FROM run) AND ((SELECT server FROM run) = '' OR "
+        f"(SELECT count(*) FROM ({busy}) AS busy) < %s) RETURNING {key}) "
+        "SELECT (SELECT count(*) FROM run), (SELECT * FROM claimed)"
+    )
+    params = [run_id, *runnable_params, *fields.values(), *busy_params, cap]
     with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         if is_psycopg3():
-            cursor.execute(f"{lock}; {count}", [key, *params])
-            cursor.nextset()
-        else:  # psycopg2's cursor keeps only the last result: two round trips
-            cursor.execute(lock, [key])
-            cursor.execute(count, params)
-        return int(cursor.fetchone()[0])
+            cursor.nextset()  # psycopg2 keeps the last result only
+        found, target_key = cursor.fetchone()
+    if not found:
+        return None
+    return target_key if target_key is not None else AtCap
+
+
+def _sql(queryset: Any, using: str) -> tuple[str, tuple[Any, ...]]:
+    return queryset.query.get_compiler(using).as_sql()
 
 
 def renew(run_id: int, token: str, lease_seconds: float) -> bool:

@@ -6,6 +6,8 @@ as always), and the rollout records where each one stands.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -128,3 +130,12 @@ class TargetRun(models.Model):
 
     ACTIVE = (State.CLAIMED, State.RUNNING)
     CLOSED = (State.SUCCEEDED, State.SKIPPED, State.FAILED, State.CANCELLED)
+
+    @classmethod
+    def quoted_names(cls, connection: Any, *fields: str) -> list[str]:
+        """The table, then the columns of ``fields``, quoted for ``connection`` (for the
+        statements the ORM cannot write, such as PostgreSQL's ``UPDATE … RETURNING``)."""
+        columns = [
+            cast("models.Field[Any, Any]", cls._meta.get_field(name)).column for name in fields
+        ]
+        return [connection.ops.quote_name(name) for name in (cls._meta.db_table, *columns)]

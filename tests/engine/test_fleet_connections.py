@@ -166,3 +166,38 @@ def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(
         list(TargetRun.objects.order_by("position").values_list("state", flat=True))
         == ["claimed"] * 3
     )
+
+
+def test_on_postgresql_a_claim_of_a_run_another_worker_holds_gives_up_at_once(
+    postgres_targets, monkeypatch
+):
+    from django.db import router
+
+    from schema_manager.fleets import claims
+    from schema_manager.fleets.models import TargetRun, Wave
+
+    alias = postgres_targets.alias("production")
+    with connections[alias].schema_editor() as editor:
+        for model in (Rollout, Wave, TargetRun):
+            editor.create_model(model)
+    monkeypatch.setattr(router, "routers", [FleetModelsOn(alias)])
+    rollout = Rollout.objects.create(fleet="tenants", state=Rollout.State.RUNNING)
+    wave = Wave.objects.create(rollout=rollout, position=0, name="all", state=Wave.State.RUNNING)
+    run, serverless = (
+        TargetRun.objects.create(
+            rollout=rollout, wave=wave, position=i, target_key=f"t{i}", server=server
+        )
+        for i, server in enumerate(["db1:5432", ""])
+    )
+    settings = connections[alias].settings_dict
+    with server_connection(settings["NAME"]) as other:
+        other.execute(settings["OPTIONS"]["options"].replace("-c search_path=", "SET search_path="))
+        other.execute("BEGIN")
+        other.execute("SELECT 1 FROM schema_manager_targetrun WHERE id = %s FOR UPDATE", [run.pk])
+        assert claims.take(run.pk, "w2", 60, server_cap=1) is None  # not waiting for it
+        other.execute("ROLLBACK")
+    assert claims.take(run.pk, "w2", 60, server_cap=1)[1] == "t0"
+    # A run of no known server is claimed whatever the cap.
+    assert claims.take(serverless.pk, "w2", 60, server_cap=1)[1] == "t1"
+    run.refresh_from_db()
+    assert (run.state, run.attempt, run.worker) == ("claimed", 1, "w2")
