@@ -9,10 +9,10 @@ within it at most ``max_parallel`` runs are enqueued or running.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
@@ -75,9 +75,7 @@ def _advance_once(rollout_id: int, enqueue: Enqueue, keep: bool) -> int | None:
 def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:
     now = timezone.now()
     lease = timedelta(seconds=fleet.lease_seconds)
-    for wave in rollout.waves.exclude(state=Wave.State.DONE).order_by("position"):
-        runs = wave.runs.all()
-        counts = _counts(runs, now, lease)
+    for wave, counts in _waves_with_counts(rollout, now, lease):
         in_flight = sum(counts[state] for state in TargetRun.ACTIVE)
         if wave.state != Wave.State.STOPPED and _failures_reached(wave, counts):
             wave.state = Wave.State.STOPPED
@@ -94,32 +92,44 @@ def _next_runs(rollout: Rollout, fleet: Fleet) -> list[int]:
         if wave.state == Wave.State.PENDING:
             wave.state = Wave.State.RUNNING
             wave.save(update_fields=["state"])
-        return _fill(wave, runs, counts, now, lease)
+        return _fill(wave, wave.runs.all(), counts, now, lease)
     failed = rollout.runs.filter(state=State.FAILED).exists()
     _finish(rollout, Rollout.State.PARTIALLY_FAILED if failed else Rollout.State.SUCCEEDED)
     return []
 
 
-def _due(now: datetime, lease: timedelta) -> Q:
+def _due(now: datetime, lease: timedelta, runs: str = "") -> Q:
     """Runs to enqueue again: an active run whose lease expired since it was last enqueued
-    (its worker died), and a queued one whose task never came (lost by the engine)."""
-    return Q(state__in=TargetRun.ACTIVE, lease_expires_at__lt=now) & Q(
-        enqueued_at__lt=F("lease_expires_at")
-    ) | Q(state=State.QUEUED, enqueued_at__lt=now - lease)
+    (its worker died), and a queued one whose task never came (lost by the engine).
+    ``runs``: the path to the runs from the model asked (``runs__`` from a wave)."""
+    return Q(**{f"{runs}state__in": TargetRun.ACTIVE, f"{runs}lease_expires_at__lt": now}) & Q(
+        **{f"{runs}enqueued_at__lt": F(f"{runs}lease_expires_at")}
+    ) | Q(**{f"{runs}state": State.QUEUED, f"{runs}enqueued_at__lt": now - lease})
 
 
-# Runs that hold one of the wave's max_parallel slots: active, or handed to the engine.
-BUSY = Q(state__in=TargetRun.ACTIVE) | Q(state=State.QUEUED, enqueued_at__isnull=False)
-
-
-def _counts(runs: QuerySet[TargetRun], now: datetime, lease: timedelta) -> dict[str, int]:
-    """The wave's runs per state, and how many are busy and due, in one query (the
-    scheduler runs after every target)."""
-    return runs.aggregate(
-        **{state: Count("pk", filter=Q(state=state)) for state in State.values},
-        busy=Count("pk", filter=BUSY),
-        due=Count("pk", filter=_due(now, lease)),
+def _busy(runs: str = "") -> Q:
+    """Runs that hold one of the wave's max_parallel slots: active, or handed to the engine."""
+    return Q(**{f"{runs}state__in": TargetRun.ACTIVE}) | Q(
+        **{f"{runs}state": State.QUEUED, f"{runs}enqueued_at__isnull": False}
     )
+
+
+BUSY = _busy()
+
+
+def _waves_with_counts(
+    rollout: Rollout, now: datetime, lease: timedelta
+) -> Iterator[tuple[Wave, dict[str, int]]]:
+    """The rollout's waves not done, in order, each with its runs per state and how many
+    are busy and due (``counts``), in one query (the scheduler runs after every target)."""
+    counted = {
+        **{state: Count("runs", filter=Q(runs__state=state)) for state in State.values},
+        "busy": Count("runs", filter=_busy("runs__")),
+        "due": Count("runs", filter=_due(now, lease, "runs__")),
+    }
+    waves = rollout.waves.exclude(state=Wave.State.DONE).order_by("position").annotate(**counted)
+    for wave in waves:
+        yield wave, {name: getattr(wave, name) for name in counted}
 
 
 def _failures_reached(wave: Wave, counts: dict[str, int]) -> bool:
@@ -133,18 +143,38 @@ def _fill(
     due = list(runs.filter(_due(now, lease)).values_list("pk", flat=True)) if counts["due"] else []
     free = max(wave.max_parallel - counts["busy"], 0)
     fresh = (
-        list(
-            runs.filter(state=State.QUEUED, enqueued_at__isnull=True)
-            .order_by("position")
-            .values_list("pk", flat=True)[:free]
-        )
-        if free
-        else []
+        runs.filter(state=State.QUEUED, enqueued_at__isnull=True)
+        .order_by("position")
+        .values_list("pk", flat=True)[:free]
     )
-    ids = due + fresh
+    if not free:
+        ids = due
+    elif connections[runs.db].vendor == "postgresql":
+        return due + _enqueued(runs.db, due, fresh, now)
+    else:
+        ids = due + list(fresh)
     if ids:
         TargetRun.objects.filter(pk__in=ids).update(enqueued_at=now)
     return ids
+
+
+def _enqueued(using: str, due: list[int], fresh: QuerySet, now: datetime) -> list[int]:
+    """Mark ``due`` and ``fresh`` runs enqueued in one statement; ``fresh``'s ids, returned
+    by it, in order (PostgreSQL's ``UPDATE … RETURNING``: they are not read first)."""
+    connection = connections[using]
+    table, pk, enqueued_at, position = TargetRun.quoted_names(
+        connection, "id", "enqueued_at", "position"
+    )
+    picked, params = fresh.query.get_compiler(using).as_sql()
+    sql = (
+        f"UPDATE {table} SET {enqueued_at} = %s WHERE {pk} = ANY(%s) OR {pk} IN ({picked}) "
+        f"RETURNING {pk}, {position}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, due, *params])
+        rows = cursor.fetchall()
+    already = set(due)
+    return [pk for pk, _position in sorted(rows, key=lambda row: row[1]) if pk not in already]
 
 
 def _finish(rollout: Rollout, state: str) -> None:
