@@ -54,11 +54,12 @@ class Ledger:
         if not self.backend.has_session_lock:
             yield
             return
-        self._lock_guard = LedgerGuard(self.connection, self.table.name, lock, self._count())
-        try:
-            yield
-        finally:
-            self._lock_guard = None
+        with self.table.locked():
+            self._lock_guard = LedgerGuard(self.connection, self.table.name, lock, self._count())
+            try:
+                yield
+            finally:
+                self._lock_guard = None
 
     @contextmanager
     def held(self, migration_names: Collection[str] | None) -> Iterator[None]:

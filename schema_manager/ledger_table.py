@@ -29,6 +29,9 @@ class LedgerTable:
         # search_path; once seen to exist, not looked up again.
         self._location: LedgerLocation | None = None
         self._writable = False  # once this role is known to write it, not asked again
+        # While the migration lock is held (``locked``), a table found missing stays missing
+        # until this applier creates it: Prisma and other appliers create it under that lock.
+        self._locked = False
 
     @property
     def name(self) -> str:
@@ -38,9 +41,21 @@ class LedgerTable:
         return self._location.table
 
     def exists(self) -> bool:
-        if self._location is None or not self._location.exists:
+        if self._location is None or not (self._location.exists or self._locked):
             self._location = self.backend.locate_ledger()
         return self._location.exists
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The block holds the migration lock: the table is looked up once in it (found
+        missing before the lock, it may have been created since), not at every question."""
+        if self._location is not None and not self._location.exists:
+            self._location = None
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._locked = False
 
     def ensure(self) -> None:
         """Create the table exactly as Prisma would, if it is missing; if it exists, make sure
@@ -61,6 +76,7 @@ class LedgerTable:
                 f"this role CREATE on the schema; {_NOTHING_RUN}."
             ) from exc
         self._location = LedgerLocation(self.name, exists=True)
+        self._writable = True  # this role's own table, just created
 
     @contextmanager
     def reading(self) -> Iterator[None]:
