@@ -109,8 +109,7 @@ CREATE TABLE IF NOT EXISTS {table} (
         try_lock = scope.try_lock if scope else _try_advisory_lock
         with self.lock_session() as holder, holder.cursor() as cursor:
             self.poll_lock(cursor, wait, try_lock)
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
+            pid = _backend_pid(holder, cursor)
             try:
                 yield HeldLock(f"backend pid {pid}", _STILL_HELD, (key, pid))
             finally:
@@ -190,20 +189,44 @@ class SchemaScope:
         self.key = key if key != PRISMA_ADVISORY_LOCK_KEY else key + 1
 
     def try_lock(self, cursor: Any) -> bool:
-        cursor.execute("SELECT pg_try_advisory_lock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            return False
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-        if cursor.fetchone()[0]:
+        # One round trip: the schema's key is tried only once Prisma's is held shared (CASE
+        # orders the two; a volatile function keeps the subquery from being merged into it).
+        cursor.execute(
+            "SELECT shared, CASE WHEN shared THEN pg_try_advisory_lock(%s) ELSE false END "
+            "FROM (SELECT pg_try_advisory_lock_shared(%s) AS shared) AS prisma",
+            [self.key, PRISMA_ADVISORY_LOCK_KEY],
+        )
+        shared, own = cursor.fetchone()
+        if own:
             return True
-        cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+        if shared:
+            cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
         return False
 
     def unlock(self, cursor: Any) -> None:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [self.key])
-        cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [PRISMA_ADVISORY_LOCK_KEY])
+        cursor.execute(
+            "SELECT pg_advisory_unlock(%s), pg_advisory_unlock_shared(%s)",
+            [self.key, PRISMA_ADVISORY_LOCK_KEY],
+        )
 
 
 def _try_advisory_lock(cursor: Any) -> bool:
     cursor.execute("SELECT pg_try_advisory_lock(%s)", [PRISMA_ADVISORY_LOCK_KEY])
     return bool(cursor.fetchone()[0])
+
+
+def _backend_pid(holder: Any, cursor: Any) -> int:
+    """The lock session's server process, asked once per connection (a fleet task's kept
+    lock session serves its targets one after the other). Asked of the server, not taken
+    from the driver: behind a pooler in session mode the driver knows the pooler's."""
+    raw = holder.connection
+    known = getattr(holder, _BACKEND_PID, None)
+    if known is not None and known[0] is raw:
+        return int(known[1])
+    cursor.execute("SELECT pg_backend_pid()")
+    pid = int(cursor.fetchone()[0])
+    setattr(holder, _BACKEND_PID, (raw, pid))  # the connection held: its id is not reused
+    return pid
+
+
+_BACKEND_PID = "schema_manager_backend_pid"
