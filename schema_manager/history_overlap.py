@@ -238,13 +238,23 @@ def _as_text(value: object, encoding: str) -> bytes | None:
 
 def _system_identifier(wrapper: Any) -> int | None:
     """The PostgreSQL server's system identifier (one per write-ahead log); None if it
-    cannot be read."""
+    cannot be read. Asked once per connection (a fleet task's kept target connection serves
+    its targets one after the other)."""
+    known = getattr(wrapper, _SYSTEM_IDENTIFIER, None)
+    if known is not None and wrapper.connection is not None and known[0] is wrapper.connection:
+        return int(known[1])
     try:
         with wrapper.cursor() as cursor:
             cursor.execute("SELECT system_identifier FROM pg_catalog.pg_control_system()")
-            return int(cursor.fetchone()[0])
+            identifier = int(cursor.fetchone()[0])
     except DatabaseError:
         return None
+    # The connection held with it: its id is not reused while it is.
+    setattr(wrapper, _SYSTEM_IDENTIFIER, (wrapper.connection, identifier))
+    return identifier
+
+
+_SYSTEM_IDENTIFIER = "schema_manager_system_identifier"
 
 
 def _sqlstate_field() -> Any:
