@@ -136,12 +136,12 @@ class FleetModelsOn:
     db_for_write = db_for_read
 
 
-def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(
-    postgres_targets, monkeypatch
-):
+@pytest.fixture
+def running_wave(postgres_targets, monkeypatch):
+    """(the app database's alias, a running wave of a running rollout): the fleet's models on
+    a PostgreSQL database, as a fleet's app database on PostgreSQL holds them."""
     from django.db import router
 
-    from schema_manager.fleets import claims
     from schema_manager.fleets.models import TargetRun, Wave
 
     alias = postgres_targets.alias("production")
@@ -151,9 +151,17 @@ def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(
     monkeypatch.setattr(router, "routers", [FleetModelsOn(alias)])
     rollout = Rollout.objects.create(fleet="tenants", state=Rollout.State.RUNNING)
     wave = Wave.objects.create(rollout=rollout, position=0, name="all", state=Wave.State.RUNNING)
+    return alias, wave
+
+
+def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(running_wave):
+    from schema_manager.fleets import claims
+    from schema_manager.fleets.models import TargetRun
+
+    _, wave = running_wave
     first, second, elsewhere = (
         TargetRun.objects.create(
-            rollout=rollout, wave=wave, position=i, target_key=f"t{i}", server=server
+            rollout=wave.rollout, wave=wave, position=i, target_key=f"t{i}", server=server
         )
         for i, server in enumerate(["db1:5432", "db1:5432", "db2:5432"])
     )
@@ -168,24 +176,14 @@ def test_on_postgresql_a_claim_counts_its_servers_runs_under_the_servers_lock(
     )
 
 
-def test_on_postgresql_a_claim_of_a_run_another_worker_holds_gives_up_at_once(
-    postgres_targets, monkeypatch
-):
-    from django.db import router
-
+def test_on_postgresql_a_claim_of_a_run_another_worker_holds_gives_up_at_once(running_wave):
     from schema_manager.fleets import claims
-    from schema_manager.fleets.models import TargetRun, Wave
+    from schema_manager.fleets.models import TargetRun
 
-    alias = postgres_targets.alias("production")
-    with connections[alias].schema_editor() as editor:
-        for model in (Rollout, Wave, TargetRun):
-            editor.create_model(model)
-    monkeypatch.setattr(router, "routers", [FleetModelsOn(alias)])
-    rollout = Rollout.objects.create(fleet="tenants", state=Rollout.State.RUNNING)
-    wave = Wave.objects.create(rollout=rollout, position=0, name="all", state=Wave.State.RUNNING)
+    alias, wave = running_wave
     run, serverless = (
         TargetRun.objects.create(
-            rollout=rollout, wave=wave, position=i, target_key=f"t{i}", server=server
+            rollout=wave.rollout, wave=wave, position=i, target_key=f"t{i}", server=server
         )
         for i, server in enumerate(["db1:5432", ""])
     )
