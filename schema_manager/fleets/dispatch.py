@@ -114,9 +114,6 @@ def _busy(runs: str = "") -> Q:
     )
 
 
-BUSY = _busy()
-
-
 def _waves_with_counts(
     rollout: Rollout, now: datetime, lease: timedelta
 ) -> Iterator[tuple[Wave, dict[str, int]]]:
