@@ -37,12 +37,12 @@ class Located:
     """Where a name of the directory leads (itself, or what its link names), its status, and
     how errors name it (its path inside the directory)."""
 
-    path: Path
+    path: Path | str
     status: os.stat_result
     shown: str
 
 
-def locate(path: Path, root: Path, shown: str) -> Located:
+def locate(path: Path | str, root: Path, shown: str) -> Located:
     """``path``, or where its link leads if that is inside ``root`` (the directory, resolved).
 
     An entry that is no link is inside by construction: only links are resolved, so that
@@ -54,7 +54,7 @@ def locate(path: Path, root: Path, shown: str) -> Located:
     return found
 
 
-def locate_if_any(path: Path, root: Path, shown: str) -> Located | None:
+def locate_if_any(path: Path | str, root: Path, shown: str) -> Located | None:
     """``locate``, or None if there is nothing at ``path`` (a broken link is an error)."""
     try:
         status = os.lstat(path)
@@ -65,7 +65,7 @@ def locate_if_any(path: Path, root: Path, shown: str) -> Located | None:
     if not stat.S_ISLNK(status.st_mode):
         return Located(path, status, shown)
     try:
-        resolved = path.resolve(strict=True)
+        resolved = Path(path).resolve(strict=True)
     except FileNotFoundError:
         raise MigrationFileError(f"{shown!r} is a broken link.") from None
     except (OSError, RuntimeError) as exc:  # a loop of links
@@ -90,10 +90,16 @@ def checksum(file: Located) -> str:
     known = _memo.get(file)
     if known is not None:
         return known
-    digest = hashlib.sha256()
     with open_file(file) as opened:
-        for data, _text in checked_chunks(opened, file.shown):
-            digest.update(data)
+        data = opened.read(CHUNK)
+        if len(data) < CHUNK:  # the whole file (the common case): one read, one decode
+            _check(data, file.shown)
+            digest = hashlib.sha256(data)
+        else:
+            opened.seek(0)
+            digest = hashlib.sha256()
+            for data, _text in checked_chunks(opened, file.shown):
+                digest.update(data)
         after = os.fstat(opened.fileno())
     result = digest.hexdigest()
     _memo.put(file, after, result)
@@ -121,21 +127,38 @@ def checked_chunks(file: BinaryIO, shown: str) -> Iterator[tuple[bytes, str]]:
     offset = 0
     while True:
         data = file.read(CHUNK)
-        if (nul := data.find(b"\0")) >= 0:
-            raise MigrationFileError(
-                f"{shown!r} contains a NUL byte (at byte {offset + nul}), which no SQL text may "
-                "hold; remove it."
-            )
+        _refuse_nul(data, shown, offset)
         try:
             text = decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
-            raise MigrationFileError(
-                f"{shown!r} is not valid UTF-8 ({exc.reason} at byte {offset + exc.start})."
-            ) from None
+            raise _not_utf8(shown, exc, offset) from None
         if not data:
             return
         yield data, text
         offset += len(data)
+
+
+def _check(data: bytes, shown: str) -> None:
+    """Refuse the whole of a file's ``data`` as ``checked_chunks`` would."""
+    _refuse_nul(data, shown, 0)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(shown, exc, 0) from None
+
+
+def _refuse_nul(data: bytes, shown: str, offset: int) -> None:
+    if (nul := data.find(b"\0")) >= 0:
+        raise MigrationFileError(
+            f"{shown!r} contains a NUL byte (at byte {offset + nul}), which no SQL text may "
+            "hold; remove it."
+        )
+
+
+def _not_utf8(shown: str, exc: UnicodeDecodeError, offset: int) -> MigrationFileError:
+    return MigrationFileError(
+        f"{shown!r} is not valid UTF-8 ({exc.reason} at byte {offset + exc.start})."
+    )
 
 
 class _ChecksumMemo:
@@ -147,11 +170,11 @@ class _ChecksumMemo:
     """
 
     def __init__(self) -> None:
-        self._known: dict[Path, tuple[tuple[int, ...], str]] = {}
+        self._known: dict[str, tuple[tuple[int, ...], str]] = {}
         self._lock = threading.Lock()
 
     def get(self, file: Located) -> str | None:
-        known = self._known.get(file.path)
+        known = self._known.get(os.fspath(file.path))
         return known[1] if known and known[0] == _identity(file.status) else None
 
     def clear(self) -> None:
@@ -166,7 +189,7 @@ class _ChecksumMemo:
         with self._lock:
             if len(self._known) >= _MEMO_LIMIT:
                 self._known.clear()
-            self._known[file.path] = (_identity(before), value)
+            self._known[os.fspath(file.path)] = (_identity(before), value)
 
 
 _memo = _ChecksumMemo()

@@ -90,6 +90,7 @@ class MigrationDirectory:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._resolved: Path | None = None
 
     @classmethod
     def beside(cls, prisma_schema_path: Path) -> MigrationDirectory:
@@ -102,10 +103,11 @@ class MigrationDirectory:
     def checksum_of(self, migration_id: str) -> FolderChecksum | None:
         """The folder of ``migration_id`` by checksum, if there is one; raises
         ``MigrationFileError`` if it cannot be read."""
-        folder = self.path / migration_id
-        if Path(migration_id).name != migration_id or not folder.is_dir():
-            return None  # not a folder's name ("", "..", "a/b") or no such folder
-        return self._checksum(folder, self.path.resolve())
+        if os.path.basename(migration_id) != migration_id or migration_id in ("", ".", ".."):
+            return None  # not a folder's name ("", "..", "a/b")
+        if not os.path.isdir(os.path.join(self.path, migration_id)):
+            return None
+        return self._checksum(migration_id, self._root())
 
     def checksums(self) -> list[FolderChecksum]:
         """Every migration folder that can be read, by checksum, sorted by name as Prisma
@@ -117,15 +119,15 @@ class MigrationDirectory:
         listing = Listing()
         if not self.path.is_dir():
             return listing
-        root = self.path.resolve()
+        root = self._root()
         with os.scandir(self.path) as entries:  # is_dir() from the listing itself, mostly
             names = sorted_ids(entry.name for entry in entries if entry.is_dir())
-        for folder in (self.path / name for name in names):
+        for name in names:
             try:
-                listing.folders.append(self._checksum(folder, root))
+                listing.folders.append(self._checksum(name, root))
             except MigrationFileError as exc:
-                logger.warning("Migration folder %s cannot be used: %s", folder.name, exc)
-                listing.unreadable.append(UnreadableFolder(folder.name, folder, str(exc)))
+                logger.warning("Migration folder %s cannot be used: %s", name, exc)
+                listing.unreadable.append(UnreadableFolder(name, self.path / name, str(exc)))
         return listing
 
     def folder_names(self) -> set[str]:
@@ -135,27 +137,34 @@ class MigrationDirectory:
         with os.scandir(self.path) as entries:
             return {entry.name for entry in entries if entry.is_dir()}
 
-    @staticmethod
-    def _checksum(folder: Path, root: Path) -> FolderChecksum:
-        problems = id_problems(folder.name)
+    def _root(self) -> Path:
+        """The directory, resolved once: what every folder's files must stay inside."""
+        if self._resolved is None:
+            self._resolved = self.path.resolve()
+        return self._resolved
+
+    def _checksum(self, name: str, root: Path) -> FolderChecksum:
+        """The folder ``name`` by its migration.sql's checksum, its down.sql checked too.
+        Paths are strings here: a directory of thousands of folders is read at the start of
+        every command."""
+        problems = id_problems(name)
         if problems:  # never imported: such an id is unsafe wherever it would be shown
-            raise MigrationFileError(
-                f"Migration folder {folder.name!r} cannot be used: {problems[0]}"
-            )
-        place = file_reads.locate(folder, root, folder.name).path
-        shown = f"{folder.name}/{MIGRATION_FILE}"
-        sql_file = file_reads.locate_if_any(place / MIGRATION_FILE, root, shown)
+            raise MigrationFileError(f"Migration folder {name!r} cannot be used: {problems[0]}")
+        folder = os.path.join(self.path, name)
+        place = os.fspath(file_reads.locate(folder, root, name).path)
+        shown = f"{name}/{MIGRATION_FILE}"
+        sql_file = file_reads.locate_if_any(os.path.join(place, MIGRATION_FILE), root, shown)
         if sql_file is None:
             raise MigrationFileError(
-                f"Migration folder {folder.name!r} has no {MIGRATION_FILE}; Prisma requires one "
+                f"Migration folder {name!r} has no {MIGRATION_FILE}; Prisma requires one "
                 "in every folder under migrations/."
             )
         checksum = file_reads.checksum(sql_file)
-        shown = f"{folder.name}/{ROLLBACK_FILE}"
-        down_file = file_reads.locate_if_any(place / ROLLBACK_FILE, root, shown)
+        shown = f"{name}/{ROLLBACK_FILE}"
+        down_file = file_reads.locate_if_any(os.path.join(place, ROLLBACK_FILE), root, shown)
         if down_file is not None:  # checked now, so that an import cannot fail on it
             file_reads.checksum(down_file)
-        return FolderChecksum(id=folder.name, path=folder, checksum=checksum, root=root)
+        return FolderChecksum(id=name, path=Path(folder), checksum=checksum, root=root)
 
     def lock_provider(self) -> str | None:
         """The provider ``migration_lock.toml`` names, or None when there is no lock file."""

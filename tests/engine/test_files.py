@@ -167,7 +167,7 @@ def test_unchanged_files_are_not_read_again(directory, monkeypatch):
     monkeypatch.setattr(file_reads, "SETTLED_NS", 0)
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id INTEGER);\n")
     services.import_folders()
-    opened: list[Path] = []
+    opened: list[Path | str] = []
     real_open = file_reads.open_file
 
     def spy(file: file_reads.Located):
@@ -179,7 +179,7 @@ def test_unchanged_files_are_not_read_again(directory, monkeypatch):
     assert opened == []
     (directory / BAD / "migration.sql").write_text("CREATE TABLE bad (id BIGINT);\n")
     services.status()
-    assert [path.parent.name for path in opened] == [BAD, BAD]  # hashed, then imported
+    assert [Path(path).parent.name for path in opened] == [BAD, BAD]  # hashed, then imported
     assert Migration.objects.get(pk=BAD).sql == "CREATE TABLE bad (id BIGINT);\n"
 
 
