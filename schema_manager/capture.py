@@ -202,8 +202,13 @@ def _table(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
     if lines is None:
         return None
     # Keys of other tables that pointed at it were dropped with it (CASCADE).
+    # (Found through their dependencies on it: pg_constraint has no index by referenced table.)
     for table, name, _, definition in catalog.constraints(
-        cursor, "c.confrelid = %s AND c.conrelid <> %s", [oid, oid]
+        cursor,
+        "c.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_constraint'::regclass "
+        "AND d.refclassid = 'pg_class'::regclass AND d.refobjid = %s) "
+        "AND c.confrelid = %s AND c.conrelid <> %s",
+        [oid, oid, oid],
     ):
         if seen.add_new(("constraint", table, name)):
             lines.append(catalog.add_constraint(table, name, definition))

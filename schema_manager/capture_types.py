@@ -63,8 +63,13 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
         "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2",
-        [oid, oid, array_oid],
+        # Found through the columns' dependencies on the type (each column records one):
+        # pg_attribute has no index by type, and a large schema has many columns.
+        "WHERE (a.attrelid, a.attnum) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+        "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+        "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
+        "AND a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2",
+        [oid, oid, array_oid, oid, array_oid],
     )
     for table, column, scalar, default in cursor.fetchall():
         alter = f"ALTER TABLE {table} ALTER COLUMN {catalog.quoted(column)}"
@@ -83,7 +88,7 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
 
 _USES_TYPE = (
     "SELECT d.objid FROM pg_depend d WHERE d.classid = '{}'::regclass "
-    "AND d.refobjid IN (%s, %s) AND d.deptype = 'n'"
+    "AND d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) AND d.deptype = 'n'"
 )
 
 
@@ -91,7 +96,8 @@ def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
     """Why the type cannot be swapped for a rebuilt one, or None."""
     cursor.execute(
         "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
-        "WHERE d.refobjid IN (%s, %s) AND d.deptype = 'n' AND NOT ("
+        "WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) "
+        "AND d.deptype = 'n' AND NOT ("
         "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
         "WHERE c.oid = d.objid AND c.relkind IN ('r', 'p'))) "
         "AND d.classid <> 'pg_attrdef'::regclass AND NOT (d.classid = 'pg_constraint'::regclass "

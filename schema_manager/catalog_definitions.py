@@ -181,9 +181,7 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind != "f"]
     lines += [
-        definition
-        for index, definition in indexes(cursor, "i.indrelid = %s", [oid])
-        if seen.add_new(("index", index))
+        definition for index, definition in indexes(cursor, oid) if seen.add_new(("index", index))
     ]
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind == "f"]
     cursor.execute(
@@ -197,16 +195,31 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
     return lines + after
 
 
-def indexes(cursor, where: str, params: list) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes ``where`` selects that no constraint owns."""
-    cursor.execute(
-        "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-        "FROM pg_index i LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass "
-        "AND d.objid = i.indexrelid WHERE " + where + " "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
-        "AND c.contype IN ('p', 'u', 'x')) ORDER BY 1",
-        params,
+def indexes(cursor, table_oid: int, column: int | None = None) -> list[tuple[str, str]]:
+    """(name, definition) of the table's indexes that no constraint owns: all of them, or
+    those using its ``column`` (number) in a key, an expression or a predicate."""
+    # Every lookup goes through an index of the catalog (pg_depend by what is referenced, a
+    # table's constraints by the table): a large schema costs no more than a small one.
+    unowned = (
+        "NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid "
+        "AND c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))"
     )
+    if column is None:
+        query = (
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            f"WHERE i.indrelid = %s AND {unowned} ORDER BY 1"
+        )
+        params = [table_oid]
+    else:
+        query = (
+            "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+            "FROM pg_depend d JOIN pg_index i ON i.indexrelid = d.objid "
+            "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
+            f"AND d.refobjsubid = %s AND d.classid = 'pg_class'::regclass AND {unowned} "
+            "ORDER BY 1"
+        )
+        params = [table_oid, column]
+    cursor.execute(query, params)
     return [(name, f"{definition};") for name, definition in cursor.fetchall()]
 
 

@@ -201,3 +201,36 @@ def test_a_lookup_repeated_by_several_statements_is_asked_once(postgres_targets)
     lookups = [q for q in queries.captured_queries if q["sql"].startswith(RELATION_BY_NAME[:40])]
     assert len(lookups) == 1
     assert captured == capture(migration, alias)  # the same answers as asked afresh
+
+
+def test_every_catalog_read_of_a_capture_goes_through_an_index(postgres_targets):
+    """A production schema has thousands of columns, indexes and constraints: no capture
+    query may scan a whole catalog table (each lookup by what an index keys: a dependency by
+    what it references, a table's constraints by the table)."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    targets = postgres_targets
+    alias = targets.alias("development")
+    setup, migration = _many_tables(2)
+    targets.execute("development", setup)
+    targets.execute("development", SETUP)
+    migration += "\nDROP TABLE users CASCADE;\nDROP TYPE kind1;"
+    with CaptureQueriesContext(connections[alias]) as queries:
+        capture(migration, alias)
+    reads = [q["sql"] for q in queries.captured_queries if "pg_" in q["sql"]]
+    assert len(reads) > 10
+    scans = []
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a scan left is one no index can avoid
+        try:
+            for sql in reads:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(line for (line,) in cursor.fetchall())
+                scans += [(table, sql) for table in _CATALOGS if f"Seq Scan on {table} " in plan]
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    assert scans == []
+
+
+_CATALOGS = ("pg_attribute", "pg_index", "pg_constraint", "pg_depend", "pg_class", "pg_type")
