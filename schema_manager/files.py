@@ -218,8 +218,8 @@ def _locate(folder: Path, name: str, root: Path, *, optional: bool = False):
     place = file_reads.locate(folder, root, folder.name)
     shown = f"{folder.name}/{name}"
     if optional:
-        return file_reads.locate_if_any(place.path / name, root, shown)
-    return file_reads.locate(place.path / name, root, shown)
+        return file_reads.locate_if_any(os.path.join(place.path, name), root, shown)
+    return file_reads.locate(os.path.join(place.path, name), root, shown)
 
 
 def _write_text(path: Path, text: str) -> None:

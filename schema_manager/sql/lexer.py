@@ -32,15 +32,25 @@ class WordKind(str, Enum):
     OTHER = "other"
 
 
-class Word(NamedTuple):
-    """One significant token. ``upper`` compares keywords; ``text`` keeps the spelling."""
-
+class _WordFields(NamedTuple):
     text: str
     kind: WordKind
+    upper: str
 
-    @property
-    def upper(self) -> str:
-        return self.text.upper()
+
+class Word(_WordFields):
+    """One significant token. ``upper`` compares keywords; ``text`` keeps the spelling.
+
+    ``upper`` is kept, not computed: the analysis compares each word's capitals many times
+    (hundreds of thousands of times in a large script)."""
+
+    __slots__ = ()
+
+    def __new__(cls, text: str, kind: WordKind) -> Word:
+        return tuple.__new__(cls, (text, kind, text.upper()))
+
+    def __repr__(self) -> str:
+        return f"Word(text={self.text!r}, kind={self.kind!r})"
 
     @property
     def is_identifier(self) -> bool:
@@ -211,7 +221,7 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
     match = _pattern(dialect).match
     nested = dialect in ("postgresql", None)
     length = len(sql)
-    make_word = tuple.__new__  # Word(text, kind), without NamedTuple's Python-level __new__
+    make_word = tuple.__new__  # Word(text, kind, upper), without Word's Python-level __new__
     keyword, name, punctuation = WordKind.KEYWORD, WordKind.NAME, WordKind.PUNCTUATION
     kinds, keywords = _KINDS, KEYWORDS
     words: list[Word] = []
@@ -238,7 +248,8 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
             start, words, block, ended = ended, [], _Block(), -1
         if kind == "word":
             text = sql[token_start:position]
-            word_kind = keyword if text.upper() in keywords else name
+            upper = text.upper()
+            word_kind = keyword if upper in keywords else name
         elif kind == "comment":
             continue
         elif kind == "block":
@@ -246,6 +257,7 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
             if position >= 0:
                 continue
             text, position, word_kind = sql[token_start:], length, WordKind.ERROR
+            upper = text.upper()
         elif kind == "dollar":
             close = sql.find(found.group(kind), position)
             if close >= 0:
@@ -254,10 +266,12 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
             else:
                 position, word_kind = length, WordKind.ERROR
             text = sql[token_start:position]
+            upper = text.upper()
         else:
             text = sql[token_start:position]
             word_kind = WordKind.ERROR if kind == "unterminated" else kinds[kind]
-        word = make_word(Word, (text, word_kind))
+            upper = text.upper()
+        word = make_word(Word, (text, word_kind, upper))
         words.append(word)
         if word_kind is keyword or word_kind is name:
             if block.routine or len(words) <= 8:
