@@ -173,16 +173,26 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
         )
     # Constraints and indexes using the column (keys, expressions, predicates, other tables'
     # foreign keys) went with it.
-    keys = catalog.constraints(
+    # (Both read in one round trip.)
+    keys, indexes = catalog.read_together(
         cursor,
-        "c.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_constraint'::regclass "
-        "AND d.refclassid = 'pg_class'::regclass AND d.refobjid = %s AND d.refobjsubid = %s)",
-        [oid, column.number],
+        [
+            (
+                catalog.constraints_query(
+                    "c.oid IN (SELECT d.objid FROM pg_depend d "
+                    "WHERE d.classid = 'pg_constraint'::regclass "
+                    "AND d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
+                    "AND d.refobjsubid = %s)"
+                ),
+                [oid, column.number],
+            ),
+            catalog.indexes_query(oid, column.number),
+        ],
     )
     keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
-    for index, definition in catalog.indexes(cursor, oid, column.number):
+    for index, definition in catalog.index_definitions(indexes):
         if seen.add_new(("index", index)):
             lines.append(definition)
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind == "f"]

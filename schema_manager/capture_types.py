@@ -32,9 +32,19 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     added = operation.new[1:-1].replace("''", "'")
     if added in values or not seen.add_new(("enum", oid)):
         return []
-    why = _obstacle(cursor, oid, array_oid)
-    if why is not None:
+    # What stops the rebuild, and what it must make again, read in one round trip.
+    dependents, checks, indexes, columns = catalog.read_together(
+        cursor,
+        [
+            (_OBSTACLES, [oid, array_oid, oid, array_oid]),
+            (catalog.constraints_query(_CHECKS), [oid, array_oid]),
+            (_INDEXES, [oid, array_oid]),
+            (_COLUMNS, [oid, oid, array_oid, oid, array_oid]),
+        ],
+    )
+    if dependents:
         statement = operation.statement
+        why = f"other objects use it ({', '.join(d for (d,) in dependents)})"
         return [
             f"{WARNING_PREFIX} cannot roll back statement {statement.index + 1} "
             f"({statement.summary}): PostgreSQL cannot drop an enum value, and the type cannot "
@@ -43,35 +53,10 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     old = catalog.quoted(f"{typname}_before_rollback"[:63])
     # Indexes and checks that name the type (a predicate's 'VALUE'::type) are made again
     # over the rebuilt type, from their definitions read now.
-    checks = catalog.constraints(
-        cursor,
-        "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")",
-        [oid, array_oid],
-    )
-    cursor.execute(
-        "SELECT i.oid::regclass::text, pg_get_indexdef(i.oid) FROM pg_class i WHERE i.oid IN ("
-        + _USES_TYPE.format("pg_class")
-        + ") AND i.relkind = 'i'",
-        [oid, array_oid],
-    )
-    indexes = cursor.fetchall()
     lines = [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in checks]
     lines += [f"DROP INDEX {index};" for index, _ in indexes]
     lines += [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
-    cursor.execute(
-        "SELECT a.attrelid::regclass::text, a.attname, a.atttypid = %s, "
-        "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        # Found through the columns' dependencies on the type (each column records one):
-        # pg_attribute has no index by type, and a large schema has many columns.
-        "WHERE (a.attrelid, a.attnum) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
-        "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
-        "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
-        "AND a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2",
-        [oid, oid, array_oid, oid, array_oid],
-    )
-    for table, column, scalar, default in cursor.fetchall():
+    for table, column, scalar, default in columns:
         alter = f"ALTER TABLE {table} ALTER COLUMN {catalog.quoted(column)}"
         target = name if scalar else f"{name}[]"
         via = "text" if scalar else "text[]"
@@ -92,25 +77,39 @@ _USES_TYPE = (
 )
 
 
-def _obstacle(cursor, oid: int, array_oid: int) -> str | None:
-    """Why the type cannot be swapped for a rebuilt one, or None."""
-    cursor.execute(
-        "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
-        "WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) "
-        "AND d.deptype = 'n' AND NOT ("
-        "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
-        "WHERE c.oid = d.objid AND c.relkind IN ('r', 'p'))) "
-        "AND d.classid <> 'pg_attrdef'::regclass AND NOT (d.classid = 'pg_constraint'::regclass "
-        "AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.oid = d.objid AND c.contype = 'c')) "
-        "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND EXISTS (SELECT 1 "
-        "FROM pg_class c WHERE c.oid = d.objid AND c.relkind = 'i')) "
-        "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) ORDER BY 1 LIMIT 3",
-        [oid, array_oid, oid, array_oid],
-    )
-    dependents = [description for (description,) in cursor.fetchall()]
-    if dependents:
-        return f"other objects use it ({', '.join(dependents)})"
-    return None
+# Why the type cannot be swapped for a rebuilt one: what else uses it (3 at most, named).
+_OBSTACLES = (
+    "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
+    "WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) "
+    "AND d.deptype = 'n' AND NOT ("
+    "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
+    "WHERE c.oid = d.objid AND c.relkind IN ('r', 'p'))) "
+    "AND d.classid <> 'pg_attrdef'::regclass AND NOT (d.classid = 'pg_constraint'::regclass "
+    "AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.oid = d.objid AND c.contype = 'c')) "
+    "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND EXISTS (SELECT 1 "
+    "FROM pg_class c WHERE c.oid = d.objid AND c.relkind = 'i')) "
+    "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) ORDER BY 1 LIMIT 3"
+)
+# The checks and the indexes that name the type.
+_CHECKS = "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")"
+_INDEXES = (
+    "SELECT i.oid::regclass::text, pg_get_indexdef(i.oid) FROM pg_class i WHERE i.oid IN ("
+    + _USES_TYPE.format("pg_class")
+    + ") AND i.relkind = 'i'"
+)
+# The table columns of the type or of its array type, with their defaults. Found through the
+# columns' dependencies on the type (each column records one): pg_attribute has no index by
+# type, and a large schema has many columns.
+_COLUMNS = (
+    "SELECT a.attrelid::regclass::text, a.attname, a.atttypid = %s, "
+    "pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p') "
+    "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "WHERE (a.attrelid, a.attnum) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+    "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
+    "AND a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2"
+)
 
 
 class TypeRenames:

@@ -7,6 +7,7 @@ recreate (then the rollback keeps its ``-- WARNING`` and is written by hand).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .sql.names import render_part
@@ -198,6 +199,12 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
 def indexes(cursor, table_oid: int, column: int | None = None) -> list[tuple[str, str]]:
     """(name, definition) of the table's indexes that no constraint owns: all of them, or
     those using its ``column`` (number) in a key, an expression or a predicate."""
+    cursor.execute(*indexes_query(table_oid, column))
+    return index_definitions(cursor.fetchall())
+
+
+def indexes_query(table_oid: int, column: int | None = None) -> tuple[str, list[int]]:
+    """The query (and its parameters) of ``indexes``."""
     # Every lookup goes through an index of the catalog (pg_depend by what is referenced, a
     # table's constraints by the table): a large schema costs no more than a small one.
     unowned = (
@@ -205,22 +212,37 @@ def indexes(cursor, table_oid: int, column: int | None = None) -> list[tuple[str
         "AND c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))"
     )
     if column is None:
-        query = (
+        return (
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            f"WHERE i.indrelid = %s AND {unowned} ORDER BY 1"
+            f"WHERE i.indrelid = %s AND {unowned} ORDER BY 1",
+            [table_oid],
         )
-        params = [table_oid]
-    else:
-        query = (
-            "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-            "FROM pg_depend d JOIN pg_index i ON i.indexrelid = d.objid "
-            "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
-            f"AND d.refobjsubid = %s AND d.classid = 'pg_class'::regclass AND {unowned} "
-            "ORDER BY 1"
-        )
-        params = [table_oid, column]
-    cursor.execute(query, params)
-    return [(name, f"{definition};") for name, definition in cursor.fetchall()]
+    return (
+        "SELECT DISTINCT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+        "FROM pg_depend d JOIN pg_index i ON i.indexrelid = d.objid "
+        "WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
+        f"AND d.refobjsubid = %s AND d.classid = 'pg_class'::regclass AND {unowned} "
+        "ORDER BY 1",
+        [table_oid, column],
+    )
+
+
+def index_definitions(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``indexes_query``'s rows as (name, definition) statements."""
+    return [(name, f"{definition};") for name, definition in rows]
+
+
+def read_together(cursor, queries: list[tuple[str, list]]) -> list[list[tuple]]:
+    """The rows of each (query, parameters), in one round trip where the cursor can (the
+    capture's ``CatalogReads``), else one query after the other."""
+    together = getattr(cursor, "read_together", None)
+    if together is not None:
+        return together(queries)
+    rows = []
+    for query, params in queries:
+        cursor.execute(query, params)
+        rows.append([tuple(row) for row in cursor.fetchall()])
+    return rows
 
 
 def enum_values(cursor, type_oid: int) -> list[str]:

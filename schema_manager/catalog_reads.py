@@ -1,6 +1,6 @@
 """A migration's catalog lookups answered from a few bulk reads: the relations and the enum
-types its statements name, the columns and the constraints its ALTER TABLEs read, each kind
-in one round trip before the capture asks for them one by one.
+types its statements name, the columns and the constraints its ALTER TABLEs read, all in one
+round trip before the capture asks for them one by one.
 
 The capture reads the catalog as it is before the migration runs, and nothing changes it
 while it reads, so every answer to a query is fixed: ``CatalogReads`` answers the capture's
@@ -8,13 +8,12 @@ most frequent queries from what it read ahead, with the rows the query would ret
 sends any other query to the server once (its rows answer it again). Only what a statement
 reads is read ahead (a column by name, not its table's every column): the server plans and
 runs each query, and on a loaded machine every round trip waits for the processes on both
-sides to be scheduled.
-"""
+sides to be scheduled."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeGuard
 
 from . import catalog_definitions as catalog
@@ -75,7 +74,7 @@ class CatalogReads:
         self._rows: list[tuple] | None = None
 
     def execute(self, query: str, params: Sequence = ()) -> None:
-        key = (query, tuple(params))
+        key = (query, _frozen(params))
         rows = self.answers.get(key)
         if rows is None:
             # Asked of the server once: a migration's statements often look up the same
@@ -86,6 +85,23 @@ class CatalogReads:
                 return
             rows = self.answers[key] = [tuple(row) for row in self.cursor.fetchall()]
         self._rows = list(rows)
+
+    def read_together(self, queries: list[tuple[str, list]]) -> list[list[tuple]]:
+        """The rows of each (query, parameters): those not answered yet are asked of the
+        server in one query string (literal SQL, each statement's rows its own result)."""
+        keys = [(query, _frozen(params)) for query, params in queries]
+        asked = dict(zip(keys, queries, strict=True))  # each key with its parameters as given
+        missing = [key for key in asked if key not in self.answers]
+        if len(missing) == 1:
+            self.execute(*asked[missing[0]])
+        elif missing:
+            text = ";\n".join(self.cursor.mogrify(*asked[key]) for key in missing)
+            self.cursor.execute(text)
+            for number, key in enumerate(missing):
+                if number:
+                    self.cursor.nextset()
+                self.answers[key] = [tuple(row) for row in self.cursor.fetchall()]
+        return [list(self.answers[key]) for key in keys]
 
     def fetchone(self) -> Any:
         if self._rows is None:
@@ -99,28 +115,40 @@ class CatalogReads:
         return rows
 
     def read_ahead(self, operations: Iterable[Operation]) -> None:
-        """Read in bulk what ``operations`` look up: the relations and the types they name
-        (where more than one), the columns and the constraints their ALTER TABLEs read."""
+        """Read in bulk, in one round trip, what ``operations`` look up: the relations and the
+        types they name (where more than one), the columns and the constraints their ALTER
+        TABLEs read."""
         operations = list(operations)
         relations, types = _names(operations)
+        reads: list[tuple[str, list, Callable[[list], None]]] = []
         if len(relations) > 1:
-            self.cursor.execute(_RELATIONS, [relations])
-            for row in self.cursor.fetchall():
-                self._relation(*row)
+            reads.append((_RELATIONS, [relations], self._relations))
         if len(types) > 1:
-            self.cursor.execute(_TYPES_AHEAD, [types])
-            for row in self.cursor.fetchall():
-                self._type(*row)
+            reads.append((_TYPES_AHEAD, [types], self._types))
         columns, constraints = _parts(operations)
         if columns:
-            self.cursor.execute(_COLUMNS, [[t for t, _ in columns], [c for _, c in columns]])
-            self._columns(self.cursor.fetchall())
+            reads.append(
+                (_COLUMNS, [[t for t, _ in columns], [c for _, c in columns]], self._columns)
+            )
         if constraints:
             tables, names = [t for t, _ in constraints], [c for _, c in constraints]
-            self.cursor.execute(_CONSTRAINTS, [tables, names])
-            for oid, name, found, *key in self.cursor.fetchall():
-                query = catalog.constraints_query(catalog.OF_TABLE_NAMED)
-                self.answers[(query, (oid, name))] = [tuple(key)] if found else []
+            reads.append((_CONSTRAINTS, [tables, names], self._constraints))
+        rows = self.read_together([(query, params) for query, params, _ in reads])
+        for (_, _, answer), found in zip(reads, rows, strict=True):
+            answer(found)
+
+    def _relations(self, rows: list) -> None:
+        for row in rows:
+            self._relation(*row)
+
+    def _types(self, rows: list) -> None:
+        for row in rows:
+            self._type(*row)
+
+    def _constraints(self, rows: list) -> None:
+        query = catalog.constraints_query(catalog.OF_TABLE_NAMED)
+        for oid, name, found, *key in rows:
+            self.answers[(query, (oid, name))] = [tuple(key)] if found else []
 
     def _columns(self, rows: list) -> None:
         named, every = catalog.columns_query(named=True), catalog.columns_query(named=False)
@@ -152,6 +180,11 @@ class CatalogReads:
             return
         answers[(catalog.TYPE_BY_NAME, (name,))] = [(oid, regtype, typname, array_oid, kind)]
         answers[(catalog.ENUM_VALUES, (oid,))] = [(value,) for value in _loaded(values)]
+
+
+def _frozen(params: Sequence) -> tuple:
+    """Parameters as a key of ``answers`` (a bulk read's lists of names as tuples)."""
+    return tuple(tuple(p) if isinstance(p, list) else p for p in params)
 
 
 def _loaded(value: Any) -> list:
