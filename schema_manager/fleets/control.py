@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from ..change_requests import rollouts
 from ..exceptions import SchemaManagerError
-from . import tasks
 from .dispatch import run_outcomes
 from .models import Rollout, TargetRun, Wave
 
@@ -33,7 +32,7 @@ def resume(rollout_id: int) -> Rollout:
             wave.save(update_fields=["failures_forgiven", "state"])
         _requeue(rollout, RunState.QUEUED)
         _reopen(rollout)
-    tasks.advance(rollout_id)
+    _advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 
@@ -48,7 +47,7 @@ def retry_failed(rollout_id: int) -> Rollout:
             wave.state = Wave.State.RUNNING if wave.state != Wave.State.PENDING else wave.state
             wave.save(update_fields=["failures_forgiven", "state"])
         _reopen(rollout)
-    tasks.advance(rollout_id)
+    _advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 
@@ -98,3 +97,11 @@ def _reopen(rollout: Rollout) -> None:
     rollout.state = State.RUNNING
     rollout.finished_at = None
     rollout.save(update_fields=["state", "finished_at"])
+
+
+def _advance(rollout_id: int) -> None:
+    # Imported here: the Tasks framework loads with the first rollout resumed, not with the
+    # admin that imports this module at every start of the app.
+    from . import tasks
+
+    tasks.advance(rollout_id)

@@ -6,10 +6,28 @@ the neutral ``model``; ``types``, ``defaults``, ``names`` and ``relations`` tran
 text; ``sync`` writes and checks the file.
 """
 
-from .blocks import PrismaSchemaError
-from .introspection import introspect
-from .sync import SyncResult, expected_schema, schema_diff, sync_after, sync_schema
-from .writer import write_schema
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .blocks import PrismaSchemaError
+    from .introspection import introspect
+    from .sync import SyncResult, expected_schema, schema_diff, sync_after, sync_schema
+    from .writer import write_schema
+
+# Each name from its module, imported at first use: the app's start (its checks, the
+# workspace's sync after a plan) imports this package, and a deploy that syncs no schema
+# file needs none of the introspection, translation and rendering modules.
+_MODULES = {
+    "PrismaSchemaError": "blocks",
+    "introspect": "introspection",
+    "SyncResult": "sync",
+    "expected_schema": "sync",
+    "schema_diff": "sync",
+    "sync_after": "sync",
+    "sync_schema": "sync",
+    "write_schema": "writer",
+}
 
 __all__ = [
     "PrismaSchemaError",
@@ -21,3 +39,10 @@ __all__ = [
     "sync_schema",
     "write_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)

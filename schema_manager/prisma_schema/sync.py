@@ -16,9 +16,6 @@ from ..conf import app_settings
 from ..exceptions import SchemaManagerError
 from ..security import get_logger
 from ..targets import Target, resolve
-from .introspection import introspect
-from .render import notes
-from .writer import write_schema
 
 if TYPE_CHECKING:
     from ..results import MigrationResult
@@ -47,6 +44,11 @@ def expected_schema(environment: str | None, path: Path) -> str:
 
 def _expected(target: Target, path: Path) -> tuple[str, list[str]]:
     existing = path.read_text(encoding="utf-8") if path.exists() else None
+    # Loaded with the first sync: a deploy that syncs no schema file never imports them.
+    from .introspection import introspect
+    from .render import notes
+    from .writer import write_schema
+
     database = introspect(target.alias)
     return write_schema(database, existing), notes(database)
 

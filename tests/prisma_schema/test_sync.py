@@ -400,12 +400,12 @@ def test_system_checks_on_the_sync_settings():
 def test_an_unexpected_sync_error_is_a_warning_after_a_committed_apply(
     targets, schema_path, sync_on, manager, monkeypatch
 ):
-    from schema_manager.prisma_schema import sync
+    from schema_manager.prisma_schema import introspection
 
     def broken(alias):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(sync, "introspect", broken)
+    monkeypatch.setattr(introspection, "introspect", broken)
     result = apply(manager, "001_users", USERS)
 
     assert result.success

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 
 from ... import planning
-from ...fleets import planner, tasks
 from ...fleets.models import Rollout, Wave
 from ...fleets.status import progress
 from ...models import Migration
 from ...sql.migration_order import migration_order_key
 from ._base import SchemaCommand
+
+if TYPE_CHECKING:
+    from ...fleets.planner import WaveSpec
 
 FINAL = {Rollout.State.SUCCEEDED, Rollout.State.PARTIALLY_FAILED, Rollout.State.CANCELLED}
 
@@ -45,6 +47,10 @@ def add_fleet_arguments(parser: Any) -> None:
 
 
 def apply_fleet(command: SchemaCommand, ids: list[str], options: dict[str, Any]) -> None:
+    # The planner (and the Tasks framework with it) loads for a fleet's apply only: every
+    # run of the command imports this module for its arguments.
+    from ...fleets import planner
+
     if options.get("break_glass") is not None:
         raise CommandError("--break-glass runs in one environment; a fleet takes --change-request.")
     plan = command.named_migrations(ids) if ids else whole_plan(command)
@@ -98,7 +104,7 @@ def follow(command: SchemaCommand, rollout: Rollout, total: int, verbosity: int)
         if rollout.state in FINAL or rollout.state == Rollout.State.PAUSED:
             return rollout
         time.sleep(0.5)
-        tasks.advance(rollout.pk)
+        _advance(rollout.pk)
 
 
 def _bar(counts: dict[str, int], total: int) -> str:
@@ -109,7 +115,15 @@ def _bar(counts: dict[str, int], total: int) -> str:
     return f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {detail}"
 
 
-def _wave(text: str, options: dict[str, Any]) -> planner.WaveSpec:
+def _advance(rollout_id: int) -> None:
+    from ...fleets import tasks
+
+    tasks.advance(rollout_id)
+
+
+def _wave(text: str, options: dict[str, Any]) -> WaveSpec:
+    from ...fleets import planner
+
     name, _colon, labels = text.partition(":")
     return planner.WaveSpec(
         name=name or "wave",
