@@ -116,14 +116,14 @@ class CatalogReads:
 
     def read_ahead(self, operations: Iterable[Operation]) -> None:
         """Read in bulk, in one round trip, what ``operations`` look up: the relations and the
-        types they name (where more than one), the columns and the constraints their ALTER
-        TABLEs read."""
+        types they name, the columns and the constraints their ALTER TABLEs read (each name
+        here is looked up by the capture: a read ahead never adds a query)."""
         operations = list(operations)
         relations, types = _names(operations)
         reads: list[tuple[str, list, Callable[[list], None]]] = []
-        if len(relations) > 1:
+        if relations:
             reads.append((_RELATIONS, [relations], self._relations))
-        if len(types) > 1:
+        if types:
             reads.append((_TYPES_AHEAD, [types], self._types))
         columns, constraints = _parts(operations)
         if columns:
