@@ -103,8 +103,8 @@ class MigrationDirectory:
     def checksum_of(self, migration_id: str) -> FolderChecksum | None:
         """The folder of ``migration_id`` by checksum, if there is one; raises
         ``MigrationFileError`` if it cannot be read."""
-        if os.path.basename(migration_id) != migration_id or migration_id in ("", ".", ".."):
-            return None  # not a folder's name ("", "..", "a/b")
+        if Path(migration_id).name != migration_id:
+            return None  # not a folder's name ("a/b")
         if not os.path.isdir(os.path.join(self.path, migration_id)):
             return None
         return self._checksum(migration_id, self._root())
