@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeGuard
 
 from . import catalog_definitions as catalog
+from .backends.postgresql import is_psycopg3
 from .capture_alter import catalog_name, dropped_constraint
 from .sql.operations import (
     AddColumn,
@@ -70,6 +71,10 @@ class CatalogReads:
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
+        # Several statements in one query string need psycopg 3's client-side binding (its
+        # ``mogrify``, the simple query protocol): with psycopg2, or server-side binding (an
+        # OPTIONS choice), reads that belong together go one after the other.
+        self.together = is_psycopg3() and hasattr(cursor, "mogrify")
         self.answers: dict[tuple[str, tuple], list[tuple]] = {}
         self._rows: list[tuple] | None = None
 
@@ -92,8 +97,9 @@ class CatalogReads:
         keys = [(query, _frozen(params)) for query, params in queries]
         asked = dict(zip(keys, queries, strict=True))  # each key with its parameters as given
         missing = [key for key in asked if key not in self.answers]
-        if len(missing) == 1:
-            self.execute(*asked[missing[0]])
+        if len(missing) == 1 or not self.together:
+            for key in missing:
+                self.execute(*asked[key])
         elif missing:
             text = ";\n".join(self.cursor.mogrify(*asked[key]) for key in missing)
             self.cursor.execute(text)

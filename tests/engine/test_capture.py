@@ -234,3 +234,30 @@ def test_every_catalog_read_of_a_capture_goes_through_an_index(postgres_targets)
 
 
 _CATALOGS = ("pg_attribute", "pg_index", "pg_constraint", "pg_depend", "pg_class", "pg_type")
+
+
+def test_capture_with_server_side_binding_reads_one_query_at_a_time(postgres_targets):
+    """With OPTIONS ``server_side_binding`` a query takes one statement and the cursor has no
+    ``mogrify``: the reads that belong together go one after the other, with the same
+    answers."""
+    from django.db import connections
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    targets = postgres_targets
+    alias = targets.alias("development")
+    setup, migration = _many_tables(2)
+    targets.execute("development", setup)
+    expected = capture(migration, alias)
+    original = connections[alias]
+    settings = dict(original.settings_dict)
+    settings["OPTIONS"] = {**settings["OPTIONS"], "server_side_binding": True}
+    bound = DatabaseWrapper(settings, alias)
+    connections[alias] = bound
+    try:
+        assert capture(migration, alias) == expected
+        with bound.cursor() as cursor:
+            assert not hasattr(cursor, "mogrify")  # the case this test is about
+    finally:
+        bound.close()
+        connections[alias] = original
+    assert expected[0]  # what was captured is not nothing
