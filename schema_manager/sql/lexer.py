@@ -257,7 +257,6 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
             if position >= 0:
                 continue
             text, position, word_kind = sql[token_start:], length, WordKind.ERROR
-            upper = text.upper()
         elif kind == "dollar":
             close = sql.find(found.group(kind), position)
             if close >= 0:
@@ -266,10 +265,10 @@ def iter_chunks(sql: str, dialect: str | None = None) -> Iterator[Chunk]:
             else:
                 position, word_kind = length, WordKind.ERROR
             text = sql[token_start:position]
-            upper = text.upper()
         else:
             text = sql[token_start:position]
             word_kind = WordKind.ERROR if kind == "unterminated" else kinds[kind]
+        if kind != "word":  # a word's capitals were made to tell a keyword
             upper = text.upper()
         word = make_word(Word, (text, word_kind, upper))
         words.append(word)
