@@ -174,8 +174,7 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
     # Constraints and indexes using the column (keys, expressions, predicates, other tables'
     # foreign keys) went with it.
     # (Both read in one round trip.)
-    keys, indexes = catalog.read_together(
-        cursor,
+    keys, indexes = cursor.read_together(
         [
             (
                 catalog.constraints_query(

@@ -33,8 +33,7 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     if added in values or not seen.add_new(("enum", oid)):
         return []
     # What stops the rebuild, and what it must make again, read in one round trip.
-    dependents, checks, indexes, columns = catalog.read_together(
-        cursor,
+    dependents, checks, indexes, columns = cursor.read_together(
         [
             (_OBSTACLES, [oid, array_oid, oid, array_oid]),
             (catalog.constraints_query(_CHECKS), [oid, array_oid]),

@@ -232,19 +232,6 @@ def index_definitions(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, f"{definition};") for name, definition in rows]
 
 
-def read_together(cursor, queries: list[tuple[str, list]]) -> list[list[tuple]]:
-    """The rows of each (query, parameters), in one round trip where the cursor can (the
-    capture's ``CatalogReads``), else one query after the other."""
-    together = getattr(cursor, "read_together", None)
-    if together is not None:
-        return together(queries)
-    rows = []
-    for query, params in queries:
-        cursor.execute(query, params)
-        rows.append([tuple(row) for row in cursor.fetchall()])
-    return rows
-
-
 def enum_values(cursor, type_oid: int) -> list[str]:
     cursor.execute(ENUM_VALUES, [type_oid])
     return [label for (label,) in cursor.fetchall()]

@@ -32,7 +32,7 @@ def resume(rollout_id: int) -> Rollout:
             wave.save(update_fields=["failures_forgiven", "state"])
         _requeue(rollout, RunState.QUEUED)
         _reopen(rollout)
-    _advance(rollout_id)
+    advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 
@@ -47,7 +47,7 @@ def retry_failed(rollout_id: int) -> Rollout:
             wave.state = Wave.State.RUNNING if wave.state != Wave.State.PENDING else wave.state
             wave.save(update_fields=["failures_forgiven", "state"])
         _reopen(rollout)
-    _advance(rollout_id)
+    advance(rollout_id)
     return Rollout.objects.get(pk=rollout_id)
 
 
@@ -99,9 +99,10 @@ def _reopen(rollout: Rollout) -> None:
     rollout.save(update_fields=["state", "finished_at"])
 
 
-def _advance(rollout_id: int) -> None:
-    # Imported here: the Tasks framework loads with the first rollout resumed, not with the
-    # admin that imports this module at every start of the app.
+def advance(rollout_id: int) -> None:
+    """Move the rollout on (``tasks.advance``). Imported here: the Tasks framework loads with
+    the first rollout moved on, not with the admin and the commands that import this module
+    at every start of the app."""
     from . import tasks
 
     tasks.advance(rollout_id)

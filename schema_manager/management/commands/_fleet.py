@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.management.base import CommandError
 
 from ... import planning
+from ...fleets import control
 from ...fleets.models import Rollout, Wave
 from ...fleets.status import progress
 from ...models import Migration
@@ -104,7 +105,7 @@ def follow(command: SchemaCommand, rollout: Rollout, total: int, verbosity: int)
         if rollout.state in FINAL or rollout.state == Rollout.State.PAUSED:
             return rollout
         time.sleep(0.5)
-        _advance(rollout.pk)
+        control.advance(rollout.pk)
 
 
 def _bar(counts: dict[str, int], total: int) -> str:
@@ -113,12 +114,6 @@ def _bar(counts: dict[str, int], total: int) -> str:
     filled = int(width * done / total) if total else width
     detail = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     return f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {detail}"
-
-
-def _advance(rollout_id: int) -> None:
-    from ...fleets import tasks
-
-    tasks.advance(rollout_id)
 
 
 def _wave(text: str, options: dict[str, Any]) -> WaveSpec:
