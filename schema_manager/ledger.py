@@ -17,8 +17,11 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db import DatabaseError
+
 from .backends import TargetBackend
 from .backends.base import HeldLock
+from .exceptions import LedgerGuardError
 from .ledger_copy import Fingerprint, HeldLedger
 from .ledger_guard import LedgerGuard
 from .ledger_rows import COLUMNS, LedgerRow, RowChanges
@@ -129,6 +132,31 @@ class Ledger:
         if self._lock_guard is not None:
             self._lock_guard.check_before_write(cursor)
 
+    def _write(self, sql: str, params: list[Any], *, rows: int = 1) -> None:
+        """Run ``sql``, an UPDATE or DELETE of ``rows`` ledger row(s) ending in its WHERE
+        clause, guarded: where the engine allows, by the guard's condition in the same
+        statement (one round trip, and no moment between the reading and the write), else by
+        the guard's reading just before it."""
+        guard = self._lock_guard
+        with self.connection.cursor() as cursor:
+            if guard is None or not self.backend.guards_in_the_write:
+                self._check(cursor)
+                cursor.execute(sql, params)
+                return
+            condition, condition_params = guard.condition()
+            try:
+                cursor.execute(f"{sql} AND {condition}", [*params, *condition_params])
+            except DatabaseError as exc:
+                raise guard.unreadable(exc) from exc
+            if cursor.rowcount != rows:  # the guard did not hold, or the rows are gone
+                guard.check_before_write(cursor)  # raises, saying which
+                raise LedgerGuardError(
+                    f"the ledger {self.table.name} on {self.connection.alias!r} no longer "
+                    f"holds the row(s) this applier wrote there ({rows} expected, "
+                    f"{cursor.rowcount} found): SQL of the migration, or another tool, "
+                    "changed it"
+                )
+
     def _returning(self, cursor: Any) -> str:
         """What a write sent with the migration's statements returns after its own value: the
         guard's reading, taken as the statement starts (see ``confirm``)."""
@@ -216,53 +244,44 @@ class Ledger:
 
     def set_progress(self, row_id: str, applied_steps_count: int) -> None:
         """Record how many statements of a step-by-step migration have run (committed)."""
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            cursor.execute(
-                f"UPDATE {self.table.name} SET applied_steps_count = %s WHERE id = %s",
-                [applied_steps_count, row_id],
-            )
+        self._write(
+            f"UPDATE {self.table.name} SET applied_steps_count = %s WHERE id = %s",
+            [applied_steps_count, row_id],
+        )
         self._fold_change(row_id, applied_steps_count=applied_steps_count)
 
     def finish(self, row_id: str, when: datetime, applied_steps_count: int) -> None:
         """Mark a step-by-step attempt finished; its journal in ``logs`` gives way to NULL."""
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            cursor.execute(
-                f"UPDATE {self.table.name} SET finished_at = %s, applied_steps_count = %s, "
-                "logs = NULL WHERE id = %s",
-                [self.backend.now_param(when), applied_steps_count, row_id],
-            )
+        self._write(
+            f"UPDATE {self.table.name} SET finished_at = %s, applied_steps_count = %s, "
+            "logs = NULL WHERE id = %s",
+            [self.backend.now_param(when), applied_steps_count, row_id],
+        )
         self._fold_change(
             row_id, finished_at=when, applied_steps_count=applied_steps_count, logs=None
         )
 
     def set_logs(self, row_id: str, logs: str) -> None:
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            cursor.execute(f"UPDATE {self.table.name} SET logs = %s WHERE id = %s", [logs, row_id])
+        self._write(f"UPDATE {self.table.name} SET logs = %s WHERE id = %s", [logs, row_id])
         self._fold_change(row_id, logs=logs)
 
     def close_failed(self, row_id: str, logs: str, rolled_back_at: datetime | None) -> None:
         """Store the failure; ``rolled_back_at`` only when nothing of the attempt remains."""
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            cursor.execute(
-                f"UPDATE {self.table.name} SET logs = %s, rolled_back_at = %s WHERE id = %s",
-                [logs, self.backend.now_param(rolled_back_at), row_id],
-            )
+        self._write(
+            f"UPDATE {self.table.name} SET logs = %s, rolled_back_at = %s WHERE id = %s",
+            [logs, self.backend.now_param(rolled_back_at), row_id],
+        )
         self._fold_change(row_id, logs=logs, rolled_back_at=rolled_back_at)
 
     def remove(self, rows: Collection[LedgerRow]) -> None:
         """Delete ``rows``: a rolled-back migration's, or a failed attempt's that left nothing,
         so that Prisma's status and deploy both see it pending (status matches rows by name,
         whatever their ``rolled_back_at``). History keeps the attempts."""
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            cursor.execute(
-                f"DELETE FROM {self.table.name} WHERE id IN ({', '.join(['%s'] * len(rows))})",
-                [row.id for row in rows],
-            )
+        self._write(
+            f"DELETE FROM {self.table.name} WHERE id IN ({', '.join(['%s'] * len(rows))})",
+            [row.id for row in rows],
+            rows=len(rows),
+        )
         self._fold_removal(rows)
 
     def _followers(self) -> list[LedgerGuard | HeldLedger]:

@@ -58,6 +58,17 @@ class LedgerGuard:
             self.lock.params,
         )
 
+    def condition(self) -> tuple[str, tuple[Any, ...]]:
+        """The reading as one SQL condition, with its parameters: true only while the lock is
+        held and the counts are what this run expects. A write whose WHERE clause ends with it
+        writes nothing otherwise (``Ledger._write``), in the same statement as the reading."""
+        rows, finished, rolled_back = self.expected()
+        return (
+            f"(SELECT {self.lock.still_held} AND COUNT(*) = %s AND COUNT(finished_at) = %s "
+            f"AND COUNT(rolled_back_at) = %s FROM {self.table})",
+            (*self.lock.params, rows, finished, rolled_back),
+        )
+
     def check(self, held: Any, counts: tuple[Any, ...]) -> None:
         """Raise LedgerGuardError unless the reading is what this run expects."""
         if not held:

@@ -63,6 +63,9 @@ class TargetBackend:
     has_session_lock: bool = False
     # Whether roles and table privileges exist (a role may be refused writing the ledger).
     has_privileges: bool = True
+    # Whether an UPDATE or DELETE of the ledger may read the ledger in its own WHERE clause
+    # (MySQL refuses it, error 1093), so that the guard's reading goes in the write itself.
+    guards_in_the_write: bool = False
 
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection

@@ -40,6 +40,7 @@ class PostgreSQLBackend(TargetBackend):
     connection: DatabaseWrapper
     vendor = "postgresql"
     has_session_lock = True
+    guards_in_the_write = True
     ledger_ddl = """
 CREATE TABLE IF NOT EXISTS {table} (
     id                      VARCHAR(36) PRIMARY KEY NOT NULL,

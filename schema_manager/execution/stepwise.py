@@ -86,6 +86,12 @@ class StepwiseRun:
         completed: list[Step] = []
         step: Step | None = None
         capture: StepCapture | None = None
+
+        def finish(count: int) -> None:
+            outcome.finished_at = utc_now()
+            crash_point("before-commit")
+            self.ledger.finish(outcome.ledger_id, outcome.finished_at, count)
+
         try:
             for count, statement in enumerate(statements, start=1):
                 vendor = self.backend.vendor
@@ -101,8 +107,13 @@ class StepwiseRun:
                 )
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
                 if capture is None:
+                    # The last statement's count goes with the row's finish: one write less.
+                    last = count == len(statements)
                     self.transport.run_one(
-                        statement, outcome, then=record, before_retry=partial(self._clean_up, step)
+                        statement,
+                        outcome,
+                        then=partial(finish, count) if last else record,
+                        before_retry=partial(self._clean_up, step),
                     )
                 else:
                     with capture.transaction(self.connection):
@@ -114,9 +125,8 @@ class StepwiseRun:
                 completed.append(step)
                 step, capture = None, None
                 crash_point(f"after-step-{len(completed)}")
-            outcome.finished_at = utc_now()
-            crash_point("before-commit")
-            self.ledger.finish(outcome.ledger_id, outcome.finished_at, len(completed))
+            if outcome.finished_at is None:  # no statement, or the last one was archived
+                finish(len(completed))
             outcome.success = True
         except Exception as exc:  # compensated, recorded, logged and returned
             record_failure(outcome, exc, migration_id, self.session.alias)

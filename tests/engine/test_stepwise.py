@@ -143,3 +143,60 @@ def test_a_scripts_own_timeout_does_not_outlive_its_step_by_step_migration(
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_each_ledger_write_of_a_step_by_step_migration_carries_its_guard(postgres_targets, manager):
+    """On PostgreSQL a step-by-step attempt's ledger updates each go as one statement that
+    writes only while the lock is held and the ledger is as this run left it (no separate
+    reading first), and the last statement's count goes with the row's finish."""
+    from django.test.utils import CaptureQueriesContext
+
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    migration = Migration(
+        id="002_indexes",
+        sql="CREATE INDEX CONCURRENTLY users_a ON users (email);\n"
+        "CREATE INDEX CONCURRENTLY users_b ON users (id, email);",
+    )
+    with CaptureQueriesContext(connections["pg_development"]) as queries:
+        assert manager.apply_migration_sync(migration).success
+    sent = [" ".join(q["sql"].split()) for q in queries.captured_queries]
+    updates = [
+        q
+        for q in sent
+        if q.startswith("UPDATE ")
+        and "_prisma_migrations" in q.split(" SET ")[0]
+        and "WHERE 1 = 0" not in q  # the check, as the ledger is first read, that it is writable
+    ]
+    readings = [q for q in sent if q.startswith("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks")]
+    assert all("pg_catalog.pg_locks" in q for q in updates), updates
+    # The attempt's row, inserted in its transaction, is the only write read before.
+    assert len(readings) == 1, readings
+    # Journal of each statement, the first one's count, then the finish with the second's.
+    assert [q.split(" SET ")[1].split(" = ")[0] for q in updates] == [
+        "logs",
+        "applied_steps_count",
+        "logs",
+        "finished_at",
+    ]
+    row = postgres_targets.ledger()[-1]
+    assert (row["applied_steps_count"], row["logs"]) == (2, None)
+    assert row["finished_at"] is not None
+
+
+def test_a_step_by_step_migration_that_changed_the_ledger_stops_at_its_next_write(
+    postgres_targets, manager
+):
+    """SQL built at run time that empties the ledger, in a step-by-step migration: the next
+    ledger write finds the ledger changed, and nothing after it runs."""
+    assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
+    hidden = (
+        "-- schema-manager: no-transaction\n"
+        "DO $$ BEGIN EXECUTE 'DELETE FROM _prisma' || '_migrations'; END $$;\n"
+        "CREATE INDEX CONCURRENTLY users_after ON users (email);"
+    )
+
+    result = manager.apply_migration_sync(Migration(id="002_forget", sql=hidden))
+
+    assert not result.success
+    assert "no longer holds what this applier wrote there" in result.error, result.error
+    assert "users_after" not in _index_states(postgres_targets)
