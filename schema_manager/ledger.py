@@ -32,6 +32,9 @@ if TYPE_CHECKING:  # typing.Unpack is Python >= 3.11
 
 # Up to this many migrations, a held copy reads their rows by name; more, the whole table.
 _NAMES_PER_READ = 500
+# A row's values in COLUMNS' order as a SELECT list, typed where a parameter's type would not
+# say (PostgreSQL, the engine whose inserts carry the guard: see ``Ledger.insert``).
+_TYPED_ROW = "%s, %s, %s::timestamptz, %s, %s, %s::timestamptz, %s::timestamptz, %s::integer"
 
 
 class Ledger:
@@ -133,10 +136,10 @@ class Ledger:
             self._lock_guard.check_before_write(cursor)
 
     def _write(self, sql: str, params: list[Any], *, rows: int = 1) -> None:
-        """Run ``sql``, an UPDATE or DELETE of ``rows`` ledger row(s) ending in its WHERE
-        clause, guarded: where the engine allows, by the guard's condition in the same
-        statement (one round trip, and no moment between the reading and the write), else by
-        the guard's reading just before it."""
+        """Run ``sql``, a write of ``rows`` ledger row(s) ending in its WHERE clause, guarded:
+        where the engine allows, by the guard's condition in the same statement (one round
+        trip, and no moment between the reading and the write), else by the guard's reading
+        just before it."""
         guard = self._lock_guard
         with self.connection.cursor() as cursor:
             if guard is None or not self.backend.guards_in_the_write:
@@ -200,12 +203,19 @@ class Ledger:
         param = self.backend.now_param
         values = [getattr(row, column.name) for column in fields(row)]  # in COLUMNS' order
         values = [param(v) if isinstance(v, datetime) else v for v in values]
-        with self.connection.cursor() as cursor:
-            self._check(cursor)
-            placeholders = ", ".join(["%s"] * len(values))
-            cursor.execute(
-                f"INSERT INTO {self.table.name} ({COLUMNS}) VALUES ({placeholders})", values
+        if self._lock_guard is not None and self.backend.guards_in_the_write:
+            # A SELECT's values carry no column types: the timestamps and count say theirs.
+            self._write(
+                f"INSERT INTO {self.table.name} ({COLUMNS}) SELECT {_TYPED_ROW} WHERE TRUE",
+                values,
             )
+        else:
+            with self.connection.cursor() as cursor:
+                self._check(cursor)
+                placeholders = ", ".join(["%s"] * len(values))
+                cursor.execute(
+                    f"INSERT INTO {self.table.name} ({COLUMNS}) VALUES ({placeholders})", values
+                )
         self._fold(row)
         return row.id
 
