@@ -107,8 +107,12 @@ class StepwiseRun:
                 )
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
                 if capture is None:
-                    # The last statement's count goes with the row's finish: one write less.
+                    # The last statement's count goes with the row's finish (one write less)
+                    # where it would have been written apart anyway: after a statement that
+                    # cannot commit with it (CREATE INDEX CONCURRENTLY), a crash leaves the
+                    # same count either way.
                     last = count == len(statements)
+                    last = last and not commits_with_its_progress(statement, self.backend)
                     self.transport.run_one(
                         statement,
                         outcome,
