@@ -130,6 +130,12 @@ class Ledger:
             rows, finished, rolled_back = cursor.fetchone()
         return int(rows), int(finished), int(rolled_back)
 
+    @property
+    def writes_carry_the_guard(self) -> bool:
+        """Whether each write is one statement with the guard in it (PostgreSQL under the
+        lock): a lone write then needs no transaction around it."""
+        return self._lock_guard is not None and self.backend.guards_in_the_write
+
     def _check(self, cursor: Any) -> None:
         """Before a write: the guard's check (nothing when unguarded)."""
         if self._lock_guard is not None:
@@ -203,7 +209,7 @@ class Ledger:
         param = self.backend.now_param
         values = [getattr(row, column.name) for column in fields(row)]  # in COLUMNS' order
         values = [param(v) if isinstance(v, datetime) else v for v in values]
-        if self._lock_guard is not None and self.backend.guards_in_the_write:
+        if self.writes_carry_the_guard:
             # A SELECT's values carry no column types: the timestamps and count say theirs.
             self._write(
                 f"INSERT INTO {self.table.name} ({COLUMNS}) SELECT {_TYPED_ROW} WHERE TRUE",

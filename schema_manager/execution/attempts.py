@@ -5,6 +5,7 @@ that left nothing has no row: see ``Ledger.remove``.)"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.db import transaction
 
@@ -31,8 +32,10 @@ def commit_unfinished_row(
     """Commit the attempt's row unfinished, with ``logs``, before its first statement runs, so
     that whoever comes next (after a crash, too) sees the attempt. False, with ``outcome`` saying
     so, when the migration is applied already. ``begin_locked`` opens the executor's ledger
-    transaction."""
-    with transaction.atomic(using=alias):
+    transaction; where the row's insert is one statement with its guard, it is a transaction
+    of its own (no BEGIN and COMMIT round trips around it)."""
+    alone = ledger.writes_carry_the_guard
+    with nullcontext() if alone else transaction.atomic(using=alias):
         begin_locked(local_timeouts=False)
         live = check_can_apply(ledger, alias, migration_id, checksum)
         if live is not None:

@@ -147,29 +147,39 @@ def test_a_scripts_own_timeout_does_not_outlive_its_step_by_step_migration(
 
 def test_each_ledger_write_of_a_step_by_step_migration_carries_its_guard(postgres_targets, manager):
     """On PostgreSQL a step-by-step attempt's ledger writes (its row's insert, then updates)
-    each go as one statement that writes only while the lock is held and the ledger is as this
-    run left it (no separate reading first), and the last statement's count goes with the
-    row's finish."""
-    from django.test.utils import CaptureQueriesContext
-
+    each go as one statement, a transaction of its own, that writes only while the lock is held
+    and the ledger is as this run left it (no separate reading first, no BEGIN and COMMIT
+    around it), and the last statement's count goes with the row's finish."""
     assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
     migration = Migration(
         id="002_indexes",
         sql="CREATE INDEX CONCURRENTLY users_a ON users (email);\n"
         "CREATE INDEX CONCURRENTLY users_b ON users (id, email);",
     )
-    with CaptureQueriesContext(connections["pg_development"]) as queries:
+    sent: list[tuple[str, bool]] = []  # each query, and whether a transaction was open for it
+
+    def spy(execute, sql, params, many, context):
+        sent.append((" ".join(sql.split()), context["connection"].in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connections["pg_development"].execute_wrapper(spy):
         assert manager.apply_migration_sync(migration).success
-    sent = [" ".join(q["sql"].split()) for q in queries.captured_queries]
     # (Not the checks, as the ledger is first read, that this role may write it.)
-    writes = [q for q in sent if "_prisma_migrations" in q.split(" SET ")[0].split(" SELECT ")[0]]
-    writes = [q for q in writes if "WHERE 1 = 0" not in q]
-    updates = [q for q in writes if q.startswith("UPDATE ")]
-    inserts = [q for q in writes if q.startswith("INSERT ")]
-    readings = [q for q in sent if q.startswith("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks")]
+    writes = [
+        (q, atomic)
+        for q, atomic in sent
+        if q.startswith(("INSERT ", "UPDATE ", "DELETE "))
+        and "_prisma_migrations" in q.split(" SET ")[0].split(" SELECT ")[0]
+        and "WHERE 1 = 0" not in q
+    ]
+    updates = [q for q, _ in writes if q.startswith("UPDATE ")]
+    inserts = [q for q, _ in writes if q.startswith("INSERT ")]
+    reading = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks"
+    readings = [q for q, _ in sent if q.startswith(reading)]
     assert len(inserts) == 1, inserts
     assert all("pg_catalog.pg_locks" in q for q in updates + inserts), updates + inserts
     assert readings == []
+    assert [atomic for _, atomic in writes] == [False] * len(writes)
     # Journal of each statement, the first one's count, then the finish with the second's.
     assert [q.split(" SET ")[1].split(" = ")[0] for q in updates] == [
         "logs",
