@@ -23,8 +23,12 @@ Rows, for N generated migrations (``bench/generate.py``):
 
 With ``--corpus DIR`` (e.g. ``../shared/corpora/documenso``), the same deploy rows for a real
 Prisma history: its folders are copied into a temporary directory, never into the repository.
+With ``--indexes N``, the same for a history of N migrations that each build an index with
+``CREATE INDEX CONCURRENTLY`` (as teams add them by hand to Prisma's migrations: every tool
+runs them outside a transaction, statement by statement).
 
-Usage: python bench/deploy.py [--n 1000] [--repeat 3] [--corpus DIR ...] [--server URL]
+Usage: python bench/deploy.py [--n 1000] [--repeat 3] [--corpus DIR ...] [--indexes N ...]
+[--server URL]
 """
 
 from __future__ import annotations
@@ -396,6 +400,27 @@ def measure(server: Server, project: Project, repeat: int, title: str, rollbacks
     print(deploys.table(title), flush=True)
 
 
+def write_index_history(directory: Path, n: int) -> Path:
+    """A Prisma history of a table, then ``n`` migrations that each build an index on it
+    concurrently, in ``directory``; returns it (a corpus for ``corpus_project``)."""
+    migrations = directory / "migrations"
+    base = migrations / "20240101000000_base"
+    base.mkdir(parents=True)
+    (base / "migration.sql").write_text(
+        "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, kind TEXT, at TIMESTAMPTZ);\n"
+        "INSERT INTO events (kind, at) SELECT 'k' || (i % 50), now() "
+        "FROM generate_series(1, 1000) AS i;\n"
+    )
+    for i in range(1, n + 1):
+        folder = migrations / f"20240102{i:06d}_index_{i}"
+        folder.mkdir()
+        column = ("kind", "at", "id")[i % 3]
+        (folder / "migration.sql").write_text(
+            f"-- CreateIndex\nCREATE INDEX CONCURRENTLY events_{column}_{i} ON events ({column});\n"
+        )
+    return directory
+
+
 def compile_django_app(project: Project) -> None:
     """Compile the generated Django migrations once, as a deployed project ships them: where
     PYTHONDONTWRITEBYTECODE is set, each ``migrate`` would otherwise compile all N again."""
@@ -407,6 +432,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, nargs="*", default=[1000])
     parser.add_argument("--corpus", type=Path, nargs="*", default=[])
+    parser.add_argument("--indexes", type=int, nargs="*", default=[])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
@@ -427,6 +453,13 @@ def main() -> None:
             compile_django_app(project)
             count = len(list((project.directory / "prisma" / "migrations").iterdir()))
             title = f"{corpus.name}: {count} real migrations"
+            measure(server, project, args.repeat, title, False)
+    for n in args.indexes:
+        with tempfile.TemporaryDirectory(prefix="sm_deploy_") as directory:
+            corpus = write_index_history(Path(directory) / "history", n)
+            project = corpus_project(corpus, Path(directory) / "project")
+            compile_django_app(project)
+            title = f"a table, then {n} migrations of CREATE INDEX CONCURRENTLY"
             measure(server, project, args.repeat, title, False)
 
 
