@@ -17,11 +17,8 @@ from dataclasses import fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import DatabaseError
-
 from .backends import TargetBackend
 from .backends.base import HeldLock
-from .exceptions import LedgerGuardError
 from .ledger_copy import Fingerprint, HeldLedger
 from .ledger_guard import LedgerGuard
 from .ledger_rows import COLUMNS, LedgerRow, RowChanges
@@ -35,6 +32,7 @@ _NAMES_PER_READ = 500
 # A row's values in COLUMNS' order as a SELECT list, typed where a parameter's type would not
 # say (PostgreSQL, the engine whose inserts carry the guard: see ``Ledger.insert``).
 _TYPED_ROW = "%s, %s, %s::timestamptz, %s, %s, %s::timestamptz, %s::timestamptz, %s::integer"
+_PLAIN_ROW = ", ".join(["%s"] * len(COLUMNS.split(",")))
 
 
 class Ledger:
@@ -132,39 +130,20 @@ class Ledger:
 
     @property
     def writes_carry_the_guard(self) -> bool:
-        """Whether each write is one statement with the guard in it (PostgreSQL under the
-        lock): a lone write then needs no transaction around it."""
+        """Whether each write is one statement with its guard in it (``LedgerGuard.write``)."""
         return self._lock_guard is not None and self.backend.guards_in_the_write
 
-    def _check(self, cursor: Any) -> None:
-        """Before a write: the guard's check (nothing when unguarded)."""
-        if self._lock_guard is not None:
-            self._lock_guard.check_before_write(cursor)
-
     def _write(self, sql: str, params: list[Any], *, rows: int = 1) -> None:
-        """Run ``sql``, a write of ``rows`` ledger row(s) ending in its WHERE clause, guarded:
-        where the engine allows, by the guard's condition in the same statement (one round
-        trip, and no moment between the reading and the write), else by the guard's reading
-        just before it."""
+        """Run ``sql``, a write of ``rows`` ledger row(s), guarded: where writes carry the
+        guard, ``sql`` ends in its WHERE clause; else the guard reads just before it."""
         guard = self._lock_guard
         with self.connection.cursor() as cursor:
-            if guard is None or not self.backend.guards_in_the_write:
-                self._check(cursor)
-                cursor.execute(sql, params)
+            if guard is not None and self.backend.guards_in_the_write:
+                guard.write(cursor, sql, params, rows=rows)
                 return
-            condition, condition_params = guard.condition()
-            try:
-                cursor.execute(f"{sql} AND {condition}", [*params, *condition_params])
-            except DatabaseError as exc:
-                raise guard.unreadable(exc) from exc
-            if cursor.rowcount != rows:  # the guard did not hold, or the rows are gone
-                guard.check_before_write(cursor)  # raises, saying which
-                raise LedgerGuardError(
-                    f"the ledger {self.table.name} on {self.connection.alias!r} no longer "
-                    f"holds the row(s) this applier wrote there ({rows} expected, "
-                    f"{cursor.rowcount} found): SQL of the migration, or another tool, "
-                    "changed it"
-                )
+            if guard is not None:
+                guard.check_before_write(cursor)
+            cursor.execute(sql, params)
 
     def _returning(self, cursor: Any) -> str:
         """What a write sent with the migration's statements returns after its own value: the
@@ -209,19 +188,10 @@ class Ledger:
         param = self.backend.now_param
         values = [getattr(row, column.name) for column in fields(row)]  # in COLUMNS' order
         values = [param(v) if isinstance(v, datetime) else v for v in values]
-        if self.writes_carry_the_guard:
-            # A SELECT's values carry no column types: the timestamps and count say theirs.
-            self._write(
-                f"INSERT INTO {self.table.name} ({COLUMNS}) SELECT {_TYPED_ROW} WHERE TRUE",
-                values,
-            )
-        else:
-            with self.connection.cursor() as cursor:
-                self._check(cursor)
-                placeholders = ", ".join(["%s"] * len(values))
-                cursor.execute(
-                    f"INSERT INTO {self.table.name} ({COLUMNS}) VALUES ({placeholders})", values
-                )
+        # A SELECT's values carry no column types: the timestamps and count say theirs.
+        typed = self.writes_carry_the_guard
+        values_sql = f"SELECT {_TYPED_ROW} WHERE TRUE" if typed else f"VALUES ({_PLAIN_ROW})"
+        self._write(f"INSERT INTO {self.table.name} ({COLUMNS}) {values_sql}", values)
         self._fold(row)
         return row.id
 

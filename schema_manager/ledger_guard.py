@@ -61,13 +61,30 @@ class LedgerGuard:
     def condition(self) -> tuple[str, tuple[Any, ...]]:
         """The reading as one SQL condition, with its parameters: true only while the lock is
         held and the counts are what this run expects. A write whose WHERE clause ends with it
-        writes nothing otherwise (``Ledger._write``), in the same statement as the reading."""
+        writes nothing otherwise (``write``), in the same statement as the reading."""
         rows, finished, rolled_back = self.expected()
         return (
             f"(SELECT {self.lock.still_held} AND COUNT(*) = %s AND COUNT(finished_at) = %s "
             f"AND COUNT(rolled_back_at) = %s FROM {self.table})",
             (*self.lock.params, rows, finished, rolled_back),
         )
+
+    def write(self, cursor: Any, sql: str, params: list[Any], *, rows: int) -> None:
+        """Run ``sql``, a write of ``rows`` ledger row(s) ending in its WHERE clause, with the
+        ``condition`` added to that clause: one round trip, and nothing can come between the
+        reading and the write (PostgreSQL; see ``TargetBackend.guards_in_the_write``)."""
+        condition, condition_params = self.condition()
+        try:
+            cursor.execute(f"{sql} AND {condition}", [*params, *condition_params])
+        except DatabaseError as exc:
+            raise self.unreadable(exc) from exc
+        if cursor.rowcount != rows:  # the guard did not hold, or the rows are gone
+            self.check_before_write(cursor)  # raises, saying which
+            raise LedgerGuardError(
+                f"the ledger {self.table} on {self.connection.alias!r} no longer holds the "
+                f"row(s) this applier wrote there ({rows} expected, {cursor.rowcount} found): "
+                "SQL of the migration, or another tool, changed it"
+            )
 
     def check(self, held: Any, counts: tuple[Any, ...]) -> None:
         """Raise LedgerGuardError unless the reading is what this run expects."""

@@ -32,8 +32,8 @@ def commit_unfinished_row(
     """Commit the attempt's row unfinished, with ``logs``, before its first statement runs, so
     that whoever comes next (after a crash, too) sees the attempt. False, with ``outcome`` saying
     so, when the migration is applied already. ``begin_locked`` opens the executor's ledger
-    transaction; where the row's insert is one statement with its guard, it is a transaction
-    of its own (no BEGIN and COMMIT round trips around it)."""
+    transaction; where the row's insert is one statement with its guard in it, a lone write
+    needs none (no BEGIN and COMMIT round trips around it)."""
     alone = ledger.writes_carry_the_guard
     with nullcontext() if alone else transaction.atomic(using=alias):
         begin_locked(local_timeouts=False)

@@ -107,12 +107,10 @@ class StepwiseRun:
                 )
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
                 if capture is None:
-                    # The last statement's count goes with the row's finish (one write less)
-                    # where it would have been written apart anyway: after a statement that
-                    # cannot commit with it (CREATE INDEX CONCURRENTLY), a crash leaves the
-                    # same count either way.
-                    last = count == len(statements)
-                    last = last and not commits_with_its_progress(statement, self.backend)
+                    # After a last statement that cannot commit with its count, the count goes
+                    # with the finish: one write less, the same count left by a crash.
+                    alone = not commits_with_its_progress(statement, self.backend)
+                    last = alone and count == len(statements)
                     self.transport.run_one(
                         statement,
                         outcome,
