@@ -34,6 +34,7 @@ from .archive_capture import Archive, archives_apart, refuse_after_recovery, wit
 from .attempts import record_fake
 from .crash import crash_point
 from .outcome import Outcome, record_failure
+from .recovery import InterruptedAttempts
 from .script_transactions import ScriptTransactionsRun
 from .session import ExecutionSession
 from .standing import check_can_apply, live_row
@@ -57,6 +58,7 @@ class MigrationExecutor:
         self.ledger = session.ledger
         self.transport = Transport(session, progress)
         self.stepwise = StepwiseRun(session, self.transport)
+        self.interrupted = InterruptedAttempts(session)
 
     def live_row(self, migration_id: str) -> LedgerRow | None:
         """The ledger row that makes ``migration_id`` applied here, if any."""
@@ -95,7 +97,7 @@ class MigrationExecutor:
         clock = time.perf_counter()
         with self.session.locked():
             self.ledger.ensure_table()
-            if self.stepwise.recover_interrupted(migration_id, checksum, every_statement, outcome):
+            if self.interrupted.recover(migration_id, checksum, every_statement, outcome):
                 pass  # a dead process had run every statement: its attempt is now finished
             elif outcome.own_transactions:
                 try:

@@ -1,19 +1,21 @@
-"""Scripts that run statement by statement outside a transaction: the run, its compensation
-when a statement fails, and the recovery of an attempt whose process died.
+"""Scripts that run statement by statement outside a transaction: the run, and its
+compensation when a statement fails (the recovery of an attempt whose process died is
+``recovery``'s).
 
 Where the engine cannot roll DDL back (MySQL/MariaDB), where the script declares
 ``no-transaction``, or where a statement refuses a transaction (decided once, by
 ``sql.transactional.atomicity``), each statement commits on its own with its progress count
-in the ledger row; the executor has committed the row (its journal empty) before the first
-statement runs.
+in the ledger row; the row is committed (its journal holding what the first statement found)
+before the first statement runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 
-from ..ledger_rows import COMPENSATED, COMPENSATION_INCOMPLETE, INTERRUPTED, LedgerRow, utc_now
+from ..ledger_rows import COMPENSATION_INCOMPLETE, utc_now
 from ..security import get_logger
 from ..sql import Statement
 from . import journal
@@ -27,7 +29,7 @@ from .compensation import (
     undo_uncertain,
 )
 from .crash import crash_point
-from .footprints import Footprint, probe, targets_of
+from .footprints import probe, targets_of
 from .outcome import Outcome, record_failure
 from .restores import alters_in_place, read_restore
 from .session import ExecutionSession
@@ -57,6 +59,14 @@ class StepwiseRun:
     ) -> None:
         """Commit the attempt's ledger row (unless the migration is applied already), then
         ``run`` it; ``begin_locked`` starts the row's transaction as the executor's do."""
+        # What the first statement finds is journaled with the row (one write less); read
+        # again in its step, where a failure is recorded, if it cannot be read here, and there
+        # for an archived statement (MariaDB), whose capture is read in its step.
+        entries: journal.Entries = {}
+        first = None
+        if statements and archive is None:
+            with suppress(Exception):
+                first = self._read_step(statements[0], 1, entries, None)
         # Committed before the first statement: whoever comes next (after a crash, too) sees
         # the attempt, how far it got and, in its journal, what each step found.
         if not commit_unfinished_row(
@@ -67,10 +77,10 @@ class StepwiseRun:
             outcome,
             begin_locked=begin_locked,
             before_commit=self.session.before_commit,
-            logs=journal.encode({}),
+            logs=journal.encode(entries),
         ):
             return
-        self.run(migration_id, statements, outcome, archive)
+        self.run(migration_id, statements, outcome, archive, (entries, first))
 
     def run(
         self,
@@ -78,11 +88,13 @@ class StepwiseRun:
         statements: list[Statement],
         outcome: Outcome,
         archive: Archive | None = None,
+        journaled: tuple[journal.Entries, Step | None] = ({}, None),
     ) -> None:
         """Run the attempt whose ledger row ``outcome.ledger_id`` is committed; finish the row,
         or on a failure compensate what ran and close it. ``archive`` (MariaDB): each
-        statement's capture in its step (``archive_capture.StepCapture``)."""
-        entries: journal.Entries = {}
+        statement's capture in its step (``archive_capture.StepCapture``). ``journaled``: the
+        row's journal as committed, and the first step if it was read for it."""
+        entries, first = journaled
         completed: list[Step] = []
         step: Step | None = None
         capture: StepCapture | None = None
@@ -98,13 +110,9 @@ class StepwiseRun:
                 capture = StepCapture.of(archive, statement, vendor) if archive else None
                 if capture is not None:
                     capture.prepare(self.connection)
-                step = self._read_step(
-                    statement,
-                    count,
-                    entries,
-                    outcome.ledger_id,
-                    capture.restore if capture else None,
-                )
+                archived, row_id = capture.restore if capture else None, outcome.ledger_id
+                step = first if count == 1 and first is not None else None
+                step = step or self._read_step(statement, count, entries, row_id, archived)
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
                 if capture is None:
                     # After a last statement that cannot commit with its count, the count goes
@@ -142,13 +150,14 @@ class StepwiseRun:
         statement: Statement,
         count: int,
         entries: journal.Entries,
-        row_id: str,
+        row_id: str | None,
         archived: tuple[str, ...] | None = None,
     ) -> Step:
         """Read from the catalogue what ``statement`` would create or drop, or what it alters
         in place and how to put that back, and journal it (before it runs) where a crash could
-        otherwise leave its effect unknown. ``archived``: what puts back what it removes from
-        its archive, journaled instead."""
+        otherwise leave its effect unknown (in ``entries`` only, without ``row_id``: the row is
+        inserted with them). ``archived``: what puts back what it removes from its archive,
+        journaled instead."""
         footprint, restore, vendor = None, archived, self.backend.vendor
         if restore is not None:
             pass
@@ -160,9 +169,11 @@ class StepwiseRun:
                 restore = read_restore(cursor, statement, vendor)
         if restore is not None:
             entries[count] = journal.Restore(restore)
-            self.ledger.set_logs(row_id, journal.encode(entries))
         elif footprint is not None or not commits_with_its_progress(statement, self.backend):
             entries[count] = footprint.existed if footprint is not None else None
+        else:
+            return Step(statement, footprint, restore)
+        if row_id is not None:
             self.ledger.set_logs(row_id, journal.encode(entries))
         return Step(statement, footprint, restore)
 
@@ -204,88 +215,6 @@ class StepwiseRun:
         # operator has undone what remains and resolved the row.
         logs = f"{outcome.error}\n{COMPENSATION_INCOMPLETE}; {outcome.remaining}"
         self.ledger.close_failed(outcome.ledger_id, logs, rolled_back_at=None)
-
-    def recover_interrupted(
-        self,
-        migration_id: str,
-        checksum: str,
-        every_statement: Callable[[], list[Statement]],
-        outcome: Outcome,
-    ) -> bool:
-        """Settle what a dead process's step-by-step attempt of this migration left behind.
-
-        Under the session lock, an unfinished row whose ``logs`` are still its journal (or
-        empty, from an older version) can only belong to a process that died mid-run (a live
-        one would hold the lock; a failed one writes its error). ``applied_steps_count`` says
-        how far it got. If every statement had run, the attempt is finished (rolled forward)
-        and True is returned. Otherwise what its statements created is compensated: the
-        journal says what each found before it ran, and the catalogue, read now, whether the
-        statement after the recorded ones (which may have committed just before the process
-        died) created anything. Where that cannot be known, nothing is undone and the row
-        says what an operator must check.
-        """
-        if not self.backend.has_session_lock:
-            return False
-        statements: list[Statement] | None = None  # read only if there is something to recover
-        for row in self.ledger.rows(migration_id):
-            interrupted = row.logs is None or journal.is_journal(row.logs)
-            if not row.is_unresolved_failure or not interrupted or row.checksum != checksum:
-                continue
-            if statements is None:
-                statements = every_statement()
-                self.session.before_commit()
-            summary = (
-                f"{INTERRUPTED} the process applying this migration died after "
-                f"{row.applied_steps_count} of {len(statements)} statement(s)"
-            )
-            if row.applied_steps_count >= len(statements):
-                outcome.finished_at = utc_now()
-                self.ledger.finish(row.id, outcome.finished_at, row.applied_steps_count)
-                self.ledger.set_logs(row.id, f"{summary}; the next apply recorded it as applied.")
-                outcome.success, outcome.ledger_id = True, row.id
-                logger.warning("Recovered %s on %r: %s", migration_id, self.session.alias, summary)
-                return True
-            self._compensate_interrupted(row, statements, summary, outcome)
-        return False
-
-    def _compensate_interrupted(
-        self, row: LedgerRow, statements: list[Statement], summary: str, outcome: Outcome
-    ) -> None:
-        entries = journal.decode(row.logs)
-        count = row.applied_steps_count
-        done = [self._journaled_step(s, entries) for s in statements[:count]]
-        result = compensate(self.connection, done, self._in_flight(statements[count], entries))
-        alias = self.session.alias
-        if result.complete:
-            logs = f"{summary}; {COMPENSATED} its changes were undone by the next apply."
-            when = utc_now()
-            self.ledger.remove([row])  # nothing of it remains: history keeps the attempt
-            outcome.recovered.append(
-                LedgerRow(**{**row.__dict__, "logs": logs, "rolled_back_at": when})
-            )
-            logger.warning("Recovered %s on %r: %s", row.migration_name, alias, logs)
-            return
-        logs = f"{summary}; {COMPENSATION_INCOMPLETE}; {result.describe_remaining()}"
-        self.ledger.close_failed(row.id, logs, rolled_back_at=None)
-        logger.error("Could not recover %s on %r: %s", row.migration_name, alias, logs)
-
-    def _journaled_step(self, statement: Statement, entries: journal.Entries | None) -> Step:
-        """A completed statement with the footprint (or the restore) its journal recorded."""
-        found = (entries or {}).get(statement.index + 1)
-        if isinstance(found, journal.Restore):
-            return Step(statement, restore=found.statements)
-        targets = targets_of(statement, self.backend.vendor)
-        if found is None or targets is None or len(targets) != len(found):
-            return Step(statement)
-        return Step(statement, Footprint(targets, found))
-
-    def _in_flight(self, statement: Statement, entries: journal.Entries | None) -> Step | None:
-        """The statement that was running when the process died, if it may have acted."""
-        if commits_with_its_progress(statement, self.backend):
-            return None  # it committed with its count, which says it did not
-        if entries is not None and statement.index + 1 not in entries:
-            return None  # its journal entry, written before it ran, was never written
-        return self._journaled_step(statement, entries)
 
 
 def still_in_effect(done: list[Statement]) -> str:

@@ -8,6 +8,7 @@ from django.db import connections
 
 from schema_manager import Migration, VersionRecord
 from schema_manager.backends import get_backend
+from schema_manager.execution import journal
 from schema_manager.sql import parse_statements
 from tests.utils import USERS
 
@@ -149,7 +150,8 @@ def test_each_ledger_write_of_a_step_by_step_migration_carries_its_guard(postgre
     """On PostgreSQL a step-by-step attempt's ledger writes (its row's insert, then updates)
     each go as one statement, a transaction of its own, that writes only while the lock is held
     and the ledger is as this run left it (no separate reading first, no BEGIN and COMMIT
-    around it), and the last statement's count goes with the row's finish."""
+    around it); the first statement's journal goes with the row, and the last statement's
+    count with the row's finish."""
     assert manager.apply_migration_sync(Migration(id="001_users", sql=USERS)).success
     migration = Migration(
         id="002_indexes",
@@ -157,9 +159,12 @@ def test_each_ledger_write_of_a_step_by_step_migration_carries_its_guard(postgre
         "CREATE INDEX CONCURRENTLY users_b ON users (id, email);",
     )
     sent: list[tuple[str, bool]] = []  # each query, and whether a transaction was open for it
+    logs: dict[str, str] = {}  # each write's logs parameter (a journal), by its first word
 
     def spy(execute, sql, params, many, context):
         sent.append((" ".join(sql.split()), context["connection"].in_atomic_block))
+        journals = [p for p in params or () if isinstance(p, str) and "In progress:" in p]
+        logs.update({sql.split()[0]: journals[0]} if journals else {})
         return execute(sql, params, many, context)
 
     with connections["pg_development"].execute_wrapper(spy):
@@ -180,9 +185,10 @@ def test_each_ledger_write_of_a_step_by_step_migration_carries_its_guard(postgre
     assert all("pg_catalog.pg_locks" in q for q in updates + inserts), updates + inserts
     assert readings == []
     assert [atomic for _, atomic in writes] == [False] * len(writes)
-    # Journal of each statement, the first one's count, then the finish with the second's.
+    # The first statement's journal goes with the row, then its count, the second's journal,
+    # and the finish with the second's count.
+    assert journal.decode(logs["INSERT"]) == {1: (False,)}  # users_a did not exist
     assert [q.split(" SET ")[1].split(" = ")[0] for q in updates] == [
-        "logs",
         "applied_steps_count",
         "logs",
         "finished_at",
