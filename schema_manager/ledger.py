@@ -59,7 +59,10 @@ class Ledger:
             yield
             return
         with self.table.locked():
-            self._lock_guard = LedgerGuard(self.connection, self.table.name, lock, self._count())
+            in_the_write = self.backend.guards_in_the_write
+            self._lock_guard = LedgerGuard(
+                self.connection, self.table.name, lock, self._count(), in_the_write=in_the_write
+            )
             try:
                 yield
             finally:
@@ -131,19 +134,16 @@ class Ledger:
     @property
     def writes_carry_the_guard(self) -> bool:
         """Whether each write is one statement with its guard in it (``LedgerGuard.write``)."""
-        return self._lock_guard is not None and self.backend.guards_in_the_write
+        return self._lock_guard is not None and self._lock_guard.in_the_write
 
     def _write(self, sql: str, params: list[Any], *, rows: int = 1) -> None:
-        """Run ``sql``, a write of ``rows`` ledger row(s), guarded: where writes carry the
-        guard, ``sql`` ends in its WHERE clause; else the guard reads just before it."""
-        guard = self._lock_guard
+        """Run ``sql``, a write of ``rows`` ledger row(s), through the guard if there is one
+        (``sql`` then ends in its WHERE clause where writes carry it)."""
         with self.connection.cursor() as cursor:
-            if guard is not None and self.backend.guards_in_the_write:
-                guard.write(cursor, sql, params, rows=rows)
-                return
-            if guard is not None:
-                guard.check_before_write(cursor)
-            cursor.execute(sql, params)
+            if self._lock_guard is None:
+                cursor.execute(sql, params)
+            else:
+                self._lock_guard.write(cursor, sql, params, rows=rows)
 
     def _returning(self, cursor: Any) -> str:
         """What a write sent with the migration's statements returns after its own value: the

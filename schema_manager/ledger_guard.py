@@ -32,9 +32,14 @@ class LedgerGuard:
         table: str,
         lock: HeldLock,
         committed: Fingerprint,
+        *,
+        in_the_write: bool = False,
     ) -> None:
         self.connection, self.table, self.lock = connection, table, lock
         self.committed = committed  # as the run left it at its last commit
+        # The reading goes in each write's own statement (``write``; PostgreSQL, see
+        # ``TargetBackend.guards_in_the_write``), else in a statement just before it.
+        self.in_the_write = in_the_write
         self._pending: list[_Write] = []
         self._reading = ""  # reading_sql's text: the same for every write of the run
 
@@ -70,9 +75,13 @@ class LedgerGuard:
         )
 
     def write(self, cursor: Any, sql: str, params: list[Any], *, rows: int) -> None:
-        """Run ``sql``, a write of ``rows`` ledger row(s) ending in its WHERE clause, with the
-        ``condition`` added to that clause: one round trip, and nothing can come between the
-        reading and the write (PostgreSQL; see ``TargetBackend.guards_in_the_write``)."""
+        """Run ``sql``, a write of ``rows`` ledger row(s), guarded. ``in_the_write``: ``sql``
+        ends in its WHERE clause, and the ``condition`` is added to it (one round trip, and
+        nothing can come between the reading and the write); else the reading goes first."""
+        if not self.in_the_write:
+            self.check_before_write(cursor)
+            cursor.execute(sql, params)
+            return
         condition, condition_params = self.condition()
         try:
             cursor.execute(f"{sql} AND {condition}", [*params, *condition_params])

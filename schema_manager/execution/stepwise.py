@@ -88,13 +88,13 @@ class StepwiseRun:
         statements: list[Statement],
         outcome: Outcome,
         archive: Archive | None = None,
-        journaled: tuple[journal.Entries, Step | None] = ({}, None),
+        journaled: tuple[journal.Entries, Step | None] | None = None,
     ) -> None:
         """Run the attempt whose ledger row ``outcome.ledger_id`` is committed; finish the row,
         or on a failure compensate what ran and close it. ``archive`` (MariaDB): each
         statement's capture in its step (``archive_capture.StepCapture``). ``journaled``: the
         row's journal as committed, and the first step if it was read for it."""
-        entries, first = journaled
+        entries, first = journaled or ({}, None)
         completed: list[Step] = []
         step: Step | None = None
         capture: StepCapture | None = None
@@ -111,8 +111,10 @@ class StepwiseRun:
                 if capture is not None:
                     capture.prepare(self.connection)
                 archived, row_id = capture.restore if capture else None, outcome.ledger_id
-                step = first if count == 1 and first is not None else None
-                step = step or self._read_step(statement, count, entries, row_id, archived)
+                if count == 1 and first is not None:
+                    step = first
+                else:
+                    step = self._read_step(statement, count, entries, row_id, archived)
                 record = partial(self.ledger.set_progress, outcome.ledger_id, count)
                 if capture is None:
                     # After a last statement that cannot commit with its count, the count goes
