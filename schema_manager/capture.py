@@ -32,7 +32,7 @@ from .sql.operations import (
     Operation,
 )
 from .sql.reading import describe
-from .sql.rollback import NOTE_PREFIX, drop_object
+from .sql.rollback import NOTE_PREFIX, drop_object, undone_by_sql_alone
 from .sql.statements import Statement
 
 logger = get_logger("schema_manager.capture")
@@ -60,7 +60,9 @@ def capture(sql: str, alias: str) -> Captured:
             reads = CatalogReads(cursor)
             reads.read_ahead(operations)
             for statement, operation in zip(statements, operations, strict=True):
-                if isinstance(operation, AlterTable):
+                if isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
+                    lines = None  # its inverse from the SQL is exact: nothing to read
+                elif isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))
                 elif isinstance(operation, Drop) and operation.object_type == "TYPE":
                     lines = _drop(reads, renames.before(operation), seen, operation)

@@ -30,6 +30,7 @@ from .sql.operations import (
     Operation,
     OtherAction,
 )
+from .sql.rollback import undone_by_sql_alone
 
 _RELATION_KINDS = ("TABLE", "INDEX", "VIEW", "MATERIALIZED VIEW", "SEQUENCE")
 
@@ -205,7 +206,7 @@ def _names(operations: Iterable[Operation]) -> tuple[list[str], list[str]]:
     relations: dict[str, None] = {}
     types: dict[str, None] = {}
     for operation in operations:
-        if isinstance(operation, AlterTable):
+        if isinstance(operation, AlterTable) and not undone_by_sql_alone(operation):
             relations[str(operation.table)] = None
         elif isinstance(operation, Drop) and operation.object_type in _RELATION_KINDS:
             relations.update((str(name), None) for name in operation.names)

@@ -261,3 +261,61 @@ def test_capture_with_server_side_binding_reads_one_query_at_a_time(postgres_tar
         bound.close()
         connections[alias] = original
     assert expected[0]  # what was captured is not nothing
+
+
+# Prisma's commonest ALTER TABLEs: what they add or rename, the SQL alone takes away again.
+SQL_ALONE = """
+ALTER TABLE docs ADD COLUMN note TEXT NOT NULL DEFAULT '';
+ALTER TABLE docs ADD CONSTRAINT "docs_owner_fkey" FOREIGN KEY (owner) REFERENCES owners (id);
+ALTER TABLE docs ADD CONSTRAINT docs_note_key UNIQUE (note), ADD COLUMN extra INT;
+ALTER TABLE docs RENAME COLUMN title TO heading;
+ALTER TABLE docs RENAME CONSTRAINT docs_pkey TO "docs_primary";
+"""
+
+
+def test_what_the_sql_alone_undoes_exactly_reads_nothing_from_the_catalog(postgres_targets):
+    """A migration whose ALTER TABLEs add columns, add named constraints and rename: their
+    inverse from the SQL alone is exact, so the capture costs the target no round trip, and
+    the rollback generated restores the schema as it was."""
+    from schema_manager.sql import generate_rollback
+
+    targets = postgres_targets
+    alias = targets.alias("development")
+    targets.execute(
+        "development",
+        "CREATE TABLE owners (id INT PRIMARY KEY);"
+        "CREATE TABLE docs (id INT PRIMARY KEY, owner INT, title TEXT);",
+    )
+    before = _snapshot(targets)
+    with count_queries(alias) as counts:
+        captured = capture(SQL_ALONE, alias)
+    assert counts[alias] == 0
+    assert captured == {}
+    rollback = generate_rollback(SQL_ALONE, "postgresql", captured)
+    assert rollback.warnings == []
+    targets.execute("development", SQL_ALONE)
+    targets.execute("development", rollback.text)
+    assert _snapshot(targets) == before
+
+
+def test_only_the_statements_that_need_the_catalog_read_it(postgres_targets):
+    """Beside one that needs the catalog (a default changed), a statement the SQL alone undoes
+    is not looked up: its table is named in no read."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    targets = postgres_targets
+    alias = targets.alias("development")
+    targets.execute(
+        "development",
+        "CREATE TABLE docs (id INT PRIMARY KEY);"
+        "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT DEFAULT 'x');",
+    )
+    migration = (
+        "ALTER TABLE docs ADD COLUMN extra INT;\n"
+        "ALTER TABLE notes ALTER COLUMN body SET DEFAULT 'y';\n"
+    )
+    with CaptureQueriesContext(connections[alias]) as queries:
+        captured = capture(migration, alias)
+    assert [q["sql"] for q in queries.captured_queries if "docs" in q["sql"]] == []
+    assert captured == {1: ["ALTER TABLE notes ALTER COLUMN body SET DEFAULT 'x'::text;"]}
