@@ -156,6 +156,19 @@ class Naming:
         ]
         return candidates[0] if len(candidates) == 1 else default
 
+    def kept_list(self, table: str, other_table: str, relation: str) -> str | None:
+        """The field the existing file gives ``table``'s model for the many-to-many relation
+        ``relation`` with ``other_table``'s model, named so or unnamed; None if it has none
+        (only one relation joins two such models, or the relation is named apart)."""
+        known = self._by_table.get(table)
+        candidates = [
+            name
+            for name, model, name_of_relation in (known.back if known else ())
+            if self._tables_by_model.get(model, model) == other_table
+            and name_of_relation in (None, relation)
+        ]
+        return candidates[0] if len(candidates) == 1 else None
+
 
 def _read(text: str, model_names: set[str]) -> _Model:
     lines = text.split("\n")

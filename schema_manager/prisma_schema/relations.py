@@ -192,17 +192,22 @@ def _many_to_many(
     """(model, other model, (field name, attributes)) for A's side, then B's side."""
     a_model, b_model = naming.model(a_side), naming.model(b_side)
     self_relation = a_side == b_side
-    if ambiguous:
-        name, suffix = join_table[1:], join_table
-    else:
-        default = f"{a_model}To{b_model}"
-        name = "" if join_table[1:] == default and not self_relation else join_table[1:]
-        suffix = ""
+    name, suffix = join_table[1:], join_table if ambiguous else ""
+    # The existing file's fields of this relation, unnamed (Prisma's default) or named.
+    kept = (
+        (naming.kept_list(a_side, b_side, name), naming.kept_list(b_side, a_side, name))
+        if not ambiguous and not self_relation
+        else (None, None)
+    )
+    # db pull leaves Prisma's default name out of a relation it finds, but writes it where
+    # the existing file has the relation already (re-introspection names it).
+    if not ambiguous and not self_relation and name == f"{a_model}To{b_model}" and None in kept:
+        name = ""
     attributes = (f'@relation("{name}")',) if name else ()
     a_name = f"{b_model}{suffix}{'_A' if self_relation else ''}"
     b_name = f"{a_model}{suffix}{'_B' if self_relation else ''}"
-    a_name = naming.back(a_side, b_side, name or None, a_name)
-    b_name = naming.back(b_side, a_side, name or None, b_name)
+    a_name = kept[0] or naming.back(a_side, b_side, name or None, a_name)
+    b_name = kept[1] or naming.back(b_side, a_side, name or None, b_name)
     return [
         (a_side, b_side, (a_name, attributes)),
         (b_side, a_side, (b_name, attributes)),

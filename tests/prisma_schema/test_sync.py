@@ -93,7 +93,17 @@ def test_apply_in_development_writes_the_golden_schema(
     assert not [warning for warning in result.warnings if "Prisma" in warning]
     assert "_prisma_migrations" in targets.tables()
     assert schema_path.read_text(encoding="utf-8") == golden(f"{case}.{targets.engine}.prisma")
-    # A second sync finds nothing to change and leaves the file untouched.
+    # A second sync is db pull over the file the first wrote: it names the implicit
+    # many-to-many relations the file has (edges' "_CategoryToPost") and changes nothing else;
+    # a third finds nothing to change and leaves the file untouched.
+    second = sync_schema("development", schema_path)
+    assert second.changed is (case == "edges")
+    if second.changed:
+        named = schema_path.read_text(encoding="utf-8")
+        assert named.count('@relation("CategoryToPost")') == 2
+        assert named.replace(' @relation("CategoryToPost")', "") == golden(
+            f"{case}.{targets.engine}.prisma"
+        )
     before = schema_path.stat().st_mtime_ns
     assert sync_schema("development", schema_path).changed is False
     assert schema_path.stat().st_mtime_ns == before
@@ -131,6 +141,46 @@ def test_names_docs_and_order_chosen_in_the_file_are_kept(postgres_targets, mana
     assert text.replace(user, "") == renamed.replace(
         renamed[renamed.index("model User {") :].split("\n}\n", 1)[0], ""
     )
+
+
+MANY_TO_MANY = """
+CREATE TABLE "Post" (id SERIAL PRIMARY KEY);
+CREATE TABLE "Tag" (id SERIAL PRIMARY KEY);
+CREATE TABLE "_PostToTag" (
+    "A" INTEGER NOT NULL REFERENCES "Post" (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    "B" INTEGER NOT NULL REFERENCES "Tag" (id) ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE UNIQUE INDEX "_PostToTag_AB_unique" ON "_PostToTag" ("A", "B");
+CREATE INDEX "_PostToTag_B_index" ON "_PostToTag" ("B");
+"""
+
+
+def _block(text: str, model: str) -> str:
+    return text[text.index(f"model {model} {{") :].split("\n}\n", 1)[0]
+
+
+def test_a_many_to_many_relation_the_file_has_gets_its_name_as_db_pull_writes_it(
+    postgres_targets, manager
+):
+    """db pull leaves Prisma's default name out of an implicit many-to-many relation it
+    finds, and writes it over a file that has the relation already (re-introspection),
+    keeping the field names the file gives; after that, a sync changes nothing."""
+    path = Workspace().prisma_schema_path
+    path.parent.mkdir(parents=True)
+    path.write_text(golden("header.postgresql.prisma"), encoding="utf-8")
+    with configure(PRISMA_SYNC_ENVIRONMENTS=["development"]):
+        apply(manager, "001_tags", MANY_TO_MANY)
+    first = path.read_text(encoding="utf-8")
+    assert "@relation" not in first
+    # The team names Post's field as it likes, as Prisma lets it.
+    post = _block(first, "Post")
+    path.write_text(first.replace(post, post.replace("Tag Tag[]", "tags Tag[]")), "utf-8")
+
+    assert sync_schema("development", path).changed is True
+    again = path.read_text(encoding="utf-8")
+    assert _block(again, "Post").split("\n")[2:] == ['  tags Tag[] @relation("PostToTag")']
+    assert _block(again, "Tag").split("\n")[2:] == ['  Post Post[] @relation("PostToTag")']
+    assert sync_schema("development", path).changed is False
 
 
 # -- round trip, hooks, post-sync command --------------------------------------------------------

@@ -23,6 +23,15 @@ CREATE TABLE "Document" (
     CONSTRAINT "Document_reviewer_again" FOREIGN KEY ("reviewerId") REFERENCES "User" (id)
 );
 CREATE UNIQUE INDEX "Document_parentId_key" ON "Document" ("parentId");
+-- An implicit many-to-many relation under Prisma's default name: db pull leaves the name out,
+-- and writes it over a file that has the relation already (re-introspection).
+CREATE TABLE "Label" (id TEXT PRIMARY KEY);
+CREATE TABLE "_LabelToTeam" (
+    "A" TEXT NOT NULL REFERENCES "Label" (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    "B" TEXT NOT NULL REFERENCES "Team" (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    CONSTRAINT "_LabelToTeam_AB_pkey" PRIMARY KEY ("A", "B")
+);
+CREATE INDEX "_LabelToTeam_B_index" ON "_LabelToTeam" ("B");
 CREATE TABLE "_Followers" (
     "A" TEXT NOT NULL REFERENCES "User" (id) ON DELETE CASCADE ON UPDATE CASCADE,
     "B" TEXT NOT NULL REFERENCES "User" (id) ON DELETE CASCADE ON UPDATE CASCADE
