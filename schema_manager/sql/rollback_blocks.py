@@ -14,6 +14,7 @@ from __future__ import annotations
 from .bodies import Body, do_block
 from .operations import DataChange, DataStatement, Drop, Operation, Truncate
 from .reading import describe
+from .session_detection import execution_setting
 from .statements import Statement
 
 NOTE_PREFIX = "-- NOTE:"
@@ -70,6 +71,8 @@ def without_inverse(operation: Operation) -> tuple[list[str], str | None]:
     heads = [word.upper for word in statement.words[:3]]
     if heads[:2] in (["SET", "LOCAL"], ["SET", "TRANSACTION"]):
         return [], None  # it lasts for the migration's transaction only: nothing to undo
+    if execution_setting(statement.words):
+        return [], None  # a timeout, memory, messages: nothing the schema keeps changed
     if type(operation) is Operation and (block := do_block(statement)) is not None:
         return invert_do_block(statement, block)
     return [], _why_not(operation)

@@ -66,6 +66,39 @@ def session_setting(words: tuple[Word, ...], dialect: str | None) -> str | None:
     return None
 
 
+# Settings that govern only how statements run (how long they may wait, what memory they use,
+# what they report, how queries are planned): nothing the schema keeps depends on them.
+_EXECUTION_SETTINGS = frozenset(
+    {
+        "lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout",
+        "idle_session_timeout", "transaction_timeout", "client_min_messages",
+        "application_name", "maintenance_work_mem", "work_mem", "temp_buffers",
+        "max_parallel_maintenance_workers", "max_parallel_workers_per_gather",
+        "max_parallel_workers", "synchronous_commit", "jit", "random_page_cost",
+        "seq_page_cost", "effective_cache_size", "effective_io_concurrency",
+    }
+)  # fmt: skip
+_EXECUTION_PREFIXES = ("enable_", "log_")
+
+
+def execution_setting(words: tuple[Word, ...]) -> bool:
+    """Whether ``words`` SET or RESET, in any scope, a setting that governs only how
+    statements run (a timeout, memory, messages, the planner's switches)."""
+    texts = [word.text for word in words if word.text != ";"]
+    uppers = [text.upper() for text in texts]
+    if uppers[:1] == ["SET"]:
+        start = 2 if uppers[1:2] in (["SESSION"], ["LOCAL"]) else 1
+    elif uppers[:1] == ["RESET"]:
+        start = 1
+    else:
+        return False
+    if len(texts) <= start:
+        return False
+    value, quoted = unquote(texts[start])
+    name = value if quoted else value.lower()
+    return name in _EXECUTION_SETTINGS or name.startswith(_EXECUTION_PREFIXES)
+
+
 def savepoint(words: tuple[Word, ...], created: set[str]) -> list[Hit]:
     """SAVEPOINT names what the script may release; releasing any other is the tool's."""
     uppers = [word.upper for word in words if word.text != ";"]

@@ -716,3 +716,43 @@ def test_set_default_without_the_catalog_says_the_previous_default_is_unknown() 
     assert script.lines[0] == "ALTER TABLE t ALTER COLUMN a DROP DEFAULT;"
     assert script.lines[1].startswith("-- CAUTION: the default column a had before is not known")
     assert script.is_complete
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SET lock_timeout = '5s';",
+        "SET statement_timeout TO 0;",
+        "SET SESSION idle_in_transaction_session_timeout = '1min';",
+        "SET maintenance_work_mem = '1GB';",
+        "SET client_min_messages TO warning;",
+        "SET enable_seqscan = off;",
+        "RESET lock_timeout;",
+    ],
+)
+def test_a_setting_that_governs_only_how_statements_run_needs_no_inverse(setting: str) -> None:
+    """Timeouts, memory, messages and planner switches change nothing the schema keeps: the
+    rollback undoes the rest of the script and says nothing about them."""
+    script = generate_rollback(f"{setting}\nALTER TABLE t ADD COLUMN c INT;", "postgresql")
+
+    assert script.lines == ["ALTER TABLE t DROP COLUMN IF EXISTS c;"]
+    assert script.is_complete
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "SET search_path TO billing;",
+        "SET ROLE owner;",
+        "SET default_tablespace = fast;",
+        "SET session_replication_role = replica;",
+        "RESET ALL;",
+    ],
+)
+def test_a_setting_that_changes_what_statements_make_keeps_its_warning(setting: str) -> None:
+    """Where names resolve, who owns what is made, where it is stored, whether triggers fire:
+    the inverse would have to run under the same setting, so the generator does not guess."""
+    script = generate_rollback(f"{setting}\nALTER TABLE t ADD COLUMN c INT;", "postgresql")
+
+    assert not script.is_complete
+    assert script.warnings[0].startswith("cannot roll back statement 1 (")
