@@ -16,6 +16,7 @@ from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table
+from .capture_blocks import may_undo_block, undo_block
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -59,8 +60,12 @@ def capture(sql: str, alias: str) -> Captured:
             # read in one round trip, not one per lookup.
             reads = CatalogReads(cursor)
             reads.read_ahead(operations)
-            for statement, operation in zip(statements, operations, strict=True):
-                if isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
+            for position, (statement, operation) in enumerate(
+                zip(statements, operations, strict=True)
+            ):
+                if may_undo_block(operation, operations[:position]):
+                    lines = undo_block(reads, statement)
+                elif isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
                     lines = None  # its inverse from the SQL is exact: nothing to read
                 elif isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))

@@ -319,3 +319,92 @@ def test_only_the_statements_that_need_the_catalog_read_it(postgres_targets):
         captured = capture(migration, alias)
     assert [q["sql"] for q in queries.captured_queries if "docs" in q["sql"]] == []
     assert captured == {1: ["ALTER TABLE notes ALTER COLUMN body SET DEFAULT 'x'::text;"]}
+
+
+# Prisma-era scripts that may run twice guard what they make inside DO blocks.
+GUARDED = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.table_constraints
+                   WHERE table_name = 'docs' AND constraint_name = 'docs_owner_fkey') THEN
+        ALTER TABLE docs ADD CONSTRAINT docs_owner_fkey FOREIGN KEY (owner) REFERENCES owners (id);
+    END IF;
+END $$;
+DO $$ BEGIN
+    CREATE TYPE kind AS ENUM ('a', 'b');
+EXCEPTION WHEN duplicate_object THEN null;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'docs_owner_idx') THEN
+        CREATE INDEX docs_owner_idx ON docs (owner);
+        ALTER TABLE docs ADD COLUMN IF NOT EXISTS note TEXT;
+    END IF;
+END $$;
+"""
+_TABLES = (
+    "CREATE TABLE owners (id INT PRIMARY KEY);CREATE TABLE docs (id INT PRIMARY KEY, owner INT);"
+)
+_KIND = "SELECT to_regtype('kind') IS NOT NULL"
+
+
+@pytest.mark.parametrize("there_before", [False, True], ids=["new", "there-before"])
+def test_a_do_block_that_makes_what_was_not_there_is_undone_exactly(postgres_targets, there_before):
+    """What a guarded DO block makes is dropped by the rollback if the catalog did not have it
+    before the migration, and left alone if it did (the block then made nothing)."""
+    from schema_manager.sql import generate_rollback
+
+    targets = postgres_targets
+    alias = targets.alias("development")
+    targets.execute("development", _TABLES)
+    if there_before:
+        targets.execute("development", GUARDED)
+    before = (_snapshot(targets), targets.fetch("development", _KIND))
+
+    captured = capture(GUARDED, alias)
+    rollback = generate_rollback(GUARDED, "postgresql", captured)
+
+    assert rollback.warnings == []
+    if there_before:
+        assert sorted(captured) == [0, 1, 2]
+        assert all(len(lines) == 1 for lines in captured.values())
+        assert all("made nothing" in lines[0] for lines in captured.values())
+        assert rollback.is_complete
+        assert not why_unusable("003_guarded", rollback.text, "postgresql", migration_sql=GUARDED)
+    else:
+        assert captured == {
+            0: ["ALTER TABLE docs DROP CONSTRAINT IF EXISTS docs_owner_fkey;"],
+            1: ["DROP TYPE IF EXISTS kind;"],
+            2: [
+                "ALTER TABLE docs DROP COLUMN IF EXISTS note;",
+                "DROP INDEX IF EXISTS docs_owner_idx;",
+            ],
+        }
+    targets.execute("development", GUARDED)
+    if rollback.text.strip():
+        targets.execute("development", rollback.text)
+    assert (_snapshot(targets), targets.fetch("development", _KIND)) == before
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        # SQL built at run time: no reading knows what it makes.
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE docs ADD COLUMN x INT'; END $$;",
+        # It changes rows too.
+        "DO $$ BEGIN ALTER TABLE docs ADD COLUMN x INT; UPDATE docs SET x = 1; END $$;",
+        # An earlier statement drops what the block may make again.
+        "ALTER TABLE docs DROP COLUMN owner;\n"
+        "DO $$ BEGIN ALTER TABLE docs ADD COLUMN owner INT; END $$;",
+    ],
+    ids=["execute", "rows", "dropped-before"],
+)
+def test_a_do_block_that_does_more_keeps_its_warning(postgres_targets, migration):
+    from schema_manager.sql import generate_rollback
+
+    targets = postgres_targets
+    targets.execute("development", _TABLES)
+    captured = capture(migration, targets.alias("development"))
+    do_index = migration.count(";\n")  # the DO block is the last statement
+
+    assert do_index not in captured
+    assert generate_rollback(migration, "postgresql", captured).warnings != []
