@@ -4,9 +4,10 @@ Scripts guard a constraint, a column, an index, a type or a table in a DO block 
 EXISTS (…) THEN …``, or an ``EXCEPTION WHEN duplicate_object`` handler) so that they can run
 twice. Whatever the guard tests, each object the block names is as it was if it existed before
 the migration (the block left it, or failed and took the migration with it), and is new if it
-did not: the inverse drops, ``IF EXISTS``, what the catalog did not have. Any other statement
-in the block (a change of rows, a drop, SQL built at run time) leaves the block to the
-generator, which says why it cannot undo it.
+did not: the inverse drops, ``IF EXISTS``, what the catalog did not have. Rows the block
+changes stay as they are (a ``-- NOTE:`` says so, as for the same statements outside a block);
+any other statement (a drop, SQL built at run time) leaves the block to the generator, which
+says why it cannot undo it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from .sql.operations import (
     CreateIndex,
     CreateObject,
     CreateTable,
+    DataChange,
+    DataStatement,
     Drop,
     Operation,
 )
@@ -67,14 +70,25 @@ def undo_block(cursor, statement: Statement) -> list[str] | None:
     if block is None or block.dynamic or not block.statements:
         return None
     lines: list[str] = []
+    rows = False
     for inner in block.statements:
         if inner.words[0].upper in _READS:
             continue
-        part = _undo_if_new(cursor, describe(inner))
+        operation = describe(inner)
+        if isinstance(operation, (DataChange, DataStatement)):
+            rows = True  # as at the top level: the rollback leaves the data as it is
+            continue
+        part = _undo_if_new(cursor, operation)
         if part is None:
             return None
         lines = part + lines
-    if not lines:  # said, so that a rollback of this block alone is not an empty script
+    if rows:
+        lines.insert(
+            0,
+            f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) also changes "
+            "rows in its DO block; the rollback leaves the data as it is.",
+        )
+    elif not lines:  # said, so that a rollback of this block alone is not an empty script
         lines.append(
             f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) made nothing: "
             "what it names was there before the migration."

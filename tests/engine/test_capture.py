@@ -390,13 +390,13 @@ def test_a_do_block_that_makes_what_was_not_there_is_undone_exactly(postgres_tar
     [
         # SQL built at run time: no reading knows what it makes.
         "DO $$ BEGIN EXECUTE 'ALTER TABLE docs ADD COLUMN x INT'; END $$;",
-        # It changes rows too.
-        "DO $$ BEGIN ALTER TABLE docs ADD COLUMN x INT; UPDATE docs SET x = 1; END $$;",
+        # It drops too.
+        "DO $$ BEGIN ALTER TABLE docs ADD COLUMN x INT; DROP INDEX docs_pkey; END $$;",
         # An earlier statement drops what the block may make again.
         "ALTER TABLE docs DROP COLUMN owner;\n"
         "DO $$ BEGIN ALTER TABLE docs ADD COLUMN owner INT; END $$;",
     ],
-    ids=["execute", "rows", "dropped-before"],
+    ids=["execute", "drops", "dropped-before"],
 )
 def test_a_do_block_that_does_more_keeps_its_warning(postgres_targets, migration):
     from schema_manager.sql import generate_rollback
@@ -408,3 +408,31 @@ def test_a_do_block_that_does_more_keeps_its_warning(postgres_targets, migration
 
     assert do_index not in captured
     assert generate_rollback(migration, "postgresql", captured).warnings != []
+
+
+def test_a_do_block_that_also_changes_rows_says_the_rows_stay(postgres_targets):
+    """As at the top level: the block's new column goes, the rows it filled stay as they are
+    (a ``-- NOTE:``), and the schema is the one before."""
+    from schema_manager.sql import generate_rollback
+
+    targets = postgres_targets
+    targets.execute("development", _TABLES)
+    migration = (
+        "DO $$ BEGIN ALTER TABLE docs ADD COLUMN code TEXT; UPDATE docs SET code = 'x';\n"
+        "CREATE UNIQUE INDEX docs_code_key ON docs (code); END $$;"
+    )
+    before = _snapshot(targets)
+
+    captured = capture(migration, targets.alias("development"))
+    rollback = generate_rollback(migration, "postgresql", captured)
+
+    assert rollback.warnings == []
+    assert rollback.lines[0].startswith("-- NOTE: statement 1 (DO")
+    assert "also changes rows in its DO block" in rollback.lines[0]
+    assert rollback.lines[1:] == [
+        "DROP INDEX IF EXISTS docs_code_key;",
+        "ALTER TABLE docs DROP COLUMN IF EXISTS code;",
+    ]
+    targets.execute("development", migration)
+    targets.execute("development", rollback.text)
+    assert _snapshot(targets) == before
