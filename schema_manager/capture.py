@@ -33,8 +33,9 @@ from .sql.operations import (
     Operation,
 )
 from .sql.reading import describe
-from .sql.rollback import NOTE_PREFIX, drop_object, undone_by_sql_alone
+from .sql.rollback import NOTE_PREFIX, drop_object
 from .sql.statements import Statement
+from .sql.table_actions import undone_by_sql_alone
 
 logger = get_logger("schema_manager.capture")
 
@@ -66,7 +67,7 @@ def capture(sql: str, alias: str) -> Captured:
                 if may_undo_block(operation, operations[:position]):
                     lines = undo_block(reads, statement)
                 elif isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
-                    lines = None  # its inverse from the SQL is exact: nothing to read
+                    lines = None  # its inverse from the SQL is exact: nothing read
                 elif isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))
                 elif isinstance(operation, Drop) and operation.object_type == "TYPE":

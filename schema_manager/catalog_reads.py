@@ -30,7 +30,7 @@ from .sql.operations import (
     Operation,
     OtherAction,
 )
-from .sql.rollback import undone_by_sql_alone
+from .sql.table_actions import undone_by_sql_alone
 
 _RELATION_KINDS = ("TABLE", "INDEX", "VIEW", "MATERIALIZED VIEW", "SEQUENCE")
 

@@ -118,3 +118,20 @@ def using_index(action: AddConstraint) -> str | None:
     """The index ``ADD … PRIMARY KEY / UNIQUE USING INDEX <index>`` takes over, as written."""
     words = [word.text for word in action.definition[:3]]
     return words[2] if [w.upper() for w in words[:2]] == ["USING", "INDEX"] else None
+
+
+def undone_by_sql_alone(operation: AlterTable) -> bool:
+    """Whether every action's inverse read from the SQL alone is exact, so that the target's
+    catalog has nothing to add: a column added without IF NOT EXISTS (it was not there), a
+    named constraint added without taking over an index, a column or constraint renamed.
+    What changes a column, drops, renames the table or adds an unnamed constraint is read."""
+    return all(
+        (isinstance(action, AddColumn) and not action.if_not_exists)
+        or (
+            isinstance(action, AddConstraint)
+            and action.name is not None
+            and using_index(action) is None
+        )
+        or isinstance(action, Rename)
+        for action in operation.actions
+    )
