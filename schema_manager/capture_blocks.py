@@ -121,6 +121,8 @@ def _added(cursor, operation: AlterTable) -> list[str] | None:
     """Each column or named constraint the ALTER TABLE adds that the table did not have."""
     table = render_name(operation.table, _DIALECT)
     oid = _oid(cursor, catalog.OID_BY_NAME, operation.table)
+    if oid is None:  # made earlier in the migration, or never (the guard tested for it)
+        table = f"IF EXISTS {table}"
     lines: list[str] = []
     for action in operation.actions:
         if isinstance(action, AddColumn):

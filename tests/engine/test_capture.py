@@ -436,3 +436,24 @@ def test_a_do_block_that_also_changes_rows_says_the_rows_stay(postgres_targets):
     targets.execute("development", migration)
     targets.execute("development", rollback.text)
     assert _snapshot(targets) == before
+
+
+def test_a_do_block_guarded_on_a_table_that_is_not_there_rolls_back_cleanly(postgres_targets):
+    """The guard found no table, so the block made nothing: the rollback must not fail on it."""
+    from schema_manager.sql import generate_rollback
+
+    targets = postgres_targets
+    targets.execute("development", _TABLES)
+    migration = (
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'ghost') THEN\n"
+        "ALTER TABLE ghost ADD COLUMN x INT; END IF; END $$;"
+    )
+    before = _snapshot(targets)
+
+    captured = capture(migration, targets.alias("development"))
+    rollback = generate_rollback(migration, "postgresql", captured)
+
+    assert rollback.lines == ["ALTER TABLE IF EXISTS ghost DROP COLUMN IF EXISTS x;"]
+    targets.execute("development", migration)
+    targets.execute("development", rollback.text)
+    assert _snapshot(targets) == before
