@@ -70,7 +70,7 @@ def undo_block(cursor, statement: Statement) -> list[str] | None:
     if block is None or block.dynamic or not block.statements:
         return None
     lines: list[str] = []
-    rows = False
+    rows = made = False
     for inner in block.statements:
         if inner.words[0].upper in _READS:
             continue
@@ -81,7 +81,10 @@ def undo_block(cursor, statement: Statement) -> list[str] | None:
         part = _undo_if_new(cursor, operation)
         if part is None:
             return None
+        made = True
         lines = part + lines
+    if not made:  # rows only: the generator's own note says which statements
+        return None
     if rows:
         lines.insert(
             0,
