@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table
-from .capture_blocks import may_undo_block, undo_block
+from .capture_blocks import drops, is_do_block, undo_block
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -61,10 +61,9 @@ def capture(sql: str, alias: str) -> Captured:
             # read in one round trip, not one per lookup.
             reads = CatalogReads(cursor)
             reads.read_ahead(operations)
-            for position, (statement, operation) in enumerate(
-                zip(statements, operations, strict=True)
-            ):
-                if may_undo_block(operation, operations[:position]):
+            dropped = False  # by an earlier statement: a DO block after it is not undone
+            for statement, operation in zip(statements, operations, strict=True):
+                if is_do_block(operation) and not dropped:
                     lines = undo_block(reads, statement)
                 elif isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
                     lines = None  # its inverse from the SQL is exact: nothing read
@@ -74,6 +73,7 @@ def capture(sql: str, alias: str) -> Captured:
                     lines = _drop(reads, renames.before(operation), seen, operation)
                 else:
                     lines = _capture(reads, operation, seen)
+                dropped = dropped or drops(operation)
                 created.note(operation)
                 renames.note(operation)
                 if lines is not None:

@@ -37,18 +37,14 @@ _DIALECT = "postgresql"
 _READS = frozenset({"SELECT", "PERFORM"})  # the guard's own queries
 
 
-def may_undo_block(operation: Operation, earlier: list[Operation]) -> bool:
-    """Whether ``operation`` is a DO block this module may undo: none of the ``earlier``
-    statements of the migration drops anything (what a block then re-creates existed
-    before, yet is new when the block runs)."""
-    if type(operation) is not Operation or not operation.statement.words:
-        return False
-    if operation.statement.words[0].upper != "DO":
-        return False
-    return not any(_drops(previous) for previous in earlier)
+def is_do_block(operation: Operation) -> bool:
+    words = operation.statement.words
+    return type(operation) is Operation and bool(words) and words[0].upper == "DO"
 
 
-def _drops(operation: Operation) -> bool:
+def drops(operation: Operation) -> bool:
+    """Whether ``operation`` may drop something: a DO block after it is then not undone here
+    (what it re-creates existed before the migration, yet is new when the block runs)."""
     if isinstance(operation, Drop):
         return True
     if isinstance(operation, AlterTable):
@@ -59,7 +55,7 @@ def _drops(operation: Operation) -> bool:
     if block is None or block.dynamic:
         return True  # a statement the reading does not know: it may
     return any(
-        _drops(describe(inner)) for inner in block.statements if inner.words[0].upper not in _READS
+        drops(describe(inner)) for inner in block.statements if inner.words[0].upper not in _READS
     )
 
 
@@ -137,7 +133,10 @@ def _added(cursor, operation: AlterTable) -> list[str] | None:
             and action.name is not None
             and using_index(action) is None
         ):
-            there = oid is not None and _has_constraint(cursor, oid, catalog_name(action.name))
+            name = catalog_name(action.name)
+            there = oid is not None and bool(
+                catalog.constraints(cursor, catalog.OF_TABLE_NAMED, [oid, name])
+            )
             undo = f"DROP CONSTRAINT IF EXISTS {render_part(action.name, _DIALECT)}"
         else:
             return None
@@ -150,8 +149,3 @@ def _oid(cursor, query: str, name: QualifiedName) -> int | None:
     cursor.execute(query, [str(name)])
     row = cursor.fetchone()
     return row[0] if row else None
-
-
-def _has_constraint(cursor, oid: int, name: str) -> bool:
-    cursor.execute("SELECT 1 FROM pg_constraint WHERE conrelid = %s AND conname = %s", [oid, name])
-    return cursor.fetchone() is not None
