@@ -193,16 +193,14 @@ def _many_to_many(
     a_model, b_model = naming.model(a_side), naming.model(b_side)
     self_relation = a_side == b_side
     name, suffix = join_table[1:], join_table if ambiguous else ""
-    # The existing file's fields of this relation, unnamed (Prisma's default) or named.
-    kept = (
-        (naming.kept_list(a_side, b_side, name), naming.kept_list(b_side, a_side, name))
-        if not ambiguous and not self_relation
-        else (None, None)
-    )
-    # db pull leaves Prisma's default name out of a relation it finds, but writes it where
-    # the existing file has the relation already (re-introspection names it).
-    if not ambiguous and not self_relation and name == f"{a_model}To{b_model}" and None in kept:
-        name = ""
+    kept: tuple[str | None, str | None] = (None, None)
+    if not ambiguous and not self_relation:
+        # The existing file's fields of this relation, unnamed (Prisma's default) or named:
+        # db pull leaves the default name out of a relation it finds, but writes it where
+        # the file has the relation already (re-introspection names it).
+        kept = (naming.kept_list(a_side, b_side, name), naming.kept_list(b_side, a_side, name))
+        if name == f"{a_model}To{b_model}" and None in kept:
+            name = ""
     attributes = (f'@relation("{name}")',) if name else ()
     a_name = f"{b_model}{suffix}{'_A' if self_relation else ''}"
     b_name = f"{a_model}{suffix}{'_B' if self_relation else ''}"

@@ -45,7 +45,7 @@ def session_setting(words: tuple[Word, ...], dialect: str | None) -> str | None:
     if not uppers:
         return None
     if uppers[0] == "SET":
-        rest = uppers[2:] if uppers[1:2] in (["SESSION"], ["LOCAL"]) else uppers[1:]
+        rest = uppers[_set_start(uppers) :]
         if rest[:1] == ["AUTHORIZATION"] or rest[:1] == ["ROLE"]:
             return "changes the role the session runs as"
         if rest[:1] in (["SEARCH_PATH"], ["SCHEMA"]):
@@ -87,7 +87,7 @@ def execution_setting(words: tuple[Word, ...]) -> bool:
     texts = [word.text for word in words if word.text != ";"]
     uppers = [text.upper() for text in texts]
     if uppers[:1] == ["SET"]:
-        start = 2 if uppers[1:2] in (["SESSION"], ["LOCAL"]) else 1
+        start = _set_start(uppers)
     elif uppers[:1] == ["RESET"]:
         start = 1
     else:
@@ -97,6 +97,11 @@ def execution_setting(words: tuple[Word, ...]) -> bool:
     value, quoted = unquote(texts[start])
     name = value if quoted else value.lower()
     return name in _EXECUTION_SETTINGS or name.startswith(_EXECUTION_PREFIXES)
+
+
+def _set_start(uppers: list[str]) -> int:
+    """Where what a SET sets begins: after its scope (SESSION, LOCAL), if it names one."""
+    return 2 if uppers[1:2] in (["SESSION"], ["LOCAL"]) else 1
 
 
 def savepoint(words: tuple[Word, ...], created: set[str]) -> list[Hit]:
