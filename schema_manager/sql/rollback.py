@@ -153,7 +153,7 @@ def invert_operation(operation: Operation, vendor: str) -> Inverse:
         return _invert_alter_object(operation, dialect)
     if isinstance(operation, (DataChange, DataStatement)):
         return [rows_note(operation.statement)], None
-    return without_inverse(operation)
+    return without_inverse(operation, dialect)
 
 
 def _invert_alter_object(operation: AlterObject, dialect: str) -> Inverse:

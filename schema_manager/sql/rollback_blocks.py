@@ -65,12 +65,16 @@ def rows_note(statement: Statement, what: str = "") -> str:
 _HOLDS_DATA = {"TABLE", "SCHEMA", "DATABASE", "MATERIALIZED VIEW", "SEQUENCE"}
 
 
-def without_inverse(operation: Operation) -> tuple[list[str], str | None]:
+def without_inverse(operation: Operation, dialect: str) -> tuple[list[str], str | None]:
     """(lines, why it cannot be undone) for a statement the generator has no inverse of."""
     statement = operation.statement
     heads = [word.upper for word in statement.words[:3]]
     if heads[:2] in (["SET", "LOCAL"], ["SET", "TRANSACTION"]):
         return [], None  # it lasts for the migration's transaction only: nothing to undo
+    if heads[0] == "LOCK" and dialect == "postgresql":
+        # Held until the transaction ends, and changes nothing. (MySQL's LOCK TABLES
+        # commits the open transaction: left to the warning.)
+        return [], None
     if execution_setting(statement.words):
         return [], None  # a timeout, memory, messages: nothing the schema keeps changed
     if type(operation) is Operation and (block := do_block(statement)) is not None:

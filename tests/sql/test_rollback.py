@@ -756,3 +756,27 @@ def test_a_setting_that_changes_what_statements_make_keeps_its_warning(setting: 
 
     assert not script.is_complete
     assert script.warnings[0].startswith("cannot roll back statement 1 (")
+
+
+@pytest.mark.parametrize(
+    "lock",
+    [
+        'LOCK TABLE "Newsletter" IN SHARE ROW EXCLUSIVE MODE;',
+        "LOCK accounts;",
+        "LOCK TABLE ONLY a, b IN ACCESS EXCLUSIVE MODE NOWAIT;",
+    ],
+)
+def test_a_table_lock_needs_no_inverse(lock: str) -> None:
+    """A lock is held until the migration's transaction ends and changes nothing: the rollback
+    undoes the rest and says nothing of it (a script locks a table before de-duplicating it)."""
+    script = generate_rollback(f"{lock}\nALTER TABLE t ADD COLUMN c INT;", "postgresql")
+
+    assert script.lines == ["ALTER TABLE t DROP COLUMN IF EXISTS c;"]
+    assert script.is_complete
+
+
+def test_mysql_lock_tables_keeps_its_warning() -> None:
+    """MySQL's LOCK TABLES commits the open transaction: not a statement to pass over."""
+    script = generate_rollback("LOCK TABLES t WRITE;\nALTER TABLE t ADD COLUMN c INT;", "mysql")
+
+    assert not script.is_complete
