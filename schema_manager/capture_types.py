@@ -3,7 +3,8 @@ type is rebuilt with the values it had before and every column using it converte
 And the types a migration renames, followed to what ``DROP TYPE`` of a renamed one drops.
 
 The rebuild fails, and nothing of the rollback stays, if a row still holds an added value
-(the cast to the rebuilt type refuses it, naming the value). What the rebuild cannot handle
+(the cast to the rebuilt type refuses it, naming the value). Indexes, checks and triggers
+that name a column of the type are dropped and made again around it. What it cannot handle
 (views or functions that use the type, domains over it) is said in a ``-- WARNING``.
 """
 
@@ -33,12 +34,13 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     if added in values or not seen.add_new(("enum", oid)):
         return []
     # What stops the rebuild, and what it must make again, read in one round trip.
-    dependents, checks, indexes, columns = cursor.read_together(
+    dependents, checks, indexes, columns, triggers = cursor.read_together(
         [
             (_OBSTACLES, [oid, array_oid, oid, array_oid]),
             (catalog.constraints_query(_CHECKS), [oid, array_oid]),
             (_INDEXES, [oid, array_oid]),
             (_COLUMNS, [oid, oid, array_oid, oid, array_oid]),
+            (_TRIGGERS, [oid, array_oid]),
         ],
     )
     if dependents:
@@ -50,9 +52,11 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
             f"be rebuilt without it because {why}; write the rollback by hand."
         ]
     old = catalog.quoted(f"{typname}_before_rollback"[:63])
-    # Indexes and checks that name the type (a predicate's 'VALUE'::type) are made again
-    # over the rebuilt type, from their definitions read now.
-    lines = [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in checks]
+    # Indexes and checks that name the type (a predicate's 'VALUE'::type), and triggers on a
+    # column of it (PostgreSQL will not change such a column's type), are made again over
+    # the rebuilt type, from their definitions read now.
+    lines = [f"DROP TRIGGER {catalog.quoted(n)} ON {t};" for t, n, *_ in triggers]
+    lines += [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in checks]
     lines += [f"DROP INDEX {index};" for index, _ in indexes]
     lines += [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
     for table, column, scalar, default in columns:
@@ -67,6 +71,8 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     lines.append(f"DROP TYPE {old};")
     lines += [f"{definition};" for _, definition in indexes]
     lines += [catalog.add_constraint(t, n, d) for t, n, _, d in checks]
+    for table, *trigger in triggers:
+        lines += catalog.trigger(table, *trigger)
     return lines
 
 
@@ -108,6 +114,16 @@ _COLUMNS = (
     "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
     "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
     "AND a.atttypid IN (%s, %s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2"
+)
+
+# The triggers that name a column of the type or of its array type (``UPDATE OF``, ``WHEN``).
+_TRIGGERS = (
+    f"SELECT DISTINCT t.tgrelid::regclass::text, {catalog.TRIGGER_FIELDS} FROM pg_trigger t "
+    "JOIN pg_depend d ON d.classid = 'pg_trigger'::regclass AND d.objid = t.oid "
+    "AND d.refclassid = 'pg_class'::regclass WHERE NOT t.tgisinternal "
+    "AND (d.refobjid, d.refobjsubid) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+    "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) ORDER BY 1, 2"
 )
 
 

@@ -94,6 +94,24 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# A trigger as ``trigger`` makes it again: its definition, whether it fires, its comment.
+TRIGGER_FIELDS = (
+    "t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, obj_description(t.oid, 'pg_trigger')"
+)
+_FIRING = {"D": "DISABLE TRIGGER", "R": "ENABLE REPLICA TRIGGER", "A": "ENABLE ALWAYS TRIGGER"}
+
+
+def trigger(table: str, name: str, definition: str, enabled: str, comment: str | None) -> list[str]:
+    """The statements that make a trigger of ``table`` again as it was (a trigger is made
+    enabled and without a comment: the others say so where it was not)."""
+    lines = [f"{definition};"]
+    if firing := _FIRING.get(enabled):
+        lines.append(f"ALTER TABLE {table} {firing} {quoted(name)};")
+    if comment is not None:
+        lines.append(f"COMMENT ON TRIGGER {quoted(name)} ON {table} IS {literal(comment)};")
+    return lines
+
+
 def columns_query(named: bool) -> str:
     return _COLUMNS + (" AND a.attname = %s" if named else "") + " ORDER BY a.attnum"
 
@@ -186,11 +204,12 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
     ]
     lines += [add_constraint(name, n, d) for _, n, kind, d in keys if kind == "f"]
     cursor.execute(
-        "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal "
-        "ORDER BY tgname",
+        f"SELECT {TRIGGER_FIELDS} FROM pg_trigger t WHERE t.tgrelid = %s AND NOT t.tgisinternal "
+        "ORDER BY t.tgname",
         [oid],
     )
-    lines += [f"{definition};" for (definition,) in cursor.fetchall()]
+    for row in cursor.fetchall():
+        lines += trigger(name, *row)
     if comment is not None:
         lines.append(f"COMMENT ON TABLE {name} IS {literal(comment)};")
     return lines + after

@@ -35,6 +35,9 @@ CATALOGUE = [
     "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
     "WHERE c.relnamespace = current_schema()::regnamespace "
     "AND obj_description(c.oid, 'pg_class') IS NOT NULL ORDER BY 1",
+    "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text, "
+    "obj_description(t.oid, 'pg_trigger') FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
 ]
 
 
@@ -136,6 +139,22 @@ def test_dropped_table_with_serial_keys_and_comments_is_recreated(postgres_targe
     assert "does not come back" in script
 
 
+def test_a_dropped_table_gets_its_triggers_back_as_they_fired(postgres_targets):
+    """A trigger disabled (or firing on replicas only) comes back so, with its comment."""
+    setup = """
+    CREATE FUNCTION touched() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+    CREATE TABLE pets (id INT PRIMARY KEY, name TEXT);
+    CREATE TRIGGER named BEFORE UPDATE OF name ON pets FOR EACH ROW EXECUTE FUNCTION touched();
+    CREATE TRIGGER replicated AFTER INSERT ON pets FOR EACH ROW EXECUTE FUNCTION touched();
+    ALTER TABLE pets DISABLE TRIGGER named;
+    ALTER TABLE pets ENABLE REPLICA TRIGGER replicated;
+    COMMENT ON TRIGGER replicated ON pets IS 'copies a pet''s row';
+    """
+    script = _round_trip(postgres_targets, setup, "DROP TABLE pets;")
+
+    assert "ALTER TABLE pets DISABLE TRIGGER named;" in script
+
+
 def test_dropped_enum_sequence_and_function_are_recreated(postgres_targets):
     setup = """
     CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -190,6 +209,30 @@ def test_added_enum_values_are_removed_by_rebuilding_the_type(postgres_targets):
     script = _round_trip(postgres_targets, ENUM_SETUP, ADD_VALUES)
 
     assert script_cautions(script) == []
+
+
+def test_triggers_on_a_column_of_the_type_are_made_again_around_the_rebuild(postgres_targets):
+    """PostgreSQL refuses to change the type of a column that a trigger names (``UPDATE OF``,
+    its ``WHEN``): the rebuild drops such triggers and makes them again as they were
+    (definition, enabled state, comment)."""
+    setup = ENUM_SETUP + (
+        "CREATE FUNCTION touched() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN NEW; END $$;\n"
+        "CREATE TRIGGER role_changed AFTER INSERT OR DELETE OR UPDATE OF role ON members "
+        "FOR EACH ROW EXECUTE FUNCTION touched();\n"
+        "CREATE TRIGGER role_watched BEFORE UPDATE ON members FOR EACH ROW "
+        "WHEN (OLD.role IS DISTINCT FROM NEW.role) EXECUTE FUNCTION touched();\n"
+        "ALTER TABLE members DISABLE TRIGGER role_watched;\n"
+        "COMMENT ON TRIGGER role_changed ON members IS 'bumps the revision';\n"
+        "CREATE TRIGGER id_changed AFTER UPDATE OF id ON members "
+        "FOR EACH ROW EXECUTE FUNCTION touched();\n"
+    )
+
+    script = _round_trip(postgres_targets, setup, ADD_VALUES)
+
+    assert "DROP TRIGGER role_changed ON" in script
+    assert "DROP TRIGGER role_watched ON" in script
+    assert "id_changed" not in script  # on another column: left alone
 
 
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
