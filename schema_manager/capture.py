@@ -52,7 +52,7 @@ def capture(sql: str, alias: str) -> Captured:
     captured: Captured = {}
     seen = catalog.Seen()
     created = Created()
-    renames = TypeRenames(seen.renamed_types)
+    renames = TypeRenames(seen)
     try:
         with connection.cursor() as cursor:
             statements = parse_statements(sql, "postgresql")

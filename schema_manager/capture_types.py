@@ -10,6 +10,7 @@ that name a column of the type are dropped and made again around it. What it can
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
@@ -29,8 +30,11 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     oid, name, typname, array_oid, kind = row
     if kind != "e":
         return None
-    values = catalog.enum_values(cursor, oid)
-    added = operation.new[1:-1].replace("''", "'")
+    # The rebuild runs before the inverses of the migration's earlier renames of values: it
+    # makes the values (and what names them) as those renames left them.
+    now = seen.renamed_values.get(_key(operation.name), {})
+    values = [now.get(value, value) for value in catalog.enum_values(cursor, oid)]
+    added = _label(operation.new)
     if added in values or not seen.add_new(("enum", oid)):
         return []
     # What stops the rebuild, and what it must make again, read in one round trip.
@@ -43,6 +47,11 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
             (_TRIGGERS, [oid, array_oid]),
         ],
     )
+    if now:
+        checks = [(t, n, k, _relabelled(d, name, now)) for t, n, k, d in checks]
+        indexes = [(i, _relabelled(d, name, now)) for i, d in indexes]
+        columns = [(t, c, s, d and _relabelled(d, name, now)) for t, c, s, d in columns]
+        triggers = [(t, n, _relabelled(d, name, now), *rest) for t, n, d, *rest in triggers]
     if dependents:
         statement = operation.statement
         why = f"other objects use it ({', '.join(d for (d,) in dependents)})"
@@ -127,23 +136,46 @@ _TRIGGERS = (
 )
 
 
+def _label(literal: str) -> str:
+    """An enum label as written in a string literal (``'it''s'``), unquoted."""
+    return literal[1:-1].replace("''", "'")
+
+
+def _relabelled(definition: str, type_name: str, now: dict[str, str]) -> str:
+    """``definition`` (as the catalog wrote it) with each ``'label'::type`` of a renamed label
+    spelled as it is now; in one pass, so that swapped labels stay swapped."""
+    pattern = r"'((?:[^']|'')*)'::" + re.escape(type_name) + r"(?![\w$\[])"
+
+    def now_spelled(match: re.Match[str]) -> str:
+        label = match.group(1).replace("''", "'")
+        return f"{catalog.literal(now.get(label, label))}::{type_name}"
+
+    return re.sub(pattern, now_spelled, definition)
+
+
 class TypeRenames:
     """The types the migration renamed so far, by their new name: ``DROP TYPE`` of a type it
     renamed (Prisma's enum change renames the old type away, then drops it) recreates the
-    type it had before the migration, under the name it dropped."""
+    type it had before the migration, under the name it dropped. And the enum values it
+    renamed so far (``catalog.Seen.renamed_values``), for the rebuild that removes a value."""
 
-    def __init__(self, now_named: dict[str, str] | None = None) -> None:
+    def __init__(self, seen: catalog.Seen) -> None:
         self._before: dict[tuple[str | None, str], QualifiedName] = {}
         # An unqualified type's name before the migration -> its name now (rendered), for
         # the inverses that name a column's previous type (``catalog.Seen.renamed_types``).
-        self.now_named = now_named if now_named is not None else {}
+        self.now_named = seen.renamed_types
+        self.values = seen.renamed_values
 
     def note(self, operation: Operation) -> None:
-        if not (
-            isinstance(operation, AlterObject)
-            and operation.kind == "TYPE"
-            and operation.action == "RENAME TO"
-        ):
+        if not (isinstance(operation, AlterObject) and operation.kind == "TYPE"):
+            return
+        if operation.action == "RENAME VALUE":
+            labels = self.values.setdefault(_key(operation.name), {})
+            old, new = _label(operation.old), _label(operation.new)
+            before = next((b for b, now in labels.items() if now == old), old)
+            labels[before] = new
+            return
+        if operation.action != "RENAME TO":
             return
         original = self._before.pop(_key(operation.name), operation.name)
         renamed = QualifiedName((*operation.name.parts[:-1], operation.new))

@@ -273,6 +273,8 @@ class Seen(set):
         self.defaults: dict[tuple[int, str], str | None] = {}
         # Types renamed earlier in the migration: name before (catalog name) -> name now.
         self.renamed_types: dict[str, str] = {}
+        # Enum values renamed earlier, per type as the migration names it: before -> now.
+        self.renamed_values: dict[tuple[str | None, str], dict[str, str]] = {}
 
     def type_now(self, type_text: str) -> str:
         """A type as ``format_type`` wrote it before the migration, named as it is now (an

@@ -235,6 +235,21 @@ def test_triggers_on_a_column_of_the_type_are_made_again_around_the_rebuild(post
     assert "id_changed" not in script  # on another column: left alone
 
 
+def test_values_renamed_before_one_is_added_are_rebuilt_as_renamed(postgres_targets):
+    """The rebuild runs before the renames are undone (its inverse comes first): it makes
+    the type with the values as the migration renamed them (defaults and index predicates
+    too), and the renames' inverses then give the values back their names."""
+    migration = (
+        "ALTER TYPE \"Role\" RENAME VALUE 'USER' TO 'MEMBER';\n"
+        "ALTER TYPE \"Role\" RENAME VALUE 'ADMIN' TO 'BOSS';\n"
+        "ALTER TYPE \"Role\" ADD VALUE 'OWNER';"
+    )
+
+    script = _round_trip(postgres_targets, ENUM_SETUP, migration)
+
+    assert "CREATE TYPE \"Role\" AS ENUM ('MEMBER', 'BOSS');" in script
+
+
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
     targets = postgres_targets
     targets.execute("development", ENUM_SETUP)
