@@ -196,7 +196,7 @@ def _index(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
     cursor.execute(catalog.INDEX_DEFINITION, [oid, oid])
     name, definition = cursor.fetchone()
     seen.add(("index", name))
-    return [f"{definition};"]
+    return [f"{seen.renamed_relations.index_now(definition)};"]
 
 
 def _view(cursor, oid: int, kind: str) -> list[str]:

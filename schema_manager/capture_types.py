@@ -16,7 +16,7 @@ from dataclasses import replace
 from . import catalog_definitions as catalog
 from .capture_alter import catalog_name
 from .sql.names import QualifiedName, render_name
-from .sql.operations import AlterObject, Drop, Operation
+from .sql.operations import AlterObject, AlterTable, Drop, Operation
 from .sql.rollback import WARNING_PREFIX
 
 
@@ -165,8 +165,11 @@ class TypeRenames:
         # the inverses that name a column's previous type (``catalog.Seen.renamed_types``).
         self.now_named = seen.renamed_types
         self.values = seen.renamed_values
+        self.relations = seen.renamed_relations
 
     def note(self, operation: Operation) -> None:
+        if isinstance(operation, AlterTable):
+            self.relations.note(operation)
         if not (isinstance(operation, AlterObject) and operation.kind == "TYPE"):
             return
         if operation.action == "RENAME VALUE":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .capture_renames import Renames
 from .sql.names import render_part
 
 # A column as ``Column`` holds it.
@@ -275,6 +276,8 @@ class Seen(set):
         self.renamed_types: dict[str, str] = {}
         # Enum values renamed earlier, per type as the migration names it: before -> now.
         self.renamed_values: dict[tuple[str | None, str], dict[str, str]] = {}
+        # Tables and columns renamed earlier (``capture_renames``).
+        self.renamed_relations = Renames()
 
     def type_now(self, type_text: str) -> str:
         """A type as ``format_type`` wrote it before the migration, named as it is now (an

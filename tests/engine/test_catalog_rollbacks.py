@@ -41,15 +41,17 @@ CATALOGUE = [
 ]
 
 
-def _catalogue(targets) -> list[list[tuple]]:
-    return [targets.fetch("development", query) for query in CATALOGUE]
+def _catalogue(targets, queries: list[str] = CATALOGUE) -> list[list[tuple]]:
+    return [targets.fetch("development", query) for query in queries]
 
 
-def _round_trip(targets, setup: str, sql: str, migration_id: str = "002_change") -> str:
+def _round_trip(
+    targets, setup: str, sql: str, migration_id: str = "002_change", queries=CATALOGUE
+) -> str:
     """Apply ``sql`` over ``setup``, roll it back, and assert the catalogue is as before;
     returns the rollback script."""
     targets.execute("development", setup)
-    before = _catalogue(targets)
+    before = _catalogue(targets, queries)
     manager = SchemaManager()
     applied = manager.apply_migration_sync(
         Migration(id=migration_id, name="change", sql=sql), "development"
@@ -58,12 +60,12 @@ def _round_trip(targets, setup: str, sql: str, migration_id: str = "002_change")
     script = applied.rollback_script
     assert script_warnings(script) == [], script
     assert why_unusable(migration_id, script) is None
-    assert _catalogue(targets) != before or not sql.strip()
+    assert _catalogue(targets, queries) != before or not sql.strip()
 
     rolled_back = manager.rollback_migration_sync(migration_id, "development")
 
     assert rolled_back.success, rolled_back.error
-    assert _catalogue(targets) == before
+    assert _catalogue(targets, queries) == before
     return script
 
 
@@ -248,6 +250,41 @@ def test_values_renamed_before_one_is_added_are_rebuilt_as_renamed(postgres_targ
     script = _round_trip(postgres_targets, ENUM_SETUP, migration)
 
     assert "CREATE TYPE \"Role\" AS ENUM ('MEMBER', 'BOSS');" in script
+
+
+FILINGS = """
+CREATE TABLE filings (id INT, "notificationToken" TEXT);
+CREATE INDEX "filings_notificationToken_idx" ON filings ("notificationToken", lower(id::text))
+    WHERE "notificationToken" IS NOT NULL;
+"""
+
+
+@pytest.mark.parametrize(
+    "renames",
+    [
+        'ALTER TABLE filings RENAME COLUMN "notificationToken" TO "messageId";',
+        'ALTER TABLE filings RENAME COLUMN "notificationToken" TO token;\n'
+        'ALTER TABLE filings RENAME COLUMN token TO "messageId";',
+        'ALTER TABLE filings RENAME TO "Filing";\n'
+        'ALTER TABLE "Filing" RENAME COLUMN "notificationToken" TO "messageId";',
+    ],
+)
+def test_an_index_dropped_after_its_column_was_renamed_comes_back(postgres_targets, renames):
+    """The index's definition is read before the migration, with the names of then; its
+    inverse runs before the renames are undone, so it is spelled with the new names."""
+    table = '"Filing"' if "RENAME TO" in renames else "filings"
+    migration = (
+        f"{renames}\n"
+        'DROP INDEX IF EXISTS "filings_notificationToken_idx";\n'
+        f'CREATE INDEX "filings_messageId_idx" ON {table} ("messageId");'
+    )
+
+    # An index's own column names are those its columns had when it was made, and no rename
+    # changes them; nothing shows them (pg_dump, psql and Prisma show the table's columns).
+    of_tables = [
+        CATALOGUE[0].replace("WHERE c.relnamespace", "WHERE c.relkind <> 'i' AND c.relnamespace")
+    ]
+    _round_trip(postgres_targets, FILINGS, migration, queries=of_tables + CATALOGUE[1:])
 
 
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):

@@ -1,0 +1,80 @@
+"""The tables and columns a migration renames, followed to the indexes it drops after them.
+
+An index's definition is read before the migration runs, with the names of then. Its inverse
+(making it again) runs before the inverses of the renames that came earlier in the migration,
+so it must name the table and the columns as those renames left them; the renames' own
+inverses then give them back their names, and the index follows its columns.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .sql.names import quote_identifier, unquote
+from .sql.operations import AlterTable, Rename, RenameTo
+
+# A name as ``pg_get_indexdef`` writes it, and a string literal (passed over, never renamed).
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_$]*")
+# The table of an index definition: CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING
+_PART = r'(?:"(?:[^"]|"")*"|[^\s."]+)'
+_ON = re.compile(rf"( ON (?:ONLY )?)(?:({_PART})\.)?({_PART})( USING )")
+
+
+class Renames:
+    """Each table's name now (by its name before the migration) and its renamed columns."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, str] = {}  # catalog name before -> catalog name now
+        self.columns: dict[str, dict[str, str]] = {}  # table name now -> {before: now}
+
+    def note(self, operation: AlterTable) -> None:
+        table = _written(operation.table.object)
+        for action in operation.actions:
+            if isinstance(action, RenameTo):
+                new = _written(action.new)
+                before = next((b for b, now in self.tables.items() if now == table), table)
+                self.tables[before] = new
+                self.columns[new] = self.columns.pop(table, {})
+                table = new
+            elif isinstance(action, Rename) and action.what == "COLUMN":
+                columns = self.columns.setdefault(table, {})
+                old, new = _written(action.old), _written(action.new)
+                before = next((b for b, now in columns.items() if now == old), old)
+                columns[before] = new
+
+    def index_now(self, definition: str) -> str:
+        """An index definition read before the migration, spelled with today's names."""
+        if not (self.tables or self.columns):
+            return definition
+        found = _ON.search(definition)
+        if found is None:
+            return definition
+        table = _unquoted(found.group(3))
+        now = self.tables.get(table, table)
+        columns = self.columns.get(now, {})
+        schema = f"{found.group(2)}." if found.group(2) else ""
+        head = definition[: found.start()] + found.group(1) + schema + _quoted(now)
+
+        def column_now(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token.startswith("'"):
+                return token
+            renamed = columns.get(_unquoted(token))
+            return token if renamed is None else _quoted(renamed)
+
+        return head + found.group(4) + _TOKENS.sub(column_now, definition[found.end() :])
+
+
+def _unquoted(part: str) -> str:
+    """A name as the catalog wrote it (bare, or quoted): the name."""
+    return unquote(part)[0]
+
+
+def _written(part: str) -> str:
+    """A name as a statement wrote it: the name the catalog keeps (bare names fold to lower)."""
+    name, quoted = unquote(part)
+    return name if quoted else name.lower()
+
+
+def _quoted(name: str) -> str:
+    return quote_identifier(name, "postgresql")
