@@ -15,8 +15,9 @@ from dataclasses import replace
 from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
-from .capture_alter import alter_table
+from .capture_alter import alter_table, catalog_name
 from .capture_blocks import drops, is_do_block, undo_block
+from .capture_triggers import dropped_trigger
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -86,7 +87,8 @@ def capture(sql: str, alias: str) -> Captured:
 
 def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | None:
     if isinstance(operation, Drop):
-        return _drop(cursor, operation, seen)
+        trigger = operation.object_type == "TRIGGER"
+        return dropped_trigger(cursor, operation) if trigger else _drop(cursor, operation, seen)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
@@ -123,7 +125,7 @@ def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
     else:
         return None
     extension = isinstance(operation, CreateObject) and operation.kind == "EXTENSION"
-    value = _catalog_name(name.object) if extension else str(name)
+    value = catalog_name(name.object) if extension else str(name)
     oid = _one(cursor, f"SELECT {lookup}", [value])
     if oid is None or ("dropped", oid) in seen:
         return None
@@ -261,13 +263,9 @@ def _functions(cursor, name: QualifiedName) -> list[tuple[str, str]]:
         "SELECT pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) "
         "FROM pg_proc p WHERE p.proname = %s AND p.pronamespace = "
         + ("to_regnamespace(%s)" if schema else "current_schema()::regnamespace"),
-        [_catalog_name(name.object), *([_catalog_name(schema)] if schema else [])],
+        [catalog_name(name.object), *([catalog_name(schema)] if schema else [])],
     )
     return list(cursor.fetchall())
-
-
-def _catalog_name(part: str) -> str:
-    return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
 
 
 def _function(cursor, name: QualifiedName, if_exists: bool) -> list[str] | None:

@@ -170,6 +170,27 @@ def test_dropped_enum_sequence_and_function_are_recreated(postgres_targets):
     )
 
 
+def test_dropped_triggers_and_their_function_are_recreated(postgres_targets):
+    """A trigger comes back as it was (after its function, which comes back first), and a
+    trigger dropped IF EXISTS that was not there needs nothing."""
+    setup = """
+    CREATE TABLE "Group" (id INT, name TEXT);
+    CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+    CREATE TRIGGER bump_from_group AFTER INSERT OR UPDATE OF name ON "Group"
+        FOR EACH ROW WHEN (NEW.name IS NOT NULL) EXECUTE FUNCTION bump();
+    ALTER TABLE "Group" DISABLE TRIGGER bump_from_group;
+    """
+    migration = (
+        'DROP TRIGGER IF EXISTS bump_from_group ON "Group";\n'
+        'DROP TRIGGER IF EXISTS never_made ON "Group";\n'
+        "DROP FUNCTION IF EXISTS bump();"
+    )
+
+    script = _round_trip(postgres_targets, setup, migration)
+
+    assert "never_made" not in script
+
+
 def test_drop_if_exists_of_nothing_needs_no_rollback(postgres_targets):
     script = _round_trip(
         postgres_targets,
