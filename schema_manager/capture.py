@@ -17,7 +17,7 @@ from django.db import DatabaseError, connections
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table, catalog_name
 from .capture_blocks import drops, is_do_block, undo_block
-from .capture_triggers import dropped_trigger
+from .capture_dropped import DROPPED
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -87,8 +87,8 @@ def capture(sql: str, alias: str) -> Captured:
 
 def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | None:
     if isinstance(operation, Drop):
-        trigger = operation.object_type == "TRIGGER"
-        return dropped_trigger(cursor, operation) if trigger else _drop(cursor, operation, seen)
+        other = DROPPED.get(operation.object_type)
+        return other(cursor, operation) if other else _drop(cursor, operation, seen)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:

@@ -183,12 +183,54 @@ def test_dropped_triggers_and_their_function_are_recreated(postgres_targets):
     migration = (
         'DROP TRIGGER IF EXISTS bump_from_group ON "Group";\n'
         'DROP TRIGGER IF EXISTS never_made ON "Group";\n'
+        'CREATE TRIGGER made_here BEFORE DELETE ON "Group" FOR EACH ROW EXECUTE FUNCTION bump();\n'
+        'DROP TRIGGER made_here ON "Group";\n'
         "DROP FUNCTION IF EXISTS bump();"
     )
 
     script = _round_trip(postgres_targets, setup, migration)
 
     assert "never_made" not in script
+    assert "CREATE TRIGGER made_here" not in script
+
+
+def test_a_dropped_extension_comes_back_in_its_schema_at_its_version(postgres_targets):
+    """An extension there before the migration is made again as it was; one the migration
+    made itself and then dropped needs nothing."""
+    targets = postgres_targets
+    setup = "CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\" WITH SCHEMA public VERSION '1.1';"
+    migration = (
+        'DROP EXTENSION "uuid-ossp";\n'
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;\n"
+        "CREATE TABLE tags (name TEXT);\n"
+        "DROP EXTENSION pg_trgm;"
+    )
+    extensions = "SELECT extname, extversion, extnamespace::regnamespace::text FROM pg_extension"
+    available = (
+        "SELECT count(*) FROM pg_available_extensions WHERE name IN ('uuid-ossp', 'pg_trgm')"
+    )
+    if targets.fetch("development", available) != [(2,)]:
+        pytest.skip("this PostgreSQL server lacks its contrib extensions (uuid-ossp, pg_trgm)")
+    targets.execute(
+        "development", 'DROP EXTENSION IF EXISTS "uuid-ossp"; DROP EXTENSION IF EXISTS pg_trgm'
+    )
+    try:
+        targets.execute("development", setup)
+        before = targets.fetch("development", extensions)
+        manager = SchemaManager()
+        applied = manager.apply_migration_sync(
+            Migration(id="002_extensions", name="extensions", sql=migration), "development"
+        )
+        assert applied.success, applied.error
+        assert script_warnings(applied.rollback_script) == [], applied.rollback_script
+
+        rolled_back = manager.rollback_migration_sync("002_extensions", "development")
+
+        assert rolled_back.success, rolled_back.error
+        assert targets.fetch("development", extensions) == before
+        assert "CREATE EXTENSION pg_trgm" not in applied.rollback_script
+    finally:
+        targets.execute("development", 'DROP EXTENSION IF EXISTS "uuid-ossp"')
 
 
 def test_drop_if_exists_of_nothing_needs_no_rollback(postgres_targets):
