@@ -8,7 +8,7 @@ import re
 
 from . import catalog_definitions as catalog
 from .constraint_names import check_name, constraint_name
-from .sql.names import render_part, render_words
+from .sql.names import render_name, render_part, render_words
 from .sql.operations import (
     AddColumn,
     AddConstraint,
@@ -34,13 +34,16 @@ def alter_table(
     """The statements undoing ``operation``, newest action first; None if one action has no
     inverse (the generator then says which). The actions at ``skipped`` positions changed
     what the migration created before: they need none."""
-    cursor.execute(catalog.RELATION_BY_NAME, [str(operation.table)])
+    # Read under its name before the migration (an earlier statement may have renamed it).
+    looked_up = seen.renamed_relations.as_before(operation.table)
+    cursor.execute(catalog.RELATION_BY_NAME, [str(looked_up)])
     row = cursor.fetchone()
     if row is None:  # the migration created the table earlier: the SQL alone undoes it
         return None
     oid, table, relname = row
-    # The table keeps its name until its own RENAME TO is undone (the last inverse).
-    current = table
+    # The table keeps its name until its own RENAME TO is undone (the last inverse), or an
+    # earlier statement's.
+    current = table if looked_up is operation.table else render_name(operation.table, _DIALECT)
     renamed = next((a for a in operation.actions if isinstance(a, RenameTo)), None)
     if renamed is not None:
         current = render_part(renamed.new, _DIALECT)

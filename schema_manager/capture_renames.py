@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from .sql.names import quote_identifier, unquote
+from dataclasses import replace
+
+from .sql.names import QualifiedName, quote_identifier, unquote
 from .sql.operations import AlterTable, Rename, RenameTo
 
 # A name as ``pg_get_indexdef`` writes it, and a string literal (passed over, never renamed).
@@ -41,6 +43,15 @@ class Renames:
                 old, new = _written(action.old), _written(action.new)
                 before = next((b for b, now in columns.items() if now == old), old)
                 columns[before] = new
+
+    def as_before(self, table: QualifiedName) -> QualifiedName:
+        """``table`` (as a statement names it) under its name before the migration, for the
+        catalog; itself where no earlier statement renamed it."""
+        now = _written(table.object)
+        before = next((b for b, n in self.tables.items() if n == now and b != now), None)
+        if before is None:
+            return table
+        return replace(table, parts=(*table.parts[:-1], _quoted(before)))
 
     def index_now(self, definition: str) -> str:
         """An index definition read before the migration, spelled with today's names."""

@@ -350,6 +350,24 @@ def test_an_index_dropped_after_its_column_was_renamed_comes_back(postgres_targe
     _round_trip(postgres_targets, FILINGS, migration, queries=of_tables + CATALOGUE[1:])
 
 
+def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
+    """The catalog knows the table by the name it had before the migration; the inverses name
+    it as it is when they run (its rename is undone last)."""
+    setup = """
+    CREATE TABLE links (id INT PRIMARY KEY);
+    CREATE TABLE "BookingWindow" (id INT, "linkId" INT, note TEXT DEFAULT 'none',
+        CONSTRAINT "BookingWindow_linkId_fkey" FOREIGN KEY ("linkId") REFERENCES links (id));
+    """
+    migration = (
+        'ALTER TABLE "BookingWindow" RENAME TO "AvailabilityWindow";\n'
+        'ALTER TABLE "AvailabilityWindow" DROP CONSTRAINT "BookingWindow_linkId_fkey";\n'
+        'ALTER TABLE "AvailabilityWindow" RENAME COLUMN "linkId" TO "scheduleId";\n'
+        "ALTER TABLE \"AvailabilityWindow\" ALTER COLUMN note SET DEFAULT 'some';"
+    )
+
+    _round_trip(postgres_targets, setup, migration)
+
+
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
     targets = postgres_targets
     targets.execute("development", ENUM_SETUP)
