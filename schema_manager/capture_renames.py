@@ -9,7 +9,6 @@ inverses then give them back their names, and the index follows its columns.
 from __future__ import annotations
 
 import re
-
 from dataclasses import replace
 
 from .sql.names import QualifiedName, quote_identifier, unquote
