@@ -68,6 +68,8 @@ def capture(sql: str, alias: str) -> Captured:
                     lines = undo_block(reads, statement)
                 elif isinstance(operation, AlterTable) and undone_by_sql_alone(operation):
                     lines = None  # its inverse from the SQL is exact: nothing read
+                elif created.drops_made(operation):  # a TEMP one may shadow the catalog's
+                    lines = None
                 elif isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))
                 elif isinstance(operation, Drop) and operation.object_type == "TYPE":

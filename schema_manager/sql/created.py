@@ -12,6 +12,7 @@ from .operations import (
     AlterColumn,
     AlterTable,
     CreateTable,
+    Drop,
     DropColumn,
     Operation,
     OtherAction,
@@ -49,6 +50,14 @@ class Created:
     def made_table(self, table: QualifiedName) -> bool:
         """Whether the script created ``table`` before (not merely IF NOT EXISTS)."""
         return _key(table.object) in self.tables
+
+    def drops_made(self, operation: Operation) -> bool:
+        """Whether ``operation`` drops only tables the script created before: before the
+        script there was nothing to bring back (and the catalog's table of that name, if
+        any, is another one, which a temporary table shadowed)."""
+        if not (isinstance(operation, Drop) and operation.object_type == "TABLE"):
+            return False
+        return all(self.made_table(name) for name in operation.names)
 
     def skipped(self, operation: Operation) -> frozenset[int]:
         """The positions of ``operation``'s actions that need no inverse."""

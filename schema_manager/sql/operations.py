@@ -23,6 +23,7 @@ class Operation:
 class CreateTable(Operation):
     table: QualifiedName
     if_not_exists: bool = False
+    temporary: bool = False  # TEMP / TEMPORARY: the session's own, gone with it
 
 
 @dataclass(frozen=True)

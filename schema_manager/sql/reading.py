@@ -78,12 +78,13 @@ def _create(statement: Statement, cursor: WordCursor) -> Operation | None:
     if not cursor.take_keywords("CREATE"):
         return None
     or_replace = cursor.take_keywords("OR", "REPLACE")
-    while cursor.take_any(*_TABLE_PREFIXES, "RECURSIVE"):
-        pass
+    temporary = False
+    while prefix := cursor.take_any(*_TABLE_PREFIXES, "RECURSIVE"):
+        temporary = temporary or prefix in ("TEMP", "TEMPORARY")
     if cursor.take_keywords("TABLE"):
         if_not_exists = cursor.take_keywords("IF", "NOT", "EXISTS")
         table = cursor.take_name()
-        return CreateTable(statement, table, if_not_exists) if table else None
+        return CreateTable(statement, table, if_not_exists, temporary) if table else None
     kind = cursor.take_any(*_OBJECT_KINDS)
     if kind is not None:
         return _create_object(statement, cursor, kind.removeprefix("CONSTRAINT "), or_replace)

@@ -23,7 +23,6 @@ from .operations import (
     CreateTable,
     DataChange,
     DataStatement,
-    Drop,
     DropColumn,
     Operation,
     Rename,
@@ -110,11 +109,7 @@ def _to_undo(statements: list[Statement]) -> list[Operation | None]:
             isinstance(operation, CreateIndex)
             and operation.index is None
             and created.made_table(operation.table)
-        ) or (
-            isinstance(operation, Drop)
-            and operation.object_type == "TABLE"
-            and all(created.made_table(name) for name in operation.names)
-        ):  # what the script made itself: before it, there was nothing to bring back
+        ) or created.drops_made(operation):  # made by the script: nothing to bring back
             operations.append(None)
             continue
         skipped = created.skipped(operation)
@@ -138,6 +133,8 @@ def invert_operation(operation: Operation, vendor: str) -> Inverse:
     """``invert`` for a recognised statement (or part of one: some of an ALTER TABLE's
     actions, for compensation that undoes only those)."""
     dialect = vendor if vendor in DIALECTS else "postgresql"
+    if isinstance(operation, CreateTable) and operation.temporary:
+        return [_drop_temporary(operation.table, dialect)], None
     if isinstance(operation, CreateTable):
         cascade = " CASCADE" if dialect == "postgresql" else ""
         return [f"DROP TABLE IF EXISTS {render_name(operation.table, dialect)}{cascade};"], None
@@ -175,6 +172,14 @@ def _drop_index(operation: CreateIndex, dialect: str) -> Inverse:
         index = render_part(operation.index.object, dialect)
         return [f"DROP INDEX {index} ON {render_name(operation.table, dialect)};"], None
     return [f"DROP INDEX IF EXISTS {render_name(operation.index, dialect)};"], None
+
+
+def _drop_temporary(table: QualifiedName, dialect: str) -> str:
+    """A temporary table dropped from the session's temporary schema only: a plain name could
+    resolve, in the rollback's session, to a permanent table of the same name."""
+    name = render_part(table.object, dialect)
+    schema = {"mysql": "", "sqlite": "temp."}.get(dialect, "pg_temp.")
+    return f"DROP {'TEMPORARY ' if dialect == 'mysql' else ''}TABLE IF EXISTS {schema}{name};"
 
 
 def drop_object(operation: CreateObject, dialect: str) -> Inverse:

@@ -508,3 +508,26 @@ def test_constraints_added_without_a_name_are_dropped_by_the_name_the_server_cho
     )
 
     assert "pets_owner_id_fkey1" in script
+
+
+def test_a_rollback_never_drops_a_permanent_table_named_as_the_script_s_temporary_one(
+    postgres_targets,
+):
+    """A migration that de-duplicates through a temporary table named as a real one: the
+    rollback removes what the migration made, and the real table keeps its rows."""
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE dedup (id INT); INSERT INTO dedup VALUES (1);")
+    migration = (
+        "CREATE TEMP TABLE dedup AS SELECT 2 AS id;\nDROP TABLE dedup;\nCREATE TABLE made (id INT);"
+    )
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id="002_temp", name="temp", sql=migration), "development"
+    )
+    assert applied.success, applied.error
+
+    rolled_back = manager.rollback_migration_sync("002_temp", "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert targets.fetch("development", "SELECT id FROM dedup") == [(1,)]
+    assert targets.fetch("development", "SELECT to_regclass('made')") == [(None,)]

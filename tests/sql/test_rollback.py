@@ -158,9 +158,9 @@ INVERTIBLE = [
         "create-temporary-table",
         "CREATE TEMPORARY TABLE scratch (id INT);",
         {
-            "postgresql": "DROP TABLE IF EXISTS scratch CASCADE;",
-            "sqlite": "DROP TABLE IF EXISTS scratch;",
-            "mysql": "DROP TABLE IF EXISTS scratch;",
+            "postgresql": "DROP TABLE IF EXISTS pg_temp.scratch;",
+            "sqlite": "DROP TABLE IF EXISTS temp.scratch;",
+            "mysql": "DROP TEMPORARY TABLE IF EXISTS scratch;",
         },
     ),
     (
@@ -780,3 +780,22 @@ def test_mysql_lock_tables_keeps_its_warning() -> None:
     script = generate_rollback("LOCK TABLES t WRITE;\nALTER TABLE t ADD COLUMN c INT;", "mysql")
 
     assert not script.is_complete
+
+
+@pytest.mark.parametrize(
+    ("vendor", "expected"),
+    [
+        ("postgresql", "DROP TABLE IF EXISTS pg_temp.dedup;"),
+        ("mysql", "DROP TEMPORARY TABLE IF EXISTS dedup;"),
+        ("sqlite", "DROP TABLE IF EXISTS temp.dedup;"),
+    ],
+)
+@pytest.mark.parametrize("create", ["CREATE TEMP TABLE", "CREATE LOCAL TEMPORARY TABLE"])
+def test_a_temporary_table_is_dropped_only_from_the_session_s_temporary_schema(
+    vendor: str, expected: str, create: str
+) -> None:
+    """A rollback of a script that made a temporary table never names a table that a plain
+    ``DROP TABLE`` could resolve to a permanent one of the same name."""
+    script = generate_rollback(f"{create} dedup (id INT);", vendor)
+
+    assert script.lines == [expected]
