@@ -5,6 +5,7 @@ dropped column's whole definition, a dropped constraint), and from the SQL other
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from . import catalog_definitions as catalog
 from .constraint_names import check_name, constraint_name
@@ -75,7 +76,8 @@ def _action(
         column = catalog_name(action.column)
         return _dropped_column(cursor, oid, current, column, seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
-        return _altered_column(cursor, oid, current, action, seen)
+        before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
+        return _altered_column(cursor, oid, current, action, seen, before)
     if isinstance(action, OtherAction):
         return _other(cursor, oid, current, action, seen)
     if isinstance(action, RenameTo):
@@ -113,18 +115,22 @@ def catalog_name(part: str) -> str:
     return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
 
 
-def _altered_column(cursor, oid, table: str, action: AlterColumn, seen) -> list[str] | None:
-    found = catalog.columns(cursor, oid, catalog_name(action.column))
+def _altered_column(
+    cursor, oid, table: str, action: AlterColumn, seen, before: str
+) -> list[str] | None:
+    """Read under its name ``before`` the migration, named as it is now (an earlier
+    statement may have renamed it; its inverse runs after this one)."""
+    found = catalog.columns(cursor, oid, before)
     if not found:
         return None
-    column = found[0]
+    column = replace(found[0], name=catalog_name(action.column))
     alter = f"ALTER TABLE {table} ALTER COLUMN {catalog.quoted(column.name)}"
     if action.change in ("SET DEFAULT", "DROP DEFAULT"):
         if column.generated or column.identity:
             return None
         # An earlier statement of the migration changed it: what that one left comes back.
-        default = seen.defaults.get((oid, column.name), _default_now(seen, column))
-        seen.defaults[oid, column.name] = (
+        default = seen.defaults.get((oid, before), _default_now(seen, column))
+        seen.defaults[oid, before] = (
             render_words(list(action.rest), _DIALECT) if action.change == "SET DEFAULT" else None
         )
         previous = f"SET DEFAULT {default}" if default else "DROP DEFAULT"
@@ -134,7 +140,7 @@ def _altered_column(cursor, oid, table: str, action: AlterColumn, seen) -> list[
     if action.change == "TYPE":
         # The default and type it had where this statement runs: an earlier statement may
         # have dropped the default, or renamed the type away (Prisma's enum change).
-        default = seen.defaults.get((oid, column.name), _default_now(seen, column))
+        default = seen.defaults.get((oid, before), _default_now(seen, column))
         previous = seen.type_now(column.type)
         lines = [f"{alter} DROP DEFAULT;"] if default else []
         collation = f" COLLATE {column.collation}" if column.collation else ""

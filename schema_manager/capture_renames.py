@@ -22,26 +22,29 @@ _ON = re.compile(rf"( ON (?:ONLY )?)(?:({_PART})\.)?({_PART})( USING )")
 
 
 class Renames:
-    """Each table's name now (by its name before the migration) and its renamed columns."""
+    """Each table's name now, and its columns' names now, by their names before the migration."""
 
     def __init__(self) -> None:
         self.tables: dict[str, str] = {}  # catalog name before -> catalog name now
-        self.columns: dict[str, dict[str, str]] = {}  # table name now -> {before: now}
+        self.columns: dict[str, dict[str, str]] = {}  # table before -> {column before: now}
 
     def note(self, operation: AlterTable) -> None:
-        table = _written(operation.table.object)
+        now = _written(operation.table.object)
+        table = next((b for b, n in self.tables.items() if n == now), now)  # before
         for action in operation.actions:
             if isinstance(action, RenameTo):
-                new = _written(action.new)
-                before = next((b for b, now in self.tables.items() if now == table), table)
-                self.tables[before] = new
-                self.columns[new] = self.columns.pop(table, {})
-                table = new
+                self.tables[table] = _written(action.new)
             elif isinstance(action, Rename) and action.what == "COLUMN":
                 columns = self.columns.setdefault(table, {})
                 old, new = _written(action.old), _written(action.new)
-                before = next((b for b, now in columns.items() if now == old), old)
+                before = next((b for b, n in columns.items() if n == old), old)
                 columns[before] = new
+
+    def column_before(self, table: str, column: str) -> str:
+        """The name before the migration of the column named ``column`` now, in the table
+        named ``table`` before the migration."""
+        renamed = self.columns.get(table, {})
+        return next((b for b, now in renamed.items() if now == column), column)
 
     def as_before(self, table: QualifiedName) -> QualifiedName:
         """``table`` (as a statement names it) under its name before the migration, for the
@@ -61,7 +64,7 @@ class Renames:
             return definition
         table = _unquoted(found.group(3))
         now = self.tables.get(table, table)
-        columns = self.columns.get(now, {})
+        columns = self.columns.get(table, {})
         schema = f"{found.group(2)}." if found.group(2) else ""
         head = definition[: found.start()] + found.group(1) + schema + _quoted(now)
 

@@ -368,6 +368,24 @@ def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(post
     _round_trip(postgres_targets, setup, migration)
 
 
+def test_a_column_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
+    """Renamed, then retyped, given a default and made nullable: each inverse reads the column
+    as it was before the migration and names it as it is when it runs."""
+    setup = """
+    CREATE TABLE "Typebot" (id INT, blocks TEXT NOT NULL DEFAULT 'none', edges VARCHAR(20));
+    """
+    migration = (
+        'ALTER TABLE "Typebot" RENAME COLUMN blocks TO groups;\n'
+        'ALTER TABLE "Typebot" ALTER COLUMN groups TYPE VARCHAR(200);\n'
+        "ALTER TABLE \"Typebot\" ALTER COLUMN groups SET DEFAULT 'empty';\n"
+        'ALTER TABLE "Typebot" ALTER COLUMN groups DROP NOT NULL;\n'
+        'ALTER TABLE "Typebot" RENAME TO "Flow";\n'
+        'ALTER TABLE "Flow" ALTER COLUMN edges TYPE TEXT;'
+    )
+
+    _round_trip(postgres_targets, setup, migration)
+
+
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
     targets = postgres_targets
     targets.execute("development", ENUM_SETUP)
