@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from django.db import DatabaseError, transaction
+
 from . import catalog_definitions as catalog
 from .constraint_names import check_name, constraint_name
 from .sql.names import render_name, render_part, render_words
@@ -20,7 +22,7 @@ from .sql.operations import (
     Rename,
     RenameTo,
 )
-from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, invert_action
+from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, WARNING_PREFIX, invert_action
 from .sql.table_actions import using_index
 
 _DIALECT = "postgresql"
@@ -77,7 +79,7 @@ def _action(
         return _dropped_column(cursor, oid, current, column, seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
-        return _altered_column(cursor, oid, current, action, seen, before)
+        return _altered_column(cursor, oid, current, action, seen, before, statement)
     if isinstance(action, OtherAction):
         return _other(cursor, oid, current, action, seen)
     if isinstance(action, RenameTo):
@@ -116,7 +118,7 @@ def catalog_name(part: str) -> str:
 
 
 def _altered_column(
-    cursor, oid, table: str, action: AlterColumn, seen, before: str
+    cursor, oid, table: str, action: AlterColumn, seen, before: str, statement
 ) -> list[str] | None:
     """Read under its name ``before`` the migration, named as it is now (an earlier
     statement may have renamed it; its inverse runs after this one)."""
@@ -146,6 +148,12 @@ def _altered_column(
         collation = f" COLLATE {column.collation}" if column.collation else ""
         # From one enum to another there is no cast: through text, as Prisma converts.
         via = "::text" if _is_enum(cursor, column.type) else ""
+        if not via and (new := _type_now(action)) and not _casts(cursor, new, previous):
+            return [
+                f"{WARNING_PREFIX} cannot roll back statement {statement.index + 1} "
+                f"({statement.summary}): PostgreSQL has no cast from {new} back to "
+                f"{previous}, so its inverse would fail when run; write the rollback by hand."
+            ]
         using = f"{catalog.quoted(column.name)}{via}::{previous}"
         lines.append(f"{alter} TYPE {previous}{collation} USING {using};")
         if default:
@@ -224,6 +232,30 @@ def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | No
     if not seen.add_new(("constraint", found[0][0], name)):
         return []  # an earlier drop of its column brings it back
     return [catalog.add_constraint(table, name, found[0][3])]
+
+
+def _type_now(action: AlterColumn) -> str | None:
+    """The type an ``ALTER COLUMN … TYPE`` gives the column, as written (before its USING or
+    COLLATE)."""
+    words = []
+    for word in action.rest:
+        if word.upper in ("USING", "COLLATE") or word.text == ";":
+            break
+        words.append(word)
+    return render_words(words, _DIALECT) if words else None
+
+
+def _casts(cursor, source: str, target: str) -> bool:
+    """Whether PostgreSQL casts ``source`` to ``target`` (as the inverse's USING does); True
+    when it cannot tell (a type the migration itself makes). Asked of the parser in a
+    savepoint: a cast that does not exist fails as the statement is read."""
+    reads = getattr(cursor, "cursor", cursor)
+    try:
+        with transaction.atomic(using=reads.db.alias):
+            reads.execute(f"SELECT NULL::{source}::{target}")
+    except DatabaseError as exc:  # 42846 cannot_coerce; anything else: cannot tell
+        return getattr(exc.__cause__, "sqlstate", None) != "42846"
+    return True
 
 
 def _is_enum(cursor, type_name: str) -> bool:

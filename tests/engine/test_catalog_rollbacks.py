@@ -386,6 +386,21 @@ def test_a_column_altered_after_it_was_renamed_is_read_under_its_name_before(pos
     _round_trip(postgres_targets, setup, migration)
 
 
+def test_a_type_change_with_no_cast_back_is_refused_before_it_is_needed(postgres_targets):
+    """``jsonb[]`` converted to ``jsonb`` through a function has no cast back: the rollback
+    would fail when an operator runs it, so it is refused now, saying why."""
+    targets = postgres_targets
+    targets.execute("development", "CREATE TABLE hooks (id INT, headers JSONB[]);")
+    migration = "ALTER TABLE hooks ALTER COLUMN headers TYPE JSONB USING array_to_json(headers);"
+
+    validation = SchemaManager().validate_migration_sync(
+        Migration(id="002_json", name="json", sql=migration)
+    )
+
+    [warning] = script_warnings(validation.rollback_script)
+    assert "no cast from jsonb back to jsonb[]" in warning.lower()
+
+
 def test_an_added_enum_value_in_use_fails_the_rollback_and_changes_nothing(postgres_targets):
     targets = postgres_targets
     targets.execute("development", ENUM_SETUP)
