@@ -76,7 +76,8 @@ def _action(
 ) -> list[str] | None:
     if isinstance(action, DropColumn):
         column = catalog_name(action.column)
-        return _dropped_column(cursor, oid, current, column, seen, notes, statement)
+        before = seen.renamed_relations.column_before(relname, column)
+        return _dropped_column(cursor, oid, current, (before, column), seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
         return _altered_column(cursor, oid, current, action, seen, before, statement)
@@ -98,7 +99,7 @@ def _action(
             return None
         # Without IF EXISTS: were the name not the one chosen, the rollback fails, loudly.
         return [f"ALTER TABLE {current} DROP CONSTRAINT {catalog.quoted(name)};"]
-    if isinstance(action, AddColumn) and _column_was_there(cursor, oid, action, seen):
+    if isinstance(action, AddColumn) and _column_was_there(cursor, oid, relname, action, seen):
         return []  # ADD COLUMN IF NOT EXISTS of a column it had: nothing was added
     if isinstance(action, (AddColumn, AddConstraint, Rename)):
         clause, _ = invert_action(action, _DIALECT)
@@ -106,10 +107,10 @@ def _action(
     return None
 
 
-def _column_was_there(cursor, oid: int, action: AddColumn, seen) -> bool:
+def _column_was_there(cursor, oid: int, relname: str, action: AddColumn, seen) -> bool:
     if not action.if_not_exists:
         return False  # it would have failed
-    name = catalog_name(action.column)
+    name = seen.renamed_relations.column_before(relname, catalog_name(action.column))
     return bool(catalog.columns(cursor, oid, name)) and ("dropped", oid, name) not in seen
 
 
@@ -162,15 +163,20 @@ def _altered_column(
     return None
 
 
-def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) -> list[str] | None:
+def _dropped_column(
+    cursor, oid, table: str, names: tuple[str, str], seen, notes, statement
+) -> list[str] | None:
+    """``names``: the column's name before the migration (to read it) and now (to name it:
+    an earlier statement may have renamed it, and its inverse runs after this one)."""
+    before, now = names
     every = catalog.columns(cursor, oid)  # one read: the column, and whether it is the last
-    found = [column for column in every if column.name == name]
+    found = [column for column in every if column.name == before]
     if not found:
         return None
-    column = found[0]
+    column = replace(found[0], name=now)
     if column.identity or column.sequence or column.generated:
         return None
-    seen.add(("dropped", oid, column.name))
+    seen.add(("dropped", oid, before))
     quoted = catalog.quoted(column.name)
     lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
     if column.not_null:  # after the column is back (its rows have the default, or none)
@@ -205,12 +211,14 @@ def _dropped_column(cursor, oid, table: str, name: str, seen, notes, statement) 
             catalog.indexes_query(oid, column.number),
         ],
     )
+    if keys and before != now:
+        return None  # their definitions name the column as it was: not rewritten here
     keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
     for index, definition in catalog.index_definitions(indexes):
         if seen.add_new(("index", index)):
-            lines.append(definition)
+            lines.append(seen.renamed_relations.index_now(definition))
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind == "f"]
     return lines
 
