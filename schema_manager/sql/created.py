@@ -16,6 +16,7 @@ from .operations import (
     DropColumn,
     Operation,
     OtherAction,
+    Rename,
     RenameTo,
 )
 
@@ -81,3 +82,10 @@ class Created:
                 self.columns.add((key, _key(action.column)))
             elif isinstance(action, RenameTo) and key in self.tables:
                 self.tables.add(_key(action.new))
+            elif isinstance(action, Rename) and action.what == "COLUMN":
+                if (key, _key(action.old)) not in self.columns:
+                    continue
+                # A column the script added keeps being its own under its new name (a
+                # temporary column renamed to the name of the one it replaces).
+                self.columns.discard((key, _key(action.old)))
+                self.columns.add((key, _key(action.new)))

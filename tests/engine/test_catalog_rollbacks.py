@@ -424,6 +424,33 @@ def test_a_column_dropped_after_it_was_renamed_comes_back_under_the_name_it_had(
     assert "comes back as the last column" in script
 
 
+def test_a_column_the_migration_added_then_renamed_needs_no_inverse_of_its_changes(
+    postgres_targets,
+):
+    """Convert a column through a temporary one: add it, copy, drop the old, rename the new
+    to the old name, change its type. The changes to the column the migration added need no
+    inverse (dropping it undoes them), and the old column comes back from the catalog."""
+    setup = """
+    CREATE TYPE "MembershipRole" AS ENUM ('OWNER', 'MEMBER');
+    CREATE TABLE memberships (id INT, role "MembershipRole" NOT NULL, note TEXT);
+    """
+    migration = """
+    CREATE TYPE "ProjectRole" AS ENUM ('OWNER', 'MEMBER', 'VIEWER');
+    ALTER TABLE memberships ADD COLUMN role_temp text;
+    UPDATE memberships SET role_temp = role::text;
+    ALTER TABLE memberships DROP COLUMN role;
+    ALTER TABLE memberships RENAME COLUMN role_temp TO role;
+    ALTER TABLE memberships ALTER COLUMN role TYPE "ProjectRole" USING role::"ProjectRole";
+    ALTER TABLE memberships ALTER COLUMN role SET NOT NULL;
+    DROP TYPE "MembershipRole";
+    """
+    by_name = [_OF_TABLES[0].replace("ORDER BY c.relname, a.attnum", "ORDER BY 1, 3")]
+
+    script = _round_trip(postgres_targets, setup, migration, queries=by_name + _OF_TABLES[1:])
+
+    assert "comes back as the last column" in script
+
+
 def test_a_renamed_column_s_constraints_keep_the_drop_refused(postgres_targets):
     """A key or check on a column renamed, then dropped, names it as it was: not rewritten
     here, so the drop keeps its warning rather than a rollback that would fail."""
