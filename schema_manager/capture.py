@@ -15,7 +15,7 @@ from dataclasses import replace
 from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
-from .capture_alter import alter_table, catalog_name
+from .capture_alter import alter_table
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
 from .capture_types import TypeRenames, added_value
@@ -23,7 +23,7 @@ from .catalog_reads import CatalogReads
 from .security import get_logger
 from .sql import parse_statements
 from .sql.created import Created
-from .sql.names import QualifiedName, render_name
+from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import (
     AlterObject,
     AlterTable,

@@ -11,7 +11,7 @@ from django.db import DatabaseError, transaction
 
 from . import catalog_definitions as catalog
 from .constraint_names import check_name, constraint_name
-from .sql.names import render_name, render_part, render_words
+from .sql.names import catalog_name, render_name, render_part, render_words
 from .sql.operations import (
     AddColumn,
     AddConstraint,
@@ -112,10 +112,6 @@ def _column_was_there(cursor, oid: int, relname: str, action: AddColumn, seen) -
         return False  # it would have failed
     name = seen.renamed_relations.column_before(relname, catalog_name(action.column))
     return bool(catalog.columns(cursor, oid, name)) and ("dropped", oid, name) not in seen
-
-
-def catalog_name(part: str) -> str:
-    return part[1:-1].replace('""', '"') if part.startswith('"') else part.lower()
 
 
 def _altered_column(

@@ -13,9 +13,8 @@ says why it cannot undo it.
 from __future__ import annotations
 
 from . import catalog_definitions as catalog
-from .capture_alter import catalog_name
 from .sql.bodies import do_block
-from .sql.names import QualifiedName, render_name, render_part
+from .sql.names import QualifiedName, catalog_name, render_name, render_part
 from .sql.operations import (
     AddColumn,
     AddConstraint,

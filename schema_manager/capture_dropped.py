@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import catalog_definitions as catalog
-from .capture_alter import catalog_name
+from .sql.names import catalog_name
 from .sql.operations import Drop
 
 _TRIGGER = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .sql.names import QualifiedName, quote_identifier, unquote
+from .sql.names import QualifiedName, catalog_name, quote_identifier, unquote
 from .sql.operations import AlterTable, Rename, RenameTo
 
 # A name as ``pg_get_indexdef`` writes it, and a string literal (passed over, never renamed).
@@ -29,14 +29,14 @@ class Renames:
         self.columns: dict[str, dict[str, str]] = {}  # table before -> {column before: now}
 
     def note(self, operation: AlterTable) -> None:
-        now = _written(operation.table.object)
+        now = catalog_name(operation.table.object)
         table = next((b for b, n in self.tables.items() if n == now), now)  # before
         for action in operation.actions:
             if isinstance(action, RenameTo):
-                self.tables[table] = _written(action.new)
+                self.tables[table] = catalog_name(action.new)
             elif isinstance(action, Rename) and action.what == "COLUMN":
                 columns = self.columns.setdefault(table, {})
-                old, new = _written(action.old), _written(action.new)
+                old, new = catalog_name(action.old), catalog_name(action.new)
                 before = next((b for b, n in columns.items() if n == old), old)
                 columns[before] = new
 
@@ -49,7 +49,7 @@ class Renames:
     def as_before(self, table: QualifiedName) -> QualifiedName:
         """``table`` (as a statement names it) under its name before the migration, for the
         catalog; itself where no earlier statement renamed it."""
-        now = _written(table.object)
+        now = catalog_name(table.object)
         before = next((b for b, n in self.tables.items() if n == now and b != now), None)
         if before is None:
             return table
@@ -81,12 +81,6 @@ class Renames:
 def _unquoted(part: str) -> str:
     """A name as the catalog wrote it (bare, or quoted): the name."""
     return unquote(part)[0]
-
-
-def _written(part: str) -> str:
-    """A name as a statement wrote it: the name the catalog keeps (bare names fold to lower)."""
-    name, quoted = unquote(part)
-    return name if quoted else name.lower()
 
 
 def _quoted(name: str) -> str:

@@ -14,8 +14,7 @@ import re
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
-from .capture_alter import catalog_name
-from .sql.names import QualifiedName, render_name
+from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import AlterObject, AlterTable, Drop, Operation
 from .sql.rollback import WARNING_PREFIX
 
@@ -157,7 +156,9 @@ class TypeRenames:
     """The types the migration renamed so far, by their new name: ``DROP TYPE`` of a type it
     renamed (Prisma's enum change renames the old type away, then drops it) recreates the
     type it had before the migration, under the name it dropped. And the enum values it
-    renamed so far (``catalog.Seen.renamed_values``), for the rebuild that removes a value."""
+    renamed so far (``catalog.Seen.renamed_values``), for the rebuild that removes a value;
+    the capture's one place that is told of every statement, it hands the tables' and
+    columns' renames to ``catalog.Seen.renamed_relations``."""
 
     def __init__(self, seen: catalog.Seen) -> None:
         self._before: dict[tuple[str | None, str], QualifiedName] = {}

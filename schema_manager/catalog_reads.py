@@ -18,7 +18,8 @@ from typing import Any, TypeGuard
 
 from . import catalog_definitions as catalog
 from .backends.postgresql import is_psycopg3
-from .capture_alter import catalog_name, dropped_constraint
+from .capture_alter import dropped_constraint
+from .sql.names import catalog_name
 from .sql.operations import (
     AddColumn,
     AlterColumn,

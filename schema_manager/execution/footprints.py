@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..sql import Statement
-from ..sql.names import QualifiedName, unquote
+from ..sql.names import QualifiedName, catalog_name, unquote
 from ..sql.operations import (
     AddColumn,
     AddConstraint,
@@ -175,11 +175,6 @@ def _one(cursor: Any, sql: str, params: Sequence[object]) -> Any:
 # statement itself would.
 
 
-def _pg_name(part: str) -> str:
-    name, quoted = unquote(part)
-    return name if quoted else name.lower()
-
-
 def _pg_relation(cursor: Any, target: Target) -> bool:
     name = target.name
     if name.schema is None and target.creates:
@@ -206,7 +201,7 @@ def _exists_postgresql(cursor: Any, target: Target) -> bool:
         return _one(cursor, "SELECT to_regtype(%s) IS NOT NULL", [str(target.name)]) is True
     if target.kind == "EXTENSION":
         sql = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = %s)"
-        return _one(cursor, sql, [_pg_name(target.name.object)]) is True
+        return _one(cursor, sql, [catalog_name(target.name.object)]) is True
     if target.kind == "COLUMN":
         sql = (
             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) "
@@ -217,7 +212,7 @@ def _exists_postgresql(cursor: Any, target: Target) -> bool:
             "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) "
             "AND conname = %s)"
         )
-    return _one(cursor, sql, [str(target.table), _pg_name(target.name.object)]) is True
+    return _one(cursor, sql, [str(target.table), catalog_name(target.name.object)]) is True
 
 
 # -- MySQL/MariaDB: information_schema, in the named database or the connection's.

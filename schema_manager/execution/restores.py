@@ -16,7 +16,7 @@ from typing import Any
 
 from ..sql import Statement
 from ..sql.mysql_tables import column_definitions
-from ..sql.names import QualifiedName, WordCursor, unquote
+from ..sql.names import QualifiedName, WordCursor, catalog_name, unquote
 from ..sql.operations import AlterColumn, AlterTable, CommentOn, OtherAction
 from ..sql.reading import describe
 
@@ -61,19 +61,14 @@ def _one(cursor: Any, sql: str, params: Sequence[object]) -> Any:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-def _pg_name(part: str) -> str:
-    name, quoted = unquote(part)
-    return name if quoted else name.lower()
-
-
 def _pg_columns(cursor: Any, operation: AlterTable) -> tuple[str, ...] | None:
     """One ALTER TABLE giving each altered column back its default and nullability."""
     columns: list[str] = []
     for action in operation.actions:
         if not isinstance(action, AlterColumn) or action.change not in _NULLABILITY_AND_DEFAULT:
             return None
-        if _pg_name(action.column) not in columns:
-            columns.append(_pg_name(action.column))
+        if catalog_name(action.column) not in columns:
+            columns.append(catalog_name(action.column))
     clauses, table = [], None
     for column in columns:
         row = _one(
@@ -115,7 +110,7 @@ def _pg_comment(cursor: Any, operation: CommentOn) -> tuple[str, ...] | None:
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = %s "
             "AND a.attnum > 0 AND NOT a.attisdropped WHERE c.oid = to_regclass(%s)",
-            [_pg_name(name.object), str(relation)],
+            [catalog_name(name.object), str(relation)],
         )
     else:
         row = _one(

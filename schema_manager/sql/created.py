@@ -4,7 +4,7 @@ added with a temporary default that is then dropped, a table created and then al
 
 from __future__ import annotations
 
-from .names import QualifiedName, unquote
+from .names import QualifiedName, catalog_name
 from .operations import (
     AddColumn,
     AddConstraint,
@@ -21,11 +21,6 @@ from .operations import (
 )
 
 
-def _key(part: str) -> str:
-    value, quoted = unquote(part)
-    return value if quoted else value.lower()
-
-
 class Created:
     """Fed every statement's operation in script order (``note``), it tells which actions of
     an ALTER TABLE act on what the script itself created before (``needs_no_inverse``)."""
@@ -39,9 +34,9 @@ class Created:
         column's definition, a previous default or type, an unnamed constraint's name) on
         what the script created: the inverse of its creation removes it anyway. Actions with
         an inverse of their own (and renaming the table, which its drop needs) keep it."""
-        key = _key(table.object)
+        key = catalog_name(table.object)
         if isinstance(action, (DropColumn, AlterColumn)):
-            return key in self.tables or (key, _key(action.column)) in self.columns
+            return key in self.tables or (key, catalog_name(action.column)) in self.columns
         if isinstance(action, OtherAction) or (
             isinstance(action, AddConstraint) and action.name is None
         ):
@@ -50,7 +45,7 @@ class Created:
 
     def made_table(self, table: QualifiedName) -> bool:
         """Whether the script created ``table`` before (not merely IF NOT EXISTS)."""
-        return _key(table.object) in self.tables
+        return catalog_name(table.object) in self.tables
 
     def drops_made(self, operation: Operation) -> bool:
         """Whether ``operation`` drops only tables the script created before: before the
@@ -73,19 +68,19 @@ class Created:
     def note(self, operation: Operation) -> None:
         # IF NOT EXISTS may have created nothing: what it names may hold data from before.
         if isinstance(operation, CreateTable) and not operation.if_not_exists:
-            self.tables.add(_key(operation.table.object))
+            self.tables.add(catalog_name(operation.table.object))
         if not isinstance(operation, AlterTable):
             return
-        key = _key(operation.table.object)
+        key = catalog_name(operation.table.object)
         for action in operation.actions:
             if isinstance(action, AddColumn) and not action.if_not_exists:
-                self.columns.add((key, _key(action.column)))
+                self.columns.add((key, catalog_name(action.column)))
             elif isinstance(action, RenameTo) and key in self.tables:
-                self.tables.add(_key(action.new))
+                self.tables.add(catalog_name(action.new))
             elif isinstance(action, Rename) and action.what == "COLUMN":
-                if (key, _key(action.old)) not in self.columns:
+                if (key, catalog_name(action.old)) not in self.columns:
                     continue
                 # A column the script added keeps being its own under its new name (a
                 # temporary column renamed to the name of the one it replaces).
-                self.columns.discard((key, _key(action.old)))
-                self.columns.add((key, _key(action.new)))
+                self.columns.discard((key, catalog_name(action.old)))
+                self.columns.add((key, catalog_name(action.new)))

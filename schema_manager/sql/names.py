@@ -133,6 +133,13 @@ def unquote(part: str) -> tuple[str, bool]:
     return (inner if close == "]" else inner.replace(close * 2, close)), True
 
 
+def catalog_name(part: str) -> str:
+    """A name part as a statement wrote it, as PostgreSQL's catalog keeps it: a quoted one
+    exactly, a bare one folded to lower case."""
+    name, quoted = unquote(part)
+    return name if quoted else name.lower()
+
+
 def quote_identifier(name: str, dialect: str) -> str:
     """``name`` as ``dialect`` reads it back exactly: bare when that is safe, else quoted."""
     bare = _BARE.get(dialect, _BARE["postgresql"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from . import bodies
-from .names import QualifiedName, has_sequence, unquote
+from .names import QualifiedName, catalog_name, has_sequence
 from .operations import (
     AddColumn,
     AddConstraint,
@@ -66,8 +66,7 @@ class Context:
 
 
 def table_key(name: QualifiedName) -> str:
-    value, quoted = unquote(name.object)
-    return value if quoted else value.lower()
+    return catalog_name(name.object)
 
 
 def hits(statement: Statement, operation: Operation, context: Context) -> list[Hit]:
