@@ -8,6 +8,7 @@ import pytest
 from schema_manager import Migration, SchemaManager
 from schema_manager.capture import capture
 from schema_manager.rollback_choice import why_unusable
+from schema_manager.sql import generate_rollback
 from tests.utils import count_queries
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -54,6 +55,18 @@ def _snapshot(targets) -> list[list[tuple]]:
         [row for row in targets.fetch("development", query) if "_prisma_migrations" not in row[0]]
         for query in SNAPSHOT
     ]
+
+
+def _generated_round_trip(targets, migration: str):
+    """The rollback generated from the SQL and the capture, after running the migration and
+    it checked to give the schema back as it was."""
+    before = _snapshot(targets)
+    captured = capture(migration, targets.alias("development"))
+    rollback = generate_rollback(migration, "postgresql", captured)
+    targets.execute("development", migration)
+    targets.execute("development", rollback.text)
+    assert _snapshot(targets) == before
+    return rollback
 
 
 def test_apply_then_rollback_recreates_what_was_dropped(postgres_targets):
@@ -277,8 +290,6 @@ def test_what_the_sql_alone_undoes_exactly_reads_nothing_from_the_catalog(postgr
     """A migration whose ALTER TABLEs add columns, add named constraints and rename: their
     inverse from the SQL alone is exact, so the capture costs the target no round trip, and
     the rollback generated restores the schema as it was."""
-    from schema_manager.sql import generate_rollback
-
     targets = postgres_targets
     alias = targets.alias("development")
     targets.execute(
@@ -351,8 +362,6 @@ _KIND = "SELECT to_regtype('kind') IS NOT NULL"
 def test_a_do_block_that_makes_what_was_not_there_is_undone_exactly(postgres_targets, there_before):
     """What a guarded DO block makes is dropped by the rollback if the catalog did not have it
     before the migration, and left alone if it did (the block then made nothing)."""
-    from schema_manager.sql import generate_rollback
-
     targets = postgres_targets
     alias = targets.alias("development")
     targets.execute("development", _TABLES)
@@ -399,8 +408,6 @@ def test_a_do_block_that_makes_what_was_not_there_is_undone_exactly(postgres_tar
     ids=["execute", "drops", "dropped-before"],
 )
 def test_a_do_block_that_does_more_keeps_its_warning(postgres_targets, migration):
-    from schema_manager.sql import generate_rollback
-
     targets = postgres_targets
     targets.execute("development", _TABLES)
     captured = capture(migration, targets.alias("development"))
@@ -413,18 +420,13 @@ def test_a_do_block_that_does_more_keeps_its_warning(postgres_targets, migration
 def test_a_do_block_that_also_changes_rows_says_the_rows_stay(postgres_targets):
     """As at the top level: the block's new column goes, the rows it filled stay as they are
     (a ``-- NOTE:``), and the schema is the one before."""
-    from schema_manager.sql import generate_rollback
-
-    targets = postgres_targets
-    targets.execute("development", _TABLES)
+    postgres_targets.execute("development", _TABLES)
     migration = (
         "DO $$ BEGIN ALTER TABLE docs ADD COLUMN code TEXT; UPDATE docs SET code = 'x';\n"
         "CREATE UNIQUE INDEX docs_code_key ON docs (code); END $$;"
     )
-    before = _snapshot(targets)
 
-    captured = capture(migration, targets.alias("development"))
-    rollback = generate_rollback(migration, "postgresql", captured)
+    rollback = _generated_round_trip(postgres_targets, migration)
 
     assert rollback.warnings == []
     assert rollback.lines[0].startswith("-- NOTE: statement 1 (DO")
@@ -433,27 +435,16 @@ def test_a_do_block_that_also_changes_rows_says_the_rows_stay(postgres_targets):
         "DROP INDEX IF EXISTS docs_code_key;",
         "ALTER TABLE docs DROP COLUMN IF EXISTS code;",
     ]
-    targets.execute("development", migration)
-    targets.execute("development", rollback.text)
-    assert _snapshot(targets) == before
 
 
 def test_a_do_block_guarded_on_a_table_that_is_not_there_rolls_back_cleanly(postgres_targets):
     """The guard found no table, so the block made nothing: the rollback must not fail on it."""
-    from schema_manager.sql import generate_rollback
-
-    targets = postgres_targets
-    targets.execute("development", _TABLES)
+    postgres_targets.execute("development", _TABLES)
     migration = (
         "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'ghost') THEN\n"
         "ALTER TABLE ghost ADD COLUMN x INT; END IF; END $$;"
     )
-    before = _snapshot(targets)
 
-    captured = capture(migration, targets.alias("development"))
-    rollback = generate_rollback(migration, "postgresql", captured)
+    rollback = _generated_round_trip(postgres_targets, migration)
 
     assert rollback.lines == ["ALTER TABLE IF EXISTS ghost DROP COLUMN IF EXISTS x;"]
-    targets.execute("development", migration)
-    targets.execute("development", rollback.text)
-    assert _snapshot(targets) == before
