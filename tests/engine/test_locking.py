@@ -159,6 +159,83 @@ LEDGER_EDITS = [
 ]
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_migration_that_takes_the_lock_it_ended_commits_nothing(targets, manager):
+    """Holding Prisma's key is not enough: the session the run locked with must still hold
+    it. A migration that ends that session and takes the key itself (as another applier
+    would) is rolled back."""
+    targets.execute("development", MARKER_TABLE)
+    hostile = (
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND objid = 72707369 AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database());\n"
+        "SELECT pg_advisory_xact_lock(72707369);\n"
+    ) + _marker("001_takes_the_lock")
+
+    result = manager.apply_migration_sync(Migration(id="001_takes_the_lock", sql=hostile))
+
+    assert not result.success
+    assert "no longer holds the migration lock on 'pg_development'" in result.error
+    assert _markers(targets) == {}
+    assert targets.ledger() == []
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_the_lock_check_probes_a_key_instead_of_copying_the_lock_table(targets, manager):
+    """Each migration's ledger write checks the lock; reading ``pg_locks`` there copies the
+    server's whole lock table every time (bench/README.md), a key of the run is probed."""
+    sent: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections["pg_development"].execute_wrapper(spy):
+        for number in (1, 2):
+            migration = Migration(id=f"00{number}_t", sql=f"CREATE TABLE t{number} (id int);")
+            assert manager.apply_migration_sync(migration).success
+    ledger_writes = [sql for sql in sent if "_prisma_migrations" in sql and "RETURNING" in sql]
+    assert len(ledger_writes) == 2, ledger_writes
+    assert all("pg_try_advisory_xact_lock_shared" in sql for sql in ledger_writes)
+    assert not any("pg_locks" in sql for sql in sent)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_run_key_another_session_holds_is_given_up_with_the_lock(targets, monkeypatch):
+    """The run's key is random; should another session hold the one drawn, the lock taken
+    with it is let go and another key drawn, so that the lock is held once, with a key
+    only this run holds, and nothing is left behind."""
+    from schema_manager.backends import postgresql
+
+    connection = targets.connection("development")
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.autocommit = True
+    other_pid = other.info.backend_pid
+    taken, fresh = 4242424242, -4242424242
+    other.cursor().execute("SELECT pg_advisory_lock(%s)", [taken])
+    keys = iter([taken, fresh])
+    monkeypatch.setattr(postgresql, "_random_key", lambda: next(keys))
+    locks = (
+        "SELECT objid, pid, COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "GROUP BY objid, pid ORDER BY objid"
+    )
+    try:
+        with get_backend(connection).migration_lock(5) as held:
+            assert held.params == (fresh,)
+            during = targets.fetch("development", locks)
+        after = targets.fetch("development", locks)
+    finally:
+        other.close()
+    holders = {pid for _, pid, _ in during} - {other_pid}
+    assert len(holders) == 1  # the lock session
+    # Prisma's key once, the run's fresh key, and the other session's.
+    assert sorted((objid, count) for objid, pid, count in during if pid in holders) == sorted(
+        [(72707369, 1), (fresh & 0xFFFFFFFF, 1)]
+    )
+    assert [(objid, pid) for objid, pid, _ in after] == [(taken & 0xFFFFFFFF, other_pid)]
+
+
 @pytest.mark.parametrize("edit", LEDGER_EDITS)
 def test_sql_that_edits_the_ledger_is_refused_before_it_runs(targets, manager, edit):
     targets.execute("development", MARKER_TABLE)
