@@ -22,7 +22,7 @@ from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
 from .sql import parse_statements
-from .sql.created import Created
+from .sql.created import Created, if_not_exists
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import (
     AlterObject,
@@ -75,7 +75,7 @@ def capture(sql: str, alias: str) -> Captured:
                 elif isinstance(operation, Drop) and operation.object_type == "TYPE":
                     lines = _drop(reads, renames.before(operation), seen, operation)
                 else:
-                    lines = _capture(reads, operation, seen)
+                    lines = _capture(reads, operation, seen, created.made_sequence)
                 dropped = dropped or drops(operation)
                 created.note(operation)
                 renames.note(operation)
@@ -87,10 +87,10 @@ def capture(sql: str, alias: str) -> Captured:
     return captured
 
 
-def _capture(cursor, operation: Operation, seen: catalog.Seen) -> list[str] | None:
+def _capture(cursor, operation: Operation, seen: catalog.Seen, made=None) -> list[str] | None:
     if isinstance(operation, Drop):
         other = DROPPED.get(operation.object_type)
-        return other(cursor, operation) if other else _drop(cursor, operation, seen)
+        return other(cursor, operation) if other else _drop(cursor, operation, seen, made=made)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
@@ -112,7 +112,7 @@ def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
     earlier statement dropped it: the statement did nothing, and dropping it would be wrong.
     (Without IF NOT EXISTS it would have failed: nothing is read, and a plan's validation
     stays one read of the target.)"""
-    if not _if_not_exists(operation.statement):
+    if not if_not_exists(operation.statement):
         return None
     if isinstance(operation, CreateTable):
         name, lookup = operation.table, "to_regclass(%s)::oid"
@@ -134,11 +134,6 @@ def _already_there(cursor, operation, seen: catalog.Seen) -> list[str] | None:
     return []
 
 
-def _if_not_exists(statement: Statement) -> bool:
-    heads = [word.upper for word in statement.words[:12]]
-    return any(heads[i : i + 3] == ["IF", "NOT", "EXISTS"] for i in range(len(heads)))
-
-
 def data_note(statement: Statement) -> str:
     return (
         f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) is undone from the "
@@ -157,11 +152,12 @@ _HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
 
 
 def _drop(
-    cursor, operation: Drop, seen: catalog.Seen, written: Drop | None = None
+    cursor, operation: Drop, seen: catalog.Seen, written: Drop | None = None, made=None
 ) -> list[str] | None:
     """What ``operation`` drops, recreated; ``written``: the statement as written when
     ``operation`` names its types as they were before the migration (each is recreated
-    under the name the statement dropped)."""
+    under the name the statement dropped); ``made(name)``: whether the script made it (a
+    sequence of a serial column), so that, not there before, nothing comes back."""
     if operation.object_type in ("TYPE", "FUNCTION"):
         lookup = "to_regtype(%s)::oid" if operation.object_type == "TYPE" else None
     elif operation.object_type in _READERS:
@@ -176,8 +172,8 @@ def _drop(
         else:
             oid = _one(cursor, f"SELECT {lookup}", [str(name)])  # see catalog.OID_BY_NAME
             seen.add(("dropped", oid))
-            if oid is None:  # DROP ... IF EXISTS of nothing: nothing to bring back
-                part = [] if operation.if_exists else None
+            if oid is None:  # DROP ... IF EXISTS of nothing, or of the script's own
+                part = [] if operation.if_exists or (made and made(name)) else None
             elif operation.object_type == "TYPE":
                 part = _enum(cursor, oid, dropped[name] if dropped[name] != name else None)
             else:

@@ -82,7 +82,7 @@ def _action(
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
         return _altered_column(cursor, oid, current, action, seen, before, statement)
     if isinstance(action, OtherAction):
-        return _other(cursor, oid, current, action, seen)
+        return _other(cursor, oid, relname, current, action, seen)
     if isinstance(action, RenameTo):
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
     if isinstance(action, AddConstraint) and (index := using_index(action)) is not None:
@@ -225,7 +225,10 @@ def dropped_constraint(action: OtherAction) -> str | None:
     return None if dropped is None else catalog_name(dropped.group("name"))
 
 
-def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | None:
+def _other(cursor, oid, relname: str, table: str, action: OtherAction, seen) -> list[str] | None:
+    """A dropped constraint made again under the table's name ``table`` now, its definition
+    spelled with the names that earlier renames of the migration gave (it was read with
+    those of before, ``relname`` the table's)."""
     dropped = _DROP_CONSTRAINT.match(action.text)
     if dropped is None:
         return None
@@ -235,7 +238,8 @@ def _other(cursor, oid, table: str, action: OtherAction, seen) -> list[str] | No
         return [] if dropped.group("if_exists") else None
     if not seen.add_new(("constraint", found[0][0], name)):
         return []  # an earlier drop of its column brings it back
-    return [catalog.add_constraint(table, name, found[0][3])]
+    definition = seen.renamed_relations.constraint_now(relname, found[0][3])
+    return [catalog.add_constraint(table, name, definition)]
 
 
 def _type_now(action: AlterColumn) -> str | None:

@@ -1,9 +1,10 @@
-"""The tables and columns a migration renames, followed to the indexes it drops after them.
+"""The tables and columns a migration renames, followed to the indexes and constraints it
+drops after them.
 
-An index's definition is read before the migration runs, with the names of then. Its inverse
-(making it again) runs before the inverses of the renames that came earlier in the migration,
-so it must name the table and the columns as those renames left them; the renames' own
-inverses then give them back their names, and the index follows its columns.
+An index's or a constraint's definition is read before the migration runs, with the names of
+then. Its inverse (making it again) runs before the inverses of the renames that came earlier
+in the migration, so it must name the tables and the columns as those renames left them; the
+renames' own inverses then give them back their names, and the definition follows them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_$]
 # The table of an index definition: CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING
 _PART = r'(?:"(?:[^"]|"")*"|[^\s."]+)'
 _ON = re.compile(rf"( ON (?:ONLY )?)(?:({_PART})\.)?({_PART})( USING )")
+# A foreign key's referenced table and columns, as ``pg_get_constraintdef`` writes them.
+_REFERENCES = re.compile(rf"( REFERENCES )(?:({_PART})\.)?({_PART})\(([^)]*)\)")
 
 
 class Renames:
@@ -67,15 +70,41 @@ class Renames:
         columns = self.columns.get(table, {})
         schema = f"{found.group(2)}." if found.group(2) else ""
         head = definition[: found.start()] + found.group(1) + schema + _quoted(now)
+        return head + found.group(4) + _columns_now(definition[found.end() :], columns)
 
-        def column_now(match: re.Match[str]) -> str:
-            token = match.group(0)
-            if token.startswith("'"):
-                return token
-            renamed = columns.get(_unquoted(token))
-            return token if renamed is None else _quoted(renamed)
+    def constraint_now(self, table: str, definition: str) -> str:
+        """A constraint's definition read before the migration (``pg_get_constraintdef``) on
+        the table named ``table`` then, spelled with today's names: its own columns, and a
+        foreign key's referenced table and columns."""
+        if not (self.tables or self.columns):
+            return definition
+        found = _REFERENCES.search(definition)
+        own = definition if found is None else definition[: found.start()]
+        text = _columns_now(own, self.columns.get(table, {}))
+        if found is None:
+            return text
+        referenced = _unquoted(found.group(3))
+        schema = f"{found.group(2)}." if found.group(2) else ""
+        now = _quoted(self.tables.get(referenced, referenced))
+        columns = _columns_now(found.group(4), self.columns.get(referenced, {}))
+        rest = definition[found.end() :]
+        return f"{text}{found.group(1)}{schema}{now}({columns}){rest}"
 
-        return head + found.group(4) + _TOKENS.sub(column_now, definition[found.end() :])
+
+def _columns_now(text: str, columns: dict[str, str]) -> str:
+    """``text`` with each name of a renamed column (by its name before) as it is now; string
+    literals are passed over."""
+    if not columns:
+        return text
+
+    def column_now(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token.startswith("'"):
+            return token
+        renamed = columns.get(_unquoted(token))
+        return token if renamed is None else _quoted(renamed)
+
+    return _TOKENS.sub(column_now, text)
 
 
 def _unquoted(part: str) -> str:

@@ -1,6 +1,7 @@
-"""What a script creates as it goes: the tables it creates and the columns it adds. A later
-statement's change to them needs no inverse, since undoing the creation removes it (a column
-added with a temporary default that is then dropped, a table created and then altered)."""
+"""What a script creates as it goes: the tables it creates, the columns it adds and the
+sequences it makes. A later statement's change to them needs no inverse, since undoing the
+creation removes it (a column added with a temporary default that is then dropped, a table
+created and then altered, the sequence of a serial column dropped with its default)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .operations import (
     AlterAction,
     AlterColumn,
     AlterTable,
+    CreateObject,
     CreateTable,
     Drop,
     DropColumn,
@@ -19,6 +21,12 @@ from .operations import (
     Rename,
     RenameTo,
 )
+from .statements import Statement
+
+# Column types that make a sequence of their own, named <table>_<column>_seq when that fits in
+# PostgreSQL's 63 bytes (and no relation has the name: see ``made_sequence``).
+_SERIAL = frozenset({"SMALLSERIAL", "SERIAL", "BIGSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
+_MAX_NAME_BYTES = 63
 
 
 class Created:
@@ -28,6 +36,7 @@ class Created:
     def __init__(self) -> None:
         self.tables: set[str] = set()
         self.columns: set[tuple[str, str]] = set()
+        self.sequences: set[str] = set()
 
     def needs_no_inverse(self, table: QualifiedName, action: AlterAction) -> bool:
         """True for an action whose inverse needs what the SQL does not say (a dropped
@@ -46,6 +55,12 @@ class Created:
     def made_table(self, table: QualifiedName) -> bool:
         """Whether the script created ``table`` before (not merely IF NOT EXISTS)."""
         return catalog_name(table.object) in self.tables
+
+    def made_sequence(self, name: QualifiedName) -> bool:
+        """Whether the script made a sequence of this name before: with CREATE SEQUENCE, or
+        as a serial column's. (Only the catalog can tell that no sequence had the name
+        before, so that the serial column's is the one: asked where it is read.)"""
+        return catalog_name(name.object) in self.sequences
 
     def drops_made(self, operation: Operation) -> bool:
         """Whether ``operation`` drops only tables the script created before: before the
@@ -69,12 +84,16 @@ class Created:
         # IF NOT EXISTS may have created nothing: what it names may hold data from before.
         if isinstance(operation, CreateTable) and not operation.if_not_exists:
             self.tables.add(catalog_name(operation.table.object))
+        made = isinstance(operation, CreateObject) and operation.kind == "SEQUENCE"
+        if made and not if_not_exists(operation.statement):
+            self.sequences.add(catalog_name(operation.name.object))
         if not isinstance(operation, AlterTable):
             return
         key = catalog_name(operation.table.object)
         for action in operation.actions:
             if isinstance(action, AddColumn) and not action.if_not_exists:
                 self.columns.add((key, catalog_name(action.column)))
+                self.sequences.update(_serial_sequence(key, action))
             elif isinstance(action, RenameTo) and key in self.tables:
                 self.tables.add(catalog_name(action.new))
             elif isinstance(action, Rename) and action.what == "COLUMN":
@@ -84,3 +103,18 @@ class Created:
                 # temporary column renamed to the name of the one it replaces).
                 self.columns.discard((key, catalog_name(action.old)))
                 self.columns.add((key, catalog_name(action.new)))
+
+
+def if_not_exists(statement: Statement) -> bool:
+    """Whether the statement's head says IF NOT EXISTS (it may then have made nothing)."""
+    heads = [word.upper for word in statement.words[:12]]
+    return any(heads[i : i + 3] == ["IF", "NOT", "EXISTS"] for i in range(len(heads)))
+
+
+def _serial_sequence(table: str, action: AddColumn) -> list[str]:
+    """The sequence a serial column added to ``table`` makes, by the name PostgreSQL gives it
+    when that name fits (none for another type, or a longer name, which it shortens)."""
+    if not action.definition or action.definition[0].upper not in _SERIAL:
+        return []
+    name = f"{table}_{catalog_name(action.column)}_seq"
+    return [name] if len(name.encode()) <= _MAX_NAME_BYTES else []

@@ -352,6 +352,73 @@ def test_an_index_dropped_after_its_column_was_renamed_comes_back(postgres_targe
     _round_trip(postgres_targets, FILINGS, migration, queries=_OF_TABLES)
 
 
+MEMBERS = """
+CREATE TABLE "Team" (id INT PRIMARY KEY, code TEXT UNIQUE);
+CREATE TABLE "Membership" ("userId" INT, "teamId" INT, "teamCode" TEXT,
+    CONSTRAINT "Membership_pkey" PRIMARY KEY ("userId", "teamId"),
+    CONSTRAINT "Membership_teamId_fkey" FOREIGN KEY ("teamId") REFERENCES "Team" (id)
+        ON DELETE CASCADE,
+    CONSTRAINT "Membership_teamCode_fkey" FOREIGN KEY ("teamCode") REFERENCES "Team" (code),
+    CONSTRAINT "Membership_teamId_check" CHECK ("teamId" > 0 AND "userId" <> "teamId"));
+"""
+
+
+@pytest.mark.parametrize(
+    "renames",
+    [
+        'ALTER TABLE "Membership" RENAME COLUMN "teamId" TO "organizationId";',
+        'ALTER TABLE "Membership" RENAME TO "Member";\n'
+        'ALTER TABLE "Member" RENAME COLUMN "teamId" TO "organizationId";',
+        'ALTER TABLE "Team" RENAME TO "Organization";\n'
+        'ALTER TABLE "Organization" RENAME COLUMN code TO slug;\n'
+        'ALTER TABLE "Membership" RENAME COLUMN "teamId" TO "organizationId";',
+    ],
+)
+def test_keys_dropped_after_their_columns_or_tables_were_renamed_come_back(
+    postgres_targets, renames
+):
+    """A constraint's definition is read before the migration, naming its columns, and a
+    foreign key's referenced table and columns, as they were; its inverse runs before the
+    renames are undone, so it is spelled with the names they gave."""
+    table = '"Member"' if '"Member"' in renames else '"Membership"'
+    migration = (
+        f"{renames}\n"
+        f'ALTER TABLE {table} DROP CONSTRAINT "Membership_pkey";\n'
+        f'ALTER TABLE {table} DROP CONSTRAINT "Membership_teamId_fkey";\n'
+        f'ALTER TABLE {table} DROP CONSTRAINT "Membership_teamCode_fkey";\n'
+        f'ALTER TABLE {table} DROP CONSTRAINT "Membership_teamId_check";\n'
+        f'ALTER TABLE {table} ADD CONSTRAINT "Member_pkey" PRIMARY KEY ("organizationId");'
+    )
+
+    # (An index's own column names are those of its making: not compared, as pg_dump shows
+    # none of them.)
+    _round_trip(postgres_targets, MEMBERS, migration, queries=_OF_TABLES)
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        'CREATE TABLE "Person" (id INT);',
+        # A sequence of the serial's name already there: the serial's is "Person_userId_seq1",
+        # and the one dropped is the one from before, which comes back.
+        'CREATE TABLE "Person" (id INT); CREATE SEQUENCE "Person_userId_seq" START 7;',
+    ],
+)
+def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(
+    postgres_targets, setup
+):
+    """Prisma's change of an autoincrement field to text in the migration that added it: the
+    serial column's own sequence, dropped at the end, was not there before."""
+    migration = (
+        'ALTER TABLE "Person" ADD COLUMN "userId" SERIAL NOT NULL;\n'
+        'ALTER TABLE "Person" ALTER COLUMN "userId" DROP DEFAULT,\n'
+        'ALTER COLUMN "userId" SET DATA TYPE TEXT;\n'
+        'DROP SEQUENCE "Person_userId_seq";'
+    )
+
+    _round_trip(postgres_targets, setup, migration)
+
+
 def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
     """The catalog knows the table by the name it had before the migration; the inverses name
     it as it is when they run (its rename is undone last)."""
