@@ -170,6 +170,8 @@ def _drop(
         if lookup is None:
             part = _function(cursor, name, operation.if_exists)
         else:
+            if operation.object_type == "INDEX":  # under its name before the migration
+                name = seen.renamed_relations.index_before(name)
             oid = _one(cursor, f"SELECT {lookup}", [str(name)])  # see catalog.OID_BY_NAME
             seen.add(("dropped", oid))
             if oid is None:  # DROP ... IF EXISTS of nothing, or of the script's own

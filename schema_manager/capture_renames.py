@@ -13,25 +13,35 @@ import re
 from dataclasses import replace
 
 from .sql.names import QualifiedName, catalog_name, quote_identifier, unquote
-from .sql.operations import AlterTable, Rename, RenameTo
+from .sql.operations import AlterObject, AlterTable, Rename, RenameTo
 
 # A name as ``pg_get_indexdef`` writes it, and a string literal (passed over, never renamed).
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|[A-Za-z_][A-Za-z0-9_$]*")
 # The table of an index definition: CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING
 _PART = r'(?:"(?:[^"]|"")*"|[^\s."]+)'
 _ON = re.compile(rf"( ON (?:ONLY )?)(?:({_PART})\.)?({_PART})( USING )")
+# The index an index definition makes: CREATE [UNIQUE] INDEX name ON
+_INDEX = re.compile(rf"^(CREATE (?:UNIQUE )?INDEX )({_PART})( ON )")
 # A foreign key's referenced table and columns, as ``pg_get_constraintdef`` writes them.
 _REFERENCES = re.compile(rf"( REFERENCES )(?:({_PART})\.)?({_PART})\(([^)]*)\)")
 
 
 class Renames:
-    """Each table's name now, and its columns' names now, by their names before the migration."""
+    """Each table's and index's name now, and the tables' columns' names now, by their names
+    before the migration."""
 
     def __init__(self) -> None:
         self.tables: dict[str, str] = {}  # catalog name before -> catalog name now
         self.columns: dict[str, dict[str, str]] = {}  # table before -> {column before: now}
+        self.indexes: dict[str, str] = {}  # catalog name before -> catalog name now
 
-    def note(self, operation: AlterTable) -> None:
+    def note(self, operation: AlterTable | AlterObject) -> None:
+        if isinstance(operation, AlterObject):
+            if operation.kind == "INDEX" and operation.action == "RENAME TO":
+                now = catalog_name(operation.name.object)
+                before = next((b for b, n in self.indexes.items() if n == now), now)
+                self.indexes[before] = catalog_name(operation.new)
+            return
         now = catalog_name(operation.table.object)
         table = next((b for b, n in self.tables.items() if n == now), now)  # before
         for action in operation.actions:
@@ -58,10 +68,23 @@ class Renames:
             return table
         return replace(table, parts=(*table.parts[:-1], _quoted(before)))
 
+    def index_before(self, index: QualifiedName) -> QualifiedName:
+        """``index`` (as a statement names it) under its name before the migration."""
+        now = catalog_name(index.object)
+        before = next((b for b, n in self.indexes.items() if n == now and b != now), None)
+        return (
+            index if before is None else replace(index, parts=(*index.parts[:-1], _quoted(before)))
+        )
+
     def index_now(self, definition: str) -> str:
-        """An index definition read before the migration, spelled with today's names."""
-        if not (self.tables or self.columns):
+        """An index definition read before the migration, spelled with today's names (its
+        own, its table's and its columns')."""
+        if not (self.tables or self.columns or self.indexes):
             return definition
+        made = _INDEX.match(definition)
+        if made is not None and _unquoted(made.group(2)) in self.indexes:
+            name = _quoted(self.indexes[_unquoted(made.group(2))])
+            definition = f"{made.group(1)}{name}{made.group(3)}{definition[made.end() :]}"
         found = _ON.search(definition)
         if found is None:
             return definition

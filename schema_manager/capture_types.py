@@ -169,7 +169,7 @@ class TypeRenames:
         self.relations = seen.renamed_relations
 
     def note(self, operation: Operation) -> None:
-        if isinstance(operation, AlterTable):
+        if isinstance(operation, (AlterTable, AlterObject)):
             self.relations.note(operation)
         if not (isinstance(operation, AlterObject) and operation.kind == "TYPE"):
             return

@@ -419,6 +419,37 @@ def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(
     _round_trip(postgres_targets, setup, migration)
 
 
+@pytest.mark.parametrize(
+    "renames",
+    [
+        'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
+        'ALTER INDEX "AttributeClass_name_key" RENAME TO interim;\n'
+        'ALTER INDEX interim RENAME TO "Key_name_key";',
+        'ALTER TABLE "AttributeClass" RENAME TO "Key";\n'
+        'ALTER TABLE "Key" RENAME COLUMN name TO key;\n'
+        'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
+    ],
+)
+def test_an_index_dropped_after_it_was_renamed_comes_back_under_that_name(
+    postgres_targets, renames
+):
+    """The catalog knows the index by its name before the migration; it is made again under
+    the name it was dropped by, which the rename's inverse then gives back."""
+    setup = (
+        'CREATE TABLE "AttributeClass" (id INT, name TEXT, "environmentId" INT);\n'
+        'CREATE UNIQUE INDEX "AttributeClass_name_key" ON "AttributeClass" '
+        '(name, "environmentId") WHERE name IS NOT NULL;'
+    )
+    table = '"Key"' if '"Key"' in renames else '"AttributeClass"'
+    migration = (
+        f"{renames}\n"
+        'DROP INDEX "Key_name_key";\n'
+        f'CREATE INDEX "Key_env_idx" ON {table} ("environmentId");'
+    )
+
+    _round_trip(postgres_targets, setup, migration, queries=_OF_TABLES)
+
+
 def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
     """The catalog knows the table by the name it had before the migration; the inverses name
     it as it is when they run (its rename is undone last)."""
