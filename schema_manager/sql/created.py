@@ -84,9 +84,8 @@ class Created:
         # IF NOT EXISTS may have created nothing: what it names may hold data from before.
         if isinstance(operation, CreateTable) and not operation.if_not_exists:
             self.tables.add(catalog_name(operation.table.object))
-        made = isinstance(operation, CreateObject) and operation.kind == "SEQUENCE"
-        if made and not if_not_exists(operation.statement):
-            self.sequences.add(catalog_name(operation.name.object))
+        if (sequence := _sequence_made(operation)) is not None:
+            self.sequences.add(sequence)
         if not isinstance(operation, AlterTable):
             return
         key = catalog_name(operation.table.object)
@@ -109,6 +108,13 @@ def if_not_exists(statement: Statement) -> bool:
     """Whether the statement's head says IF NOT EXISTS (it may then have made nothing)."""
     heads = [word.upper for word in statement.words[:12]]
     return any(heads[i : i + 3] == ["IF", "NOT", "EXISTS"] for i in range(len(heads)))
+
+
+def _sequence_made(operation: Operation) -> str | None:
+    """The sequence a CREATE SEQUENCE makes (none with IF NOT EXISTS: it may make none)."""
+    if not isinstance(operation, CreateObject) or operation.kind != "SEQUENCE":
+        return None
+    return None if if_not_exists(operation.statement) else catalog_name(operation.name.object)
 
 
 def _serial_sequence(table: str, action: AddColumn) -> list[str]:
