@@ -329,27 +329,67 @@ CREATE INDEX "filings_notificationToken_idx" ON filings ("notificationToken", lo
 """
 
 
+KEYS = """
+CREATE TABLE "AttributeClass" (id INT, name TEXT, "environmentId" INT);
+CREATE UNIQUE INDEX "AttributeClass_name_key" ON "AttributeClass" (name, "environmentId")
+    WHERE name IS NOT NULL;
+"""
+
+
 @pytest.mark.parametrize(
-    "renames",
+    ("setup", "renames", "dropped", "made"),
     [
-        'ALTER TABLE filings RENAME COLUMN "notificationToken" TO "messageId";',
-        'ALTER TABLE filings RENAME COLUMN "notificationToken" TO token;\n'
-        'ALTER TABLE filings RENAME COLUMN token TO "messageId";',
-        'ALTER TABLE filings RENAME TO "Filing";\n'
-        'ALTER TABLE "Filing" RENAME COLUMN "notificationToken" TO "messageId";',
+        (
+            FILINGS,
+            'ALTER TABLE filings RENAME COLUMN "notificationToken" TO "messageId";',
+            'IF EXISTS "filings_notificationToken_idx"',
+            'filings ("messageId")',
+        ),
+        (
+            FILINGS,
+            'ALTER TABLE filings RENAME COLUMN "notificationToken" TO token;\n'
+            'ALTER TABLE filings RENAME COLUMN token TO "messageId";',
+            'IF EXISTS "filings_notificationToken_idx"',
+            'filings ("messageId")',
+        ),
+        (
+            FILINGS,
+            'ALTER TABLE filings RENAME TO "Filing";\n'
+            'ALTER TABLE "Filing" RENAME COLUMN "notificationToken" TO "messageId";',
+            'IF EXISTS "filings_notificationToken_idx"',
+            '"Filing" ("messageId")',
+        ),
+        # The index itself renamed: read under its former name, made again under the one it
+        # was dropped by (which the rename's inverse then gives back).
+        (
+            KEYS,
+            'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
+            '"Key_name_key"',
+            '"AttributeClass" ("environmentId")',
+        ),
+        (
+            KEYS,
+            'ALTER INDEX "AttributeClass_name_key" RENAME TO interim;\n'
+            'ALTER INDEX interim RENAME TO "Key_name_key";',
+            'IF EXISTS "Key_name_key"',
+            '"AttributeClass" ("environmentId")',
+        ),
+        (
+            KEYS,
+            'ALTER TABLE "AttributeClass" RENAME TO "Key";\n'
+            'ALTER TABLE "Key" RENAME COLUMN name TO key;\n'
+            'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
+            '"Key_name_key"',
+            '"Key" ("environmentId")',
+        ),
     ],
 )
-def test_an_index_dropped_after_its_column_was_renamed_comes_back(postgres_targets, renames):
+def test_an_index_dropped_after_renames_comes_back(postgres_targets, setup, renames, dropped, made):
     """The index's definition is read before the migration, with the names of then; its
     inverse runs before the renames are undone, so it is spelled with the new names."""
-    table = '"Filing"' if "RENAME TO" in renames else "filings"
-    migration = (
-        f"{renames}\n"
-        'DROP INDEX IF EXISTS "filings_notificationToken_idx";\n'
-        f'CREATE INDEX "filings_messageId_idx" ON {table} ("messageId");'
-    )
+    migration = f"{renames}\nDROP INDEX {dropped};\nCREATE INDEX after_idx ON {made};"
 
-    _round_trip(postgres_targets, FILINGS, migration, queries=_OF_TABLES)
+    _round_trip(postgres_targets, setup, migration, queries=_OF_TABLES)
 
 
 MEMBERS = """
@@ -404,9 +444,7 @@ def test_keys_dropped_after_their_columns_or_tables_were_renamed_come_back(
         'CREATE TABLE "Person" (id INT); CREATE SEQUENCE "Person_userId_seq" START 7;',
     ],
 )
-def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(
-    postgres_targets, setup
-):
+def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(postgres_targets, setup):
     """Prisma's change of an autoincrement field to text in the migration that added it: the
     serial column's own sequence, dropped at the end, was not there before."""
     migration = (
@@ -417,37 +455,6 @@ def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(
     )
 
     _round_trip(postgres_targets, setup, migration)
-
-
-@pytest.mark.parametrize(
-    "renames",
-    [
-        'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
-        'ALTER INDEX "AttributeClass_name_key" RENAME TO interim;\n'
-        'ALTER INDEX interim RENAME TO "Key_name_key";',
-        'ALTER TABLE "AttributeClass" RENAME TO "Key";\n'
-        'ALTER TABLE "Key" RENAME COLUMN name TO key;\n'
-        'ALTER INDEX "AttributeClass_name_key" RENAME TO "Key_name_key";',
-    ],
-)
-def test_an_index_dropped_after_it_was_renamed_comes_back_under_that_name(
-    postgres_targets, renames
-):
-    """The catalog knows the index by its name before the migration; it is made again under
-    the name it was dropped by, which the rename's inverse then gives back."""
-    setup = (
-        'CREATE TABLE "AttributeClass" (id INT, name TEXT, "environmentId" INT);\n'
-        'CREATE UNIQUE INDEX "AttributeClass_name_key" ON "AttributeClass" '
-        '(name, "environmentId") WHERE name IS NOT NULL;'
-    )
-    table = '"Key"' if '"Key"' in renames else '"AttributeClass"'
-    migration = (
-        f"{renames}\n"
-        'DROP INDEX "Key_name_key";\n'
-        f'CREATE INDEX "Key_env_idx" ON {table} ("environmentId");'
-    )
-
-    _round_trip(postgres_targets, setup, migration, queries=_OF_TABLES)
 
 
 def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
