@@ -73,9 +73,9 @@ def capture(sql: str, alias: str) -> Captured:
                 elif isinstance(operation, AlterTable):
                     lines = alter_table(reads, operation, seen, created.skipped(operation))
                 elif isinstance(operation, Drop) and operation.object_type == "TYPE":
-                    lines = _drop(reads, renames.before(operation), seen, operation)
+                    lines = _drop(reads, renames.before(operation), seen, operation, created)
                 else:
-                    lines = _capture(reads, operation, seen, created.made_sequence)
+                    lines = _capture(reads, operation, seen, created)
                 dropped = dropped or drops(operation)
                 created.note(operation)
                 renames.note(operation)
@@ -87,10 +87,10 @@ def capture(sql: str, alias: str) -> Captured:
     return captured
 
 
-def _capture(cursor, operation: Operation, seen: catalog.Seen, made=None) -> list[str] | None:
+def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) -> list[str] | None:
     if isinstance(operation, Drop):
         other = DROPPED.get(operation.object_type)
-        return other(cursor, operation) if other else _drop(cursor, operation, seen, made=made)
+        return other(cursor, operation) if other else _drop(cursor, operation, seen, None, made)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
@@ -152,12 +152,12 @@ _HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
 
 
 def _drop(
-    cursor, operation: Drop, seen: catalog.Seen, written: Drop | None = None, made=None
+    cursor, operation: Drop, seen: catalog.Seen, written: Drop | None, made: Created
 ) -> list[str] | None:
     """What ``operation`` drops, recreated; ``written``: the statement as written when
     ``operation`` names its types as they were before the migration (each is recreated
-    under the name the statement dropped); ``made(name)``: whether the script made it (a
-    sequence of a serial column), so that, not there before, nothing comes back."""
+    under the name the statement dropped); ``made``: what the script made before (a serial
+    column's sequence), which, not there before the migration, has nothing to bring back."""
     if operation.object_type in ("TYPE", "FUNCTION"):
         lookup = "to_regtype(%s)::oid" if operation.object_type == "TYPE" else None
     elif operation.object_type in _READERS:
@@ -175,7 +175,8 @@ def _drop(
             oid = _one(cursor, f"SELECT {lookup}", [str(name)])  # see catalog.OID_BY_NAME
             seen.add(("dropped", oid))
             if oid is None:  # DROP ... IF EXISTS of nothing, or of the script's own
-                part = [] if operation.if_exists or (made and made(name)) else None
+                made_here = operation.object_type == "SEQUENCE" and made.made_sequence(name)
+                part = [] if operation.if_exists or made_here else None
             elif operation.object_type == "TYPE":
                 part = _enum(cursor, oid, dropped[name] if dropped[name] != name else None)
             else:

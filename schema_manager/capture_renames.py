@@ -38,43 +38,28 @@ class Renames:
     def note(self, operation: AlterTable | AlterObject) -> None:
         if isinstance(operation, AlterObject):
             if operation.kind == "INDEX" and operation.action == "RENAME TO":
-                now = catalog_name(operation.name.object)
-                before = next((b for b, n in self.indexes.items() if n == now), now)
-                self.indexes[before] = catalog_name(operation.new)
+                _rename(self.indexes, operation.name.object, operation.new)
             return
-        now = catalog_name(operation.table.object)
-        table = next((b for b, n in self.tables.items() if n == now), now)  # before
+        table = _before(self.tables, catalog_name(operation.table.object))
         for action in operation.actions:
             if isinstance(action, RenameTo):
-                self.tables[table] = catalog_name(action.new)
+                _rename(self.tables, operation.table.object, action.new)
             elif isinstance(action, Rename) and action.what == "COLUMN":
-                columns = self.columns.setdefault(table, {})
-                old, new = catalog_name(action.old), catalog_name(action.new)
-                before = next((b for b, n in columns.items() if n == old), old)
-                columns[before] = new
+                _rename(self.columns.setdefault(table, {}), action.old, action.new)
 
     def column_before(self, table: str, column: str) -> str:
         """The name before the migration of the column named ``column`` now, in the table
         named ``table`` before the migration."""
-        renamed = self.columns.get(table, {})
-        return next((b for b, now in renamed.items() if now == column), column)
+        return _before(self.columns.get(table, {}), column)
 
     def as_before(self, table: QualifiedName) -> QualifiedName:
         """``table`` (as a statement names it) under its name before the migration, for the
         catalog; itself where no earlier statement renamed it."""
-        now = catalog_name(table.object)
-        before = next((b for b, n in self.tables.items() if n == now and b != now), None)
-        if before is None:
-            return table
-        return replace(table, parts=(*table.parts[:-1], _quoted(before)))
+        return _named_before(self.tables, table)
 
     def index_before(self, index: QualifiedName) -> QualifiedName:
         """``index`` (as a statement names it) under its name before the migration."""
-        now = catalog_name(index.object)
-        before = next((b for b, n in self.indexes.items() if n == now and b != now), None)
-        return (
-            index if before is None else replace(index, parts=(*index.parts[:-1], _quoted(before)))
-        )
+        return _named_before(self.indexes, index)
 
     def index_now(self, definition: str) -> str:
         """An index definition read before the migration, spelled with today's names (its
@@ -112,6 +97,24 @@ class Renames:
         columns = _columns_now(found.group(4), self.columns.get(referenced, {}))
         rest = definition[found.end() :]
         return f"{text}{found.group(1)}{schema}{now}({columns}){rest}"
+
+
+def _before(renamed: dict[str, str], now: str) -> str:
+    """The name before the migration of what is named ``now`` (itself if not renamed)."""
+    return next((before for before, name in renamed.items() if name == now), now)
+
+
+def _rename(renamed: dict[str, str], old: str, new: str) -> None:
+    """Note a rename from ``old`` to ``new`` (as a statement writes them)."""
+    renamed[_before(renamed, catalog_name(old))] = catalog_name(new)
+
+
+def _named_before(renamed: dict[str, str], name: QualifiedName) -> QualifiedName:
+    """``name`` with its last part as it was before the migration."""
+    before = _before(renamed, catalog_name(name.object))
+    if before == catalog_name(name.object):
+        return name
+    return replace(name, parts=(*name.parts[:-1], _quoted(before)))
 
 
 def _columns_now(text: str, columns: dict[str, str]) -> str:

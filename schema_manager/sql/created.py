@@ -25,7 +25,7 @@ from .statements import Statement
 
 # Column types that make a sequence of their own, named <table>_<column>_seq when that fits in
 # PostgreSQL's 63 bytes (and no relation has the name: see ``made_sequence``).
-_SERIAL = frozenset({"SMALLSERIAL", "SERIAL", "BIGSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
+SERIAL_TYPES = frozenset({"SMALLSERIAL", "SERIAL", "BIGSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
 _MAX_NAME_BYTES = 63
 
 
@@ -120,7 +120,7 @@ def _sequence_made(operation: Operation) -> str | None:
 def _serial_sequence(table: str, action: AddColumn) -> list[str]:
     """The sequence a serial column added to ``table`` makes, by the name PostgreSQL gives it
     when that name fits (none for another type, or a longer name, which it shortens)."""
-    if not action.definition or action.definition[0].upper not in _SERIAL:
+    if not action.definition or action.definition[0].upper not in SERIAL_TYPES:
         return []
     name = f"{table}_{catalog_name(action.column)}_seq"
     return [name] if len(name.encode()) <= _MAX_NAME_BYTES else []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from . import bodies
+from .created import SERIAL_TYPES
 from .names import QualifiedName, catalog_name, has_sequence
 from .operations import (
     AddColumn,
@@ -45,7 +46,6 @@ _VOLATILE = frozenset(
         "UUID_GENERATE_V1MC", "UUID_GENERATE_V4", "NEXTVAL", "TXID_CURRENT",
     }
 )  # fmt: skip
-_SERIAL = frozenset({"SMALLSERIAL", "SERIAL", "BIGSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
 _MYSQL_COPY = ("MODIFY", "CHANGE", "CONVERT", "ENGINE", "ORDER", "FORCE")
 
 
@@ -217,7 +217,7 @@ def _add_column(action: AddColumn) -> list[Hit]:
     found: list[Hit] = []
     default = _after(words, "DEFAULT")
     calls = {word for word, following in pairwise(default) if following == "("}
-    rewrites = bool(calls & _VOLATILE or _SERIAL.intersection(words)) or "GENERATED" in words
+    rewrites = bool(calls & _VOLATILE or SERIAL_TYPES.intersection(words)) or "GENERATED" in words
     if rewrites:
         found.append(("volatile-default", f"adds column {action.column} with a per-row default"))
     has_default = "DEFAULT" in words or rewrites
