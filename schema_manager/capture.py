@@ -10,14 +10,13 @@ concurrent change can make a capture stale.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
 from .capture_alter import alter_table
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
+from .capture_replaced import function, replaced, view
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -34,7 +33,7 @@ from .sql.operations import (
     Operation,
 )
 from .sql.reading import describe
-from .sql.rollback import NOTE_PREFIX, drop_object
+from .sql.rollback import NOTE_PREFIX
 from .sql.statements import Statement
 from .sql.table_actions import undone_by_sql_alone
 
@@ -94,7 +93,7 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
-        return _replaced(cursor, operation)
+        return replaced(cursor, operation)
     if isinstance(operation, (CreateTable, CreateIndex, CreateObject)):
         return _already_there(cursor, operation, seen)
     return None
@@ -143,8 +142,8 @@ def data_note(statement: Statement) -> str:
 
 _READERS = {
     "INDEX": lambda cursor, oid, seen: _index(cursor, oid, seen),
-    "VIEW": lambda cursor, oid, seen: _view(cursor, oid, "VIEW"),
-    "MATERIALIZED VIEW": lambda cursor, oid, seen: _view(cursor, oid, "MATERIALIZED VIEW"),
+    "VIEW": lambda cursor, oid, seen: view(cursor, oid, "VIEW"),
+    "MATERIALIZED VIEW": lambda cursor, oid, seen: view(cursor, oid, "MATERIALIZED VIEW"),
     "TABLE": lambda cursor, oid, seen: _table(cursor, oid, seen),
     "SEQUENCE": lambda cursor, oid, seen: _sequence(cursor, oid),
 }
@@ -168,7 +167,7 @@ def _drop(
     dropped = dict(zip(operation.names, (written or operation).names, strict=True))
     for name in reversed(operation.names):
         if lookup is None:
-            part = _function(cursor, name, operation.if_exists)
+            part = function(cursor, name, operation.if_exists)
         else:
             if operation.object_type == "INDEX":  # under its name before the migration
                 name = seen.renamed_relations.index_before(name)
@@ -200,12 +199,6 @@ def _index(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
     name, definition = cursor.fetchone()
     seen.add(("index", name))
     return [f"{seen.renamed_relations.index_now(definition)};"]
-
-
-def _view(cursor, oid: int, kind: str) -> list[str]:
-    cursor.execute("SELECT %s::regclass::text, pg_get_viewdef(%s)", [oid, oid])
-    name, query = cursor.fetchone()
-    return [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
 
 
 def _table(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
@@ -255,45 +248,3 @@ def _enum(cursor, oid: int, renamed: QualifiedName | None = None) -> list[str] |
     if renamed is not None:
         name = render_name(renamed, "postgresql")
     return [catalog.create_enum(name, catalog.enum_values(cursor, oid))]
-
-
-def _functions(cursor, name: QualifiedName) -> list[tuple[str, str]]:
-    """(identity arguments, definition) of every function named ``name``."""
-    schema = name.schema
-    cursor.execute(
-        "SELECT pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) "
-        "FROM pg_proc p WHERE p.proname = %s AND p.pronamespace = "
-        + ("to_regnamespace(%s)" if schema else "current_schema()::regnamespace"),
-        [catalog_name(name.object), *([catalog_name(schema)] if schema else [])],
-    )
-    return list(cursor.fetchall())
-
-
-def _function(cursor, name: QualifiedName, if_exists: bool) -> list[str] | None:
-    found = _functions(cursor, name)
-    if not found:
-        return [] if if_exists else None
-    if len(found) > 1:  # which overload the statement names is not read here
-        return None
-    return [f"{found[0][1].strip()};"]
-
-
-def _replaced(cursor, operation: CreateObject) -> list[str] | None:
-    """CREATE OR REPLACE: the definition it replaced, or dropping what it created."""
-    created = drop_object(replace(operation, or_replace=False), "postgresql")[0]
-    name = operation.name
-    if operation.kind == "VIEW":
-        oid = _one(cursor, "SELECT to_regclass(%s)::oid", [str(name)])
-        if oid is None:
-            return created
-        return [f"DROP VIEW {render_name(name, 'postgresql')};", *_view(cursor, oid, "VIEW")]
-    if operation.kind == "FUNCTION":
-        found = _functions(cursor, name)
-        if not found:
-            return created
-        if len(found) > 1:
-            return None
-        # Dropping the function the migration made and recreating the one it replaced is
-        # exact whether or not the signatures match (a different one made an overload).
-        return [*created, f"{found[0][1].strip()};"]
-    return None

@@ -260,6 +260,28 @@ def test_create_or_replace_puts_the_previous_definition_back(postgres_targets):
     )
 
 
+
+def test_a_view_replacing_a_table_a_do_block_dropped_applies_and_refuses_its_rollback(
+    postgres_targets,
+):
+    """Before the migration the name is a table, which an opaque DO block drops before the
+    CREATE OR REPLACE VIEW takes the name: no view definition to read, so no rollback is
+    generated for it (the apply itself goes ahead)."""
+    postgres_targets.execute("development", "CREATE TABLE stats (id INT, n INT);")
+    sql = (
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_class WHERE relname = 'stats' "
+        "AND relkind = 'r') THEN DROP TABLE stats; END IF; END $$;\n"
+        "CREATE OR REPLACE VIEW stats AS SELECT 1 AS n;"
+    )
+
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_view", name="view", sql=sql), "development"
+    )
+
+    assert applied.success, applied.error
+    assert why_unusable("002_view", applied.rollback_script) is not None
+    assert postgres_targets.fetch("development", "SELECT n FROM stats") == [(1,)]
+
 ENUM_SETUP = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
 CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'USER', past "Role"[]);
