@@ -16,7 +16,7 @@ from . import catalog_definitions as catalog
 from .capture_alter import alter_table
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
-from .capture_replaced import function, replaced, view
+from .capture_replaced import dropped_function, function, replaced, view
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -93,7 +93,7 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:
-        return replaced(cursor, operation)
+        return replaced(cursor, operation, seen)
     if isinstance(operation, (CreateTable, CreateIndex, CreateObject)):
         return _already_there(cursor, operation, seen)
     return None
@@ -168,6 +168,7 @@ def _drop(
     for name in reversed(operation.names):
         if lookup is None:
             part = function(cursor, name, operation.if_exists)
+            seen.add(dropped_function(name))
         else:
             if operation.object_type == "INDEX":  # under its name before the migration
                 name = seen.renamed_relations.index_before(name)

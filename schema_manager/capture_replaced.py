@@ -5,36 +5,67 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .catalog_definitions import Seen
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import CreateObject
 from .sql.rollback import drop_object
 
 
 def view(cursor, oid: int, kind: str) -> list[str] | None:
-    """The view (or materialized view) ``oid`` made again; None if the relation is not of
-    that kind (a table an earlier DO block dropped before a view took its name)."""
+    """The view (or materialized view) ``oid`` made again, with its comments; None if the
+    relation is not of that kind (a table an earlier DO block dropped before a view took its
+    name)."""
     relkind = "v" if kind == "VIEW" else "m"
     cursor.execute(
-        "SELECT %s::regclass::text, pg_get_viewdef(%s) FROM pg_catalog.pg_class "
-        "WHERE oid = %s AND relkind = %s",
-        [oid, oid, oid, relkind],
+        "SELECT %s::regclass::text, pg_get_viewdef(%s), ARRAY("
+        "  SELECT format('COMMENT ON COLUMN %%s.%%I IS %%L;', a.attrelid::regclass, a.attname, "
+        "  col_description(a.attrelid, a.attnum)) FROM pg_catalog.pg_attribute a "
+        "  WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
+        "  AND col_description(a.attrelid, a.attnum) IS NOT NULL ORDER BY a.attnum), "
+        "obj_description(%s, 'pg_class') "
+        "FROM pg_catalog.pg_class WHERE oid = %s AND relkind = %s",
+        [oid, oid, oid, oid, oid, relkind],
     )
     row = cursor.fetchone()
     if row is None or row[1] is None:
         return None
-    return [f"CREATE {kind} {row[0]} AS {row[1].strip().rstrip(';')};"]
+    name, query, column_comments, comment = row
+    lines = [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
+    if comment is not None:
+        lines.append(f"COMMENT ON {kind} {name} IS {_literal(comment)};")
+    return lines + list(column_comments)
 
 
-def _functions(cursor, name: QualifiedName) -> list[tuple[str, str]]:
-    """(identity arguments, definition) of every function named ``name``."""
+def _literal(text: str) -> str:
+    """``text`` as a standard SQL string literal (standard_conforming_strings is on)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _functions(cursor, name: QualifiedName) -> list[tuple[str, str, str | None]]:
+    """(identity arguments, definition, comment statement) of every function or procedure
+    named ``name``."""
     schema = name.schema
     cursor.execute(
-        "SELECT pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) "
+        "SELECT pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid), "
+        "CASE WHEN obj_description(p.oid, 'pg_proc') IS NOT NULL THEN "
+        "format('COMMENT ON %%s %%s IS %%L;', CASE p.prokind WHEN 'p' THEN 'PROCEDURE' "
+        "ELSE 'FUNCTION' END, p.oid::regprocedure, obj_description(p.oid, 'pg_proc')) END "
         "FROM pg_proc p WHERE p.proname = %s AND p.pronamespace = "
         + ("to_regnamespace(%s)" if schema else "current_schema()::regnamespace"),
         [catalog_name(name.object), *([catalog_name(schema)] if schema else [])],
     )
     return list(cursor.fetchall())
+
+
+def _definition(found: tuple[str, str, str | None]) -> list[str]:
+    """A function's statements: its definition, then its comment."""
+    _, definition, comment = found
+    return [f"{definition.strip()};", *([comment] if comment else [])]
+
+
+def dropped_function(name: QualifiedName) -> tuple[str, ...]:
+    """The key ``Seen`` keeps for a function an earlier statement dropped."""
+    return ("dropped function", *(catalog_name(part) for part in name.parts))
 
 
 def function(cursor, name: QualifiedName, if_exists: bool) -> list[str] | None:
@@ -43,23 +74,27 @@ def function(cursor, name: QualifiedName, if_exists: bool) -> list[str] | None:
         return [] if if_exists else None
     if len(found) > 1:  # which overload the statement names is not read here
         return None
-    return [f"{found[0][1].strip()};"]
+    return _definition(found[0])
 
 
-def replaced(cursor, operation: CreateObject) -> list[str] | None:
-    """CREATE OR REPLACE: the definition it replaced, or dropping what it created."""
+def replaced(cursor, operation: CreateObject, seen: Seen) -> list[str] | None:
+    """CREATE OR REPLACE: the definition it replaced, or dropping what it created (also
+    where an earlier statement of the migration dropped the one there before: that
+    statement's inverse makes it again)."""
     created = drop_object(replace(operation, or_replace=False), "postgresql")[0]
     name = operation.name
     if operation.kind == "VIEW":
         cursor.execute("SELECT to_regclass(%s)::oid", [str(name)])
         oid = cursor.fetchone()[0]
-        if oid is None:
+        if oid is None or ("dropped", oid) in seen:
             return created
         previous = view(cursor, oid, "VIEW")
         if previous is None:
             return None
         return [f"DROP VIEW {render_name(name, 'postgresql')};", *previous]
     if operation.kind == "FUNCTION":
+        if dropped_function(name) in seen:
+            return created
         found = _functions(cursor, name)
         if not found:
             return created
@@ -67,5 +102,5 @@ def replaced(cursor, operation: CreateObject) -> list[str] | None:
             return None
         # Dropping the function the migration made and recreating the one it replaced is
         # exact whether or not the signatures match (a different one made an overload).
-        return [*created, f"{found[0][1].strip()};"]
+        return [*created, *_definition(found[0])]
     return None

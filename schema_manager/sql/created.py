@@ -34,8 +34,9 @@ class Created:
     an ALTER TABLE act on what the script itself created before (``needs_no_inverse``)."""
 
     def __init__(self) -> None:
-        self.tables: set[str] = set()
-        self.columns: set[tuple[str, str]] = set()
+        # Tables by (schema as written, or None; name): ``users`` and ``s.users`` may be two.
+        self.tables: set[_Table] = set()
+        self.columns: set[tuple[_Table, str]] = set()
         self.sequences: set[str] = set()
 
     def needs_no_inverse(self, table: QualifiedName, action: AlterAction) -> bool:
@@ -43,7 +44,7 @@ class Created:
         column's definition, a previous default or type, an unnamed constraint's name) on
         what the script created: the inverse of its creation removes it anyway. Actions with
         an inverse of their own (and renaming the table, which its drop needs) keep it."""
-        key = catalog_name(table.object)
+        key = _table_key(table)
         if isinstance(action, (DropColumn, AlterColumn)):
             return key in self.tables or (key, catalog_name(action.column)) in self.columns
         if isinstance(action, OtherAction) or (
@@ -54,7 +55,7 @@ class Created:
 
     def made_table(self, table: QualifiedName) -> bool:
         """Whether the script created ``table`` before (not merely IF NOT EXISTS)."""
-        return catalog_name(table.object) in self.tables
+        return _table_key(table) in self.tables
 
     def made_sequence(self, name: QualifiedName) -> bool:
         """Whether the script made a sequence of this name before: with CREATE SEQUENCE, or
@@ -83,18 +84,18 @@ class Created:
     def note(self, operation: Operation) -> None:
         # IF NOT EXISTS may have created nothing: what it names may hold data from before.
         if isinstance(operation, CreateTable) and not operation.if_not_exists:
-            self.tables.add(catalog_name(operation.table.object))
+            self.tables.add(_table_key(operation.table))
         if (sequence := _sequence_made(operation)) is not None:
             self.sequences.add(sequence)
         if not isinstance(operation, AlterTable):
             return
-        key = catalog_name(operation.table.object)
+        key = _table_key(operation.table)
         for action in operation.actions:
             if isinstance(action, AddColumn) and not action.if_not_exists:
                 self.columns.add((key, catalog_name(action.column)))
-                self.sequences.update(_serial_sequence(key, action))
+                self.sequences.update(_serial_sequence(key[1], action))
             elif isinstance(action, RenameTo) and key in self.tables:
-                self.tables.add(catalog_name(action.new))
+                self.tables.add((key[0], catalog_name(action.new)))
             elif isinstance(action, Rename) and action.what == "COLUMN":
                 if (key, catalog_name(action.old)) not in self.columns:
                     continue
@@ -102,6 +103,14 @@ class Created:
                 # temporary column renamed to the name of the one it replaces).
                 self.columns.discard((key, catalog_name(action.old)))
                 self.columns.add((key, catalog_name(action.new)))
+
+
+_Table = tuple[str | None, str]
+
+
+def _table_key(table: QualifiedName) -> _Table:
+    schema = table.schema
+    return (catalog_name(schema) if schema else None, catalog_name(table.object))
 
 
 def if_not_exists(statement: Statement) -> bool:

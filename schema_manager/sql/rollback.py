@@ -75,7 +75,7 @@ def generate_rollback(
 def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -> RollbackScript:
     script = RollbackScript()
     statements = parse_statements(sql, vendor)
-    for statement, operation in reversed(list(zip(statements, _to_undo(statements), strict=True))):
+    for statement, operation in reversed(list(zip(statements, _to_undo(statements, vendor), strict=True))):
         if captured and statement.index in captured:
             # Read from the catalog, with its own notes (and warnings, where it says why not).
             for line in captured[statement.index]:
@@ -97,17 +97,20 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
     return script
 
 
-def _to_undo(statements: list[Statement]) -> list[Operation | None]:
+def _to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]:
     """Each statement's operation, an ALTER TABLE without the actions that changed what the
-    script created before it (they need no inverse), None for an unnamed index on such a
-    table (dropping the table drops it) and for dropping such tables."""
+    script created before it (they need no inverse), None for dropping such tables and for
+    an index on one (dropping the table drops it). A named index is left to the table's drop
+    where dropping a column takes the column's indexes with it (not SQLite, which refuses):
+    dropping the index first would fail where a foreign key made later depends on it."""
+    indexes_go_with_columns = vendor != "sqlite"
     created = Created()
     operations: list[Operation | None] = []
     for statement in statements:
         operation = describe(statement)
         if (
             isinstance(operation, CreateIndex)
-            and operation.index is None
+            and (operation.index is None or indexes_go_with_columns)
             and created.made_table(operation.table)
         ) or created.drops_made(operation):  # made by the script: nothing to bring back
             operations.append(None)

@@ -282,6 +282,65 @@ def test_a_view_replacing_a_table_a_do_block_dropped_applies_and_refuses_its_rol
     assert why_unusable("002_view", applied.rollback_script) is not None
     assert postgres_targets.fetch("development", "SELECT n FROM stats") == [(1,)]
 
+
+def test_indexes_of_tables_the_script_made_go_with_the_tables(postgres_targets):
+    """A foreign key added later depends on a unique index of a table the script made:
+    dropping the index before the tables would fail, and dropping the tables drops it."""
+    script = _round_trip(
+        postgres_targets,
+        "",
+        'CREATE TABLE "Field" (id TEXT PRIMARY KEY, "permanentId" TEXT NOT NULL, '
+        '"versionId" TEXT NOT NULL); '
+        'CREATE TABLE "Permission" (id TEXT PRIMARY KEY, "fieldId" TEXT, "versionId" TEXT); '
+        'CREATE UNIQUE INDEX "Field.versionId_permanentId_unique" '
+        'ON "Field" ("versionId", "permanentId"); '
+        'ALTER TABLE "Permission" ADD FOREIGN KEY ("fieldId", "versionId") '
+        'REFERENCES "Field" ("permanentId", "versionId") ON DELETE CASCADE;',
+    )
+
+    assert "DROP INDEX" not in script
+
+
+def test_a_view_dropped_and_made_again_around_a_type_change_comes_back_after_it(
+    postgres_targets,
+):
+    """DROP VIEW, a change of a column it reads, CREATE OR REPLACE VIEW: the view the
+    statement makes is new (the old one was dropped before it), so its inverse only drops
+    it, the type goes back, and then the old view is made again, with its comment."""
+    _round_trip(
+        postgres_targets,
+        "CREATE TABLE builds (id INT, updated TIMESTAMP(3));"
+        "CREATE VIEW latest AS SELECT id, updated FROM builds;"
+        "COMMENT ON VIEW latest IS 'The latest build';",
+        "DROP VIEW latest; "
+        "ALTER TABLE builds ALTER COLUMN updated SET DATA TYPE TIMESTAMPTZ(3); "
+        "CREATE OR REPLACE VIEW latest AS SELECT id, updated, 1 AS n FROM builds;",
+    )
+
+
+def test_comments_of_replaced_views_and_functions_come_back(postgres_targets):
+    _round_trip(
+        postgres_targets,
+        "CREATE TABLE t (id INT, name TEXT);"
+        "CREATE VIEW names AS SELECT name FROM t;"
+        "COMMENT ON VIEW names IS 'Every name';"
+        "COMMENT ON COLUMN names.name IS 'As typed';"
+        "CREATE FUNCTION label(n integer) RETURNS text LANGUAGE sql AS $$ SELECT 'old' $$;"
+        "COMMENT ON FUNCTION label(integer) IS 'A label, it''s said';",
+        "CREATE OR REPLACE VIEW names AS SELECT name, id FROM t; "
+        "DROP FUNCTION label(integer); "
+        "CREATE FUNCTION label(n integer) RETURNS text LANGUAGE sql AS $$ SELECT 'new' $$;",
+        queries=[
+            *CATALOGUE,
+            "SELECT c.relname, a.attname, col_description(c.oid, a.attnum) FROM pg_class c "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+            "WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relname NOT LIKE '%%prisma_migrations%%' ORDER BY 1, 2",
+            "SELECT proname, obj_description(oid, 'pg_proc') FROM pg_proc "
+            "WHERE pronamespace = current_schema()::regnamespace ORDER BY 1",
+        ],
+    )
+
 ENUM_SETUP = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
 CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'USER', past "Role"[]);

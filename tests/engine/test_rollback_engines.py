@@ -63,7 +63,6 @@ POSTGRESQL = [
         'CREATE INDEX "orders_idx" ON "orders" ("Order Id");\n'
         'ALTER TABLE "orders" ADD COLUMN "Total" NUMERIC(10, 2);',
         'ALTER TABLE orders DROP COLUMN IF EXISTS "Total";\n'
-        "DROP INDEX IF EXISTS orders_idx;\n"
         "DROP TABLE IF EXISTS orders CASCADE;",
     ),
     (
