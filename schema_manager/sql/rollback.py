@@ -75,7 +75,9 @@ def generate_rollback(
 def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -> RollbackScript:
     script = RollbackScript()
     statements = parse_statements(sql, vendor)
-    for statement, operation in reversed(list(zip(statements, _to_undo(statements, vendor), strict=True))):
+    for statement, operation in reversed(
+        list(zip(statements, _to_undo(statements, vendor), strict=True))
+    ):
         if captured and statement.index in captured:
             # Read from the catalog, with its own notes (and warnings, where it says why not).
             for line in captured[statement.index]:

@@ -260,7 +260,6 @@ def test_create_or_replace_puts_the_previous_definition_back(postgres_targets):
     )
 
 
-
 def test_a_view_replacing_a_table_a_do_block_dropped_applies_and_refuses_its_rollback(
     postgres_targets,
 ):
@@ -340,6 +339,7 @@ def test_comments_of_replaced_views_and_functions_come_back(postgres_targets):
             "WHERE pronamespace = current_schema()::regnamespace ORDER BY 1",
         ],
     )
+
 
 ENUM_SETUP = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');

@@ -405,13 +405,11 @@ INVERTIBLE = [
         "CREATE INDEX a_b_idx ON a(b);\n"
         "-- the end\n",
         {
-            "postgresql": "ALTER TABLE a DROP COLUMN IF EXISTS b;\n"
-            "DROP TABLE IF EXISTS a CASCADE;",
+            "postgresql": "ALTER TABLE a DROP COLUMN IF EXISTS b;\nDROP TABLE IF EXISTS a CASCADE;",
             "sqlite": "DROP INDEX IF EXISTS a_b_idx;\n"
             "ALTER TABLE a DROP COLUMN b;\n"
             "DROP TABLE IF EXISTS a;",
-            "mysql": "ALTER TABLE a DROP COLUMN b;\n"
-            "DROP TABLE IF EXISTS a;",
+            "mysql": "ALTER TABLE a DROP COLUMN b;\nDROP TABLE IF EXISTS a;",
         },
     ),
     (
