@@ -54,8 +54,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relname = ANY(%s)
 """
 
-# Expression and partial indexes are left out (db pull notes the expression ones); so are
-# exclusion constraints' indexes, as Prisma leaves them out.
+# Expression and partial indexes are left out (db pull notes the expression ones, unless
+# partial: it skips a partial index before looking at its keys); so are exclusion
+# constraints' indexes, as Prisma leaves them out.
 INDEXES = """
 SELECT t.relname, i.relname, ix.indisunique, ix.indisprimary,
        array_agg(a.attname ORDER BY k.ord), array_agg(ix.indoption[k.ord - 1] & 1 ORDER BY k.ord),
@@ -117,7 +118,7 @@ def read(cursor, tables: list[str], views: list[str]) -> Database:
         table, index_name, unique, primary, names, descending, expression, partial, method = row[:9]
         opclasses, nulls, deferrable = row[9:]
         if expression:
-            by_name[table].has_expression_index = True
+            by_name[table].has_expression_index |= not partial
         elif primary:
             by_name[table].primary_key = PrimaryKey(tuple(names), index_name)
         elif not partial:

@@ -124,6 +124,9 @@ CREATE TABLE child (
     one INTEGER UNIQUE REFERENCES parent_single (id),
     FOREIGN KEY (pa, pb) REFERENCES parent (a, b) ON UPDATE RESTRICT ON DELETE SET DEFAULT
 );
+-- A partial index is left out whole, an expression in it unnoted (db pull skips partial ones).
+CREATE TABLE files (id INTEGER PRIMARY KEY, name TEXT, hash TEXT);
+CREATE UNIQUE INDEX files_hash_extension ON files (hash, (lower(name))) WHERE hash IS NOT NULL;
 CREATE TABLE nokey (x INTEGER REFERENCES parent_single (id), y TSVECTOR);
 -- Names reserved in the generated client: db pull renames them Renamed<name> with @@map.
 CREATE TYPE "class" AS ENUM ('x', 'y');
