@@ -24,13 +24,19 @@ from .sql import parse_statements
 from .sql.created import Created, if_not_exists
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import (
+    AddColumn,
     AlterObject,
     AlterTable,
+    CommentOn,
     CreateIndex,
     CreateObject,
     CreateTable,
+    DataChange,
+    DataStatement,
     Drop,
+    DropColumn,
     Operation,
+    RenameTo,
 )
 from .sql.reading import describe
 from .sql.rollback import NOTE_PREFIX
@@ -76,6 +82,8 @@ def capture(sql: str, alias: str) -> Captured:
                 else:
                     lines = _capture(reads, operation, seen, created)
                 dropped = dropped or drops(operation)
+                if (touched := _touches(operation)) is not None:
+                    seen.add(("touched", touched))
                 created.note(operation)
                 renames.note(operation)
                 if lines is not None:
@@ -97,6 +105,22 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
     if isinstance(operation, (CreateTable, CreateIndex, CreateObject)):
         return _already_there(cursor, operation, seen)
     return None
+
+
+def _touches(operation: Operation) -> str | None:
+    """The table (its catalog name) whose columns an undone DROP COLUMN may no longer move
+    back in place after ``operation`` ran (``capture_column_order``); ``*`` for any table."""
+    if isinstance(operation, AlterTable):
+        if any(isinstance(action, RenameTo) for action in operation.actions):
+            return "*"
+        if all(isinstance(action, (AddColumn, DropColumn)) for action in operation.actions):
+            return None  # a column added or dropped leaves the others as they were
+        return catalog_name(operation.table.object)
+    if isinstance(operation, CreateIndex):
+        return catalog_name(operation.table.object)
+    if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
+        return None
+    return "*"  # a view, trigger, policy, type change or DO block may use any column
 
 
 _LOOKUPS = {
@@ -143,11 +167,23 @@ def data_note(statement: Statement) -> str:
 _READERS = {
     "INDEX": lambda cursor, oid, seen: _index(cursor, oid, seen),
     "VIEW": lambda cursor, oid, seen: view(cursor, oid, "VIEW"),
-    "MATERIALIZED VIEW": lambda cursor, oid, seen: view(cursor, oid, "MATERIALIZED VIEW"),
+    "MATERIALIZED VIEW": lambda cursor, oid, seen: _materialized(cursor, oid, seen),
     "TABLE": lambda cursor, oid, seen: _table(cursor, oid, seen),
     "SEQUENCE": lambda cursor, oid, seen: _sequence(cursor, oid),
 }
 _HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
+
+
+def _materialized(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
+    """A materialized view made again, then its indexes (those an earlier statement dropped
+    are made again by that statement's inverse)."""
+    lines = view(cursor, oid, "MATERIALIZED VIEW")
+    if lines is None:
+        return None
+    for name, definition in catalog.indexes(cursor, oid):
+        if seen.add_new(("index", name)):
+            lines.append(seen.renamed_relations.index_now(definition))
+    return lines
 
 
 def _drop(

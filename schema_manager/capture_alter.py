@@ -10,6 +10,7 @@ from dataclasses import replace
 from django.db import DatabaseError, transaction
 
 from . import catalog_definitions as catalog
+from .capture_dropped_column import dropped_column
 from .constraint_names import check_name, constraint_name
 from .sql.names import catalog_name, render_name, render_part, render_words
 from .sql.operations import (
@@ -22,7 +23,7 @@ from .sql.operations import (
     Rename,
     RenameTo,
 )
-from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX, WARNING_PREFIX, invert_action
+from .sql.rollback import WARNING_PREFIX, invert_action
 from .sql.table_actions import using_index
 
 _DIALECT = "postgresql"
@@ -68,6 +69,8 @@ def alter_table(
         if part is None:
             return None
         parts.append(part)
+        if not isinstance(action, (AddColumn, DropColumn)):  # see capture_column_order
+            seen.add(("touched", relname))
     return notes + [line for part in reversed(parts) for line in part]
 
 
@@ -77,7 +80,8 @@ def _action(
     if isinstance(action, DropColumn):
         column = catalog_name(action.column)
         before = seen.renamed_relations.column_before(relname, column)
-        return _dropped_column(cursor, oid, current, (before, column), seen, notes, statement)
+        names = (before, column)
+        return dropped_column(cursor, oid, current, relname, names, seen, notes, statement)
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
         return _altered_column(cursor, oid, current, action, seen, before, statement)
@@ -157,66 +161,6 @@ def _altered_column(
             lines.append(f"{alter} SET DEFAULT {default};")
         return lines
     return None
-
-
-def _dropped_column(
-    cursor, oid, table: str, names: tuple[str, str], seen, notes, statement
-) -> list[str] | None:
-    """``names``: the column's name before the migration (to read it) and now (to name it:
-    an earlier statement may have renamed it, and its inverse runs after this one)."""
-    before, now = names
-    every = catalog.columns(cursor, oid)  # one read: the column, and whether it is the last
-    found = [column for column in every if column.name == before]
-    if not found:
-        return None
-    column = replace(found[0], name=now)
-    if column.identity or column.sequence or column.generated:
-        return None
-    seen.add(("dropped", oid, before))
-    quoted = catalog.quoted(column.name)
-    lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
-    if column.not_null:  # after the column is back (its rows have the default, or none)
-        lines.append(f"ALTER TABLE {table} ALTER COLUMN {quoted} SET NOT NULL;")
-    if column.comment is not None:
-        lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
-    notes.append(
-        f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) drops the column "
-        f"{quoted} of {table}: it comes back from its definition captured before the migration; "
-        "the data it held does not come back."
-    )
-    last = max(c.number for c in every)
-    if column.number != last:
-        notes.append(
-            f"{CAUTION_PREFIX} the column {quoted} comes back as the last column of {table} "
-            "(PostgreSQL adds columns at the end), not where it was."
-        )
-    # Constraints and indexes using the column (keys, expressions, predicates, other tables'
-    # foreign keys) went with it.
-    # (Both read in one round trip.)
-    keys, indexes = cursor.read_together(
-        [
-            (
-                catalog.constraints_query(
-                    "c.oid IN (SELECT d.objid FROM pg_depend d "
-                    "WHERE d.classid = 'pg_constraint'::regclass "
-                    "AND d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
-                    "AND d.refobjsubid = %s)"
-                ),
-                [oid, column.number],
-            ),
-            catalog.indexes_query(oid, column.number),
-        ],
-    )
-    if keys and before != now:
-        return None  # their definitions name the column as it was: not rewritten here
-    keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
-    # Foreign keys last: one may reference a unique index made just before it.
-    lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
-    for index, definition in catalog.index_definitions(indexes):
-        if seen.add_new(("index", index)):
-            lines.append(seen.renamed_relations.index_now(definition))
-    lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind == "f"]
-    return lines
 
 
 def dropped_constraint(action: OtherAction) -> str | None:

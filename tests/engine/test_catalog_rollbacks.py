@@ -104,9 +104,68 @@ def test_a_dropped_last_column_comes_back_whole(postgres_targets):
     assert "does not come back" in script
 
 
+MIDDLE_COLUMN = """
+CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c TEXT COLLATE "C" NOT NULL DEFAULT 'x',
+    id INT PRIMARY KEY, parent INT REFERENCES t (id), CHECK (c <> ''));
+CREATE UNIQUE INDEX t_c_b ON t (c, b) WHERE c <> 'z';
+CREATE INDEX t_parent ON t (parent);
+COMMENT ON COLUMN t.c IS 'the c';
+INSERT INTO t VALUES (1, 5, 'p', 1, NULL), (2, 6, 'q', 2, 1);
+"""
+
+
+def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
+    """The columns after it are made again after it, with their values, keys, indexes and
+    comments; a unique index on it and a moved column comes back once."""
+    script = _round_trip(postgres_targets, MIDDLE_COLUMN, "ALTER TABLE t DROP COLUMN b;")
+
+    assert script_cautions(script) == []
+    assert postgres_targets.fetch("development", "SELECT a, c, id, parent FROM t ORDER BY id") == [
+        (1, "p", 1, None),
+        (2, "q", 2, 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        "ALTER TABLE t DROP COLUMN a, DROP COLUMN c;",
+        "ALTER TABLE t DROP COLUMN c; ALTER TABLE t DROP COLUMN a;",
+        "ALTER TABLE t ADD COLUMN fresh INT; ALTER TABLE t DROP COLUMN c, ADD COLUMN d INT;",
+    ],
+    ids=["one-statement", "two-statements", "among-added-columns"],
+)
+def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
+    script = _round_trip(postgres_targets, MIDDLE_COLUMN, migration)
+
+    assert script_cautions(script) == []
+
+
+def test_a_large_table_s_columns_are_not_rewritten_to_restore_the_order(
+    postgres_targets, monkeypatch
+):
+    from schema_manager import capture_dropped_column
+
+    monkeypatch.setattr(capture_dropped_column, "MOVABLE_BYTES", 0)
+    postgres_targets.execute("development", MIDDLE_COLUMN)
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_drop_b", name="drop_b", sql="ALTER TABLE t DROP COLUMN b;"),
+        "development",
+    )
+
+    assert applied.success, applied.error
+    [caution] = script_cautions(applied.rollback_script)
+    assert "comes back as the last column of t" in caution
+    assert "UPDATE" not in applied.rollback_script
+
+
 def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
+    """A view reads a column after it: the columns are not moved."""
     targets = postgres_targets
-    targets.execute("development", "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);")
+    targets.execute(
+        "development",
+        "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);CREATE VIEW v AS SELECT c FROM t;",
+    )
     applied = SchemaManager().apply_migration_sync(
         Migration(id="002_drop_b", name="drop_b", sql="ALTER TABLE t DROP COLUMN b;"),
         "development",
@@ -338,6 +397,18 @@ def test_comments_of_replaced_views_and_functions_come_back(postgres_targets):
             "SELECT proname, obj_description(oid, 'pg_proc') FROM pg_proc "
             "WHERE pronamespace = current_schema()::regnamespace ORDER BY 1",
         ],
+    )
+
+
+def test_a_dropped_materialized_view_comes_back_with_its_indexes(postgres_targets):
+    _round_trip(
+        postgres_targets,
+        "CREATE TABLE users (id INT, score INT);"
+        "CREATE MATERIALIZED VIEW ranks AS SELECT id, score FROM users;"
+        "CREATE UNIQUE INDEX ranks_id ON ranks (id);"
+        "CREATE INDEX ranks_score ON ranks (score DESC);",
+        "DROP MATERIALIZED VIEW ranks; "
+        "CREATE MATERIALIZED VIEW ranks AS SELECT id, score, 1 AS n FROM users;",
     )
 
 

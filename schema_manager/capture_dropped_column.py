@@ -1,0 +1,194 @@
+"""A dropped column brought back: its definition, its keys and indexes, and its place.
+
+PostgreSQL adds a column at the end of its table. To bring a dropped column back in its place,
+the columns that came after it are made again after it: each renamed aside, added anew, the
+values copied in one ``UPDATE``, the old ones dropped, and the keys and indexes using them
+made again. That rewrites the table, so it is done only where it is small and the columns
+moved have nothing else hanging on them; elsewhere the column comes back last and the
+rollback says so (``-- CAUTION:``).
+
+What may not hang on a moved column (read from the catalog before the migration): views,
+rules, triggers, policies, statistics, another table's foreign key, an identity, a generated
+value or an owned sequence, column privileges or a statistics target. Nor may the table have
+triggers (the copy would fire them), row security, inheritance or partitions, or be another
+column's type; nor may an earlier statement of the migration have changed it otherwise than
+by adding or dropping columns (``Seen`` notes it as touched): the rollback moves the columns
+as they were before the migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import catalog_definitions as catalog
+from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
+
+# The largest table (its heap, in bytes) whose columns a rollback rewrites to restore their
+# order: a development or staging copy, not a production table that the rewrite would lock
+# for minutes.
+MOVABLE_BYTES = 8 * 1024 * 1024
+
+_TABLE = """
+SELECT c.relkind::text = 'r' AND NOT c.relrowsecurity AND NOT c.relhassubclass
+       AND NOT c.relispartition
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.atttypid = c.reltype)
+       AND pg_relation_size(c.oid) <= %s
+FROM pg_class c WHERE c.oid = %s
+"""
+# Anything on the columns but their table's own indexes, constraints and defaults, and any
+# privilege or statistics target of theirs. (Per-column options, as n_distinct, are not
+# carried over: planner hints, not schema.)
+_HELD = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_depend d
+    WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = %s
+      AND d.refobjsubid = ANY(%s)
+      AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (
+                   SELECT 1 FROM pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = %s))
+      AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
+                   SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = %s))
+      AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (
+                   SELECT 1 FROM pg_attrdef f WHERE f.oid = d.objid AND f.adrelid = %s
+                   AND f.adnum = d.refobjsubid))
+) OR EXISTS (
+    SELECT 1 FROM pg_attribute a WHERE a.attrelid = %s AND a.attnum = ANY(%s)
+      AND (a.attacl IS NOT NULL OR a.attstattarget <> -1)
+)
+"""
+
+
+def _put_back(
+    cursor, oid: int, table: str, relname: str, column: catalog.Column, every, seen
+) -> tuple[list[str], list[tuple], list[tuple[str, str]]] | None:
+    """The statements that move the columns after ``column`` (just added back, last) behind
+    it, with the constraints and indexes (rows as ``catalog`` reads them) that the move
+    drops, to be made again with the dropped column's own; None where they cannot be moved
+    (see the module's docstring). ``every``: the table's columns before the migration."""
+    if ("touched", relname) in seen or ("touched", "*") in seen:
+        return None
+    later = [c for c in every if c.number > column.number and ("dropped", oid, c.name) not in seen]
+    if any(c.identity or c.generated or c.sequence for c in later):
+        return None
+    numbers = [c.number for c in later]
+    (movable,), (held,), keys, *indexes = cursor.read_together(
+        [
+            (_TABLE, [MOVABLE_BYTES, oid]),
+            (_HELD, [oid, numbers, oid, oid, oid, oid, numbers]),
+            (
+                # A foreign key of the table to itself counts the columns it references too.
+                catalog.constraints_query(
+                    "c.conrelid = %s AND (c.conkey && %s::int2[] "
+                    "OR (c.confrelid = c.conrelid AND c.confkey && %s::int2[]))"
+                ),
+                [oid, numbers, numbers],
+            ),
+            *(catalog.indexes_query(oid, number) for number in numbers),
+        ]
+    )
+    if not movable[0] or held[0]:
+        return None
+    # Those there when the move runs: not the dropped column's own (made again after it),
+    # nor what an earlier statement dropped. (Not noted in ``seen``: each move makes again
+    # what it drops, a later one included.)
+    keys = [key for key in keys if ("constraint", key[0], key[1]) not in seen]
+    indexes = sorted({row for rows in indexes for row in rows if ("index", row[0]) not in seen})
+    taken = {c.name for c in every}
+    moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
+    lines = [
+        f"{NOTE_PREFIX} the columns after {catalog.quoted(column.name)} "
+        f"({', '.join(name for name, _, _ in moves)}) are made again after it, their values "
+        f"copied, so that it comes back where it was (a rewrite of {table})."
+    ]
+    lines += [f"ALTER TABLE {table} RENAME COLUMN {n} TO {a};" for n, _, a in moves]
+    added = (f"ADD COLUMN {n} {c.definition(not_null=False)}" for n, c, _ in moves)
+    lines.append(f"ALTER TABLE {table} {', '.join(added)};")
+    lines.append(f"UPDATE {table} SET {', '.join(f'{n} = {a}' for n, _, a in moves)};")
+    # Dropping them takes their keys and indexes along (made again by the caller); a foreign
+    # key to a moved column goes first, as its own column may be dropped after that one.
+    drops = [f"DROP CONSTRAINT {catalog.quoted(n)}" for _, n, kind, _ in keys if kind == "f"]
+    drops += [f"DROP COLUMN {a}" for _, _, a in moves]
+    lines.append(f"ALTER TABLE {table} {', '.join(drops)};")
+    not_null = [f"ALTER COLUMN {n} SET NOT NULL" for n, c, _ in moves if c.not_null]
+    if not_null:
+        lines.append(f"ALTER TABLE {table} {', '.join(not_null)};")
+    lines += [
+        f"COMMENT ON COLUMN {table}.{n} IS {catalog.literal(c.comment)};"
+        for n, c, _ in moves
+        if c.comment is not None
+    ]
+    return lines, keys, indexes
+
+
+def _aside(taken: set[str]) -> str:
+    """A name for a moved column while its copy is made (not one the table has)."""
+    number = 0
+    while f"schema_manager_moved_{number}" in taken:
+        number += 1
+    taken.add(f"schema_manager_moved_{number}")
+    return f"schema_manager_moved_{number}"
+
+
+def dropped_column(
+    cursor, oid, table: str, relname: str, names: tuple[str, str], seen, notes, statement
+) -> list[str] | None:
+    """``names``: the column's name before the migration (to read it) and now (to name it:
+    an earlier statement may have renamed it, and its inverse runs after this one)."""
+    before, now = names
+    every = catalog.columns(cursor, oid)  # one read: the column, and whether it is the last
+    found = [column for column in every if column.name == before]
+    if not found:
+        return None
+    column = replace(found[0], name=now)
+    if column.identity or column.sequence or column.generated:
+        return None
+    seen.add(("dropped", oid, before))
+    quoted = catalog.quoted(column.name)
+    lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
+    if column.not_null:  # after the column is back (its rows have the default, or none)
+        lines.append(f"ALTER TABLE {table} ALTER COLUMN {quoted} SET NOT NULL;")
+    if column.comment is not None:
+        lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
+    notes.append(
+        f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) drops the column "
+        f"{quoted} of {table}: it comes back from its definition captured before the migration; "
+        "the data it held does not come back."
+    )
+    # Constraints and indexes using the column (keys, expressions, predicates, other tables'
+    # foreign keys) went with it.
+    # (Both read in one round trip.)
+    keys, indexes = cursor.read_together(
+        [
+            (
+                catalog.constraints_query(
+                    "c.oid IN (SELECT d.objid FROM pg_depend d "
+                    "WHERE d.classid = 'pg_constraint'::regclass "
+                    "AND d.refclassid = 'pg_class'::regclass AND d.refobjid = %s "
+                    "AND d.refobjsubid = %s)"
+                ),
+                [oid, column.number],
+            ),
+            catalog.indexes_query(oid, column.number),
+        ],
+    )
+    if keys and before != now:
+        return None  # their definitions name the column as it was: not rewritten here
+    keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
+    indexes = [row for row in indexes if seen.add_new(("index", row[0]))]
+    if column.number != max(c.number for c in every):
+        moved = _put_back(cursor, oid, table, relname, column, every, seen)
+        if moved is None:
+            notes.append(
+                f"{CAUTION_PREFIX} the column {quoted} comes back as the last column of "
+                f"{table} (PostgreSQL adds columns at the end), not where it was."
+            )
+        else:  # what the move drops comes back with the column's own
+            lines += moved[0]
+            keys, indexes = keys + moved[1], indexes + moved[2]
+    # Foreign keys last: one may reference a unique index made just before it.
+    lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
+    for _, definition in catalog.index_definitions(indexes):
+        lines.append(seen.renamed_relations.index_now(definition))
+    lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind == "f"]
+    return lines
