@@ -39,7 +39,7 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     # What stops the rebuild, and what it must make again, read in one round trip.
     dependents, checks, indexes, columns, triggers = cursor.read_together(
         [
-            (_OBSTACLES, [oid, array_oid, oid, array_oid]),
+            (_OBSTACLES, [oid, array_oid, oid, array_oid, oid, array_oid]),
             (catalog.constraints_query(_CHECKS), [oid, array_oid]),
             (_INDEXES, [oid, array_oid]),
             (_COLUMNS, [oid, oid, array_oid, oid, array_oid]),
@@ -90,9 +90,16 @@ _USES_TYPE = (
 )
 
 
-# Why the type cannot be swapped for a rebuilt one: what else uses it (3 at most, named).
+# Why the type cannot be swapped for a rebuilt one: what else uses it, and the views and
+# rules that read a column of it (PostgreSQL will not change such a column's type); 3 at
+# most, named.
 _OBSTACLES = (
-    "SELECT DISTINCT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
+    "SELECT * FROM (SELECT pg_describe_object(r.classid, r.objid, 0) FROM pg_depend r "
+    "WHERE r.classid = 'pg_rewrite'::regclass AND r.refclassid = 'pg_class'::regclass "
+    "AND (r.refobjid, r.refobjsubid) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+    "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
+    "UNION SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
     "WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) "
     "AND d.deptype = 'n' AND NOT ("
     "d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 FROM pg_class c "
@@ -101,7 +108,7 @@ _OBSTACLES = (
     "AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.oid = d.objid AND c.contype = 'c')) "
     "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND EXISTS (SELECT 1 "
     "FROM pg_class c WHERE c.oid = d.objid AND c.relkind = 'i')) "
-    "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) ORDER BY 1 LIMIT 3"
+    "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s))) o ORDER BY 1 LIMIT 3"
 )
 # The checks and the indexes that name the type.
 _CHECKS = "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")"

@@ -422,6 +422,25 @@ ADD_VALUES = (
 )
 
 
+def test_a_view_reading_a_column_of_the_type_keeps_the_rebuild_refused(postgres_targets):
+    """PostgreSQL will not change the type of a column a view reads (here in its WHERE clause,
+    so no column of the view has the type): the rebuild would fail, so the rollback says so
+    instead (and is refused, not run)."""
+    postgres_targets.execute(
+        "development",
+        ENUM_SETUP + "CREATE VIEW admins AS SELECT id FROM members WHERE role::text <> 'USER';",
+    )
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_values", name="values", sql=ADD_VALUES), "development"
+    )
+
+    assert applied.success, applied.error
+    assert "because other objects use it (rule _RETURN on view admins)" in "".join(
+        script_warnings(applied.rollback_script)
+    )
+    assert why_unusable("002_values", applied.rollback_script) is not None
+
+
 def test_added_enum_values_are_removed_by_rebuilding_the_type(postgres_targets):
     script = _round_trip(postgres_targets, ENUM_SETUP, ADD_VALUES)
 
