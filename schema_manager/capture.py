@@ -16,7 +16,14 @@ from . import catalog_definitions as catalog
 from .capture_alter import alter_table
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
-from .capture_replaced import dropped_function, function, replaced, view
+from .capture_replaced import (
+    around_dependents,
+    dropped_function,
+    function,
+    materialized,
+    replaced,
+    view,
+)
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -167,23 +174,11 @@ def data_note(statement: Statement) -> str:
 _READERS = {
     "INDEX": lambda cursor, oid, seen: _index(cursor, oid, seen),
     "VIEW": lambda cursor, oid, seen: view(cursor, oid, "VIEW"),
-    "MATERIALIZED VIEW": lambda cursor, oid, seen: _materialized(cursor, oid, seen),
+    "MATERIALIZED VIEW": lambda cursor, oid, seen: materialized(cursor, oid, seen),
     "TABLE": lambda cursor, oid, seen: _table(cursor, oid, seen),
     "SEQUENCE": lambda cursor, oid, seen: _sequence(cursor, oid),
 }
 _HOLDS_DATA = ("TABLE", "SEQUENCE", "MATERIALIZED VIEW")
-
-
-def _materialized(cursor, oid: int, seen: catalog.Seen) -> list[str] | None:
-    """A materialized view made again, then its indexes (those an earlier statement dropped
-    are made again by that statement's inverse)."""
-    lines = view(cursor, oid, "MATERIALIZED VIEW")
-    if lines is None:
-        return None
-    for name, definition in catalog.indexes(cursor, oid):
-        if seen.add_new(("index", name)):
-            lines.append(seen.renamed_relations.index_now(definition))
-    return lines
 
 
 def _drop(
@@ -217,6 +212,8 @@ def _drop(
                 part = _enum(cursor, oid, dropped[name] if dropped[name] != name else None)
             else:
                 part = _READERS[operation.object_type](cursor, oid, seen)
+                if part is not None and operation.cascade and "VIEW" in operation.object_type:
+                    part = around_dependents(cursor, oid, seen, part, cascaded=True)
         if part is None:
             return None
         lines += part

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from . import catalog_definitions as catalog
 from .catalog_definitions import Seen
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import CreateObject
@@ -34,6 +35,76 @@ def view(cursor, oid: int, kind: str) -> list[str] | None:
     if comment is not None:
         lines.append(f"COMMENT ON {kind} {name} IS {_literal(comment)};")
     return lines + list(column_comments)
+
+
+def materialized(cursor, oid: int, seen: Seen) -> list[str] | None:
+    """A materialized view made again, then its indexes (those an earlier statement dropped
+    are made again by that statement's inverse)."""
+    lines = view(cursor, oid, "MATERIALIZED VIEW")
+    if lines is None:
+        return None
+    cursor.execute(*catalog.indexes_query(oid))
+    for name, definition in catalog.index_definitions(cursor.fetchall()):
+        if seen.add_new(("index", name)):
+            lines.append(seen.renamed_relations.index_now(definition))
+    return lines
+
+
+# The views and materialized views that read ``oid``, directly or through one another, each
+# with its greatest depth (1: reads it directly); and whether anything else depends on it.
+_DEPENDENT_VIEWS = """
+WITH RECURSIVE reading(oid, depth) AS (
+    SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid = %s AND r.ev_class <> %s
+    UNION
+    SELECT r.ev_class, reading.depth + 1 FROM reading
+    JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = reading.oid
+      AND d.classid = 'pg_rewrite'::regclass
+    JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> reading.oid
+)
+SELECT reading.oid, c.relkind::text, max(reading.depth) FROM reading
+JOIN pg_class c ON c.oid = reading.oid GROUP BY reading.oid, c.relkind ORDER BY 3, 1
+"""
+_OTHER_DEPENDENTS = """
+SELECT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass
+    AND d.refobjid = %s AND d.deptype = 'n' AND d.classid <> 'pg_rewrite'::regclass)
+"""
+
+
+def around_dependents(
+    cursor, oid: int, seen: Seen, lines: list[str], *, cascaded: bool = False
+) -> list[str] | None:
+    """``lines`` (which drop and make again the view ``oid``) between dropping the views that
+    read it and making them again as they were (None if something else depends on it). Those
+    an earlier statement dropped are left to that statement's inverse. ``cascaded``: a
+    ``DROP … CASCADE`` dropped them with it, so ``lines`` (which make it again) are only
+    followed by making them."""
+    dependents, (other,) = cursor.read_together(
+        [(_DEPENDENT_VIEWS, [oid, oid]), (_OTHER_DEPENDENTS, [oid])]
+    )
+    if other[0]:
+        return None
+    drops: list[str] = []
+    makes: list[str] = []
+    for dependent, relkind, _ in dependents:
+        if ("dropped", dependent) in seen:
+            continue
+        kind = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
+        made = (
+            materialized(cursor, dependent, seen)
+            if relkind == "m"
+            else view(cursor, dependent, kind)
+        )
+        if made is None:
+            return None
+        makes += made
+        if cascaded:  # gone with it: later statements find it dropped
+            seen.add(("dropped", dependent))
+        else:
+            cursor.execute("SELECT %s::regclass::text", [dependent])
+            drops.insert(0, f"DROP {kind} {cursor.fetchone()[0]};")
+    return drops + lines + makes
 
 
 def _literal(text: str) -> str:
@@ -91,7 +162,9 @@ def replaced(cursor, operation: CreateObject, seen: Seen) -> list[str] | None:
         previous = view(cursor, oid, "VIEW")
         if previous is None:
             return None
-        return [f"DROP VIEW {render_name(name, 'postgresql')};", *previous]
+        return around_dependents(
+            cursor, oid, seen, [f"DROP VIEW {render_name(name, 'postgresql')};", *previous]
+        )
     if operation.kind == "FUNCTION":
         if dropped_function(name) in seen:
             return created

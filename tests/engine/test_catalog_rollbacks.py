@@ -412,6 +412,29 @@ def test_a_dropped_materialized_view_comes_back_with_its_indexes(postgres_target
     )
 
 
+VIEWS_READING_VIEWS = """
+CREATE TABLE users (id INT, score INT);
+CREATE VIEW stats AS SELECT id, score FROM users;
+CREATE VIEW top AS SELECT id FROM stats WHERE score > 10;
+COMMENT ON VIEW top IS 'The best';
+CREATE MATERIALIZED VIEW top_count AS SELECT count(*) AS n FROM top;
+CREATE UNIQUE INDEX top_count_n ON top_count (n);
+CREATE VIEW unrelated AS SELECT 1 AS one;
+"""
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        "CREATE OR REPLACE VIEW stats AS SELECT id, score, score * 2 AS double FROM users;",
+        "DROP VIEW stats CASCADE; CREATE VIEW stats AS SELECT id, score, 1 AS n FROM users;",
+    ],
+    ids=["replaced", "dropped-with-cascade"],
+)
+def test_views_reading_a_replaced_or_dropped_view_come_back(postgres_targets, migration):
+    _round_trip(postgres_targets, VIEWS_READING_VIEWS, migration)
+
+
 ENUM_SETUP = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
 CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'USER', past "Role"[]);
