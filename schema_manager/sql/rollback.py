@@ -96,6 +96,14 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
             line += f"({statement.summary}): {warning}."
             script.lines.append(line)
             script.warnings.append(line[len(WARNING_PREFIX) :].strip())
+    if not script.lines and captured and statements:
+        # Said, so that the script is not taken for a missing one (nor generated again from
+        # the SQL alone, which cannot know that there is nothing to undo).
+        script.lines.append(
+            f"{NOTE_PREFIX} nothing to undo: read from the target before the migration ran, "
+            "its statements changed nothing that a rollback must restore (an IF EXISTS of "
+            "what was not there, an IF NOT EXISTS of what was)."
+        )
     return script
 
 

@@ -435,6 +435,29 @@ def test_views_reading_a_replaced_or_dropped_view_come_back(postgres_targets, mi
     _round_trip(postgres_targets, VIEWS_READING_VIEWS, migration)
 
 
+def test_a_migration_that_changed_nothing_here_rolls_back(postgres_targets):
+    """Every statement did nothing on this target (IF EXISTS of nothing, IF NOT EXISTS of
+    what was there): the rollback has nothing to run, says why, and rolls back."""
+    postgres_targets.execute("development", "CREATE TABLE t (id INT, a INT);")
+    manager = SchemaManager()
+    sql = (
+        "DROP INDEX IF EXISTS no_such_index; DROP INDEX IF EXISTS no_other_index; "
+        "ALTER TABLE t ADD COLUMN IF NOT EXISTS a INT;"
+    )
+    applied = manager.apply_migration_sync(
+        Migration(id="002_nothing", name="nothing", sql=sql), "development"
+    )
+    assert applied.success, applied.error
+    assert script_warnings(applied.rollback_script) == []
+
+    rolled_back = manager.rollback_migration_sync("002_nothing", "development")
+
+    assert rolled_back.success, rolled_back.error
+    assert postgres_targets.fetch(
+        "development", "SELECT count(*) FROM _prisma_migrations WHERE rolled_back_at IS NULL"
+    ) == [(0,)]
+
+
 ENUM_SETUP = """
 CREATE TYPE "Role" AS ENUM ('USER', 'ADMIN');
 CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'USER', past "Role"[]);
