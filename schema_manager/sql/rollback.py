@@ -110,17 +110,19 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
 def _to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]:
     """Each statement's operation, an ALTER TABLE without the actions that changed what the
     script created before it (they need no inverse), None for dropping such tables and for
-    an index on one (dropping the table drops it). A named index is left to the table's drop
-    where dropping a column takes the column's indexes with it (not SQLite, which refuses):
-    dropping the index first would fail where a foreign key made later depends on it."""
-    indexes_go_with_columns = vendor != "sqlite"
+    an index on one that needs no inverse of its own: an unnamed one (dropping the table
+    drops it), and a unique one where dropping a column takes the column's indexes with it
+    (not SQLite, which refuses): a foreign key made later may depend on it, and dropping it
+    first would fail. (Other indexes are dropped as written: one may depend on an extension
+    the script created after the table, whose inverse runs before the table's.)"""
+    unique_go_with_columns = vendor != "sqlite"
     created = Created()
     operations: list[Operation | None] = []
     for statement in statements:
         operation = describe(statement)
         if (
             isinstance(operation, CreateIndex)
-            and (operation.index is None or indexes_go_with_columns)
+            and (operation.index is None or (unique_go_with_columns and _unique(statement)))
             and created.made_table(operation.table)
         ) or created.drops_made(operation):  # made by the script: nothing to bring back
             operations.append(None)
@@ -132,6 +134,11 @@ def _to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]
             operation = replace(operation, actions=kept)
         operations.append(operation)
     return operations
+
+
+def _unique(statement: Statement) -> bool:
+    """Whether a CREATE INDEX statement makes a unique index."""
+    return any(word.upper == "UNIQUE" for word in statement.words[1:3])
 
 
 Inverse = tuple[list[str], str | None]  # statements, and why it cannot be (fully) undone

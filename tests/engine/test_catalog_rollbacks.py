@@ -359,6 +359,18 @@ def test_indexes_of_tables_the_script_made_go_with_the_tables(postgres_targets):
     assert "DROP INDEX" not in script
 
 
+def test_an_index_using_an_extension_the_script_made_is_dropped_before_it(postgres_targets):
+    """The table, then the extension, then an index using the extension's operator class:
+    the index goes before the extension does (and the table after)."""
+    _round_trip(
+        postgres_targets,
+        "",
+        "CREATE TABLE notes (id INT PRIMARY KEY, title TEXT); "
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+        "CREATE INDEX notes_title ON notes USING gin (title gin_trgm_ops);",
+    )
+
+
 def test_a_view_dropped_and_made_again_around_a_type_change_comes_back_after_it(
     postgres_targets,
 ):

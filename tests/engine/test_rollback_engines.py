@@ -62,7 +62,9 @@ POSTGRESQL = [
         'CREATE TABLE "orders" ("Order Id" INT, "select" INT, "a""b" INT);\n'
         'CREATE INDEX "orders_idx" ON "orders" ("Order Id");\n'
         'ALTER TABLE "orders" ADD COLUMN "Total" NUMERIC(10, 2);',
-        'ALTER TABLE orders DROP COLUMN IF EXISTS "Total";\nDROP TABLE IF EXISTS orders CASCADE;',
+        'ALTER TABLE orders DROP COLUMN IF EXISTS "Total";\n'
+        "DROP INDEX IF EXISTS orders_idx;\n"
+        "DROP TABLE IF EXISTS orders CASCADE;",
     ),
     (
         "view",

@@ -61,25 +61,26 @@ INVERTIBLE = [
         },
     ),
     (
-        # The table's drop takes its indexes (dropping one first fails where a foreign key
-        # made later depends on it).
-        "table-then-index-goes-with-the-table",
+        "table-then-index-reversed",
         USERS_SCRIPT,
         {
-            "postgresql": "DROP TABLE IF EXISTS users CASCADE;",
-            # SQLite refuses to drop an indexed column: its rollbacks drop the index first.
+            "postgresql": "DROP INDEX IF EXISTS idx_users_email;\n"
+            "DROP TABLE IF EXISTS users CASCADE;",
             "sqlite": "DROP INDEX IF EXISTS idx_users_email;\nDROP TABLE IF EXISTS users;",
-            "mysql": "DROP TABLE IF EXISTS users;",
+            "mysql": "DROP INDEX idx_users_email ON users;\nDROP TABLE IF EXISTS users;",
         },
     ),
     (
-        "index-then-table-reversed",
-        "CREATE INDEX idx_orders_total ON orders(total);\nCREATE TABLE users (id INT);",
+        # A unique index of a table the script made goes with the table (a foreign key made
+        # later may depend on it); SQLite refuses to drop an indexed column, so there the
+        # index is dropped first.
+        "unique-index-of-a-table-made-goes-with-it",
+        "CREATE TABLE users (id INT, email TEXT);\n"
+        "CREATE UNIQUE INDEX users_email ON users (email);",
         {
-            "postgresql": "DROP TABLE IF EXISTS users CASCADE;\n"
-            "DROP INDEX IF EXISTS idx_orders_total;",
-            "sqlite": "DROP TABLE IF EXISTS users;\nDROP INDEX IF EXISTS idx_orders_total;",
-            "mysql": "DROP TABLE IF EXISTS users;\nDROP INDEX idx_orders_total ON orders;",
+            "postgresql": "DROP TABLE IF EXISTS users CASCADE;",
+            "sqlite": "DROP INDEX IF EXISTS users_email;\nDROP TABLE IF EXISTS users;",
+            "mysql": "DROP TABLE IF EXISTS users;",
         },
     ),
     # Names are kept exactly as written: quotes, case, schema.
@@ -356,11 +357,11 @@ INVERTIBLE = [
     ),
     (
         "table-and-index-named-like-keywords",
-        "CREATE TABLE comment (id INT);\nCREATE INDEX name ON type (id);",
+        "CREATE TABLE comment (id INT);\nCREATE INDEX name ON comment (id);",
         {
             "postgresql": "DROP INDEX IF EXISTS name;\nDROP TABLE IF EXISTS comment CASCADE;",
             "sqlite": "DROP INDEX IF EXISTS name;\nDROP TABLE IF EXISTS comment;",
-            "mysql": "DROP INDEX name ON type;\nDROP TABLE IF EXISTS comment;",
+            "mysql": "DROP INDEX name ON comment;\nDROP TABLE IF EXISTS comment;",
         },
     ),
     # Lowercase and mixed-case keywords.
@@ -405,11 +406,15 @@ INVERTIBLE = [
         "CREATE INDEX a_b_idx ON a(b);\n"
         "-- the end\n",
         {
-            "postgresql": "ALTER TABLE a DROP COLUMN IF EXISTS b;\nDROP TABLE IF EXISTS a CASCADE;",
+            "postgresql": "DROP INDEX IF EXISTS a_b_idx;\n"
+            "ALTER TABLE a DROP COLUMN IF EXISTS b;\n"
+            "DROP TABLE IF EXISTS a CASCADE;",
             "sqlite": "DROP INDEX IF EXISTS a_b_idx;\n"
             "ALTER TABLE a DROP COLUMN b;\n"
             "DROP TABLE IF EXISTS a;",
-            "mysql": "ALTER TABLE a DROP COLUMN b;\nDROP TABLE IF EXISTS a;",
+            "mysql": "DROP INDEX a_b_idx ON a;\n"
+            "ALTER TABLE a DROP COLUMN b;\n"
+            "DROP TABLE IF EXISTS a;",
         },
     ),
     (
@@ -604,7 +609,7 @@ def test_warnings_sit_in_reverse_order_position_postgresql() -> None:
         w[0],  # 9
         "ALTER TABLE accounts DROP CONSTRAINT IF EXISTS owner_key;",  # 8
         w[1],  # 7
-        # 6: the index of a table the script made goes with the table
+        "DROP INDEX IF EXISTS accounts_owner_idx;",  # 6
         w[2],  # 5
         w[3],  # 4
         "ALTER TABLE accounts DROP COLUMN IF EXISTS owner;",  # 3
@@ -623,6 +628,7 @@ def test_warnings_sit_in_reverse_order_position_mysql() -> None:
         w[0],
         "ALTER TABLE accounts DROP INDEX owner_key;",
         w[1],
+        "DROP INDEX accounts_owner_idx ON accounts;",
         w[2],
         w[3],
         "ALTER TABLE accounts DROP COLUMN owner;",
