@@ -69,6 +69,8 @@ def _put_back(
     if ("touched", relname) in seen or ("touched", "*") in seen:
         return None
     later = [c for c in every if c.number > column.number and ("dropped", oid, c.name) not in seen]
+    if not later:  # those after it went before it (their inverses put them back after it)
+        return [], [], []
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]

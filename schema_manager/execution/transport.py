@@ -211,8 +211,13 @@ def _send_in_savepoint(
     then = f"{then}\n;\n" if then else ""
     try:
         cursor.execute(f"SAVEPOINT {savepoint};\n{body}\n;\n{then}RELEASE SAVEPOINT {savepoint}")
-    except Exception:
-        cursor.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+    except Exception as exc:
+        try:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+        except Exception:
+            # No savepoint: the server refused the whole query before running its first
+            # statement (a syntax error anywhere in it), so its own error says what is wrong.
+            raise exc from None
         ran = outcome.statements_run
         for statement in statements():
             _execute(cursor, statement)

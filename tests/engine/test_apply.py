@@ -208,6 +208,38 @@ def test_failed_rollback_keeps_the_migration_applied(targets, manager: SchemaMan
     assert manager.get_version_history()[0].status == "failed"
 
 
+def test_a_syntax_error_in_a_script_sent_whole_is_the_error_told(postgres_targets, manager):
+    """A syntax error rejects a query string before its first statement runs (the savepoint
+    it opens included): the server's own error is what the result says."""
+    migration = Migration(
+        id="002_typo", name="typo", sql="CREATE TABLE a (id INT);\nCREATE TABLE b (id INT,);"
+    )
+
+    result = manager.apply_migration_sync(migration)
+
+    assert not result.success
+    assert "syntax error" in result.error
+    assert "savepoint" not in result.error
+    assert "a" not in postgres_targets.tables()
+
+
+def test_a_syntax_error_in_a_rollback_script_is_the_error_told(postgres_targets, manager):
+    migration = Migration(
+        id="002_tables",
+        name="tables",
+        sql="CREATE TABLE a (id INT); CREATE TABLE b (id INT);",
+        rollback_sql="DROP TABLE b;\nDROP TABLE a,;",
+    )
+    assert manager.apply_migration_sync(migration).success
+
+    result = manager.rollback_migration_sync("002_tables")
+
+    assert not result.success
+    assert "syntax error" in result.error
+    assert "savepoint" not in result.error
+    assert {"a", "b"} <= set(postgres_targets.tables())
+
+
 def test_protected_environment_blocks_destructive_sql_unless_allowed(targets, manager):
     targets.execute("production", "CREATE TABLE legacy (id INTEGER)")
     drop = Migration(
