@@ -142,14 +142,15 @@ def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
 
 
 def test_the_last_columns_dropped_together_come_back_without_moving_any(postgres_targets):
-    """The second column dropped was last once the first had gone: nothing is after it."""
+    """The second column dropped was last once the first had gone: nothing is after it when
+    its inverse runs (the first one's, which runs after, puts the other back after it)."""
     script = _round_trip(
         postgres_targets,
         "CREATE TABLE meta (id INT, body TEXT, subject TEXT);",
-        "ALTER TABLE meta DROP COLUMN body, DROP COLUMN subject;",
+        "ALTER TABLE meta DROP COLUMN subject, DROP COLUMN body;",
     )
 
-    assert script.count("UPDATE meta") == 1  # moving subject back behind body
+    assert "UPDATE" not in script
 
 
 def test_a_large_table_s_columns_are_not_rewritten_to_restore_the_order(
