@@ -50,13 +50,12 @@ def materialized(cursor, oid: int, seen: Seen) -> list[str] | None:
     return lines
 
 
-# The views and materialized views that read ``oid``, directly or through one another, each
-# with its greatest depth (1: reads it directly); and whether anything else depends on it.
-_DEPENDENT_VIEWS = """
+# The views and materialized views that read the roots, directly or through one another, with
+# the roots themselves (depth 0), each at its greatest depth; and whether anything but a view
+# depends on one of them.
+_VIEWS_READING = """
 WITH RECURSIVE reading(oid, depth) AS (
-    SELECT r.ev_class, 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-      AND d.refobjid = %s AND r.ev_class <> %s
+    SELECT root, 0 FROM unnest(%s::oid[]) AS root
     UNION
     SELECT r.ev_class, reading.depth + 1 FROM reading
     JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = reading.oid
@@ -68,7 +67,7 @@ JOIN pg_class c ON c.oid = reading.oid GROUP BY reading.oid, c.relkind ORDER BY 
 """
 _OTHER_DEPENDENTS = """
 SELECT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass
-    AND d.refobjid = %s AND d.deptype = 'n' AND d.classid <> 'pg_rewrite'::regclass)
+    AND d.refobjid = ANY(%s::oid[]) AND d.deptype = 'n' AND d.classid <> 'pg_rewrite'::regclass)
 """
 
 
@@ -76,33 +75,45 @@ def around_dependents(
     cursor, oid: int, seen: Seen, lines: list[str], *, cascaded: bool = False
 ) -> list[str] | None:
     """``lines`` (which drop and make again the view ``oid``) between dropping the views that
-    read it and making them again as they were (None if something else depends on it). Those
-    an earlier statement dropped are left to that statement's inverse. ``cascaded``: a
-    ``DROP … CASCADE`` dropped them with it, so ``lines`` (which make it again) are only
-    followed by making them."""
-    dependents, (other,) = cursor.read_together(
-        [(_DEPENDENT_VIEWS, [oid, oid]), (_OTHER_DEPENDENTS, [oid])]
-    )
-    if other[0]:
+    read it and making them again as they were (None if something else depends on one).
+    ``cascaded``: a ``DROP … CASCADE`` dropped them with it, so ``lines`` (which make it
+    again) are only followed by making them."""
+    return views_around(cursor, [oid], seen, lines, roots_too=False, cascaded=cascaded)
+
+
+def views_around(
+    cursor,
+    roots: list[int],
+    seen: Seen,
+    lines: list[str],
+    *,
+    roots_too: bool,
+    cascaded: bool = False,
+) -> list[str] | None:
+    """``lines`` between dropping the views that read the relations ``roots`` (and, with
+    ``roots_too``, the roots, views themselves) and making them again as they were, those
+    read first; None if something else than a view depends on one. Those an earlier
+    statement dropped are left to that statement's inverse."""
+    found = cursor.read_together([(_VIEWS_READING, [roots])])[0]
+    found = [row for row in found if (roots_too or row[2] > 0) and ("dropped", row[0]) not in seen]
+    if not found:
+        return lines
+    # The roots too: each is dropped (by ``lines``, where not here).
+    [(other,)] = cursor.read_together([(_OTHER_DEPENDENTS, [[*roots, *(r[0] for r in found)]])])[0]
+    if other:
         return None
     drops: list[str] = []
     makes: list[str] = []
-    for dependent, relkind, _ in dependents:
-        if ("dropped", dependent) in seen:
-            continue
+    for oid, relkind, _ in found:
         kind = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
-        made = (
-            materialized(cursor, dependent, seen)
-            if relkind == "m"
-            else view(cursor, dependent, kind)
-        )
+        made = materialized(cursor, oid, seen) if relkind == "m" else view(cursor, oid, kind)
         if made is None:
             return None
         makes += made
         if cascaded:  # gone with it: later statements find it dropped
-            seen.add(("dropped", dependent))
+            seen.add(("dropped", oid))
         else:
-            cursor.execute("SELECT %s::regclass::text", [dependent])
+            cursor.execute("SELECT %s::regclass::text", [oid])
             drops.insert(0, f"DROP {kind} {cursor.fetchone()[0]};")
     return drops + lines + makes
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
+from .capture_replaced import views_around
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import AlterObject, AlterTable, Drop, Operation
 from .sql.rollback import WARNING_PREFIX
@@ -37,13 +38,14 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     if added in values or not seen.add_new(("enum", oid)):
         return []
     # What stops the rebuild, and what it must make again, read in one round trip.
-    dependents, checks, indexes, columns, triggers = cursor.read_together(
+    dependents, checks, indexes, columns, triggers, views = cursor.read_together(
         [
             (_OBSTACLES, [oid, array_oid, oid, array_oid, oid, array_oid]),
             (catalog.constraints_query(_CHECKS), [oid, array_oid]),
             (_INDEXES, [oid, array_oid]),
             (_COLUMNS, [oid, oid, array_oid, oid, array_oid]),
             (_TRIGGERS, [oid, array_oid]),
+            (_VIEWS, [oid, array_oid, oid, array_oid, oid, array_oid]),
         ],
     )
     if now:
@@ -81,7 +83,21 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     lines += [catalog.add_constraint(t, n, d) for t, n, _, d in checks]
     for table, *trigger in triggers:
         lines += catalog.trigger(table, *trigger)
-    return lines
+    if not views:
+        return lines
+    # (Their definitions name values as they were: not rewritten after a rename.)
+    around = (
+        None if now else views_around(cursor, [v for (v,) in views], seen, lines, roots_too=True)
+    )
+    if around is None:
+        statement = operation.statement
+        return [
+            f"{WARNING_PREFIX} cannot roll back statement {statement.index + 1} "
+            f"({statement.summary}): PostgreSQL cannot drop an enum value, and the type cannot "
+            "be rebuilt without it because views use it that cannot be made again around "
+            "the rebuild; write the rollback by hand."
+        ]
+    return around
 
 
 _USES_TYPE = (
@@ -90,6 +106,10 @@ _USES_TYPE = (
 )
 
 
+_OF_A_VIEW = (
+    "EXISTS (SELECT 1 FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class "
+    "WHERE w.oid = r.objid AND v.relkind IN ('v', 'm'))"
+)
 # Why the type cannot be swapped for a rebuilt one: what else uses it, and the views and
 # rules that read a column of it (PostgreSQL will not change such a column's type); 3 at
 # most, named.
@@ -98,7 +118,7 @@ _OBSTACLES = (
     "WHERE r.classid = 'pg_rewrite'::regclass AND r.refclassid = 'pg_class'::regclass "
     "AND (r.refobjid, r.refobjsubid) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
     "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
-    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0) "
+    f"AND u.refobjid IN (%s, %s) AND u.objsubid > 0) AND NOT {_OF_A_VIEW} "
     "UNION SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d "
     "WHERE d.refclassid = 'pg_type'::regclass AND d.refobjid IN (%s, %s) "
     "AND d.deptype = 'n' AND NOT ("
@@ -108,7 +128,26 @@ _OBSTACLES = (
     "AND EXISTS (SELECT 1 FROM pg_constraint c WHERE c.oid = d.objid AND c.contype = 'c')) "
     "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND EXISTS (SELECT 1 "
     "FROM pg_class c WHERE c.oid = d.objid AND c.relkind = 'i')) "
-    "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s))) o ORDER BY 1 LIMIT 3"
+    "AND NOT (d.classid = 'pg_type'::regclass AND d.objid IN (%s, %s)) "
+    "AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 FROM pg_rewrite r "
+    "JOIN pg_class v ON v.oid = r.ev_class WHERE r.oid = d.objid AND v.relkind IN ('v', 'm'))) "
+    "AND NOT (d.classid = 'pg_class'::regclass AND d.objsubid > 0 AND EXISTS (SELECT 1 "
+    "FROM pg_class v WHERE v.oid = d.objid AND v.relkind IN ('v', 'm')))"
+    ") o ORDER BY 1 LIMIT 3"
+)
+# The views (and materialized views) that show a column of the type, name it, or read a table
+# column of it: made again around the rebuild (with the views that read them).
+_VIEWS = (
+    "SELECT d.objid FROM pg_depend d JOIN pg_class v ON v.oid = d.objid "
+    "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_type'::regclass "
+    "AND d.refobjid IN (%s, %s) AND d.objsubid > 0 AND v.relkind IN ('v', 'm') "
+    "UNION SELECT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+    "JOIN pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm') "
+    "WHERE d.classid = 'pg_rewrite'::regclass AND ((d.refclassid = 'pg_type'::regclass "
+    "AND d.refobjid IN (%s, %s)) OR (d.refclassid = 'pg_class'::regclass "
+    "AND (d.refobjid, d.refobjsubid) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+    "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0))) ORDER BY 1"
 )
 # The checks and the indexes that name the type.
 _CHECKS = "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")"
