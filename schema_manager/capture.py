@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
-from .capture_alter import alter_table
+from .capture_alter import alter_table, leaves_columns_movable
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
 from .capture_replaced import (
@@ -31,7 +31,6 @@ from .sql import parse_statements
 from .sql.created import Created, if_not_exists
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import (
-    AddColumn,
     AlterObject,
     AlterTable,
     CommentOn,
@@ -41,7 +40,6 @@ from .sql.operations import (
     DataChange,
     DataStatement,
     Drop,
-    DropColumn,
     Operation,
     RenameTo,
 )
@@ -120,8 +118,8 @@ def _touches(operation: Operation) -> str | None:
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
             return "*"
-        if all(isinstance(action, (AddColumn, DropColumn)) for action in operation.actions):
-            return None  # a column added or dropped leaves the others as they were
+        if all(leaves_columns_movable(action) for action in operation.actions):
+            return None
         return catalog_name(operation.table.object)
     if isinstance(operation, CreateIndex):
         return catalog_name(operation.table.object)

@@ -69,7 +69,7 @@ def alter_table(
         if part is None:
             return None
         parts.append(part)
-        if not isinstance(action, (AddColumn, DropColumn)):  # see capture_column_order
+        if not leaves_columns_movable(action):  # see capture_dropped_column
             seen.add(("touched", relname))
     return notes + [line for part in reversed(parts) for line in part]
 
@@ -161,6 +161,19 @@ def _altered_column(
             lines.append(f"{alter} SET DEFAULT {default};")
         return lines
     return None
+
+
+def leaves_columns_movable(action: object) -> bool:
+    """Whether, after ``action`` ran, an undone DROP COLUMN of the same table may still move
+    the columns after it back in place (``capture_dropped_column``): it adds or drops a
+    column, drops a constraint (which the move then leaves out: its own inverse makes it
+    again), or changes a default or the nullability (its inverse, after the move, sets them
+    as they were, as the move does)."""
+    if isinstance(action, (AddColumn, DropColumn)):
+        return True
+    if isinstance(action, AlterColumn):
+        return action.change in ("SET DEFAULT", "DROP DEFAULT", "SET NOT NULL", "DROP NOT NULL")
+    return isinstance(action, OtherAction) and dropped_constraint(action) is not None
 
 
 def dropped_constraint(action: OtherAction) -> str | None:

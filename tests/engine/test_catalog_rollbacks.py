@@ -132,8 +132,12 @@ def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
         "ALTER TABLE t DROP COLUMN a, DROP COLUMN c;",
         "ALTER TABLE t DROP COLUMN c; ALTER TABLE t DROP COLUMN a;",
         "ALTER TABLE t ADD COLUMN fresh INT; ALTER TABLE t DROP COLUMN c, ADD COLUMN d INT;",
+        # Prisma drops a column's foreign key first; a default or nullability changed before
+        # is set back after the move, as it was.
+        "ALTER TABLE t DROP CONSTRAINT t_parent_fkey; ALTER TABLE t ALTER COLUMN c DROP NOT NULL;"
+        " ALTER TABLE t DROP COLUMN b, ALTER COLUMN parent SET DEFAULT 1;",
     ],
-    ids=["one-statement", "two-statements", "among-added-columns"],
+    ids=["one-statement", "two-statements", "among-added-columns", "after-other-changes"],
 )
 def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
     script = _round_trip(postgres_targets, MIDDLE_COLUMN, migration)
