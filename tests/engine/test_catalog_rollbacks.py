@@ -157,31 +157,10 @@ def test_the_last_columns_dropped_together_come_back_without_moving_any(postgres
     assert "UPDATE" not in script
 
 
-def test_a_large_table_s_columns_are_not_rewritten_to_restore_the_order(
-    postgres_targets, monkeypatch
-):
-    from schema_manager import capture_dropped_column
-
-    monkeypatch.setattr(capture_dropped_column, "MOVABLE_BYTES", 0)
-    postgres_targets.execute("development", MIDDLE_COLUMN)
-    applied = SchemaManager().apply_migration_sync(
-        Migration(id="002_drop_b", name="drop_b", sql="ALTER TABLE t DROP COLUMN b;"),
-        "development",
-    )
-
-    assert applied.success, applied.error
-    [caution] = script_cautions(applied.rollback_script)
-    assert "comes back as the last column of t" in caution
-    assert "UPDATE" not in applied.rollback_script
-
-
-def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
-    """A view reads a column after it: the columns are not moved."""
-    targets = postgres_targets
-    targets.execute(
-        "development",
-        "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);CREATE VIEW v AS SELECT c FROM t;",
-    )
+def _dropping_b_says_it_comes_back_last(targets, setup: str) -> str:
+    """Apply ``ALTER TABLE t DROP COLUMN b`` over ``setup``; its rollback, which says that b
+    comes back last (and may run)."""
+    targets.execute("development", setup)
     applied = SchemaManager().apply_migration_sync(
         Migration(id="002_drop_b", name="drop_b", sql="ALTER TABLE t DROP COLUMN b;"),
         "development",
@@ -191,6 +170,27 @@ def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
     [caution] = script_cautions(applied.rollback_script)
     assert "comes back as the last column of t" in caution
     assert why_unusable("002_drop_b", applied.rollback_script) is None
+    return applied.rollback_script
+
+
+def test_a_large_table_s_columns_are_not_rewritten_to_restore_the_order(
+    postgres_targets, monkeypatch
+):
+    from schema_manager import capture_dropped_column
+
+    monkeypatch.setattr(capture_dropped_column, "MOVABLE_BYTES", 0)
+
+    script = _dropping_b_says_it_comes_back_last(postgres_targets, MIDDLE_COLUMN)
+
+    assert "UPDATE" not in script
+
+
+def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
+    """A view reads a column after it: the columns are not moved."""
+    _dropping_b_says_it_comes_back_last(
+        postgres_targets,
+        "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);CREATE VIEW v AS SELECT c FROM t;",
+    )
 
 
 def test_a_multi_action_alter_table_is_undone_action_by_action(postgres_targets):
