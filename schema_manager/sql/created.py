@@ -5,6 +5,8 @@ created and then altered, the sequence of a serial column dropped with its defau
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .names import QualifiedName, catalog_name
 from .operations import (
     AddColumn,
@@ -12,6 +14,7 @@ from .operations import (
     AlterAction,
     AlterColumn,
     AlterTable,
+    CreateIndex,
     CreateObject,
     CreateTable,
     Drop,
@@ -21,6 +24,7 @@ from .operations import (
     Rename,
     RenameTo,
 )
+from .reading import describe
 from .statements import Statement
 
 # Column types that make a sequence of their own, named <table>_<column>_seq when that fits in
@@ -133,3 +137,37 @@ def _serial_sequence(table: str, action: AddColumn) -> list[str]:
         return []
     name = f"{table}_{catalog_name(action.column)}_seq"
     return [name] if len(name.encode()) <= _MAX_NAME_BYTES else []
+
+
+def to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]:
+    """Each statement's operation, an ALTER TABLE without the actions that changed what the
+    script created before it (they need no inverse), None for dropping such tables and for
+    an index on one that needs no inverse of its own: an unnamed one (dropping the table
+    drops it), and a unique one where dropping a column takes the column's indexes with it
+    (not SQLite, which refuses): a foreign key made later may depend on it, and dropping it
+    first would fail. (Other indexes are dropped as written: one may depend on an extension
+    the script created after the table, whose inverse runs before the table's.)"""
+    unique_go_with_columns = vendor != "sqlite"
+    created = Created()
+    operations: list[Operation | None] = []
+    for statement in statements:
+        operation = describe(statement)
+        if (
+            isinstance(operation, CreateIndex)
+            and (operation.index is None or (unique_go_with_columns and _unique(statement)))
+            and created.made_table(operation.table)
+        ) or created.drops_made(operation):  # made by the script: nothing to bring back
+            operations.append(None)
+            continue
+        skipped = created.skipped(operation)
+        created.note(operation)
+        if skipped and isinstance(operation, AlterTable):
+            kept = tuple(a for i, a in enumerate(operation.actions) if i not in skipped)
+            operation = replace(operation, actions=kept)
+        operations.append(operation)
+    return operations
+
+
+def _unique(statement: Statement) -> bool:
+    """Whether a CREATE INDEX statement makes a unique index."""
+    return any(word.upper == "UNIQUE" for word in statement.words[1:3])

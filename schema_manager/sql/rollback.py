@@ -5,9 +5,9 @@ them back as the same name, quoted (safely) otherwise."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from .created import Created
+from .created import to_undo
 from .lexer import DIALECTS
 from .names import QualifiedName, render_name, render_part, render_words, split_top_level
 from .operations import (
@@ -76,7 +76,7 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
     script = RollbackScript()
     statements = parse_statements(sql, vendor)
     for statement, operation in reversed(
-        list(zip(statements, _to_undo(statements, vendor), strict=True))
+        list(zip(statements, to_undo(statements, vendor), strict=True))
     ):
         if captured and statement.index in captured:
             # Read from the catalog, with its own notes (and warnings, where it says why not).
@@ -105,40 +105,6 @@ def _generate(sql: str, vendor: str, captured: Mapping[int, list[str]] | None) -
             "what was not there, an IF NOT EXISTS of what was)."
         )
     return script
-
-
-def _to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]:
-    """Each statement's operation, an ALTER TABLE without the actions that changed what the
-    script created before it (they need no inverse), None for dropping such tables and for
-    an index on one that needs no inverse of its own: an unnamed one (dropping the table
-    drops it), and a unique one where dropping a column takes the column's indexes with it
-    (not SQLite, which refuses): a foreign key made later may depend on it, and dropping it
-    first would fail. (Other indexes are dropped as written: one may depend on an extension
-    the script created after the table, whose inverse runs before the table's.)"""
-    unique_go_with_columns = vendor != "sqlite"
-    created = Created()
-    operations: list[Operation | None] = []
-    for statement in statements:
-        operation = describe(statement)
-        if (
-            isinstance(operation, CreateIndex)
-            and (operation.index is None or (unique_go_with_columns and _unique(statement)))
-            and created.made_table(operation.table)
-        ) or created.drops_made(operation):  # made by the script: nothing to bring back
-            operations.append(None)
-            continue
-        skipped = created.skipped(operation)
-        created.note(operation)
-        if skipped and isinstance(operation, AlterTable):
-            kept = tuple(a for i, a in enumerate(operation.actions) if i not in skipped)
-            operation = replace(operation, actions=kept)
-        operations.append(operation)
-    return operations
-
-
-def _unique(statement: Statement) -> bool:
-    """Whether a CREATE INDEX statement makes a unique index."""
-    return any(word.upper == "UNIQUE" for word in statement.words[1:3])
 
 
 Inverse = tuple[list[str], str | None]  # statements, and why it cannot be (fully) undone

@@ -151,8 +151,9 @@ def _many_tables(count: int) -> tuple[str, str]:
         setup += [
             f"CREATE TYPE kind{i} AS ENUM ('a', 'b');",
             f"CREATE TABLE parent{i} (id INT PRIMARY KEY);",
-            f"CREATE TABLE \"Child{i}\" (id INT PRIMARY KEY, parent INT, note TEXT DEFAULT 'x', "
-            f"kind kind{i}, "
+            # The column dropped is the last (no others to move back behind it).
+            f"CREATE TABLE \"Child{i}\" (id INT PRIMARY KEY, note TEXT DEFAULT 'x', "
+            f"kind kind{i}, parent INT, "
             f'CONSTRAINT "Child{i}_parent_fkey" FOREIGN KEY (parent) REFERENCES parent{i} (id));',
         ]
         migration += [
