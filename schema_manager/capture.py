@@ -45,6 +45,7 @@ from .sql.operations import (
 )
 from .sql.reading import describe
 from .sql.rollback import NOTE_PREFIX
+from .sql.session_detection import is_transaction_control
 from .sql.statements import Statement
 from .sql.table_actions import undone_by_sql_alone
 
@@ -124,6 +125,8 @@ def _touches(operation: Operation) -> str | None:
     if isinstance(operation, CreateIndex):
         return catalog_name(operation.table.object)
     if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
+        return None
+    if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
         return None
     return "*"  # a view, trigger, policy, type change or DO block may use any column
 

@@ -136,8 +136,16 @@ def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
         # is set back after the move, as it was.
         "ALTER TABLE t DROP CONSTRAINT t_parent_fkey; ALTER TABLE t ALTER COLUMN c DROP NOT NULL;"
         " ALTER TABLE t DROP COLUMN b, ALTER COLUMN parent SET DEFAULT 1;",
+        # A script with its own transaction control.
+        "BEGIN; ALTER TABLE t DROP COLUMN b; UPDATE t SET a = 1; COMMIT;",
     ],
-    ids=["one-statement", "two-statements", "among-added-columns", "after-other-changes"],
+    ids=[
+        "one-statement",
+        "two-statements",
+        "among-added-columns",
+        "after-other-changes",
+        "in-its-own-transaction",
+    ],
 )
 def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
     script = _round_trip(postgres_targets, MIDDLE_COLUMN, migration)
