@@ -12,8 +12,9 @@ rules, triggers, policies, statistics, another table's foreign key, an identity,
 value or an owned sequence, column privileges or a statistics target. Nor may the table have
 triggers (the copy would fire them), row security, inheritance or partitions, or be another
 column's type; nor may an earlier statement of the migration have changed it otherwise than
-by adding or dropping columns (``Seen`` notes it as touched): the rollback moves the columns
-as they were before the migration.
+by adding or dropping columns or constraints, or changing defaults or nullability
+(``capture_alter.leaves_columns_movable``; ``Seen`` notes the others as touched): the
+rollback moves the columns as they were before the migration.
 """
 
 from __future__ import annotations

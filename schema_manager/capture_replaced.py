@@ -33,7 +33,7 @@ def view(cursor, oid: int, kind: str) -> list[str] | None:
     name, query, column_comments, comment = row
     lines = [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
     if comment is not None:
-        lines.append(f"COMMENT ON {kind} {name} IS {_literal(comment)};")
+        lines.append(f"COMMENT ON {kind} {name} IS {catalog.literal(comment)};")
     return lines + list(column_comments)
 
 
@@ -62,8 +62,8 @@ WITH RECURSIVE reading(oid, depth) AS (
       AND d.classid = 'pg_rewrite'::regclass
     JOIN pg_rewrite r ON r.oid = d.objid AND r.ev_class <> reading.oid
 )
-SELECT reading.oid, c.relkind::text, max(reading.depth) FROM reading
-JOIN pg_class c ON c.oid = reading.oid GROUP BY reading.oid, c.relkind ORDER BY 3, 1
+SELECT reading.oid, c.relkind::text, max(reading.depth), c.oid::regclass::text FROM reading
+JOIN pg_class c ON c.oid = reading.oid GROUP BY reading.oid, c.relkind, c.oid ORDER BY 3, 1
 """
 _OTHER_DEPENDENTS = """
 SELECT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass
@@ -104,7 +104,7 @@ def views_around(
         return None
     drops: list[str] = []
     makes: list[str] = []
-    for oid, relkind, _ in found:
+    for oid, relkind, _, name in found:
         kind = "MATERIALIZED VIEW" if relkind == "m" else "VIEW"
         made = materialized(cursor, oid, seen) if relkind == "m" else view(cursor, oid, kind)
         if made is None:
@@ -113,14 +113,8 @@ def views_around(
         if cascaded:  # gone with it: later statements find it dropped
             seen.add(("dropped", oid))
         else:
-            cursor.execute("SELECT %s::regclass::text", [oid])
-            drops.insert(0, f"DROP {kind} {cursor.fetchone()[0]};")
+            drops.insert(0, f"DROP {kind} {name};")
     return drops + lines + makes
-
-
-def _literal(text: str) -> str:
-    """``text`` as a standard SQL string literal (standard_conforming_strings is on)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _functions(cursor, name: QualifiedName) -> list[tuple[str, str, str | None]]:
