@@ -115,7 +115,7 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
 
 def _touches(operation: Operation) -> str | None:
     """The table (its catalog name) whose columns an undone DROP COLUMN may no longer move
-    back in place after ``operation`` ran (``capture_column_order``); ``*`` for any table."""
+    back in place after ``operation`` ran (``capture_dropped_column``); ``*`` for any table."""
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
             return "*"
