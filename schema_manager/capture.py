@@ -126,9 +126,22 @@ def _touches(operation: Operation) -> str | None:
         return catalog_name(operation.table.object)
     if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
         return None
+    if isinstance(operation, CreateObject) and _uses_no_column(operation):
+        return None
     if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
         return None
     return "*"  # a view, trigger, policy, type change or DO block may use any column
+
+
+def _uses_no_column(operation: CreateObject) -> bool:
+    """A new sequence, schema or enum: nothing in it can hang on a column (a composite type
+    or a range may be of a table's row type; a view, function or trigger may read columns)."""
+    if operation.kind in ("SEQUENCE", "SCHEMA"):
+        return True
+    if operation.kind != "TYPE":
+        return False
+    uppers = [word.upper for word in operation.statement.words]
+    return "AS" in uppers and uppers[uppers.index("AS") + 1 :][:1] == ["ENUM"]
 
 
 _LOOKUPS = {
