@@ -64,7 +64,6 @@ def capture(sql: str, alias: str) -> Captured:
     captured: Captured = {}
     seen = catalog.Seen()
     created = Created()
-    renames = TypeRenames(seen)
     try:
         with connection.cursor() as cursor:
             statements = parse_statements(sql, "postgresql")
@@ -72,6 +71,7 @@ def capture(sql: str, alias: str) -> Captured:
             # The catalog does not change while it is read: what the statements name is
             # read in one round trip, not one per lookup.
             reads = CatalogReads(cursor)
+            renames = TypeRenames(seen, lambda: _current_schema(reads))
             reads.read_ahead(operations)
             dropped = False  # by an earlier statement: a DO block after it is not undone
             for statement, operation in zip(statements, operations, strict=True):
@@ -111,6 +111,11 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
     if isinstance(operation, (CreateTable, CreateIndex, CreateObject)):
         return _already_there(cursor, operation, seen)
     return None
+
+
+def _current_schema(reads: CatalogReads) -> str | None:
+    reads.execute("SELECT current_schema()")
+    return reads.fetchone()[0]
 
 
 def _touches(operation: Operation) -> str | None:

@@ -11,6 +11,7 @@ that name a column of the type are dropped and made again around it. What it can
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
@@ -206,8 +207,12 @@ class TypeRenames:
     the capture's one place that is told of every statement, it hands the tables' and
     columns' renames to ``catalog.Seen.renamed_relations``."""
 
-    def __init__(self, seen: catalog.Seen) -> None:
+    def __init__(self, seen: catalog.Seen, current_schema: Callable[[], str | None]) -> None:
+        # Keyed by name, a schema that is the target's current one left out: Prisma names the
+        # schema in some statements of a migration and not in others ("public"."Role_old").
         self._before: dict[tuple[str | None, str], QualifiedName] = {}
+        self._current_schema = current_schema
+        self._current: tuple[str | None] | None = None  # read once, where a name has a schema
         # An unqualified type's name before the migration -> its name now (rendered), for
         # the inverses that name a column's previous type (``catalog.Seen.renamed_types``).
         self.now_named = seen.renamed_types
@@ -227,16 +232,25 @@ class TypeRenames:
             return
         if operation.action != "RENAME TO":
             return
-        original = self._before.pop(_key(operation.name), operation.name)
+        original = self._before.pop(self._key(operation.name), operation.name)
         renamed = QualifiedName((*operation.name.parts[:-1], operation.new))
-        self._before[_key(renamed)] = original
-        if original.schema is None:
+        self._before[self._key(renamed)] = original
+        if self._key(original)[0] is None:
             self.now_named[catalog_name(original.object)] = render_name(renamed, "postgresql")
 
     def before(self, operation: Drop) -> Drop:
         """``operation`` naming each type as it was named before the migration."""
-        names = tuple(self._before.get(_key(name), name) for name in operation.names)
+        names = tuple(self._before.get(self._key(name), name) for name in operation.names)
         return replace(operation, names=names)
+
+    def _key(self, name: QualifiedName) -> tuple[str | None, str]:
+        schema = catalog_name(name.schema) if name.schema else None
+        if schema is not None:
+            if self._current is None:
+                self._current = (self._current_schema(),)
+            if schema == self._current[0]:
+                schema = None
+        return schema, catalog_name(name.object)
 
 
 def _key(name: QualifiedName) -> tuple[str | None, str]:

@@ -8,8 +8,10 @@ import pytest
 from schema_manager import Migration, SchemaManager
 from schema_manager.rollback_choice import script_warnings
 from tests.engine.test_catalog_rollbacks import _catalogue, _round_trip
+from tests.settings import POSTGRES_SCHEMAS
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+SCHEMA = POSTGRES_SCHEMAS["development"]  # the target's current schema (its search_path)
 
 # `prisma migrate dev` removing an enum value: a new type, the column moved to it, the old
 # type renamed away and dropped (by its new name), the new one given the old name.
@@ -27,15 +29,25 @@ COMMIT;
 """
 
 
-def test_prisma_s_enum_swap_rolls_back_the_type_it_renamed_then_dropped(postgres_targets):
+@pytest.mark.parametrize(
+    "swap",
+    [
+        ENUM_SWAP,
+        # Newer Prisma names the schema in some statements and not in others.
+        ENUM_SWAP.replace('DROP TYPE "Role_old"', f'DROP TYPE "{SCHEMA}"."Role_old"'),
+        ENUM_SWAP.replace('ALTER TYPE "Role" RENAME', f'ALTER TYPE "{SCHEMA}"."Role" RENAME'),
+    ],
+    ids=["unqualified", "drop-qualified", "rename-qualified"],
+)
+def test_prisma_s_enum_swap_rolls_back_the_type_it_renamed_then_dropped(postgres_targets, swap):
     setup = """
     CREATE TYPE "Role" AS ENUM ('OWNER', 'ADMIN', 'MEMBER');
     CREATE TABLE members (id INT, role "Role" NOT NULL DEFAULT 'MEMBER');
     INSERT INTO members VALUES (1, 'ADMIN');
     """
-    script = _round_trip(postgres_targets, setup, ENUM_SWAP)
+    script = _round_trip(postgres_targets, setup, swap)
 
-    assert """CREATE TYPE "Role_old" AS ENUM ('OWNER', 'ADMIN', 'MEMBER');""" in script
+    assert "AS ENUM ('OWNER', 'ADMIN', 'MEMBER');" in script
 
 
 def test_an_unnamed_check_is_dropped_by_the_name_the_server_chose(postgres_targets):
