@@ -133,6 +133,8 @@ def _touches(operation: Operation) -> str | None:
         return None
     if isinstance(operation, CreateObject) and _uses_no_column(operation):
         return None
+    if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
+        return None  # a column of the enum keeps its type and values: it moves as it was
     if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
         return None
     return "*"  # a view, trigger, policy, type change or DO block may use any column

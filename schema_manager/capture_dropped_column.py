@@ -13,8 +13,9 @@ value or an owned sequence, column privileges or a statistics target. Nor may th
 triggers (the copy would fire them), row security, inheritance or partitions, or be another
 column's type; nor may an earlier statement of the migration have changed it otherwise than
 by adding or dropping columns or constraints, or changing defaults or nullability
-(``capture_alter.leaves_columns_movable``; ``Seen`` notes the others as touched): the
-rollback moves the columns as they were before the migration.
+(``capture_alter.leaves_columns_movable``; ``Seen`` notes the others as touched; a new enum,
+sequence or schema, or a value added to an enum, touches no table): the rollback moves the
+columns as they were before the migration.
 """
 
 from __future__ import annotations

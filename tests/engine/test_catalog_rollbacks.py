@@ -158,6 +158,22 @@ def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
     assert script_cautions(script) == []
 
 
+def test_a_dropped_column_comes_back_in_place_after_an_enum_value_was_added(postgres_targets):
+    """Prisma adds enum values at the top of a migration: a column of the enum after the
+    dropped one moves back (same type, same values), then the type is rebuilt without it."""
+    setup = """
+    CREATE TYPE mood AS ENUM ('sad', 'ok');
+    CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, m mood NOT NULL DEFAULT 'ok', c TEXT);
+    INSERT INTO t VALUES (1, 2, 'sad', 'x');
+    """
+    script = _round_trip(
+        postgres_targets, setup, "ALTER TYPE mood ADD VALUE 'happy'; ALTER TABLE t DROP COLUMN b;"
+    )
+
+    assert script_cautions(script) == []
+    assert postgres_targets.fetch("development", "SELECT a, m::text, c FROM t") == [(1, "sad", "x")]
+
+
 def test_the_last_columns_dropped_together_come_back_without_moving_any(postgres_targets):
     """The second column dropped was last once the first had gone: nothing is after it when
     its inverse runs (the first one's, which runs after, puts the other back after it)."""
