@@ -154,11 +154,17 @@ def ignored(provider: str, table: Table, naming: Naming) -> bool:
 
 
 def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
-    """A key or unique index within ``columns``: one row at most per value, one-to-one."""
-    wanted = set(columns)
+    """A key or unique index on exactly ``columns``, in their order: a one-to-one relation.
+
+    ``db pull`` also makes it one-to-one where the index lists the columns in another order,
+    or only some of them; ``prisma validate`` then refuses the file it wrote (a one-to-one
+    relation's fields must be a unique criteria as they are listed), and so does every
+    command that reads it. There the sync writes the one-to-many relation, which is valid.
+    """
+    wanted = tuple(columns)
     keys = [table.primary_key.columns] if table.primary_key else []
     keys += [index.column_names for index in table.indexes if index.unique]
-    return any(set(key) <= wanted for key in keys)
+    return any(tuple(key) == wanted for key in keys)
 
 
 def implicit_many_to_many(table: Table) -> tuple[str, str] | None:

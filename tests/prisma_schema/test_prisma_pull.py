@@ -102,6 +102,34 @@ def test_the_golden_features_are_what_prisma_db_pull_writes(tmp_path):
     assert results[0]["repull_different"] == ["model parent_single"]
 
 
+ONE_TO_ONE_IN_ANOTHER_ORDER = """
+CREATE TABLE "Parent" (id TEXT NOT NULL, org TEXT NOT NULL,
+    CONSTRAINT "Parent_pkey" PRIMARY KEY (id));
+CREATE UNIQUE INDEX "Parent_id_org_key" ON "Parent" (id, org);
+CREATE TABLE "Child" (id TEXT NOT NULL, "parentId" TEXT, org TEXT NOT NULL,
+    CONSTRAINT "Child_pkey" PRIMARY KEY (id));
+CREATE UNIQUE INDEX "Child_org_parentId_key" ON "Child" (org, "parentId");
+ALTER TABLE "Child" ADD CONSTRAINT "Child_parentId_org_fkey" FOREIGN KEY ("parentId", org)
+    REFERENCES "Parent" (id, org);
+"""
+
+
+def test_a_relation_unique_only_in_another_order_is_one_to_many_so_the_file_is_valid(tmp_path):
+    """db pull makes it one-to-one, which its own validator then refuses (the unique index
+    must list the relation's fields in their order): the sync writes the one-to-many
+    relation that ``prisma validate`` accepts, the only blocks that differ from db pull's."""
+    folder = tmp_path / "migrations" / "20240101000000_pull"
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_text(ONE_TO_ONE_IN_ANOTHER_ORDER)
+    (tmp_path / "migrations" / "migration_lock.toml").write_text('provider = "postgresql"\n')
+
+    [result] = compare(tmp_path / "migrations", apply_with="psql")
+
+    assert result["valid"], result["validate_output"]
+    assert sorted(result["different"]) == ["model Parent"]
+    assert "Child[]" in result["diffs"]["model Parent"]
+
+
 @pytest.mark.skipif(
     SHARED is None or not (SHARED / "corpora").is_dir(), reason="no shared/corpora here"
 )
