@@ -143,12 +143,17 @@ def _touches(operation: Operation) -> str | None:
 def _uses_no_column(operation: CreateObject) -> bool:
     """A new sequence, schema or enum: nothing in it can hang on a column (a composite type
     or a range may be of a table's row type; a view, function or trigger may read columns)."""
-    if operation.kind in ("SEQUENCE", "SCHEMA"):
-        return True
-    if operation.kind != "TYPE":
-        return False
     uppers = [word.upper for word in operation.statement.words]
-    return "AS" in uppers and uppers[uppers.index("AS") + 1 :][:1] == ["ENUM"]
+    if operation.kind == "SCHEMA":  # not one with elements (CREATE SCHEMA s CREATE VIEW ...)
+        return "CREATE" not in uppers[1:]
+    if operation.kind == "SEQUENCE":  # not one owned by a column (OWNED BY t.c)
+        return "OWNED" not in uppers
+    return (
+        operation.kind == "TYPE"
+        and "AS" in uppers
+        and uppers.index("AS") + 1 < len(uppers)
+        and uppers[uppers.index("AS") + 1] == "ENUM"
+    )
 
 
 _LOOKUPS = {
