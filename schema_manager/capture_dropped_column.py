@@ -3,12 +3,13 @@
 PostgreSQL adds a column at the end of its table. To bring a dropped column back in its place,
 the columns that came after it are made again after it: each renamed aside, added anew, the
 values copied in one ``UPDATE``, the old ones dropped, and the keys and indexes using them
-made again. That rewrites the table, so it is done only where it is small and the columns
-moved have nothing else hanging on them; elsewhere the column comes back last and the
-rollback says so (``-- CAUTION:``).
+made again, with other tables' foreign keys to them (dropped first). That rewrites the table,
+so it is done only where it is small (and so is every table whose foreign key is made again)
+and the columns moved have nothing else hanging on them; elsewhere the column comes back last
+and the rollback says so (``-- CAUTION:``).
 
 What may not hang on a moved column (read from the catalog before the migration): views,
-rules, triggers, policies, statistics, another table's foreign key, an identity, a generated
+rules, triggers, policies, statistics, a larger table's foreign key, an identity, a generated
 value or an owned sequence, column privileges or a statistics target. Nor may the table have
 triggers (the copy would fire them), row security, inheritance or partitions, or be another
 column's type; nor may an earlier statement of the migration have changed it otherwise than
@@ -39,9 +40,10 @@ SELECT c.relkind::text = 'r' AND NOT c.relrowsecurity AND NOT c.relhassubclass
        AND pg_relation_size(c.oid) <= %s
 FROM pg_class c WHERE c.oid = %s
 """
-# Anything on the columns but their table's own indexes, constraints and defaults, and any
-# privilege or statistics target of theirs. (Per-column options, as n_distinct, are not
-# carried over: planner hints, not schema.)
+# Anything on the columns but their table's own indexes, constraints and defaults, other
+# tables' foreign keys to them (from tables no larger than the moved one: each key is checked
+# again when it is made), and any privilege or statistics target of theirs. (Per-column
+# options, as n_distinct, are not carried over: planner hints, not schema.)
 _HELD = """
 SELECT EXISTS (
     SELECT 1 FROM pg_depend d
@@ -50,7 +52,8 @@ SELECT EXISTS (
       AND NOT (d.classid = 'pg_class'::regclass AND EXISTS (
                    SELECT 1 FROM pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = %s))
       AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
-                   SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND k.conrelid = %s))
+                   SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND (k.conrelid = %s
+                   OR k.contype = 'f' AND pg_relation_size(k.conrelid) <= %s)))
       AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (
                    SELECT 1 FROM pg_attrdef f WHERE f.oid = d.objid AND f.adrelid = %s
                    AND f.adnum = d.refobjsubid))
@@ -76,10 +79,10 @@ def _put_back(
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]
-    (movable,), (held,), keys, *indexes = cursor.read_together(
+    (movable,), (held,), keys, referencing, *indexes = cursor.read_together(
         [
             (_TABLE, [MOVABLE_BYTES, oid]),
-            (_HELD, [oid, numbers, oid, oid, oid, oid, numbers]),
+            (_HELD, [oid, numbers, oid, oid, MOVABLE_BYTES, oid, oid, numbers]),
             (
                 # A foreign key of the table to itself counts the columns it references too.
                 catalog.constraints_query(
@@ -87,6 +90,15 @@ def _put_back(
                     "OR (c.confrelid = c.conrelid AND c.confkey && %s::int2[]))"
                 ),
                 [oid, numbers, numbers],
+            ),
+            (
+                # Other tables' foreign keys to a moved column: dropped before the move, made
+                # again after it.
+                catalog.constraints_query(
+                    "c.contype = 'f' AND c.confrelid = %s AND c.conrelid <> %s "
+                    "AND c.confkey && %s::int2[]"
+                ),
+                [oid, oid, numbers],
             ),
             *(catalog.indexes_query(oid, number) for number in numbers),
         ]
@@ -97,6 +109,7 @@ def _put_back(
     # nor what an earlier statement dropped. (Not noted in ``seen``: each move makes again
     # what it drops, a later one included.)
     keys = [key for key in keys if ("constraint", key[0], key[1]) not in seen]
+    referencing = [key for key in referencing if ("constraint", key[0], key[1]) not in seen]
     indexes = sorted({row for rows in indexes for row in rows if ("index", row[0]) not in seen})
     taken = {c.name for c in every}
     moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
@@ -110,7 +123,8 @@ def _put_back(
     lines.append(f"ALTER TABLE {table} {', '.join(added)};")
     lines.append(f"UPDATE {table} SET {', '.join(f'{n} = {a}' for n, _, a in moves)};")
     # Dropping them takes their keys and indexes along (made again by the caller); a foreign
-    # key to a moved column goes first, as its own column may be dropped after that one.
+    # key to a moved column goes first (another table's before the key it references).
+    lines += [f"ALTER TABLE {o} DROP CONSTRAINT {catalog.quoted(n)};" for o, n, _, _ in referencing]
     drops = [f"DROP CONSTRAINT {catalog.quoted(n)}" for _, n, kind, _ in keys if kind == "f"]
     drops += [f"DROP COLUMN {a}" for _, _, a in moves]
     lines.append(f"ALTER TABLE {table} {', '.join(drops)};")
@@ -122,7 +136,7 @@ def _put_back(
         for n, c, _ in moves
         if c.comment is not None
     ]
-    return lines, keys, indexes
+    return lines, keys + referencing, indexes
 
 
 def _aside(taken: set[str]) -> str:

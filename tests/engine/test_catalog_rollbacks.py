@@ -158,6 +158,42 @@ def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
     assert script_cautions(script) == []
 
 
+def test_a_column_other_tables_reference_moves_with_their_foreign_keys(postgres_targets):
+    """The key that other tables' foreign keys reference comes after the dropped column (an
+    id added late): their keys are dropped around the move and made again, as they were."""
+    setup = """
+    CREATE TABLE t (a INT, b INT, id INT PRIMARY KEY, code TEXT UNIQUE);
+    CREATE TABLE child (id INT PRIMARY KEY, t_id INT REFERENCES t (id) ON DELETE CASCADE,
+        t_code TEXT, FOREIGN KEY (t_code) REFERENCES t (code) DEFERRABLE NOT VALID);
+    INSERT INTO t VALUES (1, 2, 10, 'x'), (3, 4, 20, 'y');
+    INSERT INTO child VALUES (1, 10, 'x'), (2, 20, 'y');
+    """
+    script = _round_trip(postgres_targets, setup, "ALTER TABLE t DROP COLUMN b;")
+
+    assert script_cautions(script) == []
+    assert postgres_targets.fetch("development", "SELECT id, t_id FROM child ORDER BY id") == [
+        (1, 10),
+        (2, 20),
+    ]
+
+
+def test_a_larger_table_s_foreign_key_keeps_the_columns_in_place(postgres_targets, monkeypatch):
+    """Making its key again would check every row of the referencing table: above the size
+    the move allows, the dropped column comes back last instead."""
+    from schema_manager import capture_dropped_column
+
+    monkeypatch.setattr(capture_dropped_column, "MOVABLE_BYTES", 8192)  # one page
+    setup = """
+    CREATE TABLE t (a INT, b INT, id INT PRIMARY KEY);
+    CREATE TABLE child (t_id INT REFERENCES t (id));
+    INSERT INTO t VALUES (1, 2, 10);
+    INSERT INTO child SELECT 10 FROM generate_series(1, 2000);
+    """
+    script = _dropping_b_says_it_comes_back_last(postgres_targets, setup)
+
+    assert "UPDATE" not in script
+
+
 def test_a_dropped_column_comes_back_in_place_after_an_enum_value_was_added(postgres_targets):
     """Prisma adds enum values at the top of a migration: a column of the enum after the
     dropped one moves back (same type, same values), then the type is rebuilt without it."""
