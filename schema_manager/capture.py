@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.db import DatabaseError, connections
 
 from . import catalog_definitions as catalog
-from .capture_alter import alter_table, leaves_columns_movable
+from .capture_alter import alter_table
 from .capture_blocks import drops, is_do_block, undo_block
 from .capture_dropped import DROPPED
 from .capture_replaced import (
@@ -24,6 +24,7 @@ from .capture_replaced import (
     replaced,
     view,
 )
+from .capture_touched import touches
 from .capture_types import TypeRenames, added_value
 from .catalog_reads import CatalogReads
 from .security import get_logger
@@ -33,19 +34,14 @@ from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import (
     AlterObject,
     AlterTable,
-    CommentOn,
     CreateIndex,
     CreateObject,
     CreateTable,
-    DataChange,
-    DataStatement,
     Drop,
     Operation,
-    RenameTo,
 )
 from .sql.reading import describe
 from .sql.rollback import NOTE_PREFIX
-from .sql.session_detection import is_transaction_control
 from .sql.statements import Statement
 from .sql.table_actions import undone_by_sql_alone
 
@@ -88,7 +84,7 @@ def capture(sql: str, alias: str) -> Captured:
                 else:
                     lines = _capture(reads, operation, seen, created)
                 dropped = dropped or drops(operation)
-                if (touched := _touches(operation)) is not None:
+                if (touched := touches(operation)) is not None:
                     seen.add(("touched", touched))
                 created.note(operation)
                 renames.note(operation)
@@ -116,44 +112,6 @@ def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) ->
 def _current_schema(reads: CatalogReads) -> str | None:
     reads.execute("SELECT current_schema()")
     return reads.fetchone()[0]
-
-
-def _touches(operation: Operation) -> str | None:
-    """The table (its catalog name) whose columns an undone DROP COLUMN may no longer move
-    back in place after ``operation`` ran (``capture_dropped_column``); ``*`` for any table."""
-    if isinstance(operation, AlterTable):
-        if any(isinstance(action, RenameTo) for action in operation.actions):
-            return "*"
-        if all(leaves_columns_movable(action) for action in operation.actions):
-            return None
-        return catalog_name(operation.table.object)
-    if isinstance(operation, CreateIndex):
-        return catalog_name(operation.table.object)
-    if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
-        return None
-    if isinstance(operation, CreateObject) and _uses_no_column(operation):
-        return None
-    if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
-        return None  # a column of the enum keeps its type and values: it moves as it was
-    if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
-        return None
-    return "*"  # a view, trigger, policy, type change or DO block may use any column
-
-
-def _uses_no_column(operation: CreateObject) -> bool:
-    """A new sequence, schema or enum: nothing in it can hang on a column (a composite type
-    or a range may be of a table's row type; a view, function or trigger may read columns)."""
-    uppers = [word.upper for word in operation.statement.words]
-    if operation.kind == "SCHEMA":  # not one with elements (CREATE SCHEMA s CREATE VIEW ...)
-        return "CREATE" not in uppers[1:]
-    if operation.kind == "SEQUENCE":  # not one owned by a column (OWNED BY t.c)
-        return "OWNED" not in uppers
-    return (
-        operation.kind == "TYPE"
-        and "AS" in uppers
-        and uppers.index("AS") + 1 < len(uppers)
-        and uppers[uppers.index("AS") + 1] == "ENUM"
-    )
 
 
 _LOOKUPS = {
