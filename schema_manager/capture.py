@@ -84,8 +84,8 @@ def capture(sql: str, alias: str) -> Captured:
                 else:
                     lines = _capture(reads, operation, seen, created)
                 dropped = dropped or drops(operation)
-                if (touched := touches(operation)) is not None:
-                    seen.add(("touched", touched))
+                for mark in touches(operation):
+                    seen.add(mark)
                 created.note(operation)
                 renames.note(operation)
                 if lines is not None:

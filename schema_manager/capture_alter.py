@@ -69,8 +69,8 @@ def alter_table(
         if part is None:
             return None
         parts.append(part)
-        if not leaves_columns_movable(action):  # see capture_dropped_column
-            seen.add(("touched", relname))
+        if (mark := touched_by(relname, action)) is not None:  # see capture_dropped_column
+            seen.add(mark)
     return notes + [line for part in reversed(parts) for line in part]
 
 
@@ -161,6 +161,17 @@ def _altered_column(
             lines.append(f"{alter} SET DEFAULT {default};")
         return lines
     return None
+
+
+def touched_by(relname: str, action: object) -> tuple[str, ...] | None:
+    """What an action of an ALTER TABLE of ``relname`` keeps from moving back in place, for
+    ``capture_dropped_column``: nothing, the column whose type it changed (the move makes a
+    column as it was before the migration), or the whole table."""
+    if leaves_columns_movable(action):
+        return None
+    if isinstance(action, AlterColumn) and action.change == "TYPE":
+        return ("touched", relname, catalog_name(action.column))
+    return ("touched", relname)
 
 
 def leaves_columns_movable(action: object) -> bool:

@@ -13,10 +13,10 @@ rules, triggers, policies, statistics, a larger table's foreign key, an identity
 value or an owned sequence, column privileges or a statistics target. Nor may the table have
 triggers (the copy would fire them), row security, inheritance or partitions, or be another
 column's type; nor may an earlier statement of the migration have changed it otherwise than
-by adding or dropping columns or constraints, or changing defaults or nullability
-(``capture_alter.leaves_columns_movable``; ``Seen`` notes the others as touched; a new enum,
-sequence or schema, or a value added to an enum, touches no table): the rollback moves the
-columns as they were before the migration.
+by adding or dropping columns or constraints, or changing defaults, nullability or the type of
+a column that is not moved, nor renamed the type of a column that is (``capture_touched``
+notes them in ``Seen``; a new enum, sequence or schema, or a value added to an enum, touches no
+table): the rollback moves the columns as they were before the migration.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ def _put_back(
     later = [c for c in every if c.number > column.number and ("dropped", oid, c.name) not in seen]
     if not later:  # those after it went before it (their inverses put them back after it)
         return [], [], []
+    if any(
+        ("touched", relname, c.name) in seen or ("renamed type", _type_name(c.type)) in seen
+        for c in later
+    ):
+        return None
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]
@@ -137,6 +142,16 @@ def _put_back(
         if c.comment is not None
     ]
     return lines, keys + referencing, indexes
+
+
+def _type_name(written: str) -> str:
+    """The catalog name of a column's type as ``format_type`` writes it (``"Role"[]``,
+    ``public."Role"``: ``Role``)."""
+    name = written
+    while name.endswith("[]"):
+        name = name[:-2]
+    name = name.rsplit(".", 1)[-1]
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
 def _aside(taken: set[str]) -> str:

@@ -6,7 +6,7 @@ changed in a way the move cannot see."""
 
 from __future__ import annotations
 
-from .capture_alter import leaves_columns_movable
+from .capture_alter import touched_by
 from .sql.names import catalog_name
 from .sql.operations import (
     AlterObject,
@@ -24,26 +24,34 @@ from .sql.operations import (
 from .sql.session_detection import is_transaction_control
 
 
-def touches(operation: Operation) -> str | None:
-    """The table (its catalog name) whose columns an undone DROP COLUMN may no longer move
-    back in place after ``operation`` ran (``capture_dropped_column``); ``*`` for any table."""
+def touches(operation: Operation) -> list[tuple[str, ...]]:
+    """What ``operation`` keeps an undone DROP COLUMN from moving back in place, noted in
+    ``catalog.Seen``: ``("touched", table)``, ``("touched", "*")`` for any table,
+    ``("touched", table, column)`` for a column whose type changed, ``("renamed type", name)``
+    for a type renamed (a column of it would be made again with the type now of that name)."""
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
-            return "*"
-        if all(leaves_columns_movable(action) for action in operation.actions):
-            return None
-        return catalog_name(operation.table.object)
+            return [_ANY]
+        table = catalog_name(operation.table.object)
+        marks = (touched_by(table, action) for action in operation.actions)
+        return [mark for mark in marks if mark is not None]
     if isinstance(operation, CreateIndex):
-        return catalog_name(operation.table.object)
+        return [("touched", catalog_name(operation.table.object))]
     if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
-        return None
+        return []
     if isinstance(operation, CreateObject) and _uses_no_column(operation):
-        return None
-    if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
-        return None  # a column of the enum keeps its type and values: it moves as it was
+        return []
+    if isinstance(operation, AlterObject) and operation.kind == "TYPE":
+        if operation.action == "ADD VALUE":
+            return []  # a column of the enum keeps its type and values: it moves as it was
+        if operation.action == "RENAME TO":
+            return [("renamed type", catalog_name(operation.name.object))]
     if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
-        return None
-    return "*"  # a view, trigger, policy, type change or DO block may use any column
+        return []
+    return [_ANY]  # a view, trigger, policy or DO block may use any column
+
+
+_ANY = ("touched", "*")
 
 
 def _uses_no_column(operation: CreateObject) -> bool:

@@ -194,6 +194,42 @@ def test_a_larger_table_s_foreign_key_keeps_the_columns_in_place(postgres_target
     assert "UPDATE" not in script
 
 
+SWAPPED_ENUM = """
+CREATE TYPE "Role_new" AS ENUM ('A', 'B');
+ALTER TABLE m ALTER COLUMN role DROP DEFAULT;
+ALTER TABLE m ALTER COLUMN role TYPE "Role_new" USING (role::text::"Role_new");
+ALTER TYPE "Role" RENAME TO "Role_old";
+ALTER TYPE "Role_new" RENAME TO "Role";
+DROP TYPE "Role_old";
+ALTER TABLE m ALTER COLUMN role SET DEFAULT 'B';
+ALTER TABLE m DROP COLUMN gone;
+"""
+
+
+@pytest.mark.parametrize(
+    ("columns", "in_place"),
+    [
+        ("id INT, role \"Role\" NOT NULL DEFAULT 'B', gone INT, note TEXT", True),
+        ("id INT, gone INT, role \"Role\" NOT NULL DEFAULT 'B', note TEXT", False),
+    ],
+    ids=["type-changed-before", "type-changed-after"],
+)
+def test_a_column_dropped_after_prisma_s_enum_swap(postgres_targets, columns, in_place):
+    """The swap changes one column's type and renames types: the columns after the dropped
+    one move back unless one of them is the column whose type changed (the move makes them
+    as they were before the migration; that one is not, when it runs)."""
+    setup = f"""
+    CREATE TYPE "Role" AS ENUM ('A', 'B', 'C');
+    CREATE TABLE m ({columns});
+    INSERT INTO m (id, role, note) VALUES (1, 'A', 'x');
+    """
+    by_name = [_OF_TABLES[0].replace("ORDER BY c.relname, a.attnum", "ORDER BY 1, 3")]
+    queries = CATALOGUE if in_place else by_name + _OF_TABLES[1:]
+    script = _round_trip(postgres_targets, setup, SWAPPED_ENUM, queries=queries)
+
+    assert (script_cautions(script) == []) is in_place
+
+
 def test_a_dropped_column_comes_back_in_place_after_an_enum_value_was_added(postgres_targets):
     """Prisma adds enum values at the top of a migration: a column of the enum after the
     dropped one moves back (same type, same values), then the type is rebuilt without it."""
