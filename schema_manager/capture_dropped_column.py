@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
+from .capture_replaced import views_reading
 from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
 
 # The largest table (its heap, in bytes) whose columns a rollback rewrites to restore their
@@ -54,6 +55,9 @@ SELECT EXISTS (
       AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
                    SELECT 1 FROM pg_constraint k WHERE k.oid = d.objid AND (k.conrelid = %s
                    OR k.contype = 'f' AND pg_relation_size(k.conrelid) <= %s)))
+      AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (
+                   SELECT 1 FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class
+                   WHERE w.oid = d.objid AND v.relkind IN ('v', 'm')))
       AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (
                    SELECT 1 FROM pg_attrdef f WHERE f.oid = d.objid AND f.adrelid = %s
                    AND f.adnum = d.refobjsubid))
@@ -66,7 +70,7 @@ SELECT EXISTS (
 
 def _put_back(
     cursor, oid: int, table: str, relname: str, column: catalog.Column, every, seen
-) -> tuple[list[str], list[tuple], list[tuple[str, str]]] | None:
+) -> tuple[list[str], list[tuple], list[tuple[str, str]], list[str]] | None:
     """The statements that move the columns after ``column`` (just added back, last) behind
     it, with the constraints and indexes (rows as ``catalog`` reads them) that the move
     drops, to be made again with the dropped column's own; None where they cannot be moved
@@ -75,7 +79,7 @@ def _put_back(
         return None
     later = [c for c in every if c.number > column.number and ("dropped", oid, c.name) not in seen]
     if not later:  # those after it went before it (their inverses put them back after it)
-        return [], [], []
+        return [], [], [], []
     if any(
         ("touched", relname, c.name) in seen or ("renamed type", _type_name(c.type)) in seen
         for c in later
@@ -110,6 +114,10 @@ def _put_back(
     )
     if not movable[0] or held[0]:
         return None
+    # The views reading the table go around the move (dropped first, made again last).
+    around = views_reading(cursor, [oid], seen, roots_stay=True)
+    if around is None:
+        return None
     # Those there when the move runs: not the dropped column's own (made again after it),
     # nor what an earlier statement dropped. (Not noted in ``seen``: each move makes again
     # what it drops, a later one included.)
@@ -118,6 +126,7 @@ def _put_back(
     indexes = sorted({row for rows in indexes for row in rows if ("index", row[0]) not in seen})
     taken = {c.name for c in every}
     moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
+    view_drops, view_makes = around
     lines = [
         f"{NOTE_PREFIX} the columns after {catalog.quoted(column.name)} "
         f"({', '.join(name for name, _, _ in moves)}) are made again after it, their values "
@@ -129,6 +138,7 @@ def _put_back(
     lines.append(f"UPDATE {table} SET {', '.join(f'{n} = {a}' for n, _, a in moves)};")
     # Dropping them takes their keys and indexes along (made again by the caller); a foreign
     # key to a moved column goes first (another table's before the key it references).
+    lines += view_drops
     lines += [f"ALTER TABLE {o} DROP CONSTRAINT {catalog.quoted(n)};" for o, n, _, _ in referencing]
     drops = [f"DROP CONSTRAINT {catalog.quoted(n)}" for _, n, kind, _ in keys if kind == "f"]
     drops += [f"DROP COLUMN {a}" for _, _, a in moves]
@@ -141,7 +151,7 @@ def _put_back(
         for n, c, _ in moves
         if c.comment is not None
     ]
-    return lines, keys + referencing, indexes
+    return lines, keys + referencing, indexes, view_makes
 
 
 def _type_name(written: str) -> str:
@@ -209,6 +219,7 @@ def dropped_column(
         return None  # their definitions name the column as it was: not rewritten here
     keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     indexes = [row for row in indexes if seen.add_new(("index", row[0]))]
+    views: list[str] = []
     if column.number != max(c.number for c in every):
         moved = _put_back(cursor, oid, table, relname, column, every, seen)
         if moved is None:
@@ -218,10 +229,10 @@ def dropped_column(
             )
         else:  # what the move drops comes back with the column's own
             lines += moved[0]
-            keys, indexes = keys + moved[1], indexes + moved[2]
+            keys, indexes, views = keys + moved[1], indexes + moved[2], moved[3]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
     for _, definition in catalog.index_definitions(indexes):
         lines.append(seen.renamed_relations.index_now(definition))
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind == "f"]
-    return lines
+    return lines + views  # a view may group by a key made again just before

@@ -13,12 +13,12 @@ from .sql.rollback import drop_object
 
 
 def view(cursor, oid: int, kind: str) -> list[str] | None:
-    """The view (or materialized view) ``oid`` made again, with its comments; None if the
-    relation is not of that kind (a table an earlier DO block dropped before a view took its
-    name)."""
+    """The view (or materialized view) ``oid`` made again, with its options and comments;
+    None if the relation is not of that kind (a table an earlier DO block dropped before a
+    view took its name), or has privileges granted on it (not made again here)."""
     relkind = "v" if kind == "VIEW" else "m"
     cursor.execute(
-        "SELECT %s::regclass::text, pg_get_viewdef(%s), ARRAY("
+        "SELECT %s::regclass::text, pg_get_viewdef(%s), reloptions, relacl IS NOT NULL, ARRAY("
         "  SELECT format('COMMENT ON COLUMN %%s.%%I IS %%L;', a.attrelid::regclass, a.attname, "
         "  col_description(a.attrelid, a.attnum)) FROM pg_catalog.pg_attribute a "
         "  WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped "
@@ -28,10 +28,11 @@ def view(cursor, oid: int, kind: str) -> list[str] | None:
         [oid, oid, oid, oid, oid, relkind],
     )
     row = cursor.fetchone()
-    if row is None or row[1] is None:
+    if row is None or row[1] is None or row[3]:  # privileges granted on it: not made again
         return None
-    name, query, column_comments, comment = row
-    lines = [f"CREATE {kind} {name} AS {query.strip().rstrip(';')};"]
+    name, query, options, _, column_comments, comment = row
+    with_options = f" WITH ({', '.join(options)})" if options else ""
+    lines = [f"CREATE {kind} {name}{with_options} AS {query.strip().rstrip(';')};"]
     if comment is not None:
         lines.append(f"COMMENT ON {kind} {name} IS {catalog.literal(comment)};")
     return lines + list(column_comments)
@@ -94,12 +95,32 @@ def views_around(
     ``roots_too``, the roots, views themselves) and making them again as they were, those
     read first; None if something else than a view depends on one. Those an earlier
     statement dropped are left to that statement's inverse."""
+    around = views_reading(cursor, roots, seen, roots_too=roots_too, cascaded=cascaded)
+    if around is None:
+        return None
+    drops, makes = around
+    return drops + lines + makes
+
+
+def views_reading(
+    cursor,
+    roots: list[int],
+    seen: Seen,
+    *,
+    roots_too: bool = False,
+    cascaded: bool = False,
+    roots_stay: bool = False,
+) -> tuple[list[str], list[str]] | None:
+    """The statements that drop the views reading ``roots`` and those that make them again
+    (see ``views_around``); ``roots_stay``: the roots are not dropped (a table whose columns
+    move), so only what hangs on the views counts."""
     found = cursor.read_together([(_VIEWS_READING, [roots])])[0]
     found = [row for row in found if (roots_too or row[2] > 0) and ("dropped", row[0]) not in seen]
     if not found:
-        return lines
-    # The roots too: each is dropped (by ``lines``, where not here).
-    [(other,)] = cursor.read_together([(_OTHER_DEPENDENTS, [[*roots, *(r[0] for r in found)]])])[0]
+        return [], []
+    # The roots too, unless they stay: each is dropped (by ``lines``, where not here).
+    checked = [*([] if roots_stay else roots), *(r[0] for r in found)]
+    [(other,)] = cursor.read_together([(_OTHER_DEPENDENTS, [checked])])[0]
     if other:
         return None
     drops: list[str] = []
@@ -114,7 +135,7 @@ def views_around(
             seen.add(("dropped", oid))
         else:
             drops.insert(0, f"DROP {kind} {name};")
-    return drops + lines + makes
+    return drops, makes
 
 
 def _functions(cursor, name: QualifiedName) -> list[tuple[str, str, str | None]]:

@@ -26,6 +26,10 @@ CATALOGUE = [
     "WHERE connamespace = current_schema()::regnamespace "
     "AND conrelid::regclass::text NOT LIKE '%%prisma_migrations%%' ORDER BY 1, 2",
     "SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema() ORDER BY 1",
+    "SELECT matviewname, definition FROM pg_matviews WHERE schemaname = current_schema() "
+    "ORDER BY 1",
+    "SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relnamespace = "
+    "current_schema()::regnamespace AND c.reloptions IS NOT NULL ORDER BY 1",
     "SELECT t.typname, e.enumlabel FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid "
     "WHERE t.typnamespace = current_schema()::regnamespace ORDER BY 1, e.enumsortorder",
     "SELECT sequencename, data_type::text, start_value, increment_by, max_value FROM "
@@ -287,11 +291,32 @@ def test_a_large_table_s_columns_are_not_rewritten_to_restore_the_order(
 
 
 def test_a_dropped_middle_column_says_where_it_comes_back(postgres_targets):
-    """A view reads a column after it: the columns are not moved."""
+    """A view reads a column after it, and has privileges granted on it (which the rollback
+    does not make again): the columns are not moved."""
     _dropping_b_says_it_comes_back_last(
         postgres_targets,
-        "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);CREATE VIEW v AS SELECT c FROM t;",
+        "CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c INT);CREATE VIEW v AS SELECT c FROM t;"
+        "GRANT SELECT ON v TO PUBLIC;",
     )
+
+
+def test_the_views_reading_moved_columns_go_around_the_move(postgres_targets):
+    """Views reading the table (a view of a view among them, with its options, a
+    materialized one with its index) are dropped before the columns move and made again
+    after, as they were."""
+    setup = """
+    CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, id INT PRIMARY KEY, c TEXT);
+    INSERT INTO t VALUES (1, 2, 10, 'x');
+    CREATE VIEW v AS SELECT id, c FROM t;
+    CREATE VIEW vv WITH (security_barrier = true) AS SELECT c FROM v WHERE id > 0;
+    COMMENT ON VIEW vv IS 'reads v';
+    CREATE MATERIALIZED VIEW m AS SELECT id, count(*) AS n FROM t GROUP BY id;
+    CREATE INDEX m_id ON m (id);
+    """
+    script = _round_trip(postgres_targets, setup, "ALTER TABLE t DROP COLUMN b;")
+
+    assert script_cautions(script) == []
+    assert postgres_targets.fetch("development", "SELECT c FROM vv") == [("x",)]
 
 
 def test_a_multi_action_alter_table_is_undone_action_by_action(postgres_targets):
