@@ -8,9 +8,10 @@ so it is done only where it is small (and so is every table whose foreign key is
 and the columns moved have nothing else hanging on them; elsewhere the column comes back last
 and the rollback says so (``-- CAUTION:``).
 
-What may not hang on a moved column (read from the catalog before the migration): views,
-rules, triggers, policies, statistics, a larger table's foreign key, an identity, a generated
-value or an owned sequence, column privileges or a statistics target. Nor may the table have
+What may not hang on a moved column (read from the catalog before the migration): rules,
+triggers, policies, statistics, a larger table's foreign key, an identity, a generated value
+or an owned sequence, column privileges or a statistics target. The views reading the table
+go around the move (``capture_replaced.views_reading``: dropped first, made again last). Nor may the table have
 triggers (the copy would fire them), row security, inheritance or partitions, or be another
 column's type; nor may an earlier statement of the migration have changed it otherwise than
 by adding or dropping columns or constraints, or changing defaults, nullability or the type of
