@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
-from .capture_replaced import views_reading
+from .capture_replaced import VIEWS_READING, views_reading
+from .sql.names import catalog_name
 from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
 
 # The largest table (its heap, in bytes) whose columns a rollback rewrites to restore their
@@ -90,7 +91,7 @@ def _put_back(
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]
-    (movable,), (held,), keys, referencing, *indexes = cursor.read_together(
+    (movable,), (held,), keys, referencing, views, *indexes = cursor.read_together(
         [
             (_TABLE, [MOVABLE_BYTES, oid]),
             (_HELD, [oid, numbers, oid, oid, MOVABLE_BYTES, oid, oid, numbers]),
@@ -111,13 +112,14 @@ def _put_back(
                 ),
                 [oid, oid, numbers],
             ),
+            (VIEWS_READING, [[oid]]),
             *(catalog.indexes_query(oid, number) for number in numbers),
         ]
     )
     if not movable[0] or held[0]:
         return None
     # The views reading the table go around the move (dropped first, made again last).
-    around = views_reading(cursor, [oid], seen, roots_stay=True)
+    around = views_reading(cursor, [oid], seen, roots_stay=True, found=views)
     if around is None:
         return None
     # Those there when the move runs: not the dropped column's own (made again after it),
@@ -162,8 +164,7 @@ def _type_name(written: str) -> str:
     name = written
     while name.endswith("[]"):
         name = name[:-2]
-    name = name.rsplit(".", 1)[-1]
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name
+    return catalog_name(name.rsplit(".", 1)[-1])
 
 
 def _aside(taken: set[str]) -> str:

@@ -54,7 +54,7 @@ def materialized(cursor, oid: int, seen: Seen) -> list[str] | None:
 # The views and materialized views that read the roots, directly or through one another, with
 # the roots themselves (depth 0), each at its greatest depth; and whether anything but a view
 # depends on one of them.
-_VIEWS_READING = """
+VIEWS_READING = """
 WITH RECURSIVE reading(oid, depth) AS (
     SELECT root, 0 FROM unnest(%s::oid[]) AS root
     UNION
@@ -110,11 +110,14 @@ def views_reading(
     roots_too: bool = False,
     cascaded: bool = False,
     roots_stay: bool = False,
+    found: list[tuple] | None = None,
 ) -> tuple[list[str], list[str]] | None:
     """The statements that drop the views reading ``roots`` and those that make them again
     (see ``views_around``); ``roots_stay``: the roots are not dropped (a table whose columns
-    move), so only what hangs on the views counts."""
-    found = cursor.read_together([(_VIEWS_READING, [roots])])[0]
+    move), so only what hangs on the views counts; ``found``: the rows of ``VIEWS_READING``
+    for ``roots``, where the caller read them with its own reads."""
+    if found is None:
+        found = cursor.read_together([(VIEWS_READING, [roots])])[0]
     found = [row for row in found if (roots_too or row[2] > 0) and ("dropped", row[0]) not in seen]
     if not found:
         return [], []

@@ -7,7 +7,7 @@ changed in a way the move cannot see."""
 from __future__ import annotations
 
 from .capture_alter import touched_by
-from .sql.names import catalog_name
+from .sql.names import catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
     AlterTable,
@@ -62,9 +62,4 @@ def _uses_no_column(operation: CreateObject) -> bool:
         return "CREATE" not in uppers[1:]
     if operation.kind == "SEQUENCE":  # not one owned by a column (OWNED BY t.c)
         return "OWNED" not in uppers
-    return (
-        operation.kind == "TYPE"
-        and "AS" in uppers
-        and uppers.index("AS") + 1 < len(uppers)
-        and uppers[uppers.index("AS") + 1] == "ENUM"
-    )
+    return operation.kind == "TYPE" and has_sequence(uppers, "AS", "ENUM")

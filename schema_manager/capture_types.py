@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 
 from . import catalog_definitions as catalog
 from .capture_replaced import views_around
@@ -211,8 +212,7 @@ class TypeRenames:
         # Keyed by name, a schema that is the target's current one left out: Prisma names the
         # schema in some statements of a migration and not in others ("public"."Role_old").
         self._before: dict[tuple[str | None, str], QualifiedName] = {}
-        self._current_schema = current_schema
-        self._current: tuple[str | None] | None = None  # read once, where a name has a schema
+        self._current_schema = cache(current_schema)  # read once, where a name has a schema
         # An unqualified type's name before the migration -> its name now (rendered), for
         # the inverses that name a column's previous type (``catalog.Seen.renamed_types``).
         self.now_named = seen.renamed_types
@@ -244,13 +244,10 @@ class TypeRenames:
         return replace(operation, names=names)
 
     def _key(self, name: QualifiedName) -> tuple[str | None, str]:
-        schema = catalog_name(name.schema) if name.schema else None
-        if schema is not None:
-            if self._current is None:
-                self._current = (self._current_schema(),)
-            if schema == self._current[0]:
-                schema = None
-        return schema, catalog_name(name.object)
+        schema, object_name = _key(name)
+        if schema is not None and schema == self._current_schema():
+            return None, object_name
+        return schema, object_name
 
 
 def _key(name: QualifiedName) -> tuple[str | None, str]:
