@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .names import QualifiedName, catalog_name
+from .names import QualifiedName, WordCursor, catalog_name
 from .operations import (
     AddColumn,
     AddConstraint,
@@ -66,6 +66,13 @@ class Created:
         as a serial column's. (Only the catalog can tell that no sequence had the name
         before, so that the serial column's is the one: asked where it is read.)"""
         return catalog_name(name.object) in self.sequences
+
+    def alters_made_sequence(self, statement: Statement) -> bool:
+        """Whether ``statement`` is an ALTER SEQUENCE (but a rename) of a sequence the script
+        made before: dropping the sequence undoes it (Prisma's ``OWNED BY`` after making a
+        field autoincrement)."""
+        altered = _altered_sequence(statement)
+        return altered is not None and self.made_sequence(altered)
 
     def drops_made(self, operation: Operation) -> bool:
         """Whether ``operation`` drops only tables the script created before: before the
@@ -130,6 +137,17 @@ def _sequence_made(operation: Operation) -> str | None:
     return None if if_not_exists(operation.statement) else catalog_name(operation.name.object)
 
 
+def _altered_sequence(statement: Statement) -> QualifiedName | None:
+    """The sequence an ALTER SEQUENCE changes in place (None for a rename, whose
+    inverse the sequence's drop needs, and for any other statement)."""
+    cursor = WordCursor(statement.words)
+    if not cursor.take_keywords("ALTER", "SEQUENCE"):
+        return None
+    cursor.take_keywords("IF", "EXISTS")
+    name = cursor.take_name()
+    return None if name is None or cursor.take_keywords("RENAME") else name
+
+
 def _serial_sequence(table: str, action: AddColumn) -> list[str]:
     """The sequence a serial column added to ``table`` makes, by the name PostgreSQL gives it
     when that name fits (none for another type, or a longer name, which it shortens)."""
@@ -153,10 +171,15 @@ def to_undo(statements: list[Statement], vendor: str) -> list[Operation | None]:
     for statement in statements:
         operation = describe(statement)
         if (
-            isinstance(operation, CreateIndex)
-            and (operation.index is None or (unique_go_with_columns and _unique(statement)))
-            and created.made_table(operation.table)
-        ) or created.drops_made(operation):  # made by the script: nothing to bring back
+            (
+                isinstance(operation, CreateIndex)
+                and (operation.index is None or (unique_go_with_columns and _unique(statement)))
+                and created.made_table(operation.table)
+            )
+            or created.drops_made(operation)
+            or created.alters_made_sequence(statement)
+        ):
+            # made by the script: nothing to bring back
             operations.append(None)
             continue
         skipped = created.skipped(operation)

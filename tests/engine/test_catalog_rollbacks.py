@@ -828,6 +828,41 @@ def test_the_sequence_of_a_serial_column_the_script_added_needs_no_inverse(postg
     _round_trip(postgres_targets, setup, migration)
 
 
+@pytest.mark.parametrize(
+    "owned_by",
+    [
+        'ALTER SEQUENCE "Image_id_seq" OWNED BY "Image"."id";',
+        'ALTER SEQUENCE IF EXISTS "Image_id_seq" OWNED BY "Image".id CACHE 5;',
+        'ALTER SEQUENCE "Image_id_seq" RESTART WITH 10 INCREMENT BY 2;',
+    ],
+)
+def test_a_sequence_the_script_made_needs_no_inverse_for_its_alters(postgres_targets, owned_by):
+    """Prisma's change of an Int field to autoincrement: the sequence it makes, the column's
+    default, the sequence owned by the column. Dropping the sequence undoes whatever was
+    altered on it."""
+    migration = (
+        'CREATE SEQUENCE "Image_id_seq";\n'
+        'ALTER TABLE "Image" ALTER COLUMN "id" SET DEFAULT nextval(\'"Image_id_seq"\');\n'
+        f"{owned_by}"
+    )
+
+    script = _round_trip(postgres_targets, 'CREATE TABLE "Image" (id INT NOT NULL);', migration)
+
+    assert "ALTER SEQUENCE" not in script
+
+
+def test_a_sequence_from_before_altered_is_not_said_to_be_undone(postgres_targets):
+    """An ALTER SEQUENCE of a sequence that was there before keeps its warning."""
+    postgres_targets.execute("development", 'CREATE SEQUENCE "Counter_seq";')
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_change", name="change", sql='ALTER SEQUENCE "Counter_seq" CACHE 5;'),
+        "development",
+    )
+
+    assert applied.success, applied.error
+    assert script_warnings(applied.rollback_script), applied.rollback_script
+
+
 def test_a_table_altered_after_it_was_renamed_is_read_under_its_name_before(postgres_targets):
     """The catalog knows the table by the name it had before the migration; the inverses name
     it as it is when they run (its rename is undone last)."""
