@@ -196,11 +196,19 @@ def dropped_column(
         lines.append(f"ALTER TABLE {table} ALTER COLUMN {quoted} SET NOT NULL;")
     if column.comment is not None:
         lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
-    notes.append(
+    note = (
         f"{NOTE_PREFIX} statement {statement.index + 1} ({statement.summary}) drops the column "
         f"{quoted} of {table}: it comes back from its definition captured before the migration; "
         "the data it held does not come back."
     )
+    if column.not_null and column.default is None:
+        # Said before the rollback is run: its failure then is no surprise.
+        note += (
+            " It is NOT NULL without a default, so while the table has rows this rollback "
+            "fails at its SET NOT NULL and changes nothing (with ARCHIVE_ENVIRONMENTS, the "
+            "column's values are kept when the migration runs, and put back)."
+        )
+    notes.append(note)
     # Constraints and indexes using the column (keys, expressions, predicates, other tables'
     # foreign keys) went with it.
     # (Both read in one round trip.)

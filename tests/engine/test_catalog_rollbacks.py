@@ -108,6 +108,39 @@ def test_a_dropped_last_column_comes_back_whole(postgres_targets):
     assert "does not come back" in script
 
 
+def test_a_dropped_not_null_column_says_its_rollback_fails_while_rows_hold_none(
+    postgres_targets,
+):
+    """Put back NOT NULL and empty, the column refuses the table's rows: the script says so
+    before it runs, and when it runs it fails whole, leaving the migration applied."""
+    setup = "CREATE TABLE org (id INT PRIMARY KEY, domain TEXT NOT NULL, name TEXT);"
+    postgres_targets.execute("development", setup + " INSERT INTO org VALUES (1, 'a', 'b');")
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id="002_change", name="change", sql="ALTER TABLE org DROP COLUMN domain;"),
+        "development",
+    )
+    assert applied.success, applied.error
+    assert "fails at its SET NOT NULL" in applied.rollback_script
+
+    rolled_back = manager.rollback_migration_sync("002_change", "development")
+
+    assert not rolled_back.success
+    assert "contains null values" in rolled_back.error
+    assert postgres_targets.columns("org") == ["id", "name"]
+    assert postgres_targets.fetch("development", "SELECT * FROM org") == [(1, "b")]
+
+
+def test_a_dropped_not_null_column_with_a_default_says_nothing_of_failing(postgres_targets):
+    script = _round_trip(
+        postgres_targets,
+        "CREATE TABLE org (id INT PRIMARY KEY, domain TEXT NOT NULL DEFAULT 'x', name TEXT);",
+        "ALTER TABLE org DROP COLUMN name, DROP COLUMN domain;",
+    )
+
+    assert "fails at its SET NOT NULL" not in script
+
+
 MIDDLE_COLUMN = """
 CREATE TABLE t (a INT, b INT NOT NULL DEFAULT 0, c TEXT COLLATE "C" NOT NULL DEFAULT 'x',
     id INT PRIMARY KEY, parent INT REFERENCES t (id), CHECK (c <> ''));
