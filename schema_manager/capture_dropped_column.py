@@ -71,6 +71,12 @@ SELECT EXISTS (
 """
 
 
+def renamed_column(table: str) -> tuple[str, str]:
+    """The mark (in ``Seen``) of a table an earlier statement renamed a column of: the keys,
+    indexes and views the move makes again name the columns as they were before it."""
+    return ("renamed column", table)
+
+
 def _put_back(
     cursor, oid: int, table: str, relname: str, column: catalog.Column, every, seen
 ) -> tuple[list[str], list[tuple], list[tuple[str, str]], list[str]] | None:
@@ -131,6 +137,8 @@ def _put_back(
     taken = {c.name for c in every}
     moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
     view_drops, view_makes = around
+    if renamed_column(relname) in seen and (keys or referencing or indexes or view_drops):
+        return None
     lines = [
         f"{NOTE_PREFIX} the columns after {catalog.quoted(column.name)} "
         f"({', '.join(name for name, _, _ in moves)}) are made again after it, their values "

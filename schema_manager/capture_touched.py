@@ -7,6 +7,7 @@ changed in a way the move cannot see."""
 from __future__ import annotations
 
 from .capture_alter import touched_by
+from .capture_dropped_column import renamed_column
 from .sql.names import catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
@@ -19,6 +20,7 @@ from .sql.operations import (
     DataStatement,
     Drop,
     Operation,
+    Rename,
     RenameTo,
 )
 from .sql.session_detection import is_transaction_control
@@ -27,13 +29,16 @@ from .sql.session_detection import is_transaction_control
 def touches(operation: Operation) -> list[tuple[str, ...]]:
     """What ``operation`` keeps an undone DROP COLUMN from moving back in place, noted in
     ``catalog.Seen``: ``("touched", table)``, ``("touched", "*")`` for any table,
-    ``("touched", table, column)`` for a column whose type changed, ``("renamed type", name)``
-    for a type renamed (a column of it would be made again with the type now of that name)."""
+    ``("touched", table, column)`` for a column whose type changed or that was renamed (with
+    ``renamed_column(table)``), ``("renamed type", name)`` for a type renamed (a column of it
+    would be made again with the type now of that name)."""
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
             return [_ANY]
         table = catalog_name(operation.table.object)
-        marks = (touched_by(table, action) for action in operation.actions)
+        marks = [touched_by(table, action) for action in operation.actions]
+        if any(_renames_column(action) for action in operation.actions):
+            marks.append(renamed_column(table))
         return [mark for mark in marks if mark is not None]
     if isinstance(operation, CreateIndex):
         return [("touched", catalog_name(operation.table.object))]
@@ -52,6 +57,10 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
 
 
 _ANY = ("touched", "*")
+
+
+def _renames_column(action: object) -> bool:
+    return isinstance(action, Rename) and action.what == "COLUMN"
 
 
 def _uses_no_column(operation: CreateObject) -> bool:
