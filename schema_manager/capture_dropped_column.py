@@ -97,6 +97,8 @@ def _put_back(
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]
+    if _remakes_renamed(cursor, oid, relname, every, numbers, seen):
+        return None
     (movable,), (held,), keys, referencing, views, *indexes = cursor.read_together(
         [
             (_TABLE, [MOVABLE_BYTES, oid]),
@@ -137,8 +139,6 @@ def _put_back(
     taken = {c.name for c in every}
     moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
     view_drops, view_makes = around
-    if renamed_column(relname) in seen and (keys or referencing or indexes or view_drops):
-        return None
     lines = [
         f"{NOTE_PREFIX} the columns after {catalog.quoted(column.name)} "
         f"({', '.join(name for name, _, _ in moves)}) are made again after it, their values "
@@ -164,6 +164,35 @@ def _put_back(
         if c.comment is not None
     ]
     return lines, keys + referencing, indexes, view_makes
+
+
+def _remakes_renamed(cursor, oid: int, relname: str, every, numbers: list[int], seen) -> bool:
+    """Whether the move would make again a key, index or view naming a column an earlier
+    statement renamed (its definition, read before the migration, names it as it was): a
+    view reading it (every view reading the table goes around the move), or a key or index
+    on it and a moved column."""
+    if renamed_column(relname) not in seen:
+        return False
+    renamed = [c.number for c in every if ("touched", relname, c.name) in seen]
+    if not renamed:  # columns the migration added, then renamed
+        return False
+    [(found,)] = cursor.read_together([(_NAMING, [oid, renamed, oid, numbers])])[0]
+    return bool(found)
+
+
+# What depends on these columns of the table (``renamed``) and is made again by the move.
+_NAMING = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_depend r
+    WHERE r.refclassid = 'pg_class'::regclass AND r.refobjid = %s
+      AND r.refobjsubid = ANY(%s::int4[])
+      AND (r.classid = 'pg_rewrite'::regclass OR EXISTS (
+          SELECT 1 FROM pg_depend m
+          WHERE m.classid = r.classid AND m.objid = r.objid
+            AND m.refclassid = 'pg_class'::regclass AND m.refobjid = %s
+            AND m.refobjsubid = ANY(%s::int4[])))
+)
+"""
 
 
 def _type_name(written: str) -> str:

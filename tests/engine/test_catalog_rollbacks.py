@@ -369,6 +369,53 @@ def test_a_column_renamed_elsewhere_in_the_table_leaves_the_others_movable(
     assert script_cautions(script) == []
 
 
+@pytest.mark.parametrize(
+    "more",
+    [
+        # Keys and indexes of the moved columns that do not name the renamed one.
+        'CREATE INDEX responses_at ON responses ("createdAt", id);'
+        'ALTER TABLE responses ADD CONSTRAINT responses_note UNIQUE (note, "createdAt");',
+        # A view reading the table, but not the renamed column.
+        'CREATE VIEW recent AS SELECT id, "createdAt" FROM responses;',
+    ],
+)
+def test_a_renamed_column_not_named_by_what_the_move_makes_again_leaves_it_movable(
+    postgres_targets, more
+):
+    """umami's: a column renamed, two dropped after it, the table's other indexes on the
+    columns that move."""
+    migration = (
+        'ALTER TABLE responses RENAME COLUMN "body" TO "output";\n'
+        'ALTER TABLE responses DROP COLUMN "headers";\n'
+        'ALTER TABLE responses DROP COLUMN "statusCode";'
+    )
+
+    script = _round_trip(postgres_targets, RESPONSES + more, migration)
+
+    assert script_cautions(script) == []
+
+
+def test_a_view_reading_a_renamed_column_keeps_the_columns_in_place(postgres_targets):
+    postgres_targets.execute(
+        "development", RESPONSES + "CREATE VIEW bodies AS SELECT id, body FROM responses;"
+    )
+    applied = SchemaManager().apply_migration_sync(
+        Migration(
+            id="002_change",
+            name="change",
+            sql="ALTER TABLE responses RENAME COLUMN body TO output;\n"
+            "ALTER TABLE responses DROP COLUMN headers;",
+        ),
+        "development",
+    )
+
+    assert applied.success, applied.error
+    [caution] = script_cautions(applied.rollback_script)
+    assert "comes back as the last column of responses" in caution
+    rolled_back = SchemaManager().rollback_migration_sync("002_change", "development")
+    assert rolled_back.success, rolled_back.error
+
+
 def test_a_renamed_column_after_a_dropped_one_is_not_moved(postgres_targets):
     """The move makes the columns after it again by their names before the migration: one
     renamed before the drop has another name when the move runs."""
