@@ -166,15 +166,15 @@ def _altered_column(
 def touched_by(relname: str, action: object) -> tuple[str, ...] | None:
     """What an action of an ALTER TABLE of ``relname`` keeps from moving back in place, for
     ``capture_dropped_column``: nothing, the column whose type it changed (the move makes a
-    column as it was before the migration) or that it renamed, or the whole table."""
+    column as it was before the migration), or the whole table."""
     if leaves_columns_movable(action):
         return None
     if isinstance(action, AlterColumn) and action.change == "TYPE":
         return ("touched", relname, catalog_name(action.column))
     if isinstance(action, Rename) and action.what == "COLUMN":
-        # Only the column renamed cannot be made again by its name before the migration;
-        # what the move makes again naming it is checked there (``renamed_column``).
-        return ("touched", relname, catalog_name(action.old))
+        # The move names a column, and spells the keys and indexes it makes again, as
+        # renames left them (``capture_renames``); a view naming it stays (``renamed_column``).
+        return None
     return ("touched", relname)
 
 

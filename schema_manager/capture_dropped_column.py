@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
+from .capture_renames import table_of
 from .capture_replaced import VIEWS_READING, views_reading
 from .sql.names import catalog_name
 from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
@@ -97,7 +98,7 @@ def _put_back(
     if any(c.identity or c.generated or c.sequence for c in later):
         return None
     numbers = [c.number for c in later]
-    if _remakes_renamed(cursor, oid, relname, every, numbers, seen):
+    if _views_read_renamed(cursor, oid, relname, every, seen):
         return None
     (movable,), (held,), keys, referencing, views, *indexes = cursor.read_together(
         [
@@ -136,8 +137,10 @@ def _put_back(
     keys = [key for key in keys if ("constraint", key[0], key[1]) not in seen]
     referencing = [key for key in referencing if ("constraint", key[0], key[1]) not in seen]
     indexes = sorted({row for rows in indexes for row in rows if ("index", row[0]) not in seen})
-    taken = {c.name for c in every}
-    moves = [(catalog.quoted(c.name), c, _aside(taken)) for c in later]
+    # Each column named as it is when the move runs (an earlier rename's inverse runs after).
+    now = seen.renamed_relations.columns.get(relname, {})
+    taken = {c.name for c in every} | set(now.values())
+    moves = [(catalog.quoted(now.get(c.name, c.name)), c, _aside(taken)) for c in later]
     view_drops, view_makes = around
     lines = [
         f"{NOTE_PREFIX} the columns after {catalog.quoted(column.name)} "
@@ -166,31 +169,25 @@ def _put_back(
     return lines, keys + referencing, indexes, view_makes
 
 
-def _remakes_renamed(cursor, oid: int, relname: str, every, numbers: list[int], seen) -> bool:
-    """Whether the move would make again a key, index or view naming a column an earlier
-    statement renamed (its definition, read before the migration, names it as it was): a
-    view reading it (every view reading the table goes around the move), or a key or index
-    on it and a moved column."""
+def _views_read_renamed(cursor, oid: int, relname: str, every, seen) -> bool:
+    """Whether a view reads a column of the table an earlier statement renamed: every view
+    reading the table goes around the move, made again from its definition read before the
+    migration, which names the column as it was. (Keys and indexes are spelled anew.)"""
     if renamed_column(relname) not in seen:
         return False
-    renamed = [c.number for c in every if ("touched", relname, c.name) in seen]
+    before = seen.renamed_relations.columns.get(relname, {})
+    renamed = [c.number for c in every if c.name in before]
     if not renamed:  # columns the migration added, then renamed
         return False
-    [(found,)] = cursor.read_together([(_NAMING, [oid, renamed, oid, numbers])])[0]
+    [(found,)] = cursor.read_together([(_VIEWS_NAMING, [oid, renamed])])[0]
     return bool(found)
 
 
-# What depends on these columns of the table (``renamed``) and is made again by the move.
-_NAMING = """
+_VIEWS_NAMING = """
 SELECT EXISTS (
     SELECT 1 FROM pg_depend r
-    WHERE r.refclassid = 'pg_class'::regclass AND r.refobjid = %s
-      AND r.refobjsubid = ANY(%s::int4[])
-      AND (r.classid = 'pg_rewrite'::regclass OR EXISTS (
-          SELECT 1 FROM pg_depend m
-          WHERE m.classid = r.classid AND m.objid = r.objid
-            AND m.refclassid = 'pg_class'::regclass AND m.refobjid = %s
-            AND m.refobjsubid = ANY(%s::int4[])))
+    WHERE r.classid = 'pg_rewrite'::regclass AND r.refclassid = 'pg_class'::regclass
+      AND r.refobjid = %s AND r.refobjsubid = ANY(%s::int4[])
 )
 """
 
@@ -263,8 +260,6 @@ def dropped_column(
             catalog.indexes_query(oid, column.number),
         ],
     )
-    if keys and before != now:
-        return None  # their definitions name the column as it was: not rewritten here
     keys = [key for key in keys if seen.add_new(("constraint", key[0], key[1]))]
     indexes = [row for row in indexes if seen.add_new(("index", row[0]))]
     views: list[str] = []
@@ -278,6 +273,10 @@ def dropped_column(
         else:  # what the move drops comes back with the column's own
             lines += moved[0]
             keys, indexes, views = keys + moved[1], indexes + moved[2], moved[3]
+    # Spelled with the names earlier renames gave (the dropped column's too: its inverse
+    # runs before theirs).
+    renames = seen.renamed_relations
+    keys = [(o, n, kind, renames.constraint_now(table_of(o), d)) for o, n, kind, d in keys]
     # Foreign keys last: one may reference a unique index made just before it.
     lines += [catalog.add_constraint(o, n, d) for o, n, kind, d in keys if kind != "f"]
     for _, definition in catalog.index_definitions(indexes):

@@ -99,6 +99,15 @@ class Renames:
         return f"{text}{found.group(1)}{schema}{now}({columns}){rest}"
 
 
+def table_of(regclass: str) -> str:
+    """The catalog name of the table a ``regclass`` text names (``s."T"``: ``T``)."""
+    found = _TABLE.match(regclass)
+    return _unquoted(found.group(2)) if found else regclass
+
+
+_TABLE = re.compile(rf"^(?:({_PART})\.)?({_PART})$")
+
+
 def _before(renamed: dict[str, str], now: str) -> str:
     """The name before the migration of what is named ``now`` (itself if not renamed)."""
     return next((before for before, name in renamed.items() if name == now), now)

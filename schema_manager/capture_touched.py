@@ -29,9 +29,10 @@ from .sql.session_detection import is_transaction_control
 def touches(operation: Operation) -> list[tuple[str, ...]]:
     """What ``operation`` keeps an undone DROP COLUMN from moving back in place, noted in
     ``catalog.Seen``: ``("touched", table)``, ``("touched", "*")`` for any table,
-    ``("touched", table, column)`` for a column whose type changed or that was renamed (with
-    ``renamed_column(table)``), ``("renamed type", name)`` for a type renamed (a column of it
-    would be made again with the type now of that name)."""
+    ``("touched", table, column)`` for a column whose type changed, ``renamed_column(table)``
+    for a table with a column renamed (a view reading it would be made again naming it as it
+    was), ``("renamed type", name)`` for a type renamed (a column of it would be made again
+    with the type now of that name)."""
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
             return [_ANY]
