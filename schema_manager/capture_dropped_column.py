@@ -65,6 +65,8 @@ SELECT EXISTS (
       AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (
                    SELECT 1 FROM pg_attrdef f WHERE f.oid = d.objid AND f.adrelid = %s
                    AND f.adnum = d.refobjsubid))
+      AND NOT (d.classid = 'pg_class'::regclass AND d.deptype = 'a' AND EXISTS (
+                   SELECT 1 FROM pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'))
 ) OR EXISTS (
     SELECT 1 FROM pg_attribute a WHERE a.attrelid = %s AND a.attnum = ANY(%s)
       AND (a.attacl IS NOT NULL OR a.attstattarget <> -1)
@@ -95,7 +97,7 @@ def _put_back(
         for c in later
     ):
         return None
-    if any(c.identity or c.generated or c.sequence for c in later):
+    if any(c.identity or c.generated for c in later):
         return None
     numbers = [c.number for c in later]
     if _views_read_renamed(cursor, oid, relname, every, seen):
@@ -148,9 +150,19 @@ def _put_back(
         f"copied, so that it comes back where it was (a rewrite of {table})."
     ]
     lines += [f"ALTER TABLE {table} RENAME COLUMN {n} TO {a};" for n, _, a in moves]
-    added = (f"ADD COLUMN {n} {c.definition(not_null=False)}" for n, c, _ in moves)
+    # Defaults are set once the values are copied: set at the ADD, a volatile one would be
+    # run for each row (a serial column's would take a value of its sequence for each). A
+    # serial column's sequence is handed over to it (owned by the column set aside, it would
+    # go with it).
+    added = (f"ADD COLUMN {n} {_made(c).definition(not_null=False)}" for n, c, _ in moves)
     lines.append(f"ALTER TABLE {table} {', '.join(added)};")
     lines.append(f"UPDATE {table} SET {', '.join(f'{n} = {a}' for n, _, a in moves)};")
+    defaults = [f"ALTER COLUMN {n} SET DEFAULT {c.default}" for n, c, _ in moves if _made(c) != c]
+    if defaults:
+        lines.append(f"ALTER TABLE {table} {', '.join(defaults)};")
+    lines += [
+        f"ALTER SEQUENCE {c.sequence} OWNED BY {table}.{n};" for n, c, _ in moves if c.sequence
+    ]
     # Dropping them takes their keys and indexes along (made again by the caller); a foreign
     # key to a moved column goes first (another table's before the key it references).
     lines += view_drops
@@ -190,6 +202,12 @@ SELECT EXISTS (
       AND r.refobjid = %s AND r.refobjsubid = ANY(%s::int4[])
 )
 """
+
+
+def _made(column: catalog.Column) -> catalog.Column:
+    """``column`` as the move adds it: without its default (set after the copy), unless it
+    is generated (its expression is its definition)."""
+    return column if column.generated or column.default is None else replace(column, default=None)
 
 
 def _type_name(written: str) -> str:

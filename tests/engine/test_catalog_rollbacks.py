@@ -439,6 +439,57 @@ def test_columns_renamed_earlier_move_back_in_place_under_their_names_then(postg
     ]
 
 
+def test_a_serial_column_after_a_dropped_one_moves_with_its_sequence(postgres_targets):
+    """civitai's: columns dropped and added again with another type before the table's
+    serial key, which other tables reference. The key moves behind them keeping its values,
+    its sequence (owned by it, where it stood) and its default; the foreign keys to it are
+    made again."""
+    setup = """
+    CREATE TABLE images (name TEXT, height TEXT, width TEXT, id SERIAL PRIMARY KEY,
+        "userId" INT NOT NULL);
+    CREATE TABLE on_models ("imageId" INT REFERENCES images (id));
+    INSERT INTO images (name, height, width, "userId")
+        VALUES ('a', '1', '2', 7), ('b', '3', '4', 8);
+    """
+    migration = (
+        'ALTER TABLE images DROP COLUMN "height",\nADD COLUMN "height" INTEGER,\n'
+        'DROP COLUMN "width",\nADD COLUMN "width" INTEGER;'
+    )
+    sequence = "SELECT last_value, pg_get_serial_sequence('images', 'id') FROM images_id_seq"
+
+    script = _round_trip(postgres_targets, setup, migration)
+
+    assert script_cautions(script) == []
+    assert postgres_targets.fetch("development", "SELECT id, name FROM images ORDER BY id") == [
+        (1, "a"),
+        (2, "b"),
+    ]
+    # The sequence is the one from before, where it was, owned by the column.
+    assert postgres_targets.fetch("development", sequence)[0][0] == 2
+    assert postgres_targets.fetch("development", sequence)[0][1] is not None
+    postgres_targets.execute("development", 'INSERT INTO images ("userId") VALUES (9)')
+    assert postgres_targets.fetch("development", "SELECT max(id) FROM images") == [(3,)]
+
+
+def test_a_moved_column_s_volatile_default_runs_for_no_row(postgres_targets):
+    """A default taking the next value of a sequence no column owns: set after the values
+    are copied, it takes none for the rows that move."""
+    setup = """
+    CREATE SEQUENCE tickets;
+    CREATE TABLE queue (a INT, b INT, n BIGINT NOT NULL DEFAULT nextval('tickets'));
+    INSERT INTO queue (a, b) VALUES (1, 2), (3, 4);
+    """
+    tickets = "SELECT last_value FROM tickets"
+
+    _round_trip(postgres_targets, setup, "ALTER TABLE queue DROP COLUMN b;")
+
+    assert postgres_targets.fetch("development", tickets) == [(2,)]
+    assert postgres_targets.fetch("development", "SELECT a, n FROM queue ORDER BY a") == [
+        (1, 1),
+        (3, 2),
+    ]
+
+
 def test_a_view_reading_a_renamed_column_keeps_the_columns_in_place(postgres_targets):
     postgres_targets.execute(
         "development", RESPONSES + "CREATE VIEW bodies AS SELECT id, body FROM responses;"
