@@ -47,6 +47,9 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
         return []
     if isinstance(operation, CreateObject) and _uses_no_column(operation):
         return []
+    if isinstance(operation, AlterObject) and operation.kind == "INDEX":
+        # The move makes an index again under its name then (``capture_renames``).
+        return [] if operation.action == "RENAME TO" else [_ANY]
     if isinstance(operation, AlterObject) and operation.kind == "TYPE":
         if operation.action == "ADD VALUE":
             return []  # a column of the enum keeps its type and values: it moves as it was
@@ -65,8 +68,11 @@ def _renames_column(action: object) -> bool:
 
 
 def _uses_no_column(operation: CreateObject) -> bool:
-    """A new sequence, schema or enum: nothing in it can hang on a column (a composite type
-    or a range may be of a table's row type; a view, function or trigger may read columns)."""
+    """A new sequence, schema, enum or extension: nothing in it can hang on a column of a
+    table from before (a composite type or a range may be of a table's row type; a view,
+    function or trigger may read columns; an extension makes objects of its own)."""
+    if operation.kind == "EXTENSION":
+        return True
     uppers = [word.upper for word in operation.statement.words]
     if operation.kind == "SCHEMA":  # not one with elements (CREATE SCHEMA s CREATE VIEW ...)
         return "CREATE" not in uppers[1:]

@@ -179,6 +179,11 @@ def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
         # added again with it. A new type, sequence or schema uses no column.
         "CREATE TYPE kind AS ENUM ('p', 'q'); CREATE SEQUENCE s; CREATE SCHEMA other; "
         "ALTER TABLE t DROP COLUMN c, ADD COLUMN c kind NOT NULL DEFAULT 'p';",
+        # An extension made (typebot's pg_trgm before a trigram index): it uses no column.
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm; ALTER TABLE t DROP COLUMN b;",
+        # An index of a moved column renamed (amplication's): made again by the move under
+        # its name then, its rename's inverse gives it its name.
+        "ALTER INDEX t_parent RENAME TO t_parent_idx; ALTER TABLE t DROP COLUMN b;",
     ],
     ids=[
         "one-statement",
@@ -187,6 +192,8 @@ def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
         "after-other-changes",
         "in-its-own-transaction",
         "after-new-types",
+        "after-an-extension",
+        "after-an-index-rename",
     ],
 )
 def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
