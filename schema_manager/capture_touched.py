@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .capture_alter import touched_by
 from .capture_dropped_column import renamed_column
-from .sql.names import catalog_name, has_sequence
+from .sql.names import WordCursor, catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
     AlterTable,
@@ -28,7 +28,8 @@ from .sql.session_detection import is_transaction_control
 
 def touches(operation: Operation) -> list[tuple[str, ...]]:
     """What ``operation`` keeps an undone DROP COLUMN from moving back in place, noted in
-    ``catalog.Seen``: ``("touched", table)``, ``("touched", "*")`` for any table,
+    ``catalog.Seen``: ``("touched", table)`` (also for a table a foreign key it makes
+    references), ``("touched", "*")`` for any table,
     ``("touched", table, column)`` for a column whose type changed, ``renamed_column(table)``
     for a table with a column renamed (a view reading it would be made again naming it as it
     was), ``("renamed type", name)`` for a type renamed (a column of it would be made again
@@ -40,10 +41,12 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
         marks = [touched_by(table, action) for action in operation.actions]
         if any(_renames_column(action) for action in operation.actions):
             marks.append(renamed_column(table))
-        return [mark for mark in marks if mark is not None]
+        return [mark for mark in marks if mark is not None] + _referenced(operation)
     if isinstance(operation, CreateIndex):
         return [("touched", catalog_name(operation.table.object))]
-    if isinstance(operation, (CreateTable, Drop, DataChange, DataStatement, CommentOn)):
+    if isinstance(operation, CreateTable):
+        return _referenced(operation)
+    if isinstance(operation, (Drop, DataChange, DataStatement, CommentOn)):
         return []
     if isinstance(operation, CreateObject) and _uses_no_column(operation):
         return []
@@ -61,6 +64,20 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
 
 
 _ANY = ("touched", "*")
+
+
+def _referenced(operation: Operation) -> list[tuple[str, ...]]:
+    """The tables a foreign key the statement makes references: the key is not in the
+    catalog before the migration, and is still there when a later DROP COLUMN's inverse
+    runs, so the columns it references cannot be made again."""
+    words = operation.statement.words
+    marks = []
+    for position, word in enumerate(words):
+        if word.upper == "REFERENCES":
+            name = WordCursor(words[position + 1 :]).take_name()
+            if name is not None:
+                marks.append(("touched", catalog_name(name.object)))
+    return marks
 
 
 def _renames_column(action: object) -> bool:

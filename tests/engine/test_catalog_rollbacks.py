@@ -202,6 +202,38 @@ def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
     assert script_cautions(script) == []
 
 
+@pytest.mark.parametrize(
+    "made",
+    [
+        "CREATE TABLE files (version INT, CONSTRAINT files_version_fkey FOREIGN KEY (version) "
+        "REFERENCES t (id));",
+        "CREATE TABLE files (version INT);"
+        "ALTER TABLE files ADD CONSTRAINT files_version_fkey FOREIGN KEY (version) "
+        'REFERENCES "t"("id") ON DELETE CASCADE;',
+        "CREATE TABLE files (id INT);ALTER TABLE files ADD COLUMN version INT REFERENCES t;",
+    ],
+)
+def test_a_foreign_key_the_migration_made_to_a_moved_column_keeps_it_in_place(
+    postgres_targets, made
+):
+    """civitai's: a table made with a foreign key to the table whose columns are dropped
+    next. The key is not in the catalog before the migration, and is still there when the
+    drop's inverse runs: the columns stay, and the rollback runs."""
+    postgres_targets.execute("development", MIDDLE_COLUMN)
+    manager = SchemaManager()
+    applied = manager.apply_migration_sync(
+        Migration(id="002_files", name="files", sql=f"{made}\nALTER TABLE t DROP COLUMN b;"),
+        "development",
+    )
+    assert applied.success, applied.error
+    [caution] = script_cautions(applied.rollback_script)
+    assert "comes back as the last column of t" in caution
+
+    rolled_back = manager.rollback_migration_sync("002_files", "development")
+
+    assert rolled_back.success, rolled_back.error
+
+
 def test_a_column_other_tables_reference_moves_with_their_foreign_keys(postgres_targets):
     """The key that other tables' foreign keys reference comes after the dropped column (an
     id added late): their keys are dropped around the move and made again, as they were."""
