@@ -71,7 +71,7 @@ def _referenced(operation: Operation) -> list[tuple[str, ...]]:
     catalog before the migration, and is still there when a later DROP COLUMN's inverse
     runs, so the columns it references cannot be made again."""
     words = operation.statement.words
-    marks = []
+    marks: list[tuple[str, ...]] = []
     for position, word in enumerate(words):
         if word.upper == "REFERENCES":
             name = WordCursor(words[position + 1 :]).take_name()
