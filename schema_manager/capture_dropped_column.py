@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
-from .capture_renames import table_of
+from .capture_renames import table_of, views_read_renamed
 from .capture_replaced import VIEWS_READING, views_reading
 from .sql.names import catalog_name
 from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
@@ -74,12 +74,6 @@ SELECT EXISTS (
 """
 
 
-def renamed_column(table: str) -> tuple[str, str]:
-    """The mark (in ``Seen``) of a table an earlier statement renamed a column of: the keys,
-    indexes and views the move makes again name the columns as they were before it."""
-    return ("renamed column", table)
-
-
 def _put_back(
     cursor, oid: int, table: str, relname: str, column: catalog.Column, every, seen
 ) -> tuple[list[str], list[tuple], list[tuple[str, str]], list[str]] | None:
@@ -100,7 +94,7 @@ def _put_back(
     if any(c.identity or c.generated for c in later):
         return None
     numbers = [c.number for c in later]
-    if _views_read_renamed(cursor, oid, relname, every, seen):
+    if views_read_renamed(cursor, oid, relname, every, seen):
         return None
     (movable,), (held,), keys, referencing, views, *indexes = cursor.read_together(
         [
@@ -179,29 +173,6 @@ def _put_back(
         if c.comment is not None
     ]
     return lines, keys + referencing, indexes, view_makes
-
-
-def _views_read_renamed(cursor, oid: int, relname: str, every, seen) -> bool:
-    """Whether a view reads a column of the table an earlier statement renamed: every view
-    reading the table goes around the move, made again from its definition read before the
-    migration, which names the column as it was. (Keys and indexes are spelled anew.)"""
-    if renamed_column(relname) not in seen:
-        return False
-    before = seen.renamed_relations.columns.get(relname, {})
-    renamed = [c.number for c in every if c.name in before]
-    if not renamed:  # columns the migration added, then renamed
-        return False
-    [(found,)] = cursor.read_together([(_VIEWS_NAMING, [oid, renamed])])[0]
-    return bool(found)
-
-
-_VIEWS_NAMING = """
-SELECT EXISTS (
-    SELECT 1 FROM pg_depend r
-    WHERE r.classid = 'pg_rewrite'::regclass AND r.refclassid = 'pg_class'::regclass
-      AND r.refobjid = %s AND r.refobjsubid = ANY(%s::int4[])
-)
-"""
 
 
 def _made(column: catalog.Column) -> catalog.Column:

@@ -1,5 +1,5 @@
 """The tables and columns a migration renames, followed to the indexes and constraints it
-drops after them.
+drops after them (and to the views a column move would make again).
 
 An index's or a constraint's definition is read before the migration runs, with the names of
 then. Its inverse (making it again) runs before the inverses of the renames that came earlier
@@ -149,3 +149,32 @@ def _unquoted(part: str) -> str:
 
 def _quoted(name: str) -> str:
     return quote_identifier(name, "postgresql")
+
+
+def renamed_column(table: str) -> tuple[str, str]:
+    """The mark (in ``Seen``) of a table an earlier statement renamed a column of (see
+    ``views_read_renamed``)."""
+    return ("renamed column", table)
+
+
+def views_read_renamed(cursor, oid: int, relname: str, every, seen) -> bool:
+    """Whether a view reads a column of the table an earlier statement renamed: every view
+    reading the table goes around the move, made again from its definition read before the
+    migration, which names the column as it was. (Keys and indexes are spelled anew.)"""
+    if renamed_column(relname) not in seen:
+        return False
+    before = seen.renamed_relations.columns.get(relname, {})
+    renamed = [c.number for c in every if c.name in before]
+    if not renamed:  # columns the migration added, then renamed
+        return False
+    [(found,)] = cursor.read_together([(_VIEWS_NAMING, [oid, renamed])])[0]
+    return bool(found)
+
+
+_VIEWS_NAMING = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_depend r
+    WHERE r.classid = 'pg_rewrite'::regclass AND r.refclassid = 'pg_class'::regclass
+      AND r.refobjid = %s AND r.refobjsubid = ANY(%s::int4[])
+)
+"""

@@ -7,7 +7,7 @@ changed in a way the move cannot see."""
 from __future__ import annotations
 
 from .capture_alter import touched_by
-from .capture_dropped_column import renamed_column
+from .capture_renames import renamed_column
 from .sql.names import WordCursor, catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
