@@ -67,17 +67,41 @@ _ANY = ("touched", "*")
 
 
 def _referenced(operation: Operation) -> list[tuple[str, ...]]:
-    """The tables a foreign key the statement makes references: the key is not in the
-    catalog before the migration, and is still there when a later DROP COLUMN's inverse
-    runs, so the columns it references cannot be made again."""
+    """The columns a foreign key the statement makes references (its table's, where it names
+    none: its primary key's): the key is not in the catalog before the migration, and is
+    still there when a later DROP COLUMN's inverse runs, so they cannot be made again."""
     words = operation.statement.words
     marks: list[tuple[str, ...]] = []
     for position, word in enumerate(words):
-        if word.upper == "REFERENCES":
-            name = WordCursor(words[position + 1 :]).take_name()
-            if name is not None:
-                marks.append(("touched", catalog_name(name.object)))
+        if word.upper != "REFERENCES":
+            continue
+        cursor = WordCursor(words[position + 1 :])
+        name = cursor.take_name()
+        if name is None:
+            continue
+        table = catalog_name(name.object)
+        columns = _column_list(cursor.rest())
+        if columns:
+            marks += [("touched", table, column) for column in columns]
+        else:
+            marks.append(("touched", table))
     return marks
+
+
+def _column_list(words: list) -> list[str]:
+    """The names of a ``(a, b)`` list at the head of ``words``; [] if there is none (or it is
+    not a plain list of names)."""
+    if not words or words[0].text != "(":
+        return []
+    names: list[str] = []
+    for word in words[1:]:
+        if word.text == ")":
+            return names
+        if word.text != ",":
+            if word.text.startswith("'") or word.text == "(":
+                return []
+            names.append(catalog_name(word.text))
+    return []
 
 
 def _renames_column(action: object) -> bool:

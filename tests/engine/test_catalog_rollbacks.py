@@ -241,6 +241,20 @@ def test_a_foreign_key_the_migration_made_to_a_moved_column_keeps_it_in_place(
     assert rolled_back.success, rolled_back.error
 
 
+def test_a_foreign_key_the_migration_made_to_a_column_that_stays_leaves_the_others_movable(
+    postgres_targets,
+):
+    """inbox-zero's: a new table's foreign key to the table's first column, then columns of
+    the table dropped: the key's column does not move, the columns after the dropped ones
+    do."""
+    migration = (
+        'CREATE TABLE files (parent_a INT, CONSTRAINT files_a_fkey FOREIGN KEY ("parent_a") '
+        'REFERENCES "t"("a"));\nALTER TABLE t DROP COLUMN b;'
+    )
+
+    _exact(postgres_targets, MIDDLE_COLUMN + "CREATE UNIQUE INDEX t_a ON t (a);", migration)
+
+
 def test_a_column_other_tables_reference_moves_with_their_foreign_keys(postgres_targets):
     """The key that other tables' foreign keys reference comes after the dropped column (an
     id added late): their keys are dropped around the move and made again, as they were."""
