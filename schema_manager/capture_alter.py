@@ -171,10 +171,6 @@ def touched_by(relname: str, action: object) -> tuple[str, ...] | None:
         return None
     if isinstance(action, AlterColumn) and action.change == "TYPE":
         return ("touched", relname, catalog_name(action.column))
-    if isinstance(action, Rename) and action.what == "COLUMN":
-        # The move names a column, and spells the keys and indexes it makes again, as
-        # renames left them (``capture_renames``); a view naming it stays (``renamed_column``).
-        return None
     return ("touched", relname)
 
 
@@ -182,10 +178,14 @@ def leaves_columns_movable(action: object) -> bool:
     """Whether, after ``action`` ran, an undone DROP COLUMN of the same table may still move
     the columns after it back in place (``capture_dropped_column``): it adds or drops a
     column, drops a constraint (which the move then leaves out: its own inverse makes it
-    again), or changes a default or the nullability (its inverse, after the move, sets them
-    as they were, as the move does)."""
+    again), changes a default or the nullability (its inverse, after the move, sets them as
+    they were, as the move does), or renames a column (the move names the columns, and spells
+    the keys and indexes it makes again, as renames left them: ``capture_renames``, which
+    also tells whether a view reads a renamed column)."""
     if isinstance(action, (AddColumn, DropColumn)):
         return True
+    if isinstance(action, Rename):
+        return action.what == "COLUMN"
     if isinstance(action, AlterColumn):
         return action.change in ("SET DEFAULT", "DROP DEFAULT", "SET NOT NULL", "DROP NOT NULL")
     return isinstance(action, OtherAction) and dropped_constraint(action) is not None

@@ -151,21 +151,13 @@ def _quoted(name: str) -> str:
     return quote_identifier(name, "postgresql")
 
 
-def renamed_column(table: str) -> tuple[str, str]:
-    """The mark (in ``Seen``) of a table an earlier statement renamed a column of (see
-    ``views_read_renamed``)."""
-    return ("renamed column", table)
-
-
 def views_read_renamed(cursor, oid: int, relname: str, every, seen) -> bool:
     """Whether a view reads a column of the table an earlier statement renamed: every view
     reading the table goes around the move, made again from its definition read before the
     migration, which names the column as it was. (Keys and indexes are spelled anew.)"""
-    if renamed_column(relname) not in seen:
-        return False
     before = seen.renamed_relations.columns.get(relname, {})
     renamed = [c.number for c in every if c.name in before]
-    if not renamed:  # columns the migration added, then renamed
+    if not renamed:  # none renamed, or only columns the migration added
         return False
     [(found,)] = cursor.read_together([(_VIEWS_NAMING, [oid, renamed])])[0]
     return bool(found)

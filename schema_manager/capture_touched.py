@@ -7,7 +7,6 @@ changed in a way the move cannot see."""
 from __future__ import annotations
 
 from .capture_alter import touched_by
-from .capture_renames import renamed_column
 from .sql.names import WordCursor, catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
@@ -20,7 +19,6 @@ from .sql.operations import (
     DataStatement,
     Drop,
     Operation,
-    Rename,
     RenameTo,
 )
 from .sql.session_detection import is_transaction_control
@@ -29,18 +27,15 @@ from .sql.session_detection import is_transaction_control
 def touches(operation: Operation) -> list[tuple[str, ...]]:
     """What ``operation`` keeps an undone DROP COLUMN from moving back in place, noted in
     ``catalog.Seen``: ``("touched", table)`` (also for a table a foreign key it makes
-    references), ``("touched", "*")`` for any table,
-    ``("touched", table, column)`` for a column whose type changed, ``renamed_column(table)``
-    for a table with a column renamed (a view reading it would be made again naming it as it
-    was), ``("renamed type", name)`` for a type renamed (a column of it would be made again
-    with the type now of that name)."""
+    references without naming columns), ``("touched", "*")`` for any table,
+    ``("touched", table, column)`` for a column whose type changed (or that a foreign key it
+    makes references), ``("renamed type", name)`` for a type renamed (a column of it would be
+    made again with the type now of that name)."""
     if isinstance(operation, AlterTable):
         if any(isinstance(action, RenameTo) for action in operation.actions):
             return [_ANY]
         table = catalog_name(operation.table.object)
         marks = [touched_by(table, action) for action in operation.actions]
-        if any(_renames_column(action) for action in operation.actions):
-            marks.append(renamed_column(table))
         return [mark for mark in marks if mark is not None] + _referenced(operation)
     if isinstance(operation, CreateIndex):
         return [("touched", catalog_name(operation.table.object))]
@@ -102,10 +97,6 @@ def _column_list(words: list) -> list[str]:
                 return []
             names.append(catalog_name(word.text))
     return []
-
-
-def _renames_column(action: object) -> bool:
-    return isinstance(action, Rename) and action.what == "COLUMN"
 
 
 def _uses_no_column(operation: CreateObject) -> bool:
