@@ -1,5 +1,6 @@
 """A dropped column brought back: its definition, its keys and indexes, and its place.
 
+A serial column's sequence, which went with it, comes back first, owned by it again.
 PostgreSQL adds a column at the end of its table. To bring a dropped column back in its place,
 the columns that came after it are made again after it: each renamed aside, added anew, the
 values copied in one ``UPDATE``, the old ones dropped, and the keys and indexes using them
@@ -9,9 +10,9 @@ and the columns moved have nothing else hanging on them; elsewhere the column co
 and the rollback says so (``-- CAUTION:``).
 
 What may not hang on a moved column (read from the catalog before the migration): rules,
-triggers, policies, statistics, a larger table's foreign key, an identity, a generated value
-or an owned sequence, column privileges or a statistics target. The views reading the table
-go around the move (``capture_replaced.views_reading``: dropped first, made again last). Nor
+triggers, policies, statistics, a larger table's foreign key, an identity or a generated
+value, column privileges or a statistics target (a serial's sequence moves with it). The
+views reading the table go around the move (``capture_replaced.views_reading``: dropped first, made again last). Nor
 may the table have triggers (the copy would fire them), row security, inheritance or
 partitions, or be another column's type; nor may an earlier statement of the migration have
 changed it otherwise than by adding or dropping columns or constraints, or changing defaults,
@@ -210,13 +211,21 @@ def dropped_column(
     if not found:
         return None
     column = replace(found[0], name=now)
-    if column.identity or column.sequence or column.generated:
+    if column.identity or column.generated:
         return None
+    lines = []
+    if column.sequence:  # a serial's, owned by it, went with it: made again before its default
+        options = catalog.sequence_options(cursor, column.sequence)
+        if options is None:
+            return None
+        lines.append(f"CREATE SEQUENCE {column.sequence} {options};")
     seen.add(("dropped", oid, before))
     quoted = catalog.quoted(column.name)
-    lines = [f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};"]
+    lines.append(f"ALTER TABLE {table} ADD COLUMN {quoted} {column.definition(not_null=False)};")
     if column.not_null:  # after the column is back (its rows have the default, or none)
         lines.append(f"ALTER TABLE {table} ALTER COLUMN {quoted} SET NOT NULL;")
+    if column.sequence:
+        lines.append(f"ALTER SEQUENCE {column.sequence} OWNED BY {table}.{quoted};")
     if column.comment is not None:
         lines.append(f"COMMENT ON COLUMN {table}.{quoted} IS {catalog.literal(column.comment)};")
     note = (

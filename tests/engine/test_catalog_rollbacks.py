@@ -524,6 +524,31 @@ def test_a_serial_column_after_a_dropped_one_moves_with_its_sequence(postgres_ta
     assert postgres_targets.fetch("development", "SELECT max(id) FROM images") == [(3,)]
 
 
+def test_a_dropped_serial_key_comes_back_with_its_sequence_in_its_place(postgres_targets):
+    """hatchet's: a table's serial key dropped with its primary key, another column the key
+    now. Its sequence went with it: the sequence comes back first, the column where it stood
+    takes a value of it for each row, and the sequence is the column's own again."""
+    setup = """
+    CREATE TABLE items (id BIGSERIAL NOT NULL, "runId" UUID NOT NULL, "tenantId" UUID,
+        CONSTRAINT items_pkey PRIMARY KEY (id));
+    INSERT INTO items ("runId") VALUES (gen_random_uuid()), (gen_random_uuid());
+    """
+    migration = (
+        'ALTER TABLE items DROP CONSTRAINT items_pkey,\nDROP COLUMN "id",\n'
+        'ADD CONSTRAINT items_pkey PRIMARY KEY ("runId");'
+    )
+
+    script = _exact(postgres_targets, setup, migration)
+
+    assert "does not come back" in script
+    owned = "SELECT pg_get_serial_sequence('items', 'id')"
+    assert postgres_targets.fetch("development", owned)[0][0].endswith(".items_id_seq")
+    postgres_targets.execute(
+        "development", 'INSERT INTO items ("runId") VALUES (gen_random_uuid())'
+    )
+    assert postgres_targets.fetch("development", "SELECT count(DISTINCT id) FROM items") == [(3,)]
+
+
 def test_a_moved_column_s_volatile_default_runs_for_no_row(postgres_targets):
     """A default taking the next value of a sequence no column owns: set after the values
     are copied, it takes none for the rows that move."""
