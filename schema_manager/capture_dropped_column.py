@@ -12,9 +12,9 @@ and the rollback says so (``-- CAUTION:``).
 What may not hang on a moved column (read from the catalog before the migration): rules,
 triggers, policies, statistics, a larger table's foreign key, an identity or a generated
 value, column privileges or a statistics target (a serial's sequence moves with it). The
-views reading the table go around the move (``capture_replaced.views_reading``: dropped first, made again last). Nor
-may the table have triggers (the copy would fire them), row security, inheritance or
-partitions, or be another column's type; nor may an earlier statement of the migration have
+views reading the table go around the move (``capture_replaced.views_reading``: dropped
+first, made again last). Nor may the table have triggers (the copy would fire them), row
+security, inheritance or partitions, or be another column's type; nor may an earlier statement of the migration have
 changed it otherwise than by adding or dropping columns or constraints, or changing defaults,
 nullability or the type of a column that is not moved, nor renamed the type of a column that
 is (``capture_touched`` notes them in ``Seen``; a new enum, sequence or schema, or a value
