@@ -24,7 +24,7 @@ from .sql.operations import (
     RenameTo,
 )
 from .sql.rollback import WARNING_PREFIX, invert_action
-from .sql.table_actions import using_index
+from .sql.table_actions import RowSecurity, row_security, using_index
 
 _DIALECT = "postgresql"
 _DROP_CONSTRAINT = re.compile(
@@ -201,6 +201,8 @@ def _other(cursor, oid, relname: str, table: str, action: OtherAction, seen) -> 
     """A dropped constraint made again under the table's name ``table`` now, its definition
     spelled with the names that earlier renames of the migration gave (it was read with
     those of before, ``relname`` the table's)."""
+    if (switch := row_security(action)) is not None:
+        return _row_security(cursor, oid, table, switch)
     dropped = _DROP_CONSTRAINT.match(action.text)
     if dropped is None:
         return None
@@ -212,6 +214,14 @@ def _other(cursor, oid, relname: str, table: str, action: OtherAction, seen) -> 
         return []  # an earlier drop of its column brings it back
     definition = seen.renamed_relations.constraint_now(relname, found[0][3])
     return [catalog.add_constraint(table, name, definition)]
+
+
+def _row_security(cursor, oid, table: str, switch: RowSecurity) -> list[str]:
+    """The switch set back as it was before the migration; nothing if it already was so."""
+    flag = "relforcerowsecurity" if switch.forced else "relrowsecurity"
+    cursor.execute(f"SELECT {flag} FROM pg_class WHERE oid = %s", [oid])
+    was = cursor.fetchone()[0]
+    return [] if was == switch.on else [f"ALTER TABLE {table} {switch.clause(was)};"]
 
 
 def _type_now(action: AlterColumn) -> str | None:

@@ -32,7 +32,7 @@ from .reading import describe
 from .rollback_blocks import rows_note, without_inverse
 from .session_detection import is_transaction_control
 from .statements import Statement, large_input_gc_pause, parse_statements
-from .table_actions import using_index
+from .table_actions import row_security, using_index
 
 WARNING_PREFIX = "-- WARNING:"  # a statement is not undone: the script must not run as is
 # The script runs, but what it restores may differ from before in the way it says.
@@ -242,6 +242,11 @@ def invert_action(action: AlterAction, dialect: str) -> tuple[str | None, str | 
         return f"RENAME {action.what} {new} TO {old}", None
     if isinstance(action, AlterColumn):
         return _invert_alter_column(action, dialect)
+    if (switch := row_security(action)) is not None:
+        if dialect != "postgresql":
+            return None, f"row level security is PostgreSQL's; {_BY_HAND}"
+        # Without the catalog (captured, it says how it was) taken to have been the other way.
+        return switch.clause(not switch.on), None
     return None, None
 
 

@@ -5,6 +5,9 @@ and indexes) into the typed actions of ``operations``; the rest of a statement's
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from .names import WordCursor, split_top_level
 from .operations import (
     AddColumn,
@@ -135,3 +138,34 @@ def undone_by_sql_alone(operation: AlterTable) -> bool:
         or isinstance(action, Rename)
         for action in operation.actions
     )
+
+
+_ROW_SECURITY = re.compile(
+    r"(?P<switch>ENABLE|DISABLE|FORCE|NO\s+FORCE)\s+ROW\s+LEVEL\s+SECURITY", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class RowSecurity:
+    """``ENABLE`` / ``DISABLE ROW LEVEL SECURITY`` (``forced`` False) or ``FORCE`` / ``NO FORCE
+    ROW LEVEL SECURITY`` (True): a switch of the table's, set ``on`` or off."""
+
+    forced: bool
+    on: bool
+
+    def clause(self, on: bool) -> str:
+        """The action setting this switch ``on`` (or off)."""
+        if self.forced:
+            return "FORCE ROW LEVEL SECURITY" if on else "NO FORCE ROW LEVEL SECURITY"
+        return "ENABLE ROW LEVEL SECURITY" if on else "DISABLE ROW LEVEL SECURITY"
+
+
+def row_security(action: AlterAction) -> RowSecurity | None:
+    """The row security switch ``action`` sets (PostgreSQL), None if it sets none."""
+    if not isinstance(action, OtherAction):
+        return None
+    found = _ROW_SECURITY.fullmatch(action.text.strip())
+    if found is None:
+        return None
+    switch = " ".join(found.group("switch").upper().split())
+    return RowSecurity(forced=switch.endswith("FORCE"), on=switch in ("ENABLE", "FORCE"))

@@ -640,6 +640,39 @@ def test_a_multi_action_alter_table_is_undone_action_by_action(postgres_targets)
     )
 
 
+ROW_SECURITY = [
+    *CATALOGUE,
+    "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+    "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' "
+    "AND relname <> '_prisma_migrations' ORDER BY 1",
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "migration"),
+    [
+        # Shelf's: row security switched on for a table that had it off.
+        ("CREATE TABLE qr (id INT);", "ALTER TABLE qr ENABLE row level security;"),
+        # Switched on where it already was: the rollback leaves it on.
+        (
+            "CREATE TABLE qr (id INT); ALTER TABLE qr ENABLE ROW LEVEL SECURITY;",
+            "ALTER TABLE qr ENABLE ROW LEVEL SECURITY, ADD COLUMN n INT;",
+        ),
+        (
+            "CREATE TABLE qr (id INT); ALTER TABLE qr ENABLE ROW LEVEL SECURITY;",
+            "ALTER TABLE qr DISABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;",
+        ),
+        (
+            "CREATE TABLE qr (id INT); ALTER TABLE qr FORCE ROW LEVEL SECURITY;",
+            "ALTER TABLE qr NO FORCE ROW LEVEL SECURITY;\n"
+            "ALTER TABLE qr FORCE ROW LEVEL SECURITY, ENABLE ROW LEVEL SECURITY;",
+        ),
+    ],
+)
+def test_row_level_security_is_put_back_as_it_was(postgres_targets, setup, migration):
+    _exact(postgres_targets, setup, migration, queries=ROW_SECURITY)
+
+
 def test_dropped_table_with_serial_keys_and_comments_is_recreated(postgres_targets):
     setup = """
     CREATE TABLE owners (id SERIAL PRIMARY KEY);

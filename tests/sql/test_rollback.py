@@ -812,3 +812,28 @@ def test_a_temporary_table_is_dropped_only_from_the_session_s_temporary_schema(
     script = generate_rollback(f"{create} dedup (id INT);", vendor)
 
     assert script.lines == [expected]
+
+
+@pytest.mark.parametrize(
+    ("action", "inverse"),
+    [
+        ("ENABLE ROW LEVEL SECURITY", "DISABLE ROW LEVEL SECURITY"),
+        ("enable row level security", "DISABLE ROW LEVEL SECURITY"),
+        ("DISABLE ROW LEVEL SECURITY", "ENABLE ROW LEVEL SECURITY"),
+        ("FORCE ROW LEVEL SECURITY", "NO FORCE ROW LEVEL SECURITY"),
+        ("NO FORCE ROW LEVEL SECURITY", "FORCE ROW LEVEL SECURITY"),
+    ],
+)
+def test_row_level_security_is_switched_back(action: str, inverse: str) -> None:
+    """Without the catalog, the switch is taken to have been the other way before (as a
+    nullability change is); the capture reads how it was."""
+    script = generate_rollback(f'ALTER TABLE "Qr" {action};', "postgresql")
+
+    assert script.text == f'ALTER TABLE "Qr" {inverse};'
+    assert script.is_complete
+
+
+def test_row_level_security_is_postgresql_s_own() -> None:
+    script = generate_rollback("ALTER TABLE qr ENABLE ROW LEVEL SECURITY;", "mysql")
+
+    assert not script.is_complete
