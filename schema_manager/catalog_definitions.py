@@ -158,21 +158,24 @@ def add_constraint(table: str, name: str, definition: str) -> str:
 
 
 def table(cursor, oid: int, seen: Seen) -> list[str] | None:
-    """CREATE TABLE with its columns' sequences, constraints, indexes, triggers and comments;
-    None for what it does not recreate (partitions, inheritance, row security, options).
-    Constraints and indexes in ``seen`` are left to the earlier statement that dropped them."""
+    """CREATE TABLE with its columns' sequences, constraints, indexes, triggers, row security
+    switches and comments; None for what it does not recreate (partitions, inheritance,
+    policies, options). Constraints and indexes in ``seen`` are left to the earlier statement
+    that dropped them."""
     cursor.execute(
         "SELECT c.oid::regclass::text, c.relkind::text, c.relpersistence::text, c.reloptions, "
-        "c.relrowsecurity, c.relispartition, obj_description(c.oid, 'pg_class'), "
+        "c.relrowsecurity, c.relforcerowsecurity, c.relispartition, "
+        "obj_description(c.oid, 'pg_class'), "
         "EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) "
+        "OR EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid) "
         "FROM pg_class c WHERE c.oid = %s",
         [oid],
     )
     row = cursor.fetchone()
     if row is None:
         return None
-    name, kind, persistence, options, row_security, partition, comment, inherits = row
-    if kind != "r" or persistence != "p" or options or row_security or partition or inherits:
+    name, kind, persistence, options, secured, forced, partition, comment, held = row
+    if kind != "r" or persistence != "p" or options or partition or held:
         return None
     before: list[str] = []
     after: list[str] = []
@@ -211,6 +214,10 @@ def table(cursor, oid: int, seen: Seen) -> list[str] | None:
     )
     for row in cursor.fetchall():
         lines += trigger(name, *row)
+    if secured:
+        lines.append(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;")
+    if forced:
+        lines.append(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY;")
     if comment is not None:
         lines.append(f"COMMENT ON TABLE {name} IS {literal(comment)};")
     return lines + after

@@ -673,6 +673,41 @@ def test_row_level_security_is_put_back_as_it_was(postgres_targets, setup, migra
     _exact(postgres_targets, setup, migration, queries=ROW_SECURITY)
 
 
+def test_a_dropped_table_comes_back_with_its_row_security_switches(postgres_targets):
+    """Shelf's: a table with row security on (no policy: nothing passes but its owner)
+    dropped after its foreign keys, and made again under another name."""
+    setup = """
+    CREATE TABLE users (id TEXT PRIMARY KEY);
+    CREATE TABLE "QR" (id TEXT PRIMARY KEY, "userId" TEXT NOT NULL,
+        CONSTRAINT "QR_userId_fkey" FOREIGN KEY ("userId") REFERENCES users (id));
+    ALTER TABLE "QR" ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE "QR" FORCE ROW LEVEL SECURITY;
+    """
+    migration = """
+    ALTER TABLE "QR" DROP CONSTRAINT "QR_userId_fkey";
+    DROP TABLE "QR";
+    CREATE TABLE "Qr" (id TEXT PRIMARY KEY);
+    ALTER TABLE "Qr" ENABLE row level security;
+    """
+
+    _exact(postgres_targets, setup, migration, queries=ROW_SECURITY)
+
+
+def test_a_dropped_table_with_policies_is_not_made_again_without_them(postgres_targets):
+    postgres_targets.execute(
+        "development",
+        "CREATE TABLE notes (id INT, owner TEXT);"
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY own ON notes USING (owner = current_user);",
+    )
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_drop", name="drop", sql="DROP TABLE notes;"), "development"
+    )
+
+    assert applied.success, applied.error
+    assert any("DROP TABLE" in warning for warning in script_warnings(applied.rollback_script))
+
+
 def test_dropped_table_with_serial_keys_and_comments_is_recreated(postgres_targets):
     setup = """
     CREATE TABLE owners (id SERIAL PRIMARY KEY);
