@@ -40,10 +40,11 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     if added in values or not seen.add_new(("enum", oid)):
         return []
     # What stops the rebuild, and what it must make again, read in one round trip.
-    dependents, checks, indexes, columns, triggers, views = cursor.read_together(
+    dependents, checks, keys, indexes, columns, triggers, views = cursor.read_together(
         [
             (_OBSTACLES, [oid, array_oid, oid, array_oid, oid, array_oid]),
             (catalog.constraints_query(_CHECKS), [oid, array_oid]),
+            (catalog.constraints_query(_FOREIGN_KEYS), [oid, array_oid]),
             (_INDEXES, [oid, array_oid]),
             (_COLUMNS, [oid, oid, array_oid, oid, array_oid]),
             (_TRIGGERS, [oid, array_oid]),
@@ -64,10 +65,12 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
             f"be rebuilt without it because {why}; write the rollback by hand."
         ]
     old = catalog.quoted(f"{typname}_before_rollback"[:63])
-    # Indexes and checks that name the type (a predicate's 'VALUE'::type), and triggers on a
-    # column of it (PostgreSQL will not change such a column's type), are made again over
+    # Indexes and checks that name the type (a predicate's 'VALUE'::type), triggers on a
+    # column of it (PostgreSQL will not change such a column's type) and foreign keys from or
+    # to one (changed one at a time, its two ends would have two types) are made again over
     # the rebuilt type, from their definitions read now.
-    lines = [f"DROP TRIGGER {catalog.quoted(n)} ON {t};" for t, n, *_ in triggers]
+    lines = [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in keys]
+    lines += [f"DROP TRIGGER {catalog.quoted(n)} ON {t};" for t, n, *_ in triggers]
     lines += [f"ALTER TABLE {t} DROP CONSTRAINT {catalog.quoted(n)};" for t, n, _, _ in checks]
     lines += [f"DROP INDEX {index};" for index, _ in indexes]
     lines += [f"ALTER TYPE {name} RENAME TO {old};", catalog.create_enum(name, values)]
@@ -85,6 +88,7 @@ def added_value(cursor, operation: AlterObject, seen: catalog.Seen) -> list[str]
     lines += [catalog.add_constraint(t, n, d) for t, n, _, d in checks]
     for table, *trigger in triggers:
         lines += catalog.trigger(table, *trigger)
+    lines += [catalog.add_constraint(t, n, d) for t, n, _, d in keys]
     if not views:
         return lines
     # (Their definitions name values as they were: not rewritten after a rename.)
@@ -153,6 +157,14 @@ _VIEWS = (
 )
 # The checks and the indexes that name the type.
 _CHECKS = "c.contype = 'c' AND c.oid IN (" + _USES_TYPE.format("pg_constraint") + ")"
+# The foreign keys on a column of the type or referencing one (each records its columns).
+_FOREIGN_KEYS = (
+    "c.contype = 'f' AND c.oid IN (SELECT d.objid FROM pg_depend d "
+    "WHERE d.classid = 'pg_constraint'::regclass AND d.refclassid = 'pg_class'::regclass "
+    "AND (d.refobjid, d.refobjsubid) IN (SELECT u.objid, u.objsubid FROM pg_depend u "
+    "WHERE u.classid = 'pg_class'::regclass AND u.refclassid = 'pg_type'::regclass "
+    "AND u.refobjid IN (%s, %s) AND u.objsubid > 0))"
+)
 _INDEXES = (
     "SELECT i.oid::regclass::text, pg_get_indexdef(i.oid) FROM pg_class i WHERE i.oid IN ("
     + _USES_TYPE.format("pg_class")

@@ -1021,6 +1021,24 @@ def test_views_using_the_type_are_made_again_around_the_rebuild(postgres_targets
     assert script_cautions(script) == []
 
 
+def test_foreign_keys_between_columns_of_the_type_are_made_again_around_the_rebuild(
+    postgres_targets,
+):
+    """Shelf's: a table keyed by an enum, referenced by a column of the same enum. Changing
+    either column's type alone would leave the key between two types: the foreign key is
+    dropped before the rebuild and made again after it (checking the rows)."""
+    setup = """
+    CREATE TYPE "TierId" AS ENUM ('free', 'tier_1');
+    CREATE TABLE "Tier" (id "TierId" PRIMARY KEY, name TEXT);
+    CREATE TABLE "User" (id INT, "tierId" "TierId" NOT NULL DEFAULT 'free',
+        CONSTRAINT "User_tierId_fkey" FOREIGN KEY ("tierId") REFERENCES "Tier" (id));
+    INSERT INTO "Tier" VALUES ('free', 'Free'), ('tier_1', 'Plus');
+    INSERT INTO "User" VALUES (1, 'free'), (2, 'tier_1');
+    """
+
+    _exact(postgres_targets, setup, "ALTER TYPE \"TierId\" ADD VALUE 'custom';")
+
+
 def test_added_enum_values_are_removed_by_rebuilding_the_type(postgres_targets):
     script = _round_trip(postgres_targets, ENUM_SETUP, ADD_VALUES)
 
