@@ -98,8 +98,9 @@ def capture(sql: str, alias: str) -> Captured:
 
 def _capture(cursor, operation: Operation, seen: catalog.Seen, made: Created) -> list[str] | None:
     if isinstance(operation, Drop):
-        other = DROPPED.get(operation.object_type)
-        return other(cursor, operation) if other else _drop(cursor, operation, seen, None, made)
+        if other := DROPPED.get(operation.object_type):
+            return other(cursor, operation, seen)
+        return _drop(cursor, operation, seen, None, made)
     if isinstance(operation, AlterObject) and operation.action == "ADD VALUE":
         return added_value(cursor, operation, seen)
     if isinstance(operation, CreateObject) and operation.or_replace:

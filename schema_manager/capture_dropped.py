@@ -25,7 +25,7 @@ _EXTENSION = (
 _ENDS = frozenset({";", "CASCADE", "RESTRICT"})
 
 
-def dropped_trigger(cursor, operation: Drop) -> list[str] | None:
+def dropped_trigger(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
     """The statements making the dropped trigger again; None where the statement is not read
     (no table named after ``ON``)."""
     words = operation.statement.words
@@ -33,12 +33,21 @@ def dropped_trigger(cursor, operation: Drop) -> list[str] | None:
     if at is None or len(operation.names) != 1:
         return None
     table = "".join(word.text for word in words[at + 1 :] if word.upper not in _ENDS)
-    cursor.execute(_TRIGGER, [table, catalog_name(operation.names[0].object)])
-    row = cursor.fetchone()
-    return [] if row is None else catalog.trigger(*row)
+    row = trigger_before(cursor, table, catalog_name(operation.names[0].object))
+    if row is None:
+        return []
+    seen.add(("dropped trigger", row[0], row[1]))  # a later OR REPLACE made it anew
+    return catalog.trigger(*row)
 
 
-def dropped_extension(cursor, operation: Drop) -> list[str] | None:
+def trigger_before(cursor, table: str, name: str) -> tuple | None:
+    """(table, name, definition, firing, comment) of the trigger ``name`` on ``table`` as it
+    was before the migration; None if there was none."""
+    cursor.execute(_TRIGGER, [table, name])
+    return cursor.fetchone()
+
+
+def dropped_extension(cursor, operation: Drop, seen: catalog.Seen) -> list[str] | None:
     """CREATE EXTENSION of each extension dropped, as it was; None after ``CASCADE``."""
     lines: list[str] = []
     for name in reversed(operation.names):

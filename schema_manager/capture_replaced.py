@@ -1,11 +1,13 @@
 """What a view or a function was before the migration, read from the catalog: the definition
-a DROP removes, or the one a CREATE OR REPLACE replaces (see ``capture``)."""
+a DROP removes, or the one a CREATE OR REPLACE replaces (see ``capture``; a trigger it
+replaces too)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from . import catalog_definitions as catalog
+from .capture_dropped import trigger_before
 from .catalog_definitions import Seen
 from .sql.names import QualifiedName, catalog_name, render_name
 from .sql.operations import CreateObject
@@ -205,4 +207,9 @@ def replaced(cursor, operation: CreateObject, seen: Seen) -> list[str] | None:
         # Dropping the function the migration made and recreating the one it replaced is
         # exact whether or not the signatures match (a different one made an overload).
         return [*created, *_definition(found[0])]
+    if operation.kind == "TRIGGER" and operation.table is not None:
+        before = trigger_before(cursor, str(operation.table), catalog_name(name.object))
+        if before is None or ("dropped trigger", before[0], before[1]) in seen:
+            return created
+        return [*created, *catalog.trigger(*before)]
     return None

@@ -775,6 +775,35 @@ def test_dropped_triggers_and_their_function_are_recreated(postgres_targets):
     assert "CREATE TRIGGER made_here" not in script
 
 
+TRIGGER_SETUP = """
+CREATE TABLE "User" (id INT, name TEXT);
+CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER on_insert AFTER INSERT ON "User" FOR EACH ROW EXECUTE FUNCTION bump();
+ALTER TABLE "User" DISABLE TRIGGER on_insert;
+COMMENT ON TRIGGER on_insert ON "User" IS 'bumps';
+"""
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        # Shelf's: a trigger made with OR REPLACE where there was none.
+        'CREATE OR REPLACE TRIGGER made_here AFTER INSERT ON "User"\n'
+        "    FOR EACH ROW EXECUTE FUNCTION touch();",
+        # One replaced: it comes back as it was (its firing and its comment too).
+        'CREATE OR REPLACE TRIGGER on_insert BEFORE UPDATE ON "User"\n'
+        "    FOR EACH ROW EXECUTE FUNCTION touch();",
+        # Dropped first, then made again: the drop's inverse brings the old one back.
+        'DROP TRIGGER on_insert ON "User";\n'
+        'CREATE OR REPLACE TRIGGER on_insert BEFORE UPDATE ON "User"\n'
+        "    FOR EACH ROW EXECUTE FUNCTION touch();",
+    ],
+)
+def test_create_or_replace_trigger_puts_the_previous_trigger_back(postgres_targets, migration):
+    _exact(postgres_targets, TRIGGER_SETUP, migration)
+
+
 def test_a_dropped_extension_comes_back_in_its_schema_at_its_version(postgres_targets):
     """An extension there before the migration is made again as it was; one the migration
     made itself and then dropped needs nothing."""
