@@ -14,12 +14,14 @@ triggers, policies, statistics, a larger table's foreign key, an identity or a g
 value, column privileges or a statistics target (a serial's sequence moves with it). The
 views reading the table go around the move (``capture_replaced.views_reading``: dropped
 first, made again last). Nor may the table have triggers (the copy would fire them), row
-security, inheritance or partitions, or be another column's type; nor may an earlier
-statement of the migration have changed it otherwise than by adding or dropping columns or
-constraints, or changing defaults, nullability or the type of a column that is not moved,
-nor renamed the type of a column that is (``capture_touched`` notes them in ``Seen``; a new
-enum, sequence or schema, or a value added to an enum, touches no table): the rollback moves
-the columns as they were before the migration.
+security forced on its owner (only the owner alters a table, and row security does not hold
+it back unless forced: the copy would leave rows out), inheritance or partitions, or be
+another column's type; nor may an earlier statement of the migration have changed it
+otherwise than by adding or dropping columns or constraints, or changing defaults,
+nullability or the type of a column that is not moved, nor renamed the type of a column that
+is (``capture_touched`` notes them in ``Seen``; a new enum, sequence or schema, or a value
+added to an enum, touches no table): the rollback moves the columns as they were before the
+migration.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ from .sql.rollback import CAUTION_PREFIX, NOTE_PREFIX
 MOVABLE_BYTES = 8 * 1024 * 1024
 
 _TABLE = """
-SELECT c.relkind::text = 'r' AND NOT c.relrowsecurity AND NOT c.relhassubclass
-       AND NOT c.relispartition
+SELECT c.relkind::text = 'r' AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+       AND NOT c.relhassubclass AND NOT c.relispartition
        AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)
        AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.atttypid = c.reltype)

@@ -44,6 +44,14 @@ CATALOGUE = [
     "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal ORDER BY 1, 2",
 ]
 
+# The row security switches too.
+ROW_SECURITY = [
+    *CATALOGUE,
+    "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+    "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' "
+    "AND relname <> '_prisma_migrations' ORDER BY 1",
+]
+
 
 def _catalogue(targets, queries: list[str] = CATALOGUE) -> list[list[tuple]]:
     return [targets.fetch("development", query) for query in queries]
@@ -168,6 +176,32 @@ def test_a_dropped_middle_column_comes_back_in_its_place(postgres_targets):
         (1, "p", 1, None),
         (2, "q", 2, 1),
     ]
+
+
+def test_a_table_with_row_security_moves_its_columns_unless_forced(postgres_targets):
+    """Shelf's: row security on (with a policy), not forced. Only the owner may add and drop
+    columns, and row security does not hold its owner back: every row is copied. Forced, it
+    would hold the owner back too: the column comes back last, and says so."""
+    setup = MIDDLE_COLUMN + (
+        "ALTER TABLE t ENABLE ROW LEVEL SECURITY;CREATE POLICY none_seen ON t USING (false);"
+    )
+
+    _exact(postgres_targets, setup, "ALTER TABLE t DROP COLUMN b;", queries=ROW_SECURITY)
+
+    assert postgres_targets.fetch("development", "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_a_table_with_forced_row_security_keeps_its_columns_in_place(postgres_targets):
+    postgres_targets.execute(
+        "development",
+        MIDDLE_COLUMN + "ALTER TABLE t ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;",
+    )
+    applied = SchemaManager().apply_migration_sync(
+        Migration(id="002_drop", name="drop", sql="ALTER TABLE t DROP COLUMN b;"), "development"
+    )
+
+    assert applied.success, applied.error
+    assert any("last column" in caution for caution in script_cautions(applied.rollback_script))
 
 
 @pytest.mark.parametrize(
@@ -638,14 +672,6 @@ def test_a_multi_action_alter_table_is_undone_action_by_action(postgres_targets)
         "ALTER TABLE t ADD COLUMN fresh INT, ALTER COLUMN amount TYPE BIGINT, "
         "DROP COLUMN old, ALTER COLUMN id SET NOT NULL;",
     )
-
-
-ROW_SECURITY = [
-    *CATALOGUE,
-    "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-    "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r' "
-    "AND relname <> '_prisma_migrations' ORDER BY 1",
-]
 
 
 @pytest.mark.parametrize(
