@@ -4,7 +4,6 @@ dropped column's whole definition, a dropped constraint), and from the SQL other
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from django.db import DatabaseError, transaction
@@ -24,12 +23,15 @@ from .sql.operations import (
     RenameTo,
 )
 from .sql.rollback import WARNING_PREFIX, invert_action
-from .sql.table_actions import RowSecurity, row_security, using_index
+from .sql.table_actions import (
+    DROP_CONSTRAINT,
+    RowSecurity,
+    dropped_constraint,
+    row_security,
+    using_index,
+)
 
 _DIALECT = "postgresql"
-_DROP_CONSTRAINT = re.compile(
-    r'DROP CONSTRAINT (?P<if_exists>IF EXISTS )?(?P<name>"(?:[^"]|"")*"|[^\s"]+)', re.IGNORECASE
-)
 
 
 def alter_table(
@@ -191,19 +193,13 @@ def leaves_columns_movable(action: object) -> bool:
     return isinstance(action, OtherAction) and dropped_constraint(action) is not None
 
 
-def dropped_constraint(action: OtherAction) -> str | None:
-    """The catalog name of the constraint a ``DROP CONSTRAINT`` action drops, else None."""
-    dropped = _DROP_CONSTRAINT.match(action.text)
-    return None if dropped is None else catalog_name(dropped.group("name"))
-
-
 def _other(cursor, oid, relname: str, table: str, action: OtherAction, seen) -> list[str] | None:
     """A dropped constraint made again under the table's name ``table`` now, its definition
     spelled with the names that earlier renames of the migration gave (it was read with
     those of before, ``relname`` the table's)."""
     if (switch := row_security(action)) is not None:
         return _row_security(cursor, oid, table, switch)
-    dropped = _DROP_CONSTRAINT.match(action.text)
+    dropped = DROP_CONSTRAINT.match(action.text)
     if dropped is None:
         return None
     name = catalog_name(dropped.group("name"))

@@ -18,7 +18,6 @@ from typing import Any, TypeGuard
 
 from . import catalog_definitions as catalog
 from .backends.postgresql import is_psycopg3
-from .capture_alter import dropped_constraint
 from .sql.names import catalog_name
 from .sql.operations import (
     AddColumn,
@@ -31,7 +30,7 @@ from .sql.operations import (
     Operation,
     OtherAction,
 )
-from .sql.table_actions import undone_by_sql_alone
+from .sql.table_actions import dropped_constraint, undone_by_sql_alone
 
 _RELATION_KINDS = ("TABLE", "INDEX", "VIEW", "MATERIALIZED VIEW", "SEQUENCE")
 

@@ -1,7 +1,8 @@
-"""What a script creates as it goes: the tables it creates, the columns it adds and the
-sequences it makes. A later statement's change to them needs no inverse, since undoing the
-creation removes it (a column added with a temporary default that is then dropped, a table
-created and then altered, the sequence of a serial column dropped with its default)."""
+"""What a script creates as it goes: the tables it creates, the columns and the named
+constraints it adds and the sequences it makes. A later statement's change to them needs no
+inverse, since undoing the creation removes it (a column added with a temporary default that
+is then dropped, a table created and then altered, the sequence of a serial column dropped
+with its default)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .operations import (
 )
 from .reading import describe
 from .statements import Statement
+from .table_actions import dropped_constraint
 
 # Column types that make a sequence of their own, named <table>_<column>_seq when that fits in
 # PostgreSQL's 63 bytes (and no relation has the name: see ``made_sequence``).
@@ -42,6 +44,7 @@ class Created:
         self.tables: set[_Table] = set()
         self.columns: set[tuple[_Table, str]] = set()
         self.sequences: set[str] = set()
+        self.constraints: set[tuple[_Table, str]] = set()
 
     def needs_no_inverse(self, table: QualifiedName, action: AlterAction) -> bool:
         """True for an action whose inverse needs what the SQL does not say (a dropped
@@ -51,6 +54,9 @@ class Created:
         key = _table_key(table)
         if isinstance(action, (DropColumn, AlterColumn)):
             return key in self.tables or (key, catalog_name(action.column)) in self.columns
+        if (name := dropped_constraint(action)) is not None and (key, name) in self.constraints:
+            # The script added it: before the script there was none of it to bring back.
+            return True
         if isinstance(action, OtherAction) or (
             isinstance(action, AddConstraint) and action.name is None
         ):
@@ -105,6 +111,12 @@ class Created:
             if isinstance(action, AddColumn) and not action.if_not_exists:
                 self.columns.add((key, catalog_name(action.column)))
                 self.sequences.update(_serial_sequence(key[1], action))
+            elif isinstance(action, AddConstraint) and action.name is not None:
+                self.constraints.add((key, catalog_name(action.name)))
+            elif isinstance(action, Rename) and action.what == "CONSTRAINT":
+                if (key, catalog_name(action.old)) in self.constraints:
+                    self.constraints.discard((key, catalog_name(action.old)))
+                    self.constraints.add((key, catalog_name(action.new)))
             elif isinstance(action, RenameTo) and key in self.tables:
                 self.tables.add((key[0], catalog_name(action.new)))
             elif isinstance(action, Rename) and action.what == "COLUMN":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .names import WordCursor, split_top_level
+from .names import WordCursor, catalog_name, split_top_level
 from .operations import (
     AddColumn,
     AddConstraint,
@@ -169,3 +169,16 @@ def row_security(action: AlterAction) -> RowSecurity | None:
         return None
     switch = " ".join(found.group("switch").upper().split())
     return RowSecurity(forced=switch.endswith("FORCE"), on=switch in ("ENABLE", "FORCE"))
+
+
+DROP_CONSTRAINT = re.compile(
+    r'DROP CONSTRAINT (?P<if_exists>IF EXISTS )?(?P<name>"(?:[^"]|"")*"|[^\s"]+)', re.IGNORECASE
+)
+
+
+def dropped_constraint(action: AlterAction) -> str | None:
+    """The catalog name of the constraint a ``DROP CONSTRAINT`` action drops, else None."""
+    if not isinstance(action, OtherAction):
+        return None
+    dropped = DROP_CONSTRAINT.match(action.text)
+    return None if dropped is None else catalog_name(dropped.group("name"))

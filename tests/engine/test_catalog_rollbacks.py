@@ -699,6 +699,27 @@ def test_row_level_security_is_put_back_as_it_was(postgres_targets, setup, migra
     _exact(postgres_targets, setup, migration, queries=ROW_SECURITY)
 
 
+def test_a_constraint_the_migration_added_then_dropped_needs_no_inverse(postgres_targets):
+    """Shelf's: a column and its foreign key added, the key dropped to set the column NOT NULL
+    after a backfill, and added again."""
+    setup = """
+    CREATE TABLE "Org" (id TEXT PRIMARY KEY);
+    CREATE TABLE "Image" (id TEXT PRIMARY KEY);
+    """
+    migration = """
+    ALTER TABLE "Image" ADD COLUMN "ownerOrgId" TEXT;
+    ALTER TABLE "Image" ADD CONSTRAINT "Image_ownerOrgId_fkey" FOREIGN KEY ("ownerOrgId")
+        REFERENCES "Org"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+    UPDATE "Image" SET "ownerOrgId" = NULL;
+    ALTER TABLE "Image" DROP CONSTRAINT "Image_ownerOrgId_fkey";
+    ALTER TABLE "Image" ALTER COLUMN "ownerOrgId" SET NOT NULL;
+    ALTER TABLE "Image" ADD CONSTRAINT "Image_ownerOrgId_fkey" FOREIGN KEY ("ownerOrgId")
+        REFERENCES "Org"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+    """
+
+    _exact(postgres_targets, setup, migration)
+
+
 def test_a_dropped_table_comes_back_with_its_row_security_switches(postgres_targets):
     """Shelf's: a table with row security on (no policy: nothing passes but its owner)
     dropped after its foreign keys, and made again under another name."""

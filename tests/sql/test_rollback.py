@@ -723,6 +723,36 @@ def test_changes_to_what_the_script_created_need_no_inverse() -> None:
     ]
 
 
+def test_dropping_a_constraint_the_script_added_needs_no_inverse() -> None:
+    """Shelf's: a foreign key added, dropped to set the column NOT NULL, added again with
+    another rule. Each ADD's inverse drops it if it is there; the DROP between them restores
+    nothing that was there before the script."""
+    sql = (
+        'ALTER TABLE "Image" ADD COLUMN "ownerOrgId" TEXT;\n'
+        'ALTER TABLE "Image" ADD CONSTRAINT "Image_ownerOrgId_fkey" FOREIGN KEY ("ownerOrgId") '
+        'REFERENCES "Org"("id") ON DELETE SET NULL;\n'
+        'ALTER TABLE "Image" DROP CONSTRAINT "Image_ownerOrgId_fkey";\n'
+        'ALTER TABLE "Image" RENAME CONSTRAINT "Image_key" TO "Image_unique";\n'
+        'ALTER TABLE "Image" ADD CONSTRAINT "Image_ownerOrgId_fkey" FOREIGN KEY ("ownerOrgId") '
+        'REFERENCES "Org"("id") ON DELETE RESTRICT;\n'
+        'ALTER TABLE "Image" ADD CONSTRAINT "Image_check" CHECK (true);\n'
+        'ALTER TABLE "Image" RENAME CONSTRAINT "Image_check" TO "Image_checked";\n'
+        'ALTER TABLE "Image" DROP CONSTRAINT IF EXISTS "Image_checked";\n'
+    )
+
+    script = generate_rollback(sql, "postgresql")
+
+    assert script.is_complete, script.warnings
+    assert script.lines == [
+        'ALTER TABLE "Image" RENAME CONSTRAINT "Image_checked" TO "Image_check";',
+        'ALTER TABLE "Image" DROP CONSTRAINT IF EXISTS "Image_check";',
+        'ALTER TABLE "Image" DROP CONSTRAINT IF EXISTS "Image_ownerOrgId_fkey";',
+        'ALTER TABLE "Image" RENAME CONSTRAINT "Image_unique" TO "Image_key";',
+        'ALTER TABLE "Image" DROP CONSTRAINT IF EXISTS "Image_ownerOrgId_fkey";',
+        'ALTER TABLE "Image" DROP COLUMN IF EXISTS "ownerOrgId";',
+    ]
+
+
 def test_set_default_without_the_catalog_says_the_previous_default_is_unknown() -> None:
     script = generate_rollback("ALTER TABLE t ALTER COLUMN a SET DEFAULT 1;", "postgresql")
 
