@@ -10,6 +10,7 @@ from django.db import DatabaseError, transaction
 
 from . import catalog_definitions as catalog
 from .capture_dropped_column import dropped_column
+from .capture_other_actions import other_action
 from .constraint_names import check_name, constraint_name
 from .sql.names import catalog_name, render_name, render_part, render_words
 from .sql.operations import (
@@ -24,10 +25,7 @@ from .sql.operations import (
 )
 from .sql.rollback import WARNING_PREFIX, invert_action
 from .sql.table_actions import (
-    DROP_CONSTRAINT,
-    RowSecurity,
     dropped_constraint,
-    row_security,
     using_index,
 )
 
@@ -83,12 +81,15 @@ def _action(
         column = catalog_name(action.column)
         before = seen.renamed_relations.column_before(relname, column)
         names = (before, column)
-        return dropped_column(cursor, oid, current, relname, names, seen, notes, statement)
+        lines = dropped_column(cursor, oid, current, relname, names, seen, notes, statement)
+        if lines is None and action.if_exists and not _has_column(cursor, oid, before):
+            return []  # DROP COLUMN IF EXISTS of a column it did not have: nothing dropped
+        return lines
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
         return _altered_column(cursor, oid, current, action, seen, before, statement)
     if isinstance(action, OtherAction):
-        return _other(cursor, oid, relname, current, action, seen)
+        return other_action(cursor, oid, relname, current, action, seen)
     if isinstance(action, RenameTo):
         return [f"ALTER TABLE {current} RENAME TO {catalog.quoted(relname)};"]
     if isinstance(action, AddConstraint) and (index := using_index(action)) is not None:
@@ -193,31 +194,8 @@ def leaves_columns_movable(action: object) -> bool:
     return isinstance(action, OtherAction) and dropped_constraint(action) is not None
 
 
-def _other(cursor, oid, relname: str, table: str, action: OtherAction, seen) -> list[str] | None:
-    """A dropped constraint made again under the table's name ``table`` now, its definition
-    spelled with the names that earlier renames of the migration gave (it was read with
-    those of before, ``relname`` the table's)."""
-    if (switch := row_security(action)) is not None:
-        return _row_security(cursor, oid, table, switch)
-    dropped = DROP_CONSTRAINT.match(action.text)
-    if dropped is None:
-        return None
-    name = catalog_name(dropped.group("name"))
-    found = catalog.constraints(cursor, catalog.OF_TABLE_NAMED, [oid, name])
-    if not found:
-        return [] if dropped.group("if_exists") else None
-    if not seen.add_new(("constraint", found[0][0], name)):
-        return []  # an earlier drop of its column brings it back
-    definition = seen.renamed_relations.constraint_now(relname, found[0][3])
-    return [catalog.add_constraint(table, name, definition)]
-
-
-def _row_security(cursor, oid, table: str, switch: RowSecurity) -> list[str]:
-    """The switch set back as it was before the migration; nothing if it already was so."""
-    flag = "relforcerowsecurity" if switch.forced else "relrowsecurity"
-    cursor.execute(f"SELECT {flag} FROM pg_class WHERE oid = %s", [oid])
-    was = cursor.fetchone()[0]
-    return [] if was == switch.on else [f"ALTER TABLE {table} {switch.clause(was)};"]
+def _has_column(cursor, oid, name: str) -> bool:
+    return any(column.name == name for column in catalog.columns(cursor, oid))
 
 
 def _type_now(action: AlterColumn) -> str | None:

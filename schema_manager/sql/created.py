@@ -27,7 +27,7 @@ from .operations import (
 )
 from .reading import describe
 from .statements import Statement
-from .table_actions import dropped_constraint
+from .table_actions import dropped_constraint, validated_constraint
 
 # Column types that make a sequence of their own, named <table>_<column>_seq when that fits in
 # PostgreSQL's 63 bytes (and no relation has the name: see ``made_sequence``).
@@ -54,7 +54,8 @@ class Created:
         key = _table_key(table)
         if isinstance(action, (DropColumn, AlterColumn)):
             return key in self.tables or (key, catalog_name(action.column)) in self.columns
-        if (name := dropped_constraint(action)) is not None and (key, name) in self.constraints:
+        name = dropped_constraint(action) or validated_constraint(action)
+        if name is not None and (key, name) in self.constraints:
             # The script added it: before the script there was none of it to bring back.
             return True
         if isinstance(action, OtherAction) or (

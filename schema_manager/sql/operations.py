@@ -60,6 +60,7 @@ class AddColumn:
 @dataclass(frozen=True)
 class DropColumn:
     column: str
+    if_exists: bool = False
 
 
 @dataclass(frozen=True)

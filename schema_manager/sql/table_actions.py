@@ -60,9 +60,9 @@ def _alter_action(words: list[Word]) -> AlterAction:
         next_word = cursor.peek()
         if next_word is None or (not explicit and next_word.upper in _NON_COLUMN_ADDS):
             return OtherAction(text)
-        cursor.take_keywords("IF", "EXISTS")
+        if_exists = cursor.take_keywords("IF", "EXISTS")
         column = cursor.take_name()
-        return DropColumn(column.object) if column else OtherAction(text)
+        return DropColumn(column.object, if_exists) if column else OtherAction(text)
     if cursor.take_keywords("RENAME"):
         return _rename(cursor, text)
     if cursor.take_keywords("ALTER"):
@@ -176,9 +176,22 @@ DROP_CONSTRAINT = re.compile(
 )
 
 
+VALIDATE_CONSTRAINT = re.compile(
+    r'VALIDATE CONSTRAINT (?P<name>"(?:[^"]|"")*"|[^\s"]+)$', re.IGNORECASE
+)
+
+
 def dropped_constraint(action: AlterAction) -> str | None:
     """The catalog name of the constraint a ``DROP CONSTRAINT`` action drops, else None."""
     if not isinstance(action, OtherAction):
         return None
     dropped = DROP_CONSTRAINT.match(action.text)
     return None if dropped is None else catalog_name(dropped.group("name"))
+
+
+def validated_constraint(action: AlterAction) -> str | None:
+    """The catalog name of the constraint a ``VALIDATE CONSTRAINT`` action validates."""
+    if not isinstance(action, OtherAction):
+        return None
+    validated = VALIDATE_CONSTRAINT.match(action.text.strip())
+    return None if validated is None else catalog_name(validated.group("name"))

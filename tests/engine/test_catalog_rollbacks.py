@@ -720,6 +720,41 @@ def test_a_constraint_the_migration_added_then_dropped_needs_no_inverse(postgres
     _exact(postgres_targets, setup, migration)
 
 
+def test_a_validated_constraint_is_not_valid_again(postgres_targets):
+    """LangWatch's: a check added NOT VALID by one migration, validated by the next. The
+    rollback makes it again as it was, NOT VALID (PostgreSQL has no way back short of that);
+    one that was valid already is left alone."""
+    setup = """
+    CREATE TABLE owners (id INT PRIMARY KEY);
+    CREATE TABLE hooks (id INT, url TEXT, owner INT);
+    ALTER TABLE hooks ADD CONSTRAINT hooks_shape CHECK (url <> '') NOT VALID;
+    ALTER TABLE hooks ADD CONSTRAINT hooks_owner FOREIGN KEY (owner) REFERENCES owners (id)
+        NOT VALID;
+    ALTER TABLE hooks ADD CONSTRAINT hooks_id CHECK (id > 0);
+    """
+    migration = """
+    ALTER TABLE hooks VALIDATE CONSTRAINT hooks_shape;
+    ALTER TABLE "hooks" VALIDATE CONSTRAINT "hooks_owner", VALIDATE CONSTRAINT hooks_id;
+    """
+
+    _exact(postgres_targets, setup, migration)
+
+
+def test_dropping_columns_if_exists_drops_none_that_was_not_there(postgres_targets):
+    """LangWatch's: the same columns dropped IF EXISTS from three tables, one of which never
+    had them."""
+    setup = """
+    CREATE TABLE project (id INT, "defaultModel" TEXT, name TEXT);
+    CREATE TABLE team (id INT, name TEXT);
+    """
+    migration = """
+    ALTER TABLE project DROP COLUMN IF EXISTS "defaultModel", DROP COLUMN IF EXISTS "other";
+    ALTER TABLE team DROP COLUMN IF EXISTS "defaultModel";
+    """
+
+    _exact(postgres_targets, setup, migration)
+
+
 def test_a_dropped_table_comes_back_with_its_row_security_switches(postgres_targets):
     """Shelf's: a table with row security on (no policy: nothing passes but its owner)
     dropped after its foreign keys, and made again under another name."""

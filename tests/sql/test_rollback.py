@@ -753,6 +753,18 @@ def test_dropping_a_constraint_the_script_added_needs_no_inverse() -> None:
     ]
 
 
+def test_validating_a_constraint_the_script_added_needs_no_inverse() -> None:
+    sql = (
+        "ALTER TABLE hooks ADD CONSTRAINT hooks_shape CHECK (url <> '') NOT VALID;\n"
+        "ALTER TABLE hooks VALIDATE CONSTRAINT hooks_shape;\n"
+    )
+
+    script = generate_rollback(sql, "postgresql")
+
+    assert script.is_complete, script.warnings
+    assert script.lines == ["ALTER TABLE hooks DROP CONSTRAINT IF EXISTS hooks_shape;"]
+
+
 def test_set_default_without_the_catalog_says_the_previous_default_is_unknown() -> None:
     script = generate_rollback("ALTER TABLE t ALTER COLUMN a SET DEFAULT 1;", "postgresql")
 
