@@ -7,6 +7,7 @@ changed in a way the move cannot see."""
 from __future__ import annotations
 
 from .capture_alter import touched_by
+from .sql.bodies import do_block
 from .sql.names import WordCursor, catalog_name, has_sequence
 from .sql.operations import (
     AlterObject,
@@ -21,6 +22,7 @@ from .sql.operations import (
     Operation,
     RenameTo,
 )
+from .sql.reading import describe
 from .sql.session_detection import is_transaction_control
 
 
@@ -55,10 +57,21 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
             return [("renamed type", catalog_name(operation.name.object))]
     if is_transaction_control(operation.statement.words):  # the script's own BEGIN / COMMIT
         return []
+    if (block := do_block(operation.statement)) is not None and not block.dynamic:
+        # A block touches what its statements touch (a guard's reads and row changes: none).
+        return [
+            mark
+            for inner in block.statements
+            if inner.words[0].upper not in _READS
+            for mark in touches(describe(inner))
+        ]
     return [_ANY]  # a view, trigger, policy or DO block may use any column
 
 
 _ANY = ("touched", "*")
+# A block's queries (a guard's count before its IF … RAISE) change nothing; a PERFORM or a
+# CALL runs a routine, which may alter any table.
+_READS = frozenset({"SELECT"})
 
 
 def _referenced(operation: Operation) -> list[tuple[str, ...]]:

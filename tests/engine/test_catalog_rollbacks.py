@@ -225,6 +225,10 @@ def test_a_table_with_forced_row_security_keeps_its_columns_in_place(postgres_ta
         # An index of a moved column renamed (amplication's): made again by the move under
         # its name then, its rename's inverse gives it its name.
         "ALTER INDEX t_parent RENAME TO t_parent_idx; ALTER TABLE t DROP COLUMN b;",
+        # A DO block that only reads and refuses (langwatch's guard before a drop).
+        "DO $$ DECLARE n INTEGER; BEGIN SELECT count(*) INTO n FROM t WHERE a < 0; "
+        "IF n > 0 THEN RAISE EXCEPTION 'refusing: % rows', n; END IF; "
+        "UPDATE t SET a = a WHERE false; END $$; ALTER TABLE t DROP COLUMN b;",
     ],
     ids=[
         "one-statement",
@@ -235,6 +239,7 @@ def test_a_table_with_forced_row_security_keeps_its_columns_in_place(postgres_ta
         "after-new-types",
         "after-an-extension",
         "after-an-index-rename",
+        "after-a-block-that-reads",
     ],
 )
 def test_dropped_columns_come_back_in_their_places(postgres_targets, migration):
