@@ -24,10 +24,7 @@ from .sql.operations import (
     RenameTo,
 )
 from .sql.rollback import WARNING_PREFIX, invert_action
-from .sql.table_actions import (
-    dropped_constraint,
-    using_index,
-)
+from .sql.table_actions import dropped_constraint, using_index
 
 _DIALECT = "postgresql"
 
@@ -81,10 +78,9 @@ def _action(
         column = catalog_name(action.column)
         before = seen.renamed_relations.column_before(relname, column)
         names = (before, column)
-        lines = dropped_column(cursor, oid, current, relname, names, seen, notes, statement)
-        if lines is None and action.if_exists and not _has_column(cursor, oid, before):
-            return []  # DROP COLUMN IF EXISTS of a column it did not have: nothing dropped
-        return lines
+        return dropped_column(
+            cursor, oid, current, relname, names, seen, notes, statement, action.if_exists
+        )
     if isinstance(action, AlterColumn) and action.change != "OTHER":
         before = seen.renamed_relations.column_before(relname, catalog_name(action.column))
         return _altered_column(cursor, oid, current, action, seen, before, statement)
@@ -192,10 +188,6 @@ def leaves_columns_movable(action: object) -> bool:
     if isinstance(action, AlterColumn):
         return action.change in ("SET DEFAULT", "DROP DEFAULT", "SET NOT NULL", "DROP NOT NULL")
     return isinstance(action, OtherAction) and dropped_constraint(action) is not None
-
-
-def _has_column(cursor, oid, name: str) -> bool:
-    return any(column.name == name for column in catalog.columns(cursor, oid))
 
 
 def _type_now(action: AlterColumn) -> str | None:

@@ -203,15 +203,23 @@ def _aside(taken: set[str]) -> str:
 
 
 def dropped_column(
-    cursor, oid, table: str, relname: str, names: tuple[str, str], seen, notes, statement
+    cursor,
+    oid,
+    table: str,
+    relname: str,
+    names: tuple[str, str],
+    seen,
+    notes,
+    statement,
+    if_exists: bool = False,
 ) -> list[str] | None:
     """``names``: the column's name before the migration (to read it) and now (to name it:
     an earlier statement may have renamed it, and its inverse runs after this one)."""
     before, now = names
     every = catalog.columns(cursor, oid)  # one read: the column, and whether it is the last
     found = [column for column in every if column.name == before]
-    if not found:
-        return None
+    if not found:  # DROP COLUMN IF EXISTS of a column the table did not have dropped nothing
+        return [] if if_exists else None
     column = replace(found[0], name=now)
     if column.identity or column.generated:
         return None

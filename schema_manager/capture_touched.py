@@ -67,7 +67,7 @@ def touches(operation: Operation) -> list[tuple[str, ...]]:
             if inner.words[0].upper not in _READS
             for mark in touches(describe(inner))
         ]
-    return [_ANY]  # a view, trigger, policy or DO block may use any column
+    return [_ANY]  # a view, trigger or policy, or a DO block running SQL built at run time
 
 
 _ANY = ("touched", "*")
